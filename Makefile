@@ -1,0 +1,152 @@
+# segalert - alert daemon for Segment workspaces.
+#
+#   make              build ./segalert and ./segalert-sim
+#   make test         install missing packages (make deps), build, run every
+#                     test normally and under ASan+UBSan, print "N passed, N failed"
+#   make demo         run the simulator and the daemon with the demo config
+#   make bench        benchmarks, figures printed in a table
+#   make fuzz         run each libFuzzer target briefly (clang)
+#   make install      PREFIX=/usr/local DESTDIR=
+#
+# Variables: DEVELOPER=1 (-Werror), SANITIZE=address,undefined, O=build dir.
+
+PREFIX     ?= /usr/local
+BINDIR_INST = $(PREFIX)/bin
+DATADIR     = $(PREFIX)/share/segalert
+MANDIR      = $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+PKG_CONFIG ?= pkg-config
+CC         ?= cc
+
+PKGS = libcurl libcjson libconfuse libesmtp-1.0 libmicrohttpd openssl
+
+ifdef SANITIZE
+O ?= build/san
+else
+O ?= build/rel
+endif
+
+BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+              -Wall -Wextra -Wshadow -Wno-unused-parameter -g -O2 \
+              -Iinclude -MMD -MP
+ifeq ($(DEVELOPER),1)
+BASE_CFLAGS += -Werror
+endif
+ifdef SANITIZE
+BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
+BASE_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+ALL_CFLAGS  = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(BASE_LDFLAGS) $(LDFLAGS)
+LIBS        = $(PKG_LIBS) -lpthread -lm
+
+# Every src/*.c but main.c forms the core library; src/sim/*.c is the simulator.
+CORE_SRC  = $(filter-out src/main.c,$(wildcard src/*.c))
+CORE_OBJ  = $(CORE_SRC:src/%.c=$(O)/core/%.o)
+SIM_SRC   = $(wildcard src/sim/*.c)
+SIM_OBJ   = $(SIM_SRC:src/sim/%.c=$(O)/sim/%.o)
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+BENCH_SRC = $(wildcard tests/bench/bench_*.c)
+BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
+
+ifdef SANITIZE
+BIN_DIR = $(O)/bin
+else
+BIN_DIR = .
+endif
+SEGALERT = $(BIN_DIR)/segalert
+SIM      = $(BIN_DIR)/segalert-sim
+
+.PHONY: all test unit-tests demo bench fuzz install uninstall clean deps check-deps
+.DEFAULT_GOAL := all
+
+all: $(SEGALERT) $(SIM)
+
+$(O)/libsegalert.a: $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(SEGALERT): $(O)/core/main.o $(O)/libsegalert.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(SIM): $(SIM_OBJ) $(O)/libsegalert.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/core/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/sim/%.o: src/sim/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Isrc/sim -c -o $@ $<
+
+$(O)/tests/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DFIXTURES_DIR='"$(CURDIR)/tests/fixtures"' -c -o $@ $<
+
+$(O)/tests/%: $(O)/tests/%.o $(O)/libsegalert.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
+
+$(O)/bench/%.o: tests/bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/bench/%: $(O)/bench/%.o $(O)/libsegalert.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+unit-tests: $(UNIT_BIN)
+
+# ---- set-up ---------------------------------------------------------------
+
+DEB_PKGS = pkg-config gcc make libcurl4-openssl-dev libcjson-dev libconfuse-dev \
+           libesmtp-dev libmicrohttpd-dev libssl-dev libcmocka-dev \
+           python3 python3-aiosmtpd curl openssl procps psmisc
+DEB_TEST_PKGS = prometheus-alertmanager prometheus
+
+deps:
+	@sh tests/deps.sh $(DEB_PKGS)
+
+# ---- tests ----------------------------------------------------------------
+
+# The whole suite: normal build, then the same under ASan+UBSan.
+test: deps
+	@sh tests/run-all.sh
+
+demo: deps all
+	@sh examples/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@sh tests/bench/run.sh $(O)
+
+fuzz:
+	@sh tests/fuzz/run.sh
+
+# ---- install ----------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(BINDIR_INST) $(DESTDIR)$(DATADIR)/rules \
+	        $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/examples
+	install -m 0755 segalert segalert-sim $(DESTDIR)$(BINDIR_INST)/
+	install -m 0644 rules/*.conf $(DESTDIR)$(DATADIR)/rules/
+	install -m 0644 examples/*.conf $(DESTDIR)$(DATADIR)/examples/
+	if [ -f docs/segalert.1 ]; then install -m 0644 docs/segalert.1 $(DESTDIR)$(MANDIR)/man1/; fi
+	if [ -f examples/segalert.service ]; then install -m 0644 examples/segalert.service $(DESTDIR)$(DATADIR)/examples/; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR_INST)/segalert $(DESTDIR)$(BINDIR_INST)/segalert-sim \
+	      $(DESTDIR)$(MANDIR)/man1/segalert.1
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf build segalert segalert-sim
+
+-include $(wildcard $(O)/*/*.d)

@@ -1,0 +1,72 @@
+/*
+ * metrics.h - the catalogue of metrics segalert collects (SPEC §3): names
+ * usable in rules, the family each belongs to, and the derived ones.
+ *
+ * Metric ids are small integers so that a series' per-metric rings can be
+ * an array indexed by id.  Derived metrics (attempted, discard_ratio,
+ * retry_ratio) are computed once when samples are stored, by
+ * metrics_derive(), so window functions work on them like on any other.
+ */
+#ifndef SEGALERT_METRICS_H
+#define SEGALERT_METRICS_H
+
+#include <stdbool.h>
+
+enum family {
+    FAM_CONNECTION = 0,     /* source -> destination delivery metrics */
+    FAM_SOURCE,             /* event volume per source */
+    FAM_USAGE,              /* MTU and API calls, workspace or per source */
+    FAM__COUNT
+};
+
+enum metric_id {
+    /* connection family */
+    M_SUCCESSES = 0,
+    M_SUCCESSES_FIRST_ATTEMPT,
+    M_SUCCESSES_AFTER_RETRY,
+    M_DISCARDED,
+    M_EXPIRED,
+    M_RETRIED,
+    M_TIME_TO_SUCCESS_AVG,
+    M_TIME_TO_SUCCESS_P95,
+    M_TIME_TO_FIRST_ATTEMPT_AVG,
+    M_TIME_TO_FIRST_ATTEMPT_P95,
+    M_ATTEMPTED,            /* derived: successes + discarded + expired */
+    M_DISCARD_RATIO,        /* derived: (discarded + expired) / attempted */
+    M_RETRY_RATIO,          /* derived: successes_after_retry / successes */
+    /* source family */
+    M_EVENT_VOLUME,
+    /* usage family */
+    M_MTU,                  /* identified + neverIdentified */
+    M_MTU_IDENTIFIED,
+    M_MTU_ANONYMOUS,
+    M_MTU_ANONYMOUS_IDENTIFIED,
+    M_MTU_NEVER_IDENTIFIED,
+    M_API_CALLS,
+    M__COUNT
+};
+
+struct metric_info {
+    const char *name;       /* rule name, also /metrics "segment_<name>" */
+    enum family family;
+    bool derived;
+    const char *help;       /* one line for /metrics HELP and docs */
+};
+
+extern const struct metric_info metric_table[M__COUNT];
+
+/* Name -> id, or -1. */
+int metric_lookup(const char *name);
+/* Closest metric name within edit distance 3, or NULL (did-you-mean). */
+const char *metric_suggest(const char *name);
+const char *family_name(enum family f);     /* "connection" ... */
+int family_lookup(const char *name);        /* -1 when unknown */
+
+/*
+ * Fill in derived metrics of one connection sample.  vals[] is indexed by
+ * metric id, has[] says which are present.  A derived value whose inputs
+ * are missing or whose denominator is 0 is left absent (never 0 or inf).
+ */
+void metrics_derive(double vals[M__COUNT], bool has[M__COUNT]);
+
+#endif

@@ -1,0 +1,58 @@
+#!/bin/sh
+# Run one build variant's tests.  Usage: run-suite.sh VARIANT [make vars...]
+# Prints a line per test binary / script and finally "SUITE passed failed".
+set -u
+variant=$1; shift
+case "$variant" in
+    sanitize) O=build/san; BIN=build/san/bin ;;
+    *)        O=build/rel; BIN=. ;;
+esac
+LOGDIR=${TEST_LOGDIR:-build/test-logs}/$variant
+mkdir -p "$LOGDIR"
+export SEGALERT="$PWD/$BIN/segalert" SEGALERT_SIM="$PWD/$BIN/segalert-sim"
+export SEGALERT_SRC="$PWD"
+pass=0; fail=0
+
+# Unit tests (cmocka): count its test cases from its summary lines.
+for t in "$O"/tests/test_*; do
+    case "$t" in *.o|*.d) continue ;; esac
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    "$t" >"$LOGDIR/$name.log" 2>&1
+    rc=$?
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$LOGDIR/$name.log" | tail -1)
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$LOGDIR/$name.log" | tail -1)
+    [ -n "$p" ] || p=0; [ -n "$f" ] || f=0
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    pass=$((pass + p)); fail=$((fail + f))
+    if [ "$f" -eq 0 ]; then echo "ok   unit/$name ($p)"
+    else echo "FAIL unit/$name ($f failed) - see $LOGDIR/$name.log"; grep -E '^\[  (FAILED|ERROR)|Failure|error' "$LOGDIR/$name.log" | head -10; fi
+done
+
+# Rule tests: segalert test over every file in tests/rules.
+if ls tests/rules/*.conf >/dev/null 2>&1; then
+    "$SEGALERT" test tests/rules/*.conf >"$LOGDIR/rules.log" 2>&1
+    rc=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$LOGDIR/rules.log" | tail -1)
+    p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p'); [ -n "$p" ] || p=0
+    f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p'); [ -n "$f" ] || f=0
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    pass=$((pass + p)); fail=$((fail + f))
+    if [ "$f" -eq 0 ]; then echo "ok   rules ($p)"; else echo "FAIL rules ($f failed)"; grep FAIL "$LOGDIR/rules.log" | head -20; fi
+fi
+
+# Integration tests: each script prints "ok - ..." / "not ok - ..." lines.
+for t in tests/integration/t[0-9]*.sh; do
+    [ -f "$t" ] || continue
+    name=$(basename "$t" .sh)
+    timeout 600 sh "$t" >"$LOGDIR/$name.log" 2>&1
+    rc=$?
+    p=$(grep -c '^ok ' "$LOGDIR/$name.log")
+    f=$(grep -c '^not ok ' "$LOGDIR/$name.log")
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    pass=$((pass + p)); fail=$((fail + f))
+    if [ "$f" -eq 0 ]; then echo "ok   integration/$name ($p)"
+    else echo "FAIL integration/$name - see $LOGDIR/$name.log"; grep '^not ok' "$LOGDIR/$name.log" | head -10; tail -5 "$LOGDIR/$name.log"; fi
+done
+echo "SUITE $pass $fail"
+[ "$fail" -eq 0 ]
