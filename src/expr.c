@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXPR_STACK_MAX 256
+/* Each nesting level can hold at most 5 pending operands (of or, and, a
+ * comparison, + and *), so a depth-legal expression always fits. */
+#define EXPR_STACK_MAX (6 * (EXPR_MAX_DEPTH + 2))
 
 enum op {
     OP_CONST,       /* push a */
@@ -810,9 +812,19 @@ struct expr *expr_compile(const char *src, const struct expr_env *env,
     if (!p.failed && p.tok.kind != T_EOF) {
         char buf[48];
         tok_text(&p, &p.tok, buf, sizeof(buf));
+        char kw[4] = "";
+        if (p.tok.kind == T_IDENT && p.tok.len <= 3) {
+            for (size_t i = 0; i < p.tok.len; i++)
+                kw[i] = (char)tolower((unsigned char)p.src[p.tok.pos + i]);
+            kw[p.tok.len] = '\0';
+        }
         if (p.tok.kind == T_RP)
             fail_at(&p, p.tok.pos, "unbalanced parenthesis: ')' without "
                     "matching '('");
+        else if (!strcmp(kw, "and") || !strcmp(kw, "or") ||
+                 !strcmp(kw, "not"))
+            fail_at(&p, p.tok.pos, "unexpected %s (keywords are lowercase: "
+                    "'%s')", buf, kw);
         else
             fail_at(&p, p.tok.pos, "unexpected %s after a complete "
                     "expression (missing 'and' or 'or'?)", buf);
