@@ -34,6 +34,8 @@ enum metric_id {
     M_ATTEMPTED,            /* derived: successes + discarded + expired */
     M_DISCARD_RATIO,        /* derived: (discarded + expired) / attempted */
     M_RETRY_RATIO,          /* derived: successes_after_retry / successes */
+    M_SOURCE_VOLUME,        /* joined: events the connection's source received
+                               during the delivery window (from event volume) */
     /* source family */
     M_EVENT_VOLUME,
     /* usage family */

@@ -48,7 +48,8 @@ void ruleset_free(struct ruleset *rs);
 
 /* Does the rule's source/destination/workspace filter select a series with
  * these labels?  A filter entry "*" also selects series without the label
- * (workspace-wide usage series have no source). */
+ * (workspace-wide usage series have no source); an entry "" selects only
+ * series without the label. */
 bool rule_selects(const struct rule *r, const struct labelset *series_labels);
 
 #endif

@@ -32,6 +32,8 @@ const struct metric_info metric_table[M__COUNT] = {
         "(discarded + expired) / attempted." },
     [M_RETRY_RATIO] = { "retry_ratio", FAM_CONNECTION, true,
         "successes_after_retry / successes." },
+    [M_SOURCE_VOLUME] = { "source_volume", FAM_CONNECTION, false,
+        "Events the source received during the delivery window." },
     [M_EVENT_VOLUME] = { "event_volume", FAM_SOURCE, false,
         "Events received by the source per bucket." },
     [M_MTU] = { "mtu", FAM_USAGE, false,

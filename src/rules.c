@@ -197,6 +197,9 @@ static bool filter_selects(const struct str_list *globs, const char *v1,
         const char *g = globs->items[i];
         if (streq(g, "*"))
             return true;
+        /* "" selects series without the label (workspace-wide totals). */
+        if (g[0] == '\0' && !v1)
+            return true;
         if (glob_match(g, v1) || glob_match(g, v2) || glob_match(g, v3))
             return true;
     }

@@ -31,6 +31,7 @@ struct template {
 static const char *builtins[] = {
     "rule", "severity", "state", "value", "window", "started_at", "summary",
     "description", "runbook_url", "status_url", "workspace", "reason",
+    "mtu_limit", "api_calls_limit", "period_elapsed", "period_remaining",
 };
 
 bool template_builtin_name(const char *name)
