@@ -18,6 +18,16 @@
  *
  * All strings in results are heap copies owned by the result; free each
  * result with its *_free() function (NULL-safe, resets the struct).
+ * String fields are never NULL unless marked (absent optional ones are "").
+ *
+ * next: a non-empty data.pagination.next string; NULL when it is absent,
+ * null or "" (last page).  Any other type is also NULL, with a warning, so
+ * a garbled cursor cannot make the caller loop.
+ *
+ * Disabled sources/destinations are returned (enabled = false); the caller
+ * filters.  Rows without an id or without a bool "enabled" are skipped.
+ * A body that is an error envelope makes the data parsers fail with
+ * "API error <type>: <message>"; use segparse_error() for the details.
  */
 #ifndef SEGALERT_SEGMENT_PARSE_H
 #define SEGALERT_SEGMENT_PARSE_H
@@ -81,15 +91,21 @@ void seg_destinations_free(struct seg_destinations *d);
  * which were present in the body.  Latencies (time_to_*) are multiplied
  * by latency_scale to give seconds.  Derived metrics are filled in with
  * metrics_derive().  An empty metrics array is a valid summary with
- * nothing present.
+ * nothing present.  The "total" of time_to_* is a sample count, not a
+ * latency, and is not kept.  A value that is not a count (bool, negative,
+ * 1e400, "abc") is absent and named in ->warning; a duplicated name keeps
+ * its first value.  latency_scale must be finite and > 0 (asserted).
+ * There is nothing to free.
  */
 struct seg_delivery {
     double v[M__COUNT];
     bool has[M__COUNT];
     char source_id[64];
     char destination_metadata_id[64];
-    size_t unknown_metrics;     /* names ignored */
+    size_t unknown_metrics;     /* names ignored (breakdown names too) */
     char first_unknown[64];
+    size_t skipped;             /* metrics[] entries without a name */
+    char warning[256];          /* first problem: bad value, duplicate... */
 };
 
 int segparse_delivery_metrics(const char *body, size_t len,
@@ -107,9 +123,11 @@ struct seg_volume_group {
     char *source_id;        /* NULL when not grouped by source */
     char *source_name;      /* may be NULL */
     char *source_slug;      /* may be NULL */
-    struct seg_volume_point *points;
+    struct seg_volume_point *points;    /* in body order */
     size_t npoints;
 };
+/* A group whose "source" is present but has no id is skipped (its counts
+ * must not pose as an ungrouped workspace total). */
 
 struct seg_volume {
     struct seg_volume_group *groups;
@@ -150,6 +168,9 @@ struct seg_usage {
     char warning[256];
 };
 
+/* Rows without a valid timestamp, without sourceId (per-source kinds) or
+ * without any usable count are skipped.  M_MTU is set only when both
+ * identified and neverIdentified are present. */
 int segparse_usage(enum seg_usage_kind kind, const char *body, size_t len,
                    struct seg_usage *out, char *err, size_t errlen);
 void seg_usage_free(struct seg_usage *u);
