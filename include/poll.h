@@ -34,8 +34,16 @@ struct sample_sink {
     void *ud;
 };
 
+struct poll_volume_point {
+    double t, count;
+};
+
 struct poll_source {
     char *id, *slug, *name;
+    /* Recent event-volume buckets, oldest first, to give connection series
+     * their source_volume (events received during the delivery window). */
+    struct poll_volume_point *vol;
+    size_t nvol, vol_cap;
 };
 
 struct poll_connection {

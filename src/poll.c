@@ -46,6 +46,7 @@ static void topology_free(struct topology *t)
         free(t->sources[i].id);
         free(t->sources[i].slug);
         free(t->sources[i].name);
+        free(t->sources[i].vol);
     }
     for (size_t i = 0; i < t->nconns; i++) {
         free(t->conns[i].dest_id);
@@ -210,6 +211,21 @@ static void discovery_finished(struct poller *p)
                 }
             }
         }
+        /* Keep the volume history of sources that survive. */
+        for (size_t i = 0; i < p->pending->nsources; i++) {
+            struct poll_source *n = &p->pending->sources[i];
+            for (size_t j = 0; j < p->topo.nsources; j++) {
+                struct poll_source *o = &p->topo.sources[j];
+                if (streq(o->id, n->id)) {
+                    n->vol = o->vol;
+                    n->nvol = o->nvol;
+                    n->vol_cap = o->vol_cap;
+                    o->vol = NULL;
+                    o->nvol = o->vol_cap = 0;
+                    break;
+                }
+            }
+        }
         topology_free(&p->topo);
         p->topo = *p->pending;
         p->health.discovered = true;
@@ -361,13 +377,56 @@ static void emit(struct poller *p, enum family fam, const struct kv *labels,
         p->sink.sample(p->sink.ud, fam, labels, n, t, v, has);
 }
 
-static const struct poll_source *source_by_id(const struct poller *p,
-                                              const char *id)
+static struct poll_source *source_by_id(const struct poller *p, const char *id)
 {
     for (size_t i = 0; i < p->topo.nsources; i++)
         if (streq(p->topo.sources[i].id, id))
             return &p->topo.sources[i];
     return NULL;
+}
+
+/* Remember a volume bucket (sorted, same time replaces) and forget those
+ * older than the delivery window needs. */
+static void remember_volume(struct poller *p, struct poll_source *s, double t,
+                            double count)
+{
+    size_t i = s->nvol;
+    while (i > 0 && s->vol[i - 1].t > t)
+        i--;
+    if (i > 0 && s->vol[i - 1].t == t) {
+        s->vol[i - 1].count = count;
+    } else {
+        XGROW(s->vol, s->nvol + 1, s->vol_cap);
+        memmove(&s->vol[i + 1], &s->vol[i], (s->nvol - i) * sizeof(*s->vol));
+        s->vol[i].t = t;
+        s->vol[i].count = count;
+        s->nvol++;
+    }
+    double keep_from = s->vol[s->nvol - 1].t - p->ws->delivery_window_s - 3600;
+    size_t drop = 0;
+    while (drop < s->nvol && s->vol[drop].t < keep_from)
+        drop++;
+    if (drop) {
+        memmove(s->vol, s->vol + drop, (s->nvol - drop) * sizeof(*s->vol));
+        s->nvol -= drop;
+    }
+}
+
+/* Events the source received in [from, to), from the buckets seen so far;
+ * false when no bucket of that range is known. */
+static bool source_volume(const struct poll_source *s, double from, double to,
+                          double bucket, double *out)
+{
+    double sum = 0;
+    bool any = false;
+    for (size_t i = 0; i < s->nvol; i++) {
+        if (s->vol[i].t >= from && s->vol[i].t + bucket <= to + bucket / 2) {
+            sum += s->vol[i].count;
+            any = true;
+        }
+    }
+    *out = sum;
+    return any;
 }
 
 /* ---- delivery metrics --------------------------------------------------------- */
@@ -414,6 +473,12 @@ static int delivery_page(void *ud, const char *body, size_t len, char **next,
         { "destination_type", c->dest_slug },
     };
     c->last_polled = now_wall();
+    double sv;
+    if (source_volume(c->source, dc->t - p->ws->delivery_window_s, dc->t,
+                      poller_volume_bucket(p), &sv)) {
+        d.v[M_SOURCE_VOLUME] = sv;
+        d.has[M_SOURCE_VOLUME] = true;
+    }
     emit(p, FAM_CONNECTION, labels, ARRAY_SIZE(labels), dc->t, d.v, d.has);
     return 0;
 }
@@ -466,7 +531,7 @@ static int volume_page(void *ud, const char *body, size_t len, char **next,
         const struct seg_volume_group *grp = &v.groups[g];
         if (!grp->source_id)
             continue;       /* ungrouped total: not asked for */
-        const struct poll_source *s = source_by_id(p, grp->source_id);
+        struct poll_source *s = source_by_id(p, grp->source_id);
         if (!s)
             continue;       /* not a selected source */
         struct kv labels[] = {
@@ -479,6 +544,7 @@ static int volume_page(void *ud, const char *body, size_t len, char **next,
             bool has[M__COUNT] = { 0 };
             vals[M_EVENT_VOLUME] = grp->points[i].count;
             has[M_EVENT_VOLUME] = true;
+            remember_volume(p, s, grp->points[i].time, grp->points[i].count);
             emit(p, FAM_SOURCE, labels, ARRAY_SIZE(labels),
                  grp->points[i].time, vals, has);
         }
