@@ -120,6 +120,12 @@ struct receiver_cfg {
     int subject_line;
     char *body;                     /* NULL = default */
     int body_line;
+    /* Added: column (1-based) of the first character of the template text
+     * inside its quotes, so template.c can report FILE:LINE:COL in the
+     * file.  0 = unknown.  The *_line fields are the line where that first
+     * character is (usually the option's own line). */
+    int subject_col;
+    int body_col;
 };
 
 struct route_cfg {
@@ -158,6 +164,9 @@ struct rule_cfg {
     char *description;
     int description_line;
     char *runbook_url;
+    /* Added: columns (1-based) of the first character of each text inside
+     * its quotes (see receiver_cfg.subject_col); 0 = unknown or unset. */
+    int expr_col, warn_col, recover_col, summary_col, description_col;
 };
 
 struct config {

@@ -1,0 +1,980 @@
+/*
+ * test_config.c - the configuration loader: a full valid file with every
+ * value checked, defaults, and each kind of mistake with its exact
+ * diagnostic and line.  Fixtures are in tests/fixtures/config; the tests
+ * run from tests/fixtures so diagnostics read "config/x.conf:LINE: ...".
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "diag.h"
+#include "log.h"
+#include "util.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void print_diags(const struct diag_list *dl)
+{
+    fprintf(stderr, "diagnostics (%zu):\n", dl->n);
+    diag_print(dl, stderr);
+}
+
+/* Assert that dl holds exactly these diagnostics, in this order. */
+static void expect_diags(const struct diag_list *dl, const char *const *texts,
+                         size_t n)
+{
+    struct strbuf sb = STRBUF_INIT;
+    bool ok = dl->n == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        strbuf_reset(&sb);
+        diag_format(&dl->items[i], &sb);
+        ok = strcmp(strbuf_str(&sb), texts[i]) == 0;
+    }
+    strbuf_free(&sb);
+    if (!ok) {
+        fprintf(stderr, "expected (%zu):\n", n);
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, "%s\n", texts[i]);
+        print_diags(dl);
+        fail();
+    }
+}
+
+#define EXPECT_DIAGS(dl, ...) do { \
+    const char *const exp_[] = { __VA_ARGS__ }; \
+    expect_diags((dl), exp_, sizeof(exp_) / sizeof(exp_[0])); \
+} while (0)
+
+static void expect_no_diags(const struct diag_list *dl)
+{
+    if (dl->n != 0) {
+        print_diags(dl);
+        fail();
+    }
+}
+
+static void assert_list(const struct str_list *l, size_t n, ...)
+{
+    va_list ap;
+    assert_int_equal(l->n, n);
+    va_start(ap, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(l->items[i], va_arg(ap, const char *));
+    va_end(ap);
+}
+
+static void assert_kv(const struct kv_list *l, size_t i, const char *k,
+                      const char *v)
+{
+    assert_true(i < l->n);
+    assert_string_equal(l->items[i].key, k);
+    assert_string_equal(l->items[i].value, v);
+}
+
+static void assert_dbl(double got, double want)
+{
+    if (fabs(got - want) > 1e-9) {
+        fprintf(stderr, "got %.17g, want %.17g\n", got, want);
+        fail();
+    }
+}
+
+static const struct rule_cfg *find_rule(const struct config *cfg,
+                                        const char *name)
+{
+    for (size_t i = 0; i < cfg->nrules; i++)
+        if (strcmp(cfg->rules[i].name, name) == 0)
+            return &cfg->rules[i];
+    return NULL;
+}
+
+static const struct route_cfg *find_route(const struct config *cfg,
+                                          const char *name)
+{
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (strcmp(cfg->routes[i].name, name) == 0)
+            return &cfg->routes[i];
+    return NULL;
+}
+
+static void set_full_env(void)
+{
+    setenv("SEGALERT_TEST_ADMIN", "admin-token-1", 1);
+    setenv("SEGALERT_TEST_TOKEN", "env-token-1", 1);
+    setenv("SEGALERT_TEST_SLACK", "https://hooks.slack.com/services/T/B/x", 1);
+}
+
+static void write_text(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    if (chdir(FIXTURES_DIR) != 0)
+        return -1;
+    return 0;
+}
+
+static int teardown_secrets(void **state)
+{
+    (void)state;
+    log_secrets_clear();
+    return 0;
+}
+
+/* ---- the full configuration ------------------------------------------------ */
+
+static void test_full(void **state)
+{
+    (void)state;
+    set_full_env();
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/full.conf", &dl);
+    assert_non_null(cfg);
+    expect_no_diags(&dl);
+
+    assert_string_equal(cfg->path, "config/full.conf");
+    assert_list(&cfg->files, 3, "config/full.conf",
+                "config/rules/10-delivery.conf", "config/rules/20-volume.conf");
+    assert_string_equal(cfg->state_dir, "/tmp/segalert-state");
+    assert_string_equal(cfg->listen, "0.0.0.0:9999");
+    assert_string_equal(cfg->log_level, "debug");
+    assert_string_equal(cfg->log_format, "json");
+    assert_string_equal(cfg->external_url, "https://alerts.example.com");
+    assert_string_equal(cfg->admin_token, "admin-token-1");
+    assert_list(&cfg->rule_files, 1, "rules/*.conf");
+
+    /* workspaces */
+    assert_int_equal(cfg->nworkspaces, 2);
+    const struct workspace_cfg *w = config_workspace(cfg, "prod");
+    assert_ptr_equal(w, &cfg->workspaces[0]);
+    assert_string_equal(w->loc.file, "config/full.conf");
+    assert_ptr_equal(w->loc.file, cfg->files.items[0]);
+    assert_int_equal(w->loc.line, 10);
+    assert_string_equal(w->api_url, "https://eu1.api.segmentapis.com");
+    assert_string_equal(w->token, "env-token-1");
+    assert_list(&w->sources, 2, "web-*", "ios");
+    assert_list(&w->exclude_sources, 1, "web-staging");
+    assert_list(&w->destinations, 2, "Amplitude", "webhooks");
+    assert_dbl(w->poll_interval_s, 120);
+    assert_dbl(w->delivery_window_s, 14400);
+    assert_dbl(w->volume_interval_s, 600);
+    assert_dbl(w->usage_interval_s, 43200);
+    assert_dbl(w->request_budget, 30);
+    assert_int_equal(w->max_concurrency, 8);
+    assert_dbl(w->latency_scale, 0.001);
+    assert_dbl(w->mtu_limit, 100000);
+    assert_dbl(w->api_calls_limit, 2.5e6);
+    assert_int_equal(w->labels.n, 2);
+    assert_kv(&w->labels, 0, "env", "prod");
+    assert_kv(&w->labels, 1, "team", "data");
+    assert_dbl(w->connect_timeout_s, 5);
+    assert_dbl(w->request_timeout_s, 60);
+    const struct workspace_cfg *st = config_workspace(cfg, "staging");
+    assert_non_null(st);
+    assert_string_equal(st->token, "inline-staging-token");
+    assert_null(config_workspace(cfg, "nope"));
+
+    /* defaults */
+    assert_list(&cfg->defaults.group_by, 3, "rule", "workspace", "source");
+    assert_dbl(cfg->defaults.group_wait_s, 10);
+    assert_dbl(cfg->defaults.group_interval_s, 120);
+    assert_dbl(cfg->defaults.repeat_interval_s, 3600);
+
+    /* receivers */
+    assert_int_equal(cfg->nreceivers, 6);
+    const struct receiver_cfg *r = config_receiver(cfg, "data-slack");
+    assert_non_null(r);
+    assert_int_equal(r->type, RECV_SLACK);
+    assert_int_equal(r->loc.line, 41);
+    assert_string_equal(r->url, "https://hooks.slack.com/services/T/B/x");
+    assert_string_equal(r->subject, "{{rule}} on {{source}}");
+    assert_int_equal(r->subject_line, 44);
+    assert_int_equal(r->subject_col, 14);
+    assert_null(r->body);
+    assert_false(r->send_resolved);
+    assert_dbl(r->timeout_s, 3);
+
+    r = config_receiver(cfg, "oncall");
+    assert_int_equal(r->type, RECV_PAGERDUTY);
+    assert_string_equal(r->routing_key, "pd-routing-key-1");
+    assert_string_equal(r->url, "https://events.pagerduty.com/v2/enqueue");
+    assert_true(r->send_resolved);
+    assert_dbl(r->timeout_s, 10);
+
+    r = config_receiver(cfg, "billing-mail");
+    assert_int_equal(r->type, RECV_EMAIL);
+    assert_string_equal(r->smtp_host, "smtp.example.com");
+    assert_int_equal(r->smtp_port, 587);
+    assert_int_equal(r->starttls, STARTTLS_REQUIRED);
+    assert_null(r->tls_ca_file);
+    assert_string_equal(r->username, "alerts");
+    assert_string_equal(r->password, "smtp-password-1");
+    assert_string_equal(r->from, "segalert <alerts@example.com>");
+    assert_list(&r->to, 2, "billing@example.com", "finance@example.com");
+    assert_string_equal(r->subject, "[{{severity|upper}}] {{summary}}");
+    assert_int_equal(r->subject_line, 58);
+    assert_string_equal(r->body, "{{description}}\nRunbook: {{runbook_url}}");
+    /* the text starts on the line after "body =" */
+    assert_int_equal(r->body_line, 60);
+    assert_int_equal(r->body_col, 6);
+
+    r = config_receiver(cfg, "hook");
+    assert_int_equal(r->type, RECV_WEBHOOK);
+    assert_string_equal(r->url, "https://hooks.example.com/segalert");
+    assert_string_equal(r->hmac_secret, "hook-secret-1");
+    assert_int_equal(r->headers.n, 2);
+    assert_kv(&r->headers, 0, "X-Team", "data");
+    assert_kv(&r->headers, 1, "Authorization", "Bearer hdr-token-1");
+
+    r = config_receiver(cfg, "am");
+    assert_int_equal(r->type, RECV_ALERTMANAGER);
+    assert_string_equal(r->url, "http://127.0.0.1:9093");
+    assert_list(&r->urls, 2, "http://127.0.0.1:9093", "http://127.0.0.2:9093");
+
+    r = config_receiver(cfg, "console");
+    assert_int_equal(r->type, RECV_LOG);
+    assert_ptr_equal(r, &cfg->receivers[5]);
+    assert_null(config_receiver(cfg, "nope"));
+
+    /* routes, in file order */
+    assert_int_equal(cfg->nroutes, 3);
+    const struct route_cfg *rt = &cfg->routes[0];
+    assert_string_equal(rt->name, "pager");
+    assert_int_equal(rt->loc.line, 72);
+    assert_int_equal(rt->match.n, 1);
+    assert_kv(&rt->match, 0, "severity", "critical");
+    assert_string_equal(rt->receiver, "oncall");
+    assert_int_equal(rt->receiver_index, 1);
+    assert_true(rt->cont);
+    assert_false(rt->timing.has_group_by);
+    assert_false(rt->timing.has_group_wait);
+    assert_false(rt->timing.has_group_interval);
+    assert_false(rt->timing.has_repeat_interval);
+    /* not overridden: the defaults' values */
+    assert_list(&rt->timing.group_by, 3, "rule", "workspace", "source");
+    assert_dbl(rt->timing.group_wait_s, 10);
+    assert_dbl(rt->timing.repeat_interval_s, 3600);
+
+    rt = &cfg->routes[1];
+    assert_string_equal(rt->name, "billing");
+    assert_int_equal(rt->match.n, 2);
+    assert_kv(&rt->match, 0, "rule", "mtu-*");
+    assert_kv(&rt->match, 1, "workspace", "prod");
+    assert_int_equal(rt->receiver_index, 2);
+    assert_false(rt->cont);
+    assert_true(rt->timing.has_group_by);
+    assert_list(&rt->timing.group_by, 1, "rule");
+    assert_true(rt->timing.has_repeat_interval);
+    assert_dbl(rt->timing.repeat_interval_s, 86400);
+    assert_false(rt->timing.has_group_wait);
+    assert_dbl(rt->timing.group_interval_s, 120);
+
+    rt = find_route(cfg, "default");
+    assert_int_equal(rt->match.n, 0);
+    assert_int_equal(rt->receiver_index, 0);
+    assert_true(rt->timing.has_group_wait);
+    assert_dbl(rt->timing.group_wait_s, 0);
+
+    /* rules: the main file's first, then the rule files in name order */
+    assert_int_equal(cfg->nrules, 3);
+    assert_string_equal(cfg->rules[0].name, "main-file-rule");
+    assert_string_equal(cfg->rules[1].name, "discard-ratio");
+    assert_string_equal(cfg->rules[2].name, "volume-drop");
+
+    const struct rule_cfg *ru = find_rule(cfg, "discard-ratio");
+    assert_ptr_equal(ru->loc.file, cfg->files.items[1]);
+    assert_int_equal(ru->loc.line, 2);
+    assert_string_equal(ru->expr, "discard_ratio > 2% and attempted >= 100");
+    assert_int_equal(ru->expr_line, 3);
+    assert_int_equal(ru->expr_col, 15);
+    assert_string_equal(ru->warn, "discard_ratio > 0.5% and attempted >= 100");
+    assert_int_equal(ru->warn_line, 4);
+    assert_string_equal(ru->recover, "discard_ratio < 0.2%");
+    assert_int_equal(ru->recover_line, 5);
+    assert_dbl(ru->for_s, 600);
+    assert_dbl(ru->keep_firing_for_s, 300);
+    assert_int_equal(ru->no_data, NODATA_ALERT);
+    assert_dbl(ru->no_data_after_s, 3600);
+    assert_true(ru->flap_detection);
+    assert_string_equal(ru->severity, "error");
+    assert_list(&ru->sources, 1, "web-*");
+    assert_list(&ru->destinations, 1, "Amplitude");
+    assert_list(&ru->workspaces, 1, "prod");
+    assert_int_equal(ru->labels.n, 2);
+    assert_kv(&ru->labels, 0, "team", "data-eng");
+    assert_kv(&ru->labels, 1, "tier", "1");
+    assert_string_equal(ru->summary, "{{destination}} discards {{value|pct}} "
+                        "of events from {{source}}");
+    assert_int_equal(ru->summary_line, 16);
+    assert_string_equal(ru->description,
+                        "It said \"{{value|pct}}\" in {{window}}.");
+    assert_int_equal(ru->description_line, 17);
+    assert_int_equal(ru->description_col, 18);
+    assert_string_equal(ru->runbook_url,
+                        "https://wiki.example.com/segment/discards");
+
+    ru = find_rule(cfg, "volume-drop");
+    assert_ptr_equal(ru->loc.file, cfg->files.items[2]);
+    assert_int_equal(ru->expr_line, 3);
+    assert_int_equal(ru->expr_col, 8);
+
+    assert_string_equal(receiver_type_name(RECV_EMAIL), "email");
+    assert_string_equal(receiver_type_name(RECV_ALERTMANAGER), "alertmanager");
+    assert_string_equal(receiver_type_name(RECV_LOG), "log");
+    assert_string_equal(receiver_type_name(RECV__COUNT), "unknown");
+
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+/* ---- defaults --------------------------------------------------------------- */
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/minimal.conf", &dl);
+    assert_non_null(cfg);
+    expect_no_diags(&dl);
+
+    assert_string_equal(cfg->state_dir, "/var/lib/segalert");
+    assert_string_equal(cfg->listen, "127.0.0.1:9477");
+    assert_string_equal(cfg->log_level, "info");
+    assert_string_equal(cfg->log_format, "text");
+    assert_null(cfg->admin_token);
+    assert_null(cfg->external_url);
+    assert_int_equal(cfg->rule_files.n, 0);
+    assert_list(&cfg->files, 1, "config/minimal.conf");
+
+    const struct workspace_cfg *w = &cfg->workspaces[0];
+    assert_string_equal(w->name, "prod");
+    assert_string_equal(w->api_url, "https://api.segmentapis.com");
+    assert_string_equal(w->token, "minimal-token");
+    assert_list(&w->sources, 1, "*");
+    assert_int_equal(w->exclude_sources.n, 0);
+    assert_list(&w->destinations, 1, "*");
+    assert_dbl(w->poll_interval_s, 300);
+    assert_dbl(w->delivery_window_s, 3600);
+    assert_dbl(w->volume_interval_s, 300);
+    assert_dbl(w->usage_interval_s, 21600);
+    assert_dbl(w->request_budget, 60);
+    assert_int_equal(w->max_concurrency, 4);
+    assert_dbl(w->latency_scale, 1);
+    assert_dbl(w->mtu_limit, 0);
+    assert_dbl(w->api_calls_limit, 0);
+    assert_int_equal(w->labels.n, 0);
+    assert_dbl(w->connect_timeout_s, 10);
+    assert_dbl(w->request_timeout_s, 30);
+
+    assert_list(&cfg->defaults.group_by, 2, "rule", "workspace");
+    assert_dbl(cfg->defaults.group_wait_s, 30);
+    assert_dbl(cfg->defaults.group_interval_s, 300);
+    assert_dbl(cfg->defaults.repeat_interval_s, 14400);
+
+    const struct receiver_cfg *r = &cfg->receivers[0];
+    assert_int_equal(r->type, RECV_LOG);
+    assert_true(r->send_resolved);
+    assert_dbl(r->timeout_s, 10);
+    assert_int_equal(r->smtp_port, 25);
+    assert_int_equal(r->starttls, STARTTLS_TRY);
+    assert_null(r->subject);
+    assert_null(r->body);
+    assert_int_equal(r->subject_line, 0);
+
+    const struct route_cfg *rt = &cfg->routes[0];
+    assert_int_equal(rt->receiver_index, 0);
+    assert_false(rt->cont);
+    assert_list(&rt->timing.group_by, 2, "rule", "workspace");
+    assert_dbl(rt->timing.group_wait_s, 30);
+    assert_dbl(rt->timing.group_interval_s, 300);
+    assert_dbl(rt->timing.repeat_interval_s, 14400);
+
+    const struct rule_cfg *ru = &cfg->rules[0];
+    assert_string_equal(ru->expr, "attempted > 0");
+    assert_int_equal(ru->expr_line, 6);
+    assert_null(ru->warn);
+    assert_null(ru->recover);
+    assert_dbl(ru->for_s, 0);
+    assert_dbl(ru->keep_firing_for_s, 0);
+    assert_int_equal(ru->no_data, NODATA_KEEP);
+    assert_dbl(ru->no_data_after_s, 1800);
+    assert_false(ru->flap_detection);
+    assert_string_equal(ru->severity, "critical");
+    assert_list(&ru->sources, 1, "*");
+    assert_list(&ru->destinations, 1, "*");
+    assert_list(&ru->workspaces, 1, "*");
+    assert_int_equal(ru->labels.n, 0);
+    assert_null(ru->summary);
+    assert_null(ru->description);
+    assert_null(ru->runbook_url);
+    config_free(cfg);
+    diag_list_free(&dl);
+
+    /* config_new_defaults: the same globals, nothing else */
+    cfg = config_new_defaults();
+    assert_string_equal(cfg->state_dir, "/var/lib/segalert");
+    assert_string_equal(cfg->listen, "127.0.0.1:9477");
+    assert_string_equal(cfg->log_level, "info");
+    assert_string_equal(cfg->log_format, "text");
+    assert_list(&cfg->defaults.group_by, 2, "rule", "workspace");
+    assert_dbl(cfg->defaults.repeat_interval_s, 14400);
+    assert_int_equal(cfg->nworkspaces + cfg->nreceivers + cfg->nroutes +
+                     cfg->nrules + cfg->files.n, 0);
+    config_free(cfg);
+    config_free(NULL);
+}
+
+/* ---- mistakes, one kind per file ------------------------------------------------ */
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    assert_null(config_load("config/no-such.conf", &dl));
+    EXPECT_DIAGS(&dl, "config/no-such.conf: cannot read: No such file or "
+                 "directory");
+    diag_list_free(&dl);
+}
+
+static void test_bad_duration(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/err-duration.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl,
+        "config/err-duration.conf:3: workspace \"prod\": invalid duration "
+        "'five minutes' for poll_interval",
+        "config/err-duration.conf:4: workspace \"prod\": delivery_window "
+        "must be at most 4h (the API's MINUTE granularity limit), got 5h");
+    assert_int_equal(dl.nerrors, 2);
+    /* the defaults stay */
+    assert_dbl(cfg->workspaces[0].poll_interval_s, 300);
+    assert_dbl(cfg->workspaces[0].delivery_window_s, 3600);
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+static void test_unknown_options(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/err-unknown-option.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl,
+        "config/err-unknown-option.conf: warning: no route is configured: "
+        "alerts will not be sent to any receiver",
+        "config/err-unknown-option.conf:1: no such option 'bogus'",
+        "config/err-unknown-option.conf:5: receiver \"hook\": no such option "
+        "'hmac_secert' (did you mean 'hmac_secret'?)",
+        "config/err-unknown-option.conf:9: workspace \"prod\": no such option "
+        "'polll_interval' (did you mean 'poll_interval'?)",
+        "config/err-unknown-option.conf:11: unknown section 'recevier' (did "
+        "you mean 'receiver'?)");
+    /* the rest was still loaded */
+    assert_int_equal(cfg->nworkspaces, 1);
+    assert_int_equal(cfg->nreceivers, 1);
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+static void test_unclosed_section(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/err-unclosed.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl, "config/err-unclosed.conf:5: section 'rule \"x\"' is "
+                 "not closed (missing '}')");
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+static void test_syntax_error(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/err-syntax.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl, "config/err-syntax.conf:3: workspace \"prod\": missing "
+                 "equal sign after option 'poll_interval'");
+    assert_int_equal(cfg->nworkspaces, 0);
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+static void test_route_errors(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/err-route.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl,
+        "config/err-route.conf:4: route \"billing\": invalid match 'severity' "
+        "in match (expected label=glob)",
+        "config/err-route.conf:5: route \"billing\": unknown receiver "
+        "'billing-mal' (did you mean 'billing-mail'?)",
+        "config/err-route.conf:7: route \"nothing\": receiver is required");
+    assert_int_equal(cfg->routes[0].receiver_index, -1);
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+static void test_bad_enums(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/err-enums.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl,
+        "config/err-enums.conf:1: invalid value 'verbose' for log_level "
+        "(expected error, warn, info or debug)",
+        "config/err-enums.conf:2: invalid value 'xml' for log_format "
+        "(expected text or json)",
+        "config/err-enums.conf:5: workspace \"prod\": invalid value 'us' for "
+        "latency_unit (expected s or ms)",
+        "config/err-enums.conf:10: receiver \"mail\": invalid value 'maybe' "
+        "for starttls (expected no, try or required)",
+        "config/err-enums.conf:14: receiver \"chat\": unknown type 'slak' "
+        "(did you mean 'slack'?)",
+        "config/err-enums.conf:15: route \"r\": invalid boolean 'perhaps' for "
+        "continue (expected true or false)",
+        "config/err-enums.conf:18: rule \"x\": invalid value 'ignore' for "
+        "no_data (expected keep, ok or alert)",
+        "config/err-enums.conf:19: rule \"x\": invalid value 'fatal' for "
+        "severity (expected critical, error, warning or info)",
+        "config/err-enums.conf:20: rule \"x\": invalid boolean 'sometimes' "
+        "for flap_detection (expected true or false)");
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+static void test_value_ranges(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/err-ranges.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl,
+        "config/err-ranges.conf:3: workspace \"prod\": request_budget must be "
+        "greater than 0 (requests per minute)",
+        "config/err-ranges.conf:4: workspace \"prod\": max_concurrency must "
+        "be between 1 and 64 (got 65)",
+        "config/err-ranges.conf:5: workspace \"prod\": mtu_limit must not be "
+        "negative",
+        "config/err-ranges.conf:6: workspace \"prod\": poll_interval must be "
+        "greater than 0",
+        "config/err-ranges.conf:11: receiver \"mail\": smtp_port must be "
+        "between 1 and 65535 (got 70000)");
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+static void test_required(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/err-required.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl,
+        "config/err-required.conf:1: workspace \"prod\": token is required "
+        "(token, token_env or token_file)",
+        "config/err-required.conf:3: receiver \"s\": url is required (url, "
+        "url_env or url_file)",
+        "config/err-required.conf:4: receiver \"pd\": routing_key is required "
+        "(routing_key, routing_key_env or routing_key_file)",
+        "config/err-required.conf:5: receiver \"w\": url is required (url, "
+        "url_env or url_file)",
+        "config/err-required.conf:6: receiver \"m\": smtp_host is required",
+        "config/err-required.conf:6: receiver \"m\": from is required",
+        "config/err-required.conf:6: receiver \"m\": to is required (a list "
+        "of addresses)",
+        "config/err-required.conf:7: receiver \"am\": url or urls is required",
+        "config/err-required.conf:8: receiver \"none\": type is required "
+        "(email, slack, pagerduty, webhook, alertmanager or log)",
+        "config/err-required.conf:9: route \"r\": receiver is required",
+        "config/err-required.conf:10: rule \"x\": expr is required");
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+static void test_structure(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/err-structure.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl,
+        "config/err-structure.conf:3: workspace \"prod\": invalid label name "
+        "'bad label' in labels (letters, digits and '_', not starting with a "
+        "digit)",
+        "config/err-structure.conf:3: workspace \"prod\": invalid label "
+        "'novalue' in labels (expected key=value)",
+        "config/err-structure.conf:10: rule \"x\": expr takes a single value, "
+        "not a list",
+        "config/err-structure.conf:11: warning: rule \"x\": for is set twice; "
+        "the value at line 12 wins",
+        "config/err-structure.conf:13: rule \"x\": unexpected section 'inner' "
+        "(sections do not nest)",
+        "config/err-structure.conf:15: duplicate receiver \"c\" (first "
+        "defined at config/err-structure.conf:5)",
+        "config/err-structure.conf:16: section 'defaults' takes no name",
+        "config/err-structure.conf:19: warning: receiver \"console\": "
+        "smtp_host is not used by log receivers");
+    /* parsing went on past the blanked constructs */
+    assert_int_equal(cfg->nrules, 1);
+    assert_dbl(cfg->rules[0].for_s, 600);
+    assert_int_equal(cfg->nreceivers, 2);
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+/* Several kinds of mistakes in one file: all are reported, with lines. */
+static void test_many_mistakes(void **state)
+{
+    (void)state;
+    unsetenv("SEGALERT_TEST_MISSING_TOKEN");
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/multi.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl,
+        "config/multi.conf:3: workspace \"prod\": environment variable "
+        "'SEGALERT_TEST_MISSING_TOKEN' (token_env) is not set",
+        "config/multi.conf:4: workspace \"prod\": invalid duration 'five "
+        "minutes' for poll_interval",
+        "config/multi.conf:5: workspace \"prod\": invalid value 'minutes' for "
+        "latency_unit (expected s or ms)",
+        "config/multi.conf:12: receiver \"billing-mail\": no such option "
+        "'smtp_prot' (did you mean 'smtp_port'?)",
+        "config/multi.conf:14: duplicate receiver \"billing-mail\" (first "
+        "defined at config/multi.conf:7)",
+        "config/multi.conf:15: route \"billing\": unknown receiver "
+        "'billing-mal' (did you mean 'billing-mail'?)",
+        "config/multi.conf:18: rule \"x\": invalid value 'high' for severity "
+        "(expected critical, error, warning or info)");
+    assert_int_equal(dl.nerrors, 7);
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+/* ---- secrets ------------------------------------------------------------------ */
+
+static void test_secret_errors(void **state)
+{
+    (void)state;
+    setenv("SEGALERT_TEST_TOKEN", "env-token-1", 1);
+    unsetenv("SEGALERT_TEST_UNSET_VAR");
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/err-secrets.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl,
+        "config/err-secrets.conf:3: workspace \"prod\": give only one of "
+        "token, token_env and token_file",
+        "config/err-secrets.conf:6: workspace \"other\": environment variable "
+        "'SEGALERT_TEST_UNSET_VAR' (token_env) is not set",
+        "config/err-secrets.conf:10: receiver \"pd\": cannot read "
+        "routing_key_file 'config/no-such-dir/pd.key': No such file or "
+        "directory");
+    assert_null(cfg->workspaces[0].token);
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+static void test_secret_env(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/segalert-cfg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *conf = xasprintf("%s/s.conf", dir);
+    write_text(conf,
+               "workspace \"p\" { token_env = \"SEGALERT_T_TOK\" }\n"
+               "receiver \"e\" {\n"
+               "  type = \"email\"  smtp_host = \"h\"  from = \"a@b\"\n"
+               "  to = {\"c@d\"}  username = \"u\"\n"
+               "  password_env = \"SEGALERT_T_PW\"\n"
+               "}\n"
+               "receiver \"e2\" { type = \"webhook\" url_env = \"SEGALERT_T_URL\"\n"
+               "  hmac_secret_env = \"SEGALERT_T_EMPTY\" }\n"
+               "route \"r\" { receiver = \"e\" }\n", 0600);
+    setenv("SEGALERT_T_TOK", "tok-from-env", 1);
+    setenv("SEGALERT_T_PW", "pw-from-env", 1);
+    setenv("SEGALERT_T_URL", "https://x.example.com/hook", 1);
+    setenv("SEGALERT_T_EMPTY", "", 1);
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load(conf, &dl);
+    assert_non_null(cfg);
+    char *want = xasprintf("%s:8: receiver \"e2\": hmac_secret is empty", conf);
+    EXPECT_DIAGS(&dl, want);
+    free(want);
+    assert_string_equal(cfg->workspaces[0].token, "tok-from-env");
+    assert_string_equal(cfg->receivers[0].password, "pw-from-env");
+    assert_string_equal(cfg->receivers[1].url, "https://x.example.com/hook");
+    assert_null(cfg->receivers[1].hmac_secret);
+    config_free(cfg);
+    diag_list_free(&dl);
+    unlink(conf);
+    rmdir(dir);
+    free(conf);
+}
+
+static void test_secret_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/segalert-cfg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *conf = xasprintf("%s/s.conf", dir);
+    char *tok = xasprintf("%s/prod.token", dir);
+    char *key = xasprintf("%s/pd.key", dir);
+    /* relative secret paths are relative to the config file */
+    write_text(conf,
+               "workspace \"p\" { token_file = \"prod.token\" }\n"
+               "receiver \"pd\" {\n"
+               "  type = \"pagerduty\"\n"
+               "  routing_key_file = \"pd.key\"\n"
+               "}\n"
+               "route \"r\" { receiver = \"pd\" }\n", 0600);
+    write_text(tok, "file-token-1\r\nsecond line\n", 0600);
+    write_text(key, "pd-key-from-file\n", 0644);
+
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load(conf, &dl);
+    assert_non_null(cfg);
+    char *want = xasprintf("%s:4: warning: receiver \"pd\": routing_key_file "
+                           "'%s' is readable by group/other (chmod 600 it)",
+                           conf, key);
+    EXPECT_DIAGS(&dl, want);
+    free(want);
+    assert_int_equal(dl.nerrors, 0);
+    assert_string_equal(cfg->workspaces[0].token, "file-token-1");
+    assert_string_equal(cfg->receivers[0].routing_key, "pd-key-from-file");
+    config_free(cfg);
+    diag_list_free(&dl);
+
+    /* 0600: no warning */
+    assert_int_equal(chmod(key, 0600), 0);
+    cfg = config_load(conf, &dl);
+    expect_no_diags(&dl);
+    config_free(cfg);
+    diag_list_free(&dl);
+
+    /* a missing file names the path, an empty one is an error */
+    unlink(key);
+    write_text(tok, "\n", 0600);
+    cfg = config_load(conf, &dl);
+    char *w1 = xasprintf("%s:1: workspace \"p\": token is empty", conf);
+    char *w2 = xasprintf("%s:4: receiver \"pd\": cannot read routing_key_file "
+                         "'%s': No such file or directory", conf, key);
+    EXPECT_DIAGS(&dl, w1, w2);
+    free(w1);
+    free(w2);
+    config_free(cfg);
+    diag_list_free(&dl);
+
+    unlink(tok);
+    unlink(conf);
+    rmdir(dir);
+    free(conf);
+    free(tok);
+    free(key);
+}
+
+/* Resolved secrets are registered for redaction from logs. */
+static void test_secrets_redacted(void **state)
+{
+    (void)state;
+    set_full_env();
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/full.conf", &dl);
+    assert_non_null(cfg);
+
+    char path[] = "/tmp/segalert-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    log_err("t=%s p=%s k=%s h=%s a=%s", cfg->workspaces[0].token,
+            config_receiver(cfg, "billing-mail")->password,
+            config_receiver(cfg, "oncall")->routing_key,
+            config_receiver(cfg, "hook")->headers.items[1].value,
+            cfg->admin_token);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    size_t len;
+    char *text = read_file(path, 1 << 16, &len);
+    unlink(path);
+    assert_non_null(text);
+    assert_null(strstr(text, "env-token-1"));
+    assert_null(strstr(text, "smtp-password-1"));
+    assert_null(strstr(text, "pd-routing-key-1"));
+    assert_null(strstr(text, "hdr-token-1"));
+    assert_null(strstr(text, "admin-token-1"));
+    assert_non_null(strstr(text, "<redacted>"));
+    free(text);
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+/* ---- rule files -------------------------------------------------------------------- */
+
+static void test_rule_files_duplicates(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("config/dup/main.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl,
+        "config/dup/main.conf:2: warning: rule_files: 'missing/*.conf' "
+        "matches no file",
+        "config/dup/r/a.conf:4: duplicate rule \"in-main\" (first defined at "
+        "config/dup/main.conf:3)",
+        "config/dup/r/b.conf:3: duplicate rule \"same\" (first defined at "
+        "config/dup/r/a.conf:1)");
+    assert_list(&cfg->files, 3, "config/dup/main.conf", "config/dup/r/a.conf",
+                "config/dup/r/b.conf");
+    assert_int_equal(cfg->nrules, 3);
+    assert_string_equal(cfg->rules[0].name, "in-main");
+    assert_string_equal(cfg->rules[1].name, "same");
+    assert_string_equal(cfg->rules[1].loc.file, "config/dup/r/a.conf");
+    assert_string_equal(cfg->rules[2].name, "other");
+    assert_int_equal(cfg->rules[2].loc.line, 2);
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+static void test_load_rule_file(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_new_defaults();
+    assert_int_equal(config_load_rule_file(cfg, "config/rules/10-delivery.conf",
+                                           &dl), 0);
+    expect_no_diags(&dl);
+    assert_int_equal(cfg->nrules, 1);
+    assert_string_equal(cfg->rules[0].name, "discard-ratio");
+    assert_string_equal(cfg->rules[0].loc.file,
+                        "config/rules/10-delivery.conf");
+
+    /* a second file appends; loading the first again is a duplicate */
+    assert_int_equal(config_load_rule_file(cfg, "config/rules/20-volume.conf",
+                                           &dl), 0);
+    assert_int_equal(cfg->nrules, 2);
+    assert_int_equal(config_load_rule_file(cfg, "config/rules/10-delivery.conf",
+                                           &dl), -1);
+    EXPECT_DIAGS(&dl, "config/rules/10-delivery.conf:2: duplicate rule "
+                 "\"discard-ratio\" (first defined at "
+                 "config/rules/10-delivery.conf:2)");
+    assert_int_equal(cfg->nrules, 2);
+    diag_list_free(&dl);
+
+    /* only rule sections in a rule file */
+    assert_int_equal(config_load_rule_file(cfg, "config/rulefile-bad.conf",
+                                           &dl), -1);
+    EXPECT_DIAGS(&dl,
+        "config/rulefile-bad.conf:3: rule \"ok\": invalid duration '1 minute' "
+        "for for",
+        "config/rulefile-bad.conf:5: section 'workspace' is not allowed in a "
+        "rule file (rule files hold only rule sections)",
+        "config/rulefile-bad.conf:6: no such option 'state_dir' (rule files "
+        "hold only rule sections)");
+    assert_int_equal(cfg->nrules, 4);
+    assert_string_equal(cfg->rules[3].name, "second");
+    diag_list_free(&dl);
+
+    assert_int_equal(config_load_rule_file(cfg, "config/none.conf", &dl), -1);
+    EXPECT_DIAGS(&dl, "config/none.conf: cannot read: No such file or "
+                 "directory");
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+/* ---- the shipped example and the default path ------------------------------------ */
+
+static void test_example_config(void **state)
+{
+    (void)state;
+    setenv("SEGMENT_TOKEN", "seg-token-example", 1);
+    setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/x", 1);
+    setenv("PD_ROUTING_KEY", "pd-key-example", 1);
+    setenv("SMTP_PASSWORD", "smtp-pw-example", 1);
+    setenv("HOOK_SECRET", "hook-secret-example", 1);
+    const char *path = FIXTURES_DIR "/../../examples/segalert.conf";
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load(path, &dl);
+    assert_non_null(cfg);
+    if (dl.nerrors != 0) {
+        print_diags(&dl);
+        fail();
+    }
+    /* the rule packs may not exist yet: then only a warning */
+    for (size_t i = 0; i < dl.n; i++)
+        assert_non_null(strstr(dl.items[i].msg, "rule_files"));
+    assert_int_equal(cfg->nworkspaces, 1);
+    assert_int_equal(cfg->nreceivers, 6);
+    assert_int_equal(cfg->nroutes, 3);
+    config_free(cfg);
+    diag_list_free(&dl);
+}
+
+static void test_default_path(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/segalert-cwd-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chdir(dir), 0);
+    assert_string_equal(config_default_path(), "/etc/segalert/segalert.conf");
+    write_text("segalert.conf", "", 0600);
+    assert_string_equal(config_default_path(), "segalert.conf");
+    unlink("segalert.conf");
+    assert_int_equal(chdir(FIXTURES_DIR), 0);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_bad_duration),
+        cmocka_unit_test(test_unknown_options),
+        cmocka_unit_test(test_unclosed_section),
+        cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_route_errors),
+        cmocka_unit_test(test_bad_enums),
+        cmocka_unit_test(test_value_ranges),
+        cmocka_unit_test(test_required),
+        cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_many_mistakes),
+        cmocka_unit_test(test_secret_errors),
+        cmocka_unit_test(test_secret_env),
+        cmocka_unit_test(test_secret_file),
+        cmocka_unit_test(test_secrets_redacted),
+        cmocka_unit_test(test_rule_files_duplicates),
+        cmocka_unit_test(test_load_rule_file),
+        cmocka_unit_test(test_example_config),
+        cmocka_unit_test(test_default_path),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, teardown_secrets);
+}
