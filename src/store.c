@@ -23,6 +23,10 @@ struct series {
     size_t head, n, cap;        /* ring: rows head .. head+n-1 (mod cap) */
     double *t;                  /* cap times, ascending in ring order */
     double *v;                  /* ncol * cap values, column-major */
+    /* Copy of the newest row's values: most rules only read latest
+     * values, and this keeps them in the cache lines of the struct
+     * instead of ncol scattered columns of another allocation. */
+    double latest[];
 };
 
 struct store {
@@ -138,7 +142,8 @@ struct series *store_get_or_add(struct store *st, enum family fam,
     size_t j = slot_find(st, fam, ls);
     if (st->slots[j])
         return st->slots[j];
-    struct series *s = xcalloc(1, sizeof(*s));
+    struct series *s = xcalloc(1, sizeof(*s) +
+                                  (size_t)st->ncol[fam] * sizeof(double));
     s->labels = ls;
     s->fam = fam;
     s->col = st->col[fam];
@@ -219,7 +224,8 @@ void store_stats(const struct store *st, size_t *nseries, size_t *nsamples,
             const struct series *s = st->vec[f][i];
             ns++;
             nr += s->n;
-            b += sizeof(*s) + s->cap * (size_t)(1 + s->ncol) * sizeof(double);
+            b += sizeof(*s) + (size_t)s->ncol * sizeof(double) +
+                 s->cap * (size_t)(1 + s->ncol) * sizeof(double);
         }
     }
     if (nseries)
@@ -279,6 +285,13 @@ static size_t upper_bound(const struct series *s, double t)
     return lo;
 }
 
+static void refresh_latest(struct series *s)
+{
+    size_t k = ri(s, s->n - 1);
+    for (int c = 0; c < s->ncol; c++)
+        s->latest[c] = s->v[(size_t)c * s->cap + k];
+}
+
 static void drop_oldest(struct series *s)
 {
     s->head = ri(s, 1);
@@ -308,6 +321,8 @@ void store_add(struct store *st, struct series *s, double t,
         for (int m = 0; m < M__COUNT; m++)
             if (has[m] && s->col[m] >= 0)
                 s->v[(size_t)s->col[m] * s->cap + k] = v[m];
+        if (p == s->n)
+            refresh_latest(s);
         return;
     }
 
@@ -343,6 +358,8 @@ void store_add(struct store *st, struct series *s, double t,
         if (has[m] && s->col[m] >= 0)
             s->v[(size_t)s->col[m] * s->cap + k] = v[m];
     s->n++;
+    if (p == s->n - 1)
+        refresh_latest(s);
 }
 
 /* ---- accessors ---------------------------------------------------------- */
@@ -384,7 +401,7 @@ bool series_latest(const struct series *s, enum metric_id m, double *v_out,
     int c = metric_col(s, m);
     if (c < 0 || !s->n)
         return false;
-    double v = row_v(s, c, s->n - 1);
+    double v = s->latest[c];
     if (isnan(v))
         return false;
     *v_out = v;

@@ -179,6 +179,15 @@ static void test_replace_same_time(void **state)
     store_add(f->st, s, 900, vals, has);
     assert_int_equal(series_len(s), 2);
     assert_true(win(s, M_SUCCESSES, AGG_SUM, 0, 1e9) == 22);
+    /* merging into the newest row changes what latest sees; merging into
+     * an older one does not */
+    add1(f->st, s, 900, M_SUCCESSES, 99);
+    assert_true(latest(s, M_SUCCESSES) == 99);
+    assert_true(latest(s, M_DISCARDED) == 1);
+    add1(f->st, s, 600, M_SUCCESSES, 7);
+    assert_true(latest(s, M_SUCCESSES) == 99);
+    add1(f->st, s, 900, M_EXPIRED, 4);
+    assert_true(latest(s, M_EXPIRED) == 4);
     fx_free(f);
 }
 
