@@ -48,6 +48,10 @@ struct eval_hooks {
     void (*vars)(void *ud, const char *workspace, double now,
                  double vals[EXPR_VAR__COUNT]);
     void *ud;
+    /* A series whose newest sample is older than this (per family) is
+     * stale: the rule sees "no data" instead of old values, as
+     * Prometheus' lookback delta does.  0 = never stale. */
+    double stale_after_s[FAM__COUNT];
 };
 
 struct evaluator;

@@ -215,6 +215,14 @@ size_t evaluator_run(struct evaluator *ev, struct store *st, double now,
             if (!in->selected)
                 continue;
             load_vars(ev, h, labelset_get(ls, "workspace"), now, &vc);
+            nevals++;
+            if (h && h->stale_after_s[r->family] > 0 &&
+                now - series_last_update(s) > h->stale_after_s[r->family]) {
+                struct alert_verdict stale = { .nodata = true, .value = NAN,
+                                               .api_down = vc.down };
+                step(ev, in, &stale, now);
+                continue;
+            }
             struct expr_vars vars = { vc.vals, EXPR_VAR__COUNT };
             struct alert_verdict v = { 0 };
             struct expr_result res = expr_eval(r->expr, s, now, &vars);
@@ -232,7 +240,6 @@ size_t evaluator_run(struct evaluator *ev, struct store *st, double now,
                 v.recovered = rr.cond;
             }
             v.api_down = vc.down;
-            nevals++;
             step(ev, in, &v, now);
         }
     }

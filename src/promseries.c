@@ -31,11 +31,31 @@ static void push(struct promseries *s, size_t *cap, double v, bool present)
 /* Parse a number with an optional k/M/G suffix at *p; advance *p. */
 static int number(const char **p, double *out)
 {
+    /* Scan a decimal number ourselves: strtod would read "0x12" as hex
+     * eighteen, but here it means 0 repeated. */
+    const char *s = *p, *q = s;
+    char buf[64];
+    if (*q == '-' || *q == '+')
+        q++;
+    while (isdigit((unsigned char)*q) || *q == '.')
+        q++;
+    if ((*q == 'e' || *q == 'E') &&
+        (isdigit((unsigned char)q[1]) ||
+         ((q[1] == '-' || q[1] == '+') && isdigit((unsigned char)q[2])))) {
+        q += 2;
+        while (isdigit((unsigned char)*q))
+            q++;
+    }
+    if (q == s || (size_t)(q - s) >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, (size_t)(q - s));
+    buf[q - s] = '\0';
     char *end;
     errno = 0;
-    double v = strtod(*p, &end);
-    if (end == *p || errno || !isfinite(v))
+    double v = strtod(buf, &end);
+    if (*end != '\0' || errno || !isfinite(v))
         return -1;
+    end = (char *)q;
     if (*end == 'k') { v *= 1e3; end++; }
     else if (*end == 'M') { v *= 1e6; end++; }
     else if (*end == 'G') { v *= 1e9; end++; }

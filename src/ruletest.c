@@ -471,7 +471,23 @@ static bool run_test(cfg_t *t, const char *dir, FILE *out)
     }
     st = store_new(&lim);
     ev = evaluator_new(rs, cfg, pool);
-    struct eval_hooks hooks = { NULL, test_vars_fn, &tv };
+    struct eval_hooks hooks = { NULL, test_vars_fn, &tv, { 0 } };
+    /* A series goes stale (no data) two of its intervals after its last
+     * value, so '_' gaps in a test mean what they say. */
+    for (size_t i = 1; i < nsamples; i++) {
+        enum family f = samples[i].fam;
+        for (size_t j = i; j-- > 0;) {
+            if (samples[j].ls == samples[i].ls && samples[j].fam == f) {
+                double gap = 2 * (samples[i].t - samples[j].t);
+                if (gap > hooks.stale_after_s[f])
+                    hooks.stale_after_s[f] = gap;
+                break;
+            }
+        }
+    }
+    for (int f = 0; f < FAM__COUNT; f++)
+        if (hooks.stale_after_s[f] == 0)
+            hooks.stale_after_s[f] = 2 * interval;
     size_t next_sample = 0;
     ok = true;
     for (size_t i = 0; i < ntimes; i++) {

@@ -35,6 +35,8 @@ static void test_forms(void **state)
 {
     expect("1 2 3", "1 2 3");
     expect("1000x5", "1000 1000 1000 1000 1000 1000");
+    expect("0x3", "0 0 0 0");           /* not hexadecimal 3 */
+    expect("1e3x1 2.5e-1", "1000 1000 0.25");
     expect("1+1x3", "1 2 3 4");
     expect("10-2x2", "10 8 6");
     expect("0.5+0.25x2", "0.5 0.75 1");
