@@ -8,7 +8,9 @@
  *     eval_interval = "1m"         # optional; default min(interval, 1m)
  *     start      = "2026-11-01T00:00:00Z"   # optional time of value 0
  *     mtu_limit  = 1000000         # optional $mtu_limit / $api_calls_limit
- *     series "connection" {        # family: connection | source | usage
+ *     series "connection" {        # family: connection | source | usage;
+ *                                  # more words may follow ("usage web") to
+ *                                  # keep titles unique within a test
  *       labels    = {"source=web", "destination=Amplitude"}
  *       interval  = "5m"           # optional, overrides the test's
  *       successes = "1000x5"       # promtool notation, one option per metric

@@ -282,7 +282,12 @@ static int load_series(cfg_t *ser, double start, double interval,
                        struct label_pool *pool, struct pending_sample **samples,
                        size_t *nsamples, size_t *cap, struct strbuf *errs)
 {
-    const char *fam_name = cfg_title(ser);
+    /* The title starts with the family; more words may follow to keep
+     * titles unique ("usage web"), since libconfuse merges sections that
+     * share a title. */
+    char fam_name[32];
+    snprintf(fam_name, sizeof(fam_name), "%s", cfg_title(ser));
+    fam_name[strcspn(fam_name, " \t")] = '\0';
     int fam = family_lookup(fam_name);
     if (fam < 0) {
         strbuf_addf(errs, "    %s:%d: unknown series family '%s' (connection, "
@@ -535,7 +540,8 @@ int ruletest_run_file(const char *path, FILE *out, FILE *err_out, int *passed,
         CFG_STR("start", NULL, CFGF_NONE),
         CFG_FLOAT("mtu_limit", 0, CFGF_NONE),
         CFG_FLOAT("api_calls_limit", 0, CFGF_NONE),
-        CFG_SEC("series", series_opts(), CFGF_MULTI | CFGF_TITLE),
+        CFG_SEC("series", series_opts(),
+                CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
         CFG_SEC("expect", expect_opts, CFGF_MULTI),
         CFG_END()
     };
