@@ -39,9 +39,13 @@ static bool template_name_ok(void *ud, const char *name)
     int m = metric_lookup(name);
     if (m >= 0)
         return nc->family < 0 || metric_table[m].family == (enum family)nc->family;
-    if (nc->family >= 0) {
-        for (int i = 0; family_labels[nc->family][i]; i++)
-            if (streq(family_labels[nc->family][i], name))
+    /* When the expression did not compile the family is unknown: accept
+     * the labels of any family rather than report a second, false error. */
+    for (int f = 0; f < FAM__COUNT; f++) {
+        if (nc->family >= 0 && f != nc->family)
+            continue;
+        for (int i = 0; family_labels[f][i]; i++)
+            if (streq(family_labels[f][i], name))
                 return true;
     }
     if (kv_has_key(&nc->rc->labels, name))
@@ -56,8 +60,18 @@ static void report_expr_error(struct diag_list *diags, const struct rule_cfg *rc
                               const char *what, const char *src, int line,
                               int col, const struct expr_error *err)
 {
-    struct strbuf excerpt = STRBUF_INIT;
-    expr_error_excerpt(err, src, &excerpt);
+    struct strbuf raw = STRBUF_INIT, excerpt = STRBUF_INIT;
+    expr_error_excerpt(err, src, &raw);
+    /* Indent the expression and its caret under the message. */
+    strbuf_adds(&excerpt, "    ");
+    for (const char *c = strbuf_str(&raw); *c; c++) {
+        strbuf_addc(&excerpt, *c);
+        if (*c == '\n' && c[1])
+            strbuf_adds(&excerpt, "    ");
+    }
+    while (excerpt.len && excerpt.buf[excerpt.len - 1] == '\n')
+        excerpt.buf[--excerpt.len] = '\0';
+    strbuf_free(&raw);
     /* The expression's own line/column are relative to the string; map
      * them into the file (a string continued over lines starts at col 1). */
     int fline = line > 0 ? line + (err->line > 1 ? err->line - 1 : 0) : rc->loc.line;

@@ -1,0 +1,71 @@
+# Shared helpers for integration tests (POSIX sh).  Source it first:
+#   . "$(dirname "$0")/lib.sh"
+# Every test gets a temp dir ($T), TAP-ish output (ok / not ok lines) and a
+# cleanup trap that kills whatever it started (register pids with bg_pid).
+
+SEGALERT=${SEGALERT:-$PWD/segalert}
+SEGALERT_SIM=${SEGALERT_SIM:-$PWD/segalert-sim}
+SRC=${SEGALERT_SRC:-$PWD}
+T=$(mktemp -d /tmp/segalert-it.XXXXXX)
+PIDS=""
+FAILS=0
+
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    sleep 0.1
+    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    [ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+bg_pid() { PIDS="$PIDS $1"; }
+
+ok()    { echo "ok - $*"; }
+notok() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
+# check "description" command...: ok when the command succeeds
+check() { d=$1; shift; if "$@"; then ok "$d"; else notok "$d"; fi; }
+# contains FILE TEXT: fixed-string search
+contains() { grep -qF -- "$2" "$1"; }
+
+# Start segalert-sim with a scenario; sets SIM_URL and SIM_PID.
+start_sim() {
+    scenario=$1; shift
+    "$SEGALERT_SIM" --listen 127.0.0.1:0 --scenario "$scenario" "$@" \
+        >"$T/sim.out" 2>"$T/sim.err" &
+    SIM_PID=$!
+    bg_pid $SIM_PID
+    i=0
+    while [ $i -lt 100 ]; do
+        SIM_URL=$(sed -n 's/^segalert-sim listening on \(http[^ ]*\).*/\1/p' "$T/sim.out")
+        [ -n "$SIM_URL" ] && return 0
+        sleep 0.05
+        i=$((i + 1))
+    done
+    echo "segalert-sim did not start:" >&2
+    cat "$T/sim.err" >&2
+    return 1
+}
+
+# sim_stat EXPR: evaluate a python expression over the /sim/stats JSON (s).
+sim_stat() {
+    curl -s "$SIM_URL/sim/stats" | /usr/bin/python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"
+}
+
+# Write a config for one workspace pointing at the sim: write_config FILE [extra workspace lines]
+write_config() {
+    f=$1; shift
+    {
+        echo "state_dir = \"$T/state\""
+        echo "listen = \"\""
+        echo "workspace \"sim\" {"
+        echo "  api_url = \"$SIM_URL\""
+        echo "  token_env = \"SIM_TOKEN\""
+        for line in "$@"; do echo "  $line"; done
+        echo "}"
+    } >"$f"
+}
+
+finish() {
+    [ "$FAILS" -eq 0 ]
+    exit $?
+}

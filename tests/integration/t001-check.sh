@@ -1,0 +1,72 @@
+#!/bin/sh
+# segalert check: every kind of mistake reported at once with file and line;
+# the shipped packs and example configuration pass.
+. "$(dirname "$0")/lib.sh"
+
+mkdir -p "$T/rules"
+cat >"$T/segalert.conf" <<'CONF'
+state_dir = "/tmp/x"
+rule_files = {"rules/*.conf"}
+bogus_option = 3
+
+workspace "prod" {
+  token_env = "SEGALERT_TEST_MISSING_TOKEN"
+  poll_interval = "five minutes"
+}
+
+receiver "hook" { type = "webhook" url = "http://127.0.0.1:1/x" }
+receiver "hook" { type = "log" }
+route "default" { receiver = "hoook" }
+CONF
+cat >"$T/rules/bad.conf" <<'CONF'
+rule "discard-ratio" {
+  expr = "discard_ratoi > 2% and attempted >= 100"
+  summary = "{{destination}} {{value|pcnt}}"
+}
+
+rule "mixed" {
+  expr = "discarded > 1 and event_volume > 3"
+}
+
+rule "syntax" {
+  expr = "discarded > (1 +"
+}
+
+rule "unclosed" {
+  expr = "discarded > 1"
+CONF
+unset SEGALERT_TEST_MISSING_TOKEN
+(cd "$T" && "$SEGALERT" check -c segalert.conf) >"$T/out" 2>"$T/err"
+rc=$?
+check "check exits 2 on errors" [ $rc -eq 2 ]
+check "unknown option with file and line" contains "$T/err" "segalert.conf:3: no such option 'bogus_option'"
+check "missing secret names the workspace and variable" contains "$T/err" "segalert.conf:6: workspace \"prod\": environment variable 'SEGALERT_TEST_MISSING_TOKEN' (token_env) is not set"
+check "bad duration" contains "$T/err" "segalert.conf:7: workspace \"prod\": invalid duration 'five minutes' for poll_interval"
+check "duplicate receiver" contains "$T/err" "segalert.conf:11: duplicate receiver \"hook\""
+check "route to a missing receiver, with did-you-mean" contains "$T/err" "segalert.conf:12: route \"default\": unknown receiver 'hoook' (did you mean 'hook'?)"
+check "unknown metric with column and did-you-mean" contains "$T/err" "rules/bad.conf:2:11: rule \"discard-ratio\": expr: unknown metric 'discard_ratoi' (did you mean 'discard_ratio'?)"
+check "caret under the mistake" contains "$T/err" "    ^"
+check "unknown template filter with column" contains "$T/err" "rules/bad.conf:3:38: rule \"discard-ratio\": summary: unknown filter 'pcnt'"
+check "mixed families" contains "$T/err" "rules/bad.conf:7:29: rule \"mixed\": expr: mixes metric families"
+check "syntax error" contains "$T/err" "rules/bad.conf:11:27: rule \"syntax\": expr: unexpected end of expression"
+check "unclosed section" contains "$T/err" "rules/bad.conf:14: section 'rule \"unclosed\"' is not closed"
+check "error count" contains "$T/err" "10 errors"
+check "nothing on stdout" [ ! -s "$T/out" ]
+
+# The shipped packs and the reference configuration are clean.
+cat >"$T/packs.conf" <<CONF
+state_dir = "$T/state"
+rule_files = {"$SRC/rules/*.conf"}
+workspace "prod" { token = "tok-123456" mtu_limit = 1000000 }
+receiver "console" { type = "log" }
+route "all" { receiver = "console" }
+CONF
+"$SEGALERT" check -c "$T/packs.conf" >"$T/out" 2>"$T/err"
+rc=$?
+check "shipped rule packs pass check" [ $rc -eq 0 ]
+check "summary line" grep -qE "ok: 1 workspace, 11 rules in 4 files, 1 receiver, 1 route" "$T/out"
+
+"$SEGALERT" check -c "$T/does-not-exist.conf" >"$T/out" 2>"$T/err"
+check "missing file exits 2" [ $? -eq 2 ]
+check "missing file named" contains "$T/err" "does-not-exist.conf"
+finish

@@ -1,0 +1,44 @@
+#!/bin/sh
+# segalert test: shipped pack tests pass; a wrong expectation fails with a
+# readable difference and exit 1; a malformed test file exits 2.
+. "$(dirname "$0")/lib.sh"
+
+"$SEGALERT" test "$SRC"/tests/rules/*.conf >"$T/out" 2>&1
+check "pack tests pass" [ $? -eq 0 ]
+check "summary line" grep -qE '^[0-9]+ passed, 0 failed$' "$T/out"
+
+cat >"$T/wrong.conf" <<CONF
+test "wrong expectation" {
+  rule_files = {"$SRC/rules/delivery.conf"}
+  interval = "5m"
+  series "connection" {
+    labels    = {"source=web", "destination=Amplitude"}
+    successes = "1000x6"
+    discarded = "0 0 50x4"
+  }
+  expect { at = "10m" rule = "delivery-discard-ratio" state = "firing" }
+}
+CONF
+"$SEGALERT" test "$T/wrong.conf" >"$T/out" 2>&1
+check "failing test exits 1" [ $? -eq 1 ]
+check "FAIL line" contains "$T/out" "FAIL wrong expectation"
+check "difference: expected" contains "$T/out" 'at 10m rule "delivery-discard-ratio": expected state=firing'
+check "difference: got" contains "$T/out" 'got: state=pending severity=critical'
+check "count line" contains "$T/out" "0 passed, 1 failed"
+
+printf 'test "x" {\n  bogus = 1\n}\n' >"$T/bad.conf"
+"$SEGALERT" test "$T/bad.conf" >"$T/out" 2>&1
+check "malformed test file exits 2" [ $? -eq 2 ]
+check "malformed file named with line" contains "$T/out" "bad.conf:2:"
+
+cat >"$T/badseries.conf" <<CONF
+test "bad series" {
+  rule_files = {"$SRC/rules/delivery.conf"}
+  series "connection" { successes = "1 2 abc" }
+  expect { at = "1m" rule = "delivery-discard-ratio" state = "inactive" }
+}
+CONF
+"$SEGALERT" test "$T/badseries.conf" >"$T/out" 2>&1
+check "bad series value fails the test" [ $? -eq 1 ]
+check "bad series value explained" contains "$T/out" "invalid series value 'abc'"
+finish
