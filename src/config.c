@@ -83,7 +83,7 @@ static void kv_list_free(struct kv_list *l)
     l->n = 0;
 }
 
-/* ---- option schema ------------------------------------------------------ */
+/* ---- option schema ------------------------------------------------------- */
 
 enum opt_kind { OPT_STR, OPT_LIST };
 
@@ -212,8 +212,12 @@ struct sec_spec {
     bool titled;        /* titled sections may appear many times */
 };
 
-static const struct sec_spec sec_workspace = { "workspace", workspace_opts, true };
-static const struct sec_spec sec_defaults = { "defaults", defaults_opts, false };
+static const struct sec_spec sec_workspace = {
+    "workspace", workspace_opts, true
+};
+static const struct sec_spec sec_defaults = {
+    "defaults", defaults_opts, false
+};
 static const struct sec_spec sec_receiver = { "receiver", receiver_opts, true };
 static const struct sec_spec sec_route = { "route", route_opts, true };
 static const struct sec_spec sec_rule = { "rule", rule_opts, true };
@@ -442,6 +446,7 @@ struct scan_sec {
     bool closed;
     bool blanked;       /* removed from the text given to libconfuse */
     size_t off, end;    /* from its name to its closing brace */
+    size_t first_opt, end_opt; /* its options are among opts[first, end) */
 };
 
 struct scan_opt {
@@ -490,6 +495,7 @@ static void scan_text(struct scan *sc, const char *text, size_t len)
             if (cur >= 0) {
                 sc->secs[cur].closed = true;
                 sc->secs[cur].end = t.end;
+                sc->secs[cur].end_opt = sc->nopts;
                 cur = sc->secs[cur].parent;
             }
             t = lex_next(&lx);
@@ -546,6 +552,7 @@ static void scan_text(struct scan *sc, const char *text, size_t len)
             s->parent = cur;
             s->off = t.off;
             s->end = len;
+            s->first_opt = sc->nopts;
             cur = (int)sc->nsecs++;
             t = lex_next(&lx);
             continue;
@@ -560,6 +567,9 @@ static void scan_text(struct scan *sc, const char *text, size_t len)
         }
         t = t2;
     }
+    for (size_t i = 0; i < sc->nsecs; i++)
+        if (!sc->secs[i].closed)
+            sc->secs[i].end_opt = sc->nopts;
 }
 
 /* Replace [off, end) with spaces, keeping line breaks (and so lines). */
@@ -570,7 +580,7 @@ static void blank_text(char *text, size_t off, size_t end)
             text[i] = ' ';
 }
 
-/* ---- loader state and diagnostics ------------------------------------------ */
+/* ---- loader state and diagnostics ---------------------------------------- */
 
 struct loader {
     struct config *cfg;
@@ -587,6 +597,7 @@ struct file_ctx {
     const char *file;       /* stable: points into cfg->files */
     const struct file_schema *schema;
     struct scan sc;
+    int syntax_line;        /* of libconfuse's first error, 0 = none */
 };
 
 /* A section being converted. */
@@ -619,23 +630,16 @@ static int scan_find_sec(const struct scan *sc, const char *name,
     return -1;
 }
 
+/* The last setting of option name in section sec (-1 = top level). */
 static const struct scan_opt *scan_find_opt(const struct scan *sc, int sec,
                                             const char *name)
 {
-    size_t from = 0;
-    if (sec >= 0) {
-        /* options come after their section's opening */
-        for (from = 0; from < sc->nopts; from++)
-            if (sc->opts[from].off > sc->secs[sec].off)
-                break;
-    }
+    size_t from = sec >= 0 ? sc->secs[sec].first_opt : 0;
+    size_t to = sec >= 0 ? sc->secs[sec].end_opt : sc->nopts;
     const struct scan_opt *found = NULL;
-    for (size_t i = from; i < sc->nopts; i++) {
-        if (sec >= 0 && sc->opts[i].off > sc->secs[sec].end)
-            break;
+    for (size_t i = from; i < to; i++)
         if (sc->opts[i].sec == sec && strcmp(sc->opts[i].name, name) == 0)
             found = &sc->opts[i];
-    }
     return found;
 }
 
@@ -702,7 +706,7 @@ static void secctx_done(struct secctx *s)
     s->label = NULL;
 }
 
-/* ---- structure checks (scanner based) ---------------------------------------- */
+/* ---- structure checks (scanner based) ------------------------------------ */
 
 static bool ancestor_unclosed(const struct scan *sc, int i)
 {
@@ -736,7 +740,9 @@ static void check_sections(struct file_ctx *fc, char *text)
         if (s->parent >= 0) {
             /* Nothing nests in segalert's sections.  A known section
              * inside an unclosed one is the unclosed one's fault. */
-            if (!(find_sec(&main_schema, s->name) && ancestor_unclosed(sc, (int)i))) {
+            bool explained = find_sec(&main_schema, s->name) &&
+                             ancestor_unclosed(sc, (int)i);
+            if (!explained) {
                 char *plabel = section_label(sc->secs[s->parent].name,
                                              sc->secs[s->parent].title);
                 diag_error(dl, fc->file, s->line, 0,
@@ -841,7 +847,8 @@ static void check_options(struct file_ctx *fc, char *text)
                        pfx, sep, o->name);
             blank_text(text, o->off, o->end);
         } else if (spec->kind == OPT_STR && !o->append) {
-            for (size_t j = i + 1; j < sc->nopts; j++) {
+            size_t to = o->sec >= 0 ? sc->secs[o->sec].end_opt : sc->nopts;
+            for (size_t j = i + 1; j < to; j++) {
                 const struct scan_opt *p = &sc->opts[j];
                 if (p->sec == o->sec && strcmp(p->name, o->name) == 0) {
                     diag_warning(dl, fc->file, o->line, 0,
@@ -855,7 +862,7 @@ static void check_options(struct file_ctx *fc, char *text)
     }
 }
 
-/* ---- libconfuse glue ------------------------------------------------------------ */
+/* ---- libconfuse glue ----------------------------------------------------- */
 
 /* libconfuse's error callback has no user pointer; config loading happens
  * on one thread at a time per thread. */
@@ -871,8 +878,11 @@ static void confuse_error(cfg_t *c, const char *fmt, va_list ap)
     else if (c && c->name && strcmp(c->name, "root") != 0)
         strbuf_addf(&sb, "%s: ", c->name);
     strbuf_vaddf(&sb, fmt, ap);
-    diag_error(parsing->ld->diags, parsing->file, c ? c->line : 0, 0, "%s",
+    int line = c ? c->line : 0;
+    diag_error(parsing->ld->diags, parsing->file, line, 0, "%s",
                strbuf_str(&sb));
+    if (!parsing->syntax_line)
+        parsing->syntax_line = line > 0 ? line : 1;
     strbuf_free(&sb);
 }
 
@@ -931,7 +941,7 @@ static cfg_t *parse_text(struct file_ctx *fc, const char *text)
     return c;
 }
 
-/* ---- value conversion --------------------------------------------------------- */
+/* ---- value conversion ---------------------------------------------------- */
 
 static const char *opt_str(const struct secctx *s, const char *name)
 {
@@ -1215,7 +1225,7 @@ static bool is_http_url(const char *u)
     return str_has_prefix(u, "http://") || str_has_prefix(u, "https://");
 }
 
-/* ---- defaults ---------------------------------------------------------------- */
+/* ---- defaults ------------------------------------------------------------ */
 
 static void timing_defaults(struct timing_cfg *t)
 {
@@ -1275,7 +1285,7 @@ static void timing_copy(struct timing_cfg *dst, const struct timing_cfg *src)
     dst->has_group_interval = dst->has_repeat_interval = false;
 }
 
-/* ---- freeing ---------------------------------------------------------------- */
+/* ---- freeing ------------------------------------------------------------- */
 
 static void workspace_free(struct workspace_cfg *w)
 {
@@ -1370,7 +1380,7 @@ struct config *config_new_defaults(void)
     return cfg;
 }
 
-/* ---- sections ------------------------------------------------------------------ */
+/* ---- sections ------------------------------------------------------------ */
 
 /* A duration that must be > 0 (or >= 0 with allow_zero). */
 static void get_interval(const struct secctx *s, const char *name,
@@ -1803,7 +1813,7 @@ static void load_rule(struct file_ctx *fc, cfg_t *sec, struct rule_cfg *r)
     secctx_done(&s);
 }
 
-/* ---- files ------------------------------------------------------------------ */
+/* ---- files --------------------------------------------------------------- */
 
 static char *dir_of(const char *path)
 {
@@ -1828,17 +1838,36 @@ static bool note_file(struct loader *ld, const char *path)
 }
 
 /* Scan, check and parse a file already read; fc->file is set.  Returns the
- * libconfuse tree or NULL after a syntax error (reported). */
+ * libconfuse tree or NULL after a syntax error (reported).
+ *
+ * After a syntax error the scanner's view of the rest of the file is as
+ * unreliable as the parser's (an unbalanced quote turns everything after
+ * it inside out), so only its findings before that line are kept. */
 static cfg_t *parse_file(struct file_ctx *fc, const char *path, char *text,
                          size_t len)
 {
-    struct config *cfg = fc->ld->cfg;
+    struct loader *ld = fc->ld;
+    struct config *cfg = ld->cfg;
     str_list_add(&cfg->files, path);
     fc->file = cfg->files.items[cfg->files.n - 1];
     scan_text(&fc->sc, text, len);
+
+    struct diag_list found = DIAG_LIST_INIT;
+    struct diag_list *real = ld->diags;
+    ld->diags = &found;
     check_sections(fc, text);
     check_options(fc, text);
-    return parse_text(fc, text);
+    ld->diags = real;
+
+    cfg_t *c = parse_text(fc, text);
+    for (size_t i = 0; i < found.n; i++) {
+        const struct diag *d = &found.items[i];
+        if (!c && fc->syntax_line && d->line >= fc->syntax_line)
+            continue;
+        diag_add(real, d->severity, d->file, d->line, d->col, "%s", d->msg);
+    }
+    diag_list_free(&found);
+    return c;
 }
 
 static void load_rules_from(struct file_ctx *fc, cfg_t *root)
@@ -1875,7 +1904,7 @@ static void load_rule_file(struct loader *ld, const char *path)
         diag_error(ld->diags, path, 0, 0, "cannot read: %s", strerror(errno));
         return;
     }
-    struct file_ctx fc = { ld, NULL, &rulefile_schema, { 0 } };
+    struct file_ctx fc = { ld, NULL, &rulefile_schema, { 0 }, 0 };
     cfg_t *c = parse_file(&fc, path, text, len);
     free(text);
     if (c) {
@@ -2029,7 +2058,7 @@ struct config *config_load(const char *path, struct diag_list *diags)
     struct config *cfg = config_new_defaults();
     cfg->path = xstrdup(path);
     struct loader ld = { cfg, diags, dir_of(path), NULL, 0, 0 };
-    struct file_ctx fc = { &ld, NULL, &main_schema, { 0 } };
+    struct file_ctx fc = { &ld, NULL, &main_schema, { 0 }, 0 };
     note_file(&ld, path);
 
     cfg_t *c = parse_file(&fc, path, text, len);
@@ -2064,7 +2093,7 @@ int config_load_rule_file(struct config *cfg, const char *path,
     return diags->nerrors > before ? -1 : 0;
 }
 
-/* ---- lookups ------------------------------------------------------------------ */
+/* ---- lookups ------------------------------------------------------------- */
 
 const struct receiver_cfg *config_receiver(const struct config *cfg,
                                            const char *name)

@@ -23,7 +23,7 @@
 #include "log.h"
 #include "util.h"
 
-/* ---- helpers ------------------------------------------------------------ */
+/* ---- helpers ------------------------------------------------------------- */
 
 static void print_diags(const struct diag_list *dl)
 {
@@ -140,7 +140,7 @@ static int teardown_secrets(void **state)
     return 0;
 }
 
-/* ---- the full configuration ------------------------------------------------ */
+/* ---- the full configuration ---------------------------------------------- */
 
 static void test_full(void **state)
 {
@@ -346,7 +346,7 @@ static void test_full(void **state)
     diag_list_free(&dl);
 }
 
-/* ---- defaults --------------------------------------------------------------- */
+/* ---- defaults ------------------------------------------------------------ */
 
 static void test_defaults(void **state)
 {
@@ -443,7 +443,7 @@ static void test_defaults(void **state)
     config_free(NULL);
 }
 
-/* ---- mistakes, one kind per file ------------------------------------------------ */
+/* ---- mistakes, one kind per file ----------------------------------------- */
 
 static void test_missing_file(void **state)
 {
@@ -676,7 +676,7 @@ static void test_many_mistakes(void **state)
     diag_list_free(&dl);
 }
 
-/* ---- secrets ------------------------------------------------------------------ */
+/* ---- secrets ------------------------------------------------------------- */
 
 static void test_secret_errors(void **state)
 {
@@ -712,7 +712,8 @@ static void test_secret_env(void **state)
                "  to = {\"c@d\"}  username = \"u\"\n"
                "  password_env = \"SEGALERT_T_PW\"\n"
                "}\n"
-               "receiver \"e2\" { type = \"webhook\" url_env = \"SEGALERT_T_URL\"\n"
+               "receiver \"e2\" { type = \"webhook\"\n"
+               "  url_env = \"SEGALERT_T_URL\""
                "  hmac_secret_env = \"SEGALERT_T_EMPTY\" }\n"
                "route \"r\" { receiver = \"e\" }\n", 0600);
     setenv("SEGALERT_T_TOK", "tok-from-env", 1);
@@ -836,7 +837,7 @@ static void test_secrets_redacted(void **state)
     diag_list_free(&dl);
 }
 
-/* ---- rule files -------------------------------------------------------------------- */
+/* ---- rule files ---------------------------------------------------------- */
 
 static void test_rule_files_duplicates(void **state)
 {
@@ -909,7 +910,7 @@ static void test_load_rule_file(void **state)
     diag_list_free(&dl);
 }
 
-/* ---- the shipped example and the default path ------------------------------------ */
+/* ---- the shipped example and the default path ---------------------------- */
 
 static void test_example_config(void **state)
 {
