@@ -27,8 +27,6 @@ struct poller {
     struct topology *pending;
     int discovery_calls;                /* outstanding */
     bool discovery_failed;
-    struct seg_sources *all_sources;    /* pages of /sources accumulated */
-    /* volume id -> slug lookup uses topo.sources */
 };
 
 const char *poll_kind_name(enum poll_kind k)
@@ -87,10 +85,6 @@ void poller_free(struct poller *p)
     if (p->pending) {
         topology_free(p->pending);
         free(p->pending);
-    }
-    if (p->all_sources) {
-        seg_sources_free(p->all_sources);
-        free(p->all_sources);
     }
     free(p);
 }
@@ -300,18 +294,17 @@ static int sources_page(void *ud, const char *body, size_t len, char **next,
     struct seg_sources s = { 0 };
     if (segparse_sources(body, len, &s, err, errlen) != 0)
         return -1;
-    struct seg_sources *acc = p->all_sources;
     for (size_t i = 0; i < s.n; i++) {
         if (!source_selected(p->ws, &s.items[i]))
             continue;
         struct topology *t = p->pending;
         XGROW(t->sources, t->nsources + 1, t->sources_cap);
         struct poll_source *ps = &t->sources[t->nsources++];
+        memset(ps, 0, sizeof(*ps));
         ps->id = xstrdup(s.items[i].id);
         ps->slug = xstrdup(s.items[i].slug);
         ps->name = xstrdup(s.items[i].name);
     }
-    acc->n += s.n;
     if (s.skipped)
         log_warn("poll: ws=%s sources: skipped %zu malformed entries (%s)",
                  p->ws->name, s.skipped, s.warning);
@@ -324,9 +317,6 @@ static int sources_page(void *ud, const char *body, size_t len, char **next,
 static void sources_done(void *ud, enum seg_status st, const char *msg)
 {
     struct poller *p = ud;
-    seg_sources_free(p->all_sources);
-    free(p->all_sources);
-    p->all_sources = NULL;
     if (st != SEG_OK) {
         p->discovery_failed = true;
         note_result(p, POLL_DISCOVERY, st, msg);
@@ -359,7 +349,6 @@ void poller_discover(struct poller *p)
     if (p->pending)
         return;     /* one discovery at a time */
     p->pending = xcalloc(1, sizeof(*p->pending));
-    p->all_sources = xcalloc(1, sizeof(*p->all_sources));
     p->discovery_failed = false;
     p->discovery_calls = 0;
     seg_call(p->client, SEGEP_SOURCES, "/sources", true, 10, sources_page,
