@@ -1,2 +1,179 @@
+/*
+ * segalert-sim - a Segment Public API simulator for segalert's demo, tests
+ * and benchmarks.  See docs/sim.md.
+ *
+ *   segalert-sim [--listen ADDR:PORT] [--scenario FILE] [--seed N]
+ *                [--token TOKEN] [-v] [-h]
+ *
+ * Prints exactly one line on stdout once it accepts connections:
+ *   segalert-sim listening on http://127.0.0.1:PORT
+ * so a test can start it on port 0 and read the port it got.
+ */
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) { fprintf(stderr, "segalert-sim: not built yet\n"); return 1; }
+#include <string.h>
+#include <sys/resource.h>
+
+#include "log.h"
+#include "util.h"
+#include "sim_http.h"
+#include "sim_scenario.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: segalert-sim [--listen ADDR:PORT] [--scenario FILE] "
+        "[--seed N] [--token TOKEN] [-v] [-h]\n"
+        "\n"
+        "Serve a simulated Segment Public API workspace.\n"
+        "\n"
+        "  -l, --listen ADDR:PORT  address to bind (default 127.0.0.1:9480;\n"
+        "                          port 0 picks a free port)\n"
+        "  -s, --scenario FILE     scenario file (default: a small built-in\n"
+        "                          workspace); see docs/sim.md\n"
+        "      --seed N            override the scenario's seed\n"
+        "      --token TOKEN       override the scenario's bearer token\n"
+        "  -v, --verbose           log every request to stderr\n"
+        "  -h, --help              this help\n");
+}
+
+/* "127.0.0.1:9480", "[::1]:9480", ":9480" or "9480". */
+static int parse_listen(const char *s, char *addr, size_t len, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    const char *host = s, *ps = s;
+    size_t hl = 0;
+    long p;
+    if (colon) {
+        ps = colon + 1;
+        hl = (size_t)(colon - s);
+        if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+            host = s + 1;
+            hl -= 2;
+        }
+    }
+    if (parse_long(ps, &p) != 0 || p < 0 || p > 65535)
+        return -1;
+    if (hl == 0) {
+        host = "127.0.0.1";
+        hl = strlen(host);
+    }
+    if (hl >= len)
+        return -1;
+    memcpy(addr, host, hl);
+    addr[hl] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}
+
+/* Many parallel connections each take a descriptor: lift the soft cap. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "scenario", required_argument, NULL, 's' },
+        { "seed", required_argument, NULL, 'S' },
+        { "token", required_argument, NULL, 'T' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *listen = "127.0.0.1:9480", *scenario_path = NULL;
+    const char *token = NULL;
+    long long seed = -1;
+    char addr[128], err[256];
+    uint16_t port;
+    int c;
+
+    log_set_level(LOG_INFO);
+    while ((c = getopt_long(argc, argv, "l:s:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            listen = optarg;
+            break;
+        case 's':
+            scenario_path = optarg;
+            break;
+        case 'S': {
+            long v;
+            if (parse_long(optarg, &v) != 0 || v < 0) {
+                fprintf(stderr, "segalert-sim: invalid --seed '%s'\n", optarg);
+                return 2;
+            }
+            seed = v;
+            break;
+        }
+        case 'T':
+            token = optarg;
+            break;
+        case 'v':
+            log_set_level(LOG_DEBUG);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "segalert-sim: unexpected argument '%s'\n",
+                argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (parse_listen(listen, addr, sizeof(addr), &port) != 0) {
+        fprintf(stderr, "segalert-sim: invalid --listen '%s' (want "
+                "ADDR:PORT, e.g. 127.0.0.1:9480)\n", listen);
+        return 2;
+    }
+
+    struct scenario *sc = scenario_load(scenario_path, seed, token,
+                                        now_wall());
+    if (!sc)
+        return 2;
+    log_secret_register(sc->token);
+
+    /* Block the stop signals in every thread (MHD's inherit the mask) and
+     * wait for them synchronously below: no async handler needed. */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+
+    struct sim_server *srv = sim_server_start(sc, addr, port, err,
+                                              sizeof(err));
+    if (!srv) {
+        fprintf(stderr, "segalert-sim: %s\n", err);
+        scenario_free(sc);
+        return 1;
+    }
+    printf("segalert-sim listening on http://%s%s%s:%u\n",
+           strchr(addr, ':') ? "[" : "", addr, strchr(addr, ':') ? "]" : "",
+           (unsigned)sim_server_port(srv));
+    fflush(stdout);
+    log_info("sim: scenario %s: %zu sources, %zu incidents, rate_limit %ld/min",
+             sc->file, sc->n_sources, sc->n_incidents, sc->rate_limit);
+
+    int sig = 0;
+    sigwait(&stop_set, &sig);
+    log_info("sim: signal %d, stopping", sig);
+    sim_server_stop(srv);
+    scenario_free(sc);
+    log_secrets_clear();
+    return 0;
+}

@@ -1,0 +1,139 @@
+/*
+ * sim_scenario.h - the simulated workspace: sources, their connected
+ * destinations, incidents, faults and server behaviour, loaded from a
+ * libconfuse scenario file (see docs/sim.md).
+ *
+ * A scenario is immutable once loaded: request threads read it without
+ * locks.  Every number the API serves is computed from it and the time
+ * (sim_model.h), so nothing per-minute is stored.
+ */
+#ifndef SEGALERT_SIM_SCENARIO_H
+#define SEGALERT_SIM_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIM_ID_LEN 22
+
+enum sim_incident_kind {
+    INC_DISCARD_SPIKE = 0,  /* discard ratio := value on matching connections */
+    INC_LATENCY_SPIKE,      /* latencies *= value */
+    INC_DELIVERY_STALL,     /* nothing delivered, discarded or expired */
+    INC_VOLUME_DROP,        /* source volume *= value (e.g. 0.2) */
+    INC_VOLUME_SPIKE,       /* source volume *= value (e.g. 3) */
+    INC_MTU_SURGE,          /* MTU growth *= value */
+    INC_KIND_COUNT
+};
+
+struct sim_incident {
+    char *name;
+    enum sim_incident_kind kind;
+    char *source_glob;      /* glob on source slug */
+    char *dest_glob;        /* glob on destination key or catalog slug */
+    double start;           /* absolute unix seconds (sim start + start) */
+    double duration_s;
+    double every_s;         /* 0 = once; else repeats with this period */
+    double value;
+};
+
+struct sim_dest {
+    char *key;              /* section title, unique within its source */
+    char id[SIM_ID_LEN + 1];/* destination instance id */
+    char *name;
+    char *slug;             /* catalog slug: amplitude, webhooks, ... */
+    char *meta_id;          /* catalog id (destinationMetadataId) */
+    char *meta_name;
+    char *meta_category;
+    bool enabled;
+    double discard_ratio;   /* share of attempted events discarded */
+    double expired_ratio;   /* share of attempted events expired */
+    double retry_ratio;     /* share of successes that needed a retry */
+    double latency_avg_s;   /* time_to_success average, seconds */
+    double latency_p95_s;
+    double first_avg_s;     /* time_to_first_attempt average, seconds */
+    double first_p95_s;
+    /* incidents that match this connection (borrowed pointers) */
+    const struct sim_incident **incidents;
+    size_t n_incidents;
+};
+
+struct sim_source {
+    char *slug;             /* section title */
+    char id[SIM_ID_LEN + 1];
+    char *name;
+    char *type;             /* catalog slug: javascript, ios, ... */
+    char *meta_id, *meta_name, *meta_category;
+    bool enabled;
+    double events_per_minute;   /* baseline */
+    double daily_amplitude;     /* 0..1, size of the daily sine */
+    double noise;               /* 0..1, per-minute deterministic jitter */
+    double mtu_per_day;         /* new MTUs per day */
+    double api_calls_per_day;
+    char **label_keys, **label_values;
+    size_t n_labels;
+    struct sim_dest *dests;
+    size_t n_dests;
+    uint64_t hash;              /* per-source noise seed */
+    /* volume/MTU incidents that match this source (borrowed pointers) */
+    const struct sim_incident **incidents;
+    size_t n_incidents;
+};
+
+#define SIM_FAULT_ERROR_5XX 0
+#define SIM_FAULT_GARBAGE   1
+#define SIM_FAULT_TRUNCATED 2
+#define SIM_FAULT_HTML      3
+#define SIM_FAULT_SLOW      4
+#define SIM_FAULT_DROP      5
+#define SIM_FAULT_COUNT     6
+
+struct sim_faults {
+    double share[SIM_FAULT_COUNT];  /* each 0..1, sum <= 1 */
+    double slow_for_s;
+    char **paths;                   /* globs; NULL/0 = every path */
+    size_t n_paths;
+};
+
+struct scenario {
+    char *file;                 /* path it came from, "<built-in>" */
+    uint64_t seed;
+    char *token;
+    char workspace_id[SIM_ID_LEN + 1];
+    long rate_limit;            /* requests per minute, 0 = unlimited */
+    double latency_s;
+    double latency_jitter_s;
+    bool latency_ms;            /* latency_unit = "ms" */
+    long max_page_size;
+    long default_page_size;
+    int period_anchor_day;      /* day of month usage periods start on */
+    double start;               /* sim start, unix seconds */
+    struct sim_source *sources;
+    size_t n_sources;
+    struct sim_incident *incidents;
+    size_t n_incidents;
+    struct sim_faults faults;
+};
+
+/*
+ * Load a scenario from path (NULL: the built-in default workspace).
+ * seed_override/token_override (when >= 0 / non-NULL) replace the file's
+ * values.  start is the sim start time that relative incident times
+ * count from.  Errors are printed to stderr as "FILE:LINE: message";
+ * returns NULL on any error.
+ */
+struct scenario *scenario_load(const char *path, long long seed_override,
+                               const char *token_override, double start);
+void scenario_free(struct scenario *sc);
+
+/* Lookup by id; NULL when unknown. */
+const struct sim_source *scenario_find_source(const struct scenario *sc,
+                                              const char *id);
+const struct sim_dest *scenario_find_dest(const struct scenario *sc,
+                                          const char *id,
+                                          const struct sim_source **src);
+
+/* "discard_spike" ... ; NULL for an out-of-range kind */
+const char *sim_incident_kind_name(enum sim_incident_kind k);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * sim_stats.c - counters behind /sim/stats.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_stats.h"
+
+#define MAX_STATUS 600          /* index 0 = dropped connection */
+#define WINDOW_MS 60000
+
+/* Arrival times within the last minute, as a growable ring. */
+struct window {
+    int64_t *t;
+    size_t head, len, cap;
+    uint64_t peak;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t by_ep[EP_COUNT][MAX_STATUS];
+static uint64_t total, rate_limited;
+static long in_flight, max_in_flight;
+static struct window all_w, accepted_w;
+static int64_t started_ms;
+
+void stats_init(void)
+{
+    pthread_mutex_lock(&lock);
+    started_ms = now_mono_ms();
+    pthread_mutex_unlock(&lock);
+}
+
+static void window_free(struct window *w)
+{
+    free(w->t);
+    memset(w, 0, sizeof(*w));
+}
+
+void stats_free(void)
+{
+    pthread_mutex_lock(&lock);
+    window_free(&all_w);
+    window_free(&accepted_w);
+    pthread_mutex_unlock(&lock);
+}
+
+static void window_push(struct window *w, int64_t now)
+{
+    while (w->len && w->t[w->head] <= now - WINDOW_MS) {
+        w->head = (w->head + 1) % w->cap;
+        w->len--;
+    }
+    if (w->len == w->cap) {
+        size_t ncap = w->cap ? w->cap * 2 : 1024;
+        int64_t *n = xmalloc(ncap * sizeof(*n));
+        for (size_t i = 0; i < w->len; i++)
+            n[i] = w->t[(w->head + i) % w->cap];
+        free(w->t);
+        w->t = n;
+        w->cap = ncap;
+        w->head = 0;
+    }
+    w->t[(w->head + w->len) % w->cap] = now;
+    w->len++;
+    if (w->len > w->peak)
+        w->peak = w->len;
+}
+
+void stats_begin(void)
+{
+    pthread_mutex_lock(&lock);
+    if (++in_flight > max_in_flight)
+        max_in_flight = in_flight;
+    pthread_mutex_unlock(&lock);
+}
+
+void stats_end(void)
+{
+    pthread_mutex_lock(&lock);
+    in_flight--;
+    pthread_mutex_unlock(&lock);
+}
+
+void stats_arrival(int64_t now_ms, bool accepted)
+{
+    pthread_mutex_lock(&lock);
+    window_push(&all_w, now_ms);
+    if (accepted)
+        window_push(&accepted_w, now_ms);
+    pthread_mutex_unlock(&lock);
+}
+
+void stats_record(enum sim_endpoint ep, int status)
+{
+    if ((unsigned)ep >= EP_COUNT)
+        ep = EP_OTHER;
+    if (status < 0 || status >= MAX_STATUS)
+        status = 0;
+    pthread_mutex_lock(&lock);
+    by_ep[ep][status]++;
+    total++;
+    if (status == 429)
+        rate_limited++;
+    pthread_mutex_unlock(&lock);
+}
+
+void stats_reset(void)
+{
+    pthread_mutex_lock(&lock);
+    memset(by_ep, 0, sizeof(by_ep));
+    total = rate_limited = 0;
+    max_in_flight = in_flight;
+    window_free(&all_w);
+    window_free(&accepted_w);
+    started_ms = now_mono_ms();
+    pthread_mutex_unlock(&lock);
+}
+
+static void add_status_key(struct strbuf *sb, int st)
+{
+    if (st == 0)
+        strbuf_adds(sb, "\"dropped\"");
+    else
+        strbuf_addf(sb, "\"%d\"", st);
+}
+
+void stats_json(struct strbuf *sb)
+{
+    uint64_t by_status[MAX_STATUS] = { 0 };
+    pthread_mutex_lock(&lock);
+    strbuf_addf(sb, "{\"uptime_s\":%.3f,\"requests_total\":%llu,"
+                "\"by_endpoint\":{",
+                (double)(now_mono_ms() - started_ms) / 1000.0,
+                (unsigned long long)total);
+    bool first_ep = true;
+    for (int e = 0; e < EP_COUNT; e++) {
+        bool any = false;
+        for (int st = 0; st < MAX_STATUS; st++) {
+            if (!by_ep[e][st])
+                continue;
+            by_status[st] += by_ep[e][st];
+            if (!any) {
+                strbuf_adds(sb, first_ep ? "" : ",");
+                strbuf_add_json_str(sb, sim_endpoint_name((enum sim_endpoint)e));
+                strbuf_adds(sb, ":{");
+                first_ep = false;
+            } else {
+                strbuf_addc(sb, ',');
+            }
+            any = true;
+            add_status_key(sb, st);
+            strbuf_addf(sb, ":%llu", (unsigned long long)by_ep[e][st]);
+        }
+        if (any)
+            strbuf_addc(sb, '}');
+    }
+    strbuf_adds(sb, "},\"by_status\":{");
+    bool first = true;
+    for (int st = 0; st < MAX_STATUS; st++) {
+        if (!by_status[st])
+            continue;
+        if (!first)
+            strbuf_addc(sb, ',');
+        first = false;
+        add_status_key(sb, st);
+        strbuf_addf(sb, ":%llu", (unsigned long long)by_status[st]);
+    }
+    strbuf_addf(sb, "},\"rate_limited\":%llu,\"peak_per_minute\":%llu,"
+                "\"peak_accepted_per_minute\":%llu,\"max_in_flight\":%ld,"
+                "\"in_flight\":%ld}",
+                (unsigned long long)rate_limited,
+                (unsigned long long)all_w.peak,
+                (unsigned long long)accepted_w.peak, max_in_flight, in_flight);
+    pthread_mutex_unlock(&lock);
+}
