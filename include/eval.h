@@ -75,6 +75,13 @@ size_t evaluator_instances(const struct evaluator *ev,
 struct eval_instance *evaluator_find(const struct evaluator *ev,
                                      const char *rule_name,
                                      const struct labelset *series_labels);
+/* Put back an instance saved before a restart or carried over a reload:
+ * the rule is found by name; returns the instance, or NULL when the rule
+ * no longer exists (the saved state is then dropped). */
+struct eval_instance *evaluator_restore(struct evaluator *ev,
+                                        const char *rule_name,
+                                        const struct labelset *series_labels,
+                                        const struct alert_instance *st);
 /* Build (once) and return the instance's alert labels. */
 const struct labelset *eval_instance_labels(struct evaluator *ev,
                                             struct eval_instance *in);

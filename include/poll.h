@@ -90,9 +90,17 @@ void poller_poll_delivery(struct poller *p, double now);
 /* Event volume of complete buckets in [from, to) (MINUTE granularity when
  * volume_interval < 1 h, else HOUR), grouped by source. */
 void poller_poll_volume(struct poller *p, double from, double to);
+/* The same with an explicit bucket size (60 or 3600): back-fill reads old
+ * history by the hour even when regular polls read minutes. */
+void poller_poll_volume_bucket(struct poller *p, double from, double to,
+                               double bucket);
 /* The four usage endpoints for the usage period containing now. */
 void poller_poll_usage(struct poller *p, double now);
 
+/* Cancel queued calls (reload, shutdown); calls in flight finish. */
+void poller_cancel(struct poller *p);
+/* Calls in flight. */
+int poller_in_flight(const struct poller *p);
 /* Drive the client: returns seconds until it wants another tick. */
 double poller_tick(struct poller *p);
 bool poller_idle(const struct poller *p);

@@ -104,6 +104,11 @@ void seg_call(struct seg_client *c, enum seg_endpoint ep, const char *path_query
               bool paged, int priority, seg_page_fn page, seg_done_fn done,
               void *ud);
 
+/* Fail every queued (not yet started) call with SEG_CANCELLED. */
+void seg_client_cancel_queued(struct seg_client *c);
+/* Transfers of this client in flight now. */
+int seg_client_in_flight(const struct seg_client *c);
+
 /* Start whatever the budget and concurrency allow; call after http_run()
  * and whenever time has passed.  Returns seconds until the client wants to
  * be ticked again (0.0 = as soon as possible; a large value when idle). */

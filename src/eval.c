@@ -294,3 +294,22 @@ void evaluator_stats(const struct evaluator *ev, struct eval_stats *out)
 {
     *out = ev->stats;
 }
+
+struct eval_instance *evaluator_restore(struct evaluator *ev,
+                                        const char *rule_name,
+                                        const struct labelset *series_labels,
+                                        const struct alert_instance *st)
+{
+    for (size_t i = 0; i < ev->rs->n; i++) {
+        const struct rule *r = &ev->rs->rules[i];
+        if (!streq(r->cfg->name, rule_name))
+            continue;
+        struct eval_instance *in = instance_get(ev, r, series_labels,
+                                                st->created_at);
+        in->st = *st;
+        if (in->st.state != ALERT_INACTIVE)
+            eval_instance_labels(ev, in);
+        return in;
+    }
+    return NULL;
+}

@@ -554,9 +554,24 @@ static void volume_done(void *ud, enum seg_status st, const char *msg)
     note_result(p, POLL_VOLUME, st, msg);
 }
 
+void poller_cancel(struct poller *p)
+{
+    seg_client_cancel_queued(p->client);
+}
+
+int poller_in_flight(const struct poller *p)
+{
+    return seg_client_in_flight(p->client);
+}
+
 void poller_poll_volume(struct poller *p, double from, double to)
 {
-    double bucket = poller_volume_bucket(p);
+    poller_poll_volume_bucket(p, from, to, poller_volume_bucket(p));
+}
+
+void poller_poll_volume_bucket(struct poller *p, double from, double to,
+                               double bucket)
+{
     /* Only complete buckets, ending a minute before now as Segment advises:
      * a partial bucket would look like a volume drop. */
     double end = floor((to - 60) / bucket) * bucket;

@@ -540,6 +540,16 @@ double seg_client_tick(struct seg_client *c)
     return isfinite(earliest) ? (earliest - now > 0 ? earliest - now : 0) : 1.0;
 }
 
+void seg_client_cancel_queued(struct seg_client *c)
+{
+    fail_queue(c, SEG_CANCELLED, "cancelled");
+}
+
+int seg_client_in_flight(const struct seg_client *c)
+{
+    return c->in_flight;
+}
+
 bool seg_client_idle(const struct seg_client *c)
 {
     return c->nqueue == 0 && c->in_flight == 0;
