@@ -489,16 +489,22 @@ static void save_state(struct daemon *d)
     free(text);
 }
 
-static void restore_state(struct daemon *d)
+/* Returns 0, or -1 when the state file exists but cannot be read (starting
+ * anyway would overwrite it at the first save). */
+static int restore_state(struct daemon *d)
 {
     char err[256];
     bool quarantined = false;
     cJSON *root = state_load_json(d->cfg->state_dir, err, sizeof(err), &quarantined);
     if (!root) {
-        if (quarantined)
+        if (quarantined) {
             log_err("daemon: the state file was corrupt (%s); it was moved "
                     "aside and segalert starts clean", err);
-        return;
+            return 0;
+        }
+        log_err("daemon: cannot read the state file in %s: %s", d->cfg->state_dir,
+                err);
+        return -1;
     }
     size_t restored = 0, dropped = 0;
     cJSON *it;
@@ -542,6 +548,7 @@ static void restore_state(struct daemon *d)
     log_info("daemon: state restored: %zu alert instances (%zu dropped), %zu "
              "queued notifications", restored, dropped, outbox_count(d->ob));
     cJSON_Delete(root);
+    return 0;
 }
 
 /* ---- delivery ------------------------------------------------------------------------- */
@@ -998,7 +1005,21 @@ int daemon_run(const struct daemon_opts *opts)
     d->disp = dispatch_new(d->cfg);
     d->ob = outbox_new(OUTBOX_MAX, (uint64_t)getpid() ^ (uint64_t)now);
     d->smtp = smtp_worker_new();
-    restore_state(d);
+    if (restore_state(d) != 0) {
+        fprintf(stderr, "segalert run: cannot read the state file in %s; not "
+                "starting (it would be overwritten)\n", d->cfg->state_dir);
+        smtp_worker_free(d->smtp);
+        outbox_free(d->ob);
+        dispatch_free(d->disp);
+        http_client_free(d->http);
+        evaluator_free(d->ev);
+        store_free(d->store);
+        label_pool_free(d->pool);
+        ruleset_free(d->rs);
+        state_lock_release(d->lock);
+        config_free(d->cfg);
+        return 1;
+    }
     workspaces_start(d, now);
     d->next_eval = now + d->o.eval_interval_s;
     log_info("daemon: segalert %s started: %zu workspaces, %zu rules, %zu "
