@@ -877,15 +877,27 @@ static void reload(struct daemon *d)
     size_t kept = 0;
     struct eval_instance *const *all;
     size_t ni = evaluator_instances(d->ev, &all);
+    double now = now_wall();
     for (size_t i = 0; i < ni; i++) {
         const struct rule_cfg *old = all[i]->rule->cfg;
+        bool carried = false;
         for (size_t k = 0; k < rs->n; k++) {
             if (streq(rs->rules[k].cfg->name, old->name) &&
                 rule_unchanged(rs->rules[k].cfg, old)) {
                 evaluator_restore(ev, old->name, all[i]->series_labels, &all[i]->st);
                 kept++;
+                carried = true;
                 break;
             }
+        }
+        /* A removed or changed rule starts over: what it announced is
+         * resolved, or it would stay firing in its group for ever. */
+        if (!carried && all[i]->st.state == ALERT_FIRING &&
+            all[i]->st.announced_firing) {
+            struct notify_alert a;
+            notify_alert_from(d, all[i], "resolved", false, now, &a);
+            dispatch_alert(d->disp, &a, now);
+            notify_alert_free_fields(&a);
         }
     }
     /* The pollers point into the old config: cancel what is queued and let
@@ -912,7 +924,7 @@ static void reload(struct daemon *d)
     struct store_limits lim;
     store_limits_for(d, &lim);
     store_set_limits(d->store, &lim);
-    workspaces_start(d, now_wall());
+    workspaces_start(d, now);
     for (size_t i = 0; i < d->nws; i++)
         d->ws[i].backfilled = true;     /* the store still holds history */
     struct cli_common c = d->o.common;
