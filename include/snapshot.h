@@ -1,7 +1,7 @@
 /*
  * snapshot.h - an immutable picture of the daemon, built by the main loop
  * after each cycle and read by the HTTP server thread (status page,
- * /metrics, /api/v1/*) and by `segalert status`.
+ * /metrics, /api/v1/...) and by `segalert status`.
  *
  * The main loop builds a new snapshot (snapshot_new + filling the arrays,
  * every string a heap copy owned by the snapshot) and publishes it with

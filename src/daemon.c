@@ -32,7 +32,7 @@
 #include "poll.h"
 #include "rules.h"
 #include "silence.h"
-#include "smtp.h"
+#include "deliver.h"
 #include "state.h"
 #include "store.h"
 
@@ -78,16 +78,13 @@ struct daemon {
     struct http_client *http;
     struct dispatcher *disp;
     struct outbox *ob;
-    struct smtp_worker *smtp;
     struct state_lock *lock;
     struct ws_run *ws;
     size_t nws;
     double next_eval;
     bool eval_requested;
     bool dirty;                     /* state changed since the last save */
-    unsigned deliveries_in_flight;
-    struct delivery **email;        /* email deliveries handed to the worker */
-    size_t nemail, email_cap;
+    struct deliverer *dl;
     double started_at;
     unsigned long cycles;
 };
@@ -553,214 +550,54 @@ static int restore_state(struct daemon *d)
 
 /* ---- delivery ------------------------------------------------------------------------- */
 
-struct delivery {
+struct attempt_ctx {
     struct daemon *d;
     uint64_t entry_id;
-    enum receiver_type type;
     char receiver[128];
-    int pending;            /* outstanding requests (alertmanager fan-out) */
-    int ok;                 /* requests that succeeded */
-    struct delivery_verdict worst;
 };
 
-static void finish_delivery(struct delivery *dl, double now)
+static void on_delivered(void *ud, const struct delivery_verdict *v)
 {
-    struct daemon *d = dl->d;
+    struct attempt_ctx *ac = ud;
+    struct daemon *d = ac->d;
+    double now = now_wall();
     struct outbox_result res = { OUTBOX_OK, 0, NULL };
-    if (dl->type == RECV_ALERTMANAGER ? dl->ok == 0
-                                      : dl->worst.outcome != DELIVERY_OK) {
-        res.kind = dl->worst.outcome == DELIVERY_PERMANENT ? OUTBOX_PERMANENT
-                                                           : OUTBOX_RETRY;
-        res.retry_after_s = dl->worst.retry_after_s > 0 ? dl->worst.retry_after_s : 0;
-        res.reason = dl->worst.reason;
+    if (v->outcome != DELIVERY_OK) {
+        res.kind = v->outcome == DELIVERY_PERMANENT ? OUTBOX_PERMANENT
+                                                    : OUTBOX_RETRY;
+        res.retry_after_s = v->retry_after_s > 0 ? v->retry_after_s : 0;
+        res.reason = v->reason;
     }
-    const struct outbox_entry *e = outbox_get(d->ob, dl->entry_id);
+    const struct outbox_entry *e = outbox_get(d->ob, ac->entry_id);
     char nid[160];
     snprintf(nid, sizeof(nid), "%s", e && e->n ? e->n->id : "?");
-    enum outbox_done_status st = outbox_done(d->ob, dl->entry_id, &res, now);
-    switch (st) {
+    switch (outbox_done(d->ob, ac->entry_id, &res, now)) {
     case OUTBOX_DELIVERED:
-        log_info("notify: delivered %s to receiver \"%s\"", nid, dl->receiver);
+        log_info("notify: delivered %s to receiver \"%s\"", nid, ac->receiver);
         break;
     case OUTBOX_RESCHEDULED:
         log_warn("notify: receiver \"%s\" failed for %s (%s); will retry",
-                 dl->receiver, nid, res.reason ? res.reason : "");
+                 ac->receiver, nid, v->reason);
         break;
     case OUTBOX_FAILED:
         log_err("notify: receiver \"%s\" permanently failed for %s: %s",
-                dl->receiver, nid, res.reason ? res.reason : "gave up");
+                ac->receiver, nid, v->reason[0] ? v->reason : "gave up");
         break;
     default:
         break;
     }
-    d->deliveries_in_flight--;
     d->dirty = true;
-    free(dl);
-}
-
-static void on_post_done(struct http_request *r, void *ud)
-{
-    struct delivery *dl = ud;
-    struct delivery_verdict v;
-    payload_classify_http(dl->type, r->status, r->curl_code, strbuf_str(&r->body),
-                          r->body.len, r->retry_after, now_wall(), &v);
-    if (v.outcome == DELIVERY_OK)
-        dl->ok++;
-    else if (dl->worst.outcome == DELIVERY_OK ||
-             v.outcome == DELIVERY_PERMANENT)
-        dl->worst = v;
-    http_request_free(r);
-    if (--dl->pending == 0)
-        finish_delivery(dl, now_wall());
-}
-
-static void post_json(struct daemon *d, struct delivery *dl, const char *url,
-                      const struct strbuf *body, const struct receiver_cfg *rc)
-{
-    struct http_request *r = http_request_new(url);
-    r->method = "POST";
-    strbuf_add(&r->post_body, body->buf ? body->buf : "", body->len);
-    http_request_add_header(r, "Content-Type: application/json");
-    for (size_t i = 0; i < rc->headers.n; i++)
-        http_request_add_header(r, "%s: %s", rc->headers.items[i].key,
-                                rc->headers.items[i].value);
-    if (rc->type == RECV_WEBHOOK && rc->hmac_secret) {
-        struct strbuf sig = STRBUF_INIT;
-        double ts = floor(now_wall());
-        payload_webhook_signature(rc->hmac_secret, body->buf, body->len, ts, &sig);
-        http_request_add_header(r, "X-Segalert-Signature: %s", strbuf_str(&sig));
-        http_request_add_header(r, "X-Segalert-Timestamp: %.0f", ts);
-        strbuf_free(&sig);
-    }
-    r->timeout_ms = (long)(rc->timeout_s > 0 ? rc->timeout_s * 1000 : 10000);
-    r->max_body = 64 * 1024;
-    r->done = on_post_done;
-    r->ud = dl;
-    dl->pending++;
-    if (http_submit(d->http, r) != 0) {
-        dl->pending--;
-        snprintf(dl->worst.reason, sizeof(dl->worst.reason), "%.120s", r->error);
-        dl->worst.outcome = DELIVERY_RETRY;
-        http_request_free(r);
-    }
-}
-
-static void print_notification(const struct notification *n, bool dry)
-{
-    struct strbuf line = STRBUF_INIT;
-    payload_log_line(n, &line);
-    printf("%s%s\n", dry ? "dry-run: " : "", strbuf_str(&line));
-    fflush(stdout);
-    strbuf_free(&line);
+    free(ac);
 }
 
 static void deliver(struct daemon *d, struct outbox_entry *e, double now)
 {
-    const struct notification *n = e->n;
-    const struct receiver_cfg *rc = config_receiver(d->cfg, n->receiver);
-    struct delivery *dl = xcalloc(1, sizeof(*dl));
-    dl->d = d;
-    dl->entry_id = e->id;
-    snprintf(dl->receiver, sizeof(dl->receiver), "%s", n->receiver);
-    dl->worst.outcome = DELIVERY_OK;
-    d->deliveries_in_flight++;
-    if (!rc) {
-        dl->type = RECV_LOG;
-        dl->worst.outcome = DELIVERY_PERMANENT;
-        snprintf(dl->worst.reason, sizeof(dl->worst.reason),
-                 "receiver no longer configured");
-        finish_delivery(dl, now);
-        return;
-    }
-    dl->type = rc->type;
-    if (d->o.dry_run || rc->type == RECV_LOG) {
-        print_notification(n, d->o.dry_run);
-        finish_delivery(dl, now);
-        return;
-    }
-    struct strbuf body = STRBUF_INIT;
-    switch (rc->type) {
-    case RECV_WEBHOOK:
-        payload_webhook(n, now, &body);
-        post_json(d, dl, rc->url, &body, rc);
-        break;
-    case RECV_SLACK:
-        payload_slack(n, rc, &body);
-        post_json(d, dl, rc->url, &body, rc);
-        break;
-    case RECV_PAGERDUTY:
-        payload_pagerduty(n, rc->routing_key, &body);
-        post_json(d, dl, rc->url ? rc->url
-                                 : "https://events.pagerduty.com/v2/enqueue",
-                  &body, rc);
-        break;
-    case RECV_ALERTMANAGER:
-        payload_alertmanager(n, now, d->o.eval_interval_s, &body);
-        for (size_t i = 0; i < rc->urls.n; i++) {
-            char *url = xasprintf("%s/api/v2/alerts", rc->urls.items[i]);
-            post_json(d, dl, url, &body, rc);
-            free(url);
-        }
-        if (rc->urls.n == 0 && rc->url) {
-            char *url = xasprintf("%s/api/v2/alerts", rc->url);
-            post_json(d, dl, url, &body, rc);
-            free(url);
-        }
-        break;
-    case RECV_EMAIL: {
-        struct smtp_target t;
-        smtp_target_from_receiver(&t, rc);
-        struct smtp_job *job = smtp_job_new(&t);
-        smtp_target_clear(&t);
-        payload_email(n, rc, now, "segalert.local", &body);
-        struct smtp_message m = { body.buf, body.len,
-                                  (const char *const *)rc->to.items, rc->to.n };
-        smtp_job_add(job, &m, dl);
-        dl->pending = 1;
-        XGROW(d->email, d->nemail + 1, d->email_cap);
-        d->email[d->nemail++] = dl;
-        smtp_worker_submit(d->smtp, job);
-        break;
-    }
-    default:
-        break;
-    }
-    strbuf_free(&body);
-    if (dl->pending == 0)
-        finish_delivery(dl, now);
-}
-
-static void collect_smtp(struct daemon *d)
-{
-    struct smtp_job *done[16];
-    size_t n;
-    while ((n = smtp_worker_collect(d->smtp, done, ARRAY_SIZE(done))) > 0) {
-        for (size_t i = 0; i < n; i++) {
-            struct smtp_job *job = done[i];
-            for (size_t k = 0; k < job->n; k++) {
-                struct delivery *dl = job->msgs[k].cookie;
-                const struct smtp_result *r = &job->msgs[k].result;
-                for (size_t e = 0; e < d->nemail; e++) {
-                    if (d->email[e] == dl) {
-                        d->email[e] = d->email[--d->nemail];
-                        break;
-                    }
-                }
-                if (r->status == SMTP_DELIVERED) {
-                    dl->ok++;
-                } else {
-                    dl->worst.outcome = r->status == SMTP_PERMFAIL
-                                            ? DELIVERY_PERMANENT : DELIVERY_RETRY;
-                    snprintf(dl->worst.reason, sizeof(dl->worst.reason),
-                             "smtp %d: %.100s", r->code,
-                             r->text[0] ? r->text : job->err);
-                }
-                dl->pending = 0;
-                finish_delivery(dl, now_wall());
-            }
-            smtp_job_free(job);
-        }
-    }
+    struct attempt_ctx *ac = xcalloc(1, sizeof(*ac));
+    ac->d = d;
+    ac->entry_id = e->id;
+    snprintf(ac->receiver, sizeof(ac->receiver), "%s", e->n->receiver);
+    deliverer_send(d->dl, e->n, config_receiver(d->cfg, e->n->receiver), now,
+                   d->o.eval_interval_s, on_delivered, ac);
 }
 
 static void flush_notifications(struct daemon *d, double now)
@@ -951,14 +788,14 @@ static void stop_flush(struct daemon *d)
         poller_cancel(d->ws[i].poller);
     while (now_wall() < deadline) {
         flush_notifications(d, now_wall());
-        collect_smtp(d);
-        if (d->deliveries_in_flight == 0 && outbox_next_due(d->ob) > now_wall())
+        deliverer_poll(d->dl);
+        if (deliverer_in_flight(d->dl) == 0 && outbox_next_due(d->ob) > now_wall())
             break;
         http_run(d->http, 100);
     }
-    if (d->deliveries_in_flight)
+    if (deliverer_in_flight(d->dl))
         log_warn("daemon: %u deliveries still running at shutdown; they stay "
-                 "queued in the state file", d->deliveries_in_flight);
+                 "queued in the state file", deliverer_in_flight(d->dl));
 }
 
 int daemon_run(const struct daemon_opts *opts)
@@ -1016,11 +853,11 @@ int daemon_run(const struct daemon_opts *opts)
     d->http = http_client_new();
     d->disp = dispatch_new(d->cfg);
     d->ob = outbox_new(OUTBOX_MAX, (uint64_t)getpid() ^ (uint64_t)now);
-    d->smtp = smtp_worker_new();
+    d->dl = deliverer_new(d->http, d->o.dry_run);
     if (restore_state(d) != 0) {
         fprintf(stderr, "segalert run: cannot read the state file in %s; not "
                 "starting (it would be overwritten)\n", d->cfg->state_dir);
-        smtp_worker_free(d->smtp);
+        deliverer_free(d->dl);
         outbox_free(d->ob);
         dispatch_free(d->disp);
         http_client_free(d->http);
@@ -1055,7 +892,7 @@ int daemon_run(const struct daemon_opts *opts)
             if (w < wait)
                 wait = w;
         }
-        if (d->deliveries_in_flight)
+        if (deliverer_in_flight(d->dl))
             wait = wait > 0.25 ? 0.25 : wait;
         double due = dispatch_next_due(d->disp);
         if (due - now < wait)
@@ -1078,7 +915,7 @@ int daemon_run(const struct daemon_opts *opts)
             d->next_eval = now + d->o.eval_interval_s;
         }
         flush_notifications(d, now);
-        collect_smtp(d);
+        deliverer_poll(d->dl);
         if (d->dirty)
             save_state(d);
         d->cycles++;
@@ -1117,13 +954,7 @@ int daemon_run(const struct daemon_opts *opts)
     /* Abort what is still in flight (callbacks run now, while the pollers
      * and the outbox exist), then free the rest. */
     http_client_free(d->http);
-    collect_smtp(d);
-    smtp_worker_free(d->smtp);
-    /* Email deliveries the worker never ran: they stay in the outbox (in
-     * flight is saved as queued) and are retried after the restart. */
-    for (size_t i = 0; i < d->nemail; i++)
-        free(d->email[i]);
-    free(d->email);
+    deliverer_free(d->dl);
     save_state(d);
     workspaces_stop(d);
     outbox_free(d->ob);
