@@ -62,14 +62,23 @@ double model_incident_overlap(const struct sim_incident *inc, double a,
 
 /* ---- event volume --------------------------------------------------------- */
 
+/* Share of the minute [t, t+60) during which the incident is active:
+ * incidents start and end mid-minute, and a minute sees them pro rata. */
+static double minute_share(const struct sim_incident *inc, double t)
+{
+    return model_incident_overlap(inc, t, t + 60) / 60;
+}
+
 static double volume_factor(const struct sim_source *s, double t)
 {
     double f = 1.0;
     for (size_t i = 0; i < s->n_incidents; i++) {
         const struct sim_incident *inc = s->incidents[i];
-        if ((inc->kind == INC_VOLUME_DROP || inc->kind == INC_VOLUME_SPIKE) &&
-            model_incident_active(inc, t))
-            f *= inc->value;
+        if (inc->kind != INC_VOLUME_DROP && inc->kind != INC_VOLUME_SPIKE)
+            continue;
+        double share = minute_share(inc, t);
+        if (share > 0)
+            f *= 1 + (inc->value - 1) * share;
     }
     return f;
 }
@@ -129,7 +138,7 @@ void model_delivery(const struct scenario *sc, const struct sim_source *s,
     double attempted = 0, discarded = 0, expired = 0, retry = 0;
     double delivered = 0, lat_w = 0, lat95_w = 0, first_w = 0, first95_w = 0;
     double first_n = 0;
-    int64_t completed = 0;      /* attempted minus stalled minutes */
+    double completed = 0;       /* attempted minus stalled events */
 
     *out = (struct delivery_summary){ 0 };
     if (!d->enabled || !s->enabled)
@@ -140,26 +149,35 @@ void model_delivery(const struct scenario *sc, const struct sim_source *s,
         if (n == 0)
             continue;
         double t = (double)m * 60;
-        double dr = d->discard_ratio, lat = 1;
-        bool stalled = false;
+        double dr = d->discard_ratio, lat = 1, stall = 0;
         for (size_t i = 0; i < d->n_incidents; i++) {
             const struct sim_incident *inc = d->incidents[i];
-            if (!model_incident_active(inc, t))
+            double share = minute_share(inc, t);
+            if (share <= 0)
                 continue;
             switch (inc->kind) {
-            case INC_DISCARD_SPIKE: dr = fmax(dr, inc->value); break;
-            case INC_LATENCY_SPIKE: lat *= inc->value; break;
-            case INC_DELIVERY_STALL: stalled = true; break;
-            default: break;
+            case INC_DISCARD_SPIKE:
+                dr += (fmax(dr, inc->value) - dr) * share;
+                break;
+            case INC_LATENCY_SPIKE:
+                lat *= 1 + (inc->value - 1) * share;
+                break;
+            case INC_DELIVERY_STALL:
+                stall = fmax(stall, share);
+                break;
+            default:
+                break;
             }
         }
         attempted += (double)n;
-        if (stalled)
-            continue;       /* events pile up: nothing completes */
-        completed += n;
+        /* Stalled events pile up: none completes in any way. */
+        double done = (double)n * (1 - stall);
+        if (done <= 0)
+            continue;
+        completed += done;
         double er = fmin(d->expired_ratio, 1 - dr);
-        double disc = (double)n * dr, exp_n = (double)n * er;
-        double succ = (double)n - disc - exp_n;
+        double disc = done * dr, exp_n = done * er;
+        double succ = done - disc - exp_n;
         discarded += disc;
         expired += exp_n;
         retry += succ * d->retry_ratio;
@@ -174,7 +192,8 @@ void model_delivery(const struct scenario *sc, const struct sim_source *s,
     out->discarded = (int64_t)llround(discarded);
     out->expired = (int64_t)llround(expired);
     /* Integer identity: successes + discarded + expired == delivered set. */
-    out->successes = completed - out->discarded - out->expired;
+    out->successes = (int64_t)llround(completed) - out->discarded -
+                     out->expired;
     if (out->successes < 0)
         out->successes = 0;
     out->after_retry = (int64_t)llround(retry);
