@@ -25,7 +25,7 @@ const char *sim_endpoint_name(enum sim_endpoint ep)
     return (unsigned)ep < EP_COUNT ? ep_names[ep] : "other";
 }
 
-/* ---- query string --------------------------------------------------------- */
+/* ---- query string ------------------------------------------------------ */
 
 struct qparam {
     char *key;      /* normalised: "pagination[count]" -> "pagination.count" */
@@ -158,7 +158,7 @@ next:
     return n;
 }
 
-/* ---- JSON helpers ------------------------------------------------------- */
+/* ---- JSON helpers ------------------------------------------------------ */
 
 static void json_kstr(struct strbuf *sb, const char *k, const char *v)
 {
@@ -230,7 +230,7 @@ static void invalid(struct sim_reply *r, const char *field, const char *fmt,
     strbuf_free(&msg);
 }
 
-/* ---- pagination ------------------------------------------------------------ */
+/* ---- pagination -------------------------------------------------------- */
 
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -353,7 +353,7 @@ static void ok_json(struct sim_reply *r)
     r->content_type = "application/json";
 }
 
-/* ---- /sources ------------------------------------------------------------- */
+/* ---- /sources ---------------------------------------------------------- */
 
 static void source_json(struct strbuf *sb, const struct scenario *sc,
                         const struct sim_source *s)
@@ -408,7 +408,7 @@ static void h_sources(const struct scenario *sc, const struct query *q,
     ok_json(r);
 }
 
-/* ---- /sources/{id}/connected-destinations -------------------------------- */
+/* ---- /sources/{id}/connected-destinations ------------------------------ */
 
 static void dest_json(struct strbuf *sb, const struct sim_source *s,
                       const struct sim_dest *d)
@@ -464,7 +464,7 @@ static void h_connected(const struct scenario *sc, const char *id,
     ok_json(r);
 }
 
-/* ---- time parameters ------------------------------------------------------- */
+/* ---- time parameters --------------------------------------------------- */
 
 enum gran { G_MINUTE, G_HOUR, G_DAY };
 
@@ -513,7 +513,7 @@ static void fmt_millis(double t, char *buf, size_t len)
     snprintf(buf, len, "%s.000Z", tmp);
 }
 
-/* ---- /destinations/{id}/delivery-metrics ---------------------------------- */
+/* ---- /destinations/{id}/delivery-metrics ------------------------------- */
 
 static void metric_bd(struct strbuf *sb, const char *name, double total,
                       const char *n1, double v1, const char *n2, double v2)
@@ -622,7 +622,7 @@ static void h_delivery(const struct scenario *sc, const char *id,
     ok_json(r);
 }
 
-/* ---- /events/volume -------------------------------------------------------- */
+/* ---- /events/volume ---------------------------------------------------- */
 
 static void add_str_array(struct strbuf *sb, const char *key,
                           const char **v, size_t n)
@@ -781,7 +781,7 @@ out:
         free(owned[i]);
 }
 
-/* ---- /usage/... ------------------------------------------------------------ */
+/* ---- /usage/... -------------------------------------------------------- */
 
 enum usage_kind { U_MTU, U_API };
 
@@ -888,7 +888,7 @@ static void h_usage(const struct scenario *sc, enum usage_kind kind,
     ok_json(r);
 }
 
-/* ---- routing ------------------------------------------------------------- */
+/* ---- routing ----------------------------------------------------------- */
 
 /* "/sources/ID/connected-destinations" -> ID (borrowed into buf). */
 static bool match_id(const char *path, const char *prefix, const char *suffix,

@@ -57,7 +57,7 @@ static void sim_sleep(double seconds)
     }
 }
 
-/* ---- rate limit ----------------------------------------------------------- */
+/* ---- rate limit -------------------------------------------------------- */
 
 struct rl_state {
     bool enabled, limited;
@@ -96,7 +96,7 @@ static void reply_429(struct sim_reply *r, const struct rl_state *rl,
                 "\"consumedPoints\":%ld}}]}", ms < 1 ? 1 : ms, rl->consumed);
 }
 
-/* ---- faults ---------------------------------------------------------------- */
+/* ---- faults ------------------------------------------------------------ */
 
 static int pick_fault(struct sim_server *srv, const char *path,
                       struct rng *detail)
@@ -187,7 +187,7 @@ static void apply_fault(int fault, struct sim_reply *r, struct rng *detail)
     }
 }
 
-/* ---- MHD callbacks ------------------------------------------------------- */
+/* ---- MHD callbacks ----------------------------------------------------- */
 
 static bool auth_ok(struct MHD_Connection *conn, const char *token)
 {

@@ -9,11 +9,14 @@
  *   segalert-sim listening on http://127.0.0.1:PORT
  * so a test can start it on port 0 and read the port it got.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -65,6 +68,19 @@ static int parse_listen(const char *s, char *addr, size_t len, uint16_t *port)
     addr[hl] = '\0';
     *port = (uint16_t)p;
     return 0;
+}
+
+/* Self-pipe: the handler only records the signal and wakes main. */
+static int stop_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+    int saved = errno;
+    stop_signal = sig;
+    ssize_t w = write(stop_pipe[1], "x", 1);
+    (void)w;
+    errno = saved;
 }
 
 /* Many parallel connections each take a descriptor: lift the soft cap. */
@@ -145,14 +161,27 @@ int main(int argc, char **argv)
         return 2;
     log_secret_register(sc->token);
 
-    /* Block the stop signals in every thread (MHD's inherit the mask) and
-     * wait for them synchronously below: no async handler needed. */
+    /* A real handler (not just a blocked mask and sigwait) so that a
+     * signal landing on any thread, e.g. a sanitizer's helper thread,
+     * cannot kill the process.  Server threads start with the signals
+     * blocked, so they normally reach the main thread. */
+    struct sigaction sa;
     sigset_t stop_set;
+    if (pipe(stop_pipe) != 0) {
+        fprintf(stderr, "segalert-sim: pipe: %s\n", strerror(errno));
+        scenario_free(sc);
+        return 1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     sigemptyset(&stop_set);
     sigaddset(&stop_set, SIGINT);
     sigaddset(&stop_set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
-    signal(SIGPIPE, SIG_IGN);
     raise_nofile();
 
     struct sim_server *srv = sim_server_start(sc, addr, port, err,
@@ -169,11 +198,15 @@ int main(int argc, char **argv)
     log_info("sim: scenario %s: %zu sources, %zu incidents, rate_limit %ld/min",
              sc->file, sc->n_sources, sc->n_incidents, sc->rate_limit);
 
-    int sig = 0;
-    sigwait(&stop_set, &sig);
-    log_info("sim: signal %d, stopping", sig);
+    pthread_sigmask(SIG_UNBLOCK, &stop_set, NULL);
+    char byte;
+    while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR)
+        ;
+    log_info("sim: signal %d, stopping", (int)stop_signal);
     sim_server_stop(srv);
     scenario_free(sc);
     log_secrets_clear();
+    close(stop_pipe[0]);
+    close(stop_pipe[1]);
     return 0;
 }

@@ -27,7 +27,7 @@ double model_hash_unit(uint64_t a, uint64_t b, uint64_t c)
     return (double)(h >> 11) / 9007199254740992.0;
 }
 
-/* ---- incidents ---------------------------------------------------------- */
+/* ---- incidents --------------------------------------------------------- */
 
 /* Active seconds of the incident in [inc->start, t). */
 static double active_until(const struct sim_incident *inc, double t)
@@ -60,7 +60,7 @@ double model_incident_overlap(const struct sim_incident *inc, double a,
     return active_until(inc, b) - active_until(inc, a);
 }
 
-/* ---- event volume --------------------------------------------------------- */
+/* ---- event volume ------------------------------------------------------ */
 
 /* Share of the minute [t, t+60) during which the incident is active:
  * incidents start and end mid-minute, and a minute sees them pro rata. */
@@ -128,7 +128,7 @@ int64_t model_events(const struct scenario *sc, const struct sim_source *s,
     return total;
 }
 
-/* ---- delivery ----------------------------------------------------------- */
+/* ---- delivery ---------------------------------------------------------- */
 
 void model_delivery(const struct scenario *sc, const struct sim_source *s,
                     const struct sim_dest *d, double start, double end,
@@ -215,7 +215,7 @@ void model_delivery(const struct scenario *sc, const struct sim_source *s,
     }
 }
 
-/* ---- usage ---------------------------------------------------------------- */
+/* ---- usage ------------------------------------------------------------- */
 
 int64_t model_days_from_civil(int64_t y, int m, int d)
 {

@@ -114,7 +114,7 @@ static int kind_parse(const char *s)
     return -1;
 }
 
-/* ---- libconfuse schema ---------------------------------------------------- */
+/* ---- libconfuse schema ------------------------------------------------- */
 
 static cfg_opt_t dest_opts[] = {
     CFG_STR("name", NULL, CFGF_NONE),
@@ -494,7 +494,7 @@ static int prepare_text(char *text, const char *file)
     return 0;
 }
 
-/* ---- building the model --------------------------------------------------- */
+/* ---- building the model ------------------------------------------------ */
 
 static double dur(cfg_t *sec, const char *name, double dflt)
 {

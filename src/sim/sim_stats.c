@@ -142,7 +142,8 @@ void stats_json(struct strbuf *sb)
             by_status[st] += by_ep[e][st];
             if (!any) {
                 strbuf_adds(sb, first_ep ? "" : ",");
-                strbuf_add_json_str(sb, sim_endpoint_name((enum sim_endpoint)e));
+                strbuf_add_json_str(sb,
+                    sim_endpoint_name((enum sim_endpoint)e));
                 strbuf_adds(sb, ":{");
                 first_ep = false;
             } else {
