@@ -22,7 +22,11 @@
  *      (or list of strings) and converted here, so a wrong type is one
  *      error naming section and option, not the end of parsing.  A real
  *      syntax error still ends the file: it is reported once, as
- *      "FILE:LINE: message".
+ *      "FILE:LINE: message".  libconfuse is quadratic in the number of
+ *      titled sections, so rule sections are parsed one at a time and
+ *      the rest of the file without them (parse_split); on any error the
+ *      whole text is parsed again in one piece, so errors are libconfuse's
+ *      own, exactly as before.
  *   4. Sections are converted into struct config one kind at a time;
  *      cross references (routes to receivers, duplicate rules across
  *      files) are checked last.
@@ -33,6 +37,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +86,77 @@ static void kv_list_free(struct kv_list *l)
     free(l->items);
     l->items = NULL;
     l->n = 0;
+}
+
+/* ---- an index map ---------------------------------------------------------
+ *
+ * Open addressing (linear probing) from a key's hash to an index into an
+ * array the caller owns.  The map keeps only hashes; the caller's match
+ * function compares the key with the element, so one map serves sections
+ * (name and title) and rules (name).  Loading 10,000 rules must not
+ * compare every name with every other.
+ */
+
+#define IDX_NONE SIZE_MAX
+
+struct idx_slot {
+    uint64_t hash;
+    size_t idx;         /* IDX_NONE = empty */
+};
+
+struct idx_map {
+    struct idx_slot *slots;
+    size_t cap, n;      /* cap is 0 or a power of two */
+};
+
+typedef bool (*idx_match_fn)(const void *ctx, size_t idx, const void *key);
+
+static void idx_map_free(struct idx_map *m)
+{
+    free(m->slots);
+    memset(m, 0, sizeof(*m));
+}
+
+static size_t idx_map_get(const struct idx_map *m, uint64_t hash,
+                          idx_match_fn match, const void *ctx,
+                          const void *key)
+{
+    if (m->cap == 0)
+        return IDX_NONE;
+    for (size_t i = hash & (m->cap - 1); m->slots[i].idx != IDX_NONE;
+         i = (i + 1) & (m->cap - 1))
+        if (m->slots[i].hash == hash && match(ctx, m->slots[i].idx, key))
+            return m->slots[i].idx;
+    return IDX_NONE;
+}
+
+static void idx_map_insert(struct idx_slot *slots, size_t cap, uint64_t hash,
+                           size_t idx)
+{
+    size_t i = hash & (cap - 1);
+    while (slots[i].idx != IDX_NONE)
+        i = (i + 1) & (cap - 1);
+    slots[i].hash = hash;
+    slots[i].idx = idx;
+}
+
+/* Add idx under hash; the key must not be in the map yet. */
+static void idx_map_put(struct idx_map *m, uint64_t hash, size_t idx)
+{
+    if ((m->n + 1) * 4 > m->cap * 3) {     /* keep the load under 3/4 */
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        struct idx_slot *slots = xmalloc(cap * sizeof(*slots));
+        for (size_t i = 0; i < cap; i++)
+            slots[i].idx = IDX_NONE;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->slots[i].idx != IDX_NONE)
+                idx_map_insert(slots, cap, m->slots[i].hash, m->slots[i].idx);
+        free(m->slots);
+        m->slots = slots;
+        m->cap = cap;
+    }
+    idx_map_insert(m->slots, m->cap, hash, idx);
+    m->n++;
 }
 
 /* ---- option schema ------------------------------------------------------- */
@@ -447,6 +523,8 @@ struct scan_sec {
     bool blanked;       /* removed from the text given to libconfuse */
     size_t off, end;    /* from its name to its closing brace */
     size_t first_opt, end_opt; /* its options are among opts[first, end) */
+    int last;           /* first copy of a top-level name and title: the
+                           index of the last copy (set by check_sections) */
 };
 
 struct scan_opt {
@@ -465,7 +543,28 @@ struct scan {
     size_t nsecs, secs_cap;
     struct scan_opt *opts;
     size_t nopts, opts_cap;
+    /* top-level sections kept for libconfuse (not blanked), by name and
+     * title, to their first copy; filled by check_sections */
+    struct idx_map by_title;
 };
+
+struct sec_key {
+    const char *name;
+    const char *title;  /* NULL for an untitled section */
+};
+
+static uint64_t sec_key_hash(const char *name, const char *title)
+{
+    uint64_t h = hash_str(name);
+    return title ? hash_bytes(title, strlen(title), h) : h;
+}
+
+static bool sec_key_match(const void *ctx, size_t idx, const void *key)
+{
+    const struct scan_sec *s = &((const struct scan *)ctx)->secs[idx];
+    const struct sec_key *k = key;
+    return streq(s->name, k->name) && streq(s->title, k->title);
+}
 
 static void scan_free(struct scan *sc)
 {
@@ -477,6 +576,7 @@ static void scan_free(struct scan *sc)
         free(sc->opts[i].name);
     free(sc->secs);
     free(sc->opts);
+    idx_map_free(&sc->by_title);
     memset(sc, 0, sizeof(*sc));
 }
 
@@ -590,6 +690,16 @@ struct loader {
      * or the same file twice does not load it again */
     struct { dev_t dev; ino_t ino; } *seen;
     size_t nseen, seen_cap;
+    /* cfg->rules[0, nrules_named) by name, for duplicates across files */
+    struct idx_map rule_names;
+    size_t nrules_named;
+};
+
+/* A rule converted from its own section ahead of time (see parse_split),
+ * with what converting it reported. */
+struct staged_rule {
+    struct rule_cfg rule;
+    struct diag_list diags;
 };
 
 struct file_ctx {
@@ -598,6 +708,14 @@ struct file_ctx {
     const struct file_schema *schema;
     struct scan sc;
     int syntax_line;        /* of libconfuse's first error, 0 = none */
+    /* libconfuse errors only noted, not reported (a trial parse) */
+    bool quiet;
+    bool quiet_failed;
+    /* parse_split succeeded: the tree holds everything but the rules,
+     * which are staged here in libconfuse's order */
+    bool split;
+    struct staged_rule *staged;
+    size_t nstaged, staged_cap;
 };
 
 /* A section being converted. */
@@ -621,13 +739,10 @@ static char *section_label(const char *name, const char *title)
 static int scan_find_sec(const struct scan *sc, const char *name,
                          const char *title)
 {
-    for (size_t i = sc->nsecs; i-- > 0;) {
-        const struct scan_sec *s = &sc->secs[i];
-        if (s->parent == -1 && !s->blanked && streq(s->name, name) &&
-            streq(s->title, title))
-            return (int)i;
-    }
-    return -1;
+    struct sec_key key = { name, title };
+    size_t first = idx_map_get(&sc->by_title, sec_key_hash(name, title),
+                               sec_key_match, sc, &key);
+    return first == IDX_NONE ? -1 : sc->secs[first].last;
 }
 
 /* The last setting of option name in section sec (-1 = top level). */
@@ -782,11 +897,17 @@ static void check_sections(struct file_ctx *fc, char *text)
                            "%s: the name must not be empty", s->name);
                 s->blanked = true;
             } else {
-                for (size_t j = 0; j < i; j++) {
-                    const struct scan_sec *p = &sc->secs[j];
-                    if (p->parent != -1 || p->blanked ||
-                        !streq(p->name, s->name) || !streq(p->title, s->title))
-                        continue;
+                /* Every top-level section not blanked gets here, in
+                 * order: the map holds the first copy of each. */
+                struct sec_key key = { s->name, s->title };
+                uint64_t h = sec_key_hash(s->name, s->title);
+                size_t first = idx_map_get(&sc->by_title, h, sec_key_match,
+                                           sc, &key);
+                if (first == IDX_NONE) {
+                    idx_map_put(&sc->by_title, h, i);
+                    s->last = (int)i;
+                } else {
+                    struct scan_sec *p = &sc->secs[first];
                     if (s->title)
                         diag_error(dl, fc->file, s->line, 0,
                                    "duplicate %s (first defined at %s:%d)",
@@ -795,7 +916,7 @@ static void check_sections(struct file_ctx *fc, char *text)
                         diag_error(dl, fc->file, s->line, 0,
                                    "section '%s' given twice (first at %s:%d)",
                                    s->name, fc->file, p->line);
-                    break;
+                    p->last = (int)i;
                 }
             }
         }
@@ -872,6 +993,10 @@ static void confuse_error(cfg_t *c, const char *fmt, va_list ap)
 {
     if (!parsing)
         return;
+    if (parsing->quiet) {
+        parsing->quiet_failed = true;
+        return;
+    }
     struct strbuf sb = STRBUF_INIT;
     if (c && c->name && c->title)
         strbuf_addf(&sb, "%s \"%s\": ", c->name, c->title);
@@ -908,36 +1033,63 @@ static cfg_opt_t *build_opts(const struct opt_spec *spec,
     return o;
 }
 
-/* Parse text with the file's schema.  Returns the tree (cfg_free it), or
- * NULL after a syntax error (reported). */
-static cfg_t *parse_text(struct file_ctx *fc, const char *text)
-{
-    const struct file_schema *fs = fc->schema;
+/* libconfuse's option arrays for a file schema. */
+struct confuse_opts {
+    cfg_opt_t *root;
     cfg_opt_t *sub[ARRAY_SIZE(main_secs)];
+    size_t nsub;
+};
+
+static void confuse_opts_build(const struct file_schema *fs,
+                               struct confuse_opts *co)
+{
     cfg_opt_t secs[ARRAY_SIZE(main_secs)];
+    co->nsub = fs->nsecs;
     for (size_t i = 0; i < fs->nsecs; i++) {
         const struct sec_spec *ss = fs->secs[i];
-        sub[i] = build_opts(ss->opts, NULL, 0);
+        co->sub[i] = build_opts(ss->opts, NULL, 0);
         int flags = ss->titled ? CFGF_MULTI | CFGF_TITLE : CFGF_NONE;
-        secs[i] = (cfg_opt_t)CFG_SEC(ss->name, sub[i], flags);
+        secs[i] = (cfg_opt_t)CFG_SEC(ss->name, co->sub[i], flags);
     }
-    cfg_opt_t *root = build_opts(fs->root_opts, secs, fs->nsecs);
+    /* build_opts copies secs (by value) into the root array */
+    co->root = build_opts(fs->root_opts, secs, fs->nsecs);
+}
 
-    cfg_t *c = cfg_init(root, CFGF_IGNORE_UNKNOWN);
+static void confuse_opts_free(struct confuse_opts *co)
+{
+    for (size_t i = 0; i < co->nsub; i++)
+        free(co->sub[i]);
+    free(co->root);
+}
+
+/* One libconfuse parse of text.  Returns the tree (cfg_free it), or NULL
+ * after a syntax error (reported unless fc->quiet).  cfg_init copies the
+ * option arrays, so co may be used for many parses. */
+static cfg_t *confuse_parse(struct file_ctx *fc, const struct confuse_opts *co,
+                            const char *text)
+{
+    cfg_t *c = cfg_init(co->root, CFGF_IGNORE_UNKNOWN);
     cfg_set_error_function(c, confuse_error);
     parsing = fc;
     int rc = cfg_parse_buf(c, text);
     parsing = NULL;
     if (rc != CFG_SUCCESS) {
-        if (rc == CFG_FILE_ERROR)    /* not expected from a buffer */
+        if (rc == CFG_FILE_ERROR && !fc->quiet) /* not expected from a buffer */
             diag_error(fc->ld->diags, fc->file, 0, 0, "cannot parse");
         cfg_free(c);
         c = NULL;
     }
-    /* cfg_init copied the option arrays */
-    for (size_t i = 0; i < fs->nsecs; i++)
-        free(sub[i]);
-    free(root);
+    return c;
+}
+
+/* Parse text with the file's schema.  Returns the tree (cfg_free it), or
+ * NULL after a syntax error (reported). */
+static cfg_t *parse_text(struct file_ctx *fc, const char *text)
+{
+    struct confuse_opts co;
+    confuse_opts_build(fc->schema, &co);
+    cfg_t *c = confuse_parse(fc, &co, text);
+    confuse_opts_free(&co);
     return c;
 }
 
@@ -1837,6 +1989,121 @@ static bool note_file(struct loader *ld, const char *path)
     return true;
 }
 
+static bool is_rule_sec(const struct scan *sc, size_t i)
+{
+    const struct scan_sec *s = &sc->secs[i];
+    return s->parent == -1 && !s->blanked && streq(s->name, "rule");
+}
+
+static bool staged_name_match(const void *ctx, size_t idx, const void *key)
+{
+    const struct file_ctx *fc = ctx;
+    return streq(fc->staged[idx].rule.name, key);
+}
+
+static void staged_free(struct file_ctx *fc)
+{
+    for (size_t i = 0; i < fc->nstaged; i++) {
+        rule_free(&fc->staged[i].rule);
+        diag_list_free(&fc->staged[i].diags);
+    }
+    free(fc->staged);
+    fc->staged = NULL;
+    fc->nstaged = fc->staged_cap = 0;
+}
+
+/*
+ * libconfuse looks through the sections it has for one of the same title
+ * each time it meets a titled section, so a file of 10,000 rules costs
+ * 50 million comparisons.  Instead, parse the text with its rule sections
+ * blanked (line breaks kept), then each rule section on its own (the
+ * scanner knows where they are), and convert each rule into fc->staged as
+ * libconfuse would have kept it: a title's first place, its last copy.
+ *
+ * Any libconfuse complaint, or anything unexpected, and this gives up
+ * (NULL, nothing reported, nothing staged): parse_text then parses the
+ * whole text as before, so that errors, their lines and what is loaded
+ * after them are exactly libconfuse's.  Converting a rule depends on
+ * nothing else in the file; its diagnostics are kept with it until
+ * load_rules_from, so they come out in the same order as before.
+ */
+static cfg_t *parse_split(struct file_ctx *fc, const char *text, size_t len)
+{
+    const struct scan *sc = &fc->sc;
+    size_t nrules = 0;
+    for (size_t i = 0; i < sc->nsecs; i++)
+        nrules += is_rule_sec(sc, i);
+    /* libconfuse stops at a NUL byte; the scanner does not */
+    if (nrules == 0 || strlen(text) != len)
+        return NULL;
+
+    struct diag_list *real = fc->ld->diags;
+    struct idx_map titles = { NULL, 0, 0 };
+    /* a chunk holds one rule section and nothing else: the rule file
+     * schema is enough, and much cheaper for cfg_init to copy */
+    struct confuse_opts co, rule_co;
+    confuse_opts_build(fc->schema, &co);
+    confuse_opts_build(&rulefile_schema, &rule_co);
+    fc->quiet = true;
+    fc->quiet_failed = false;
+
+    char *rest = xstrndup(text, len);
+    for (size_t i = 0; i < sc->nsecs; i++)
+        if (is_rule_sec(sc, i))
+            blank_text(rest, sc->secs[i].off, sc->secs[i].end);
+    cfg_t *c = confuse_parse(fc, &co, rest);
+    free(rest);
+    if (!c || fc->quiet_failed || cfg_size(c, "rule") != 0)
+        goto fail;
+
+    for (size_t i = 0; i < sc->nsecs; i++) {
+        if (!is_rule_sec(sc, i))
+            continue;
+        const struct scan_sec *ss = &sc->secs[i];
+        char *chunk = xstrndup(text + ss->off, ss->end - ss->off);
+        cfg_t *t = confuse_parse(fc, &rule_co, chunk);
+        free(chunk);
+        cfg_t *sec = NULL;
+        if (t && !fc->quiet_failed && cfg_size(t, "rule") == 1)
+            sec = cfg_getnsec(t, "rule", 0);
+        const char *title = sec ? cfg_title(sec) : NULL;
+        if (!title) {
+            if (t)
+                cfg_free(t);
+            goto fail;
+        }
+        uint64_t h = hash_str(title);
+        size_t k = idx_map_get(&titles, h, staged_name_match, fc, title);
+        if (k == IDX_NONE) {
+            k = fc->nstaged++;
+            XGROW(fc->staged, fc->nstaged, fc->staged_cap);
+            memset(&fc->staged[k], 0, sizeof(fc->staged[k]));
+            idx_map_put(&titles, h, k);
+        } else {
+            /* a later copy replaces the earlier one, in its place */
+            rule_free(&fc->staged[k].rule);
+            diag_list_free(&fc->staged[k].diags);
+        }
+        fc->ld->diags = &fc->staged[k].diags;
+        load_rule(fc, sec, &fc->staged[k].rule);
+        fc->ld->diags = real;
+        cfg_free(t);
+    }
+    fc->split = true;
+    goto done;
+fail:
+    if (c)
+        cfg_free(c);
+    c = NULL;
+    staged_free(fc);
+done:
+    fc->quiet = false;
+    idx_map_free(&titles);
+    confuse_opts_free(&co);
+    confuse_opts_free(&rule_co);
+    return c;
+}
+
 /* Scan, check and parse a file already read; fc->file is set.  Returns the
  * libconfuse tree or NULL after a syntax error (reported).
  *
@@ -1859,7 +2126,9 @@ static cfg_t *parse_file(struct file_ctx *fc, const char *path, char *text,
     check_options(fc, text);
     ld->diags = real;
 
-    cfg_t *c = parse_text(fc, text);
+    cfg_t *c = parse_split(fc, text, len);
+    if (!c)
+        c = parse_text(fc, text);
     for (size_t i = 0; i < found.n; i++) {
         const struct diag *d = &found.items[i];
         if (!c && fc->syntax_line && d->line >= fc->syntax_line)
@@ -1870,29 +2139,74 @@ static cfg_t *parse_file(struct file_ctx *fc, const char *path, char *text,
     return c;
 }
 
+static bool rule_name_match(const void *ctx, size_t idx, const void *key)
+{
+    const struct config *cfg = ctx;
+    return streq(cfg->rules[idx].name, key);
+}
+
+/* Move a converted rule into cfg->rules (which has room for it), or report
+ * it as a duplicate and free it.  Within a file the scanner reports
+ * duplicates; this catches them across files. */
+static void add_rule(struct file_ctx *fc, struct rule_cfg *r)
+{
+    struct loader *ld = fc->ld;
+    struct config *cfg = ld->cfg;
+    /* index what is new, including rules loaded before this loader
+     * (config_load_rule_file); the first of a name wins */
+    for (; ld->nrules_named < cfg->nrules; ld->nrules_named++) {
+        const char *name = cfg->rules[ld->nrules_named].name;
+        uint64_t h = hash_str(name);
+        if (idx_map_get(&ld->rule_names, h, rule_name_match, cfg, name) ==
+            IDX_NONE)
+            idx_map_put(&ld->rule_names, h, ld->nrules_named);
+    }
+    size_t prev = idx_map_get(&ld->rule_names, hash_str(r->name),
+                              rule_name_match, cfg, r->name);
+    if (prev != IDX_NONE) {
+        const struct rule_cfg *p = &cfg->rules[prev];
+        diag_error(ld->diags, r->loc.file, r->loc.line, 0,
+                   "duplicate rule \"%s\" (first defined at %s:%d)",
+                   r->name, p->loc.file, p->loc.line);
+        rule_free(r);
+        return;
+    }
+    cfg->rules[cfg->nrules++] = *r;
+}
+
 static void load_rules_from(struct file_ctx *fc, cfg_t *root)
 {
     struct config *cfg = fc->ld->cfg;
+    if (fc->split) {
+        /* converted by parse_split; report what that found now */
+        if (fc->nstaged == 0)
+            return;
+        cfg->rules = xrealloc(cfg->rules,
+                              (cfg->nrules + fc->nstaged) *
+                              sizeof(*cfg->rules));
+        for (size_t i = 0; i < fc->nstaged; i++) {
+            struct staged_rule *st = &fc->staged[i];
+            for (size_t k = 0; k < st->diags.n; k++) {
+                const struct diag *d = &st->diags.items[k];
+                diag_add(fc->ld->diags, d->severity, d->file, d->line, d->col,
+                         "%s", d->msg);
+            }
+            diag_list_free(&st->diags);
+            add_rule(fc, &st->rule);
+        }
+        free(fc->staged);
+        fc->staged = NULL;
+        fc->nstaged = fc->staged_cap = 0;
+        return;
+    }
     unsigned n = cfg_size(root, "rule");
     if (n == 0)
         return;
     cfg->rules = xrealloc(cfg->rules, (cfg->nrules + n) * sizeof(*cfg->rules));
     for (unsigned i = 0; i < n; i++) {
-        struct rule_cfg *r = &cfg->rules[cfg->nrules];
-        load_rule(fc, cfg_getnsec(root, "rule", i), r);
-        /* Within a file the scanner reports duplicates; across files: */
-        const struct rule_cfg *prev = NULL;
-        for (size_t j = 0; j < cfg->nrules && !prev; j++)
-            if (strcmp(cfg->rules[j].name, r->name) == 0)
-                prev = &cfg->rules[j];
-        if (prev) {
-            diag_error(fc->ld->diags, r->loc.file, r->loc.line, 0,
-                       "duplicate rule \"%s\" (first defined at %s:%d)",
-                       r->name, prev->loc.file, prev->loc.line);
-            rule_free(r);
-            continue;
-        }
-        cfg->nrules++;
+        struct rule_cfg r;
+        load_rule(fc, cfg_getnsec(root, "rule", i), &r);
+        add_rule(fc, &r);
     }
 }
 
@@ -1904,13 +2218,14 @@ static void load_rule_file(struct loader *ld, const char *path)
         diag_error(ld->diags, path, 0, 0, "cannot read: %s", strerror(errno));
         return;
     }
-    struct file_ctx fc = { ld, NULL, &rulefile_schema, { 0 }, 0 };
+    struct file_ctx fc = { .ld = ld, .schema = &rulefile_schema };
     cfg_t *c = parse_file(&fc, path, text, len);
     free(text);
     if (c) {
         load_rules_from(&fc, c);
         cfg_free(c);
     }
+    staged_free(&fc);
     scan_free(&fc.sc);
 }
 
@@ -2057,8 +2372,8 @@ struct config *config_load(const char *path, struct diag_list *diags)
     }
     struct config *cfg = config_new_defaults();
     cfg->path = xstrdup(path);
-    struct loader ld = { cfg, diags, dir_of(path), NULL, 0, 0 };
-    struct file_ctx fc = { &ld, NULL, &main_schema, { 0 }, 0 };
+    struct loader ld = { .cfg = cfg, .diags = diags, .basedir = dir_of(path) };
+    struct file_ctx fc = { .ld = &ld, .schema = &main_schema };
     note_file(&ld, path);
 
     cfg_t *c = parse_file(&fc, path, text, len);
@@ -2075,9 +2390,11 @@ struct config *config_load(const char *path, struct diag_list *diags)
         check_config(&ld, fc.file);
     }
     sort_diags(diags, first_diag, &cfg->files);
+    staged_free(&fc);
     scan_free(&fc.sc);
     free(ld.basedir);
     free(ld.seen);
+    idx_map_free(&ld.rule_names);
     return cfg;
 }
 
@@ -2085,11 +2402,12 @@ int config_load_rule_file(struct config *cfg, const char *path,
                           struct diag_list *diags)
 {
     size_t before = diags->nerrors, first_diag = diags->n;
-    struct loader ld = { cfg, diags, dir_of(path), NULL, 0, 0 };
+    struct loader ld = { .cfg = cfg, .diags = diags, .basedir = dir_of(path) };
     load_rule_file(&ld, path);
     sort_diags(diags, first_diag, &cfg->files);
     free(ld.basedir);
     free(ld.seen);
+    idx_map_free(&ld.rule_names);
     return diags->nerrors > before ? -1 : 0;
 }
 

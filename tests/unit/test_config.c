@@ -910,6 +910,98 @@ static void test_load_rule_file(void **state)
     diag_list_free(&dl);
 }
 
+/* 2,000 generated rules (the loader must not be quadratic in them): the
+ * count, a bad value, a duplicate within the file (libconfuse keeps the
+ * last copy in the first one's place) and one across files, each at its
+ * line; then a syntax error near the end, reported at its line with no
+ * rule of that file loaded. */
+static void write_many_rules(const char *path, int n, int bad_for,
+                             int syntax_err)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "rule \"r%05d\" {\n", i);
+        fprintf(f, "  expr = \"discard_ratio > %d%% and attempted >= 100\"\n",
+                1 + i % 9);
+        if (i == syntax_err)
+            fprintf(f, "  for \"10m\"\n}\n");
+        else
+            fprintf(f, "  for = \"%s\"\n}\n", i == bad_for ? "soon" : "10m");
+    }
+    /* line 4 * n + 1 */
+    fprintf(f, "rule \"r00100\" {\n  expr = \"attempted > 1\"\n"
+            "  for = \"20m\"\n}\n");
+    fclose(f);
+}
+
+static void test_many_rules(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/segalert-many-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(mkdir("r", 0700), 0);
+    write_text("main.conf",
+               "state_dir = \"/tmp/segalert-many-state\"\n"
+               "rule \"r01999\" {\n"
+               "  expr = \"attempted > 0\"\n"
+               "}\n"
+               "rule_files = {\"r/*.conf\"}\n", 0600);
+    write_many_rules("r/gen.conf", 2000, 1500, -1);
+
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load("main.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl,
+        "main.conf: warning: no workspace is configured: nothing will be "
+        "polled",
+        "r/gen.conf:6003: rule \"r01500\": invalid duration 'soon' for for",
+        "r/gen.conf:7997: duplicate rule \"r01999\" (first defined at "
+        "main.conf:2)",
+        "r/gen.conf:8001: duplicate rule \"r00100\" (first defined at "
+        "r/gen.conf:401)");
+    assert_int_equal(cfg->nrules, 2000);
+    assert_string_equal(cfg->rules[0].name, "r01999");
+    assert_string_equal(cfg->rules[0].loc.file, "main.conf");
+    for (int i = 0; i < 1999; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "r%05d", i);
+        assert_string_equal(cfg->rules[1 + i].name, name);
+    }
+    const struct rule_cfg *r = &cfg->rules[1 + 100];
+    assert_string_equal(r->loc.file, "r/gen.conf");
+    assert_int_equal(r->loc.line, 8001);
+    assert_string_equal(r->expr, "attempted > 1");
+    assert_int_equal(r->expr_line, 8002);
+    assert_dbl(r->for_s, 1200);
+    r = &cfg->rules[1 + 1999 - 1];
+    assert_int_equal(r->loc.line, 4 * 1998 + 1);
+    assert_int_equal(r->expr_line, 4 * 1998 + 2);
+    assert_int_equal(r->expr_col, 11);
+    assert_dbl(r->for_s, 600);
+    config_free(cfg);
+    diag_list_free(&dl);
+
+    write_many_rules("r/gen.conf", 2000, -1, 1900);
+    cfg = config_load("main.conf", &dl);
+    assert_non_null(cfg);
+    EXPECT_DIAGS(&dl,
+        "main.conf: warning: no workspace is configured: nothing will be "
+        "polled",
+        "r/gen.conf:7603: rule \"r01900\": missing equal sign after option "
+        "'for'");
+    assert_int_equal(cfg->nrules, 1);
+    config_free(cfg);
+    diag_list_free(&dl);
+
+    unlink("r/gen.conf");
+    rmdir("r");
+    unlink("main.conf");
+    assert_int_equal(chdir(FIXTURES_DIR), 0);
+    rmdir(dir);
+}
+
 /* ---- the shipped example and the default path ---------------------------- */
 
 static void test_example_config(void **state)
@@ -974,6 +1066,7 @@ int main(void)
         cmocka_unit_test(test_secrets_redacted),
         cmocka_unit_test(test_rule_files_duplicates),
         cmocka_unit_test(test_load_rule_file),
+        cmocka_unit_test(test_many_rules),
         cmocka_unit_test(test_example_config),
         cmocka_unit_test(test_default_path),
     };
