@@ -28,7 +28,9 @@ struct sim_server {
     struct MHD_Daemon *daemon;
     uint16_t port;
     pthread_mutex_t lock;       /* guards the rate window and the rng */
-    int64_t rl_minute;          /* fixed window: unix minute */
+    int64_t rl_minute;          /* fixed window: index of the window */
+    struct { char *uri; long n; } *seen;    /* fail_first counters */
+    size_t nseen, seen_cap;
     long rl_consumed;
     struct rng rng;             /* faults and jitter, seeded from the seed */
 };
@@ -68,7 +70,8 @@ struct rl_state {
 static void rl_take(struct sim_server *srv, double now, struct rl_state *out)
 {
     long limit = srv->sc->rate_limit;
-    int64_t minute = (int64_t)floor(now / 60);
+    double window = srv->sc->rate_window_s;
+    int64_t minute = (int64_t)floor(now / window);
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&srv->lock);
     if (minute != srv->rl_minute) {
@@ -79,7 +82,7 @@ static void rl_take(struct sim_server *srv, double now, struct rl_state *out)
     pthread_mutex_unlock(&srv->lock);
     out->enabled = limit > 0;
     out->remaining = limit > out->consumed ? limit - out->consumed : 0;
-    out->reset = (double)(minute + 1) * 60;
+    out->reset = (double)(minute + 1) * window;
     out->limited = limit > 0 && out->consumed > limit;
 }
 
@@ -119,6 +122,36 @@ static int pick_fault(struct sim_server *srv, const char *path,
             return i;
     }
     return -1;
+}
+
+/* fail_first: how many times this exact URL was asked for, this one
+ * included. */
+static long seen_count(struct sim_server *srv, const char *uri)
+{
+    long n = 0;
+    pthread_mutex_lock(&srv->lock);
+    for (size_t i = 0; i < srv->nseen; i++) {
+        if (strcmp(srv->seen[i].uri, uri) == 0) {
+            n = ++srv->seen[i].n;
+            break;
+        }
+    }
+    if (n == 0) {
+        XGROW(srv->seen, srv->nseen + 1, srv->seen_cap);
+        srv->seen[srv->nseen].uri = xstrdup(uri);
+        srv->seen[srv->nseen].n = n = 1;
+        srv->nseen++;
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return n;
+}
+
+static bool fault_path(const struct sim_faults *f, const char *path)
+{
+    bool match = f->n_paths == 0;
+    for (size_t i = 0; i < f->n_paths && !match; i++)
+        match = glob_match(f->paths[i], path);
+    return match;
 }
 
 static const char html_502[] =
@@ -175,6 +208,12 @@ static void apply_fault(int fault, struct sim_reply *r, struct rng *detail)
         r->body.len /= 2;
         if (r->body.buf)
             r->body.buf[r->body.len] = '\0';
+        break;
+    case SIM_FAULT_ERROR_422:
+        set_body(r, 422, "application/json",
+                 "{\"errors\":[{\"type\":\"ValidationFailure\",\"message\":"
+                 "\"Invalid date/time range: injected by segalert-sim\","
+                 "\"field\":\"startTime\",\"status\":422}]}");
         break;
     case SIM_FAULT_HTML:
         if (rng_next(detail) % 2)
@@ -319,6 +358,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
             reply_429(&r, &rl, now);
         else
             fault = pick_fault(srv, path, &detail);
+        if (!rl.limited && sc->faults.fail_first > 0 &&
+            fault_path(&sc->faults, path)) {
+            long n = seen_count(srv, rq->uri);
+            if (n <= sc->faults.fail_first) {
+                static const int cycle[] = { SIM_FAULT_ERROR_5XX,
+                    SIM_FAULT_GARBAGE, SIM_FAULT_TRUNCATED, SIM_FAULT_HTML };
+                fault = cycle[(n - 1) % 4];
+            }
+        }
     }
 
     double delay = sc->latency_s + sc->latency_jitter_s * rng_uniform(&detail);
@@ -441,6 +489,9 @@ void sim_server_stop(struct sim_server *srv)
         return;
     atomic_store(&stopping, 1);
     MHD_stop_daemon(srv->daemon);
+    for (size_t k = 0; k < srv->nseen; k++)
+        free(srv->seen[k].uri);
+    free(srv->seen);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
     stats_free();

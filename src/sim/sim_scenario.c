@@ -182,6 +182,8 @@ static cfg_opt_t faults_opts[] = {
     CFG_FLOAT("html", 0, CFGF_NONE),
     CFG_FLOAT("slow", 0, CFGF_NONE),
     CFG_FLOAT("drop", 0, CFGF_NONE),
+    CFG_FLOAT("error_422", 0, CFGF_NONE),
+    CFG_INT("fail_first", 0, CFGF_NONE),
     CFG_STR("slow_for", "30s", CFGF_NONE),
     CFG_STR_LIST("paths", "{*}", CFGF_NONE),
     CFG_END()
@@ -192,6 +194,7 @@ static cfg_opt_t top_opts[] = {
     CFG_STR("token", "sim-token", CFGF_NONE),
     CFG_STR("workspace_id", NULL, CFGF_NONE),
     CFG_INT("rate_limit", 0, CFGF_NONE),
+    CFG_STR("rate_window", "60s", CFGF_NONE),
     CFG_STR("latency", "0", CFGF_NONE),
     CFG_STR("latency_jitter", "0", CFGF_NONE),
     CFG_STR("latency_unit", "s", CFGF_NONE),
@@ -379,7 +382,7 @@ static int v_faults(cfg_t *cfg, cfg_opt_t *opt)
 {
     cfg_t *sec = last_sec(opt);
     static const char *names[] = { "error_5xx", "garbage", "truncated",
-                                   "html", "slow", "drop" };
+                                   "html", "slow", "drop", "error_422" };
     double sum = 0;
     if (!sec)
         return 0;
@@ -401,14 +404,14 @@ static void set_validators(cfg_t *cfg)
         "source|destination|first_attempt_p95",
         "generate|latency_avg", "generate|latency_p95",
         "incident|start", "incident|duration", "incident|every",
-        "faults|slow_for",
+        "faults|slow_for", "rate_window",
     };
     static const char *ratios[] = {
         "source|destination|discard_ratio", "source|destination|expired_ratio",
         "source|destination|retry_ratio", "source|daily_amplitude",
         "source|noise", "generate|discard_ratio", "generate|retry_ratio",
         "faults|error_5xx", "faults|garbage", "faults|truncated",
-        "faults|html", "faults|slow", "faults|drop",
+        "faults|html", "faults|slow", "faults|drop", "faults|error_422",
     };
     static const char *nonneg_f[] = {
         "source|events_per_minute", "source|mtu_per_day",
@@ -735,6 +738,9 @@ struct scenario *scenario_load(const char *path, long long seed_override,
     else
         make_id(sc->workspace_id, sc->seed, "workspace", "workspace");
     sc->rate_limit = cfg_getint(cfg, "rate_limit");
+    sc->rate_window_s = dur(cfg, "rate_window", 60);
+    if (sc->rate_window_s < 1)
+        sc->rate_window_s = 60;
     sc->latency_s = dur(cfg, "latency", 0);
     sc->latency_jitter_s = dur(cfg, "latency_jitter", 0);
     sc->latency_ms = streq(cfg_getstr(cfg, "latency_unit"), "ms");
@@ -776,10 +782,12 @@ struct scenario *scenario_load(const char *path, long long seed_override,
     cfg_t *f = cfg_getsec(cfg, "faults");
     if (f) {
         static const char *names[SIM_FAULT_COUNT] = {
-            "error_5xx", "garbage", "truncated", "html", "slow", "drop" };
+            "error_5xx", "garbage", "truncated", "html", "slow", "drop",
+            "error_422" };
         for (int i = 0; i < SIM_FAULT_COUNT; i++)
             sc->faults.share[i] = cfg_getfloat(f, names[i]);
         sc->faults.slow_for_s = dur(f, "slow_for", 30);
+        sc->faults.fail_first = cfg_getint(f, "fail_first");
         sc->faults.n_paths = cfg_size(f, "paths");
         sc->faults.paths = xcalloc(sc->faults.n_paths + 1, sizeof(char *));
         for (size_t i = 0; i < sc->faults.n_paths; i++)

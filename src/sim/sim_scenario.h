@@ -86,11 +86,16 @@ struct sim_source {
 #define SIM_FAULT_HTML      3
 #define SIM_FAULT_SLOW      4
 #define SIM_FAULT_DROP      5
-#define SIM_FAULT_COUNT     6
+#define SIM_FAULT_ERROR_422 6
+#define SIM_FAULT_COUNT     7
 
 struct sim_faults {
     double share[SIM_FAULT_COUNT];  /* each 0..1, sum <= 1 */
     double slow_for_s;
+    long fail_first;                /* the first N requests of every distinct
+                                       URL fail (5xx, garbage, truncated, HTML
+                                       in turn), then succeed: deterministic
+                                       retries for tests */
     char **paths;                   /* globs; NULL/0 = every path */
     size_t n_paths;
 };
@@ -100,7 +105,8 @@ struct scenario {
     uint64_t seed;
     char *token;
     char workspace_id[SIM_ID_LEN + 1];
-    long rate_limit;            /* requests per minute, 0 = unlimited */
+    long rate_limit;            /* requests per window, 0 = unlimited */
+    double rate_window_s;       /* fixed window, default 60 s */
     double latency_s;
     double latency_jitter_s;
     bool latency_ms;            /* latency_unit = "ms" */
