@@ -1,0 +1,680 @@
+/*
+ * test_httpd.c - the HTTP server on a real loopback socket: every route,
+ * status codes and content types, 404/405, request bodies, the admin
+ * token rules on a non-loopback bind, control commands answered by a fake
+ * main loop thread, shutdown while a command waits, start-up errors and
+ * the client helpers.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "control.h"
+#include "httpd.h"
+#include "log.h"
+#include "snapshot.h"
+#include "util.h"
+
+/* ---- a fake main loop --------------------------------------------------- */
+
+static atomic_bool loop_run;
+static atomic_bool reload_fails;
+static pthread_t loop_thread;
+/* what the last CTRL_SILENCE_ADD carried */
+static char last_matchers[256];
+static double last_span;
+static char last_by[64], last_comment[64];
+
+static void *loop_main(void *arg)
+{
+    (void)arg;
+    const struct timespec nap = { 0, 2 * 1000 * 1000 };
+    while (atomic_load(&loop_run)) {
+        struct control_cmd *c;
+        while ((c = control_take()) != NULL) {
+            c->rc = 0;
+            c->result[0] = '\0';
+            switch (c->kind) {
+            case CTRL_RELOAD:
+                if (atomic_load(&reload_fails)) {
+                    c->rc = -1;
+                    snprintf(c->result, sizeof(c->result),
+                             "rules/x.conf:3: unknown metric 'foo'");
+                }
+                break;
+            case CTRL_SILENCE_ADD: {
+                struct strbuf sb = STRBUF_INIT;
+                for (size_t i = 0; i < c->nmatchers; i++)
+                    strbuf_addf(&sb, "%s%s=%s", i ? "," : "",
+                                c->matchers[i].key, c->matchers[i].value);
+                snprintf(last_matchers, sizeof(last_matchers), "%s",
+                         strbuf_str(&sb));
+                strbuf_free(&sb);
+                last_span = c->ends_at - c->starts_at;
+                snprintf(last_by, sizeof(last_by), "%s",
+                         c->created_by ? c->created_by : "(null)");
+                snprintf(last_comment, sizeof(last_comment), "%s",
+                         c->comment ? c->comment : "(null)");
+                snprintf(c->result, sizeof(c->result), "feedc0ffee123456");
+                break;
+            }
+            case CTRL_SILENCE_EXPIRE:
+                if (!streq(c->id, "0123456789abcdef")) {
+                    c->rc = -1;
+                    snprintf(c->result, sizeof(c->result),
+                             "no silence with id '%s'", c->id);
+                }
+                break;
+            }
+            control_complete(c);
+        }
+        nanosleep(&nap, NULL);
+    }
+    return NULL;
+}
+
+static void loop_start(void)
+{
+    atomic_store(&loop_run, true);
+    assert_int_equal(pthread_create(&loop_thread, NULL, loop_main, NULL), 0);
+}
+
+static void loop_stop(void)
+{
+    atomic_store(&loop_run, false);
+    pthread_join(loop_thread, NULL);
+}
+
+/* ---- snapshot ------------------------------------------------------------ */
+
+static void publish(bool ready)
+{
+    struct snapshot *s = snapshot_new();
+    s->generated_at = now_wall();
+    s->started_at = s->generated_at - 60;
+    s->version = xstrdup(SEGALERT_VERSION);
+    s->ready = ready;
+    s->nworkspaces = 1;
+    s->workspaces = xcalloc(1, sizeof(*s->workspaces));
+    s->workspaces[0].name = xstrdup("sim");
+    s->workspaces[0].up = true;
+    s->workspaces[0].request_budget = 60;
+    s->workspaces[0].effective_budget = 60;
+    s->workspaces[0].oldest_connection_s = -1;
+    for (int k = 0; k < POLL__COUNT; k++)
+        s->workspaces[0].staleness_s[k] = -1;
+    s->nalerts = 1;
+    s->alerts = xcalloc(1, sizeof(*s->alerts));
+    s->alerts[0].rule = xstrdup("discard-ratio");
+    s->alerts[0].state = xstrdup("firing");
+    s->alerts[0].severity = xstrdup("critical");
+    s->alerts[0].value = 0.05;
+    s->alerts[0].active_at = s->generated_at - 30;
+    s->nrules = 1;
+    s->rules = xcalloc(1, sizeof(*s->rules));
+    s->rules[0].name = xstrdup("discard-ratio");
+    s->rules[0].expr = xstrdup("discard_ratio > 2%");
+    s->nsilences = 1;
+    s->silences = xcalloc(1, sizeof(*s->silences));
+    s->silences[0].id = xstrdup("0123456789abcdef");
+    s->silences[0].matchers = xstrdup("rule=discard-ratio");
+    s->silences[0].active = true;
+    snapshot_publish(s);
+}
+
+/* ---- a libcurl client that keeps what the tests look at ------------------ */
+
+struct resp {
+    long status;
+    char ctype[128];
+    char allow[64];
+    char www_auth[64];
+    char csp[256];
+    struct strbuf body;
+};
+
+static size_t on_body(char *d, size_t sz, size_t n, void *ud)
+{
+    strbuf_add(ud, d, sz * n);
+    return sz * n;
+}
+
+static void header_value(const char *line, size_t len, const char *name,
+                         char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    if (len > nl + 1 && strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+        const char *v = line + nl + 1;
+        while (*v == ' ')
+            v++;
+        size_t vl = len - (size_t)(v - line);
+        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+            vl--;
+        snprintf(out, outlen, "%.*s", (int)vl, v);
+    }
+}
+
+static size_t on_header(char *d, size_t sz, size_t n, void *ud)
+{
+    struct resp *r = ud;
+    header_value(d, sz * n, "Allow", r->allow, sizeof(r->allow));
+    header_value(d, sz * n, "WWW-Authenticate", r->www_auth,
+                 sizeof(r->www_auth));
+    header_value(d, sz * n, "Content-Security-Policy", r->csp,
+                 sizeof(r->csp));
+    return sz * n;
+}
+
+static int port;
+
+static CURLcode req_rc(const char *method, const char *path,
+                       const char *body, const char *auth, struct resp *r)
+{
+    memset(r, 0, sizeof(*r));
+    CURL *c = curl_easy_init();
+    char url[256];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    if (streq(method, "HEAD"))
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    struct curl_slist *h = NULL;
+    char authhdr[128];
+    if (auth) {
+        snprintf(authhdr, sizeof(authhdr), "Authorization: %s", auth);
+        h = curl_slist_append(h, authhdr);
+    }
+    if (body) {
+        h = curl_slist_append(h, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    char *ct = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    snprintf(r->ctype, sizeof(r->ctype), "%s", ct ? ct : "");
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+/* cmocka asserts only on the test's own thread */
+static void req(const char *method, const char *path, const char *body,
+                const char *auth, struct resp *r)
+{
+    assert_int_equal(req_rc(method, path, body, auth, r), CURLE_OK);
+}
+
+static void resp_free(struct resp *r)
+{
+    strbuf_free(&r->body);
+}
+
+static struct httpd *start(const char *listen, const char *token)
+{
+    char err[256] = "";
+    struct httpd *h = httpd_start(listen, token, err, sizeof(err));
+    if (!h)
+        fail_msg("httpd_start(%s): %s", listen, err);
+    port = httpd_port(h);
+    assert_true(port > 0);
+    return h;
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void test_before_first_snapshot(void **state)
+{
+    (void)state;
+    snapshot_clear();
+    struct httpd *h = start("127.0.0.1:0", NULL);
+    assert_true(httpd_is_loopback(h));
+    struct resp r;
+    req("GET", "/-/healthy", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(strbuf_str(&r.body), "OK\n");
+    resp_free(&r);
+    req("GET", "/-/ready", NULL, NULL, &r);
+    assert_int_equal(r.status, 503);
+    resp_free(&r);
+    const char *pages[] = { "/", "/metrics", "/api/v1/alerts",
+                            "/api/v1/status" };
+    for (size_t i = 0; i < ARRAY_SIZE(pages); i++) {
+        req("GET", pages[i], NULL, NULL, &r);
+        assert_int_equal(r.status, 503);
+        assert_non_null(strstr(strbuf_str(&r.body), "starting"));
+        resp_free(&r);
+    }
+    publish(false);
+    req("GET", "/-/ready", NULL, NULL, &r);
+    assert_int_equal(r.status, 503);
+    resp_free(&r);
+    req("GET", "/", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    publish(true);
+    req("GET", "/-/ready", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    httpd_stop(h);
+    snapshot_clear();
+}
+
+static void test_get_routes(void **state)
+{
+    (void)state;
+    publish(true);
+    struct httpd *h = start("127.0.0.1:0", NULL);
+    struct resp r;
+
+    req("GET", "/", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ctype, "text/html; charset=utf-8");
+    assert_non_null(strstr(r.body.buf, "id=\"alerts\""));
+    assert_non_null(strstr(r.body.buf, "data-rule=\"discard-ratio\""));
+    assert_non_null(strstr(r.csp, "default-src 'none'"));
+    resp_free(&r);
+
+    req("HEAD", "/", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.len, 0);
+    resp_free(&r);
+
+    req("GET", "/metrics", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ctype, "text/plain; version=0.0.4; charset=utf-8");
+    assert_non_null(strstr(r.body.buf, "segalert_build_info{version=\""));
+    assert_non_null(strstr(r.body.buf, "segalert_alerts{state=\"firing\"} 1"));
+    resp_free(&r);
+
+    const char *api[] = { "/api/v1/alerts", "/api/v1/rules",
+                          "/api/v1/status", "/api/v1/silences" };
+    const char *member[] = { "alerts", "rules", "workspaces", "silences" };
+    for (size_t i = 0; i < ARRAY_SIZE(api); i++) {
+        req("GET", api[i], NULL, NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.ctype, "application/json");
+        cJSON *j = cJSON_Parse(r.body.buf);
+        assert_non_null(j);
+        cJSON *d = cJSON_GetObjectItem(j, "data");
+        assert_true(cJSON_IsArray(cJSON_GetObjectItem(d, member[i])));
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, member[i])),
+                         1);
+        cJSON_Delete(j);
+        resp_free(&r);
+    }
+    httpd_stop(h);
+    snapshot_clear();
+}
+
+static void test_404_405(void **state)
+{
+    (void)state;
+    publish(true);
+    struct httpd *h = start("127.0.0.1:0", NULL);
+    struct resp r;
+    const char *missing[] = { "/nope", "/metrics/", "/api/v1/alert",
+                              "/api/v1/silence/", "/api/v1/silence/a/b",
+                              "/api/v1/silences/x/nope", "/index.html" };
+    for (size_t i = 0; i < ARRAY_SIZE(missing); i++) {
+        req("GET", missing[i], NULL, NULL, &r);
+        assert_int_equal(r.status, 404);
+        resp_free(&r);
+    }
+    req("POST", "/metrics", "{}", NULL, &r);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.allow, "GET, HEAD");
+    resp_free(&r);
+    req("GET", "/-/reload", NULL, NULL, &r);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.allow, "POST, PUT");
+    resp_free(&r);
+    req("DELETE", "/api/v1/silences", NULL, NULL, &r);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.allow, "GET, HEAD, POST");
+    assert_non_null(strstr(r.body.buf, "\"status\":\"error\""));
+    resp_free(&r);
+    req("GET", "/api/v1/silence/0123456789abcdef", NULL, NULL, &r);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.allow, "DELETE");
+    resp_free(&r);
+    req("PUT", "/", NULL, NULL, &r);
+    assert_int_equal(r.status, 405);
+    resp_free(&r);
+    httpd_stop(h);
+    snapshot_clear();
+}
+
+static void test_silences_and_reload(void **state)
+{
+    (void)state;
+    publish(true);
+    loop_start();
+    struct httpd *h = start("127.0.0.1:0", NULL);
+    struct resp r;
+
+    req("POST", "/api/v1/silences",
+        "{\"matchers\":[\"rule=discard-ratio\",\"source=web\"],"
+        "\"duration\":\"2h\",\"comment\":\"deploy\",\"createdBy\":\"ops\"}",
+        NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ctype, "application/json");
+    cJSON *j = cJSON_Parse(r.body.buf);
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetObjectItem(j, "silenceId")->valuestring,
+                        "feedc0ffee123456");
+    cJSON_Delete(j);
+    resp_free(&r);
+    assert_string_equal(last_matchers, "rule=discard-ratio,source=web");
+    assert_true(fabs(last_span - 7200) < 1e-6);
+    assert_string_equal(last_by, "ops");
+    assert_string_equal(last_comment, "deploy");
+
+    /* Alertmanager-style matchers and endsAt */
+    req("POST", "/api/v1/silences",
+        "{\"matchers\":[{\"name\":\"rule\",\"value\":\"mtu-*\","
+        "\"isRegex\":false}],\"startsAt\":\"2099-01-01T00:00:00Z\","
+        "\"endsAt\":\"2099-01-01T01:00:00Z\"}", NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_string_equal(last_matchers, "rule=mtu-*");
+    assert_true(fabs(last_span - 3600) < 1e-6);
+    assert_string_equal(last_by, "(null)");
+
+    const char *bad[] = {
+        "not json",
+        "[]",
+        "{\"duration\":\"2h\"}",
+        "{\"matchers\":[],\"duration\":\"2h\"}",
+        "{\"matchers\":[\"bogus\"],\"duration\":\"2h\"}",
+        "{\"matchers\":[\"9x=a\"],\"duration\":\"2h\"}",
+        "{\"matchers\":[\"rule=a\"]}",
+        "{\"matchers\":[\"rule=a\"],\"duration\":\"2h\","
+        "\"endsAt\":\"2099-01-01T00:00:00Z\"}",
+        "{\"matchers\":[\"rule=a\"],\"duration\":\"soon\"}",
+        "{\"matchers\":[\"rule=a\"],\"endsAt\":\"2001-01-01T00:00:00Z\"}",
+        "{\"matchers\":[{\"name\":\"rule\",\"value\":\"a.*\","
+        "\"isRegex\":true}],\"duration\":\"2h\"}",
+        "{\"matchers\":[\"rule=a\"],\"duration\":\"2h\",\"comment\":5}",
+        "{\"matchers\":[\"rule=a\"],\"duration\":\"2h\"} trailing",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        req("POST", "/api/v1/silences", bad[i], NULL, &r);
+        if (r.status != 400)
+            fail_msg("body %zu: status %ld: %s", i, r.status,
+                     strbuf_str(&r.body));
+        j = cJSON_Parse(r.body.buf);
+        assert_non_null(j);
+        assert_string_equal(cJSON_GetObjectItem(j, "status")->valuestring,
+                            "error");
+        assert_true(strlen(cJSON_GetObjectItem(j, "error")->valuestring) > 5);
+        cJSON_Delete(j);
+        resp_free(&r);
+    }
+
+    /* body cap */
+    struct strbuf big = STRBUF_INIT;
+    strbuf_adds(&big, "{\"matchers\":[\"rule=a\"],\"duration\":\"2h\","
+                      "\"comment\":\"");
+    for (size_t i = 0; i < HTTPD_MAX_BODY; i++)
+        strbuf_addc(&big, 'x');
+    strbuf_adds(&big, "\"}");
+    req("POST", "/api/v1/silences", big.buf, NULL, &r);
+    assert_int_equal(r.status, 413);
+    resp_free(&r);
+    strbuf_free(&big);
+
+    /* expire */
+    req("DELETE", "/api/v1/silence/0123456789abcdef", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    req("DELETE", "/api/v1/silence/ffffffffffffffff", NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(r.body.buf, "no silence with id"));
+    resp_free(&r);
+    req("POST", "/api/v1/silences/0123456789abcdef/expire", "", NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+
+    /* reload */
+    req("POST", "/-/reload", "", NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    atomic_store(&reload_fails, true);
+    req("POST", "/-/reload", "", NULL, &r);
+    assert_int_equal(r.status, 500);
+    assert_non_null(strstr(r.body.buf, "unknown metric 'foo'"));
+    resp_free(&r);
+    atomic_store(&reload_fails, false);
+
+    httpd_stop(h);
+    loop_stop();
+    snapshot_clear();
+}
+
+static void test_admin_token(void **state)
+{
+    (void)state;
+    publish(true);
+    loop_start();
+    struct httpd *h = start("0.0.0.0:0", "s3cret-token");
+    assert_false(httpd_is_loopback(h));
+    struct resp r;
+    /* reads need no token */
+    req("GET", "/api/v1/status", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    /* writes do */
+    req("POST", "/-/reload", "", NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.www_auth, "Bearer realm=\"segalert\"");
+    resp_free(&r);
+    req("POST", "/-/reload", "", "Bearer s3cret-toke", &r);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    req("POST", "/-/reload", "", "Bearer s3cret-token-", &r);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    req("POST", "/-/reload", "", "Basic czNjcmV0LXRva2Vu", &r);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    req("DELETE", "/api/v1/silence/0123456789abcdef", NULL, NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body.buf, "\"status\":\"error\""));
+    resp_free(&r);
+    req("POST", "/-/reload", "", "Bearer s3cret-token", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    req("POST", "/api/v1/silences",
+        "{\"matchers\":[\"rule=x\"],\"duration\":\"1h\"}",
+        "bearer s3cret-token", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    httpd_stop(h);
+
+    /* no token configured: writes are refused outright */
+    h = start(":0", NULL);
+    assert_false(httpd_is_loopback(h));
+    req("POST", "/-/reload", "", "Bearer anything", &r);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(r.body.buf, "admin_token"));
+    resp_free(&r);
+    req("GET", "/-/healthy", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    httpd_stop(h);
+
+    /* loopback: writes need no token even when one is configured */
+    h = start("localhost:0", "s3cret-token");
+    assert_true(httpd_is_loopback(h));
+    httpd_stop(h);
+    loop_stop();
+    snapshot_clear();
+}
+
+struct pending {
+    CURLcode rc;
+    long status;
+    struct strbuf body;
+};
+
+static void *reload_in_thread(void *arg)
+{
+    struct pending *p = arg;
+    struct resp r;
+    p->rc = req_rc("POST", "/-/reload", "", NULL, &r);
+    p->status = r.status;
+    p->body = r.body;
+    return NULL;
+}
+
+/* Nobody answers control commands: stopping the server must not wait for
+ * the control timeout. */
+static void test_stop_while_waiting(void **state)
+{
+    (void)state;
+    publish(true);
+    struct httpd *h = start("127.0.0.1:0", NULL);
+    struct pending p = { CURLE_OK, 0, STRBUF_INIT };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, reload_in_thread, &p), 0);
+    const struct timespec nap = { 0, 300 * 1000 * 1000 };
+    nanosleep(&nap, NULL);
+    double t0 = now_wall();
+    httpd_stop(h);
+    pthread_join(t, NULL);
+    assert_true(now_wall() - t0 < 3);
+    assert_int_equal(p.rc, CURLE_OK);
+    assert_int_equal(p.status, 500);
+    assert_non_null(strstr(strbuf_str(&p.body), "shutting down"));
+    strbuf_free(&p.body);
+    snapshot_clear();
+}
+
+static void test_start_errors_and_client(void **state)
+{
+    (void)state;
+    char err[256];
+    const char *bad[] = { "", "nope", "127.0.0.1", "127.0.0.1:99999",
+                          "[::1", "[::1]9477", "1:2:3:4", "127.0.0.1:x" };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        err[0] = '\0';
+        assert_null(httpd_start(bad[i], NULL, err, sizeof(err)));
+        assert_non_null(strstr(err, "invalid listen address"));
+    }
+    struct httpd *h = start("127.0.0.1:0", NULL);
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    assert_null(httpd_start(listen, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "cannot listen on 127.0.0.1:"));
+    assert_non_null(strstr(err, "in use"));
+
+    /* the client side */
+    char url[128];
+    assert_int_equal(httpd_listen_url(listen, url, sizeof(url)), 0);
+    long status = 0;
+    struct strbuf out = STRBUF_INIT;
+    publish(true);
+    assert_int_equal(httpd_client_request(url, "GET", "/-/healthy", NULL, NULL,
+                                          &status, &out, err, sizeof(err)),
+                     HTTPD_CLIENT_OK);
+    assert_int_equal(status, 200);
+    assert_string_equal(out.buf, "OK\n");
+    strbuf_free(&out);
+    httpd_stop(h);
+    assert_int_equal(httpd_client_request(url, "GET", "/-/healthy", NULL, NULL,
+                                          &status, &out, err, sizeof(err)),
+                     HTTPD_CLIENT_DOWN);
+    strbuf_free(&out);
+
+    assert_int_equal(httpd_listen_url(":9477", url, sizeof(url)), 0);
+    assert_string_equal(url, "http://127.0.0.1:9477");
+    assert_int_equal(httpd_listen_url("0.0.0.0:1", url, sizeof(url)), 0);
+    assert_string_equal(url, "http://127.0.0.1:1");
+    assert_int_equal(httpd_listen_url("[::]:80", url, sizeof(url)), 0);
+    assert_string_equal(url, "http://[::1]:80");
+    assert_int_equal(httpd_listen_url("[::1]:80", url, sizeof(url)), 0);
+    assert_string_equal(url, "http://[::1]:80");
+    assert_int_equal(httpd_listen_url("localhost:8080", url, sizeof(url)), 0);
+    assert_string_equal(url, "http://localhost:8080");
+    assert_int_equal(httpd_listen_url("", url, sizeof(url)), -1);
+    snapshot_clear();
+}
+
+/* IPv6 loopback, where the machine has it. */
+static void test_ipv6(void **state)
+{
+    (void)state;
+    char err[256];
+    struct httpd *h = httpd_start("[::1]:0", NULL, err, sizeof(err));
+    if (!h) {
+        print_message("skipping IPv6: %s\n", err);
+        return;
+    }
+    assert_true(httpd_is_loopback(h));
+    char listen[64], url[128];
+    snprintf(listen, sizeof(listen), "[::1]:%d", httpd_port(h));
+    assert_int_equal(httpd_listen_url(listen, url, sizeof(url)), 0);
+    long status = 0;
+    struct strbuf out = STRBUF_INIT;
+    assert_int_equal(httpd_client_request(url, "GET", "/-/healthy", NULL, NULL,
+                                          &status, &out, err, sizeof(err)),
+                     HTTPD_CLIENT_OK);
+    assert_int_equal(status, 200);
+    strbuf_free(&out);
+    httpd_stop(h);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    log_set_level(LOG_ERR);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    snapshot_clear();
+    curl_global_cleanup();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_before_first_snapshot),
+        cmocka_unit_test(test_get_routes),
+        cmocka_unit_test(test_404_405),
+        cmocka_unit_test(test_silences_and_reload),
+        cmocka_unit_test(test_admin_token),
+        cmocka_unit_test(test_stop_while_waiting),
+        cmocka_unit_test(test_start_errors_and_client),
+        cmocka_unit_test(test_ipv6),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
