@@ -136,8 +136,16 @@ static int resolve(const char *host, long port, struct sockaddr_storage *ss,
                  gai_strerror(rc));
         return -1;
     }
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *sslen = res->ai_addrlen;
+    /* "localhost" may list ::1 first; IPv4 is there on every machine,
+     * IPv6 not always. */
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *a = res; a; a = a->ai_next)
+        if (a->ai_family == AF_INET) {
+            pick = a;
+            break;
+        }
+    memcpy(ss, pick->ai_addr, pick->ai_addrlen);
+    *sslen = pick->ai_addrlen;
     freeaddrinfo(res);
     return 0;
 }
