@@ -109,10 +109,10 @@ unit-tests: $(UNIT_BIN)
 DEB_PKGS = pkg-config gcc make libcurl4-openssl-dev libcjson-dev libconfuse-dev \
            libesmtp-dev libmicrohttpd-dev libssl-dev libcmocka-dev \
            python3 python3-aiosmtpd curl openssl procps psmisc bc
-DEB_TEST_PKGS = prometheus-alertmanager prometheus
+DEB_TEST_PKGS = prometheus-alertmanager prometheus chromium
 
 deps:
-	@sh tests/deps.sh $(DEB_PKGS)
+	@sh tests/deps.sh $(DEB_PKGS) $(DEB_TEST_PKGS)
 
 # ---- tests ----------------------------------------------------------------
 

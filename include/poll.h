@@ -11,7 +11,9 @@
  * Labels of the samples (borrowed for the duration of the callback):
  *   connection: workspace, source, source_id, destination, destination_id,
  *               destination_type
- *   source:     workspace, source, source_id
+ *   source:     workspace, source, source_id (event volume samples are
+ *               stamped at the END of their bucket, so a window
+ *               (now - 1h, now] holds the last complete hour)
  *   usage:      workspace [, source, source_id for per-source rows]
  * "source" is the source slug, "destination" the destination instance name
  * (its catalog slug when the name is empty), destination_type the catalog

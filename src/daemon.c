@@ -13,6 +13,7 @@
 #include "daemon.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,7 +33,10 @@
 #include "poll.h"
 #include "rules.h"
 #include "silence.h"
+#include "control.h"
 #include "deliver.h"
+#include "httpd.h"
+#include "snapshot.h"
 #include "state.h"
 #include "store.h"
 
@@ -83,8 +87,13 @@ struct daemon {
     size_t nws;
     double next_eval;
     bool eval_requested;
+    bool snapshot_due;
     bool dirty;                     /* state changed since the last save */
     struct deliverer *dl;
+    struct httpd *httpd;
+    struct rate_sample { double t; unsigned long total; } rates[64][8];
+    unsigned rate_pos;              /* ring of request totals per workspace */
+    double last_rate_sample;
     double started_at;
     unsigned long cycles;
 };
@@ -625,6 +634,381 @@ static void flush_notifications(struct daemon *d, double now)
     }
 }
 
+static void reload_now(struct daemon *d, char *err, size_t errlen);
+
+/* ---- snapshot for the HTTP server ---------------------------------------------------- */
+
+static struct kv *labels_to_kv(const struct labelset *ls, size_t *n)
+{
+    *n = labelset_count(ls);
+    struct kv *kv = xcalloc(*n ? *n : 1, sizeof(*kv));
+    for (size_t i = 0; i < *n; i++) {
+        kv[i].key = xstrdup(labelset_key(ls, i));
+        kv[i].value = xstrdup(labelset_value(ls, i));
+    }
+    return kv;
+}
+
+static unsigned long ws_total_requests(const struct seg_client_stats *st)
+{
+    unsigned long total = 0;
+    for (int e = 0; e < SEGEP__COUNT; e++)
+        total += st->requests[e];
+    return total;
+}
+
+/* Remember request totals every few seconds to show the achieved rate. */
+static void sample_rates(struct daemon *d, double now)
+{
+    if (now - d->last_rate_sample < 5)
+        return;
+    d->last_rate_sample = now;
+    d->rate_pos = (d->rate_pos + 1) % 64;
+    for (size_t i = 0; i < d->nws && i < 8; i++) {
+        struct seg_client_stats st;
+        seg_client_stats(poller_client(d->ws[i].poller), &st);
+        d->rates[d->rate_pos][i].t = now;
+        d->rates[d->rate_pos][i].total = ws_total_requests(&st);
+    }
+}
+
+static double rate_last_minute(const struct daemon *d, size_t wi, double now)
+{
+    if (wi >= 8)
+        return -1;
+    const struct rate_sample *cur = &d->rates[d->rate_pos][wi];
+    const struct rate_sample *old = NULL;
+    for (unsigned k = 1; k < 64; k++) {
+        const struct rate_sample *r = &d->rates[(d->rate_pos + 64 - k) % 64][wi];
+        if (r->t <= 0 || r->total > cur->total)
+            break;
+        old = r;
+        if (now - r->t >= 60)
+            break;
+    }
+    if (!old || cur->t - old->t < 1)
+        return 0;
+    return (double)(cur->total - old->total) * 60.0 / (cur->t - old->t);
+}
+
+/* The metric a sparkline shows: the first metric named in the expression,
+ * which is the rule value's metric for the usual "metric > threshold" and
+ * "f(metric, window) ..." shapes. */
+static int first_metric(const struct rule *r)
+{
+    const char *p = r->cfg->expr;
+    while (p && *p) {
+        if (isalpha((unsigned char)*p) || *p == '_') {
+            const char *start = p;
+            while (isalnum((unsigned char)*p) || *p == '_')
+                p++;
+            char name[64];
+            snprintf(name, sizeof(name), "%.*s", (int)(p - start), start);
+            int m = metric_lookup(name);
+            if (m >= 0 && (start == r->cfg->expr || start[-1] != '$'))
+                return m;
+        } else {
+            p++;
+        }
+    }
+    for (int m = 0; m < M__COUNT; m++)
+        if (expr_uses_metric(r->expr, (enum metric_id)m))
+            return m;
+    return -1;
+}
+
+static void snapshot_workspaces(struct daemon *d, struct snapshot *sn, double now)
+{
+    sn->nworkspaces = d->nws;
+    sn->workspaces = xcalloc(d->nws ? d->nws : 1, sizeof(*sn->workspaces));
+    for (size_t i = 0; i < d->nws; i++) {
+        struct ws_run *w = &d->ws[i];
+        struct snap_workspace *sw = &sn->workspaces[i];
+        const struct poll_health *h = poller_health(w->poller);
+        struct seg_client_stats st;
+        seg_client_stats(poller_client(w->poller), &st);
+        sw->name = xstrdup(w->cfg->name);
+        sw->api_url = xstrdup(w->cfg->api_url);
+        sw->up = !w->down && h->discovered;
+        sw->unauthorized = h->unauthorized;
+        sw->discovered = h->discovered;
+        sw->nsources = h->nsources;
+        sw->nconnections = h->nconnections;
+        for (int k = 0; k < POLL__COUNT; k++) {
+            sw->last_ok[k] = h->last_ok[k];
+            sw->errors[k] = h->errors[k];
+            /* An error counts only until the next success. */
+            bool failing = h->last_attempt[k] > h->last_ok[k];
+            sw->last_error[k] = failing && h->last_error[k][0]
+                                    ? xstrdup(h->last_error[k]) : NULL;
+            sw->staleness_s[k] = h->last_ok[k] > 0 ? now - h->last_ok[k] : -1;
+        }
+        struct poll_connection *conns;
+        size_t nc = poller_connections(w->poller, &conns);
+        double oldest = -1;
+        for (size_t k = 0; k < nc; k++) {
+            double age = conns[k].last_polled > 0 ? now - conns[k].last_polled
+                                                  : now - d->started_at;
+            if (age > oldest)
+                oldest = age;
+        }
+        sw->oldest_connection_s = oldest;
+        sw->request_budget = w->cfg->request_budget;
+        sw->effective_budget = st.effective_budget;
+        sw->requests_last_minute = rate_last_minute(d, i, now);
+        memcpy(sw->requests, st.requests, sizeof(sw->requests));
+        memcpy(sw->by_class, st.by_class, sizeof(sw->by_class));
+        sw->rate_limited = st.rate_limited;
+        sw->retries = st.retries;
+        sw->in_flight = st.in_flight;
+        sw->queued = st.queued;
+    }
+}
+
+static void snapshot_alerts(struct daemon *d, struct snapshot *sn, double now)
+{
+    struct eval_instance *const *all;
+    size_t ni = evaluator_instances(d->ev, &all);
+    size_t cap = 0;
+    struct silences *sil = dispatch_silences(d->disp);
+    for (size_t i = 0; i < ni; i++) {
+        struct eval_instance *in = all[i];
+        if (in->st.state == ALERT_INACTIVE)
+            continue;
+        XGROW(sn->alerts, sn->nalerts + 1, cap);
+        struct snap_alert *sa = &sn->alerts[sn->nalerts++];
+        memset(sa, 0, sizeof(*sa));
+        const struct series *s = store_find(d->store, in->rule->family,
+                                            in->series_labels);
+        struct annotate_ctx ctx;
+        annotate_init(&ctx, in, s);
+        double vars[EXPR_VAR__COUNT];
+        eval_default_vars(config_workspace(d->cfg, labelset_get(in->series_labels,
+                                                                "workspace")),
+                          now, vars);
+        ctx.vars = vars;
+        struct strbuf sum = STRBUF_INIT, desc = STRBUF_INIT;
+        annotate_rule_texts(&ctx, &sum, &desc);
+        sa->rule = xstrdup(in->rule->cfg->name);
+        sa->labels = labels_to_kv(eval_instance_labels(d->ev, in), &sa->nlabels);
+        sa->state = xstrdup(in->st.state == ALERT_PENDING ? "pending"
+                                                          : alert_display_state(&in->st));
+        sa->severity = xstrdup(ctx.severity);
+        sa->value = in->st.value;
+        sa->active_at = in->st.active_at;
+        sa->fired_at = in->st.fired_at;
+        sa->flapping = in->st.flapping;
+        sa->silenced = silences_match(sil, sa->labels, sa->nlabels, sa->severity,
+                                      now) != NULL;
+        sa->summary = sum.len ? strbuf_detach(&sum) : NULL;
+        sa->runbook_url = xstrdup(in->rule->cfg->runbook_url);
+        int m = first_metric(in->rule);
+        if (s && m >= 0) {
+            double ts[120], vs[120];
+            size_t np = series_points(s, (enum metric_id)m, now - 6 * 3600, now,
+                                      ts, vs, 120);
+            sa->spark = xcalloc(np ? np : 1, sizeof(*sa->spark));
+            for (size_t k = 0; k < np; k++) {
+                sa->spark[k].t = ts[k];
+                sa->spark[k].v = vs[k];
+            }
+            sa->nspark = np;
+            sa->spark_metric = xstrdup(metric_table[m].name);
+        }
+        strbuf_free(&sum);
+        strbuf_free(&desc);
+    }
+}
+
+static void snapshot_rules(struct daemon *d, struct snapshot *sn)
+{
+    sn->nrules = d->rs->n;
+    sn->rules = xcalloc(d->rs->n ? d->rs->n : 1, sizeof(*sn->rules));
+    for (size_t i = 0; i < d->rs->n; i++) {
+        const struct rule *r = &d->rs->rules[i];
+        struct snap_rule *sr = &sn->rules[i];
+        sr->name = xstrdup(r->cfg->name);
+        sr->family = xstrdup(family_name(r->family));
+        sr->expr = xstrdup(r->cfg->expr);
+        sr->warn = xstrdup(r->cfg->warn);
+        sr->severity = xstrdup(r->cfg->severity ? r->cfg->severity : "critical");
+        sr->for_s = r->cfg->for_s;
+        sr->file = xstrdup(r->cfg->loc.file);
+        sr->line = r->cfg->loc.line;
+    }
+    struct eval_instance *const *all;
+    size_t ni = evaluator_instances(d->ev, &all);
+    for (size_t i = 0; i < ni; i++) {
+        if (!all[i]->selected)
+            continue;
+        size_t idx = (size_t)(all[i]->rule - d->rs->rules);
+        if (idx >= d->rs->n)
+            continue;
+        switch (all[i]->st.state) {
+        case ALERT_PENDING: sn->rules[idx].pending++; break;
+        case ALERT_FIRING: sn->rules[idx].firing++; break;
+        default: sn->rules[idx].inactive++; break;
+        }
+    }
+}
+
+static void snapshot_receivers(struct daemon *d, struct snapshot *sn)
+{
+    sn->nreceivers = d->cfg->nreceivers;
+    sn->receivers = xcalloc(sn->nreceivers ? sn->nreceivers : 1,
+                            sizeof(*sn->receivers));
+    for (size_t i = 0; i < d->cfg->nreceivers; i++) {
+        const struct receiver_cfg *rc = &d->cfg->receivers[i];
+        struct snap_receiver *sr = &sn->receivers[i];
+        struct outbox_stats os;
+        outbox_receiver_stats(d->ob, rc->name, &os);
+        sr->name = xstrdup(rc->name);
+        sr->type = xstrdup(receiver_type_name(rc->type));
+        sr->delivered = os.delivered;
+        sr->failed = os.failed;
+        sr->retrying = os.retries;
+        struct outbox_failure f[16];
+        size_t nf = outbox_failures(d->ob, rc->name, f, 16);
+        sr->failures = xcalloc(nf ? nf : 1, sizeof(struct kv));
+        for (size_t k = 0; k < nf; k++) {
+            sr->failures[k].key = xstrdup(f[k].reason);
+            sr->failures[k].value = xasprintf("%llu", (unsigned long long)f[k].count);
+        }
+        sr->nfailures = nf;
+    }
+}
+
+static void snapshot_silences(struct daemon *d, struct snapshot *sn, double now)
+{
+    size_t n;
+    const struct silence *list = silences_list(dispatch_silences(d->disp), &n);
+    sn->nsilences = n;
+    sn->silences = xcalloc(n ? n : 1, sizeof(*sn->silences));
+    for (size_t i = 0; i < n; i++) {
+        struct snap_silence *ss = &sn->silences[i];
+        struct strbuf m = STRBUF_INIT;
+        for (size_t k = 0; k < list[i].n; k++)
+            strbuf_addf(&m, "%s%s=%s", k ? ", " : "", list[i].matchers[k].key,
+                        list[i].matchers[k].value);
+        ss->id = xstrdup(list[i].id);
+        ss->matchers = strbuf_detach(&m);
+        ss->starts_at = list[i].starts_at;
+        ss->ends_at = list[i].ends_at;
+        ss->created_by = xstrdup(list[i].created_by);
+        ss->comment = xstrdup(list[i].comment);
+        ss->active = silence_is_active(&list[i], now);
+    }
+}
+
+static void snapshot_series(struct daemon *d, struct snapshot *sn)
+{
+    size_t total = 0;
+    for (int f = 0; f < FAM__COUNT; f++)
+        total += store_count(d->store, (enum family)f);
+    sn->series = xcalloc(total ? total : 1, sizeof(*sn->series));
+    for (int f = 0; f < FAM__COUNT; f++) {
+        size_t n = store_count(d->store, (enum family)f);
+        for (size_t i = 0; i < n; i++) {
+            const struct series *s = store_at(d->store, (enum family)f, i);
+            struct snap_series *ss = &sn->series[sn->nseries];
+            bool any = false;
+            for (int m = 0; m < M__COUNT; m++) {
+                if (metric_table[m].family != (enum family)f)
+                    continue;
+                double t;
+                if (series_latest(s, (enum metric_id)m, &ss->v[m], &t)) {
+                    ss->has[m] = true;
+                    any = true;
+                }
+            }
+            if (!any)
+                continue;
+            ss->fam = (enum family)f;
+            ss->t = series_last_update(s);
+            ss->labels = labels_to_kv(series_labels(s), &ss->nlabels);
+            sn->nseries++;
+        }
+    }
+}
+
+static void publish_snapshot(struct daemon *d, double now)
+{
+    if (!d->httpd)
+        return;
+    struct snapshot *sn = snapshot_new();
+    sn->generated_at = now;
+    sn->started_at = d->started_at;
+    sn->version = xstrdup(SEGALERT_VERSION);
+    sn->config_path = xstrdup(d->config_path);
+    sn->state_dir = xstrdup(d->cfg->state_dir);
+    sn->ready = true;
+    for (size_t i = 0; i < d->nws; i++)
+        sn->ready = sn->ready && d->ws[i].polled_once;
+    struct eval_stats es;
+    evaluator_stats(d->ev, &es);
+    sn->eval_duration_s = es.duration_s;
+    sn->eval_evaluations = es.evaluations;
+    sn->last_eval_at = d->next_eval - d->o.eval_interval_s;
+    sn->outbox_queued = outbox_count(d->ob);
+    struct dispatch_stats ds;
+    dispatch_stats(d->disp, &ds);
+    for (int r = 0; r < NOTIFY__COUNT && r < 8; r++)
+        sn->notifications_by_reason[r] = ds.notifications[r];
+    sn->unrouted = ds.unrouted;
+    sn->suppressed_short_lived = ds.suppressed_short_lived;
+    snapshot_workspaces(d, sn, now);
+    snapshot_alerts(d, sn, now);
+    snapshot_rules(d, sn);
+    snapshot_receivers(d, sn);
+    snapshot_silences(d, sn, now);
+    snapshot_series(d, sn);
+    snapshot_publish(sn);
+}
+
+/* ---- commands from the HTTP server -------------------------------------------------------- */
+
+static void run_controls(struct daemon *d, double now)
+{
+    struct control_cmd *c;
+    while ((c = control_take()) != NULL) {
+        c->rc = 0;
+        c->result[0] = '\0';
+        switch (c->kind) {
+        case CTRL_RELOAD:
+            reload_now(d, c->result, sizeof(c->result));
+            c->rc = c->result[0] ? -1 : 0;
+            break;
+        case CTRL_SILENCE_ADD: {
+            const struct silence *s = silence_add(dispatch_silences(d->disp),
+                                                  c->matchers, c->nmatchers,
+                                                  c->starts_at, c->ends_at,
+                                                  c->created_by, c->comment, now,
+                                                  c->result, sizeof(c->result));
+            if (s) {
+                snprintf(c->result, sizeof(c->result), "%s", s->id);
+                log_info("daemon: silence %s added", s->id);
+                d->dirty = true;
+            } else {
+                c->rc = -1;
+            }
+            break;
+        }
+        case CTRL_SILENCE_EXPIRE:
+            if (silence_expire(dispatch_silences(d->disp), c->id, now, c->result,
+                               sizeof(c->result)) != 0) {
+                c->rc = -1;
+            } else {
+                log_info("daemon: silence %s expired", c->id);
+                d->dirty = true;
+            }
+            break;
+        }
+        /* A GET right after this POST must see its effect. */
+        publish_snapshot(d, now);
+        control_complete(c);
+    }
+}
+
 /* ---- setup, reload, teardown -------------------------------------------------------------- */
 
 static struct config *load_all(const char *path, struct ruleset **rs_out)
@@ -699,13 +1083,17 @@ static bool rule_unchanged(const struct rule_cfg *a, const struct rule_cfg *b)
            streq(a->severity, b->severity);
 }
 
-static void reload(struct daemon *d)
+/* Reload the configuration; err is "" on success, else why it was kept. */
+static void reload_now(struct daemon *d, char *err, size_t errlen)
 {
     log_info("daemon: reloading %s", d->config_path);
+    err[0] = '\0';
     struct ruleset *rs = NULL;
     struct config *cfg = load_all(d->config_path, &rs);
     if (!cfg) {
         log_err("daemon: reload failed; keeping the running configuration");
+        snprintf(err, errlen, "%s has errors (see the log or run segalert "
+                 "check); the running configuration is kept", d->config_path);
         return;
     }
     if (!streq(cfg->state_dir, d->cfg->state_dir))
@@ -844,6 +1232,7 @@ int daemon_run(const struct daemon_opts *opts)
     signal(SIGPIPE, SIG_IGN);
 
     double now = now_wall();
+    bool rc_start_failed = false;
     d->started_at = now;
     d->pool = label_pool_new();
     struct store_limits lim;
@@ -871,19 +1260,40 @@ int daemon_run(const struct daemon_opts *opts)
     }
     workspaces_start(d, now);
     d->next_eval = now + d->o.eval_interval_s;
+    if (d->cfg->listen && d->cfg->listen[0] && !d->o.once) {
+        d->httpd = httpd_start(d->cfg->listen, d->cfg->admin_token, err,
+                               sizeof(err));
+        if (!d->httpd) {
+            log_err("daemon: cannot serve HTTP on %s: %s", d->cfg->listen, err);
+            fprintf(stderr, "segalert run: cannot listen on %s: %s\n",
+                    d->cfg->listen, err);
+            rc_start_failed = true;
+        } else {
+            log_info("daemon: status page and /metrics on http://%s/",
+                     d->cfg->listen);
+            publish_snapshot(d, now);
+        }
+    }
     log_info("daemon: segalert %s started: %zu workspaces, %zu rules, %zu "
              "receivers%s", SEGALERT_VERSION, d->cfg->nworkspaces, d->rs->n,
              d->cfg->nreceivers, d->o.dry_run ? " (dry run)" : "");
 
     int rc = 0;
+    if (rc_start_failed) {
+        sig_stop = 1;
+        rc = 1;
+    }
     bool once_polled = false;
     double once_deadline = 0;
     while (!sig_stop) {
         now = now_wall();
         if (sig_reload) {
+            char rerr[512];
             sig_reload = 0;
-            reload(d);
+            reload_now(d, rerr, sizeof(rerr));
+            d->snapshot_due = true;
         }
+        run_controls(d, now);
         for (size_t i = 0; i < d->nws; i++)
             schedule_polls(d, &d->ws[i], now);
         double wait = 1.0;
@@ -913,6 +1323,12 @@ int daemon_run(const struct daemon_opts *opts)
             evaluate(d, now);
             d->eval_requested = false;
             d->next_eval = now + d->o.eval_interval_s;
+            d->snapshot_due = true;
+        }
+        sample_rates(d, now);
+        if (d->snapshot_due) {
+            publish_snapshot(d, now);
+            d->snapshot_due = false;
         }
         flush_notifications(d, now);
         deliverer_poll(d->dl);
@@ -950,6 +1366,8 @@ int daemon_run(const struct daemon_opts *opts)
     }
 
     log_info("daemon: stopping");
+    httpd_stop(d->httpd);
+    snapshot_clear();
     stop_flush(d);
     /* Abort what is still in flight (callbacks run now, while the pollers
      * and the outbox exist), then free the rest. */

@@ -19,6 +19,8 @@ static const struct command commands[] = {
     { "run", cmd_run, "run [-c FILE] [--once] [--dry-run]  the daemon: poll, evaluate, notify" },
     { "check", cmd_check, "check [-c FILE]           validate configuration, rules and templates" },
     { "test", cmd_test, "test FILE...              run rule unit tests" },
+    { "status", cmd_status, "status [-c FILE] [--json]  workspaces, alerts, rules and receivers of the running daemon" },
+    { "silence", cmd_silence, "silence add|list|expire   manage silences (add --match k=glob --for 2h)" },
     { "notify-test", cmd_notify_test, "notify-test [-c FILE] RECEIVER  send one test notification" },
     { "fetch", cmd_fetch, "fetch [-c FILE] [--json]  poll every metric family once and print the series" },
 };

@@ -401,21 +401,26 @@ static void remember_volume(struct poller *p, struct poll_source *s, double t,
     }
 }
 
-/* Events the source received in [from, to), from the buckets seen so far;
- * false when no bucket of that range is known. */
-static bool source_volume(const struct poll_source *s, double from, double to,
+/* Events the source received during the last `window` seconds of complete
+ * buckets seen so far (bucket end times in (last - window, last]).  Event
+ * volume lags delivery metrics by a bucket or two (only complete buckets
+ * are read), so the window is taken back from the newest complete bucket
+ * rather than from the delivery window's end.  False when no bucket is
+ * recent enough (newer than t - window - 3 buckets). */
+static bool source_volume(const struct poll_source *s, double t, double window,
                           double bucket, double *out)
 {
+    if (s->nvol == 0)
+        return false;
+    double last = s->vol[s->nvol - 1].t;
+    if (last < t - window - 3 * bucket)
+        return false;
     double sum = 0;
-    bool any = false;
-    for (size_t i = 0; i < s->nvol; i++) {
-        if (s->vol[i].t >= from && s->vol[i].t + bucket <= to + bucket / 2) {
+    for (size_t i = 0; i < s->nvol; i++)
+        if (s->vol[i].t > last - window && s->vol[i].t <= last)
             sum += s->vol[i].count;
-            any = true;
-        }
-    }
     *out = sum;
-    return any;
+    return true;
 }
 
 /* ---- delivery metrics --------------------------------------------------------- */
@@ -463,7 +468,7 @@ static int delivery_page(void *ud, const char *body, size_t len, char **next,
     };
     c->last_polled = now_wall();
     double sv;
-    if (source_volume(c->source, dc->t - p->ws->delivery_window_s, dc->t,
+    if (source_volume(c->source, dc->t, p->ws->delivery_window_s,
                       poller_volume_bucket(p), &sv)) {
         d.v[M_SOURCE_VOLUME] = sv;
         d.has[M_SOURCE_VOLUME] = true;
@@ -509,10 +514,16 @@ void poller_poll_delivery(struct poller *p, double now)
 
 /* ---- event volume ------------------------------------------------------------- */
 
+struct volume_ctx {
+    struct poller *p;
+    double bucket;              /* seconds: 60 or 3600 */
+};
+
 static int volume_page(void *ud, const char *body, size_t len, char **next,
                        char *err, size_t errlen)
 {
-    struct poller *p = ud;
+    struct volume_ctx *vc = ud;
+    struct poller *p = vc->p;
     struct seg_volume v = { 0 };
     if (segparse_event_volume(body, len, &v, err, errlen) != 0)
         return -1;
@@ -533,9 +544,12 @@ static int volume_page(void *ud, const char *body, size_t len, char **next,
             bool has[M__COUNT] = { 0 };
             vals[M_EVENT_VOLUME] = grp->points[i].count;
             has[M_EVENT_VOLUME] = true;
-            remember_volume(p, s, grp->points[i].time, grp->points[i].count);
-            emit(p, FAM_SOURCE, labels, ARRAY_SIZE(labels),
-                 grp->points[i].time, vals, has);
+            /* Stamp the bucket at its end: a window (now - 1h, now] then
+             * holds the last complete hour, and with an offset of 7d the
+             * same hour last week. */
+            double t_end = grp->points[i].time + vc->bucket;
+            remember_volume(p, s, t_end, grp->points[i].count);
+            emit(p, FAM_SOURCE, labels, ARRAY_SIZE(labels), t_end, vals, has);
         }
     }
     if (v.skipped)
@@ -549,7 +563,9 @@ static int volume_page(void *ud, const char *body, size_t len, char **next,
 
 static void volume_done(void *ud, enum seg_status st, const char *msg)
 {
-    struct poller *p = ud;
+    struct volume_ctx *vc = ud;
+    struct poller *p = vc->p;
+    free(vc);
     p->health.last_attempt[POLL_VOLUME] = now_wall();
     note_result(p, POLL_VOLUME, st, msg);
 }
@@ -584,8 +600,11 @@ void poller_poll_volume_bucket(struct poller *p, double from, double to,
     seg_query_add_time(&pq, "startTime", start);
     seg_query_add_time(&pq, "endTime", end);
     seg_query_add(&pq, "groupBy.0", "source");
+    struct volume_ctx *vc = xcalloc(1, sizeof(*vc));
+    vc->p = p;
+    vc->bucket = bucket;
     seg_call(p->client, SEGEP_EVENTS_VOLUME, strbuf_str(&pq), true, 5,
-             volume_page, volume_done, p);
+             volume_page, volume_done, vc);
     strbuf_free(&pq);
 }
 
