@@ -1,0 +1,35 @@
+#!/bin/sh
+# make fuzz: build each libFuzzer target with clang (ASan+UBSan) and run it
+# briefly (FUZZ_SECONDS, default 20) from the seed corpus in tests/fixtures.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+SECS=${FUZZ_SECONDS:-20}
+O=build/fuzz
+mkdir -p "$O"
+PKG="libcurl libcjson libconfuse libesmtp-1.0 libmicrohttpd openssl"
+CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Iinclude $(pkg-config --cflags $PKG)"
+LIBS="$(pkg-config --libs $PKG) -lpthread -lm"
+SRCS=$(ls src/*.c | grep -v 'src/main.c')
+rc=0
+for t in tests/fuzz/fuzz_*.c; do
+    name=$(basename "$t" .c)
+    echo "== $name"
+    if ! clang $CFLAGS -fsanitize=fuzzer,address,undefined $t $SRCS $LIBS -o "$O/$name" 2>"$O/$name.build.log"; then
+        tail -20 "$O/$name.build.log"; rc=1; continue
+    fi
+    corpus="$O/corpus-$name"
+    mkdir -p "$corpus"
+    case $name in
+        fuzz_segment_parse) cp tests/fixtures/*.json tests/fixtures/hostile/* "$corpus"/ 2>/dev/null ;;
+        fuzz_expr) for r in rules/*.conf; do sed -n 's/^ *\(expr\|warn\|recover\) *= *"\(.*\)".*/\2/p' "$r"; done |
+                   awk -v d="$corpus" '{ f = d "/seed" NR; print > f; close(f) }' ;;
+        fuzz_template) for r in rules/*.conf; do sed -n 's/^ *\(summary\|description\) *= *"\(.*\)".*/\2/p' "$r"; done |
+                   awk -v d="$corpus" '{ f = d "/seed" NR; print > f; close(f) }' ;;
+    esac
+    if ! "$O/$name" -max_total_time="$SECS" -rss_limit_mb=1024 "$corpus" >"$O/$name.log" 2>&1; then
+        echo "FAIL $name (see $O/$name.log)"; tail -30 "$O/$name.log"; rc=1
+    else
+        grep -E '^#[0-9]+.*DONE|Done [0-9]+ runs' "$O/$name.log" | tail -1
+    fi
+done
+exit $rc
