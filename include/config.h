@@ -217,6 +217,14 @@ const struct receiver_cfg *config_receiver(const struct config *cfg,
 const struct workspace_cfg *config_workspace(const struct config *cfg,
                                              const char *name);
 
+/*
+ * For commands that only read the running daemon or its state file
+ * (status, silence): a secret given by *_env or *_file that is not
+ * available in this environment is not an error (it stays NULL) - the
+ * operator running `segalert status` need not hold the Segment token.
+ */
+void config_set_secrets_optional(bool optional);
+
 /* Default config path: ./segalert.conf if it exists, else
  * /etc/segalert/segalert.conf. */
 const char *config_default_path(void);

@@ -587,6 +587,7 @@ int cmd_silence(int argc, char **argv)
                         "--comment and --author are for 'add'\n", sub);
         return 2;
     }
+    config_set_secrets_optional(true);
     struct config *cfg = cli_load_config(&o.common);
     if (!cfg)
         return 2;

@@ -567,6 +567,7 @@ int cmd_status(int argc, char **argv)
                 argv[optind]);
         return 2;
     }
+    config_set_secrets_optional(true);
     struct config *cfg = cli_load_config(&common);
     if (!cfg)
         return 2;

@@ -1283,6 +1283,14 @@ static char *resolve_path(const struct loader *ld, const char *p)
 
 enum secret_status { SECRET_UNSET, SECRET_OK, SECRET_BAD };
 
+/* See config_set_secrets_optional(). */
+static bool secrets_optional;
+
+void config_set_secrets_optional(bool optional)
+{
+    secrets_optional = optional;
+}
+
 /*
  * A secret given inline (base), from an environment variable (base_env)
  * or from the first line of a file (base_file); exactly one.  Messages
@@ -1308,6 +1316,10 @@ static enum secret_status get_secret(const struct secctx *s, const char *base,
         val = xstrdup(inl);
     } else if (env) {
         const char *v = getenv(env);
+        if (!v && secrets_optional) {
+            st = SECRET_OK;     /* given, not available here: left NULL */
+            goto done;
+        }
         if (!v) {
             sec_error(s, n_env, "environment variable '%s' (%s) is not set",
                       env, n_env);
@@ -1318,6 +1330,11 @@ static enum secret_status get_secret(const struct secctx *s, const char *base,
         char *path = resolve_path(s->fc->ld, file);
         size_t len;
         char *text = read_file(path, SECRET_MAX_BYTES, &len);
+        if (!text && secrets_optional) {
+            free(path);
+            st = SECRET_OK;
+            goto done;
+        }
         if (!text) {
             sec_error(s, n_file, "cannot read %s '%s': %s", n_file, path,
                       strerror(errno));
