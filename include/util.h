@@ -93,6 +93,11 @@ int parse_duration(const char *s, double *out_s);
 /* Human form: "5m", "1h30m", "2d", "250ms" into buf. */
 void format_duration(double s, char *buf, size_t len);
 
+/* Calendar arithmetic (proleptic Gregorian, UTC): days since 1970-01-01
+ * for a date, and back. */
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+void civil_from_days(int64_t z, int *y, int *m, int *d);
+
 /* Start of the UTC calendar month containing t, and of the next month. */
 double month_start_utc(double t);
 double next_month_start_utc(double t);

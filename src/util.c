@@ -223,7 +223,7 @@ int64_t now_mono_ms(void)
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian), Howard Hinnant. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -233,7 +233,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
+void civil_from_days(int64_t z, int *y, int *m, int *d)
 {
     z += 719468;
     const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
