@@ -247,12 +247,14 @@ static void check_health(struct daemon *d, struct ws_run *w, double now)
                 "frozen until the API answers again", w->cfg->name,
                 w->down_reason);
         d->dirty = true;
+        d->snapshot_due = true;     /* the status API shows it at once */
         dispatch_meta(d, w, true, now);
     } else if (!down && w->down) {
         w->down = false;
         log_info("daemon: workspace \"%s\" is reachable again", w->cfg->name);
         dispatch_meta(d, w, false, now);
         d->dirty = true;
+        d->snapshot_due = true;
     }
 }
 
