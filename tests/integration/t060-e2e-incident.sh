@@ -1,0 +1,340 @@
+#!/bin/sh
+# t060-e2e-incident: end to end, SPEC §3/§5/§6.  segalert-sim plays an
+# incident (a discard spike on one connection); the daemon polls it, the
+# rule goes pending, fires, and a recording webhook receives exactly one
+# "firing" notification (Alertmanager webhook v4), later exactly one
+# "resolved".  In parallel: a daemon whose token the sim rejects (401)
+# raises the segalert-workspace-down meta-alert and keeps running.
+#
+#   SEGALERT=./segalert SEGALERT_SIM=./segalert-sim sh tests/integration/t060-e2e-incident.sh
+#
+# The daemon reads complete minutes of delivery metrics (delivery_window
+# "1m" = the last complete UTC minute), so the incident is placed inside
+# one minute that ends a few seconds after the incident: the firing comes
+# after that minute ends, the resolved one minute later.
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
+# ---- helpers ------------------------------------------------------------------
+# A recording HTTP receiver: every request goes to DIR/NNNN.json as
+# {"method","path","headers","body","mode","t"}; the answer depends on the
+# mode (ok: 200; 500: 500; hang: no answer for 60 s), set with POST /_mode.
+cat >"$T/sink.py" <<'PYEOF'
+import http.server, json, os, sys, threading, time
+out = sys.argv[1]
+state = {"mode": sys.argv[2] if len(sys.argv) > 2 else "ok", "n": 0}
+lock = threading.Lock()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def answer(self, code, text):
+        b = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def do_GET(self):
+        self.answer(200, state["mode"])
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = body.decode("utf-8", "replace")
+        if self.path == "/_mode":
+            state["mode"] = body.strip()
+            self.answer(200, "ok")
+            return
+        with lock:
+            state["n"] += 1
+            k = state["n"]
+            mode = state["mode"]
+        rec = {"method": "POST", "path": self.path, "headers": dict(self.headers),
+               "body": body, "mode": mode, "t": time.time()}
+        tmp = os.path.join(out, ".%04d.tmp" % k)
+        with open(tmp, "w") as f:
+            json.dump(rec, f)
+        os.rename(tmp, os.path.join(out, "%04d.json" % k))
+        if mode == "hang":
+            time.sleep(60)
+            self.close_connection = True
+            return
+        self.answer(500 if mode == "500" else 200, "ok" if mode == "ok" else "boom")
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv.daemon_threads = True
+print("READY %d" % srv.server_address[1], flush=True)
+srv.serve_forever()
+PYEOF
+
+# start_sink NAME [MODE]: records into $T/NAME/, sets NAME_URL.
+start_sink() {
+    mkdir -p "$T/$1"
+    "$PY" "$T/sink.py" "$T/$1" "${2:-ok}" >"$T/$1.out" 2>"$T/$1.err" &
+    bg_pid $!
+    i=0
+    while [ $i -lt 100 ]; do
+        p=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$T/$1.out")
+        if [ -n "$p" ]; then
+            eval "${1}_URL=http://127.0.0.1:$p"
+            return 0
+        fi
+        sleep 0.05
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# sinkq NAME EXPR: a python expression over R (the recorded requests, each
+# with "j" = the parsed JSON body) and A (those answered 200), with
+# st(s) = number of answered notifications whose status is s.
+sinkq() {
+    "$PY" -c "import glob, json, os, re, sys
+R = []
+for f in sorted(glob.glob(os.path.join(sys.argv[1], '[0-9]*.json'))):
+    r = json.load(open(f))
+    try:
+        r['j'] = json.loads(r['body'])
+    except ValueError:
+        r['j'] = None
+    R.append(r)
+A = [r for r in R if r['mode'] == 'ok']
+def st(s):
+    return sum(1 for r in A if isinstance(r['j'], dict) and r['j'].get('status') == s)
+print($2)" "$T/$1"
+}
+# sinktrue NAME EXPR: exit 0 when the expression is true
+sinktrue() { [ "$(sinkq "$1" "bool($2)")" = True ]; }
+
+# wait_for SECONDS COMMAND...: retry every 0.2 s until the command succeeds.
+wait_for() {
+    n=$(($1 * 5))
+    shift
+    while [ $n -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.2
+        n=$((n - 1))
+    done
+    return 1
+}
+
+free_port() {
+    "$PY" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# alive PID: the process exists and is not a zombie (kill -0 succeeds on
+# a child this shell has not reaped yet).
+alive() {
+    [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+# stop_daemon PID SECONDS: SIGTERM, wait up to SECONDS; sets RC to the exit
+# code (124 when it had to be killed).
+stop_daemon() {
+    kill -TERM "$1" 2>/dev/null
+    n=$(($2 * 10))
+    while [ $n -gt 0 ] && alive "$1"; do
+        sleep 0.1
+        n=$((n - 1))
+    done
+    if alive "$1"; then
+        kill -9 "$1" 2>/dev/null
+        wait "$1" 2>/dev/null
+        RC=124
+        return
+    fi
+    wait "$1"
+    RC=$?
+}
+
+no_sanitizer_report() {
+    ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined)' "$@"
+}
+
+# ---- scenario: the incident inside one UTC minute ------------------------------------
+# INC_START/INC_DUR (seconds after the sim starts) and the minute end EDGE
+# (unix time): the incident lies in [EDGE-60, EDGE-2].
+set -- $("$PY" -c 'import math, time
+t = time.time()
+edge = math.ceil((t + 6 + 14 + 2) / 60) * 60
+start = max(6, math.ceil(edge - 2 - 45 - t))
+print(start, math.floor(edge - 2 - t - start), edge)')
+INC_START=$1 INC_DUR=$2 EDGE=$3
+cat >"$T/scenario.conf" <<EOF
+seed = 60
+token = "test-token"
+source "web" {
+  events_per_minute = 600
+  daily_amplitude = 0
+  destination "amplitude" { discard_ratio = 0.001 }
+  destination "mixpanel" { discard_ratio = 0.001 }
+}
+incident "amplitude-discards" {
+  kind = "discard_spike"
+  source = "web"
+  destination = "amplitude"
+  start = "${INC_START}s"
+  duration = "${INC_DUR}s"
+  value = 0.3
+}
+EOF
+start_sim "$T/scenario.conf" || { notok "sim starts"; finish; }
+start_sink hook || { notok "webhook sink starts"; finish; }
+
+cat >"$T/rules.conf" <<'EOF'
+rule "delivery-discard-ratio" {
+  expr     = "discard_ratio > 2% and attempted >= 100"
+  warn     = "discard_ratio > 0.5% and attempted >= 100"
+  recover  = "discard_ratio < 0.2% or attempted < 100"
+  for      = "5s"
+  severity = "critical"
+  summary  = "{{destination}} discards {{value|pct}} of events from {{source}}"
+}
+EOF
+
+# write_daemon_config FILE STATE_DIR LISTEN HOOK_URL
+write_daemon_config() {
+    cat >"$1" <<EOF
+state_dir = "$2"
+listen = "$3"
+rule_files = {"$T/rules.conf"}
+workspace "sim" {
+  api_url = "$SIM_URL"
+  token_env = "SIM_TOKEN"
+  poll_interval = "5s"
+  delivery_window = "1m"
+  volume_interval = "1m"
+  usage_interval = "1h"
+  request_budget = 600
+}
+defaults {
+  group_by = {"rule", "workspace"}
+  group_wait = "1s"
+  group_interval = "5s"
+  repeat_interval = "1h"
+}
+receiver "hook" { type = "webhook"  url = "$4/hook" }
+route "all" { receiver = "hook" }
+EOF
+}
+write_daemon_config "$T/segalert.conf" "$T/state" "" "$hook_URL"
+SIM_TOKEN=test-token "$SEGALERT" run -c "$T/segalert.conf" >"$T/d.out" 2>"$T/d.err" &
+DPID=$!
+bg_pid $DPID
+
+# ---- meanwhile: a token the sim rejects ------------------------------------------------
+start_sink hook401 || { notok "second webhook sink starts"; finish; }
+PORT=$(free_port)
+write_daemon_config "$T/u.conf" "$T/state401" "127.0.0.1:$PORT" "$hook401_URL"
+SIM_TOKEN=not-the-token "$SEGALERT" run -c "$T/u.conf" >"$T/u.out" 2>"$T/u.err" &
+UPID=$!
+bg_pid $UPID
+meta='[r for r in A if r["j"] and any(a["labels"].get("rule") == "segalert-workspace-down" for a in r["j"]["alerts"])]'
+if wait_for 20 sinktrue hook401 "$meta"; then
+    ok "401: the webhook receives the segalert-workspace-down alert"
+else
+    notok "401: the webhook receives the segalert-workspace-down alert"
+fi
+check "401: it is firing, critical, for workspace sim" sinktrue hook401 \
+    "[a for r in $meta for a in r['j']['alerts'] if a['status'] == 'firing' and a['labels'].get('severity') == 'critical' and a['labels'].get('workspace') == 'sim' and 'unauthorized' in a['annotations'].get('summary', '')]"
+check "401: the daemon keeps running" alive $UPID
+# The status API shows the workspace down by the time the alert is out.
+status_down() {
+    curl -s "http://127.0.0.1:$PORT/api/v1/status" >"$T/status401.json"
+    "$PY" -c "import json, sys
+ws = json.load(open(sys.argv[1]))['data']['workspaces']
+sys.exit(0 if len(ws) == 1 and ws[0]['up'] is False and ws[0]['unauthorized'] is True else 1)" "$T/status401.json" 2>/dev/null
+}
+check "401: /api/v1/status shows the workspace down and unauthorized" wait_for 2 status_down
+check "401: /-/healthy answers 200" [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/-/healthy")" = 200 ]
+check "401: logged as unauthorized" grep -q 'unauthorized' "$T/u.err"
+check "401: the rejected token is never logged" sh -c "! grep -qF not-the-token '$T/u.err' '$T/u.out'"
+stop_daemon $UPID 15
+check "401: SIGTERM stops it with exit code 0 ($RC)" [ "$RC" -eq 0 ]
+check "401: exactly one notification (no storm)" [ "$(sinkq hook401 'len(R)')" -eq 1 ]
+check "401: no sanitizer report" no_sanitizer_report "$T/u.err"
+
+# ---- the incident: firing ---------------------------------------------------------------
+now=$(date +%s)
+if wait_for $((EDGE - now + 40)) sinktrue hook "st('firing') >= 1"; then
+    ok "firing notification received"
+else
+    notok "firing notification received (incident ${INC_START}s+${INC_DUR}s, minute ends at $EDGE)"
+    tail -20 "$T/d.err"
+fi
+fired_at=$(date +%s)
+# The daemon's view of the same minute, through `segalert fetch`.
+SIM_TOKEN=test-token "$SEGALERT" fetch -c "$T/segalert.conf" >"$T/fetch.out" 2>"$T/fetch.err"
+sinkq hook "[r['j'] for r in A if r['j'].get('status') == 'firing'][0]" >/dev/null 2>&1 &&
+    sinkq hook "json.dumps([r['j'] for r in A if r['j'].get('status') == 'firing'][0], indent=1)" >"$T/firing.json"
+check "firing: Alertmanager webhook v4 shape" "$PY" -c "import json, sys
+j = json.load(open(sys.argv[1]))
+ok = j['version'] == '4' and j['status'] == 'firing' and j['receiver'] == 'hook' \
+    and isinstance(j['groupKey'], str) and j['groupKey'] \
+    and j['groupLabels'] == {'rule': 'delivery-discard-ratio', 'workspace': 'sim'} \
+    and 'commonLabels' in j and 'commonAnnotations' in j and 'externalURL' in j \
+    and len(j['alerts']) == 1
+sys.exit(0 if ok else 1)" "$T/firing.json"
+check "firing: labels source=web destination=amplitude rule=delivery-discard-ratio severity=critical" "$PY" -c "import json, sys
+a = json.load(open(sys.argv[1]))['alerts'][0]
+l = a['labels']
+ok = a['status'] == 'firing' and l.get('rule') == 'delivery-discard-ratio' \
+    and l.get('alertname') == 'delivery-discard-ratio' and l.get('source') == 'web' \
+    and l.get('destination') == 'amplitude' and l.get('destination_type') == 'amplitude' \
+    and l.get('workspace') == 'sim' and l.get('severity') == 'critical' and a['fingerprint']
+sys.exit(0 if ok else 1)" "$T/firing.json"
+check "firing: startsAt set, endsAt zero, reason first, notification id" "$PY" -c "import json, sys
+j = json.load(open(sys.argv[1]))
+a = j['alerts'][0]
+ok = a['startsAt'].startswith('20') and a['endsAt'] == '0001-01-01T00:00:00Z' \
+    and j['segalert']['reason'] == 'first' and j['segalert']['notificationId']
+sys.exit(0 if ok else 1)" "$T/firing.json"
+# summary = "amplitude discards X% of events from web", X the ratio of the
+# minute the sim served (what `segalert fetch` reads in the same minute).
+check "firing: summary carries the value the sim served" "$PY" -c "import json, re, sys
+a = json.load(open(sys.argv[1]))['alerts'][0]
+m = re.fullmatch(r'amplitude discards ([0-9.]+)% of events from web', a['annotations'].get('summary', ''))
+f = [l for l in open(sys.argv[2]) if l.startswith('connection ') and 'destination=\"amplitude\"' in l]
+r = re.search(r' discard_ratio=([0-9.e+-]+)', f[0]) if f else None
+if not m or not r:
+    sys.exit(1)
+x, want = float(m.group(1)), 100 * float(r.group(1))
+print('summary %s%%, sim %.4f%%' % (m.group(1), want), file=sys.stderr)
+sys.exit(0 if 2 < x < 31 and abs(x - want) <= 0.01 + 0.005 * want else 1)" "$T/firing.json" "$T/fetch.out"
+
+# ---- resolved --------------------------------------------------------------------------
+now=$(date +%s)
+if wait_for $((EDGE + 100 - now)) sinktrue hook "st('resolved') >= 1"; then
+    ok "resolved notification received"
+else
+    notok "resolved notification received"
+    tail -20 "$T/d.err"
+fi
+check "no second firing while the incident lasted (repeat_interval 1h)" [ "$(sinkq hook "st('firing')")" -eq 1 ]
+sinkq hook "json.dumps([r['j'] for r in A if r['j'].get('status') == 'resolved'][0], indent=1)" >"$T/resolved.json" 2>/dev/null
+check "resolved: status resolved, endsAt set after startsAt, same alert" "$PY" -c "import json, sys
+j = json.load(open(sys.argv[1]))
+f = json.load(open(sys.argv[2]))
+a, fa = j['alerts'][0], f['alerts'][0]
+ok = j['status'] == 'resolved' and len(j['alerts']) == 1 and a['status'] == 'resolved' \
+    and a['endsAt'] != '0001-01-01T00:00:00Z' and a['endsAt'] > a['startsAt'] \
+    and a['fingerprint'] == fa['fingerprint'] and a['labels'] == fa['labels'] \
+    and j['groupKey'] == f['groupKey'] \
+    and j['segalert']['reason'] in ('resolved', 'all_resolved') \
+    and j['segalert']['notificationId'] != f['segalert']['notificationId']
+sys.exit(0 if ok else 1)" "$T/resolved.json" "$T/firing.json"
+
+# Two group intervals more: nothing else may arrive.
+sleep 11
+check "exactly one firing and one resolved notification, nothing else" \
+    [ "$(sinkq hook "(st('firing'), st('resolved'), len(R))")" = "(1, 1, 2)" ]
+check "the daemon logged both transitions" sh -c "grep -q 'alert: firing rule=delivery-discard-ratio' '$T/d.err' && grep -q 'alert: resolved rule=delivery-discard-ratio' '$T/d.err'"
+
+stop_daemon $DPID 15
+check "SIGTERM stops the daemon with exit code 0 ($RC)" [ "$RC" -eq 0 ]
+check "no sanitizer report" no_sanitizer_report "$T/d.err"
+check "no error logged" sh -c "! grep -q 'level=error' '$T/d.err'"
+finish

@@ -1,0 +1,303 @@
+#!/bin/sh
+# t062-e2e-signals: the daemon's operational contract (SPEC §6).
+#  - SIGHUP with a broken rules file: the running configuration is kept
+#    (logged with the file, line and problem), polling goes on, /-/healthy
+#    answers; fixed file + SIGHUP: reloaded, the new rule is live;
+#  - a second instance on the same state_dir refuses to start;
+#  - SIGTERM with a delivery hanging: exit 0 within ~12 s (10 s flush),
+#    state.json written (valid, "version": 1) with that notification
+#    still queued;
+#  - a corrupt state.json is moved aside as state.json.corrupt-* with a
+#    loud error and the daemon starts clean;
+#  - `segalert run --once`: exit 0 against a healthy sim, 1 on a 401.
+#
+#   SEGALERT=./segalert SEGALERT_SIM=./segalert-sim sh tests/integration/t062-e2e-signals.sh
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
+# ---- helpers ------------------------------------------------------------------
+# A recording HTTP receiver: every request goes to DIR/NNNN.json as
+# {"method","path","headers","body","mode","t"}; the answer depends on the
+# mode (ok: 200; 500: 500; hang: no answer for 60 s), set with POST /_mode.
+cat >"$T/sink.py" <<'PYEOF'
+import http.server, json, os, sys, threading, time
+out = sys.argv[1]
+state = {"mode": sys.argv[2] if len(sys.argv) > 2 else "ok", "n": 0}
+lock = threading.Lock()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def answer(self, code, text):
+        b = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def do_GET(self):
+        self.answer(200, state["mode"])
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = body.decode("utf-8", "replace")
+        if self.path == "/_mode":
+            state["mode"] = body.strip()
+            self.answer(200, "ok")
+            return
+        with lock:
+            state["n"] += 1
+            k = state["n"]
+            mode = state["mode"]
+        rec = {"method": "POST", "path": self.path, "headers": dict(self.headers),
+               "body": body, "mode": mode, "t": time.time()}
+        tmp = os.path.join(out, ".%04d.tmp" % k)
+        with open(tmp, "w") as f:
+            json.dump(rec, f)
+        os.rename(tmp, os.path.join(out, "%04d.json" % k))
+        if mode == "hang":
+            time.sleep(60)
+            self.close_connection = True
+            return
+        self.answer(500 if mode == "500" else 200, "ok" if mode == "ok" else "boom")
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv.daemon_threads = True
+print("READY %d" % srv.server_address[1], flush=True)
+srv.serve_forever()
+PYEOF
+
+# start_sink NAME [MODE]: records into $T/NAME/, sets NAME_URL.
+start_sink() {
+    mkdir -p "$T/$1"
+    "$PY" "$T/sink.py" "$T/$1" "${2:-ok}" >"$T/$1.out" 2>"$T/$1.err" &
+    bg_pid $!
+    i=0
+    while [ $i -lt 100 ]; do
+        p=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$T/$1.out")
+        if [ -n "$p" ]; then
+            eval "${1}_URL=http://127.0.0.1:$p"
+            return 0
+        fi
+        sleep 0.05
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# sinkq NAME EXPR: a python expression over R (the recorded requests, each
+# with "j" = the parsed JSON body) and A (those answered 200), with
+# st(s) = number of answered notifications whose status is s.
+sinkq() {
+    "$PY" -c "import glob, json, os, re, sys
+R = []
+for f in sorted(glob.glob(os.path.join(sys.argv[1], '[0-9]*.json'))):
+    r = json.load(open(f))
+    try:
+        r['j'] = json.loads(r['body'])
+    except ValueError:
+        r['j'] = None
+    R.append(r)
+A = [r for r in R if r['mode'] == 'ok']
+def st(s):
+    return sum(1 for r in A if isinstance(r['j'], dict) and r['j'].get('status') == s)
+print($2)" "$T/$1"
+}
+# sinktrue NAME EXPR: exit 0 when the expression is true
+sinktrue() { [ "$(sinkq "$1" "bool($2)")" = True ]; }
+
+# wait_for SECONDS COMMAND...: retry every 0.2 s until the command succeeds.
+wait_for() {
+    n=$(($1 * 5))
+    shift
+    while [ $n -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.2
+        n=$((n - 1))
+    done
+    return 1
+}
+
+free_port() {
+    "$PY" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# alive PID: the process exists and is not a zombie (kill -0 succeeds on
+# a child this shell has not reaped yet).
+alive() {
+    [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+# stop_daemon PID SECONDS: SIGTERM, wait up to SECONDS; sets RC to the exit
+# code (124 when it had to be killed).
+stop_daemon() {
+    kill -TERM "$1" 2>/dev/null
+    n=$(($2 * 10))
+    while [ $n -gt 0 ] && alive "$1"; do
+        sleep 0.1
+        n=$((n - 1))
+    done
+    if alive "$1"; then
+        kill -9 "$1" 2>/dev/null
+        wait "$1" 2>/dev/null
+        RC=124
+        return
+    fi
+    wait "$1"
+    RC=$?
+}
+
+no_sanitizer_report() {
+    ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined)' "$@"
+}
+
+start_sim "$SRC/tests/fixtures/sim/basic.conf" || { notok "sim starts"; finish; }
+start_sink hook hang || { notok "webhook sink starts"; finish; }
+PORT=$(free_port)
+BASE="http://127.0.0.1:$PORT"
+
+# A rule that fires on the sim's normal data, so a notification is in
+# flight (the webhook holds it) when the daemon is stopped.
+cat >"$T/rules.conf" <<'CONF'
+rule "traffic-seen" {
+  expr     = "attempted >= 1"
+  severity = "warning"
+  summary  = "{{destination}} receives events from {{source}}"
+}
+CONF
+cp "$T/rules.conf" "$T/rules.good"
+cat >"$T/segalert.conf" <<CONF
+state_dir = "$T/state"
+listen = "127.0.0.1:$PORT"
+rule_files = {"$T/rules.conf"}
+workspace "sim" {
+  api_url = "$SIM_URL"
+  token_env = "SIM_TOKEN"
+  poll_interval = "5s"
+  delivery_window = "1m"
+  volume_interval = "1m"
+  usage_interval = "1h"
+  request_budget = 600
+}
+defaults {
+  group_by = {"rule", "workspace"}
+  group_wait = "1s"
+  group_interval = "5s"
+  repeat_interval = "1h"
+}
+receiver "hook" { type = "webhook"  url = "$hook_URL/hook"  timeout = "30s" }
+route "all" { receiver = "hook" }
+CONF
+SIM_TOKEN=test-token "$SEGALERT" run -c "$T/segalert.conf" >"$T/d.out" 2>"$T/d.err" &
+DPID=$!
+bg_pid $DPID
+
+code() { curl -s -o "$T/body" -w '%{http_code}' "$BASE$1"; }
+ready() { [ "$(code /-/ready)" = 200 ]; }
+check "the daemon becomes ready (first poll done)" wait_for 20 ready
+if wait_for 20 sinktrue hook "[r for r in R if r['j']['status'] == 'firing']"; then
+    ok "a firing notification reached the webhook (which holds it)"
+else
+    notok "a firing notification reached the webhook (which holds it)"
+fi
+NID=$(sinkq hook "R[0]['j']['segalert']['notificationId']" 2>/dev/null)
+
+# ---- a second instance on the same state_dir ------------------------------------------------
+PORT2=$(free_port)
+sed "s/127.0.0.1:$PORT/127.0.0.1:$PORT2/" "$T/segalert.conf" >"$T/second.conf"
+SIM_TOKEN=test-token timeout 20 "$SEGALERT" run -c "$T/second.conf" >"$T/second.out" 2>"$T/second.err"
+rc=$?
+check "second instance: exit code 1 ($rc)" [ "$rc" -eq 1 ]
+check "second instance: says another segalert holds the state_dir" grep -q "another segalert (pid $DPID) is using state_dir $T/state" "$T/second.err"
+check "the first instance is unaffected" alive $DPID
+check "the first instance still answers /-/healthy" [ "$(code /-/healthy)" = 200 ]
+
+# ---- SIGHUP with a broken rules file ----------------------------------------------------------
+sed 's/attempted >= 1/attempted_typo >= 1/' "$T/rules.good" >"$T/rules.conf"
+dm() { sim_stat "s['by_endpoint'].get('delivery_metrics', {}).get('200', 0)"; }
+kill -HUP $DPID
+check "broken reload: logged as failed, running configuration kept" \
+    wait_for 10 grep -q 'reload failed; keeping the running configuration' "$T/d.err"
+check "broken reload: the error names the file, line and unknown metric" \
+    grep -q "level=error msg=\"config: $T/rules.conf:2:[0-9]*: .*unknown metric 'attempted_typo'" "$T/d.err"
+check "broken reload: the daemon keeps running" alive $DPID
+check "broken reload: /-/healthy answers 200" [ "$(code /-/healthy)" = 200 ]
+n0=$(dm)
+more_polls() { [ "$(dm)" -gt "$n0" ]; }
+check "broken reload: the daemon still polls ($n0 delivery-metrics requests so far)" wait_for 15 more_polls
+code /api/v1/rules >/dev/null
+check "broken reload: the old rule is still loaded" grep -q '"traffic-seen"' "$T/body"
+
+# ---- SIGHUP with the file fixed (and a rule added) ----------------------------------------
+{ cat "$T/rules.good"; printf 'rule "second-rule" {\n  expr = "discard_ratio > 50%%"\n}\n'; } >"$T/rules.conf"
+kill -HUP $DPID
+check "fixed reload: logged as reloaded" \
+    wait_for 10 grep -q 'daemon: reloaded: 1 workspaces, 2 rules' "$T/d.err"
+rule_live() { code /api/v1/rules >/dev/null && grep -q '"second-rule"' "$T/body"; }
+check "fixed reload: the new rule is live in /api/v1/rules" wait_for 5 rule_live
+check "fixed reload: the firing instance kept its state" grep -q 'daemon: reloaded: .*(3 alert instances kept)' "$T/d.err"
+check "fixed reload: the daemon keeps running" alive $DPID
+
+# ---- SIGTERM while the webhook still holds the notification --------------------------------
+check "the notification is still in flight" sh -c "! grep -q 'notify: delivered' '$T/d.err'"
+t0=$("$PY" -c 'import time; print(time.time())')
+stop_daemon $DPID 20
+el=$("$PY" -c "import time; print('%.1f' % (time.time() - $t0))")
+check "SIGTERM: exit code 0 ($RC)" [ "$RC" -eq 0 ]
+check "SIGTERM: stopped within 12 s (${el} s)" "$PY" -c "import sys; sys.exit(0 if $el <= 12 else 1)"
+check "SIGTERM: logged the delivery that stays queued" grep -q 'deliveries still running at shutdown; they stay queued in the state file' "$T/d.err"
+check "SIGTERM: state.json written at stop, valid JSON, version 1, the notification queued" "$PY" -c "import json, os, sys
+p = sys.argv[1]
+S = json.load(open(p))
+ok = os.stat(p).st_mtime >= $t0 and S['version'] == 1 \
+    and [e['notification']['id'] for e in S['outbox']['entries']] == ['$NID'] \
+    and len(S['instances']) == 3
+sys.exit(0 if ok else 1)" "$T/state/state.json"
+check "SIGTERM: no sanitizer report" no_sanitizer_report "$T/d.err"
+
+# ---- a corrupt state file ---------------------------------------------------------------------
+curl -s -X POST --data ok "$hook_URL/_mode" >/dev/null
+size=$(wc -c <"$T/state/state.json")
+head -c $((size / 2)) "$T/state/state.json" >"$T/half" && cat "$T/half" >"$T/state/state.json"
+SIM_TOKEN=test-token "$SEGALERT" run -c "$T/segalert.conf" >"$T/c.out" 2>"$T/c.err" &
+CPID=$!
+bg_pid $CPID
+check "corrupt state: the daemon starts (/-/healthy 200)" wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $BASE/-/healthy)\" = 200 ]"
+check "corrupt state: the file is moved aside as state.json.corrupt-*" sh -c "ls '$T/state'/state.json.corrupt-* >/dev/null 2>&1 && cmp -s '$T/half' '$T/state'/state.json.corrupt-*"
+check "corrupt state: a loud error says so" grep -q 'level=error msg=.*state file was corrupt.*moved aside and segalert starts clean' "$T/c.err"
+valid_state() { "$PY" -c "import json, sys; S = json.load(open(sys.argv[1])); sys.exit(0 if S['version'] == 1 and S['instances'] else 1)" "$T/state/state.json" 2>/dev/null; }
+check "corrupt state: a fresh valid state.json is written" wait_for 20 valid_state
+stop_daemon $CPID 15
+check "corrupt state: SIGTERM, exit code 0 ($RC)" [ "$RC" -eq 0 ]
+check "corrupt state: no sanitizer report" no_sanitizer_report "$T/c.err"
+
+# ---- --once ------------------------------------------------------------------------------------
+cat >"$T/once.conf" <<CONF
+state_dir = "$T/once-state"
+listen = ""
+rule_files = {"$T/rules.good"}
+workspace "sim" {
+  api_url = "$SIM_URL"
+  token_env = "SIM_TOKEN"
+  delivery_window = "1m"
+  request_budget = 600
+}
+defaults { group_wait = "1s" }
+receiver "console" { type = "log" }
+route "all" { receiver = "console" }
+CONF
+SIM_TOKEN=test-token timeout 60 "$SEGALERT" run --once -c "$T/once.conf" >"$T/once.out" 2>"$T/once.err"
+rc=$?
+check "--once on a healthy sim: exit code 0 ($rc)" [ "$rc" -eq 0 ]
+check "--once: the cycle's notification is printed by the log receiver" grep -q 'traffic-seen' "$T/once.out"
+check "--once: state written" "$PY" -c "import json, sys; sys.exit(0 if json.load(open(sys.argv[1]))['version'] == 1 else 1)" "$T/once-state/state.json"
+rm -rf "$T/once-state"
+SIM_TOKEN=not-the-token timeout 60 "$SEGALERT" run --once -c "$T/once.conf" >"$T/once401.out" 2>"$T/once401.err"
+rc=$?
+check "--once on a 401: exit code 1 ($rc)" [ "$rc" -eq 1 ]
+check "--once on a 401: says unauthorized" grep -q 'unauthorized (HTTP 401)' "$T/once401.err"
+check "--once: no sanitizer report" no_sanitizer_report "$T/once.err" "$T/once401.err"
+finish
