@@ -1672,7 +1672,9 @@ static void load_timing(const struct secctx *s, struct timing_cfg *t)
     if (get_list(s, "group_by", &t->group_by)) {
         t->has_group_by = true;
         for (size_t i = 0; i < t->group_by.n; i++)
-            if (!is_label_name(t->group_by.items[i]))
+            /* "..." groups by every label (as Alertmanager). */
+            if (!streq(t->group_by.items[i], "...") &&
+                !is_label_name(t->group_by.items[i]))
                 sec_error(s, "group_by", "invalid label name '%s' in "
                           "group_by", t->group_by.items[i]);
     }

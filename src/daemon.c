@@ -1013,7 +1013,9 @@ static void run_controls(struct daemon *d, double now)
 
 /* ---- setup, reload, teardown -------------------------------------------------------------- */
 
-static struct config *load_all(const char *path, struct ruleset **rs_out)
+/* eval_interval_s: how often firing alerts are re-sent to Alertmanager. */
+static struct config *load_all(const char *path, struct ruleset **rs_out,
+                               double eval_interval_s)
 {
     struct diag_list diags = DIAG_LIST_INIT;
     struct config *cfg = config_load(path, &diags);
@@ -1044,8 +1046,8 @@ static struct config *load_all(const char *path, struct ruleset **rs_out)
             r->timing.has_group_wait = r->timing.has_group_interval =
                 r->timing.has_repeat_interval = true;
             r->timing.group_wait_s = 0;
-            r->timing.group_interval_s = 15;
-            r->timing.repeat_interval_s = 15;
+            r->timing.group_interval_s = eval_interval_s;
+            r->timing.repeat_interval_s = eval_interval_s;
         }
     }
     *rs_out = rs;
@@ -1091,7 +1093,7 @@ static void reload_now(struct daemon *d, char *err, size_t errlen)
     log_info("daemon: reloading %s", d->config_path);
     err[0] = '\0';
     struct ruleset *rs = NULL;
-    struct config *cfg = load_all(d->config_path, &rs);
+    struct config *cfg = load_all(d->config_path, &rs, d->o.eval_interval_s);
     if (!cfg) {
         log_err("daemon: reload failed; keeping the running configuration");
         snprintf(err, errlen, "%s has errors (see the log or run segalert "
@@ -1199,7 +1201,7 @@ int daemon_run(const struct daemon_opts *opts)
                                               : config_default_path();
     struct cli_common c0 = opts->common;
     cli_apply_logging(&c0, NULL, NULL);
-    d->cfg = load_all(d->config_path, &d->rs);
+    d->cfg = load_all(d->config_path, &d->rs, d->o.eval_interval_s);
     if (!d->cfg) {
         fprintf(stderr, "segalert run: configuration errors in %s; not "
                 "starting (details above; `segalert check` lists them)\n",
