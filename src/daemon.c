@@ -137,7 +137,11 @@ static void store_limits_for(const struct daemon *d, struct store_limits *lim)
     lim->retention_s[FAM_SOURCE] = max_d(d->rs->lookback_s[FAM_SOURCE], 3600) + 2 * 3600;
     lim->retention_s[FAM_USAGE] = max_d(d->rs->lookback_s[FAM_USAGE], 35 * 86400.0);
     lim->spacing_s[FAM_CONNECTION] = poll;
-    lim->spacing_s[FAM_SOURCE] = bucket;
+    /* Size volume rings for the hourly back-fill that dominates a week of
+     * history; the recent minute buckets make a ring grow by doubling.
+     * Sizing for minutes would reserve 10,000 rows per source. */
+    lim->spacing_s[FAM_SOURCE] = 3600;
+    (void)bucket;
     lim->spacing_s[FAM_USAGE] = 86400;
 }
 
