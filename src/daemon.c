@@ -156,7 +156,10 @@ static void stale_limits(const struct daemon *d, double out[FAM__COUNT])
     }
     /* A series is stale after three missed polls (event volume lags by a
      * bucket; usage is one sample a day). */
-    out[FAM_CONNECTION] = 3 * poll;
+    /* Delivery samples are stamped at the minute their window ends (the
+     * API's MINUTE granularity), so they are up to a minute old when
+     * fresh. */
+    out[FAM_CONNECTION] = 3 * poll + 60;
     out[FAM_SOURCE] = 3 * vol + 120;
     out[FAM_USAGE] = 2 * 86400 + 2 * usage;
 }
@@ -253,7 +256,9 @@ static void check_health(struct daemon *d, struct ws_run *w, double now)
         d->dirty = true;
         d->snapshot_due = true;     /* the status API shows it at once */
         dispatch_meta(d, w, true, now);
-    } else if (!down && w->down) {
+    } else if (!down && w->down && last_ok > 0) {
+        /* Up again only on a successful request (a poller replaced by a
+         * reload has not tried anything yet). */
         w->down = false;
         log_info("daemon: workspace \"%s\" is reachable again", w->cfg->name);
         dispatch_meta(d, w, false, now);
@@ -1133,6 +1138,11 @@ static void reload_now(struct daemon *d, char *err, size_t errlen)
             notify_alert_free_fields(&a);
         }
     }
+    /* A workspace that the reload removes cannot come back up: resolve its
+     * meta-alert now, or it would stay firing in its group for ever. */
+    for (size_t i = 0; i < d->nws; i++)
+        if (d->ws[i].down && !config_workspace(cfg, d->ws[i].cfg->name))
+            dispatch_meta(d, &d->ws[i], false, now);
     /* The pollers point into the old config: cancel what is queued and let
      * transfers in flight finish before replacing them (bounded by the
      * request timeout). */
@@ -1146,6 +1156,16 @@ static void reload_now(struct daemon *d, char *err, size_t errlen)
             break;
         http_run(d->http, 100);
     }
+    /* What the new run of a workspace keeps from the old one (matched by
+     * name): the history already back-filled into the store and how far
+     * event volume was read, and whether its meta-alert is firing. */
+    size_t nold = d->nws;
+    struct ws_run *old = xcalloc(nold ? nold : 1, sizeof(*old));
+    char **old_names = xcalloc(nold ? nold : 1, sizeof(*old_names));
+    for (size_t i = 0; i < nold; i++) {
+        old[i] = d->ws[i];
+        old_names[i] = xstrdup(d->ws[i].cfg->name);
+    }
     workspaces_stop(d);
     evaluator_free(d->ev);
     ruleset_free(d->rs);
@@ -1158,8 +1178,22 @@ static void reload_now(struct daemon *d, char *err, size_t errlen)
     store_limits_for(d, &lim);
     store_set_limits(d->store, &lim);
     workspaces_start(d, now);
-    for (size_t i = 0; i < d->nws; i++)
-        d->ws[i].backfilled = true;     /* the store still holds history */
+    for (size_t i = 0; i < d->nws; i++) {
+        struct ws_run *w = &d->ws[i];
+        for (size_t k = 0; k < nold; k++) {
+            if (!streq(old_names[k], w->cfg->name))
+                continue;
+            w->backfilled = old[k].backfilled;
+            w->volume_done_to = old[k].volume_done_to;
+            w->down = old[k].down;
+            w->down_since = old[k].down_since;
+            memcpy(w->down_reason, old[k].down_reason, sizeof(w->down_reason));
+        }
+    }
+    for (size_t k = 0; k < nold; k++)
+        free(old_names[k]);
+    free(old_names);
+    free(old);
     struct cli_common c = d->o.common;
     cli_apply_logging(&c, cfg->log_level, cfg->log_format);
     log_info("daemon: reloaded: %zu workspaces, %zu rules (%zu alert instances "
