@@ -212,7 +212,7 @@ CONF
 "$SEGALERT" run -c "$T/big.conf" >/dev/null 2>"$T/big.log" &
 BPID=$!
 i=0; while [ $i -lt 240 ]; do
-    c=$(grep -c 'discovered' "$T/big.log"); sweeps=$(stat "s['by_endpoint']['delivery_metrics'].get('200',0)")
+    c=$(grep -c 'discovered' "$T/big.log"); sweeps=$(stat "s['by_endpoint'].get('delivery_metrics',{}).get('200',0)")
     [ "$sweeps" -ge 10000 ] && break
     sleep 1; i=$((i+1))
 done
