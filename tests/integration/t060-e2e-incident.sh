@@ -159,8 +159,8 @@ no_sanitizer_report() {
 # (unix time): the incident lies in [EDGE-60, EDGE-2].
 set -- $("$PY" -c 'import math, time
 t = time.time()
-edge = math.ceil((t + 6 + 14 + 2) / 60) * 60
-start = max(6, math.ceil(edge - 2 - 45 - t))
+edge = math.ceil((t + 4 + 12 + 2) / 60) * 60
+start = max(4, math.ceil(edge - 2 - 45 - t))
 print(start, math.floor(edge - 2 - t - start), edge)')
 INC_START=$1 INC_DUR=$2 EDGE=$3
 cat >"$T/scenario.conf" <<EOF
@@ -252,9 +252,28 @@ check "401: /api/v1/status shows the workspace down and unauthorized" wait_for 2
 check "401: /-/healthy answers 200" [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/-/healthy")" = 200 ]
 check "401: logged as unauthorized" grep -q 'unauthorized' "$T/u.err"
 check "401: the rejected token is never logged" sh -c "! grep -qF not-the-token '$T/u.err' '$T/u.out'"
+check "401: exactly one notification (no storm)" [ "$(sinkq hook401 'len(R)')" -eq 1 ]
+# The operator fixes the token and reloads: the meta-alert resolves.
+sed 's/token_env = "SIM_TOKEN"/token = "test-token"/' "$T/u.conf" >"$T/u.conf.new" && mv "$T/u.conf.new" "$T/u.conf"
+kill -HUP $UPID
+if wait_for 20 sinktrue hook401 "st('resolved') >= 1"; then
+    ok "401 fixed by a reload: the meta-alert is resolved"
+else
+    notok "401 fixed by a reload: the meta-alert is resolved"
+fi
+check "401 fixed: the resolved is segalert-workspace-down, with endsAt" sinktrue hook401 \
+    "[a for r in A if r['j']['status'] == 'resolved' for a in r['j']['alerts'] if a['labels'].get('rule') == 'segalert-workspace-down' and a['status'] == 'resolved' and a['endsAt'] != '0001-01-01T00:00:00Z']"
+status_up() {
+    curl -s "http://127.0.0.1:$PORT/api/v1/status" >"$T/status401.json"
+    "$PY" -c "import json, sys
+ws = json.load(open(sys.argv[1]))['data']['workspaces']
+sys.exit(0 if ws[0]['up'] is True and ws[0]['unauthorized'] is False else 1)" "$T/status401.json" 2>/dev/null
+}
+check "401 fixed: /api/v1/status shows the workspace up" wait_for 10 status_up
 stop_daemon $UPID 15
 check "401: SIGTERM stops it with exit code 0 ($RC)" [ "$RC" -eq 0 ]
-check "401: exactly one notification (no storm)" [ "$(sinkq hook401 'len(R)')" -eq 1 ]
+check "401: one firing and one resolved notification in all" [ "$(sinkq hook401 "(st('firing'), st('resolved'), len(R))")" = "(1, 1, 2)" ]
+check "401 fixed: no error after the reload (polls resume where they were)" sh -c "! sed -n '/daemon: reloaded/,\$p' '$T/u.err' | grep -q 'level=error'"
 check "401: no sanitizer report" no_sanitizer_report "$T/u.err"
 
 # ---- the incident: firing ---------------------------------------------------------------
@@ -263,7 +282,7 @@ if wait_for $((EDGE - now + 40)) sinktrue hook "st('firing') >= 1"; then
     ok "firing notification received"
 else
     notok "firing notification received (incident ${INC_START}s+${INC_DUR}s, minute ends at $EDGE)"
-    tail -20 "$T/d.err"
+    tail -n 20 "$T/d.err"
 fi
 fired_at=$(date +%s)
 # The daemon's view of the same minute, through `segalert fetch`.
@@ -311,7 +330,7 @@ if wait_for $((EDGE + 100 - now)) sinktrue hook "st('resolved') >= 1"; then
     ok "resolved notification received"
 else
     notok "resolved notification received"
-    tail -20 "$T/d.err"
+    tail -n 20 "$T/d.err"
 fi
 check "no second firing while the incident lasted (repeat_interval 1h)" [ "$(sinkq hook "st('firing')")" -eq 1 ]
 sinkq hook "json.dumps([r['j'] for r in A if r['j'].get('status') == 'resolved'][0], indent=1)" >"$T/resolved.json" 2>/dev/null

@@ -163,8 +163,8 @@ no_sanitizer_report() {
 # rule fires just after EDGE and resolves just after EDGE+60.
 set -- $("$PY" -c 'import math, time
 t = time.time()
-edge = math.ceil((t + 6 + 14 + 2) / 60) * 60
-start = max(6, math.ceil(edge - 2 - 45 - t))
+edge = math.ceil((t + 4 + 12 + 2) / 60) * 60
+start = max(4, math.ceil(edge - 2 - 45 - t))
 print(start, math.floor(edge - 2 - t - start), edge)')
 INC_START=$1 INC_DUR=$2 EDGE=$3
 cat >"$T/scenario.conf" <<CONF
@@ -252,7 +252,7 @@ if wait_for $((EDGE - now + 40)) sinktrue hookA "st('firing') >= 1"; then
     ok "A: firing notification received"
 else
     notok "A: firing notification received (incident ${INC_START}s+${INC_DUR}s, minute ends at $EDGE)"
-    tail -20 "$T/a.$A1.err"
+    tail -n 20 "$T/a.$A1.err"
 fi
 NA=$(sinkq hookA "[r['j']['segalert']['notificationId'] for r in A if r['j']['status'] == 'firing'][0]" 2>/dev/null)
 FP=$(sinkq hookA "[r['j']['alerts'][0]['fingerprint'] for r in A if r['j']['status'] == 'firing'][0]" 2>/dev/null)
@@ -272,7 +272,7 @@ if wait_for $((EDGE - now + 40)) sinktrue hookB "[r for r in R if r['mode'] == '
     ok "B: the firing notification reached the (hanging) webhook"
 else
     notok "B: the firing notification reached the (hanging) webhook"
-    tail -20 "$T/b.$B1.err"
+    tail -n 20 "$T/b.$B1.err"
 fi
 NB=$(sinkq hookB "[r['j']['segalert']['notificationId'] for r in R if r['j']['status'] == 'firing'][0]" 2>/dev/null)
 kill -9 "$PID_b" 2>/dev/null
@@ -286,7 +286,7 @@ if wait_for 10 sinktrue hookB "[r for r in A if r['j']['segalert']['notification
     ok "B: after the restart the queued notification is delivered"
 else
     notok "B: after the restart the queued notification is delivered"
-    tail -20 "$T/b.$B2.err"
+    tail -n 20 "$T/b.$B2.err"
 fi
 check "B: the restart said 1 queued notification" grep -q 'state restored: 1 alert instances (0 dropped), 1 queued notifications' "$T/b.$B2.err"
 check "B: its outbox is empty once delivered" wait_for 5 sh -c "[ \"\$(\"$PY\" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))[\"outbox\"][\"entries\"]))' '$T/b-state/state.json')\" = 0 ]"
@@ -300,7 +300,7 @@ if wait_for $((EDGE + 100 - now)) sinktrue hookA "st('resolved') >= 1"; then
     ok "A: resolved notification received after the restart"
 else
     notok "A: resolved notification received after the restart"
-    tail -20 "$T/a.$A2.err"
+    tail -n 20 "$T/a.$A2.err"
 fi
 check "A: the resolved is for the same alert and group" [ "$(sinkq hookA "[(r['j']['alerts'][0]['fingerprint'], r['j']['alerts'][0]['endsAt'] != '0001-01-01T00:00:00Z', r['j']['segalert']['notificationId'] != '$NA') for r in A if r['j']['status'] == 'resolved']")" = "[('$FP', True, True)]" ]
 sleep 11

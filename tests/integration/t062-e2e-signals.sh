@@ -232,6 +232,8 @@ code /api/v1/rules >/dev/null
 check "broken reload: the old rule is still loaded" grep -q '"traffic-seen"' "$T/body"
 
 # ---- SIGHUP with the file fixed (and a rule added) ----------------------------------------
+ev() { sim_stat "s['by_endpoint'].get('events_volume', {}).get('$1', 0)"; }
+v0=$(ev 200)
 { cat "$T/rules.good"; printf 'rule "second-rule" {\n  expr = "discard_ratio > 50%%"\n}\n'; } >"$T/rules.conf"
 kill -HUP $DPID
 check "fixed reload: logged as reloaded" \
@@ -240,6 +242,11 @@ rule_live() { code /api/v1/rules >/dev/null && grep -q '"second-rule"' "$T/body"
 check "fixed reload: the new rule is live in /api/v1/rules" wait_for 5 rule_live
 check "fixed reload: the firing instance kept its state" grep -q 'daemon: reloaded: .*(3 alert instances kept)' "$T/d.err"
 check "fixed reload: the daemon keeps running" alive $DPID
+more_volume() { [ "$(ev 200)" -gt "$v0" ]; }
+check "fixed reload: event volume is polled again" wait_for 10 more_volume
+check "fixed reload: ... from where it was (no 422 for a range from 1970: $(ev 422))" [ "$(ev 422)" -eq 0 ]
+check "reloads: nothing logged at error but the broken file's problems" \
+    sh -c "! grep 'level=error' '$T/d.err' | grep -v 'config: $T/rules.conf:\|reload failed; keeping'"
 
 # ---- SIGTERM while the webhook still holds the notification --------------------------------
 check "the notification is still in flight" sh -c "! grep -q 'notify: delivered' '$T/d.err'"
@@ -249,12 +256,16 @@ el=$("$PY" -c "import time; print('%.1f' % (time.time() - $t0))")
 check "SIGTERM: exit code 0 ($RC)" [ "$RC" -eq 0 ]
 check "SIGTERM: stopped within 12 s (${el} s)" "$PY" -c "import sys; sys.exit(0 if $el <= 12 else 1)"
 check "SIGTERM: logged the delivery that stays queued" grep -q 'deliveries still running at shutdown; they stay queued in the state file' "$T/d.err"
-check "SIGTERM: state.json written at stop, valid JSON, version 1, the notification queued" "$PY" -c "import json, os, sys
+check "SIGTERM: state.json written at stop, valid JSON, version 1, the firing instances and the queued notification" "$PY" -c "import json, os, sys
 p = sys.argv[1]
 S = json.load(open(p))
 ok = os.stat(p).st_mtime >= $t0 and S['version'] == 1 \
     and [e['notification']['id'] for e in S['outbox']['entries']] == ['$NID'] \
-    and len(S['instances']) == 3
+    and sorted(i['state']['state'] for i in S['instances'] if i['rule'] == 'traffic-seen') == ['firing'] * 3
+if not ok:
+    print('state.json: mtime %.1f, outbox %s, instances %s' % (os.stat(p).st_mtime - $t0,
+          [e['notification']['id'] for e in S['outbox']['entries']],
+          [(i['rule'], i['series'].get('destination'), i['state']) for i in S['instances']]), file=sys.stderr)
 sys.exit(0 if ok else 1)" "$T/state/state.json"
 check "SIGTERM: no sanitizer report" no_sanitizer_report "$T/d.err"
 
