@@ -89,6 +89,7 @@ struct daemon {
     bool eval_requested;
     bool snapshot_due;
     bool dirty;                     /* state changed since the last save */
+    bool stopping;                  /* aborting what is in flight at exit */
     struct deliverer *dl;
     struct httpd *httpd;
     struct rate_sample { double t; unsigned long total; } rates[64][8];
@@ -581,6 +582,13 @@ static void on_delivered(void *ud, const struct delivery_verdict *v)
     struct attempt_ctx *ac = ud;
     struct daemon *d = ac->d;
     double now = now_wall();
+    if (d->stopping && v->outcome != DELIVERY_OK) {
+        /* Aborted by our shutdown, not refused by the receiver: the entry
+         * stays as it was, so the state file has it queued and due at
+         * once after a restart (no back-off, no failure counted). */
+        free(ac);
+        return;
+    }
     struct outbox_result res = { OUTBOX_OK, 0, NULL };
     if (v->outcome != DELIVERY_OK) {
         res.kind = v->outcome == DELIVERY_PERMANENT ? OUTBOX_PERMANENT
@@ -1413,6 +1421,7 @@ int daemon_run(const struct daemon_opts *opts)
     stop_flush(d);
     /* Abort what is still in flight (callbacks run now, while the pollers
      * and the outbox exist), then free the rest. */
+    d->stopping = true;
     http_client_free(d->http);
     deliverer_free(d->dl);
     save_state(d);
