@@ -6,7 +6,7 @@
 #  - a second instance on the same state_dir refuses to start;
 #  - SIGTERM with a delivery hanging: exit 0 within ~12 s (10 s flush),
 #    state.json written (valid, "version": 1) with that notification
-#    still queued;
+#    still queued, due at once: a restart delivers it right away;
 #  - a corrupt state.json is moved aside as state.json.corrupt-* with a
 #    loud error and the daemon starts clean;
 #  - `segalert run --once`: exit 0 against a healthy sim, 1 on a 401.
@@ -268,9 +268,27 @@ if not ok:
           [(i['rule'], i['series'].get('destination'), i['state']) for i in S['instances']]), file=sys.stderr)
 sys.exit(0 if ok else 1)" "$T/state/state.json"
 check "SIGTERM: no sanitizer report" no_sanitizer_report "$T/d.err"
+check "SIGTERM: the aborted attempt is not a receiver failure (no back-off)" "$PY" -c "import json, sys
+e = json.load(open(sys.argv[1]))['outbox']['entries'][0]
+sys.exit(0 if e['next_attempt'] <= $t0 else 1)" "$T/state/state.json"
+check "SIGTERM: no 'will retry' logged for it" sh -c "! grep -q 'will retry' '$T/d.err'"
+
+# ---- restart: the queued notification goes out at once ---------------------------------------
+curl -s -X POST --data ok "$hook_URL/_mode" >/dev/null
+SIM_TOKEN=test-token "$SEGALERT" run -c "$T/segalert.conf" >"$T/r.out" 2>"$T/r.err" &
+RPID=$!
+bg_pid $RPID
+if wait_for 8 sinktrue hook "[r for r in A if r['j']['segalert']['notificationId'] == '$NID']"; then
+    ok "restart: the notification queued at SIGTERM is delivered at once"
+else
+    notok "restart: the notification queued at SIGTERM is delivered at once"
+fi
+stop_daemon $RPID 15
+check "restart: SIGTERM, exit code 0 ($RC)" [ "$RC" -eq 0 ]
+check "restart: delivered once, nothing else re-sent" [ "$(sinkq hook "len(A)")" -eq 1 ]
+check "restart: no sanitizer report" no_sanitizer_report "$T/r.err"
 
 # ---- a corrupt state file ---------------------------------------------------------------------
-curl -s -X POST --data ok "$hook_URL/_mode" >/dev/null
 size=$(wc -c <"$T/state/state.json")
 head -c $((size / 2)) "$T/state/state.json" >"$T/half" && cat "$T/half" >"$T/state/state.json"
 SIM_TOKEN=test-token "$SEGALERT" run -c "$T/segalert.conf" >"$T/c.out" 2>"$T/c.err" &
