@@ -74,7 +74,7 @@ start_sink() {
     bg_pid $!
     i=0
     while [ $i -lt 100 ]; do
-        p=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$T/$1.out")
+        p=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$T/$1.out" 2>/dev/null)
         if [ -n "$p" ]; then
             eval "${1}_URL=http://127.0.0.1:$p"
             return 0
