@@ -57,7 +57,7 @@ cat <<MSG
   segalert demo
   -------------
   segalert-sim serves a simulated workspace on http://$SIM_ADDR
-  (examples/demo-scenario.conf: 4 sources, 13 connections, incidents from
+  (examples/demo-scenario.conf: 4 sources, 12 connections, incidents from
   20 s on: discards, slow deliveries, a stall, a volume drop and spike, an
   MTU surge over the plan limit of $limit).
 

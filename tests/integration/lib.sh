@@ -30,6 +30,7 @@ contains() { grep -qF -- "$2" "$1"; }
 # Start segalert-sim with a scenario; sets SIM_URL and SIM_PID.
 start_sim() {
     scenario=$1; shift
+    : >"$T/sim.out"
     "$SEGALERT_SIM" --listen 127.0.0.1:0 --scenario "$scenario" "$@" \
         >"$T/sim.out" 2>"$T/sim.err" &
     SIM_PID=$!
