@@ -29,6 +29,8 @@ struct eval_instance {
     const struct labelset *series_labels;   /* identity, with the rule */
     const struct labelset *labels;          /* alert labels, NULL until built */
     struct alert_instance st;
+    const char *workspace;                  /* interned "workspace" label, or
+                                               NULL (cached for $variables) */
     bool selected;                          /* the rule's filters select it */
     unsigned long seen_pass;                /* last pass that found its series */
 };

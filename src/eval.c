@@ -103,6 +103,7 @@ static struct eval_instance *instance_get(struct evaluator *ev,
     in->rule = r;
     in->series_labels = ls;
     in->selected = rule_selects(r, ls);
+    in->workspace = labelset_get(ls, "workspace");
     alert_instance_init(&in->st, now);
     XGROW(ev->all, ev->nall + 1, ev->all_cap);
     ev->all[ev->nall++] = in;
@@ -214,7 +215,7 @@ size_t evaluator_run(struct evaluator *ev, struct store *st, double now,
             in->seen_pass = ev->pass;
             if (!in->selected)
                 continue;
-            load_vars(ev, h, labelset_get(ls, "workspace"), now, &vc);
+            load_vars(ev, h, in->workspace, now, &vc);
             nevals++;
             if (h && h->stale_after_s[r->family] > 0 &&
                 now - series_last_update(s) > h->stale_after_s[r->family]) {
@@ -229,13 +230,17 @@ size_t evaluator_run(struct evaluator *ev, struct store *st, double now,
             v.crit = res.cond;
             v.nodata = res.nodata && !res.cond;
             v.value = res.value;
-            if (r->warn) {
+            /* The warning tier only matters when the critical one does not
+             * hold, and `recover` only for a firing instance (alert.h):
+             * skipping them keeps a pass to about one expression per
+             * (rule, series). */
+            if (r->warn && !v.crit) {
                 struct expr_result w = expr_eval(r->warn, s, now, &vars);
                 v.warn = w.cond;
                 if (w.cond)
                     v.nodata = false;
             }
-            if (r->recover) {
+            if (r->recover && in->st.state == ALERT_FIRING) {
                 struct expr_result rr = expr_eval(r->recover, s, now, &vars);
                 v.recovered = rr.cond;
             }
@@ -244,14 +249,19 @@ size_t evaluator_run(struct evaluator *ev, struct store *st, double now,
         }
     }
     /* Instances whose series left the store: no data (unless the API is
-     * down, which freezes them). */
+     * down, which freezes them).  The same walk counts states. */
+    ev->stats.pending = ev->stats.firing = 0;
     for (size_t i = 0; i < ev->nall; i++) {
         struct eval_instance *in = ev->all[i];
+        if (in->st.state == ALERT_PENDING)
+            ev->stats.pending++;
+        else if (in->st.state == ALERT_FIRING)
+            ev->stats.firing++;
         if (in->seen_pass == ev->pass || !in->selected)
             continue;
         if (in->st.state == ALERT_INACTIVE && in->rule->params.no_data != NODATA_ALERT)
             continue;
-        load_vars(ev, h, labelset_get(in->series_labels, "workspace"), now, &vc);
+        load_vars(ev, h, in->workspace, now, &vc);
         struct alert_verdict v = { .nodata = true, .value = NAN,
                                    .api_down = vc.down };
         step(ev, in, &v, now);
@@ -262,13 +272,6 @@ size_t evaluator_run(struct evaluator *ev, struct store *st, double now,
     ev->stats.duration_s = (double)(t1.tv_sec - t0.tv_sec) +
                            (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     ev->stats.instances = ev->nall;
-    ev->stats.pending = ev->stats.firing = 0;
-    for (size_t i = 0; i < ev->nall; i++) {
-        if (ev->all[i]->st.state == ALERT_PENDING)
-            ev->stats.pending++;
-        else if (ev->all[i]->st.state == ALERT_FIRING)
-            ev->stats.firing++;
-    }
     *events = ev->events;
     return ev->nevents;
 }
