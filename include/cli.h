@@ -9,6 +9,9 @@
 #ifndef SEGALERT_CLI_H
 #define SEGALERT_CLI_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 #include "config.h"
 
 /* Options every command accepts (parsed by cli_common_option). */
@@ -25,6 +28,28 @@ int cmd_status(int argc, char **argv);
 int cmd_silence(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_test(int argc, char **argv);
+
+/* A command-specific long option for cli_parse(). */
+struct cli_flag {
+    const char *name;       /* without the leading "--" */
+    bool has_arg;
+    /* Store the option (arg is NULL without an argument); return 0, or -1
+     * after printing why the value is invalid. */
+    int (*set)(void *ud, const char *arg);
+};
+
+/*
+ * Parse a command's options: the common ones (-c/--config, -v/--verbose,
+ * --log-format, -h/--help) and the command's flags, then check that the
+ * number of positional arguments is within [min_args, max_args]; the first
+ * one is argv[*first_arg].  Returns -1 when the command should go on, or
+ * the exit code to return: 0 after printing help to stdout, 2 after a usage
+ * error (message and usage on stderr).
+ */
+int cli_parse(int argc, char **argv, struct cli_common *common,
+              const struct cli_flag *flags, size_t nflags, void *ud,
+              void (*usage)(FILE *out), int min_args, int max_args,
+              int *first_arg);
 
 /*
  * Load and validate the configuration for a command: prints every

@@ -4,7 +4,6 @@
  * FILE:LINE[:COL]: message, exit 2 on any error, else print a one-line
  * summary and exit 0.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,26 +56,10 @@ static void check_receiver_templates(const struct config *cfg,
 int cmd_check(int argc, char **argv)
 {
     struct cli_common common = { 0 };
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': common.config_path = optarg; break;
-        case 'v': common.verbose++; break;
-        case 'h': check_usage(stdout); return 0;
-        default: check_usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "segalert check: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    int prc = cli_parse(argc, argv, &common, NULL, 0, NULL, check_usage, 0, 0,
+                        NULL);
+    if (prc >= 0)
+        return prc;
     const char *path = common.config_path ? common.config_path
                                           : config_default_path();
     struct diag_list diags = DIAG_LIST_INIT;

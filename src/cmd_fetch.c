@@ -3,7 +3,6 @@
  * metric family of every workspace once and print the series, the way a
  * user checks a token and sees what segalert sees.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,34 +230,22 @@ static void fetch_usage(FILE *out)
             "Exit status 1 when any request failed (reasons on stderr).\n");
 }
 
+static int set_flag(void *ud, const char *arg)
+{
+    (void)arg;
+    *(bool *)ud = true;
+    return 0;
+}
+
 int cmd_fetch(int argc, char **argv)
 {
     struct cli_common common = { 0 };
     bool json = false;
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "json", no_argument, NULL, 'j' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "log-format", required_argument, NULL, 'L' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': common.config_path = optarg; break;
-        case 'j': json = true; break;
-        case 'v': common.verbose++; break;
-        case 'L': common.log_format = optarg; break;
-        case 'h': fetch_usage(stdout); return 0;
-        default: fetch_usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "segalert fetch: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    static const struct cli_flag flags[] = { { "json", false, set_flag } };
+    int prc = cli_parse(argc, argv, &common, flags, ARRAY_SIZE(flags), &json,
+                        fetch_usage, 0, 0, NULL);
+    if (prc >= 0)
+        return prc;
     struct config *cfg = cli_load_config(&common);
     if (!cfg)
         return 2;

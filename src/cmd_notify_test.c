@@ -4,7 +4,6 @@
  * what happened (delivered, or the receiver's answer and whether segalert
  * would retry it).
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,27 +81,11 @@ static void on_done(void *ud, const struct delivery_verdict *v)
 int cmd_notify_test(int argc, char **argv)
 {
     struct cli_common common = { 0 };
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': common.config_path = optarg; break;
-        case 'v': common.verbose++; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind + 1 != argc) {
-        usage(stderr);
-        return 2;
-    }
-    const char *name = argv[optind];
+    int first;
+    int prc = cli_parse(argc, argv, &common, NULL, 0, NULL, usage, 1, 1, &first);
+    if (prc >= 0)
+        return prc;
+    const char *name = argv[first];
     struct config *cfg = cli_load_config(&common);
     if (!cfg)
         return 2;

@@ -1,7 +1,6 @@
 /*
  * cmd_run.c - `segalert run [-c FILE] [--once] [--dry-run]`.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -26,42 +25,41 @@ static void run_usage(FILE *out)
             "save state and exit 0.\n");
 }
 
+static int set_once(void *ud, const char *arg)
+{
+    (void)arg;
+    ((struct daemon_opts *)ud)->once = true;
+    return 0;
+}
+
+static int set_dry_run(void *ud, const char *arg)
+{
+    (void)arg;
+    ((struct daemon_opts *)ud)->dry_run = true;
+    return 0;
+}
+
+static int set_eval_interval(void *ud, const char *arg)
+{
+    struct daemon_opts *o = ud;
+    if (parse_duration(arg, &o->eval_interval_s) != 0 || o->eval_interval_s <= 0) {
+        fprintf(stderr, "segalert run: invalid --eval-interval '%s'\n", arg);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct daemon_opts o = { 0 };
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "once", no_argument, NULL, 'o' },
-        { "dry-run", no_argument, NULL, 'n' },
-        { "eval-interval", required_argument, NULL, 'E' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "log-format", required_argument, NULL, 'L' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+    static const struct cli_flag flags[] = {
+        { "once", false, set_once },
+        { "dry-run", false, set_dry_run },
+        { "eval-interval", true, set_eval_interval },
     };
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': o.common.config_path = optarg; break;
-        case 'o': o.once = true; break;
-        case 'n': o.dry_run = true; break;
-        case 'E':
-            if (parse_duration(optarg, &o.eval_interval_s) != 0 ||
-                o.eval_interval_s <= 0) {
-                fprintf(stderr, "segalert run: invalid --eval-interval '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'v': o.common.verbose++; break;
-        case 'L': o.common.log_format = optarg; break;
-        case 'h': run_usage(stdout); return 0;
-        default: run_usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "segalert run: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    int rc = cli_parse(argc, argv, &o.common, flags, ARRAY_SIZE(flags), &o,
+                       run_usage, 0, 0, NULL);
+    if (rc >= 0)
+        return rc;
     return daemon_run(&o);
 }
