@@ -489,7 +489,9 @@ static void delivery_done(void *ud, enum seg_status st, const char *msg)
 
 void poller_poll_delivery(struct poller *p, double now)
 {
-    double end = floor(now / 60) * 60;
+    /* The window ends now (to the second), not at the last whole minute:
+     * an incident must not wait for the minute to end before it shows. */
+    double end = floor(now);
     double start = end - p->ws->delivery_window_s;
     for (size_t i = 0; i < p->topo.nconns; i++) {
         struct poll_connection *c = &p->topo.conns[i];

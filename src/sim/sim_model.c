@@ -118,13 +118,34 @@ static void window_minutes(double start, double end, double now,
         *m1 = *m0;
 }
 
+/* Fraction of minute m that has happened by now: 1 for past minutes, the
+ * elapsed share for the current one (its events so far; nothing from the
+ * future leaks into a summary). */
+static double minute_elapsed(int64_t m, double now)
+{
+    double t = (double)m * 60;
+    if (now >= t + 60)
+        return 1;
+    return now > t ? (now - t) / 60 : 0;
+}
+
+/* Events of minute m that have happened by now. */
+static int64_t minute_events_so_far(const struct scenario *sc,
+                                    const struct sim_source *s, int64_t m,
+                                    double now)
+{
+    int64_t n = model_minute_events(sc, s, m);
+    double f = minute_elapsed(m, now);
+    return f >= 1 ? n : (int64_t)floor((double)n * f);
+}
+
 int64_t model_events(const struct scenario *sc, const struct sim_source *s,
                      double start, double end, double now)
 {
     int64_t m0, m1, total = 0;
     window_minutes(start, end, now, &m0, &m1);
     for (int64_t m = m0; m < m1; m++)
-        total += model_minute_events(sc, s, m);
+        total += minute_events_so_far(sc, s, m, now);
     return total;
 }
 
@@ -145,14 +166,17 @@ void model_delivery(const struct scenario *sc, const struct sim_source *s,
         return;
     window_minutes(start, end, now, &m0, &m1);
     for (int64_t m = m0; m < m1; m++) {
-        int64_t n = model_minute_events(sc, s, m);
+        int64_t n = minute_events_so_far(sc, s, m, now);
         if (n == 0)
             continue;
         double t = (double)m * 60;
+        /* In the current minute only the part until now counts. */
+        double span = 60 * minute_elapsed(m, now);
         double dr = d->discard_ratio, lat = 1, stall = 0;
         for (size_t i = 0; i < d->n_incidents; i++) {
             const struct sim_incident *inc = d->incidents[i];
-            double share = minute_share(inc, t);
+            double share = span > 0 ? model_incident_overlap(inc, t, t + span) / span
+                                    : 0;
             if (share <= 0)
                 continue;
             switch (inc->kind) {
