@@ -311,18 +311,23 @@ a = j['alerts'][0]
 ok = a['startsAt'].startswith('20') and a['endsAt'] == '0001-01-01T00:00:00Z' \
     and j['segalert']['reason'] == 'first' and j['segalert']['notificationId']
 sys.exit(0 if ok else 1)" "$T/firing.json"
-# summary = "amplitude discards X% of events from web", X the ratio of the
-# minute the sim served (what `segalert fetch` reads in the same minute).
-check "firing: summary carries the value the sim served" "$PY" -c "import json, re, sys
+# summary = "amplitude discards X% of events from web": X is the rule value
+# (the discard ratio of the delivery window when the rule fired), above the
+# rule's 2% and at most the incident's 30%, and the same number the payload
+# carries as its value annotation.  The window ends at the poll time, so
+# `segalert fetch` a moment later sees a ratio in the same range, not the
+# same number.
+check "firing: summary carries the rule value" "$PY" -c "import json, re, sys
 a = json.load(open(sys.argv[1]))['alerts'][0]
 m = re.fullmatch(r'amplitude discards ([0-9.]+)% of events from web', a['annotations'].get('summary', ''))
 f = [l for l in open(sys.argv[2]) if l.startswith('connection ') and 'destination=\"amplitude\"' in l]
 r = re.search(r' discard_ratio=([0-9.e+-]+)', f[0]) if f else None
+v = float(a['annotations'].get('value', 'nan'))
 if not m or not r:
     sys.exit(1)
-x, want = float(m.group(1)), 100 * float(r.group(1))
-print('summary %s%%, sim %.4f%%' % (m.group(1), want), file=sys.stderr)
-sys.exit(0 if 2 < x < 31 and abs(x - want) <= 0.01 + 0.005 * want else 1)" "$T/firing.json" "$T/fetch.out"
+x, now = float(m.group(1)), 100 * float(r.group(1))
+print('summary %s%%, value %.4f, fetch %.4f%%' % (m.group(1), v, now), file=sys.stderr)
+sys.exit(0 if 2 < x <= 30.05 and abs(x - 100 * v) <= 0.01 + 0.005 * x and 2 < now <= 30.05 else 1)" "$T/firing.json" "$T/fetch.out"
 
 # ---- resolved --------------------------------------------------------------------------
 now=$(date +%s)
