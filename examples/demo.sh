@@ -46,7 +46,7 @@ mtu=$(curl -s -H "Authorization: Bearer sim-token" \
     sed -n 's/.*"identified":"\([0-9]*\)".*"neverIdentified":"\([0-9]*\)".*/\1 \2/p' |
     awk '{ print $1 + $2 }')
 [ -n "$mtu" ] || mtu=0
-limit=$((mtu + 1500))
+limit=$((mtu + 800))
 rm -rf "$DIR/state"
 sed "s/^  mtu_limit       = 0/  mtu_limit       = $limit/" examples/demo.conf >"$DIR/demo.conf"
 mkdir -p "$DIR/demo-rules"
