@@ -126,13 +126,9 @@ static double max_d(double a, double b)
 static void store_limits_for(const struct daemon *d, struct store_limits *lim)
 {
     memset(lim, 0, sizeof(*lim));
-    double poll = 60, bucket = 60, usage = 3600;
-    for (size_t i = 0; i < d->cfg->nworkspaces; i++) {
-        const struct workspace_cfg *w = &d->cfg->workspaces[i];
-        poll = max_d(poll, w->poll_interval_s);
-        bucket = max_d(bucket, w->volume_interval_s < 3600 ? 60 : 3600);
-        usage = max_d(usage, w->usage_interval_s);
-    }
+    double poll = 60;
+    for (size_t i = 0; i < d->cfg->nworkspaces; i++)
+        poll = max_d(poll, d->cfg->workspaces[i].poll_interval_s);
     /* What the rules read, plus slack, plus an hour for sparklines. */
     lim->retention_s[FAM_CONNECTION] = max_d(d->rs->lookback_s[FAM_CONNECTION], 3600) + 2 * poll;
     lim->retention_s[FAM_SOURCE] = max_d(d->rs->lookback_s[FAM_SOURCE], 3600) + 2 * 3600;
@@ -142,7 +138,6 @@ static void store_limits_for(const struct daemon *d, struct store_limits *lim)
      * history; the recent minute buckets make a ring grow by doubling.
      * Sizing for minutes would reserve 10,000 rows per source. */
     lim->spacing_s[FAM_SOURCE] = 3600;
-    (void)bucket;
     lim->spacing_s[FAM_USAGE] = 86400;
 }
 
