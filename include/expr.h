@@ -108,6 +108,9 @@ int expr_family(const struct expr *e);
 double expr_max_lookback(const struct expr *e);
 bool expr_uses_metric(const struct expr *e, enum metric_id m);
 /* The source text the expression was compiled from. */
+/* The metric the rule value reads (the first metric of the left-hand side
+ * of the first comparison, else the first metric read), or -1. */
+int expr_value_metric(const struct expr *e);
 const char *expr_source(const struct expr *e);
 
 struct expr_result {

@@ -13,7 +13,6 @@
 #include "daemon.h"
 
 #include <cjson/cJSON.h>
-#include <ctype.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -705,31 +704,6 @@ static double rate_last_minute(const struct daemon *d, size_t wi, double now)
     return (double)(cur->total - old->total) * 60.0 / (cur->t - old->t);
 }
 
-/* The metric a sparkline shows: the first metric named in the expression,
- * which is the rule value's metric for the usual "metric > threshold" and
- * "f(metric, window) ..." shapes. */
-static int first_metric(const struct rule *r)
-{
-    const char *p = r->cfg->expr;
-    while (p && *p) {
-        if (isalpha((unsigned char)*p) || *p == '_') {
-            const char *start = p;
-            while (isalnum((unsigned char)*p) || *p == '_')
-                p++;
-            char name[64];
-            snprintf(name, sizeof(name), "%.*s", (int)(p - start), start);
-            int m = metric_lookup(name);
-            if (m >= 0 && (start == r->cfg->expr || start[-1] != '$'))
-                return m;
-        } else {
-            p++;
-        }
-    }
-    for (int m = 0; m < M__COUNT; m++)
-        if (expr_uses_metric(r->expr, (enum metric_id)m))
-            return m;
-    return -1;
-}
 
 static void snapshot_workspaces(struct daemon *d, struct snapshot *sn, double now)
 {
@@ -816,7 +790,7 @@ static void snapshot_alerts(struct daemon *d, struct snapshot *sn, double now)
                                       now) != NULL;
         sa->summary = sum.len ? strbuf_detach(&sum) : NULL;
         sa->runbook_url = xstrdup(in->rule->cfg->runbook_url);
-        int m = first_metric(in->rule);
+        int m = expr_value_metric(in->rule->expr);
         if (s && m >= 0) {
             double ts[120], vs[120];
             size_t np = series_points(s, (enum metric_id)m, now - 6 * 3600, now,

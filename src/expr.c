@@ -863,6 +863,22 @@ bool expr_uses_metric(const struct expr *e, enum metric_id m)
     return (unsigned)m < M__COUNT && e->uses[m];
 }
 
+int expr_value_metric(const struct expr *e)
+{
+    /* Postfix code: the left-hand side of the first comparison (the rule
+     * value) is emitted before everything after it, so the first metric
+     * read is the value's when it reads one. */
+    for (size_t i = 0; i < e->ncode; i++) {
+        switch (e->code[i].op) {
+        case OP_LATEST: case OP_WINDOW: case OP_FORECAST: case OP_TIMELEFT:
+            return e->code[i].idx;
+        default:
+            break;
+        }
+    }
+    return -1;
+}
+
 const char *expr_source(const struct expr *e)
 {
     return e->src;

@@ -668,6 +668,25 @@ static void test_errors_position(void **state)
     strbuf_free(&sb);
 }
 
+static void expect_value_metric(const char *src, int want)
+{
+    struct expr *e = compile_ok(src);
+    assert_int_equal(expr_value_metric(e), want);
+    expr_free(e);
+}
+
+static void test_value_metric(void **state)
+{
+    (void)state;
+    expect_value_metric("discard_ratio > 2% and attempted >= 100", M_DISCARD_RATIO);
+    expect_value_metric("sum(event_volume, 1h) / sum(event_volume, 1h, 7d) < 50%",
+                        M_EVENT_VOLUME);
+    expect_value_metric("forecast(mtu, 3d, $period_remaining) > $mtu_limit",
+                        M_MTU);
+    expect_value_metric("$mtu_limit > 0 and api_calls > 1", M_API_CALLS);
+    expect_value_metric("attempted == 0 and source_volume >= 100", M_ATTEMPTED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -683,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_errors_calls),
         cmocka_unit_test(test_errors_syntax),
         cmocka_unit_test(test_errors_position),
+        cmocka_unit_test(test_value_metric),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
