@@ -20,6 +20,28 @@ trap cleanup EXIT INT TERM
 
 bg_pid() { PIDS="$PIDS $1"; }
 
+PY=${PY:-/usr/bin/python3}
+
+# free_port: a free TCP port on 127.0.0.1 (to pass to a server we start).
+free_port() {
+    "$PY" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# wait_for SECONDS COMMAND...: retry every 0.2 s until the command succeeds.
+wait_for() {
+    n=$(($1 * 5))
+    shift
+    while [ $n -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.2
+        n=$((n - 1))
+    done
+    return 1
+}
+
 ok()    { echo "ok - $*"; }
 notok() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
 # check "description" command...: ok when the command succeeds

@@ -18,25 +18,6 @@
 PY=/usr/bin/python3
 SINK="$SRC/tests/peers/http_sink.py"
 
-free_port() {
-    "$PY" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# wait_for SECONDS COMMAND...: retry every 0.2 s until the command succeeds.
-wait_for() {
-    n=$(($1 * 5))
-    shift
-    while [ $n -gt 0 ]; do
-        "$@" && return 0
-        sleep 0.2
-        n=$((n - 1))
-    done
-    return 1
-}
-
 # start_sink NAME MODE: an http_sink recording into $T/NAME; sets
 # SINK_PORT and writes it to $T/NAME.port.
 start_sink() {

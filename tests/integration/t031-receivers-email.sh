@@ -18,18 +18,6 @@
 PY=/usr/bin/python3
 SMTPD="$SRC/tests/peers/smtp_server.py"
 
-# wait_for SECONDS COMMAND...: retry every 0.2 s until the command succeeds.
-wait_for() {
-    n=$(($1 * 5))
-    shift
-    while [ $n -gt 0 ]; do
-        "$@" && return 0
-        sleep 0.2
-        n=$((n - 1))
-    done
-    return 1
-}
-
 # start_smtp NAME ARGS...: smtp_server.py with maildir $T/NAME; sets
 # SMTP_PORT and writes it to $T/NAME.port.
 start_smtp() {

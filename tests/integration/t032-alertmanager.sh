@@ -23,25 +23,6 @@ PY=/usr/bin/python3
 SINK="$SRC/tests/peers/http_sink.py"
 AM_BIN=${ALERTMANAGER:-/usr/bin/prometheus-alertmanager}
 
-free_port() {
-    "$PY" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# wait_for SECONDS COMMAND...: retry every 0.2 s until the command succeeds.
-wait_for() {
-    n=$(($1 * 5))
-    shift
-    while [ $n -gt 0 ]; do
-        "$@" && return 0
-        sleep 0.2
-        n=$((n - 1))
-    done
-    return 1
-}
-
 # start_sink NAME MODE: an http_sink recording into $T/NAME; port in $T/NAME.port
 start_sink() {
     "$PY" "$SINK" --port 0 --dir "$T/$1" --mode "$2" >"$T/$1.out" 2>"$T/$1.err" &

@@ -9,8 +9,6 @@
 
 PY=/usr/bin/python3
 SINK="$SRC/tests/peers/http_sink.py"
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { n=$(($1 * 5)); shift; while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.2; n=$((n - 1)); done; return 1; }
 
 start_sink() {  # start_sink NAME MODE -> port in $T/NAME.port
     : >"$T/$1.out"

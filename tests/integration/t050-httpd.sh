@@ -15,13 +15,6 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
-free_port() {
-    "$PY" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # http METHOD PATH [curl args...]: body in $T/body, headers in $T/hdr,
 # prints the status code.
 http() {
@@ -29,18 +22,6 @@ http() {
     p=$2
     shift 2
     curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' -X "$m" "$@" "$BASE$p"
-}
-
-# wait_for SECONDS COMMAND...: retry every 0.2 s until the command succeeds.
-wait_for() {
-    n=$(($1 * 5))
-    shift
-    while [ $n -gt 0 ]; do
-        "$@" && return 0
-        sleep 0.2
-        n=$((n - 1))
-    done
-    return 1
 }
 
 json() {    # json 'python expression over d' < file: exit 0 when true
