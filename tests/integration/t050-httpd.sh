@@ -172,6 +172,10 @@ check "segalert status exits 0" [ $rc -eq 0 ]
 check "segalert status prints the workspace line" grep -qE '^sim +up +3 ' "$T/status.out"
 check "segalert status prints the alerts and receivers" \
     sh -c "grep -q '^ALERTS:' '$T/status.out' && grep -q '^console  *log' '$T/status.out'"
+# The operator running `status` need not hold the workspace token.
+env -u SIM_TOKEN "$SEGALERT" status -c "$T/segalert.conf" >"$T/status-nosecret.out" 2>"$T/status-nosecret.err"
+check "segalert status works without the token in the environment" \
+    grep -qE '^sim +up +3 ' "$T/status-nosecret.out"
 "$SEGALERT" status -c "$T/segalert.conf" --json >"$T/status.json" 2>/dev/null
 check "segalert status --json" \
     json 'd["source"] == "daemon" and d["status"]["workspaces"][0]["name"] == "sim"' <"$T/status.json"
