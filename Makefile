@@ -45,9 +45,12 @@ ALL_CFLAGS  = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lpthread -lm
 
-# Every src/*.c but main.c forms the core library; src/sim/*.c is the simulator.
-CORE_SRC  = $(filter-out src/main.c,$(wildcard src/*.c))
-CORE_OBJ  = $(CORE_SRC:src/%.c=$(O)/core/%.o)
+# Layers, lowest first: a file may include headers of its own layer and of
+# the layers before it (tests/layering.sh checks).  Every src/LAYER/*.c but
+# cmd/main.c forms libsegalert.a; src/sim/*.c is the simulator.
+LAYERS    = core config engine api notify server daemon cmd
+CORE_SRC  = $(filter-out src/cmd/main.c,$(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)))
+CORE_OBJ  = $(CORE_SRC:src/%.c=$(O)/obj/%.o)
 SIM_SRC   = $(wildcard src/sim/*.c)
 SIM_OBJ   = $(SIM_SRC:src/sim/%.c=$(O)/sim/%.o)
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
@@ -72,7 +75,7 @@ $(O)/libsegalert.a: $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
-$(SEGALERT): $(O)/core/main.o $(O)/libsegalert.a
+$(SEGALERT): $(O)/obj/cmd/main.o $(O)/libsegalert.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -80,7 +83,7 @@ $(SIM): $(SIM_OBJ) $(O)/libsegalert.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/core/%.o: src/%.c
+$(O)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -149,4 +152,4 @@ uninstall:
 clean:
 	rm -rf build segalert segalert-sim
 
--include $(wildcard $(O)/*/*.d)
+-include $(wildcard $(O)/*/*.d $(O)/obj/*/*.d)

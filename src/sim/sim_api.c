@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util.h"
+#include "core/util.h"
 #include "sim_api.h"
 #include "sim_model.h"
 

@@ -9,7 +9,7 @@
 #ifndef SEGALERT_SIM_API_H
 #define SEGALERT_SIM_API_H
 
-#include "util.h"
+#include "core/util.h"
 #include "sim_scenario.h"
 
 enum sim_endpoint {

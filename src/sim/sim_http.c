@@ -16,8 +16,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "log.h"
-#include "util.h"
+#include "core/log.h"
+#include "core/util.h"
 #include "sim_api.h"
 #include "sim_http.h"
 #include "sim_model.h"

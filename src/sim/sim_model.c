@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 
-#include "util.h"
+#include "core/util.h"
 #include "sim_model.h"
 
 #define TWO_PI 6.283185307179586

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util.h"
+#include "core/util.h"
 #include "sim_model.h"
 #include "sim_scenario.h"
 

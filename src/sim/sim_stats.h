@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "core/util.h"
 #include "sim_api.h"
 
 void stats_init(void);

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "expr.h"
-#include "labels.h"
-#include "store.h"
-#include "util.h"
+#include "engine/expr.h"
+#include "engine/labels.h"
+#include "engine/store.h"
+#include "core/util.h"
 
 #define NCONN 10000
 #define NSRC 1000

@@ -19,10 +19,10 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include "deliver.h"
-#include "http.h"
-#include "log.h"
-#include "notify.h"
+#include "notify/deliver.h"
+#include "api/http.h"
+#include "core/log.h"
+#include "notify/notify.h"
 
 static atomic_long received;
 

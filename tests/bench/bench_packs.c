@@ -15,12 +15,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
-#include "eval.h"
-#include "labels.h"
-#include "log.h"
-#include "rules.h"
-#include "store.h"
+#include "config/config.h"
+#include "engine/eval.h"
+#include "engine/labels.h"
+#include "core/log.h"
+#include "engine/rules.h"
+#include "engine/store.h"
 
 #define NCONN 10000
 #define NSRC 1000

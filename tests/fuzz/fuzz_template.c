@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template.h"
+#include "engine/template.h"
 
 static bool num(void *ud, const char *name, double *out)
 {

@@ -9,7 +9,7 @@ mkdir -p "$O"
 PKG="libcurl libcjson libconfuse libesmtp-1.0 libmicrohttpd openssl"
 CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Iinclude $(pkg-config --cflags $PKG)"
 LIBS="$(pkg-config --libs $PKG) -lpthread -lm"
-SRCS=$(ls src/*.c | grep -v 'src/main.c')
+SRCS=$(ls src/*/*.c | grep -v -e 'src/cmd/main.c' -e '^src/sim/')
 rc=0
 for t in tests/fuzz/fuzz_*.c; do
     name=$(basename "$t" .c)

@@ -300,7 +300,7 @@ start_sink retry 429:2 || notok "http_sink retry starts"
 start_sink later 429:100 || notok "http_sink later starts"
 start_sink perm 400 || notok "http_sink perm starts"
 # docs/notifications.md: group_by = {"..."} groups by every label (one
-# group per alert), and src/dispatch.c implements it.
+# group per alert), and src/notify/dispatch.c implements it.
 daemon_conf dots retry
 sed 's/^  group_by = .*/  group_by = {"..."}/' "$T/dots.conf" >"$T/dots2.conf"
 "$SEGALERT" check -c "$T/dots2.conf" >"$T/dots.out" 2>&1

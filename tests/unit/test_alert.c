@@ -24,8 +24,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alert.h"
-#include "util.h"
+#include "engine/alert.h"
+#include "core/util.h"
 
 #define T0 1700000000.0
 

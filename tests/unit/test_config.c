@@ -18,10 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "diag.h"
-#include "log.h"
-#include "util.h"
+#include "config/config.h"
+#include "core/diag.h"
+#include "core/log.h"
+#include "core/util.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 

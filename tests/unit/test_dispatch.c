@@ -24,12 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "dispatch.h"
-#include "log.h"
-#include "notify.h"
-#include "silence.h"
-#include "util.h"
+#include "config/config.h"
+#include "notify/dispatch.h"
+#include "core/log.h"
+#include "notify/notify.h"
+#include "notify/silence.h"
+#include "core/util.h"
 
 #define T0 1700000000.0
 

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr.h"
-#include "labels.h"
-#include "store.h"
+#include "engine/expr.h"
+#include "engine/labels.h"
+#include "engine/store.h"
 
 #define assert_near(a, b, eps) near_impl((a), (b), (eps), __LINE__)
 static void near_impl(double a, double b, double eps, int line)

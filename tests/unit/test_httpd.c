@@ -23,11 +23,11 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "control.h"
-#include "httpd.h"
-#include "log.h"
-#include "snapshot.h"
-#include "util.h"
+#include "server/control.h"
+#include "server/httpd.h"
+#include "core/log.h"
+#include "server/snapshot.h"
+#include "core/util.h"
 
 /* ---- a fake main loop --------------------------------------------------- */
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "labels.h"
+#include "engine/labels.h"
 
 static const struct labelset *make(struct label_pool *pool, const char *k1,
                                    const char *v1, const char *k2,

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outbox.h"
-#include "state.h"
+#include "notify/outbox.h"
+#include "daemon/state.h"
 
 #define T0 1787227200.0
 #define SEED 42

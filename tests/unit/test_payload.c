@@ -22,7 +22,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
-#include "payload.h"
+#include "notify/payload.h"
 
 #define T0 1787227200.0     /* 2026-08-20T12:00:00Z */
 #define EVIL "x\r\nBcc: evil@example.com"

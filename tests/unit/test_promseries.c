@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "promseries.h"
+#include "engine/promseries.h"
 
 static void expect(const char *text, const char *want)
 {

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "segment_parse.h"
-#include "util.h"
+#include "api/segment_parse.h"
+#include "core/util.h"
 
 #define ERRLEN 256
 #define MS 0.001        /* latency_scale for millisecond latencies */

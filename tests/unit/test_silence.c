@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "notify.h"
-#include "silence.h"
-#include "util.h"
+#include "notify/notify.h"
+#include "notify/silence.h"
+#include "core/util.h"
 
 #define T0 1700000000.0
 

@@ -29,8 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "smtp.h"
-#include "util.h"
+#include "notify/smtp.h"
+#include "core/util.h"
 
 #define PYTHON "/usr/bin/python3"
 

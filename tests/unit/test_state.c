@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "state.h"
+#include "daemon/state.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 

@@ -16,9 +16,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "snapshot.h"
-#include "statuspage.h"
-#include "util.h"
+#include "server/snapshot.h"
+#include "server/statuspage.h"
+#include "core/util.h"
 
 #define NOW 1787227200.0        /* 2026-08-20T12:00:00Z */
 

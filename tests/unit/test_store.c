@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "labels.h"
-#include "store.h"
+#include "engine/labels.h"
+#include "engine/store.h"
 
 /* cmocka 1.1 has no double assertion with a useful message */
 #define assert_near(a, b, eps) near_impl((a), (b), (eps), __LINE__)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template.h"
+#include "engine/template.h"
 
 struct ctx { const char *names[8]; double nums[8]; const char *strs[8]; };
 

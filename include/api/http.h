@@ -1,0 +1,81 @@
+/*
+ * http.h - non-blocking HTTP transfers on one curl multi handle.
+ *
+ * The main loop owns one struct http_client.  Callers fill a struct
+ * http_request, submit it, and keep calling http_run(); when a transfer
+ * finishes its done() callback runs on the calling thread with the status,
+ * body (capped) and the headers segalert cares about.  Connections are
+ * reused between requests to the same host (curl's connection cache).
+ *
+ * Ownership: the request is borrowed from submit until done() is called;
+ * done() may free it or resubmit it (after http_request_reset()).  The
+ * client never frees requests; http_client_free() aborts transfers still
+ * in flight and calls done() for them with curl_code CURLE_ABORTED_BY_CALLBACK.
+ */
+#ifndef SEGALERT_HTTP_H
+#define SEGALERT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/util.h"
+
+struct http_client;
+struct http_request;
+
+typedef void (*http_done_fn)(struct http_request *req, void *ud);
+
+struct http_request {
+    /* --- input, set by the caller --- */
+    char *url;                  /* owned by the request (freed by http_request_free) */
+    const char *method;         /* "GET" (default when NULL) or "POST" */
+    struct strbuf post_body;    /* body for POST */
+    char **headers;             /* "Name: value" lines, owned */
+    size_t nheaders;
+    long connect_timeout_ms;    /* 0 = 10 s */
+    long timeout_ms;            /* whole transfer; 0 = 30 s */
+    size_t max_body;            /* response cap; 0 = 8 MiB */
+    http_done_fn done;
+    void *ud;
+
+    /* --- output, valid in done() --- */
+    long status;                /* HTTP status; 0 when no response */
+    int curl_code;              /* CURLcode; 0 = transfer completed */
+    bool body_too_large;        /* the response exceeded max_body */
+    struct strbuf body;
+    char error[256];            /* curl's message when curl_code != 0 */
+    char *retry_after;          /* header values or NULL */
+    char *ratelimit_reset;      /* X-RateLimit-Reset */
+    char *ratelimit_remaining;  /* X-RateLimit-Remaining */
+    char *content_type;
+    double elapsed_s;
+
+    /* --- private --- */
+    void *easy;
+    void *slist;
+};
+
+struct http_client *http_client_new(void);
+void http_client_free(struct http_client *c);
+
+struct http_request *http_request_new(const char *url);
+/* Add a "Name: value" header line (copied). */
+void http_request_add_header(struct http_request *r, const char *fmt, ...)
+    PRINTF_LIKE(2, 3);
+/* Clear the outputs so the request can be submitted again. */
+void http_request_reset(struct http_request *r);
+void http_request_free(struct http_request *r);
+
+/* Start a transfer.  Returns 0, or -1 when curl refuses it (done() is then
+ * not called; the reason is in r->error). */
+int http_submit(struct http_client *c, struct http_request *r);
+
+/* Drive transfers: wait up to timeout_ms for activity, then run done()
+ * for every finished transfer.  Returns the number still in flight. */
+int http_run(struct http_client *c, int timeout_ms);
+int http_in_flight(const struct http_client *c);
+
+/* User-Agent sent on every request. */
+#define HTTP_USER_AGENT "segalert/" SEGALERT_VERSION
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * poll.h - what segalert collects from one workspace (SPEC §3): discovery
+ * of sources and their connected destinations, and the polls of the three
+ * metric families, turned into samples handed to a sink.
+ *
+ * A poller owns the workspace's seg_client (budget, retries) and the
+ * discovered topology.  Every operation only queues API calls; the caller
+ * drives them with poller_tick() + http_run() until poller_idle().  All
+ * requests of the workspace share the client's budget and concurrency.
+ *
+ * Labels of the samples (borrowed for the duration of the callback):
+ *   connection: workspace, source, source_id, destination, destination_id,
+ *               destination_type
+ *   source:     workspace, source, source_id (event volume samples are
+ *               stamped at the END of their bucket, so a window
+ *               (now - 1h, now] holds the last complete hour)
+ *   usage:      workspace [, source, source_id for per-source rows]
+ * "source" is the source slug, "destination" the destination instance name
+ * (its catalog slug when the name is empty), destination_type the catalog
+ * slug.
+ */
+#ifndef SEGALERT_POLL_H
+#define SEGALERT_POLL_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "api/http.h"
+#include "engine/metrics.h"
+#include "api/segment.h"
+
+struct sample_sink {
+    void (*sample)(void *ud, enum family fam, const struct kv *labels,
+                   size_t nlabels, double t, const double v[M__COUNT],
+                   const bool has[M__COUNT]);
+    void *ud;
+};
+
+struct poll_volume_point {
+    double t, count;
+};
+
+struct poll_source {
+    char *id, *slug, *name;
+    /* Recent event-volume buckets, oldest first, to give connection series
+     * their source_volume (events received during the delivery window). */
+    struct poll_volume_point *vol;
+    size_t nvol, vol_cap;
+};
+
+struct poll_connection {
+    const struct poll_source *source;   /* points into the poller's sources */
+    size_t source_index;                /* index of source (discovery use) */
+    char *dest_id;
+    char *dest_name;
+    char *dest_slug;                    /* catalog slug */
+    double last_polled;                 /* wall time of the last good poll */
+    int priority;                       /* raised by the scheduler for
+                                           connections with active alerts */
+};
+
+/* Outcome of the most recent operation of each kind. */
+enum poll_kind { POLL_DISCOVERY = 0, POLL_DELIVERY, POLL_VOLUME, POLL_USAGE,
+                 POLL__COUNT };
+const char *poll_kind_name(enum poll_kind k);
+
+struct poll_health {
+    double last_ok[POLL__COUNT];        /* wall time, 0 = never */
+    double last_attempt[POLL__COUNT];
+    unsigned long errors[POLL__COUNT];  /* failed calls */
+    char last_error[POLL__COUNT][320];
+    bool unauthorized;
+    bool discovered;                    /* at least one discovery succeeded */
+    size_t nsources, nconnections;
+    unsigned long samples;              /* samples handed to the sink */
+};
+
+struct poller;
+
+/* ws is borrowed and must outlive the poller; sink is copied. */
+struct poller *poller_new(const struct workspace_cfg *ws,
+                          struct http_client *http,
+                          const struct sample_sink *sink);
+void poller_free(struct poller *p);
+
+/* Queue a discovery (GET /sources, then connected destinations of every
+ * selected enabled source).  The topology is swapped in when all calls
+ * succeeded; on failure the previous one is kept. */
+void poller_discover(struct poller *p);
+/* One delivery-metrics request per connection, window [now - window, now]. */
+void poller_poll_delivery(struct poller *p, double now);
+/* Event volume of complete buckets in [from, to) (MINUTE granularity when
+ * volume_interval < 1 h, else HOUR), grouped by source. */
+void poller_poll_volume(struct poller *p, double from, double to);
+/* The same with an explicit bucket size (60 or 3600): back-fill reads old
+ * history by the hour even when regular polls read minutes. */
+void poller_poll_volume_bucket(struct poller *p, double from, double to,
+                               double bucket);
+/* The four usage endpoints for the usage period containing now. */
+void poller_poll_usage(struct poller *p, double now);
+
+/* Cancel queued calls (reload, shutdown); calls in flight finish. */
+void poller_cancel(struct poller *p);
+/* Calls in flight. */
+int poller_in_flight(const struct poller *p);
+/* Drive the client: returns seconds until it wants another tick. */
+double poller_tick(struct poller *p);
+bool poller_idle(const struct poller *p);
+/* True while a discovery is queued or running. */
+bool poller_discovering(const struct poller *p);
+
+const struct poll_health *poller_health(const struct poller *p);
+const struct seg_client *poller_client(const struct poller *p);
+size_t poller_connections(const struct poller *p,
+                          struct poll_connection **out);
+const struct workspace_cfg *poller_workspace(const struct poller *p);
+
+/* Volume bucket size in seconds for this workspace (60 or 3600). */
+double poller_volume_bucket(const struct poller *p);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * segment.h - the Segment Public API client of one workspace: request
+ * building, pagination, retries, rate-limit handling and the request budget.
+ *
+ * Every request of a workspace goes through one struct seg_client, which
+ * owns a queue and starts requests only when
+ *   - the token bucket allows it: at most `request_budget` requests in any
+ *     60 s window (the bucket refills at (budget - 1)/60 per second with a
+ *     burst of one, so even a window that starts right after a request
+ *     holds no more than `budget`),
+ *   - fewer than `max_concurrency` transfers of this workspace are in flight,
+ *   - no 429 back-off is in force.
+ * After a 429 the whole workspace waits (errors[0].data.msBeforeNext, else
+ * X-RateLimit-Reset, else exponential back-off with jitter; every
+ * server-supplied wait is clamped to [0.1 s, 10 min]) and the effective rate
+ * drops to 70 %; each minute without a 429 gives 10 % of the budget back.
+ *
+ * Outcomes are mapped to enum seg_status for the caller.  5xx, 408,
+ * transport errors, timeouts and unusable bodies (the page callback
+ * returns -1) are retried with back-off up to max_attempts; 401/403 fail
+ * the call and every queued call of the workspace at once (one log line,
+ * not a crash loop) and mark it unauthorized until a request succeeds;
+ * 404 and 422 are reported with Segment's message and the request path.
+ *
+ * The token never appears in logs or error messages.
+ */
+#ifndef SEGALERT_SEGMENT_H
+#define SEGALERT_SEGMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api/http.h"
+
+enum seg_status {
+    SEG_OK = 0,
+    SEG_RETRY,          /* 5xx / timeout / transport error, attempts exhausted */
+    SEG_RATELIMITED,    /* 429s exhausted the retry allowance */
+    SEG_AUTH,           /* 401 / 403: token invalid or lacks permission */
+    SEG_NOTFOUND,       /* 404 */
+    SEG_BADREQ,         /* 422 / 400 / other 4xx: our request was refused */
+    SEG_BADBODY,        /* 2xx with a body we cannot use, attempts exhausted */
+    SEG_CANCELLED,      /* client freed or workspace failed before the call ran */
+};
+const char *seg_status_name(enum seg_status st);
+
+enum seg_endpoint {
+    SEGEP_SOURCES = 0,
+    SEGEP_DESTINATIONS,
+    SEGEP_DELIVERY_METRICS,
+    SEGEP_EVENTS_VOLUME,
+    SEGEP_USAGE_MTU_SOURCES,
+    SEGEP_USAGE_MTU,
+    SEGEP_USAGE_API_CALLS_SOURCES,
+    SEGEP_USAGE_API_CALLS,
+    SEGEP__COUNT
+};
+const char *seg_endpoint_name(enum seg_endpoint ep);  /* "delivery_metrics" */
+
+struct seg_client_opts {
+    const char *workspace;      /* name, for logs */
+    const char *base_url;       /* e.g. https://api.segmentapis.com */
+    const char *token;          /* bearer token (secret) */
+    double request_budget;      /* requests per minute; <= 0 = unlimited */
+    int max_concurrency;        /* >= 1 */
+    double connect_timeout_s;   /* default 10 */
+    double request_timeout_s;   /* default 30 */
+    size_t max_body;            /* default 8 MiB */
+    int page_size;              /* pagination.count, default 200 (1..1000) */
+    int max_pages;              /* per call, default 500 */
+    int max_attempts;           /* per request for 5xx/timeouts, default 4 */
+    int max_ratelimit_waits;    /* 429s tolerated per request, default 8 */
+    double retry_base_s;        /* first back-off, default 1 s (cap 60 s) */
+};
+
+/*
+ * Called for every page body of a call.  Parse it, keep what it holds,
+ * and set *next to a malloc'd cursor for the next page (NULL on the last
+ * page or for unpaged endpoints).  Return 0, or -1 with a reason in err
+ * when the body is unusable (the request is then retried as a 5xx).
+ */
+typedef int (*seg_page_fn)(void *ud, const char *body, size_t len,
+                           char **next, char *err, size_t errlen);
+/* Called exactly once per call with its outcome; message explains failures
+ * (e.g. Segment's 422 message), "" on success. */
+typedef void (*seg_done_fn)(void *ud, enum seg_status st, const char *message);
+
+struct seg_client;
+
+struct seg_client *seg_client_new(const struct seg_client_opts *opts,
+                                  struct http_client *http);
+/* Cancels queued calls (done() with SEG_CANCELLED).  Transfers already in
+ * flight must have finished (or the http client been freed) first. */
+void seg_client_free(struct seg_client *c);
+
+/*
+ * Queue a call.  path_query is the path with its own query string, already
+ * encoded (build it with seg_query_*), e.g.
+ * "/destinations/ID/delivery-metrics?sourceId=X&granularity=MINUTE".
+ * When paged, pagination.count and pagination.cursor are appended for each
+ * page.  Higher priority calls start first (FIFO within a priority).
+ */
+void seg_call(struct seg_client *c, enum seg_endpoint ep, const char *path_query,
+              bool paged, int priority, seg_page_fn page, seg_done_fn done,
+              void *ud);
+
+/* Fail every queued (not yet started) call with SEG_CANCELLED. */
+void seg_client_cancel_queued(struct seg_client *c);
+/* Transfers of this client in flight now. */
+int seg_client_in_flight(const struct seg_client *c);
+
+/* Start whatever the budget and concurrency allow; call after http_run()
+ * and whenever time has passed.  Returns seconds until the client wants to
+ * be ticked again (0.0 = as soon as possible; a large value when idle). */
+double seg_client_tick(struct seg_client *c);
+
+/* No call queued or in flight. */
+bool seg_client_idle(const struct seg_client *c);
+
+struct seg_client_stats {
+    unsigned long requests[SEGEP__COUNT];       /* sent */
+    unsigned long by_class[SEGEP__COUNT][6];    /* 2xx, 401/403, 404, 422/4xx, 429, 5xx/transport */
+    unsigned long rate_limited;                 /* 429s received */
+    unsigned long retries;
+    unsigned long failures;                     /* calls that ended not OK */
+    int in_flight;
+    size_t queued;
+    double effective_budget;                    /* per minute, after 429 slow-down */
+    double paused_for_s;                        /* remaining 429 back-off */
+    bool unauthorized;
+    double last_success_wall;                   /* unix time, 0 = never */
+    char last_error[256];
+};
+void seg_client_stats(const struct seg_client *c, struct seg_client_stats *out);
+
+/* ---- query building (documented dot form, percent-encoded values) ----- */
+
+/* Append "name=value" (value percent-encoded) with '?' or '&' as needed. */
+void seg_query_add(struct strbuf *pq, const char *name, const char *value);
+/* Append an ISO-8601 UTC timestamp parameter. */
+void seg_query_add_time(struct strbuf *pq, const char *name, double t);
+
+#endif

@@ -1,0 +1,232 @@
+/*
+ * config.h - the configuration (SPEC §2): globals, workspaces, notification
+ * defaults, receivers, routes and the rule sections of every rule file.
+ *
+ * config_load() parses the main file and every file matched by rule_files
+ * (globs relative to the main file) with libconfuse, resolves secrets from
+ * inline / *_env / *_file, validates structure (types, durations, enums,
+ * duplicates, references between sections) and returns an immutable
+ * struct config.  Every problem found is added to the diag_list as
+ * "FILE:LINE: message" naming the section; loading goes on after an error
+ * so that all mistakes are reported in one run.
+ *
+ * Expressions and templates are kept as text here, with the line where
+ * they were written; compiling them (and reporting their errors with
+ * columns) is the job of rules.c / template.c, so that this module does
+ * not depend on the engine.
+ *
+ * All strings are owned by the struct config and freed by config_free().
+ * Secrets (token, url of slack/pagerduty, routing_key, password,
+ * hmac_secret, admin_token) are resolved strings: never log them.
+ */
+#ifndef SEGALERT_CONFIG_H
+#define SEGALERT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/diag.h"
+#include "engine/metrics.h"
+
+struct str_list {
+    char **items;
+    size_t n;
+};
+
+/* "key=value" pairs: labels to add, or label=glob matchers. */
+struct kv {
+    char *key;
+    char *value;
+};
+struct kv_list {
+    struct kv *items;
+    size_t n;
+};
+
+/* Where something was written, for diagnostics. */
+struct srcloc {
+    const char *file;   /* points into config->files (owned there) */
+    int line;
+};
+
+struct workspace_cfg {
+    char *name;
+    struct srcloc loc;
+    char *api_url;                  /* no trailing slash */
+    char *token;                    /* secret */
+    struct str_list sources;        /* globs on slug, name or id */
+    struct str_list exclude_sources;
+    struct str_list destinations;   /* globs on name, catalog slug or id */
+    double poll_interval_s;         /* delivery metrics, default 300 */
+    double delivery_window_s;       /* default 3600, <= 4h */
+    double volume_interval_s;       /* default 300 */
+    double usage_interval_s;        /* default 21600 */
+    double request_budget;          /* requests per minute, default 60 */
+    int max_concurrency;            /* default 4 */
+    double latency_scale;           /* multiply API latency to get seconds:
+                                       1 for "s", 0.001 for "ms" */
+    double mtu_limit;               /* 0 = unset */
+    double api_calls_limit;
+    struct kv_list labels;          /* added to every alert */
+    double connect_timeout_s;       /* default 10 */
+    double request_timeout_s;       /* default 30 */
+};
+
+struct timing_cfg {
+    struct str_list group_by;       /* default {"rule", "workspace"} */
+    double group_wait_s;            /* default 30 */
+    double group_interval_s;        /* default 300 */
+    double repeat_interval_s;       /* default 14400 */
+    /* for routes: which of the above were set explicitly */
+    bool has_group_by, has_group_wait, has_group_interval, has_repeat_interval;
+};
+
+enum receiver_type {
+    RECV_EMAIL = 0,
+    RECV_SLACK,
+    RECV_PAGERDUTY,
+    RECV_WEBHOOK,
+    RECV_ALERTMANAGER,
+    RECV_LOG,
+    RECV__COUNT
+};
+
+enum starttls_mode { STARTTLS_NO = 0, STARTTLS_TRY, STARTTLS_REQUIRED };
+
+struct receiver_cfg {
+    char *name;
+    struct srcloc loc;
+    enum receiver_type type;
+    bool send_resolved;             /* default true */
+    /* http receivers */
+    char *url;                      /* secret for slack/pagerduty/webhook;
+                                       pagerduty default events.pagerduty.com */
+    struct str_list urls;           /* alertmanager: one or more base URLs */
+    char *routing_key;              /* pagerduty, secret */
+    char *hmac_secret;              /* webhook, secret, may be NULL */
+    struct kv_list headers;         /* webhook extra headers */
+    double timeout_s;               /* default 10 */
+    /* email */
+    char *smtp_host;
+    int smtp_port;                  /* default 25 */
+    enum starttls_mode starttls;    /* default try */
+    char *tls_ca_file;
+    char *username;
+    char *password;                 /* secret */
+    char *from;
+    struct str_list to;
+    /* templates (text; compiled by template.c) */
+    char *subject;                  /* email subject / slack header; NULL = default */
+    int subject_line;
+    char *body;                     /* NULL = default */
+    int body_line;
+    /* Added: column (1-based) of the first character of the template text
+     * inside its quotes, so template.c can report FILE:LINE:COL in the
+     * file.  0 = unknown.  The *_line fields are the line where that first
+     * character is (usually the option's own line). */
+    int subject_col;
+    int body_col;
+};
+
+struct route_cfg {
+    char *name;
+    struct srcloc loc;
+    struct kv_list match;           /* label=glob, all must match */
+    char *receiver;                 /* name; checked to exist */
+    int receiver_index;             /* index into config->receivers */
+    bool cont;                      /* continue = true */
+    struct timing_cfg timing;       /* has_* flags say what overrides defaults */
+};
+
+enum no_data_mode { NODATA_KEEP = 0, NODATA_OK, NODATA_ALERT };
+
+struct rule_cfg {
+    char *name;
+    struct srcloc loc;              /* the "rule" line */
+    char *expr;                     /* required */
+    int expr_line;
+    char *warn;                     /* optional, NULL */
+    int warn_line;
+    char *recover;                  /* optional, NULL */
+    int recover_line;
+    double for_s;                   /* default 0 */
+    double keep_firing_for_s;       /* default 0 */
+    enum no_data_mode no_data;      /* default keep */
+    double no_data_after_s;         /* default 1800 */
+    bool flap_detection;            /* default false */
+    char *severity;                 /* default "critical" */
+    struct str_list sources;        /* default {"*"} */
+    struct str_list destinations;   /* default {"*"} */
+    struct str_list workspaces;     /* default {"*"} */
+    struct kv_list labels;
+    char *summary;                  /* templates, may be NULL */
+    int summary_line;
+    char *description;
+    int description_line;
+    char *runbook_url;
+    /* Added: columns (1-based) of the first character of each text inside
+     * its quotes (see receiver_cfg.subject_col); 0 = unknown or unset. */
+    int expr_col, warn_col, recover_col, summary_col, description_col;
+};
+
+struct config {
+    char *path;                     /* the main file as given */
+    struct str_list files;          /* every file loaded (main + rule files) */
+    char *state_dir;                /* default "/var/lib/segalert" */
+    char *listen;                   /* default "127.0.0.1:9477"; "" disables */
+    char *log_level;                /* default "info" */
+    char *log_format;               /* "text" | "json", default "text" */
+    char *admin_token;              /* secret, may be NULL */
+    char *external_url;             /* for links in notifications; may be NULL */
+    struct str_list rule_files;     /* as written */
+
+    struct workspace_cfg *workspaces;
+    size_t nworkspaces;
+    struct timing_cfg defaults;
+    struct receiver_cfg *receivers;
+    size_t nreceivers;
+    struct route_cfg *routes;
+    size_t nroutes;
+    struct rule_cfg *rules;         /* from every rule file, in load order */
+    size_t nrules;
+};
+
+/*
+ * Load path and its rule files.  Returns a config (even a partial one when
+ * there were errors, so callers can report more) and adds every problem to
+ * diags.  The config is usable only when diags->nerrors == 0.  Returns NULL
+ * only when the main file cannot be read at all (also reported in diags).
+ */
+struct config *config_load(const char *path, struct diag_list *diags);
+
+/* Parse a rule file on its own (segalert test loads rule files this way);
+ * rules are appended to cfg->rules.  Returns 0, or -1 with diags. */
+int config_load_rule_file(struct config *cfg, const char *path,
+                          struct diag_list *diags);
+
+/* An empty config with every default set (for tests and `segalert test`). */
+struct config *config_new_defaults(void);
+
+void config_free(struct config *cfg);
+
+const char *receiver_type_name(enum receiver_type t);
+
+/* Lookups by name; NULL when absent. */
+const struct receiver_cfg *config_receiver(const struct config *cfg,
+                                           const char *name);
+const struct workspace_cfg *config_workspace(const struct config *cfg,
+                                             const char *name);
+
+/*
+ * For commands that only read the running daemon or its state file
+ * (status, silence): a secret given by *_env or *_file that is not
+ * available in this environment is not an error (it stays NULL) - the
+ * operator running `segalert status` need not hold the Segment token.
+ */
+void config_set_secrets_optional(bool optional);
+
+/* Default config path: ./segalert.conf if it exists, else
+ * /etc/segalert/segalert.conf. */
+const char *config_default_path(void);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * daemon.h - `segalert run`: the main loop that polls every workspace within
+ * its request budget, evaluates the rules, turns alert transitions into
+ * notifications (dispatch → outbox → receivers) and keeps the state file
+ * (SPEC §3, §5, §6; ARCHITECTURE §1).
+ *
+ * One thread owns everything: a curl multi loop with timers.  libesmtp runs
+ * in the SMTP worker thread; the HTTP status server reads a snapshot the
+ * loop publishes after each cycle.  Signal handlers only set flags:
+ *   SIGHUP          reload (validate first; keep running on errors)
+ *   SIGTERM/SIGINT  stop polling, flush the outbox for up to 10 s, save
+ *                   state, exit 0
+ */
+#ifndef SEGALERT_DAEMON_H
+#define SEGALERT_DAEMON_H
+
+#include <stdbool.h>
+
+#include "cmd/cli.h"
+
+struct daemon_opts {
+    struct cli_common common;
+    bool once;          /* one full cycle, then exit (0, or 1 when the API
+                           could not be read) */
+    bool dry_run;       /* print notifications instead of sending them */
+    double eval_interval_s;     /* default 15 */
+};
+
+/* Runs until stopped; returns the process exit code. */
+int daemon_run(const struct daemon_opts *opts);
+
+#endif

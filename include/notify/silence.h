@@ -1,0 +1,102 @@
+/*
+ * silence.h - silences (SPEC §6): label matchers with a time range; an
+ * alert matched by an active silence is not notified.
+ *
+ * A silence matches an alert when every matcher "label=glob" matches the
+ * alert's label of that name (glob_match, the whole value); the key
+ * "severity" also matches the alert's severity, which is not one of its
+ * labels.  A label the alert lacks is matched as the empty string, so
+ * "team=*" matches every alert and "team=" matches alerts without a team.
+ * A silence is active when starts_at <= now < ends_at.
+ *
+ * The set owns every silence and every string in it.  Pointers returned
+ * by silences_list() and silences_match() stay valid until the next call
+ * that modifies the set (add, expire, gc, from_json) or silences_free().
+ * Times are unix seconds.
+ */
+#ifndef SEGALERT_SILENCE_H
+#define SEGALERT_SILENCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "config/config.h"
+
+struct silence {
+    char *id;               /* 16 hex digits */
+    struct kv *matchers;    /* label=glob, all must match */
+    size_t n;
+    double starts_at;
+    double ends_at;         /* expiring sets it to the expiry time */
+    char *created_by;       /* may be NULL */
+    char *comment;          /* may be NULL */
+};
+
+struct silences;
+
+struct silences *silences_new(void);
+void silences_free(struct silences *set);       /* NULL is a no-op */
+
+/* Parse "label=glob" into out (two fresh strings, caller frees with
+ * free(out->key), free(out->value)).  The label must be a label name
+ * ([A-Za-z_][A-Za-z0-9_]*); the glob may be empty.  Returns 0, or -1 with
+ * a message in err. */
+int silence_parse_matcher(const char *s, struct kv *out, char *err,
+                          size_t errlen);
+
+/*
+ * Add a silence (matchers, created_by and comment are copied).  Needs at
+ * least one matcher (a silence of everything is almost always a mistake)
+ * with valid label names, and ends_at > starts_at; starts_at may lie in
+ * the past or the future.  now seeds the id.  Returns the new silence
+ * (owned by the set), or NULL with a message in err.
+ */
+const struct silence *silence_add(struct silences *set,
+                                  const struct kv *matchers, size_t n,
+                                  double starts_at, double ends_at,
+                                  const char *created_by, const char *comment,
+                                  double now, char *err, size_t errlen);
+
+/* End a silence now (ends_at = now; a silence that had not started yet
+ * gets starts_at = now too).  It stays listed until silences_gc() drops
+ * it.  Returns 0, or -1 with a message when the id is unknown or the
+ * silence has already ended. */
+int silence_expire(struct silences *set, const char *id, double now,
+                   char *err, size_t errlen);
+
+/* Every silence, in the order added (active, pending and expired). */
+const struct silence *silences_list(const struct silences *set, size_t *n);
+const struct silence *silences_get(const struct silences *set,
+                                   const char *id);
+size_t silences_count(const struct silences *set);
+
+bool silence_is_active(const struct silence *s, double now);
+/* Do the matchers match these labels (+ severity, may be NULL)?  Ignores
+ * time. */
+bool silence_matches(const struct silence *s, const struct kv *labels,
+                     size_t nlabels, const char *severity);
+/* The first silence active at now that matches, or NULL. */
+const struct silence *silences_match(const struct silences *set,
+                                     const struct kv *labels, size_t nlabels,
+                                     const char *severity, double now);
+
+/* Drop silences that ended more than retention_s before now.  Returns how
+ * many were dropped. */
+size_t silences_gc(struct silences *set, double now, double retention_s);
+
+/*
+ * State file form: an array of
+ *   {"id": "...", "matchers": ["rule=discard-ratio", ...],
+ *    "starts_at": 1700000000, "ends_at": 1700007200,
+ *    "created_by": "ops", "comment": "..."}
+ * silences_to_json() returns a new tree (caller deletes).
+ * silences_from_json() replaces the set's content; on error it returns -1
+ * with a message in err and leaves the set unchanged.
+ */
+cJSON *silences_to_json(const struct silences *set);
+int silences_from_json(struct silences *set, const cJSON *j, char *err,
+                       size_t errlen);
+
+#endif

@@ -1,0 +1,566 @@
+/*
+ * segment.c - see segment.h.
+ */
+#include "api/segment.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "core/log.h"
+#include "api/segment_parse.h"
+
+enum { CLS_2XX = 0, CLS_AUTH, CLS_404, CLS_4XX, CLS_429, CLS_5XX };
+
+struct seg_job {
+    struct seg_client *client;
+    enum seg_endpoint ep;
+    char *path_query;
+    bool paged;
+    int priority;
+    seg_page_fn page;
+    seg_done_fn done;
+    void *ud;
+    char *cursor;           /* cursor of the page to fetch next, or NULL */
+    int pages;
+    int attempts;           /* failed attempts of the current page */
+    int ratelimit_waits;
+    double not_before;      /* monotonic seconds: retry back-off */
+    unsigned long seq;      /* FIFO order within a priority */
+    struct http_request *req;
+};
+
+struct seg_client {
+    struct seg_client_opts o;
+    char *workspace, *base_url, *token;
+    struct http_client *http;
+    struct seg_job **queue;         /* waiting jobs, unsorted; picked by
+                                       priority then seq */
+    size_t nqueue, queue_cap;
+    int in_flight;
+    unsigned long seq;
+    /* token bucket */
+    double tokens;
+    double last_refill;
+    double rate_factor;             /* 1.0 normally; lowered after 429s */
+    double last_429;                /* monotonic s */
+    double last_recover;
+    double paused_until;            /* monotonic s */
+    struct rng rng;
+    struct seg_client_stats st;
+    struct log_complaint complain;
+};
+
+static const char *endpoint_names[SEGEP__COUNT] = {
+    "sources", "connected_destinations", "delivery_metrics", "events_volume",
+    "usage_mtu_sources", "usage_mtu", "usage_api_calls_sources", "usage_api_calls",
+};
+
+const char *seg_endpoint_name(enum seg_endpoint ep)
+{
+    return (unsigned)ep < SEGEP__COUNT ? endpoint_names[ep] : "?";
+}
+
+const char *seg_status_name(enum seg_status st)
+{
+    switch (st) {
+    case SEG_OK: return "ok";
+    case SEG_RETRY: return "unavailable";
+    case SEG_RATELIMITED: return "rate-limited";
+    case SEG_AUTH: return "unauthorized";
+    case SEG_NOTFOUND: return "not-found";
+    case SEG_BADREQ: return "bad-request";
+    case SEG_BADBODY: return "bad-body";
+    case SEG_CANCELLED: return "cancelled";
+    }
+    return "?";
+}
+
+static double mono_s(void)
+{
+    return (double)now_mono_ms() / 1000.0;
+}
+
+struct seg_client *seg_client_new(const struct seg_client_opts *opts,
+                                  struct http_client *http)
+{
+    struct seg_client *c = xcalloc(1, sizeof(*c));
+    c->o = *opts;
+    c->workspace = xstrdup(opts->workspace ? opts->workspace : "default");
+    c->base_url = xstrdup(opts->base_url);
+    size_t bl = strlen(c->base_url);
+    while (bl > 0 && c->base_url[bl - 1] == '/')
+        c->base_url[--bl] = '\0';
+    c->token = xstrdup(opts->token ? opts->token : "");
+    c->o.workspace = c->o.base_url = c->o.token = NULL;
+    if (c->o.max_concurrency < 1)
+        c->o.max_concurrency = 1;
+    if (c->o.connect_timeout_s <= 0)
+        c->o.connect_timeout_s = 10;
+    if (c->o.request_timeout_s <= 0)
+        c->o.request_timeout_s = 30;
+    if (c->o.max_body == 0)
+        c->o.max_body = SEGPARSE_MAX_BODY;
+    if (c->o.page_size < 1 || c->o.page_size > 1000)
+        c->o.page_size = 200;
+    if (c->o.max_pages < 1)
+        c->o.max_pages = 500;
+    if (c->o.max_attempts < 1)
+        c->o.max_attempts = 4;
+    if (c->o.max_ratelimit_waits < 1)
+        c->o.max_ratelimit_waits = 8;
+    if (c->o.retry_base_s <= 0)
+        c->o.retry_base_s = 1;
+    c->http = http;
+    c->tokens = 1;
+    c->last_refill = c->last_recover = mono_s();
+    c->rate_factor = 1;
+    rng_seed(&c->rng, (uint64_t)now_mono_ms() ^ (uintptr_t)c);
+    return c;
+}
+
+static void job_free(struct seg_job *j)
+{
+    if (!j)
+        return;
+    http_request_free(j->req);
+    free(j->path_query);
+    free(j->cursor);
+    free(j);
+}
+
+static void job_finish(struct seg_job *j, enum seg_status st, const char *msg)
+{
+    struct seg_client *c = j->client;
+    if (st != SEG_OK) {
+        c->st.failures++;
+        snprintf(c->st.last_error, sizeof(c->st.last_error), "%s %s: %s",
+                 seg_endpoint_name(j->ep), seg_status_name(st), msg);
+    }
+    seg_done_fn done = j->done;
+    void *ud = j->ud;
+    job_free(j);
+    if (done)
+        done(ud, st, msg ? msg : "");
+}
+
+void seg_client_free(struct seg_client *c)
+{
+    if (!c)
+        return;
+    while (c->nqueue > 0) {
+        struct seg_job *j = c->queue[--c->nqueue];
+        job_finish(j, SEG_CANCELLED, "client stopped");
+    }
+    free(c->queue);
+    free(c->workspace);
+    free(c->base_url);
+    free(c->token);
+    free(c);
+}
+
+void seg_query_add(struct strbuf *pq, const char *name, const char *value)
+{
+    strbuf_addc(pq, strchr(strbuf_str(pq), '?') ? '&' : '?');
+    strbuf_adds(pq, name);
+    strbuf_addc(pq, '=');
+    strbuf_add_urlenc(pq, value);
+}
+
+void seg_query_add_time(struct strbuf *pq, const char *name, double t)
+{
+    char buf[32];
+    format_iso8601(t, buf, sizeof(buf));
+    seg_query_add(pq, name, buf);
+}
+
+static void enqueue(struct seg_client *c, struct seg_job *j)
+{
+    XGROW(c->queue, c->nqueue + 1, c->queue_cap);
+    c->queue[c->nqueue++] = j;
+}
+
+void seg_call(struct seg_client *c, enum seg_endpoint ep, const char *path_query,
+              bool paged, int priority, seg_page_fn page, seg_done_fn done,
+              void *ud)
+{
+    struct seg_job *j = xcalloc(1, sizeof(*j));
+    j->client = c;
+    j->ep = ep;
+    j->path_query = xstrdup(path_query);
+    j->paged = paged;
+    j->priority = priority;
+    j->page = page;
+    j->done = done;
+    j->ud = ud;
+    j->seq = c->seq++;
+    enqueue(c, j);
+}
+
+/* Back-off for the n-th failed attempt: base * 2^(n-1), capped at 60 s,
+ * with "full jitter" in [50 %, 100 %] so retries of many connections do
+ * not arrive in lockstep. */
+static double backoff_s(struct seg_client *c, int n)
+{
+    double d = c->o.retry_base_s * pow(2, n > 1 ? n - 1 : 0);
+    if (d > 60)
+        d = 60;
+    return d * (0.5 + 0.5 * rng_uniform(&c->rng));
+}
+
+static double clamp(double v, double lo, double hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Fail every queued job at once (after a 401: the token is bad for all). */
+static void fail_queue(struct seg_client *c, enum seg_status st, const char *msg)
+{
+    while (c->nqueue > 0) {
+        struct seg_job *j = c->queue[--c->nqueue];
+        job_finish(j, st, msg);
+    }
+}
+
+static void retry_later(struct seg_client *c, struct seg_job *j, double delay)
+{
+    j->not_before = mono_s() + delay;
+    c->st.retries++;
+    enqueue(c, j);
+}
+
+/* Describe an error response for logs: Segment's message when the body is
+ * its error envelope, else what the body looked like. */
+static void describe_error(const struct http_request *r, char *buf, size_t len,
+                           double *ms_before_next)
+{
+    struct seg_error e;
+    *ms_before_next = -1;
+    if (segparse_error(r->body.buf ? r->body.buf : "", r->body.len, &e) == 0) {
+        *ms_before_next = e.ms_before_next;
+        if (e.field[0])
+            snprintf(buf, len, "%s (field %s)", e.message[0] ? e.message : e.type,
+                     e.field);
+        else
+            snprintf(buf, len, "%s", e.message[0] ? e.message : e.type);
+    } else {
+        snprintf(buf, len, "%s", e.message);
+    }
+}
+
+static void handle_response(struct http_request *r, void *ud)
+{
+    struct seg_job *j = ud;
+    struct seg_client *c = j->client;
+    char msg[600];
+    double ms_before_next = -1;
+
+    c->in_flight--;
+    if (r->curl_code == CURLE_ABORTED_BY_CALLBACK) {
+        job_finish(j, SEG_CANCELLED, "aborted");
+        return;
+    }
+
+    int cls;
+    if (r->curl_code != 0 && !r->body_too_large)
+        cls = CLS_5XX;
+    else if (r->status >= 200 && r->status < 300)
+        cls = CLS_2XX;
+    else if (r->status == 401 || r->status == 403)
+        cls = CLS_AUTH;
+    else if (r->status == 404)
+        cls = CLS_404;
+    else if (r->status == 429)
+        cls = CLS_429;
+    else if (r->status >= 500 || r->status == 408)
+        cls = CLS_5XX;
+    else
+        cls = CLS_4XX;
+    c->st.by_class[j->ep][cls]++;
+
+    /* The path is safe to log: it holds ids and times, never the token. */
+    const char *what = j->path_query;
+
+    if (r->body_too_large) {
+        snprintf(msg, sizeof(msg), "GET %s: %s", what, r->error);
+        goto retry;
+    }
+    switch (cls) {
+    case CLS_2XX: {
+        char err[300] = "";
+        char *next = NULL;
+        const char *body = r->body.buf ? r->body.buf : "";
+        if (j->page && j->page(j->ud, body, r->body.len, &next, err,
+                               sizeof(err)) != 0) {
+            snprintf(msg, sizeof(msg), "GET %s: unusable response body: %s",
+                     what, err);
+            free(next);
+            goto retry;
+        }
+        c->st.unauthorized = false;
+        c->st.last_success_wall = now_wall();
+        j->attempts = 0;
+        j->pages++;
+        free(j->cursor);
+        j->cursor = NULL;
+        if (j->paged && next && next[0]) {
+            if (j->pages >= c->o.max_pages) {
+                free(next);
+                snprintf(msg, sizeof(msg), "GET %s: stopped after %d pages "
+                         "(page cap)", what, j->pages);
+                log_warn("segment: ws=%s %s", c->workspace, msg);
+                job_finish(j, SEG_OK, "");
+                return;
+            }
+            j->cursor = next;
+            http_request_free(j->req);
+            j->req = NULL;
+            j->not_before = 0;
+            enqueue(c, j);
+            return;
+        }
+        free(next);
+        log_release(&c->complain, "segment: ws=%s requests succeed again",
+                    c->workspace);
+        job_finish(j, SEG_OK, "");
+        return;
+    }
+    case CLS_AUTH:
+        describe_error(r, msg, sizeof(msg), &ms_before_next);
+        if (!c->st.unauthorized)
+            log_err("segment: ws=%s unauthorized (HTTP %ld) on GET %s: %s - "
+                    "check the token and its permissions", c->workspace,
+                    r->status, what, msg);
+        c->st.unauthorized = true;
+        {
+            char m2[700];
+            snprintf(m2, sizeof(m2), "HTTP %ld: %s", r->status, msg);
+            job_finish(j, SEG_AUTH, m2);
+            fail_queue(c, SEG_AUTH, m2);
+        }
+        return;
+    case CLS_404: {
+        char m[600], m2[1300];
+        describe_error(r, m, sizeof(m), &ms_before_next);
+        snprintf(m2, sizeof(m2), "GET %s: HTTP 404: %s", what, m);
+        log_warn("segment: ws=%s %s", c->workspace, m2);
+        job_finish(j, SEG_NOTFOUND, m2);
+        return;
+    }
+    case CLS_4XX: {
+        char m[600], m2[1300];
+        describe_error(r, m, sizeof(m), &ms_before_next);
+        snprintf(m2, sizeof(m2), "GET %s: HTTP %ld: %s", what, r->status, m);
+        log_err("segment: ws=%s request refused: %s", c->workspace, m2);
+        job_finish(j, SEG_BADREQ, m2);
+        return;
+    }
+    case CLS_429: {
+        double wait = -1, now = mono_s();
+        describe_error(r, msg, sizeof(msg), &ms_before_next);
+        c->st.rate_limited++;
+        if (ms_before_next >= 0) {
+            wait = ms_before_next / 1000.0;
+        } else if (r->ratelimit_reset) {
+            double reset;
+            if (parse_rfc5322_date(r->ratelimit_reset, &reset) == 0)
+                wait = reset - now_wall();
+        }
+        if (wait < 0)
+            wait = backoff_s(c, j->ratelimit_waits + 1);
+        /* Never trust a server-supplied wait blindly: 0.1 s .. 10 min,
+         * plus a little jitter so our requests don't all return at once. */
+        wait = clamp(wait, 0.1, 600) + rng_uniform(&c->rng) * 0.25;
+        if (now + wait > c->paused_until)
+            c->paused_until = now + wait;
+        c->rate_factor = c->rate_factor * 0.7 < 0.1 ? 0.1 : c->rate_factor * 0.7;
+        c->last_429 = c->last_recover = now;
+        c->tokens = 0;
+        log_complain(&c->complain, LOG_WARN,
+                     "segment: ws=%s rate limited (429) on %s; waiting %.1f s, "
+                     "budget lowered to %.0f/min", c->workspace,
+                     seg_endpoint_name(j->ep), wait,
+                     c->o.request_budget * c->rate_factor);
+        if (++j->ratelimit_waits > c->o.max_ratelimit_waits) {
+            char m2[700];
+            snprintf(m2, sizeof(m2), "GET %s: still rate limited after %d waits",
+                     what, j->ratelimit_waits - 1);
+            job_finish(j, SEG_RATELIMITED, m2);
+            return;
+        }
+        http_request_free(j->req);
+        j->req = NULL;
+        j->not_before = 0;      /* the workspace pause covers it */
+        enqueue(c, j);
+        return;
+    }
+    default: /* CLS_5XX */
+        if (r->curl_code != 0) {
+            snprintf(msg, sizeof(msg), "GET %s: %s", what, r->error);
+        } else {
+            char m[400];
+            describe_error(r, m, sizeof(m), &ms_before_next);
+            snprintf(msg, sizeof(msg), "GET %s: HTTP %ld: %s", what, r->status, m);
+        }
+        goto retry;
+    }
+
+retry:
+    j->attempts++;
+    if (j->attempts >= c->o.max_attempts) {
+        enum seg_status st = cls == CLS_2XX ? SEG_BADBODY : SEG_RETRY;
+        char m2[700];
+        snprintf(m2, sizeof(m2), "%s (gave up after %d attempts)", msg,
+                 j->attempts);
+        log_complain(&c->complain, LOG_ERR, "segment: ws=%s %s", c->workspace,
+                     m2);
+        job_finish(j, st, m2);
+        return;
+    }
+    double d = backoff_s(c, j->attempts);
+    log_debug("segment: ws=%s %s; retry %d in %.1f s", c->workspace, msg,
+              j->attempts, d);
+    http_request_free(j->req);
+    j->req = NULL;
+    retry_later(c, j, d);
+}
+
+static const char *accept_for(enum seg_endpoint ep)
+{
+    /* Delivery metrics has no stable (v1) version: ask for beta. */
+    return ep == SEGEP_DELIVERY_METRICS ? "application/vnd.segment.v1beta+json"
+                                        : "application/vnd.segment.v1+json";
+}
+
+static void start_job(struct seg_client *c, struct seg_job *j)
+{
+    struct strbuf url = STRBUF_INIT;
+    strbuf_adds(&url, c->base_url);
+    strbuf_adds(&url, j->path_query);
+    if (j->paged) {
+        char cnt[16];
+        snprintf(cnt, sizeof(cnt), "%d", c->o.page_size);
+        /* seg_query_add looks for '?' in the whole URL: fine, the base URL
+         * has no query. */
+        seg_query_add(&url, "pagination.count", cnt);
+        if (j->cursor)
+            seg_query_add(&url, "pagination.cursor", j->cursor);
+    }
+    struct http_request *r = http_request_new(strbuf_str(&url));
+    strbuf_free(&url);
+    http_request_add_header(r, "Authorization: Bearer %s", c->token);
+    http_request_add_header(r, "Accept: %s", accept_for(j->ep));
+    r->connect_timeout_ms = (long)(c->o.connect_timeout_s * 1000);
+    r->timeout_ms = (long)(c->o.request_timeout_s * 1000);
+    r->max_body = c->o.max_body;
+    r->done = handle_response;
+    r->ud = j;
+    j->req = r;
+    c->st.requests[j->ep]++;
+    if (http_submit(c->http, r) != 0) {
+        char m[400];
+        snprintf(m, sizeof(m), "GET %s: %s", j->path_query, r->error);
+        job_finish(j, SEG_RETRY, m);
+        return;
+    }
+    c->in_flight++;
+}
+
+static double effective_rate_per_s(const struct seg_client *c)
+{
+    double b = c->o.request_budget * c->rate_factor;
+    /* Burst of one token: refill at (budget-1)/60 so that no 60 s window
+     * holds more than `budget` requests. */
+    return b > 1 ? (b - 1) / 60.0 : b / 60.0;
+}
+
+/* Pick the queued job to run next: highest priority, then oldest; skip
+ * jobs still backing off.  Returns its index or -1. */
+static long pick(const struct seg_client *c, double now, double *earliest)
+{
+    long best = -1;
+    *earliest = INFINITY;
+    for (size_t i = 0; i < c->nqueue; i++) {
+        const struct seg_job *j = c->queue[i];
+        if (j->not_before > now) {
+            if (j->not_before < *earliest)
+                *earliest = j->not_before;
+            continue;
+        }
+        if (best < 0 || j->priority > c->queue[best]->priority ||
+            (j->priority == c->queue[best]->priority &&
+             j->seq < c->queue[best]->seq))
+            best = (long)i;
+    }
+    return best;
+}
+
+double seg_client_tick(struct seg_client *c)
+{
+    double now = mono_s();
+    bool unlimited = c->o.request_budget <= 0;
+
+    /* Recover 10 % of the budget per quiet minute after a 429. */
+    if (c->rate_factor < 1 && now - c->last_recover >= 60 &&
+        now - c->last_429 >= 60) {
+        c->rate_factor = c->rate_factor + 0.1 > 1 ? 1 : c->rate_factor + 0.1;
+        c->last_recover = now;
+        log_info("segment: ws=%s budget recovering: %.0f/min", c->workspace,
+                 c->o.request_budget * c->rate_factor);
+    }
+    if (!unlimited) {
+        c->tokens += (now - c->last_refill) * effective_rate_per_s(c);
+        if (c->tokens > 1)
+            c->tokens = 1;
+    }
+    c->last_refill = now;
+
+    if (now < c->paused_until)
+        return c->paused_until - now;
+
+    double earliest = INFINITY;
+    while (c->nqueue > 0 && c->in_flight < c->o.max_concurrency) {
+        if (!unlimited && c->tokens < 1) {
+            double need = (1 - c->tokens) / effective_rate_per_s(c);
+            return need < earliest - now ? need : earliest - now;
+        }
+        long i = pick(c, now, &earliest);
+        if (i < 0)
+            break;
+        struct seg_job *j = c->queue[i];
+        c->queue[i] = c->queue[--c->nqueue];
+        if (!unlimited)
+            c->tokens -= 1;
+        start_job(c, j);
+    }
+    if (c->nqueue == 0 || c->in_flight >= c->o.max_concurrency)
+        return c->nqueue == 0 && c->in_flight == 0 ? 3600 : 1.0;
+    return isfinite(earliest) ? (earliest - now > 0 ? earliest - now : 0) : 1.0;
+}
+
+void seg_client_cancel_queued(struct seg_client *c)
+{
+    fail_queue(c, SEG_CANCELLED, "cancelled");
+}
+
+int seg_client_in_flight(const struct seg_client *c)
+{
+    return c->in_flight;
+}
+
+bool seg_client_idle(const struct seg_client *c)
+{
+    return c->nqueue == 0 && c->in_flight == 0;
+}
+
+void seg_client_stats(const struct seg_client *c, struct seg_client_stats *out)
+{
+    *out = c->st;
+    out->in_flight = c->in_flight;
+    out->queued = c->nqueue;
+    out->effective_budget = c->o.request_budget * c->rate_factor;
+    double now = mono_s();
+    out->paused_for_s = c->paused_until > now ? c->paused_until - now : 0;
+}

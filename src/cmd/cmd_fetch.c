@@ -1,0 +1,315 @@
+/*
+ * cmd_fetch.c - `segalert fetch [-c FILE] [--json]`: discover and poll every
+ * metric family of every workspace once and print the series, the way a
+ * user checks a token and sees what segalert sees.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cli.h"
+#include "api/http.h"
+#include "core/log.h"
+#include "api/poll.h"
+
+/* One series as printed: its labels and the latest sample of each metric. */
+struct fetched_series {
+    enum family fam;
+    char *labels;               /* {k="v",...} */
+    char *labels_json;          /* {"k":"v",...} */
+    double t[M__COUNT];
+    double v[M__COUNT];
+    bool has[M__COUNT];
+    unsigned nsamples;
+    double first_t;
+};
+
+struct fetch_result {
+    struct fetched_series *items;
+    size_t n, cap;
+    size_t *index;              /* open addressing: item index + 1 */
+    size_t index_cap;
+};
+
+static void format_labels(const struct kv *labels, size_t n, struct strbuf *txt,
+                          struct strbuf *json)
+{
+    strbuf_addc(txt, '{');
+    strbuf_addc(json, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i) {
+            strbuf_addc(txt, ',');
+            strbuf_addc(json, ',');
+        }
+        strbuf_addf(txt, "%s=", labels[i].key);
+        strbuf_add_json_str(txt, labels[i].value ? labels[i].value : "");
+        strbuf_add_json_str(json, labels[i].key);
+        strbuf_addc(json, ':');
+        strbuf_add_json_str(json, labels[i].value ? labels[i].value : "");
+    }
+    strbuf_addc(txt, '}');
+    strbuf_addc(json, '}');
+}
+
+static void index_rebuild(struct fetch_result *r)
+{
+    free(r->index);
+    r->index_cap = r->index_cap ? r->index_cap * 2 : 256;
+    r->index = xcalloc(r->index_cap, sizeof(size_t));
+    for (size_t i = 0; i < r->n; i++) {
+        uint64_t h = hash_str(r->items[i].labels) ^ (uint64_t)r->items[i].fam;
+        size_t k = h & (r->index_cap - 1);
+        while (r->index[k])
+            k = (k + 1) & (r->index_cap - 1);
+        r->index[k] = i + 1;
+    }
+}
+
+static struct fetched_series *lookup(struct fetch_result *r, enum family fam,
+                                     const char *labels)
+{
+    if ((r->n + 1) * 2 > r->index_cap)
+        index_rebuild(r);
+    uint64_t h = hash_str(labels) ^ (uint64_t)fam;
+    size_t k = h & (r->index_cap - 1);
+    while (r->index[k]) {
+        struct fetched_series *s = &r->items[r->index[k] - 1];
+        if (s->fam == fam && strcmp(s->labels, labels) == 0)
+            return s;
+        k = (k + 1) & (r->index_cap - 1);
+    }
+    XGROW(r->items, r->n + 1, r->cap);
+    struct fetched_series *s = &r->items[r->n];
+    memset(s, 0, sizeof(*s));
+    s->fam = fam;
+    s->labels = xstrdup(labels);
+    r->index[k] = ++r->n;
+    return s;
+}
+
+static void on_sample(void *ud, enum family fam, const struct kv *labels,
+                      size_t nlabels, double t, const double v[M__COUNT],
+                      const bool has[M__COUNT])
+{
+    struct fetch_result *r = ud;
+    struct strbuf txt = STRBUF_INIT, json = STRBUF_INIT;
+    format_labels(labels, nlabels, &txt, &json);
+    struct fetched_series *s = lookup(r, fam, txt.buf);
+    if (!s->labels_json)
+        s->labels_json = strbuf_detach(&json);
+    strbuf_free(&txt);
+    strbuf_free(&json);
+    if (s->nsamples == 0 || t < s->first_t)
+        s->first_t = t;
+    s->nsamples++;
+    for (int m = 0; m < M__COUNT; m++) {
+        if (has[m] && (!s->has[m] || t >= s->t[m])) {
+            s->has[m] = true;
+            s->v[m] = v[m];
+            s->t[m] = t;
+        }
+    }
+}
+
+static void print_value(FILE *out, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e15)
+        fprintf(out, "%.0f", v);
+    else
+        fprintf(out, "%.6g", v);
+}
+
+static double latest_time(const struct fetched_series *s)
+{
+    double t = 0;
+    for (int m = 0; m < M__COUNT; m++)
+        if (s->has[m] && s->t[m] > t)
+            t = s->t[m];
+    return t;
+}
+
+static void print_text(const struct fetch_result *r, FILE *out)
+{
+    for (int fam = 0; fam < FAM__COUNT; fam++) {
+        size_t count = 0;
+        for (size_t i = 0; i < r->n; i++)
+            count += r->items[i].fam == (enum family)fam;
+        fprintf(out, "# %s: %zu series\n", family_name((enum family)fam), count);
+        for (size_t i = 0; i < r->n; i++) {
+            const struct fetched_series *s = &r->items[i];
+            if (s->fam != (enum family)fam)
+                continue;
+            char ts[32];
+            format_iso8601(latest_time(s), ts, sizeof(ts));
+            fprintf(out, "%s %s", family_name(s->fam), s->labels);
+            for (int m = 0; m < M__COUNT; m++) {
+                if (!s->has[m])
+                    continue;
+                fprintf(out, " %s=", metric_table[m].name);
+                print_value(out, s->v[m]);
+            }
+            fprintf(out, " @%s", ts);
+            if (s->nsamples > 1) {
+                char first[32];
+                format_iso8601(s->first_t, first, sizeof(first));
+                fprintf(out, " (%u samples since %s)", s->nsamples, first);
+            }
+            fputc('\n', out);
+        }
+    }
+}
+
+static void print_json(const struct fetch_result *r, FILE *out)
+{
+    fprintf(out, "[\n");
+    for (size_t i = 0; i < r->n; i++) {
+        const struct fetched_series *s = &r->items[i];
+        char ts[32];
+        format_iso8601(latest_time(s), ts, sizeof(ts));
+        fprintf(out, "  {\"family\":\"%s\",\"labels\":%s,\"time\":\"%s\","
+                "\"samples\":%u,\"values\":{", family_name(s->fam),
+                s->labels_json, ts, s->nsamples);
+        bool first = true;
+        for (int m = 0; m < M__COUNT; m++) {
+            if (!s->has[m])
+                continue;
+            fprintf(out, "%s\"%s\":", first ? "" : ",", metric_table[m].name);
+            print_value(out, s->v[m]);
+            first = false;
+        }
+        fprintf(out, "}}%s\n", i + 1 < r->n ? "," : "");
+    }
+    fprintf(out, "]\n");
+}
+
+static void result_free(struct fetch_result *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->items[i].labels);
+        free(r->items[i].labels_json);
+    }
+    free(r->items);
+    free(r->index);
+}
+
+/* Run the HTTP loop until every poller is idle. */
+static void drive(struct http_client *http, struct poller **pollers, size_t n)
+{
+    for (;;) {
+        double wait = 3600;
+        bool idle = true;
+        for (size_t i = 0; i < n; i++) {
+            double w = poller_tick(pollers[i]);
+            if (w < wait)
+                wait = w;
+            if (!poller_idle(pollers[i]))
+                idle = false;
+        }
+        if (idle)
+            return;
+        int ms = (int)(wait * 1000);
+        if (ms > 1000)
+            ms = 1000;
+        if (ms < 1)
+            ms = 1;
+        http_run(http, ms);
+    }
+}
+
+static void fetch_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: segalert fetch [-c FILE] [--json] [-v]\n"
+            "\n"
+            "Discover the sources and connections of every configured workspace,\n"
+            "poll each metric family once (delivery metrics over delivery_window,\n"
+            "the last complete event-volume buckets, the usage period so far) and\n"
+            "print every series with its labels and latest values.  Use it to check\n"
+            "a token and to see the labels and metric names your rules can use.\n"
+            "Exit status 1 when any request failed (reasons on stderr).\n");
+}
+
+static int set_flag(void *ud, const char *arg)
+{
+    (void)arg;
+    *(bool *)ud = true;
+    return 0;
+}
+
+int cmd_fetch(int argc, char **argv)
+{
+    struct cli_common common = { 0 };
+    bool json = false;
+    static const struct cli_flag flags[] = { { "json", false, set_flag } };
+    int prc = cli_parse(argc, argv, &common, flags, ARRAY_SIZE(flags), &json,
+                        fetch_usage, 0, 0, NULL);
+    if (prc >= 0)
+        return prc;
+    struct config *cfg = cli_load_config(&common);
+    if (!cfg)
+        return 2;
+    if (cfg->nworkspaces == 0) {
+        fprintf(stderr, "segalert fetch: no workspace in %s\n", cfg->path);
+        config_free(cfg);
+        return 2;
+    }
+
+    struct fetch_result res = { 0 };
+    struct sample_sink sink = { on_sample, &res };
+    struct http_client *http = http_client_new();
+    struct poller **pollers = xcalloc(cfg->nworkspaces, sizeof(*pollers));
+    for (size_t i = 0; i < cfg->nworkspaces; i++) {
+        pollers[i] = poller_new(&cfg->workspaces[i], http, &sink);
+        poller_discover(pollers[i]);
+    }
+    drive(http, pollers, cfg->nworkspaces);
+
+    double now = now_wall();
+    for (size_t i = 0; i < cfg->nworkspaces; i++) {
+        struct poller *p = pollers[i];
+        if (!poller_health(p)->discovered)
+            continue;
+        double bucket = poller_volume_bucket(p);
+        poller_poll_delivery(p, now);
+        poller_poll_volume(p, now - (bucket < 3600 ? 3600 : 6 * 3600), now);
+        poller_poll_usage(p, now);
+    }
+    drive(http, pollers, cfg->nworkspaces);
+
+    if (json)
+        print_json(&res, stdout);
+    else
+        print_text(&res, stdout);
+
+    int rc = 0;
+    for (size_t i = 0; i < cfg->nworkspaces; i++) {
+        const struct poll_health *h = poller_health(pollers[i]);
+        for (int k = 0; k < POLL__COUNT; k++) {
+            if (h->errors[k]) {
+                fprintf(stderr, "segalert fetch: workspace \"%s\": %s: %lu "
+                        "failed request%s; last: %s\n", cfg->workspaces[i].name,
+                        poll_kind_name((enum poll_kind)k), h->errors[k],
+                        h->errors[k] == 1 ? "" : "s", h->last_error[k]);
+                rc = 1;
+            }
+        }
+        struct seg_client_stats st;
+        seg_client_stats(poller_client(pollers[i]), &st);
+        unsigned long total = 0;
+        for (int e = 0; e < SEGEP__COUNT; e++)
+            total += st.requests[e];
+        log_info("fetch: ws=%s %zu sources, %zu connections, %lu samples, "
+                 "%lu requests (%lu rate-limited, %lu retried)",
+                 cfg->workspaces[i].name, h->nsources, h->nconnections,
+                 h->samples, total, st.rate_limited, st.retries);
+    }
+
+    for (size_t i = 0; i < cfg->nworkspaces; i++)
+        poller_free(pollers[i]);
+    http_client_free(http);
+    free(pollers);
+    result_free(&res);
+    config_free(cfg);
+    return rc;
+}

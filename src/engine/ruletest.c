@@ -1,0 +1,579 @@
+/*
+ * ruletest.c - see ruletest.h.
+ */
+#include "engine/ruletest.h"
+
+#include <confuse.h>
+#include <errno.h>
+#include <glob.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/annotate.h"
+#include "config/config.h"
+#include "core/diag.h"
+#include "engine/eval.h"
+#include "engine/labels.h"
+#include "engine/promseries.h"
+#include "engine/rules.h"
+#include "engine/store.h"
+
+#define DEFAULT_START 1767225600.0     /* 2026-01-01T00:00:00Z */
+
+/* ---- schema ------------------------------------------------------------ */
+
+static cfg_opt_t *series_opts(void)
+{
+    /* One string option per metric, plus labels and interval. */
+    static cfg_opt_t opts[M__COUNT + 3];
+    static bool built;
+    if (!built) {
+        for (int m = 0; m < M__COUNT; m++) {
+            cfg_opt_t o = CFG_STR((char *)metric_table[m].name, NULL, CFGF_NONE);
+            opts[m] = o;
+        }
+        cfg_opt_t l = CFG_STR_LIST("labels", "{}", CFGF_NONE);
+        cfg_opt_t i = CFG_STR("interval", NULL, CFGF_NONE);
+        cfg_opt_t e = CFG_END();
+        opts[M__COUNT] = l;
+        opts[M__COUNT + 1] = i;
+        opts[M__COUNT + 2] = e;
+        built = true;
+    }
+    return opts;
+}
+
+static cfg_opt_t expect_opts[] = {
+    CFG_STR("at", NULL, CFGF_NONE),
+    CFG_STR("rule", NULL, CFGF_NONE),
+    CFG_STR("state", NULL, CFGF_NONE),
+    CFG_STR("severity", NULL, CFGF_NONE),
+    CFG_STR_LIST("labels", "{}", CFGF_NONE),
+    CFG_STR("summary", NULL, CFGF_NONE),
+    CFG_FLOAT("value", NAN, CFGF_NODEFAULT),
+    CFG_END()
+};
+
+/* ---- reporting --------------------------------------------------------- */
+
+static const char *cur_file;
+
+static void cfg_err(cfg_t *cfg, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    fprintf(stderr, "%s:%d: %s\n", cfg && cfg->filename ? cfg->filename : cur_file,
+            cfg ? cfg->line : 0, msg);
+}
+
+/* ---- one test ------------------------------------------------------------ */
+
+struct pending_sample {
+    double t;
+    enum family fam;
+    const struct labelset *ls;
+    double v[M__COUNT];
+    bool has[M__COUNT];
+};
+
+static int cmp_sample(const void *a, const void *b)
+{
+    const struct pending_sample *x = a, *y = b;
+    return x->t < y->t ? -1 : x->t > y->t;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+struct test_vars {
+    double mtu_limit, api_calls_limit;
+};
+
+static void test_vars_fn(void *ud, const char *ws, double now,
+                         double vals[EXPR_VAR__COUNT])
+{
+    const struct test_vars *tv = ud;
+    eval_default_vars(NULL, now, vals);
+    vals[EXPR_VAR_MTU_LIMIT] = tv->mtu_limit;
+    vals[EXPR_VAR_API_CALLS_LIMIT] = tv->api_calls_limit;
+}
+
+static void dir_of(const char *path, char *buf, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(buf, len, ".");
+    else
+        snprintf(buf, len, "%.*s", (int)(slash - path), path);
+}
+
+/* Parse "k=v" entries into a label set; -1 on a malformed entry. */
+static int parse_labels(cfg_t *sec, const char *opt, struct label_pool *pool,
+                        const struct labelset **out, struct strbuf *errs)
+{
+    struct labels_builder b;
+    labels_builder_init(&b, pool);
+    int rc = 0;
+    for (unsigned i = 0; i < cfg_size(sec, opt); i++) {
+        char *buf;
+        const char *k, *v;
+        if (split_kv(cfg_getnstr(sec, opt, i), &buf, &k, &v) != 0) {
+            strbuf_addf(errs, "    %s:%d: label '%s' is not key=value\n",
+                        cur_file, sec->line, cfg_getnstr(sec, opt, i));
+            rc = -1;
+            continue;
+        }
+        labels_builder_add(&b, k, v);
+        free(buf);
+    }
+    *out = labels_builder_finish(&b);
+    labels_builder_free(&b);
+    return rc;
+}
+
+static bool labels_include(const struct labelset *have, const struct labelset *want)
+{
+    for (size_t i = 0; i < labelset_count(want); i++)
+        if (!streq(labelset_get(have, labelset_key(want, i)),
+                   labelset_value(want, i)))
+            return false;
+    return true;
+}
+
+struct expectation {
+    double at;
+    const char *rule, *state, *severity, *summary;
+    double value;
+    bool has_value;
+    const struct labelset *labels;
+    int line;
+};
+
+/* Check one expectation against the evaluator; append differences. */
+static bool check_expect(struct evaluator *ev, struct store *st,
+                         const struct expectation *x, double start,
+                         const double *vars, struct strbuf *diff)
+{
+    struct eval_instance *const *all;
+    size_t n = evaluator_instances(ev, &all);
+    struct strbuf seen = STRBUF_INIT;
+    bool want_inactive = streq(x->state, "inactive");
+    bool ok = want_inactive;
+    size_t matching = 0;
+    char at[32];
+    format_duration(x->at - start, at, sizeof(at));
+
+    for (size_t i = 0; i < n; i++) {
+        struct eval_instance *in = all[i];
+        if (!streq(in->rule->cfg->name, x->rule) || !in->selected)
+            continue;
+        const struct labelset *ls = eval_instance_labels(ev, in);
+        if (!labels_include(ls, x->labels))
+            continue;
+        matching++;
+        const char *state = alert_display_state(&in->st);
+        struct annotate_ctx ctx;
+        annotate_init(&ctx, in, store_find(st, in->rule->family, in->series_labels));
+        ctx.vars = vars;
+        struct strbuf sum = STRBUF_INIT, desc = STRBUF_INIT;
+        annotate_rule_texts(&ctx, &sum, &desc);
+        if (want_inactive) {
+            if (in->st.state != ALERT_INACTIVE)
+                ok = false;
+        } else {
+            bool good = streq(state, x->state);
+            if (good && x->severity && !streq(ctx.severity, x->severity))
+                good = false;
+            if (good && x->summary && !streq(strbuf_str(&sum), x->summary))
+                good = false;
+            if (good && x->has_value &&
+                !(fabs(in->st.value - x->value) <= fabs(x->value) * 1e-3 + 1e-12))
+                good = false;
+            if (good)
+                ok = true;
+        }
+        strbuf_addf(&seen, "      got: state=%s severity=%s value=", state,
+                    in->st.state == ALERT_INACTIVE ? "none" : ctx.severity);
+        template_format_number(in->st.value, &seen);
+        strbuf_adds(&seen, " labels=");
+        labelset_format(ls, &seen);
+        if (x->summary)
+            strbuf_addf(&seen, "\n           summary=\"%s\"", strbuf_str(&sum));
+        strbuf_addc(&seen, '\n');
+        strbuf_free(&sum);
+        strbuf_free(&desc);
+    }
+    if (!ok) {
+        strbuf_addf(diff, "    line %d: at %s rule \"%s\": expected state=%s", x->line,
+                    at, x->rule, x->state);
+        if (x->severity)
+            strbuf_addf(diff, " severity=%s", x->severity);
+        if (x->has_value)
+            strbuf_addf(diff, " value=%g", x->value);
+        if (labelset_count(x->labels)) {
+            strbuf_adds(diff, " labels=");
+            labelset_format(x->labels, diff);
+        }
+        if (x->summary)
+            strbuf_addf(diff, "\n           summary=\"%s\"", x->summary);
+        strbuf_addc(diff, '\n');
+        if (matching == 0)
+            strbuf_adds(diff, "      got: no instance of the rule with these labels\n");
+        else
+            strbuf_adds(diff, strbuf_str(&seen));
+    }
+    strbuf_free(&seen);
+    return ok;
+}
+
+static int load_rules(cfg_t *t, const char *dir, struct config *cfg,
+                      struct strbuf *errs)
+{
+    struct diag_list diags = DIAG_LIST_INIT;
+    int rc = 0;
+    for (unsigned i = 0; i < cfg_size(t, "rule_files"); i++) {
+        const char *pat = cfg_getnstr(t, "rule_files", i);
+        char *full = pat[0] == '/' ? xstrdup(pat) : xasprintf("%s/%s", dir, pat);
+        glob_t g;
+        if (glob(full, 0, NULL, &g) != 0 || g.gl_pathc == 0) {
+            strbuf_addf(errs, "    rule_files: '%s' matches no file\n", full);
+            rc = -1;
+        } else {
+            for (size_t k = 0; k < g.gl_pathc; k++)
+                config_load_rule_file(cfg, g.gl_pathv[k], &diags);
+        }
+        globfree(&g);
+        free(full);
+    }
+    for (size_t i = 0; i < diags.n; i++) {
+        struct strbuf line = STRBUF_INIT;
+        diag_format(&diags.items[i], &line);
+        strbuf_addf(errs, "    %s\n", strbuf_str(&line));
+        strbuf_free(&line);
+    }
+    if (diags.nerrors)
+        rc = -1;
+    diag_list_free(&diags);
+    return rc;
+}
+
+static int parse_time_opt(cfg_t *sec, const char *opt, double dflt, double *out,
+                          struct strbuf *errs)
+{
+    const char *s = cfg_getstr(sec, opt);
+    if (!s) {
+        *out = dflt;
+        return 0;
+    }
+    if (parse_duration(s, out) != 0) {
+        strbuf_addf(errs, "    %s:%d: invalid duration '%s' for %s\n", cur_file,
+                    sec->line, s, opt);
+        return -1;
+    }
+    return 0;
+}
+
+/* Build the samples of one series section. */
+static int load_series(cfg_t *ser, double start, double interval,
+                       struct label_pool *pool, struct pending_sample **samples,
+                       size_t *nsamples, size_t *cap, struct strbuf *errs)
+{
+    /* The title starts with the family; more words may follow to keep
+     * titles unique ("usage web"), since libconfuse merges sections that
+     * share a title. */
+    char fam_name[32];
+    snprintf(fam_name, sizeof(fam_name), "%s", cfg_title(ser));
+    fam_name[strcspn(fam_name, " \t")] = '\0';
+    int fam = family_lookup(fam_name);
+    if (fam < 0) {
+        strbuf_addf(errs, "    %s:%d: unknown series family '%s' (connection, "
+                    "source or usage)\n", cur_file, ser->line, fam_name);
+        return -1;
+    }
+    const struct labelset *ls;
+    if (parse_labels(ser, "labels", pool, &ls, errs) != 0)
+        return -1;
+    double step;
+    if (parse_time_opt(ser, "interval", interval, &step, errs) != 0)
+        return -1;
+    size_t first = *nsamples;
+    size_t longest = 0;
+    bool explicit_derived[M__COUNT] = { false };
+    for (int m = 0; m < M__COUNT; m++) {
+        const char *text = cfg_getstr(ser, metric_table[m].name);
+        if (!text)
+            continue;
+        if (metric_table[m].family != (enum family)fam) {
+            strbuf_addf(errs, "    %s:%d: metric '%s' is not of the %s family\n",
+                        cur_file, ser->line, metric_table[m].name, fam_name);
+            return -1;
+        }
+        struct promseries ps;
+        char err[200];
+        if (promseries_parse(text, &ps, err, sizeof(err)) != 0) {
+            strbuf_addf(errs, "    %s:%d: series %s: %s\n", cur_file, ser->line,
+                        metric_table[m].name, err);
+            return -1;
+        }
+        if (metric_table[m].derived)
+            explicit_derived[m] = true;
+        /* Grow the per-index sample rows for this series. */
+        while (longest < ps.n) {
+            XGROW(*samples, *nsamples + 1, *cap);
+            struct pending_sample *p = &(*samples)[(*nsamples)++];
+            memset(p, 0, sizeof(*p));
+            p->t = start + (double)longest * step;
+            p->fam = (enum family)fam;
+            p->ls = ls;
+            longest++;
+        }
+        for (size_t i = 0; i < ps.n; i++) {
+            (*samples)[first + i].v[m] = ps.values[i];
+            (*samples)[first + i].has[m] = ps.present[i];
+        }
+        promseries_free(&ps);
+    }
+    if (fam == FAM_CONNECTION) {
+        for (size_t i = first; i < *nsamples; i++) {
+            struct pending_sample *p = &(*samples)[i];
+            double keep_v[M__COUNT];
+            bool keep_h[M__COUNT];
+            memcpy(keep_v, p->v, sizeof(keep_v));
+            memcpy(keep_h, p->has, sizeof(keep_h));
+            metrics_derive(p->v, p->has);
+            for (int m = 0; m < M__COUNT; m++)
+                if (explicit_derived[m]) {
+                    p->v[m] = keep_v[m];
+                    p->has[m] = keep_h[m];
+                }
+        }
+    }
+    return 0;
+}
+
+static bool run_test(cfg_t *t, const char *dir, FILE *out)
+{
+    struct strbuf errs = STRBUF_INIT;
+    struct config *cfg = config_new_defaults();
+    struct label_pool *pool = label_pool_new();
+    struct ruleset *rs = NULL;
+    struct store *st = NULL;
+    struct evaluator *ev = NULL;
+    struct pending_sample *samples = NULL;
+    size_t nsamples = 0, scap = 0;
+    struct expectation *ex = NULL;
+    size_t nex = 0;
+    double *times = NULL;
+    bool ok = false;
+    const char *name = cfg_title(t);
+
+    if (load_rules(t, dir, cfg, &errs) != 0)
+        goto done;
+    {
+        struct diag_list diags = DIAG_LIST_INIT;
+        rs = ruleset_compile(cfg, &diags);
+        for (size_t i = 0; i < diags.n; i++) {
+            struct strbuf line = STRBUF_INIT;
+            diag_format(&diags.items[i], &line);
+            strbuf_addf(&errs, "    %s\n", strbuf_str(&line));
+            strbuf_free(&line);
+        }
+        size_t nerr = diags.nerrors;
+        diag_list_free(&diags);
+        if (nerr)
+            goto done;
+    }
+
+    double interval, eval_interval, start = DEFAULT_START;
+    if (parse_time_opt(t, "interval", 60, &interval, &errs) != 0 ||
+        interval <= 0)
+        goto done;
+    if (parse_time_opt(t, "eval_interval", interval < 60 ? interval : 60,
+                       &eval_interval, &errs) != 0 || eval_interval <= 0)
+        goto done;
+    if (cfg_getstr(t, "start") && parse_iso8601(cfg_getstr(t, "start"), &start) != 0) {
+        strbuf_addf(&errs, "    %s:%d: invalid start time '%s'\n", cur_file,
+                    t->line, cfg_getstr(t, "start"));
+        goto done;
+    }
+    struct test_vars tv = { cfg_getfloat(t, "mtu_limit"),
+                            cfg_getfloat(t, "api_calls_limit") };
+
+    for (unsigned i = 0; i < cfg_size(t, "series"); i++)
+        if (load_series(cfg_getnsec(t, "series", i), start, interval, pool,
+                        &samples, &nsamples, &scap, &errs) != 0)
+            goto done;
+    qsort(samples, nsamples, sizeof(*samples), cmp_sample);
+
+    nex = cfg_size(t, "expect");
+    ex = xcalloc(nex ? nex : 1, sizeof(*ex));
+    double end = nsamples ? samples[nsamples - 1].t : start;
+    for (size_t i = 0; i < nex; i++) {
+        cfg_t *e = cfg_getnsec(t, "expect", (unsigned)i);
+        struct expectation *x = &ex[i];
+        double at;
+        x->line = e->line;
+        x->rule = cfg_getstr(e, "rule");
+        x->state = cfg_getstr(e, "state");
+        x->severity = cfg_getstr(e, "severity");
+        x->summary = cfg_getstr(e, "summary");
+        x->has_value = cfg_size(e, "value") > 0;
+        x->value = x->has_value ? cfg_getfloat(e, "value") : NAN;
+        if (!cfg_getstr(e, "at") || parse_duration(cfg_getstr(e, "at"), &at) != 0) {
+            strbuf_addf(&errs, "    %s:%d: expect needs at = \"<duration>\"\n",
+                        cur_file, e->line);
+            goto done;
+        }
+        if (!x->rule || !x->state) {
+            strbuf_addf(&errs, "    %s:%d: expect needs rule and state\n",
+                        cur_file, e->line);
+            goto done;
+        }
+        if (!streq(x->state, "inactive") && !streq(x->state, "pending") &&
+            !streq(x->state, "firing") && !streq(x->state, "nodata")) {
+            strbuf_addf(&errs, "    %s:%d: state must be inactive, pending, "
+                        "firing or nodata, not '%s'\n", cur_file, e->line, x->state);
+            goto done;
+        }
+        bool known = false;
+        for (size_t r = 0; r < rs->n; r++)
+            known |= streq(rs->rules[r].cfg->name, x->rule);
+        if (!known) {
+            strbuf_addf(&errs, "    %s:%d: no rule named \"%s\" in rule_files\n",
+                        cur_file, e->line, x->rule);
+            goto done;
+        }
+        if (parse_labels(e, "labels", pool, &x->labels, &errs) != 0)
+            goto done;
+        x->at = start + at;
+        if (x->at > end)
+            end = x->at;
+    }
+
+    /* Evaluation times: the grid plus every expectation time. */
+    size_t ngrid = (size_t)floor((end - start) / eval_interval) + 1;
+    if (ngrid > 1000000) {
+        strbuf_addf(&errs, "    %s:%d: more than a million evaluations; use a "
+                    "larger eval_interval\n", cur_file, t->line);
+        goto done;
+    }
+    size_t ntimes = 0;
+    times = xcalloc(ngrid + nex, sizeof(double));
+    for (size_t i = 0; i < ngrid; i++)
+        times[ntimes++] = start + (double)i * eval_interval;
+    for (size_t i = 0; i < nex; i++)
+        times[ntimes++] = ex[i].at;
+    qsort(times, ntimes, sizeof(double), cmp_double);
+
+    struct store_limits lim = { 0 };
+    for (int f = 0; f < FAM__COUNT; f++) {
+        lim.retention_s[f] = rs->lookback_s[f] + 2 * interval + 86400;
+        lim.spacing_s[f] = interval;
+    }
+    st = store_new(&lim);
+    ev = evaluator_new(rs, cfg, pool);
+    struct eval_hooks hooks = { NULL, test_vars_fn, &tv, { 0 } };
+    /* A series goes stale (no data) two of its intervals after its last
+     * value, so '_' gaps in a test mean what they say. */
+    for (size_t i = 1; i < nsamples; i++) {
+        enum family f = samples[i].fam;
+        for (size_t j = i; j-- > 0;) {
+            if (samples[j].ls == samples[i].ls && samples[j].fam == f) {
+                double gap = 2 * (samples[i].t - samples[j].t);
+                if (gap > hooks.stale_after_s[f])
+                    hooks.stale_after_s[f] = gap;
+                break;
+            }
+        }
+    }
+    for (int f = 0; f < FAM__COUNT; f++)
+        if (hooks.stale_after_s[f] == 0)
+            hooks.stale_after_s[f] = 2 * interval;
+    size_t next_sample = 0;
+    ok = true;
+    for (size_t i = 0; i < ntimes; i++) {
+        if (i > 0 && times[i] == times[i - 1])
+            continue;
+        double now = times[i];
+        while (next_sample < nsamples && samples[next_sample].t <= now) {
+            struct pending_sample *p = &samples[next_sample++];
+            struct series *s = store_get_or_add(st, p->fam, p->ls);
+            store_add(st, s, p->t, p->v, p->has);
+        }
+        const struct eval_event *evs;
+        evaluator_run(ev, st, now, &hooks, &evs);
+        double vals[EXPR_VAR__COUNT];
+        test_vars_fn(&tv, NULL, now, vals);
+        for (size_t k = 0; k < nex; k++)
+            if (ex[k].at == now &&
+                !check_expect(ev, st, &ex[k], start, vals, &errs))
+                ok = false;
+    }
+
+done:
+    fprintf(out, "%s %s\n", ok ? "ok  " : "FAIL", name);
+    if (!ok)
+        fputs(strbuf_str(&errs), out);
+    strbuf_free(&errs);
+    evaluator_free(ev);
+    store_free(st);
+    ruleset_free(rs);
+    free(samples);
+    free(ex);
+    free(times);
+    label_pool_free(pool);
+    config_free(cfg);
+    return ok;
+}
+
+int ruletest_run_file(const char *path, FILE *out, FILE *err_out, int *passed,
+                      int *failed)
+{
+    cfg_opt_t test_opts[] = {
+        CFG_STR_LIST("rule_files", "{}", CFGF_NONE),
+        CFG_STR("interval", NULL, CFGF_NONE),
+        CFG_STR("eval_interval", NULL, CFGF_NONE),
+        CFG_STR("start", NULL, CFGF_NONE),
+        CFG_FLOAT("mtu_limit", 0, CFGF_NONE),
+        CFG_FLOAT("api_calls_limit", 0, CFGF_NONE),
+        CFG_SEC("series", series_opts(),
+                CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+        CFG_SEC("expect", expect_opts, CFGF_MULTI),
+        CFG_END()
+    };
+    cfg_opt_t file_opts[] = {
+        CFG_SEC("test", test_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+        CFG_END()
+    };
+    (void)err_out;
+    cur_file = path;
+    cfg_t *cfg = cfg_init(file_opts, CFGF_NONE);
+    cfg_set_error_function(cfg, cfg_err);
+    int rc = cfg_parse(cfg, path);
+    if (rc == CFG_FILE_ERROR) {
+        fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
+        cfg_free(cfg);
+        return 2;
+    }
+    if (rc != CFG_SUCCESS) {
+        cfg_free(cfg);
+        return 2;
+    }
+    char dir[4096];
+    dir_of(path, dir, sizeof(dir));
+    unsigned n = cfg_size(cfg, "test");
+    if (n == 0)
+        fprintf(stderr, "%s: warning: no test sections\n", path);
+    for (unsigned i = 0; i < n; i++) {
+        if (run_test(cfg_getnsec(cfg, "test", i), dir, out))
+            (*passed)++;
+        else
+            (*failed)++;
+    }
+    cfg_free(cfg);
+    return 0;
+}

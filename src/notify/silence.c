@@ -1,0 +1,344 @@
+/*
+ * silence.c - see silence.h.
+ */
+#include "notify/silence.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "notify/notify.h"
+#include "core/util.h"
+
+struct silences {
+    struct silence *items;
+    size_t n, cap;
+    uint64_t counter;       /* seeds ids; collisions are re-drawn */
+};
+
+struct silences *silences_new(void)
+{
+    return xcalloc(1, sizeof(struct silences));
+}
+
+static void silence_free_fields(struct silence *s)
+{
+    free(s->id);
+    kv_array_free(s->matchers, s->n);
+    free(s->created_by);
+    free(s->comment);
+    memset(s, 0, sizeof(*s));
+}
+
+static void clear(struct silences *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        silence_free_fields(&set->items[i]);
+    free(set->items);
+    set->items = NULL;
+    set->n = set->cap = 0;
+}
+
+void silences_free(struct silences *set)
+{
+    if (!set)
+        return;
+    clear(set);
+    free(set);
+}
+
+static bool is_label_name(const char *k, size_t len)
+{
+    if (len == 0 || !((k[0] >= 'a' && k[0] <= 'z') ||
+                      (k[0] >= 'A' && k[0] <= 'Z') || k[0] == '_'))
+        return false;
+    for (size_t i = 1; i < len; i++) {
+        char c = k[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+int silence_parse_matcher(const char *s, struct kv *out, char *err,
+                          size_t errlen)
+{
+    const char *eq = s ? strchr(s, '=') : NULL;
+    if (!eq) {
+        snprintf(err, errlen, "invalid matcher '%s': expected label=glob",
+                 s ? s : "");
+        return -1;
+    }
+    if (!is_label_name(s, (size_t)(eq - s))) {
+        snprintf(err, errlen, "invalid matcher '%s': '%.*s' is not a label "
+                 "name", s, (int)(eq - s), s);
+        return -1;
+    }
+    out->key = xstrndup(s, (size_t)(eq - s));
+    out->value = xstrdup(eq + 1);
+    return 0;
+}
+
+const struct silence *silences_get(const struct silences *set,
+                                   const char *id)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (streq(set->items[i].id, id))
+            return &set->items[i];
+    return NULL;
+}
+
+/* Ids only need to be unique within the set and hard to confuse with one
+ * another; hashing a counter with the time gives that deterministically,
+ * which keeps tests reproducible. */
+static char *new_id(struct silences *set, double now)
+{
+    char buf[17];
+    for (;;) {
+        uint64_t in[2];
+        set->counter++;
+        in[0] = set->counter;
+        memcpy(&in[1], &now, sizeof(now));
+        uint64_t h = hash_bytes(in, sizeof(in), 0x5e1e9ce5ULL);
+        /* one more mixing round so consecutive ids differ in every digit */
+        h ^= h >> 29;
+        h *= 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 32;
+        snprintf(buf, sizeof(buf), "%016" PRIx64, h);
+        if (!silences_get(set, buf))
+            return xstrdup(buf);
+    }
+}
+
+static int check_silence(const struct kv *matchers, size_t n,
+                         double starts_at, double ends_at, char *err,
+                         size_t errlen)
+{
+    if (n == 0) {
+        snprintf(err, errlen, "a silence needs at least one matcher");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!matchers[i].key || !matchers[i].value ||
+            !is_label_name(matchers[i].key, strlen(matchers[i].key))) {
+            snprintf(err, errlen, "invalid matcher label '%s'",
+                     matchers[i].key ? matchers[i].key : "");
+            return -1;
+        }
+    }
+    if (!(ends_at > starts_at)) {
+        snprintf(err, errlen, "a silence must end after it starts");
+        return -1;
+    }
+    return 0;
+}
+
+const struct silence *silence_add(struct silences *set,
+                                  const struct kv *matchers, size_t n,
+                                  double starts_at, double ends_at,
+                                  const char *created_by, const char *comment,
+                                  double now, char *err, size_t errlen)
+{
+    if (check_silence(matchers, n, starts_at, ends_at, err, errlen) != 0)
+        return NULL;
+    XGROW(set->items, set->n + 1, set->cap);
+    struct silence *s = &set->items[set->n];
+    memset(s, 0, sizeof(*s));
+    s->id = new_id(set, now);
+    s->matchers = kv_array_dup(matchers, n);
+    s->n = n;
+    s->starts_at = starts_at;
+    s->ends_at = ends_at;
+    s->created_by = xstrdup(created_by);
+    s->comment = xstrdup(comment);
+    set->n++;
+    return s;
+}
+
+int silence_expire(struct silences *set, const char *id, double now,
+                   char *err, size_t errlen)
+{
+    struct silence *s = (struct silence *)silences_get(set, id);
+    if (!s) {
+        snprintf(err, errlen, "no silence with id '%s'", id ? id : "");
+        return -1;
+    }
+    if (s->ends_at <= now) {
+        snprintf(err, errlen, "silence '%s' has already expired", id);
+        return -1;
+    }
+    if (s->starts_at > now)
+        s->starts_at = now;
+    s->ends_at = now;
+    return 0;
+}
+
+const struct silence *silences_list(const struct silences *set, size_t *n)
+{
+    *n = set->n;
+    return set->items;
+}
+
+size_t silences_count(const struct silences *set)
+{
+    return set->n;
+}
+
+bool silence_is_active(const struct silence *s, double now)
+{
+    return s->starts_at <= now && now < s->ends_at;
+}
+
+bool silence_matches(const struct silence *s, const struct kv *labels,
+                     size_t nlabels, const char *severity)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const char *v = kv_array_get(labels, nlabels, s->matchers[i].key);
+        if (!v && streq(s->matchers[i].key, "severity"))
+            v = severity;
+        if (!glob_match(s->matchers[i].value, v ? v : ""))
+            return false;
+    }
+    return true;
+}
+
+const struct silence *silences_match(const struct silences *set,
+                                     const struct kv *labels, size_t nlabels,
+                                     const char *severity, double now)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        const struct silence *s = &set->items[i];
+        if (silence_is_active(s, now) &&
+            silence_matches(s, labels, nlabels, severity))
+            return s;
+    }
+    return NULL;
+}
+
+size_t silences_gc(struct silences *set, double now, double retention_s)
+{
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        if (set->items[i].ends_at + retention_s < now) {
+            silence_free_fields(&set->items[i]);
+            dropped++;
+        } else {
+            set->items[kept++] = set->items[i];
+        }
+    }
+    set->n = kept;
+    return dropped;
+}
+
+/* ---- state file -------------------------------------------------------- */
+
+cJSON *silences_to_json(const struct silences *set)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < set->n; i++) {
+        const struct silence *s = &set->items[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", s->id);
+        cJSON *m = cJSON_AddArrayToObject(o, "matchers");
+        for (size_t k = 0; k < s->n; k++) {
+            char *txt = xasprintf("%s=%s", s->matchers[k].key,
+                                  s->matchers[k].value);
+            cJSON_AddItemToArray(m, cJSON_CreateString(txt));
+            free(txt);
+        }
+        cJSON_AddNumberToObject(o, "starts_at", s->starts_at);
+        cJSON_AddNumberToObject(o, "ends_at", s->ends_at);
+        if (s->created_by)
+            cJSON_AddStringToObject(o, "created_by", s->created_by);
+        if (s->comment)
+            cJSON_AddStringToObject(o, "comment", s->comment);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+static const char *opt_string(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int parse_one(const cJSON *o, size_t idx, struct silence *s,
+                     char *err, size_t errlen)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "matchers");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "starts_at");
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(o, "ends_at");
+    char sub[200];
+
+    if (!cJSON_IsObject(o) || !cJSON_IsString(id) || !id->valuestring[0] ||
+        !cJSON_IsArray(m) || !cJSON_IsNumber(st) || !cJSON_IsNumber(en)) {
+        snprintf(err, errlen, "silences[%zu]: expected an object with id, "
+                 "matchers, starts_at and ends_at", idx);
+        return -1;
+    }
+    memset(s, 0, sizeof(*s));
+    int nm = cJSON_GetArraySize(m);
+    s->matchers = xcalloc(nm > 0 ? (size_t)nm : 1, sizeof(*s->matchers));
+    const cJSON *it;
+    cJSON_ArrayForEach(it, m) {
+        if (!cJSON_IsString(it) ||
+            silence_parse_matcher(it->valuestring, &s->matchers[s->n], sub,
+                                  sizeof(sub)) != 0) {
+            snprintf(err, errlen, "silences[%zu]: %s", idx,
+                     cJSON_IsString(it) ? sub : "matchers must be strings");
+            silence_free_fields(s);
+            return -1;
+        }
+        s->n++;
+    }
+    if (check_silence(s->matchers, s->n, st->valuedouble, en->valuedouble,
+                      sub, sizeof(sub)) != 0) {
+        snprintf(err, errlen, "silences[%zu]: %s", idx, sub);
+        silence_free_fields(s);
+        return -1;
+    }
+    s->id = xstrdup(id->valuestring);
+    s->starts_at = st->valuedouble;
+    s->ends_at = en->valuedouble;
+    s->created_by = xstrdup(opt_string(o, "created_by"));
+    s->comment = xstrdup(opt_string(o, "comment"));
+    return 0;
+}
+
+int silences_from_json(struct silences *set, const cJSON *j, char *err,
+                       size_t errlen)
+{
+    if (!cJSON_IsArray(j)) {
+        snprintf(err, errlen, "silences: expected an array");
+        return -1;
+    }
+    struct silences tmp = { 0 };
+    const cJSON *o;
+    cJSON_ArrayForEach(o, j) {
+        struct silence s;
+        if (parse_one(o, tmp.n, &s, err, errlen) != 0)
+            goto fail;
+        if (silences_get(&tmp, s.id)) {
+            snprintf(err, errlen, "silences[%zu]: duplicate id '%s'", tmp.n,
+                     s.id);
+            silence_free_fields(&s);
+            goto fail;
+        }
+        XGROW(tmp.items, tmp.n + 1, tmp.cap);
+        tmp.items[tmp.n++] = s;
+    }
+    clear(set);
+    set->items = tmp.items;
+    set->n = tmp.n;
+    set->cap = tmp.cap;
+    /* keep drawing fresh ids after a restart */
+    set->counter += tmp.n;
+    return 0;
+fail:
+    clear(&tmp);
+    return -1;
+}

@@ -1,0 +1,1001 @@
+/*
+ * httpd.c - see httpd.h.
+ *
+ * libmicrohttpd calls the access handler several times per request: once
+ * when the headers are in (we route, authorise and answer everything that
+ * needs no body right there), then once per chunk of body, then once more
+ * with no data when the body is complete.  Only POST /api/v1/silences
+ * reads a body.
+ */
+#include "server/httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <microhttpd.h>
+
+#include "server/control.h"
+#include "core/log.h"
+#include "notify/silence.h"
+#include "server/snapshot.h"
+#include "server/statuspage.h"
+
+struct httpd {
+    struct MHD_Daemon *mhd;
+    char *admin_token;
+    bool loopback;
+    int port;
+    char *listen;
+    atomic_bool stopping;
+    atomic_bool drain_done;
+};
+
+enum route {
+    R_NONE = 0,
+    R_ROOT,
+    R_METRICS,
+    R_ALERTS,
+    R_RULES,
+    R_STATUS,
+    R_SILENCES,
+    R_SILENCE_ID,           /* DELETE /api/v1/silence/{id} */
+    R_SILENCE_EXPIRE,       /* POST /api/v1/silences/{id}/expire */
+    R_RELOAD,
+    R_HEALTHY,
+    R_READY,
+};
+
+/* Per-request state kept between handler calls (only for bodies). */
+struct req {
+    enum route route;
+    struct strbuf body;
+    bool too_big;
+};
+
+/* ---- listen address ---------------------------------------------------- */
+
+static bool addr_is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+            return true;
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+            return in6->sin6_addr.s6_addr[12] == 127;
+    }
+    return false;
+}
+
+/* Split "host:port", "[v6]:port" or ":port".  host gets "" for a wildcard.
+ * Returns 0 or -1. */
+static int split_listen(const char *listen, char *host, size_t hostlen,
+                        long *port)
+{
+    const char *colon;
+    if (!listen || !*listen)
+        return -1;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        size_t n = (size_t)(close - listen - 1);
+        if (n == 0 || n >= hostlen)
+            return -1;
+        memcpy(host, listen + 1, n);
+        host[n] = '\0';
+        colon = close + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon)
+            return -1;
+        size_t n = (size_t)(colon - listen);
+        if (n >= hostlen || memchr(listen, ':', n))
+            return -1;
+        memcpy(host, listen, n);
+        host[n] = '\0';
+    }
+    if (parse_long(colon + 1, port) != 0 || *port < 0 || *port > 65535)
+        return -1;
+    if (streq(host, "*"))
+        host[0] = '\0';
+    return 0;
+}
+
+/* Resolve the host part (numeric or a name such as localhost). */
+static int resolve(const char *host, long port, struct sockaddr_storage *ss,
+                   socklen_t *sslen, char *err, size_t errlen)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%ld", port);
+    int rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0 || !res) {
+        snprintf(err, errlen, "cannot resolve '%s': %s", host,
+                 gai_strerror(rc));
+        return -1;
+    }
+    /* "localhost" may list ::1 first; IPv4 is there on every machine,
+     * IPv6 not always. */
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *a = res; a; a = a->ai_next)
+        if (a->ai_family == AF_INET) {
+            pick = a;
+            break;
+        }
+    memcpy(ss, pick->ai_addr, pick->ai_addrlen);
+    *sslen = pick->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* libmicrohttpd does not tell why it could not start; bind a socket the
+ * same way to find out (EADDRINUSE, EACCES, EADDRNOTAVAIL...). */
+static void explain_bind_failure(const struct sockaddr_storage *ss,
+                                 socklen_t len, char *why, size_t whylen)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM, 0);
+    if (fd < 0) {
+        snprintf(why, whylen, "%s", strerror(errno));
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)ss, len) != 0)
+        snprintf(why, whylen, "%s", strerror(errno));
+    else
+        snprintf(why, whylen, "libmicrohttpd could not start");
+    close(fd);
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
+                             const char *ctype, char *body, size_t len)
+{
+    /* body is taken over (malloc'd) or NULL */
+    struct MHD_Response *r;
+    if (body)
+        r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    else
+        r = MHD_create_response_from_buffer(0, (void *)"",
+                                            MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (str_has_prefix(ctype, "text/html")) {
+        /* The page has no script and loads nothing: say so, so that an
+         * escaping bug could not turn into script execution. */
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'none'; style-src "
+                                "'unsafe-inline'; img-src data:; "
+                                "base-uri 'none'; form-action 'none'; "
+                                "frame-ancestors 'none'");
+        MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    }
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"segalert\"");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result reply_sb(struct MHD_Connection *c, unsigned status,
+                                const char *ctype, struct strbuf *sb)
+{
+    size_t len = sb->len;
+    return reply(c, status, ctype, strbuf_detach(sb), len);
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status,
+                                  const char *text)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_adds(&sb, text);
+    strbuf_addc(&sb, '\n');
+    return reply_sb(c, status, "text/plain; charset=utf-8", &sb);
+}
+
+static bool is_api(enum route rt)
+{
+    return rt == R_ALERTS || rt == R_RULES || rt == R_STATUS ||
+           rt == R_SILENCES || rt == R_SILENCE_ID || rt == R_SILENCE_EXPIRE;
+}
+
+/* Errors in the form of the route: JSON for /api/v1, text elsewhere. */
+static enum MHD_Result reply_error(struct MHD_Connection *c, enum route rt,
+                                   unsigned status, const char *msg)
+{
+    if (!is_api(rt))
+        return reply_text(c, status, msg);
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_adds(&sb, "{\"status\":\"error\",\"error\":");
+    strbuf_add_json_str(&sb, msg);
+    strbuf_adds(&sb, "}\n");
+    return reply_sb(c, status, STATUSPAGE_JSON_TYPE, &sb);
+}
+
+static enum MHD_Result reply_405(struct MHD_Connection *c, enum route rt,
+                                 const char *allow)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "method not allowed (allowed: %s)", allow);
+    struct strbuf sb = STRBUF_INIT;
+    if (is_api(rt)) {
+        strbuf_adds(&sb, "{\"status\":\"error\",\"error\":");
+        strbuf_add_json_str(&sb, msg);
+        strbuf_adds(&sb, "}\n");
+    } else {
+        strbuf_adds(&sb, msg);
+        strbuf_addc(&sb, '\n');
+    }
+    size_t len = sb.len;
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, strbuf_detach(&sb), MHD_RESPMEM_MUST_FREE);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            is_api(rt) ? STATUSPAGE_JSON_TYPE
+                                       : "text/plain; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* ---- routing ------------------------------------------------------------- */
+
+/* A silence id in a path: what silence_add makes (hex) and a little more,
+ * never a '/' or anything needing escapes. */
+static bool valid_id(const char *s, size_t n)
+{
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+              (ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* Path -> route; *id (a copy, caller frees) for the silence routes. */
+static enum route route_of(const char *url, char **id)
+{
+    static const struct { const char *path; enum route rt; } fixed[] = {
+        { "/", R_ROOT },
+        { "/metrics", R_METRICS },
+        { "/api/v1/alerts", R_ALERTS },
+        { "/api/v1/rules", R_RULES },
+        { "/api/v1/status", R_STATUS },
+        { "/api/v1/silences", R_SILENCES },
+        { "/-/reload", R_RELOAD },
+        { "/-/healthy", R_HEALTHY },
+        { "/-/ready", R_READY },
+    };
+    *id = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
+        if (streq(url, fixed[i].path))
+            return fixed[i].rt;
+    if (str_has_prefix(url, "/api/v1/silence/")) {
+        const char *p = url + strlen("/api/v1/silence/");
+        if (valid_id(p, strlen(p))) {
+            *id = xstrdup(p);
+            return R_SILENCE_ID;
+        }
+    }
+    if (str_has_prefix(url, "/api/v1/silences/")) {
+        const char *p = url + strlen("/api/v1/silences/");
+        const char *slash = strchr(p, '/');
+        if (slash && streq(slash, "/expire") &&
+            valid_id(p, (size_t)(slash - p))) {
+            *id = xstrndup(p, (size_t)(slash - p));
+            return R_SILENCE_EXPIRE;
+        }
+    }
+    return R_NONE;
+}
+
+static const char *allowed_methods(enum route rt)
+{
+    switch (rt) {
+    case R_SILENCES: return "GET, HEAD, POST";
+    case R_SILENCE_ID: return "DELETE";
+    case R_SILENCE_EXPIRE: return "POST";
+    case R_RELOAD: return "POST, PUT";
+    default: return "GET, HEAD";
+    }
+}
+
+static bool method_allowed(enum route rt, const char *method)
+{
+    bool get = streq(method, "GET") || streq(method, "HEAD");
+    switch (rt) {
+    case R_SILENCES: return get || streq(method, "POST");
+    case R_SILENCE_ID: return streq(method, "DELETE");
+    case R_SILENCE_EXPIRE: return streq(method, "POST");
+    case R_RELOAD: return streq(method, "POST") || streq(method, "PUT");
+    default: return get;
+    }
+}
+
+/* ---- admin token --------------------------------------------------------- */
+
+/* Compare without an early exit, so timing does not reveal how much of
+ * the token was right. */
+static bool token_equal(const char *given, const char *want)
+{
+    size_t gl = strlen(given), wl = strlen(want);
+    unsigned char diff = gl != wl;
+    for (size_t i = 0; i < wl; i++)
+        diff |= (unsigned char)(want[i] ^ (i < gl ? given[i] : 0));
+    return diff == 0;
+}
+
+/* 0 when the write may go ahead; else the reply was queued (*ret). */
+static int authorise(struct httpd *h, struct MHD_Connection *c,
+                     enum route rt, enum MHD_Result *ret)
+{
+    if (h->loopback)
+        return 0;
+    if (!h->admin_token || !*h->admin_token) {
+        *ret = reply_error(c, rt, MHD_HTTP_FORBIDDEN,
+                           "write endpoints are disabled: segalert listens "
+                           "on a non-loopback address and no admin_token is "
+                           "configured");
+        return -1;
+    }
+    const char *auth = MHD_lookup_connection_value(
+        c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+        const char *tok = auth + 7;
+        while (*tok == ' ')
+            tok++;
+        if (token_equal(tok, h->admin_token))
+            return 0;
+    }
+    *ret = reply_error(c, rt, MHD_HTTP_UNAUTHORIZED,
+                       "this endpoint needs Authorization: Bearer "
+                       "<admin_token>");
+    return -1;
+}
+
+/* ---- control commands --------------------------------------------------- */
+
+static int submit(struct httpd *h, struct control_cmd *cmd)
+{
+    if (atomic_load(&h->stopping)) {
+        cmd->rc = -1;
+        snprintf(cmd->result, sizeof(cmd->result), "segalert is shutting down");
+        return 0;
+    }
+    return control_submit(cmd, HTTPD_CONTROL_TIMEOUT_S);
+}
+
+static enum MHD_Result no_answer(struct MHD_Connection *c, enum route rt)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "the main loop did not answer within %.0f s",
+             HTTPD_CONTROL_TIMEOUT_S);
+    return reply_error(c, rt, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+}
+
+static enum MHD_Result do_reload(struct httpd *h, struct MHD_Connection *c)
+{
+    struct control_cmd cmd;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.kind = CTRL_RELOAD;
+    if (submit(h, &cmd) != 0)
+        return no_answer(c, R_RELOAD);
+    if (cmd.rc != 0)
+        return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                          cmd.result[0] ? cmd.result : "reload failed");
+    return reply_text(c, MHD_HTTP_OK, "OK");
+}
+
+static enum MHD_Result do_expire(struct httpd *h, struct MHD_Connection *c,
+                                 enum route rt, const char *id)
+{
+    struct control_cmd cmd;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.kind = CTRL_SILENCE_EXPIRE;
+    cmd.id = id;
+    if (submit(h, &cmd) != 0)
+        return no_answer(c, rt);
+    if (cmd.rc != 0) {
+        const char *msg = cmd.result[0] ? cmd.result : "cannot expire";
+        /* silence_expire() says "no silence with id ..." for unknown ids */
+        return reply_error(c, rt, strstr(msg, "no silence")
+                                      ? MHD_HTTP_NOT_FOUND
+                                      : MHD_HTTP_BAD_REQUEST, msg);
+    }
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_adds(&sb, "{\"status\":\"success\"}\n");
+    return reply_sb(c, MHD_HTTP_OK, STATUSPAGE_JSON_TYPE, &sb);
+}
+
+static void free_matchers(struct kv *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].key);
+        free(m[i].value);
+    }
+    free(m);
+}
+
+/* An optional string member: 0 (absent or a string), -1 (wrong type). */
+static int opt_string(const cJSON *j, const char *key, const char **out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, key);
+    *out = NULL;
+    if (!it || cJSON_IsNull(it))
+        return 0;
+    if (!cJSON_IsString(it))
+        return -1;
+    *out = it->valuestring;
+    return 0;
+}
+
+/* Parse the POST /api/v1/silences body into cmd (matchers allocated into
+ * *mout).  Returns 0, or -1 with a message for the client. */
+static int parse_silence(const char *body, size_t len, double now,
+                         struct control_cmd *cmd, struct kv **mout,
+                         size_t *nout, char **strs, char *err, size_t errlen)
+{
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, false);
+    struct kv *m = NULL;
+    size_t n = 0;
+    if (!j) {
+        snprintf(err, errlen, "the body is not valid JSON");
+        return -1;
+    }
+    while (end && (size_t)(end - body) < len &&
+           (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+        end++;
+    if (end && (size_t)(end - body) < len) {
+        snprintf(err, errlen, "the body has trailing bytes after the JSON");
+        goto fail;
+    }
+    if (!cJSON_IsObject(j)) {
+        snprintf(err, errlen, "the body must be a JSON object");
+        goto fail;
+    }
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "matchers");
+    if (!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) == 0) {
+        snprintf(err, errlen, "matchers: expected a non-empty array of "
+                              "\"label=glob\" strings");
+        goto fail;
+    }
+    m = xcalloc((size_t)cJSON_GetArraySize(ms), sizeof(*m));
+    const cJSON *it;
+    cJSON_ArrayForEach(it, ms) {
+        char text[1024];
+        if (cJSON_IsString(it)) {
+            snprintf(text, sizeof(text), "%s", it->valuestring);
+        } else if (cJSON_IsObject(it)) {
+            /* Alertmanager's {"name","value","isRegex","isEqual"} form */
+            const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+            const cJSON *val = cJSON_GetObjectItemCaseSensitive(it, "value");
+            const cJSON *re = cJSON_GetObjectItemCaseSensitive(it, "isRegex");
+            const cJSON *eq = cJSON_GetObjectItemCaseSensitive(it, "isEqual");
+            if (!cJSON_IsString(nm) || !cJSON_IsString(val)) {
+                snprintf(err, errlen, "matchers[%zu]: expected \"label=glob\" "
+                                      "or {\"name\",\"value\"}", n);
+                goto fail;
+            }
+            if (cJSON_IsTrue(re)) {
+                snprintf(err, errlen, "matchers[%zu]: regex matchers are not "
+                                      "supported; use a glob", n);
+                goto fail;
+            }
+            if (cJSON_IsFalse(eq)) {
+                snprintf(err, errlen, "matchers[%zu]: negative matchers are "
+                                      "not supported", n);
+                goto fail;
+            }
+            snprintf(text, sizeof(text), "%s=%s", nm->valuestring,
+                     val->valuestring);
+        } else {
+            snprintf(err, errlen, "matchers[%zu]: expected a string", n);
+            goto fail;
+        }
+        char why[256];
+        if (silence_parse_matcher(text, &m[n], why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "matchers[%zu]: %s", n, why);
+            goto fail;
+        }
+        n++;
+    }
+    const char *starts = NULL, *ends = NULL, *dur = NULL, *comment = NULL,
+               *by = NULL;
+    if (opt_string(j, "startsAt", &starts) || opt_string(j, "endsAt", &ends) ||
+        opt_string(j, "duration", &dur) || opt_string(j, "comment", &comment) ||
+        opt_string(j, "createdBy", &by)) {
+        snprintf(err, errlen, "startsAt, endsAt, duration, comment and "
+                              "createdBy must be strings");
+        goto fail;
+    }
+    double starts_at = now, ends_at = 0, d = 0;
+    if (starts && parse_iso8601(starts, &starts_at) != 0) {
+        snprintf(err, errlen, "startsAt: expected an RFC 3339 time such as "
+                              "2026-08-20T12:00:00Z");
+        goto fail;
+    }
+    if ((dur != NULL) == (ends != NULL)) {
+        snprintf(err, errlen, "give either duration (\"2h\") or endsAt "
+                              "(RFC 3339)");
+        goto fail;
+    }
+    if (dur) {
+        if (parse_duration(dur, &d) != 0 || d <= 0) {
+            snprintf(err, errlen, "duration: expected a positive duration "
+                                  "such as 30m or 2h, got '%s'", dur);
+            goto fail;
+        }
+        ends_at = starts_at + d;
+    } else if (parse_iso8601(ends, &ends_at) != 0) {
+        snprintf(err, errlen, "endsAt: expected an RFC 3339 time such as "
+                              "2026-08-20T12:00:00Z");
+        goto fail;
+    }
+    if (ends_at <= now) {
+        snprintf(err, errlen, "the silence would already be over");
+        goto fail;
+    }
+    cmd->kind = CTRL_SILENCE_ADD;
+    cmd->matchers = m;
+    cmd->nmatchers = n;
+    cmd->starts_at = starts_at;
+    cmd->ends_at = ends_at;
+    /* Copies: the tree is deleted before the command is submitted. */
+    strs[0] = xstrdup(by);
+    strs[1] = xstrdup(comment);
+    cmd->created_by = strs[0];
+    cmd->comment = strs[1];
+    *mout = m;
+    *nout = n;
+    cJSON_Delete(j);
+    return 0;
+fail:
+    free_matchers(m, n);
+    cJSON_Delete(j);
+    return -1;
+}
+
+static enum MHD_Result do_add_silence(struct httpd *h,
+                                      struct MHD_Connection *c,
+                                      struct req *r)
+{
+    struct control_cmd cmd;
+    memset(&cmd, 0, sizeof(cmd));
+    struct kv *m = NULL;
+    size_t n = 0;
+    char *strs[2] = { NULL, NULL };
+    char err[300];
+    if (parse_silence(strbuf_str(&r->body), r->body.len, now_wall(), &cmd, &m,
+                      &n, strs, err, sizeof(err)) != 0)
+        return reply_error(c, R_SILENCES, MHD_HTTP_BAD_REQUEST, err);
+    enum MHD_Result ret;
+    if (submit(h, &cmd) != 0) {
+        ret = no_answer(c, R_SILENCES);
+    } else if (cmd.rc != 0) {
+        ret = reply_error(c, R_SILENCES, MHD_HTTP_BAD_REQUEST,
+                          cmd.result[0] ? cmd.result : "cannot add silence");
+    } else {
+        struct strbuf sb = STRBUF_INIT;
+        strbuf_adds(&sb, "{\"status\":\"success\",\"silenceId\":");
+        strbuf_add_json_str(&sb, cmd.result);
+        strbuf_adds(&sb, "}\n");
+        ret = reply_sb(c, MHD_HTTP_OK, STATUSPAGE_JSON_TYPE, &sb);
+    }
+    free_matchers(m, n);
+    free(strs[0]);
+    free(strs[1]);
+    return ret;
+}
+
+/* ---- GET ----------------------------------------------------------------- */
+
+static enum MHD_Result do_get(struct MHD_Connection *c, enum route rt)
+{
+    if (rt == R_HEALTHY)
+        return reply_text(c, MHD_HTTP_OK, "OK");
+    struct snapshot *s = snapshot_acquire();
+    if (rt == R_READY) {
+        bool ready = s && s->ready;
+        snapshot_release(s);
+        return ready ? reply_text(c, MHD_HTTP_OK, "ready")
+                     : reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                  "starting: waiting for the first poll of "
+                                  "every workspace");
+    }
+    if (!s)
+        return reply_error(c, rt, MHD_HTTP_SERVICE_UNAVAILABLE, "starting");
+    struct strbuf sb = STRBUF_INIT;
+    const char *ctype = STATUSPAGE_JSON_TYPE;
+    switch (rt) {
+    case R_ROOT:
+        statuspage_html(s, &sb);
+        ctype = STATUSPAGE_HTML_TYPE;
+        break;
+    case R_METRICS:
+        statuspage_metrics(s, &sb);
+        ctype = STATUSPAGE_METRICS_TYPE;
+        break;
+    case R_ALERTS: statuspage_alerts_json(s, &sb); break;
+    case R_RULES: statuspage_rules_json(s, &sb); break;
+    case R_STATUS: statuspage_status_json(s, &sb); break;
+    case R_SILENCES: statuspage_silences_json(s, &sb); break;
+    default: break;
+    }
+    snapshot_release(s);
+    return reply_sb(c, MHD_HTTP_OK, ctype, &sb);
+}
+
+/* ---- the handler --------------------------------------------------------- */
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+                              const char *url, const char *method,
+                              const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    struct httpd *h = cls;
+    struct req *r = *con_cls;
+    (void)version;
+
+    if (!r) {
+        /* Headers are in: route, authorise, answer what needs no body. */
+        char *id = NULL;
+        enum route rt = route_of(url, &id);
+        enum MHD_Result ret;
+        if (rt == R_NONE)
+            return reply_text(c, MHD_HTTP_NOT_FOUND, "not found");
+        if (!method_allowed(rt, method)) {
+            free(id);
+            return reply_405(c, rt, allowed_methods(rt));
+        }
+        bool write = !streq(method, "GET") && !streq(method, "HEAD");
+        if (write && authorise(h, c, rt, &ret) != 0) {
+            free(id);
+            return ret;
+        }
+        if (!write)
+            return do_get(c, rt);
+        if (rt == R_RELOAD)
+            return do_reload(h, c);
+        if (rt == R_SILENCE_ID || rt == R_SILENCE_EXPIRE) {
+            ret = do_expire(h, c, rt, id);
+            free(id);
+            return ret;
+        }
+        /* POST /api/v1/silences: refuse an announced oversized body now,
+         * before reading it. */
+        const char *cl = MHD_lookup_connection_value(
+            c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        long clen = 0;
+        if (cl && parse_long(cl, &clen) == 0 && clen > (long)HTTPD_MAX_BODY)
+            return reply_error(c, rt, MHD_HTTP_CONTENT_TOO_LARGE,
+                               "request body too large (limit 64 KiB)");
+        r = xcalloc(1, sizeof(*r));
+        r->route = rt;
+        *con_cls = r;
+        return MHD_YES;
+    }
+
+    if (*upload_size) {
+        if (!r->too_big && r->body.len + *upload_size <= HTTPD_MAX_BODY)
+            strbuf_add(&r->body, upload, *upload_size);
+        else
+            r->too_big = true;
+        *upload_size = 0;
+        /* A chunked body past the cap: stop reading, drop the connection. */
+        return r->too_big ? MHD_NO : MHD_YES;
+    }
+    if (r->too_big)
+        return reply_error(c, r->route, MHD_HTTP_CONTENT_TOO_LARGE,
+                           "request body too large (limit 64 KiB)");
+    return do_add_silence(h, c, r);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct req *r = *con_cls;
+    if (r) {
+        strbuf_free(&r->body);
+        free(r);
+        *con_cls = NULL;
+    }
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char buf[512];
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    log_warn("httpd: %s", buf);
+}
+
+/* ---- start / stop -------------------------------------------------------- */
+
+static struct MHD_Daemon *start_mhd(struct httpd *h, unsigned flags,
+                                    const struct sockaddr_storage *ss)
+{
+    return MHD_start_daemon(
+        flags | MHD_USE_INTERNAL_POLLING_THREAD |
+            MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG | MHD_USE_AUTO |
+            MHD_USE_ITC,
+        0, NULL, NULL, handle, h,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTPD_MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTPD_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
+        MHD_OPTION_END);
+}
+
+struct httpd *httpd_start(const char *listen, const char *admin_token,
+                          char *err, size_t errlen)
+{
+    char host[256], why[320];
+    long port = 0;
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    memset(&ss, 0, sizeof(ss));
+    if (split_listen(listen, host, sizeof(host), &port) != 0) {
+        snprintf(err, errlen, "invalid listen address '%s': expected "
+                              "HOST:PORT, [IPv6]:PORT or :PORT",
+                 listen ? listen : "");
+        return NULL;
+    }
+    struct httpd *h = xcalloc(1, sizeof(*h));
+    h->admin_token = xstrdup(admin_token);
+    h->listen = xstrdup(listen);
+    atomic_init(&h->stopping, false);
+    atomic_init(&h->drain_done, false);
+    if (host[0]) {
+        if (resolve(host, port, &ss, &sslen, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "cannot listen on %s: %s", listen, why);
+            goto fail;
+        }
+        h->loopback = addr_is_loopback((struct sockaddr *)&ss);
+        h->mhd = start_mhd(h, ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0,
+                           &ss);
+    } else {
+        /* Every interface: IPv6 with v4-mapped addresses where the kernel
+         * has IPv6, plain IPv4 otherwise. */
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_addr = in6addr_any;
+        in6->sin6_port = htons((uint16_t)port);
+        sslen = sizeof(*in6);
+        h->mhd = start_mhd(h, MHD_USE_DUAL_STACK, &ss);
+        if (!h->mhd) {
+            memset(&ss, 0, sizeof(ss));
+            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+            in->sin_family = AF_INET;
+            in->sin_addr.s_addr = htonl(INADDR_ANY);
+            in->sin_port = htons((uint16_t)port);
+            sslen = sizeof(*in);
+            h->mhd = start_mhd(h, 0, &ss);
+        }
+    }
+    if (!h->mhd) {
+        explain_bind_failure(&ss, sslen, why, sizeof(why));
+        snprintf(err, errlen, "cannot listen on %s: %s", listen, why);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? (int)info->port : (int)port;
+    log_info("httpd: listening on %s (port %d)%s", listen, h->port,
+             h->loopback ? ""
+                         : (h->admin_token && *h->admin_token
+                                ? "; writes need the admin token"
+                                : "; writes disabled (no admin_token)"));
+    return h;
+fail:
+    free(h->admin_token);
+    free(h->listen);
+    free(h);
+    return NULL;
+}
+
+/* While libmicrohttpd waits for its connection threads, answer any control
+ * command they submitted: the main loop may not be looking any more. */
+static void *drain_main(void *arg)
+{
+    struct httpd *h = arg;
+    const struct timespec nap = { 0, 5 * 1000 * 1000 };
+    while (!atomic_load(&h->drain_done)) {
+        struct control_cmd *c;
+        while ((c = control_take()) != NULL) {
+            c->rc = -1;
+            snprintf(c->result, sizeof(c->result), "segalert is shutting down");
+            control_complete(c);
+        }
+        nanosleep(&nap, NULL);
+    }
+    return NULL;
+}
+
+void httpd_stop(struct httpd *h)
+{
+    if (!h)
+        return;
+    atomic_store(&h->stopping, true);
+    pthread_t t;
+    bool drained = pthread_create(&t, NULL, drain_main, h) == 0;
+    /* Stop accepting, then give requests in progress a moment to send
+     * their answers (MHD_stop_daemon cuts open connections short). */
+    MHD_socket fd = MHD_quiesce_daemon(h->mhd);
+    const struct timespec nap = { 0, 10 * 1000 * 1000 };
+    for (int i = 0; i < 200; i++) {
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!info || info->num_connections == 0)
+            break;
+        nanosleep(&nap, NULL);
+    }
+    MHD_stop_daemon(h->mhd);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    atomic_store(&h->drain_done, true);
+    if (drained)
+        pthread_join(t, NULL);
+    log_info("httpd: stopped listening on %s", h->listen);
+    free(h->admin_token);
+    free(h->listen);
+    free(h);
+}
+
+int httpd_port(const struct httpd *h)
+{
+    return h ? h->port : 0;
+}
+
+bool httpd_is_loopback(const struct httpd *h)
+{
+    return h && h->loopback;
+}
+
+/* ---- client -------------------------------------------------------------- */
+
+int httpd_listen_url(const char *listen, char *url, size_t len)
+{
+    char host[256];
+    long port;
+    if (split_listen(listen, host, sizeof(host), &port) != 0 || port == 0)
+        return -1;
+    const char *h = host;
+    bool v6 = strchr(host, ':') != NULL;
+    if (!host[0] || streq(host, "0.0.0.0")) {
+        h = "127.0.0.1";
+        v6 = false;
+    } else if (streq(host, "::")) {
+        h = "::1";
+    }
+    snprintf(url, len, v6 ? "http://[%s]:%ld" : "http://%s:%ld", h, port);
+    return 0;
+}
+
+#define CLIENT_MAX_BODY ((size_t)32 << 20)
+
+struct sink {
+    struct strbuf *out;
+    bool too_big;
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct sink *s = ud;
+    size_t n = size * nmemb;
+    if (s->out->len + n > CLIENT_MAX_BODY) {
+        s->too_big = true;
+        return 0;
+    }
+    strbuf_add(s->out, data, n);
+    return n;
+}
+
+enum httpd_client_result httpd_client_request(const char *base_url,
+                                              const char *method,
+                                              const char *path,
+                                              const char *admin_token,
+                                              const char *body, long *status,
+                                              struct strbuf *out, char *err,
+                                              size_t errlen)
+{
+    CURL *curl = curl_easy_init();
+    if (!curl) {
+        snprintf(err, errlen, "cannot initialise libcurl");
+        return HTTPD_CLIENT_ERROR;
+    }
+    char *url = xasprintf("%s%s", base_url, path);
+    struct curl_slist *hdrs = NULL;
+    char *auth = NULL;
+    struct sink sink = { out, false };
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    /* A proxy from the environment must not see loopback requests (or
+     * the admin token). */
+    curl_easy_setopt(curl, CURLOPT_PROXY, "");
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                     (long)(HTTPD_CONTROL_TIMEOUT_S * 1000) + 10000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "segalert/" SEGALERT_VERSION);
+    if (body) {
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    if (admin_token && *admin_token) {
+        auth = xasprintf("Authorization: Bearer %s", admin_token);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    if (hdrs)
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(curl);
+    enum httpd_client_result res = HTTPD_CLIENT_OK;
+    if (rc == CURLE_COULDNT_CONNECT) {
+        snprintf(err, errlen, "nothing listens on %s", base_url);
+        res = HTTPD_CLIENT_DOWN;
+    } else if (sink.too_big) {
+        snprintf(err, errlen, "%s: response larger than %zu bytes", url,
+                 CLIENT_MAX_BODY);
+        res = HTTPD_CLIENT_ERROR;
+    } else if (rc != CURLE_OK) {
+        snprintf(err, errlen, "%s: %s", url, curl_easy_strerror(rc));
+        res = HTTPD_CLIENT_ERROR;
+    } else {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+    }
+    curl_slist_free_all(hdrs);
+    if (auth) {
+        /* the token was in it */
+        memset(auth, 0, strlen(auth));
+        free(auth);
+    }
+    free(url);
+    curl_easy_cleanup(curl);
+    return res;
+}
