@@ -26,22 +26,7 @@
 #include <stddef.h>
 
 #include "core/diag.h"
-#include "engine/metrics.h"
-
-struct str_list {
-    char **items;
-    size_t n;
-};
-
-/* "key=value" pairs: labels to add, or label=glob matchers. */
-struct kv {
-    char *key;
-    char *value;
-};
-struct kv_list {
-    struct kv *items;
-    size_t n;
-};
+#include "core/kv.h"
 
 /* Where something was written, for diagnostics. */
 struct srcloc {

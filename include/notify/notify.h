@@ -81,9 +81,5 @@ struct notification *notification_new(void);
 struct notification *notification_dup(const struct notification *n);
 void notification_free(struct notification *n);
 void notify_alert_free_fields(struct notify_alert *a);
-void kv_array_free(struct kv *kv, size_t n);
-/* Copy n pairs (deep). */
-struct kv *kv_array_dup(const struct kv *kv, size_t n);
-const char *kv_array_get(const struct kv *kv, size_t n, const char *key);
 
 #endif

@@ -52,42 +52,6 @@
 #define SECRET_MAX_BYTES (64u << 10)    /* a *_file secret */
 #define MAX_DELIVERY_WINDOW_S (4 * 3600.0) /* MINUTE granularity limit */
 
-/* ---- small list helpers ------------------------------------------------ */
-
-static void str_list_add(struct str_list *l, const char *s)
-{
-    l->items = xrealloc(l->items, (l->n + 1) * sizeof(*l->items));
-    l->items[l->n++] = xstrdup(s);
-}
-
-static void str_list_free(struct str_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->items[i]);
-    free(l->items);
-    l->items = NULL;
-    l->n = 0;
-}
-
-static void kv_list_add(struct kv_list *l, const char *k, const char *v)
-{
-    l->items = xrealloc(l->items, (l->n + 1) * sizeof(*l->items));
-    l->items[l->n].key = xstrdup(k);
-    l->items[l->n].value = xstrdup(v);
-    l->n++;
-}
-
-static void kv_list_free(struct kv_list *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->items[i].key);
-        free(l->items[i].value);
-    }
-    free(l->items);
-    l->items = NULL;
-    l->n = 0;
-}
-
 /* ---- an index map ---------------------------------------------------------
  *
  * Open addressing (linear probing) from a key's hash to an index into an

@@ -65,14 +65,6 @@ const char *notification_severity(const struct notification *n)
     return best ? best : "critical";
 }
 
-const char *kv_array_get(const struct kv *kv, size_t n, const char *key)
-{
-    for (size_t i = 0; i < n; i++)
-        if (streq(kv[i].key, key))
-            return kv[i].value;
-    return NULL;
-}
-
 struct kv *notification_common_labels(const struct notification *n, size_t *count)
 {
     *count = 0;
@@ -98,27 +90,6 @@ struct kv *notification_common_labels(const struct notification *n, size_t *coun
 struct notification *notification_new(void)
 {
     return xcalloc(1, sizeof(struct notification));
-}
-
-struct kv *kv_array_dup(const struct kv *kv, size_t n)
-{
-    struct kv *out = xcalloc(n ? n : 1, sizeof(*out));
-    for (size_t i = 0; i < n; i++) {
-        out[i].key = xstrdup(kv[i].key);
-        out[i].value = xstrdup(kv[i].value);
-    }
-    return out;
-}
-
-void kv_array_free(struct kv *kv, size_t n)
-{
-    if (!kv)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(kv[i].key);
-        free(kv[i].value);
-    }
-    free(kv);
 }
 
 void notify_alert_free_fields(struct notify_alert *a)
