@@ -20,7 +20,9 @@ CC         ?= cc
 
 PKGS = libcurl libcjson libconfuse libesmtp-1.0 libmicrohttpd openssl
 
-ifdef SANITIZE
+ifeq ($(SANITIZE),thread)
+O ?= build/tsan
+else ifdef SANITIZE
 O ?= build/san
 else
 O ?= build/rel

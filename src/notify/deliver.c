@@ -37,7 +37,6 @@ struct deliverer *deliverer_new(struct http_client *http, bool dry_run)
     struct deliverer *dl = xcalloc(1, sizeof(*dl));
     dl->http = http;
     dl->dry_run = dry_run;
-    dl->smtp = smtp_worker_new();
     return dl;
 }
 
@@ -46,6 +45,8 @@ void deliverer_free(struct deliverer *dl)
     if (!dl)
         return;
     deliverer_poll(dl);
+    if (dl->smtp)
+        http_client_unwatch_fd(dl->http, smtp_worker_fd(dl->smtp));
     smtp_worker_free(dl->smtp);
     for (size_t i = 0; i < dl->nemail; i++)
         free(dl->email[i]);
@@ -131,6 +132,21 @@ static void post_alertmanager(struct attempt *a, const char *base,
     free(url);
 }
 
+/* The SMTP worker thread starts with the first email (many setups send
+ * none).  When it cannot start, emails fail as retryable and are tried
+ * again later; nothing else is affected.  Its "finished" pipe wakes the
+ * main loop through the HTTP client's poll. */
+static bool start_smtp_worker(struct deliverer *dl)
+{
+    if (dl->smtp)
+        return true;
+    dl->smtp = smtp_worker_new();
+    if (!dl->smtp)
+        return false;
+    http_client_watch_fd(dl->http, smtp_worker_fd(dl->smtp));
+    return true;
+}
+
 void deliverer_send(struct deliverer *dl, const struct notification *n,
                     const struct receiver_cfg *rc, double now, double resend_s,
                     deliver_done_fn done, void *ud)
@@ -185,6 +201,12 @@ void deliverer_send(struct deliverer *dl, const struct notification *n,
             post_alertmanager(a, rc->url, &body, rc);
         break;
     case RECV_EMAIL: {
+        if (!start_smtp_worker(dl)) {
+            a->worst.outcome = DELIVERY_RETRY;
+            snprintf(a->worst.reason, sizeof(a->worst.reason),
+                     "cannot start the SMTP worker thread");
+            break;
+        }
         struct smtp_target t;
         smtp_target_from_receiver(&t, rc);
         struct smtp_job *job = smtp_job_new(&t);
@@ -213,6 +235,8 @@ void deliverer_poll(struct deliverer *dl)
 {
     struct smtp_job *done[16];
     size_t n;
+    if (!dl->smtp)
+        return;
     while ((n = smtp_worker_collect(dl->smtp, done, ARRAY_SIZE(done))) > 0) {
         for (size_t i = 0; i < n; i++) {
             struct smtp_job *job = done[i];
