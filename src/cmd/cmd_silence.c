@@ -19,6 +19,7 @@
 #include "server/httpd.h"
 #include "core/log.h"
 #include "notify/silence.h"
+#include "core/json.h"
 #include "daemon/state.h"
 #include "server/statuspage.h"
 #include "core/util.h"
@@ -63,7 +64,7 @@ static void exact_numbers(cJSON *j)
     while (it) {
         cJSON *next = it->next;
         if (cJSON_IsNumber(it)) {
-            cJSON *exact = state_json_double(it->valuedouble);
+            cJSON *exact = json_double(it->valuedouble);
             /* ReplaceItemViaPointer keeps the list, not the member name */
             if (it->string)
                 exact->string = xstrdup(it->string);

@@ -36,7 +36,10 @@
 #include "notify/deliver.h"
 #include "server/httpd.h"
 #include "server/snapshot.h"
+#include "core/json.h"
 #include "daemon/state.h"
+#include "engine/alert_json.h"
+#include "notify/notify_json.h"
 #include "engine/store.h"
 
 #define DISCOVERY_INTERVAL_S 1800.0
