@@ -51,6 +51,19 @@ int log_level_parse(const char *s)
     return -1;
 }
 
+void log_configure(const char *level, const char *format, bool verbose,
+                   const char *format_override)
+{
+    int lvl = level ? log_level_parse(level) : LOG_INFO;
+    if (lvl < 0)
+        lvl = LOG_INFO;
+    if (verbose)
+        lvl = LOG_DEBUG;
+    log_set_level((enum log_level)lvl);
+    const char *fmt = format_override ? format_override : format;
+    log_set_format(streq(fmt, "json") ? LOG_FMT_JSON : LOG_FMT_TEXT);
+}
+
 void log_secret_register(const char *secret)
 {
     /* Very short strings would redact ordinary words: ignore them. */

@@ -25,6 +25,7 @@ struct attempt {
 
 struct deliverer {
     struct http_client *http;
+    const struct clock *clock;
     struct smtp_worker *smtp;
     bool dry_run;
     unsigned in_flight;
@@ -32,10 +33,12 @@ struct deliverer {
     size_t nemail, email_cap;
 };
 
-struct deliverer *deliverer_new(struct http_client *http, bool dry_run)
+struct deliverer *deliverer_new(struct http_client *http,
+                                const struct clock *clock, bool dry_run)
 {
     struct deliverer *dl = xcalloc(1, sizeof(*dl));
     dl->http = http;
+    dl->clock = clock ? clock : clock_system();
     dl->dry_run = dry_run;
     return dl;
 }
@@ -79,7 +82,8 @@ static void on_post_done(struct http_request *r, void *ud)
     struct attempt *a = ud;
     struct delivery_verdict v;
     payload_classify_http(a->type, r->status, r->curl_code, strbuf_str(&r->body),
-                          r->body.len, r->retry_after, now_wall(), &v);
+                          r->body.len, r->retry_after,
+                          clock_wall(a->owner->clock), &v);
     if (v.outcome == DELIVERY_OK)
         a->ok++;
     else if (a->worst.outcome == DELIVERY_OK || v.outcome == DELIVERY_PERMANENT)
@@ -101,7 +105,7 @@ static void post_json(struct attempt *a, const char *url,
                                 rc->headers.items[i].value);
     if (rc->type == RECV_WEBHOOK && rc->hmac_secret) {
         struct strbuf sig = STRBUF_INIT;
-        double ts = floor(now_wall());
+        double ts = floor(clock_wall(a->owner->clock));
         payload_webhook_signature(rc->hmac_secret, body->buf, body->len, ts, &sig);
         http_request_add_header(r, "X-Segalert-Signature: %s", strbuf_str(&sig));
         http_request_add_header(r, "X-Segalert-Timestamp: %.0f", ts);

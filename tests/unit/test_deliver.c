@@ -61,7 +61,7 @@ static void test_email_without_worker_is_retryable(void **state)
 {
     signal(SIGPIPE, SIG_IGN);
     struct http_client *http = http_client_new();
-    struct deliverer *dl = deliverer_new(http, false);
+    struct deliverer *dl = deliverer_new(http, NULL, false);
     struct notification *n = email_notification();
     char *to[] = { "oncall@example.com" };
     struct receiver_cfg rc;
