@@ -1048,7 +1048,7 @@ static void workspaces_start(struct daemon *d, double now)
     for (size_t i = 0; i < d->nws; i++) {
         struct ws_run *w = &d->ws[i];
         w->cfg = &d->cfg->workspaces[i];
-        w->poller = poller_new(w->cfg, d->http, &sink);
+        w->poller = poller_new(w->cfg, d->http, clock_system(), &sink);
         w->next_discovery = now;
         w->next_delivery = w->next_volume = w->next_usage = now;
     }
