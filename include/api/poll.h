@@ -1,7 +1,8 @@
 /*
  * poll.h - what segalert collects from one workspace (README.md "What is
- * collected"): discovery of sources and their connected destinations, and the polls of the three
- * metric families, turned into samples handed to a sink.
+ * collected"): discovery of sources and their connected destinations, and
+ * the polls of the three metric families, turned into samples handed to a
+ * sink.
  *
  * A poller owns the workspace's seg_client (budget, retries) and the
  * discovered topology.  Every operation only queues API calls; the caller

@@ -42,7 +42,7 @@ static void usage(FILE *f)
         "      --token TOKEN       override the scenario's bearer token\n"
         "      --clock SPEC        run scenario time on a scaled clock,\n"
         "                          scale=N[,origin=UNIX][,start=UNIX]\n"
-        "                          (overrides $" CLOCK_ENV "; see docs/sim.md)\n"
+        "                          (overrides $" CLOCK_ENV ", docs/sim.md)\n"
         "  -v, --verbose           log every request to stderr\n"
         "  -h, --help              this help\n");
 }

@@ -33,7 +33,7 @@
 #define AMP_ID "66be7aeca665bd11f8908630"   /* Amplitude (prod), enabled */
 #define WEB_LABELS "workspace=prod,source=web_prod,source_id=" WEB_ID
 
-/* ---- harness -------------------------------------------------------------- */
+/* ---- harness ------------------------------------------------------------ */
 
 struct sample {
     enum family fam;
@@ -212,7 +212,7 @@ static const struct sample *find_sample(const struct penv *e,
     return NULL;
 }
 
-/* ---- discovery ------------------------------------------------------------ */
+/* ---- discovery ---------------------------------------------------------- */
 
 static void test_discovery(void **state)
 {
@@ -322,7 +322,7 @@ static void test_discovery_failure_keeps_topology(void **state)
     env_free(&e);
 }
 
-/* ---- delivery metrics ------------------------------------------------------ */
+/* ---- delivery metrics --------------------------------------------------- */
 
 static void test_delivery_window_and_labels(void **state)
 {
@@ -377,7 +377,7 @@ static void test_delivery_window_and_labels(void **state)
     env_free(&e);
 }
 
-/* ---- event volume ------------------------------------------------------------- */
+/* ---- event volume ------------------------------------------------------- */
 
 static void test_volume_buckets(void **state)
 {
@@ -397,9 +397,9 @@ static void test_volume_buckets(void **state)
     /* Complete buckets only: the last ends a minute before now at the
      * latest. */
     assert_string_equal(fake_url(&e.fake, before),
-        BASE "/events/volume?granularity=HOUR&startTime=2026-08-20T10%3A00%3A00Z"
-        "&endTime=2026-08-20T15%3A00%3A00Z&groupBy.0=source"
-        "&pagination.count=200");
+        BASE "/events/volume?granularity=HOUR"
+        "&startTime=2026-08-20T10%3A00%3A00Z&endTime=2026-08-20T15%3A00%3A00Z"
+        "&groupBy.0=source&pagination.count=200");
 
     /* Buckets 12:00, 13:00 and 14:00 of web_prod, stamped at their end;
      * ios_prod (not selected) is left out. */
@@ -440,14 +440,14 @@ static void test_volume_minute_buckets(void **state)
     poller_poll_volume(e.p, now - 3600, now);
     poller_tick(e.p);
     assert_string_equal(fake_url(&e.fake, 0),
-        BASE "/events/volume?granularity=MINUTE&startTime=2026-08-20T15%3A00%3A00Z"
-        "&endTime=2026-08-20T15%3A59%3A00Z&groupBy.0=source"
-        "&pagination.count=200");
+        BASE "/events/volume?granularity=MINUTE"
+        "&startTime=2026-08-20T15%3A00%3A00Z&endTime=2026-08-20T15%3A59%3A00Z"
+        "&groupBy.0=source&pagination.count=200");
     drive(&e);
     env_free(&e);
 }
 
-/* ---- usage --------------------------------------------------------------------- */
+/* ---- usage -------------------------------------------------------------- */
 
 static void test_usage(void **state)
 {

@@ -161,6 +161,25 @@ static void wait_for_sent(struct env *e, size_t nsent, double max_s)
     }
 }
 
+/* A call that ended once, with st and a message containing needle. */
+static void assert_done(const struct call *k, enum seg_status st,
+                        const char *needle)
+{
+    assert_int_equal(k->ndone, 1);
+    assert_int_equal(k->st, st);
+    if (!strstr(k->msg, needle))
+        fail_msg("'%s' not in '%s'", needle, k->msg);
+}
+
+/* Nothing more goes out, however long one waits: no hidden retry. */
+static void assert_no_more_requests(struct env *e)
+{
+    size_t n = e->fake.nsent;
+    clock_fake_advance(e->clock, 3600);
+    seg_client_tick(e->c);
+    assert_int_equal(e->fake.nsent, n);
+}
+
 static void assert_between(double v, double lo, double hi)
 {
     if (!(v >= lo - EPS && v <= hi + EPS))
@@ -293,7 +312,7 @@ static void test_priority_then_fifo(void **state)
     env_free(&e);
 }
 
-/* ---- 429 --------------------------------------------------------------- */
+/* ---- 429 ---------------------------------------------------------------- */
 
 static void test_429_waits_ms_before_next(void **state)
 {
@@ -442,15 +461,11 @@ static void test_429_gives_up_after_max_waits(void **state)
     }
     wait_for_sent(&e, 4, 60);
     fake_reply_with(&e.fake, 0, 429, body_429_1s);
-    assert_int_equal(a.ndone, 1);
-    assert_int_equal(a.st, SEG_RATELIMITED);
-    assert_non_null(strstr(a.msg, "GET /a"));
-    assert_non_null(strstr(a.msg, "rate limited after 3 waits"));
+    assert_done(&a, SEG_RATELIMITED, "GET /a: still rate limited after 3 "
+                "waits");
     assert_int_equal(stats(&e).rate_limited, 4);
-    /* Nothing more is sent for it. */
-    advance(&e, 3600);
-    tick(&e);
     assert_int_equal(e.fake.nsent, 4);
+    assert_no_more_requests(&e);
     env_free(&e);
 }
 
@@ -514,7 +529,7 @@ static void test_429_budget_drops_and_recovers(void **state)
     env_free(&e);
 }
 
-/* ---- 5xx, timeouts, bodies ----------------------------------------------- */
+/* ---- 5xx, timeouts, bodies ---------------------------------------------- */
 
 static void test_5xx_and_timeouts_retried_with_backoff(void **state)
 {
@@ -560,14 +575,11 @@ static void test_5xx_and_timeouts_retried_with_backoff(void **state)
     assert_int_equal(a.ndone, 0);
 
     fake_reply_with(&e.fake, 0, 502, "<html>bad gateway</html>");
-    assert_int_equal(a.ndone, 1);
-    assert_int_equal(a.st, SEG_RETRY);
-    assert_non_null(strstr(a.msg, "GET /a: HTTP 502"));
-    assert_non_null(strstr(a.msg, "gave up after 4 attempts"));
+    assert_done(&a, SEG_RETRY, "GET /a: HTTP 502");
+    assert_done(&a, SEG_RETRY, "gave up after 4 attempts");
     assert_int_equal(stats(&e).retries, 3);
-    advance(&e, 3600);
-    tick(&e);
     assert_int_equal(e.fake.nsent, 4);
+    assert_no_more_requests(&e);
     env_free(&e);
 }
 
@@ -628,11 +640,9 @@ static void test_unusable_body_retried_then_badbody(void **state)
         wait_for_sent(&e, (size_t)n, 10);
         fake_reply_with(&e.fake, 0, 200, "<!DOCTYPE html><p>sorry</p>");
     }
-    assert_int_equal(a.ndone, 1);
-    assert_int_equal(a.st, SEG_BADBODY);
+    assert_done(&a, SEG_BADBODY, "GET /a: unusable response body: not a "
+                "JSON object");
     assert_int_equal(a.npages, 3);
-    assert_non_null(strstr(a.msg, "GET /a: unusable response body: not a "
-                                  "JSON object"));
 
     /* A body over the size cap is unusable too. */
     call(&e, &b, "/b", 0);
@@ -645,13 +655,12 @@ static void test_unusable_body_retried_then_badbody(void **state)
                                            "8388608 bytes" };
         fake_complete(&e.fake, 0, &big);
     }
-    assert_int_equal(b.st, SEG_BADBODY);
+    assert_done(&b, SEG_BADBODY, "response body larger than");
     assert_int_equal(b.npages, 0);
-    assert_non_null(strstr(b.msg, "response body larger than"));
     env_free(&e);
 }
 
-/* ---- 401/403, 404, 422 ----------------------------------------------------- */
+/* ---- 401/403, 404, 422 -------------------------------------------------- */
 
 static void test_401_fails_every_queued_call(void **state)
 {
@@ -668,11 +677,8 @@ static void test_401_fails_every_queued_call(void **state)
     fake_reply_with(&e.fake, 0, 401, body);
     free(body);
     struct call *all[] = { &a, &b, &c };
-    for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
-        assert_int_equal(all[i]->ndone, 1);
-        assert_int_equal(all[i]->st, SEG_AUTH);
-        assert_non_null(strstr(all[i]->msg, "HTTP 401: Unauthorized"));
-    }
+    for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+        assert_done(all[i], SEG_AUTH, "HTTP 401: Unauthorized");
     struct seg_client_stats st = stats(&e);
     assert_true(st.unauthorized);
     assert_int_equal(st.queued, 0);
@@ -705,9 +711,8 @@ static void test_403_with_calls_in_flight(void **state)
     assert_int_equal(e.fake.npending, 2);
     fake_reply_with(&e.fake, 0, 403, "{\"errors\":[{\"type\":\"Forbidden\","
                     "\"message\":\"token lacks permission\"}]}");
-    assert_int_equal(a.st, SEG_AUTH);
-    assert_int_equal(c.st, SEG_AUTH);
-    assert_non_null(strstr(c.msg, "HTTP 403: token lacks permission"));
+    assert_done(&a, SEG_AUTH, "HTTP 403: token lacks permission");
+    assert_done(&c, SEG_AUTH, "HTTP 403: token lacks permission");
     assert_int_equal(b.ndone, 0);           /* in flight: its own answer */
     assert_true(stats(&e).unauthorized);
     fake_reply_with(&e.fake, 0, 200, "{}");
@@ -730,23 +735,19 @@ static void test_404_and_422_report_message_and_path(void **state)
     char *b404 = fake_fixture("error-404.json");
     fake_reply_with(&e.fake, 0, 404, b404);
     free(b404);
-    assert_int_equal(nf.st, SEG_NOTFOUND);
-    assert_non_null(strstr(nf.msg, "GET /sources/NoSuch/connected-"
-                                   "destinations: HTTP 404: Resource not "
-                                   "found"));
+    assert_done(&nf, SEG_NOTFOUND, "GET /sources/NoSuch/connected-"
+                "destinations: HTTP 404: Resource not found");
     tick(&e);
     char *b422 = fake_fixture("error-422-range.json");
     fake_reply_with(&e.fake, 0, 422, b422);
     free(b422);
-    assert_int_equal(bad.st, SEG_BADREQ);
-    assert_non_null(strstr(bad.msg, "GET /destinations/d1/delivery-metrics?"
-                                    "sourceId=s1: HTTP 422: The time range "
-                                    "between startTime and endTime exceeds"));
-    assert_non_null(strstr(bad.msg, "(field startTime)"));
+    assert_done(&bad, SEG_BADREQ, "GET /destinations/d1/delivery-metrics?"
+                "sourceId=s1: HTTP 422: The time range between startTime and "
+                "endTime exceeds");
+    assert_done(&bad, SEG_BADREQ, "(field startTime)");
     /* Neither is retried. */
-    advance(&e, 3600);
-    tick(&e);
     assert_int_equal(e.fake.nsent, 2);
+    assert_no_more_requests(&e);
     assert_int_equal(stats(&e).failures, 2);
     env_free(&e);
 }
@@ -856,7 +857,7 @@ static void test_token_never_in_messages_or_logs(void **state)
     free(b422);
 }
 
-/* ---- pagination ---------------------------------------------------------- */
+/* ---- pagination --------------------------------------------------------- */
 
 static void test_pagination_count_and_encoded_cursor(void **state)
 {
@@ -934,7 +935,7 @@ static void test_page_cap(void **state)
     env_free(&e);
 }
 
-/* ---- cancellation ---------------------------------------------------------- */
+/* ---- cancellation ------------------------------------------------------- */
 
 static void test_cancel_and_abort(void **state)
 {
