@@ -11,6 +11,10 @@
  * done() may free it or resubmit it (after http_request_reset()).  The
  * client never frees requests; http_client_free() aborts transfers still
  * in flight and calls done() for them with curl_code CURLE_ABORTED_BY_CALLBACK.
+ *
+ * struct http_transport is the seam between code that produces requests
+ * (the Segment client) and what carries them: the curl client in
+ * production (http_client_transport), a test double in unit tests.
  */
 #ifndef SEGALERT_HTTP_H
 #define SEGALERT_HTTP_H
@@ -69,6 +73,23 @@ void http_request_free(struct http_request *r);
 /* Start a transfer.  Returns 0, or -1 when curl refuses it (done() is then
  * not called; the reason is in r->error). */
 int http_submit(struct http_client *c, struct http_request *r);
+
+/*
+ * Something that carries requests.  submit() has the contract of
+ * http_submit(): it returns 0 and later completes r exactly once by filling
+ * r's output fields (status, curl_code, body, error, the header values...)
+ * and calling r->done(r, r->ud) on the caller's thread, or returns -1 with
+ * a reason in r->error and never calls done().  A unit test's transport
+ * keeps the submitted requests and completes them whenever and however the
+ * test likes (header values are malloc'd strings: http_request_free
+ * releases them).  The struct is copied by its users; ud is borrowed.
+ */
+struct http_transport {
+    int (*submit)(void *ud, struct http_request *r);
+    void *ud;
+};
+/* The curl client c as a transport (its submit is http_submit). */
+struct http_transport http_client_transport(struct http_client *c);
 
 /* Drive transfers: wait up to timeout_ms for activity, then run done()
  * for every finished transfer.  Returns the number still in flight. */

@@ -1,7 +1,8 @@
 /*
- * poll.h - what segalert collects from one workspace (SPEC §3): discovery
- * of sources and their connected destinations, and the polls of the three
- * metric families, turned into samples handed to a sink.
+ * poll.h - what segalert collects from one workspace (README.md "What is
+ * collected"): discovery of sources and their connected destinations, and
+ * the polls of the three metric families, turned into samples handed to a
+ * sink.
  *
  * A poller owns the workspace's seg_client (budget, retries) and the
  * discovered topology.  Every operation only queues API calls; the caller
@@ -18,6 +19,10 @@
  * "source" is the source slug, "destination" the destination instance name
  * (its catalog slug when the name is empty), destination_type the catalog
  * slug.
+ *
+ * Time: health times and last_polled are wall times of the poller's clock,
+ * which its seg_client runs on too; the windows of the polls are computed
+ * from the `now` the caller passes (read from the same clock).
  */
 #ifndef SEGALERT_POLL_H
 #define SEGALERT_POLL_H
@@ -77,10 +82,16 @@ struct poll_health {
 
 struct poller;
 
-/* ws is borrowed and must outlive the poller; sink is copied. */
+/* ws and clock are borrowed and must outlive the poller (clock NULL =
+ * clock_system()); sink is copied.  Requests go out on http. */
 struct poller *poller_new(const struct workspace_cfg *ws,
-                          struct http_client *http,
+                          struct http_client *http, const struct clock *clock,
                           const struct sample_sink *sink);
+/* The same over any transport (copied; unit tests pass a fake one). */
+struct poller *poller_new_transport(const struct workspace_cfg *ws,
+                                    const struct http_transport *transport,
+                                    const struct clock *clock,
+                                    const struct sample_sink *sink);
 void poller_free(struct poller *p);
 
 /* Queue a discovery (GET /sources, then connected destinations of every
@@ -103,7 +114,8 @@ void poller_poll_usage(struct poller *p, double now);
 void poller_cancel(struct poller *p);
 /* Calls in flight. */
 int poller_in_flight(const struct poller *p);
-/* Drive the client: returns seconds until it wants another tick. */
+/* Drive the client: returns seconds of the poller's clock until it wants
+ * another tick. */
 double poller_tick(struct poller *p);
 bool poller_idle(const struct poller *p);
 /* True while a discovery is queued or running. */

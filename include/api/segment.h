@@ -23,14 +23,27 @@
  * 404 and 422 are reported with Segment's message and the request path.
  *
  * The token never appears in logs or error messages.
+ *
+ * Time: every time the client reads (the bucket, back-offs, the 429 pause
+ * and recovery, X-RateLimit-Reset, last_success_wall) comes from the clock
+ * in its options, so unit tests drive it with a fake clock and a fake
+ * transport (struct http_transport) and the end-to-end tests with a
+ * scaled one.  Durations it returns are seconds of that clock.
+ *
+ * Ownership and threads: the client copies its options' strings and the
+ * transport struct; the clock and the transport's ud are borrowed and must
+ * outlive it.  A client is used from one thread (the one that runs the
+ * transport's completions).
  */
 #ifndef SEGALERT_SEGMENT_H
 #define SEGALERT_SEGMENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "api/http.h"
+#include "core/clock.h"
 
 enum seg_status {
     SEG_OK = 0,
@@ -71,6 +84,9 @@ struct seg_client_opts {
     int max_attempts;           /* per request for 5xx/timeouts, default 4 */
     int max_ratelimit_waits;    /* 429s tolerated per request, default 8 */
     double retry_base_s;        /* first back-off, default 1 s (cap 60 s) */
+    const struct clock *clock;  /* NULL = clock_system() */
+    uint64_t rng_seed;          /* back-off jitter; 0 = from the time and
+                                   the client's address */
 };
 
 /*
@@ -87,8 +103,9 @@ typedef void (*seg_done_fn)(void *ud, enum seg_status st, const char *message);
 
 struct seg_client;
 
+/* Requests go out through transport (copied; see http.h). */
 struct seg_client *seg_client_new(const struct seg_client_opts *opts,
-                                  struct http_client *http);
+                                  const struct http_transport *transport);
 /* Cancels queued calls (done() with SEG_CANCELLED).  Transfers already in
  * flight must have finished (or the http client been freed) first. */
 void seg_client_free(struct seg_client *c);
@@ -110,8 +127,9 @@ void seg_client_cancel_queued(struct seg_client *c);
 int seg_client_in_flight(const struct seg_client *c);
 
 /* Start whatever the budget and concurrency allow; call after http_run()
- * and whenever time has passed.  Returns seconds until the client wants to
- * be ticked again (0.0 = as soon as possible; a large value when idle). */
+ * and whenever time has passed.  Returns seconds of the client's clock
+ * until it wants to be ticked again (0.0 = as soon as possible; a large
+ * value when idle); clock_real_delay() turns them into a real wait. */
 double seg_client_tick(struct seg_client *c);
 
 /* No call queued or in flight. */

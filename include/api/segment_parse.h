@@ -1,6 +1,7 @@
 /*
  * segment_parse.h - pure parsers for Segment Public API response bodies
- * (SPEC §3, reference/segment-api.md).  Bytes in, structs out; no I/O.
+ * (README.md "What is collected", docs/segment-api.md).  Bytes in, structs
+ * out; no I/O.
  *
  * Every parser takes (body, len) - body need not be NUL-terminated - and:
  *  - returns 0 with a filled result, possibly partial: rows that are

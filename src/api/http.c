@@ -202,6 +202,17 @@ int http_submit(struct http_client *c, struct http_request *r)
     return 0;
 }
 
+static int transport_submit(void *ud, struct http_request *r)
+{
+    return http_submit(ud, r);
+}
+
+struct http_transport http_client_transport(struct http_client *c)
+{
+    struct http_transport t = { transport_submit, c };
+    return t;
+}
+
 static void finish(struct http_client *c, CURL *easy, CURLcode code)
 {
     struct http_request *r = NULL;

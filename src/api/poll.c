@@ -19,6 +19,7 @@ struct topology {
 
 struct poller {
     const struct workspace_cfg *ws;
+    const struct clock *clock;
     struct seg_client *client;
     struct sample_sink sink;
     struct topology topo;
@@ -57,11 +58,21 @@ static void topology_free(struct topology *t)
 }
 
 struct poller *poller_new(const struct workspace_cfg *ws,
-                          struct http_client *http,
+                          struct http_client *http, const struct clock *clock,
                           const struct sample_sink *sink)
+{
+    struct http_transport t = http_client_transport(http);
+    return poller_new_transport(ws, &t, clock, sink);
+}
+
+struct poller *poller_new_transport(const struct workspace_cfg *ws,
+                                    const struct http_transport *transport,
+                                    const struct clock *clock,
+                                    const struct sample_sink *sink)
 {
     struct poller *p = xcalloc(1, sizeof(*p));
     p->ws = ws;
+    p->clock = clock ? clock : clock_system();
     p->sink = *sink;
     struct seg_client_opts o = {
         .workspace = ws->name,
@@ -71,8 +82,9 @@ struct poller *poller_new(const struct workspace_cfg *ws,
         .max_concurrency = ws->max_concurrency,
         .connect_timeout_s = ws->connect_timeout_s,
         .request_timeout_s = ws->request_timeout_s,
+        .clock = p->clock,
     };
-    p->client = seg_client_new(&o, http);
+    p->client = seg_client_new(&o, transport);
     return p;
 }
 
@@ -136,7 +148,7 @@ static void note_result(struct poller *p, enum poll_kind k, enum seg_status st,
     p->health.unauthorized = st == SEG_AUTH ||
                              (st != SEG_OK && p->health.unauthorized);
     if (st == SEG_OK) {
-        p->health.last_ok[k] = now_wall();
+        p->health.last_ok[k] = clock_wall(p->clock);
         p->health.unauthorized = false;
     } else if (st != SEG_CANCELLED) {
         p->health.errors[k]++;
@@ -186,7 +198,7 @@ struct dest_ctx {
 
 static void discovery_finished(struct poller *p)
 {
-    p->health.last_attempt[POLL_DISCOVERY] = now_wall();
+    p->health.last_attempt[POLL_DISCOVERY] = clock_wall(p->clock);
     if (p->discovery_failed) {
         log_warn("poll: ws=%s discovery failed, keeping the previous "
                  "topology (%zu connections)", p->ws->name, p->topo.nconns);
@@ -466,7 +478,7 @@ static int delivery_page(void *ud, const char *body, size_t len, char **next,
         { "destination_id", c->dest_id },
         { "destination_type", c->dest_slug },
     };
-    c->last_polled = now_wall();
+    c->last_polled = clock_wall(p->clock);
     double sv;
     if (source_volume(c->source, dc->t, p->ws->delivery_window_s,
                       poller_volume_bucket(p), &sv)) {
@@ -480,7 +492,7 @@ static int delivery_page(void *ud, const char *body, size_t len, char **next,
 static void delivery_done(void *ud, enum seg_status st, const char *msg)
 {
     struct delivery_ctx *dc = ud;
-    dc->p->health.last_attempt[POLL_DELIVERY] = now_wall();
+    dc->p->health.last_attempt[POLL_DELIVERY] = clock_wall(dc->p->clock);
     note_result(dc->p, POLL_DELIVERY, st, msg);
     free(dc->source_id);
     free(dc->dest_id);
@@ -568,7 +580,7 @@ static void volume_done(void *ud, enum seg_status st, const char *msg)
     struct volume_ctx *vc = ud;
     struct poller *p = vc->p;
     free(vc);
-    p->health.last_attempt[POLL_VOLUME] = now_wall();
+    p->health.last_attempt[POLL_VOLUME] = clock_wall(p->clock);
     note_result(p, POLL_VOLUME, st, msg);
 }
 
@@ -655,7 +667,7 @@ static int usage_page(void *ud, const char *body, size_t len, char **next,
 static void usage_done(void *ud, enum seg_status st, const char *msg)
 {
     struct usage_ctx *uc = ud;
-    uc->p->health.last_attempt[POLL_USAGE] = now_wall();
+    uc->p->health.last_attempt[POLL_USAGE] = clock_wall(uc->p->clock);
     note_result(uc->p, POLL_USAGE, st, msg);
     free(uc);
 }

@@ -35,7 +35,8 @@ struct seg_job {
 struct seg_client {
     struct seg_client_opts o;
     char *workspace, *base_url, *token;
-    struct http_client *http;
+    struct http_transport transport;
+    const struct clock *clock;
     struct seg_job **queue;         /* waiting jobs, unsorted; picked by
                                        priority then seq */
     size_t nqueue, queue_cap;
@@ -45,8 +46,7 @@ struct seg_client {
     double tokens;
     double last_refill;
     double rate_factor;             /* 1.0 normally; lowered after 429s */
-    double last_429;                /* monotonic s */
-    double last_recover;
+    double last_recover;            /* monotonic s: last 429 or recovery step */
     double paused_until;            /* monotonic s */
     struct rng rng;
     struct seg_client_stats st;
@@ -78,13 +78,13 @@ const char *seg_status_name(enum seg_status st)
     return "?";
 }
 
-static double mono_s(void)
+static double mono_s(const struct seg_client *c)
 {
-    return (double)now_mono_ms() / 1000.0;
+    return clock_mono(c->clock);
 }
 
 struct seg_client *seg_client_new(const struct seg_client_opts *opts,
-                                  struct http_client *http)
+                                  const struct http_transport *transport)
 {
     struct seg_client *c = xcalloc(1, sizeof(*c));
     c->o = *opts;
@@ -113,11 +113,14 @@ struct seg_client *seg_client_new(const struct seg_client_opts *opts,
         c->o.max_ratelimit_waits = 8;
     if (c->o.retry_base_s <= 0)
         c->o.retry_base_s = 1;
-    c->http = http;
+    c->transport = *transport;
+    c->clock = opts->clock ? opts->clock : clock_system();
+    c->o.clock = NULL;
     c->tokens = 1;
-    c->last_refill = c->last_recover = mono_s();
+    c->last_refill = c->last_recover = mono_s(c);
     c->rate_factor = 1;
-    rng_seed(&c->rng, (uint64_t)now_mono_ms() ^ (uintptr_t)c);
+    rng_seed(&c->rng, opts->rng_seed ? opts->rng_seed
+                                     : (uint64_t)now_mono_ms() ^ (uintptr_t)c);
     return c;
 }
 
@@ -226,7 +229,7 @@ static void fail_queue(struct seg_client *c, enum seg_status st, const char *msg
 
 static void retry_later(struct seg_client *c, struct seg_job *j, double delay)
 {
-    j->not_before = mono_s() + delay;
+    j->not_before = mono_s(c) + delay;
     c->st.retries++;
     enqueue(c, j);
 }
@@ -300,7 +303,7 @@ static void handle_response(struct http_request *r, void *ud)
             goto retry;
         }
         c->st.unauthorized = false;
-        c->st.last_success_wall = now_wall();
+        c->st.last_success_wall = clock_wall(c->clock);
         j->attempts = 0;
         j->pages++;
         free(j->cursor);
@@ -358,7 +361,7 @@ static void handle_response(struct http_request *r, void *ud)
         return;
     }
     case CLS_429: {
-        double wait = -1, now = mono_s();
+        double wait = -1, now = mono_s(c);
         describe_error(r, msg, sizeof(msg), &ms_before_next);
         c->st.rate_limited++;
         if (ms_before_next >= 0) {
@@ -366,7 +369,7 @@ static void handle_response(struct http_request *r, void *ud)
         } else if (r->ratelimit_reset) {
             double reset;
             if (parse_rfc5322_date(r->ratelimit_reset, &reset) == 0)
-                wait = reset - now_wall();
+                wait = reset - clock_wall(c->clock);
         }
         if (wait < 0)
             wait = backoff_s(c, j->ratelimit_waits + 1);
@@ -376,7 +379,7 @@ static void handle_response(struct http_request *r, void *ud)
         if (now + wait > c->paused_until)
             c->paused_until = now + wait;
         c->rate_factor = c->rate_factor * 0.7 < 0.1 ? 0.1 : c->rate_factor * 0.7;
-        c->last_429 = c->last_recover = now;
+        c->last_recover = now;
         c->tokens = 0;
         log_complain(&c->complain, LOG_WARN,
                      "segment: ws=%s rate limited (429) on %s; waiting %.1f s, "
@@ -459,7 +462,7 @@ static void start_job(struct seg_client *c, struct seg_job *j)
     r->ud = j;
     j->req = r;
     c->st.requests[j->ep]++;
-    if (http_submit(c->http, r) != 0) {
+    if (c->transport.submit(c->transport.ud, r) != 0) {
         char m[400];
         snprintf(m, sizeof(m), "GET %s: %s", j->path_query, r->error);
         job_finish(j, SEG_RETRY, m);
@@ -499,14 +502,18 @@ static long pick(const struct seg_client *c, double now, double *earliest)
 
 double seg_client_tick(struct seg_client *c)
 {
-    double now = mono_s();
+    double now = mono_s(c);
     bool unlimited = c->o.request_budget <= 0;
 
-    /* Recover 10 % of the budget per quiet minute after a 429. */
-    if (c->rate_factor < 1 && now - c->last_recover >= 60 &&
-        now - c->last_429 >= 60) {
-        c->rate_factor = c->rate_factor + 0.1 > 1 ? 1 : c->rate_factor + 0.1;
-        c->last_recover = now;
+    /* Give 10 % of the budget back per quiet minute after a 429, counted
+     * from the 429 (a 429 sets last_recover too), however seldom the
+     * client is ticked. */
+    if (c->rate_factor < 1 && now - c->last_recover >= 60) {
+        double minutes = floor((now - c->last_recover) / 60);
+        c->rate_factor += 0.1 * minutes;
+        if (c->rate_factor > 1 - 1e-9)     /* 0.7 + 3 x 0.1 is not 1.0 */
+            c->rate_factor = 1;
+        c->last_recover += 60 * minutes;
         log_info("segment: ws=%s budget recovering: %.0f/min", c->workspace,
                  c->o.request_budget * c->rate_factor);
     }
@@ -561,6 +568,6 @@ void seg_client_stats(const struct seg_client *c, struct seg_client_stats *out)
     out->in_flight = c->in_flight;
     out->queued = c->nqueue;
     out->effective_budget = c->o.request_budget * c->rate_factor;
-    double now = mono_s();
+    double now = mono_s(c);
     out->paused_for_s = c->paused_until > now ? c->paused_until - now : 0;
 }

@@ -260,7 +260,8 @@ int cmd_fetch(int argc, char **argv)
     struct http_client *http = http_client_new();
     struct poller **pollers = xcalloc(cfg->nworkspaces, sizeof(*pollers));
     for (size_t i = 0; i < cfg->nworkspaces; i++) {
-        pollers[i] = poller_new(&cfg->workspaces[i], http, &sink);
+        pollers[i] = poller_new(&cfg->workspaces[i], http, clock_system(),
+                                &sink);
         poller_discover(pollers[i]);
     }
     drive(http, pollers, cfg->nworkspaces);

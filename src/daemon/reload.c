@@ -81,7 +81,7 @@ void daemon_workspaces_start(struct daemon *d, double now)
     for (size_t i = 0; i < d->nws; i++) {
         const struct workspace_cfg *wc = &d->cfg->workspaces[i];
         ws_schedule_init(&d->ws[i], wc,
-                         poller_new(wc, d->http, &sink), now);
+                         poller_new(wc, d->http, d->clock, &sink), now);
     }
 }
 

@@ -25,6 +25,7 @@
 
 struct sim_server {
     const struct scenario *sc;
+    const struct clock *clock;
     struct MHD_Daemon *daemon;
     uint16_t port;
     pthread_mutex_t lock;       /* guards the rate window and the rng */
@@ -45,6 +46,7 @@ struct sim_req {
 /* Set on shutdown so sleeping handlers give up at once. */
 static atomic_int stopping;
 
+/* Sleep real seconds (the caller converts scenario time). */
 static void sim_sleep(double seconds)
 {
     int64_t end = now_mono_ms() + (int64_t)llround(seconds * 1000);
@@ -336,8 +338,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
         return ret;
     }
 
-    double now = now_wall();
-    int64_t t0 = now_mono_ms();
+    double now = clock_wall(srv->clock);
+    int64_t t0 = now_mono_ms();         /* real: for the debug log */
     enum sim_endpoint ep = sim_api_route(path);
     struct sim_reply r = { 0 };
     struct rl_state rl = { 0 };
@@ -350,10 +352,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 
     if (!auth_ok(conn, sc->token)) {
         sim_reply_error(&r, 401, "Unauthorized", "Unauthorized", NULL);
-        stats_arrival(t0, true);
+        stats_arrival(true);
     } else {
         rl_take(srv, now, &rl);
-        stats_arrival(t0, !rl.limited);
+        stats_arrival(!rl.limited);
         if (rl.limited)
             reply_429(&r, &rl, now);
         else
@@ -373,7 +375,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
     if (fault == SIM_FAULT_SLOW)
         delay += sc->faults.slow_for_s;
     if (delay > 0)
-        sim_sleep(delay);
+        sim_sleep(clock_real_delay(srv->clock, delay));
 
     if (fault == SIM_FAULT_DROP) {
         stats_record(ep, 0);
@@ -387,7 +389,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
             sim_reply_error(&r, 405, "MethodNotAllowed",
                             "Only GET is supported", NULL);
         else
-            sim_api_handle(sc, path, query, now_wall(), &r);
+            sim_api_handle(sc, path, query, clock_wall(srv->clock), &r);
         apply_fault(fault, &r, &detail);
     }
     enum MHD_Result ret = queue(conn, &r, &rl);
@@ -420,6 +422,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 struct sim_server *sim_server_start(const struct scenario *sc,
+                                    const struct clock *clock,
                                     const char *addr, uint16_t port,
                                     char *err, size_t errlen)
 {
@@ -446,11 +449,12 @@ struct sim_server *sim_server_start(const struct scenario *sc,
 
     struct sim_server *srv = xcalloc(1, sizeof(*srv));
     srv->sc = sc;
+    srv->clock = clock;
     srv->rl_minute = -1;
     pthread_mutex_init(&srv->lock, NULL);
     rng_seed(&srv->rng, sc->seed ^ 0xFA17ULL);
     atomic_store(&stopping, 0);
-    stats_init();
+    stats_init(clock);
     srv->daemon = MHD_start_daemon(
         flags, port, NULL, NULL, handler, srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,

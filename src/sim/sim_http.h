@@ -4,6 +4,11 @@
  * requests are served in parallel).  Around the endpoint handlers of
  * sim_api.h it adds bearer auth, the per-minute rate limit, injected
  * faults, latency and the /sim/stats counters.
+ *
+ * Everything runs on the clock given to sim_server_start: the time the
+ * endpoints answer for, the rate-limit window, msBeforeNext and
+ * X-RateLimit-Reset, the stats, and latencies (scenario seconds, slept as
+ * clock_real_delay() real seconds).
  */
 #ifndef SEGALERT_SIM_HTTP_H
 #define SEGALERT_SIM_HTTP_H
@@ -11,15 +16,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/clock.h"
 #include "sim_scenario.h"
 
 struct sim_server;
 
 /*
  * Listen on addr:port (an IPv4 literal; port 0 picks a free one) and serve
- * sc, which must outlive the server.  Returns NULL with a message in err.
+ * sc on clock; both must outlive the server.  Returns NULL with a message
+ * in err.
  */
 struct sim_server *sim_server_start(const struct scenario *sc,
+                                    const struct clock *clock,
                                     const char *addr, uint16_t port,
                                     char *err, size_t errlen);
 uint16_t sim_server_port(const struct sim_server *srv);

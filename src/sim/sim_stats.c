@@ -1,6 +1,7 @@
 /*
  * sim_stats.c - counters behind /sim/stats.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +24,19 @@ static uint64_t total, rate_limited;
 static long in_flight, max_in_flight;
 static struct window all_w, accepted_w;
 static int64_t started_ms;
+static const struct clock *stats_clock;
 
-void stats_init(void)
+/* Monotonic milliseconds of the sim's clock. */
+static int64_t mono_ms(void)
+{
+    return (int64_t)llround(clock_mono(stats_clock) * 1000);
+}
+
+void stats_init(const struct clock *clock)
 {
     pthread_mutex_lock(&lock);
-    started_ms = now_mono_ms();
+    stats_clock = clock;
+    started_ms = mono_ms();
     pthread_mutex_unlock(&lock);
 }
 
@@ -82,9 +91,10 @@ void stats_end(void)
     pthread_mutex_unlock(&lock);
 }
 
-void stats_arrival(int64_t now_ms, bool accepted)
+void stats_arrival(bool accepted)
 {
     pthread_mutex_lock(&lock);
+    int64_t now_ms = mono_ms();
     window_push(&all_w, now_ms);
     if (accepted)
         window_push(&accepted_w, now_ms);
@@ -113,7 +123,7 @@ void stats_reset(void)
     max_in_flight = in_flight;
     window_free(&all_w);
     window_free(&accepted_w);
-    started_ms = now_mono_ms();
+    started_ms = mono_ms();
     pthread_mutex_unlock(&lock);
 }
 
@@ -131,7 +141,7 @@ void stats_json(struct strbuf *sb)
     pthread_mutex_lock(&lock);
     strbuf_addf(sb, "{\"uptime_s\":%.3f,\"requests_total\":%llu,"
                 "\"by_endpoint\":{",
-                (double)(now_mono_ms() - started_ms) / 1000.0,
+                (double)(mono_ms() - started_ms) / 1000.0,
                 (unsigned long long)total);
     bool first_ep = true;
     for (int e = 0; e < EP_COUNT; e++) {

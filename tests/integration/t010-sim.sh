@@ -34,12 +34,21 @@ check() {   # check "what" command...
     shift
     if "$@"; then ok "$what"; else notok "$what"; fi
 }
+# passed "what": ok when the command just before succeeded.  For checks of
+# several conditions: `check w [ a ] && [ b ]` would check only [ a ] (the
+# && ends check's command), so write `[ a ] && [ b ]` then `passed w`.
+passed() {
+    if [ $? = 0 ]; then ok "$1"; else notok "$1"; fi
+}
 
-# start_sim NAME SCENARIO: starts the sim on a free port, sets $BASE and
-# $PID_NAME; the sim's stdout line gives the port.
+# start_sim NAME SCENARIO [ARGS...]: starts the sim on a free port, sets
+# $BASE and $PID_NAME; the sim's stdout line gives the port.
 start_sim() {
     name=$1
-    "$SIM" --listen 127.0.0.1:0 --scenario "$2" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    scenario=$2
+    shift 2
+    "$SIM" --listen 127.0.0.1:0 --scenario "$scenario" "$@" \
+        >"$TMP/$name.out" 2>"$TMP/$name.err" &
     pid=$!
     PIDS="$PIDS $pid"
     i=0
@@ -105,14 +114,15 @@ d["data"]["pagination"]["totalEntries"]==2' <"$TMP/body")" = yes ]
 SID=$(json 'd["data"]["sources"][0]["id"]' <"$TMP/body")
 
 st=$(get "/sources/$SID/connected-destinations?pagination.count=200")
-check "connected-destinations shape" [ "$st" = 200 ] && [ "$(json '
+[ "$st" = 200 ] && [ "$(json '
 len(d["data"]["destinations"])==2 and
 all(x["sourceId"]=="'"$SID"'" and len(x["metadata"]["id"])==24 and
     x["metadata"]["slug"] for x in d["data"]["destinations"])' <"$TMP/body")" = yes ]
+passed "connected-destinations shape"
 DID=$(json 'd["data"]["destinations"][0]["id"]' <"$TMP/body")
 st=$(get "/sources/NoSuchSourceXXXXXXXXXX/connected-destinations")
-check "404 envelope for an unknown source" \
-    [ "$st" = 404 ] && [ "$(json 'd["errors"][0]["type"]' <"$TMP/body")" = NotFound ]
+[ "$st" = 404 ] && [ "$(json 'd["errors"][0]["type"]' <"$TMP/body")" = NotFound ]
+passed "404 envelope for an unknown source"
 st=$(get "/no/such/path")
 check "404 for an unknown path" [ "$st" = 404 ]
 
@@ -125,11 +135,13 @@ E=$(date -u -d "@$end" +%Y-%m-%dT%H:%M:%SZ)
 OLD=$(date -u -d "@$(( end - 5 * 3600 ))" +%Y-%m-%dT%H:%M:%SZ)
 
 st=$(get "/destinations/$DID/delivery-metrics?sourceId=$SID&startTime=$OLD&endTime=$E&granularity=MINUTE")
-check "422 for a MINUTE range over 4 hours" [ "$st" = 422 ] && \
+[ "$st" = 422 ] && \
     grep -q "does not accept range over 4 hours" "$TMP/body"
+passed "422 for a MINUTE range over 4 hours"
 st=$(get "/destinations/$DID/delivery-metrics?startTime=$S&endTime=$E")
-check "422 for delivery-metrics without sourceId" [ "$st" = 422 ] && \
+[ "$st" = 422 ] && \
     [ "$(json 'd["errors"][0]["field"]' <"$TMP/body")" = sourceId ]
+passed "422 for delivery-metrics without sourceId"
 st=$(get "/destinations/$DID/delivery-metrics?sourceId=$SID&startTime=$S&endTime=$E&granularity=WEEK")
 check "422 for a bad granularity" [ "$st" = 422 ]
 st=$(get "/destinations/$DID/delivery-metrics?sourceId=$SID&startTime=$E&endTime=$S")
@@ -139,19 +151,21 @@ check "404 for an unknown destination" [ "$st" = 404 ]
 
 st=$(get "/destinations/$DID/delivery-metrics?sourceId=$SID&startTime=$S&endTime=$E&granularity=MINUTE")
 cp "$TMP/body" "$TMP/dm.json"
-check "delivery-metrics shape" [ "$st" = 200 ] && [ "$(json '
+[ "$st" = 200 ] && [ "$(json '
 [m["metricName"] for m in d["data"]["deliveryMetricsSummary"]["metrics"]]==
 ["successes","expired","discarded","retried","time_to_success","time_to_first_attempt"]' <"$TMP/dm.json")" = yes ]
+passed "delivery-metrics shape"
 st=$(get "/events/volume?granularity=MINUTE&startTime=$(echo "$S" | sed 's/:/%3A/g')&endTime=$E&groupBy.0=source&sourceId.0=$SID")
 cp "$TMP/body" "$TMP/ev.json"
-check "events/volume MINUTE by source: 30 buckets" [ "$st" = 200 ] && [ "$(json '
+[ "$st" = 200 ] && [ "$(json '
 len(d["data"]["result"])==1 and len(d["data"]["result"][0]["series"])==30 and
 d["data"]["result"][0]["source"]["id"]=="'"$SID"'" and
 d["data"]["result"][0]["total"]==sum(p["count"] for p in d["data"]["result"][0]["series"])' <"$TMP/ev.json")" = yes ]
+passed "events/volume MINUTE by source: 30 buckets"
 vol=$(json 'd["data"]["result"][0]["total"]' <"$TMP/ev.json")
 att=$(json 'sum(m["total"] for m in d["data"]["deliveryMetricsSummary"]["metrics"] if m["metricName"] in ("successes","discarded","expired"))' <"$TMP/dm.json")
-check "successes+discarded+expired == event volume ($att == $vol)" \
-    [ "$vol" -gt 0 ] && [ "$att" = "$vol" ]
+[ "$vol" -gt 0 ] && [ "$att" = "$vol" ]
+passed "successes+discarded+expired == event volume ($att == $vol)"
 check "successes_after_retry <= retried" [ "$(json '
 (lambda m: m["successes"]["breakdown"][1]["value"] <= m["retried"]["total"])(
  {x["metricName"]:x for x in d["data"]["deliveryMetricsSummary"]["metrics"]})' <"$TMP/dm.json")" = yes ]
@@ -161,21 +175,23 @@ check "422 for events/volume without endTime" [ "$st" = 422 ]
 H0=$(date -u -d "@$(( (now / 3600 - 24 * 7) * 3600 ))" +%Y-%m-%dT%H:00:00Z)
 H1=$(date -u -d "@$(( (now / 3600) * 3600 ))" +%Y-%m-%dT%H:00:00Z)
 st=$(get "/events/volume?granularity=HOUR&startTime=$H0&endTime=$H1")
-check "events/volume 7 days HOUR ungrouped: 168 buckets" [ "$st" = 200 ] && [ "$(json '
+[ "$st" = 200 ] && [ "$(json '
 len(d["data"]["result"])==1 and "source" not in d["data"]["result"][0] and
 len(d["data"]["result"][0]["series"])==168' <"$TMP/body")" = yes ]
+passed "events/volume 7 days HOUR ungrouped: 168 buckets"
 
 P=$(date -u +%Y-%m-01)
 st=$(get "/usage/mtu/sources/daily?period=$P&pagination.count=1000")
 days=$(( $(date -u +%d | sed 's/^0//') ))
-check "usage/mtu/sources/daily: one row per source and day, counts as strings" \
-    [ "$st" = 200 ] && [ "$(json '
+[ "$st" = 200 ] && [ "$(json '
 len(d["data"]["dailyPerSourceMTUUsage"])=='"$((days * 2))"' and
 all(isinstance(r["identified"],str) and isinstance(r["periodStart"],int)
     for r in d["data"]["dailyPerSourceMTUUsage"])' <"$TMP/body")" = yes ]
+passed "usage/mtu/sources/daily: one row per source and day, counts as strings"
 st=$(get "/usage/api-calls/daily?period=$P")
-check "usage/api-calls/daily cumulative" [ "$st" = 200 ] && [ "$(json '
+[ "$st" = 200 ] && [ "$(json '
 (lambda v: v==sorted(v))([int(r["apiCalls"]) for r in d["data"]["dailyWorkspaceAPICallsUsage"]])' <"$TMP/body")" = yes ]
+passed "usage/api-calls/daily cumulative"
 st=$(get "/usage/mtu/daily")
 check "422 for usage without period" [ "$st" = 422 ]
 st=$(get "/sources?pagination.count=0")
@@ -215,12 +231,12 @@ if start_sim many "$FIX/many.conf"; then
     done
     n=$(echo $ids | wc -w)
     uniq=$(echo $ids | tr ' ' '\n' | sort -u | wc -l)
-    check "pagination walks 20 sources in 3 pages of 7 ($pages pages, $n ids)" \
-        [ "$pages" = 3 ] && [ "$n" = 20 ] && [ "$uniq" = 20 ]
+    [ "$pages" = 3 ] && [ "$n" = 20 ] && [ "$uniq" = 20 ]
+    passed "pagination walks 20 sources in 3 pages of 7 ($pages pages, $n ids)"
     check "next is absent on the last page" [ "$last_has_next" = no ]
     st=$(get "/sources?pagination%5Bcount%5D=1000&pagination%5Bcursor%5D=Nw%3D%3D")
-    check "bracket form pagination[count] accepted, capped at max_page_size" \
-        [ "$st" = 200 ] && [ "$(json 'len(d["data"]["sources"])==7 and d["data"]["pagination"]["previous"]=="MA=="' <"$TMP/body")" = yes ]
+    [ "$st" = 200 ] && [ "$(json 'len(d["data"]["sources"])==7 and d["data"]["pagination"]["previous"]=="MA=="' <"$TMP/body")" = yes ]
+    passed "bracket form pagination[count] accepted, capped at max_page_size"
 else
     notok "many.conf sim starts"
 fi
@@ -237,8 +253,8 @@ if start_sim rl "$FIX/ratelimit.conf"; then
         i=$((i + 1))
     done
     n429=$(echo $codes | tr ' ' '\n' | grep -c 429)
-    check "rate_limit=5: 10 requests give 5 x 200 and 5 x 429 ($codes)" \
-        [ "$n429" = 5 ] && [ "$(echo $codes | tr ' ' '\n' | grep -c 200)" = 5 ]
+    [ "$n429" = 5 ] && [ "$(echo $codes | tr ' ' '\n' | grep -c 200)" = 5 ]
+    passed "rate_limit=5: 10 requests give 5 x 200 and 5 x 429 ($codes)"
     check "429 body carries msBeforeNext" [ "$(json '
 d["errors"][0]["type"]=="RequestError" and 0 < d["errors"][0]["data"]["msBeforeNext"] <= 60000 and
 d["errors"][0]["data"]["remainingPoints"]==0 and d["errors"][0]["data"]["consumedPoints"]==10' <"$TMP/body")" = yes ]
@@ -263,14 +279,112 @@ else
     notok "faults.conf sim starts"
 fi
 
+# ---- scaled clock: scenario time runs 60x real time ---------------------
+# One source at 600 events a minute that stops dead 2 minutes (scenario
+# time) after the sim starts, and a rate limit of 5 per 10-minute window
+# (10 real seconds).  SEGALERT_CLOCK is set to junk: --clock overrides it.
+# Real time is measured around every observation, so a slow machine only
+# widens what is accepted; an unscaled clock fails every check.
+cat >"$TMP/scaled.conf" <<'EOF'
+seed = 7
+token = "test-token"
+rate_limit = 5
+rate_window = "10m"
+source "web" {
+  events_per_minute = 600
+  daily_amplitude = 0
+  noise = 0
+  destination "amplitude" { }
+}
+incident "stop" {
+  kind = "volume_drop"
+  start = "2m"
+  duration = "1h"
+  value = 0
+}
+EOF
+since() {   # real seconds since $1 (unix time with a fraction)
+    "$PY" -c "import time; print(time.time() - $1)"
+}
+origin=$("$PY" -c 'import time; print("%.3f" % time.time())')
+if SEGALERT_CLOCK=junk start_sim scaled "$TMP/scaled.conf" \
+        --clock "scale=60,origin=$origin"; then
+    ok "--clock starts a sim (and overrides SEGALERT_CLOCK)"
+    up=$(since "$origin")               # real seconds the start took
+    get "/sources" >/dev/null
+    SID=$(json 'd["data"]["sources"][0]["id"]' <"$TMP/body")
+    # Minute buckets from the origin's minute on: one more per real second.
+    m0=$("$PY" -c "print(int($origin // 60 * 60))")
+    S=$(date -u -d "@$m0" +%Y-%m-%dT%H:%M:%SZ)
+    E=$(date -u -d "@$((m0 + 3600))" +%Y-%m-%dT%H:%M:%SZ)
+    sleep 4
+    e0=$(since "$origin")
+    st=$(get "/events/volume?granularity=MINUTE&startTime=$S&endTime=$E&groupBy.0=source&sourceId.0=$SID")
+    e1=$(since "$origin")
+    cp "$TMP/body" "$TMP/scaled-ev.json"
+    n=$(json 'len(d["data"]["result"][0]["series"])' <"$TMP/scaled-ev.json")
+    # Unscaled there would be 1 or 2 buckets; at 60x about e0..e1 + 1.
+    [ "$st" = 200 ] && [ "$(json "$e0 - 1.5 <= $n <= $e1 + 2.5" \
+        <"$TMP/scaled-ev.json")" = yes ]
+    passed "scale=60: a minute bucket per real second ($n after ${e0%.*} s)"
+    # The incident at +120 s of scenario time: the first bucket is full,
+    # the first empty one starts 2 scenario minutes after the sim started
+    # (give or take a minute; the start took $up real s).
+    check "scale=60: the incident at +2m shows after ~2 s of real time" \
+        [ "$(json "(lambda s, tz: s[0]['count'] > 0 and len(tz) > 0 and
+  $origin + 60 <= min(tz) <= $origin + 60 * $up + 180)(
+ d['data']['result'][0]['series'],
+ [__import__('calendar').timegm(__import__('time').strptime(p['time'],
+   '%Y-%m-%dT%H:%M:%SZ')) for p in d['data']['result'][0]['series']
+  if p['count'] == 0])" <"$TMP/scaled-ev.json")" = yes ]
+    e0=$(since "$origin")
+    curl -s "$BASE/sim/stats" >"$TMP/scaled-stats.json"
+    e1=$(since "$origin")
+    check "scale=60: /sim/stats uptime_s is in scenario seconds" \
+        [ "$(json "60 * ($e0 - $up) - 30 <= d['uptime_s'] <= 60 * $e1 + 30" \
+             <"$TMP/scaled-stats.json")" = yes ]
+    # The rate-limit window is 10 scenario minutes, 10 real seconds: one of
+    # 12 requests is over the limit even if they straddle two windows.
+    codes=""
+    i=0
+    while [ $i -lt 12 ]; do
+        c=$(get /sources)
+        codes="$codes $c"
+        [ "$c" = 429 ] && cp "$TMP/body" "$TMP/scaled-429.json"
+        i=$((i + 1))
+    done
+    if [ -f "$TMP/scaled-429.json" ]; then
+        ms=$(json 'd["errors"][0]["data"]["msBeforeNext"]' \
+             <"$TMP/scaled-429.json")
+        [ "$ms" -gt 0 ] && [ "$ms" -le 600000 ]
+        passed "scale=60: msBeforeNext is scenario time (0 < $ms <= 600000)"
+        # The window is over msBeforeNext / 60 real milliseconds later.
+        sleep "$("$PY" -c "print($ms / 60000.0 + 0.5)")"
+        check "scale=60: the rate-limit window ends in real seconds" \
+            [ "$(get /sources)" = 200 ]
+    else
+        notok "scale=60: rate_limit=5 gives a 429 among 12 requests ($codes)"
+    fi
+else
+    notok "--clock starts a sim (and overrides SEGALERT_CLOCK)"
+fi
+"$SIM" --clock "scale=-1" >/dev/null 2>"$TMP/badclock.err"
+rc=$?
+[ $rc = 2 ] && grep -q "scale must be a positive number" "$TMP/badclock.err"
+passed "an invalid --clock: exit 2 with a message"
+SEGALERT_CLOCK="speed=9" "$SIM" >/dev/null 2>"$TMP/badclock.err"
+rc=$?
+[ $rc = 2 ] && grep -q "SEGALERT_CLOCK: unknown key 'speed'" "$TMP/badclock.err"
+passed "an invalid SEGALERT_CLOCK: exit 2 with a message"
+
 # ---- bad scenario -----------------------------------------------------------
 "$SIM" --scenario "$FIX/bad.conf" >/dev/null 2>"$TMP/bad.err"
 rc=$?
-check "bad scenario: exit 2 with FILE:LINE: message" \
-    [ $rc = 2 ] && grep -q "bad.conf:4: no such option 'latency_bogus'" "$TMP/bad.err"
+[ $rc = 2 ] && grep -q "bad.conf:4: no such option 'latency_bogus'" "$TMP/bad.err"
+passed "bad scenario: exit 2 with FILE:LINE: message"
 
 # ---- clean shutdown: every sim exits 0 on SIGTERM (under ASan: no leaks) --
-for name in basic many rl faults; do
+for name in basic many rl faults scaled; do
     eval "pid=\${PID_$name:-}"
     [ -n "$pid" ] || continue
     kill -TERM "$pid"
