@@ -45,7 +45,7 @@
 
 #define CONFIG_MAX_BYTES (16u << 20)    /* a config or rule file */
 
-/* ---- loader state --------------------------------------------------------- */
+/* ---- loader state -------------------------------------------------------- */
 
 struct loader {
     struct config *cfg;
@@ -80,7 +80,7 @@ struct file_ctx {
     size_t nstaged, staged_cap;
 };
 
-/* ---- freeing -------------------------------------------------------------- */
+/* ---- freeing ------------------------------------------------------------- */
 
 static void workspace_free(struct workspace_cfg *w)
 {
@@ -164,7 +164,7 @@ void config_free(struct config *cfg)
     free(cfg);
 }
 
-/* ---- files ---------------------------------------------------------------- */
+/* ---- files --------------------------------------------------------------- */
 
 static char *dir_of(const char *path)
 {
@@ -334,7 +334,7 @@ static cfg_t *parse_file(struct file_ctx *fc, const char *path, char *text,
     return c;
 }
 
-/* ---- rules ---------------------------------------------------------------- */
+/* ---- rules --------------------------------------------------------------- */
 
 static bool rule_name_match(const void *ctx, size_t idx, const void *key)
 {
@@ -452,7 +452,7 @@ static void load_rule_files(struct loader *ld, const struct cfg_file *main,
     }
 }
 
-/* ---- the main file -------------------------------------------------------- */
+/* ---- the main file ------------------------------------------------------- */
 
 static void load_main_sections(struct file_ctx *fc, cfg_t *c)
 {
@@ -611,7 +611,7 @@ int config_load_rule_file(struct config *cfg, const char *path,
     return diags->nerrors > before ? -1 : 0;
 }
 
-/* ---- lookups -------------------------------------------------------------- */
+/* ---- lookups ------------------------------------------------------------- */
 
 const struct receiver_cfg *config_receiver(const struct config *cfg,
                                            const char *name)

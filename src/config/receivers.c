@@ -29,7 +29,7 @@ static const struct receiver_type_def *types[RECEIVER_TYPES_MAX];
 static size_t ntypes;
 static struct opt_spec section_opts[SCHEMA_MAX_OPTS + 1];
 
-/* ---- the table ------------------------------------------------------------ */
+/* ---- the table ----------------------------------------------------------- */
 
 PRINTF_LIKE(3, 4)
 static int reg_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -133,7 +133,7 @@ const char *receiver_type_name(enum receiver_type t)
     return "unknown";
 }
 
-/* ---- receiver sections ---------------------------------------------------- */
+/* ---- receiver sections --------------------------------------------------- */
 
 static void receiver_defaults(struct receiver_cfg *r)
 {

@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "core/util.h"
 
-/* ---- shared by several types ---------------------------------------------- */
+/* ---- shared by several types --------------------------------------------- */
 
 #define OPT_TIMEOUT { "timeout", OPT_STR }
 
@@ -87,7 +87,7 @@ static void get_headers(const struct cfg_section *s, struct kv_list *out)
     str_list_free(&entries);
 }
 
-/* ---- email ---------------------------------------------------------------- */
+/* ---- email --------------------------------------------------------------- */
 
 static const struct opt_spec email_opts[] = {
     OPT_TIMEOUT,
@@ -145,7 +145,7 @@ static const struct receiver_type_def email_type = {
     "email", RECV_EMAIL, email_opts, load_email
 };
 
-/* ---- slack ---------------------------------------------------------------- */
+/* ---- slack --------------------------------------------------------------- */
 
 static const struct opt_spec slack_opts[] = {
     OPT_TIMEOUT,
@@ -163,7 +163,7 @@ static const struct receiver_type_def slack_type = {
     "slack", RECV_SLACK, slack_opts, load_slack
 };
 
-/* ---- pagerduty ------------------------------------------------------------ */
+/* ---- pagerduty ----------------------------------------------------------- */
 
 static const struct opt_spec pagerduty_opts[] = {
     OPT_TIMEOUT,
@@ -185,7 +185,7 @@ static const struct receiver_type_def pagerduty_type = {
     "pagerduty", RECV_PAGERDUTY, pagerduty_opts, load_pagerduty
 };
 
-/* ---- webhook -------------------------------------------------------------- */
+/* ---- webhook ------------------------------------------------------------- */
 
 static const struct opt_spec webhook_opts[] = {
     OPT_TIMEOUT,
@@ -207,7 +207,7 @@ static const struct receiver_type_def webhook_type = {
     "webhook", RECV_WEBHOOK, webhook_opts, load_webhook
 };
 
-/* ---- alertmanager --------------------------------------------------------- */
+/* ---- alertmanager -------------------------------------------------------- */
 
 static const struct opt_spec alertmanager_opts[] = {
     OPT_TIMEOUT,
@@ -247,7 +247,7 @@ static const struct receiver_type_def alertmanager_type = {
     "alertmanager", RECV_ALERTMANAGER, alertmanager_opts, load_alertmanager
 };
 
-/* ---- log ------------------------------------------------------------------ */
+/* ---- log ----------------------------------------------------------------- */
 
 static const struct opt_spec log_opts[] = {
     OPT_END
@@ -257,7 +257,7 @@ static const struct receiver_type_def log_type = {
     "log", RECV_LOG, log_opts, NULL
 };
 
-/* ---- the default registration --------------------------------------------- */
+/* ---- the default registration -------------------------------------------- */
 
 const struct receiver_type_def *const receiver_types_builtin[] = {
     &email_type, &slack_type, &pagerduty_type, &webhook_type,

@@ -9,7 +9,11 @@
 
 #include "core/util.h"
 
-/* ---- lexer --------------------------------------------------------------- */
+/* ---- lexer ------------------------------------------------------------------
+ *
+ * Follows libconfuse's lexer closely enough to know where each section
+ * and option starts.
+ */
 
 enum tok_kind {
     TK_EOF, TK_WORD, TK_STR, TK_LBRACE, TK_RBRACE, TK_LPAREN, TK_RPAREN,
@@ -153,6 +157,9 @@ static char *token_text(const struct lexer *lx, const struct token *t)
     return strbuf_detach(&sb);
 }
 
+/* ---- scanning ------------------------------------------------------------ */
+
+/* Top-level sections are found by name and title. */
 struct sec_key {
     const char *name;
     const char *title;  /* NULL for an untitled section */
@@ -284,6 +291,8 @@ void scan_blank(char *text, size_t off, size_t end)
             text[i] = ' ';
 }
 
+/* ---- lookups ------------------------------------------------------------- */
+
 char *scan_label(const char *name, const char *title)
 {
     if (title)
@@ -295,7 +304,7 @@ int scan_find_sec(const struct scan *sc, const char *name, const char *title)
 {
     struct sec_key key = { name, title };
     size_t first = index_map_get(&sc->by_title, sec_key_hash(name, title),
-                               sec_key_match, sc, &key);
+                                 sec_key_match, sc, &key);
     return first == INDEX_NONE ? -1 : sc->secs[first].last;
 }
 
@@ -311,7 +320,7 @@ const struct scan_opt *scan_find_opt(const struct scan *sc, int sec,
     return found;
 }
 
-/* ---- structure checks (scanner based) ------------------------------------ */
+/* ---- structure checks ---------------------------------------------------- */
 
 static bool ancestor_unclosed(const struct scan *sc, int i)
 {
@@ -332,7 +341,6 @@ static bool inside_blanked(const struct scan *sc, int sec)
 static void check_sections(struct scan *sc, const struct file_schema *fs,
                            const char *file, struct diag_list *dl, char *text)
 {
-
     for (size_t i = 0; i < sc->nsecs; i++) {
         struct scan_sec *s = &sc->secs[i];
         char *label = scan_label(s->name, s->title);
@@ -356,7 +364,8 @@ static void check_sections(struct scan *sc, const struct file_schema *fs,
             s->blanked = true;
         } else {
             const struct sec_spec *spec = schema_find_sec(fs, s->name);
-            if (!spec && fs->rule_file && schema_find_sec(schema_main(), s->name)) {
+            if (!spec && fs->rule_file &&
+                schema_find_sec(schema_main(), s->name)) {
                 diag_error(dl, file, s->line, 0,
                            "section '%s' is not allowed in a rule file "
                            "(rule files hold only rule sections)", s->name);
@@ -417,7 +426,6 @@ static void check_sections(struct scan *sc, const struct file_schema *fs,
 static void check_options(struct scan *sc, const struct file_schema *fs,
                           const char *file, struct diag_list *dl, char *text)
 {
-
     for (size_t i = 0; i < sc->nopts; i++) {
         struct scan_opt *o = &sc->opts[i];
         const struct opt_spec *opts = fs->root_opts;

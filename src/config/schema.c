@@ -46,11 +46,14 @@ static const struct opt_spec workspace_opts[] = {
     OPT_END
 };
 
+/* Grouping and timing of notifications: the defaults section sets them,
+ * a route may override them. */
+#define TIMING_OPTS \
+    { "group_by", OPT_LIST }, { "group_wait", OPT_STR }, \
+    { "group_interval", OPT_STR }, { "repeat_interval", OPT_STR }
+
 static const struct opt_spec defaults_opts[] = {
-    { "group_by", OPT_LIST },
-    { "group_wait", OPT_STR },
-    { "group_interval", OPT_STR },
-    { "repeat_interval", OPT_STR },
+    TIMING_OPTS,
     OPT_END
 };
 
@@ -58,10 +61,7 @@ static const struct opt_spec route_opts[] = {
     { "match", OPT_LIST },
     { "receiver", OPT_STR },
     { "continue", OPT_STR },
-    { "group_by", OPT_LIST },
-    { "group_wait", OPT_STR },
-    { "group_interval", OPT_STR },
-    { "repeat_interval", OPT_STR },
+    TIMING_OPTS,
     OPT_END
 };
 

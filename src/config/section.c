@@ -19,7 +19,7 @@ struct cfg_section {
     int line;                   /* of the section */
 };
 
-/* ---- opening and where things are --------------------------------------- */
+/* ---- opening and where things are ---------------------------------------- */
 
 struct cfg_section *section_open(const struct cfg_file *file,
                                  struct cfg_t *sec, const char *name)
@@ -74,7 +74,7 @@ bool section_wrote(const struct cfg_section *s, const char *name)
     return scan_find_opt(s->file->sc, s->idx, name) != NULL;
 }
 
-/* ---- diagnostics ---------------------------------------------------------- */
+/* ---- diagnostics --------------------------------------------------------- */
 
 static void section_vdiag(const struct cfg_section *s, enum diag_severity sev,
                           const char *opt, const char *fmt, va_list ap)
@@ -107,7 +107,7 @@ void section_warning(const struct cfg_section *s, const char *opt,
     va_end(ap);
 }
 
-/* ---- values --------------------------------------------------------------- */
+/* ---- values -------------------------------------------------------------- */
 
 const char *section_str(const struct cfg_section *s, const char *name)
 {
@@ -143,19 +143,27 @@ void section_get_text(const struct cfg_section *s, const char *name,
     *col = o ? o->val_col : 0;
 }
 
-bool section_get_duration(const struct cfg_section *s, const char *name,
-                          double *out)
+/* A value parsed by parse (0 or -1); what names its kind in the error. */
+static bool get_parsed(const struct cfg_section *s, const char *name,
+                       double *out, int (*parse)(const char *, double *),
+                       const char *what)
 {
     const char *v = section_str(s, name);
     if (!v)
         return true;
     double d;
-    if (parse_duration(v, &d) != 0) {
-        section_error(s, name, "invalid duration '%s' for %s", v, name);
+    if (parse(v, &d) != 0) {
+        section_error(s, name, "invalid %s '%s' for %s", what, v, name);
         return false;
     }
     *out = d;
     return true;
+}
+
+bool section_get_duration(const struct cfg_section *s, const char *name,
+                          double *out)
+{
+    return get_parsed(s, name, out, parse_duration, "duration");
 }
 
 void section_get_interval(const struct cfg_section *s, const char *name,
@@ -174,16 +182,7 @@ void section_get_interval(const struct cfg_section *s, const char *name,
 bool section_get_number(const struct cfg_section *s, const char *name,
                         double *out)
 {
-    const char *v = section_str(s, name);
-    if (!v)
-        return true;
-    double d;
-    if (parse_double(v, &d) != 0) {
-        section_error(s, name, "invalid number '%s' for %s", v, name);
-        return false;
-    }
-    *out = d;
-    return true;
+    return get_parsed(s, name, out, parse_double, "number");
 }
 
 void section_get_int(const struct cfg_section *s, const char *name, int *out,
@@ -292,7 +291,7 @@ char *section_resolve_path(const struct cfg_section *s, const char *path)
     return cfg_file_resolve_path(s->file, path);
 }
 
-/* ---- checks loaders share ------------------------------------------------- */
+/* ---- checks loaders share ------------------------------------------------ */
 
 bool section_is_label_name(const char *k)
 {

@@ -14,7 +14,7 @@
 /* The API's MINUTE granularity covers at most this much. */
 #define MAX_DELIVERY_WINDOW_S (4 * 3600.0)
 
-/* ---- defaults ------------------------------------------------------------- */
+/* ---- defaults ------------------------------------------------------------ */
 
 static void timing_defaults(struct timing_cfg *t)
 {
@@ -114,7 +114,7 @@ void sections_load_globals(const struct cfg_section *s, struct config *cfg)
     section_get_list(s, "rule_files", &cfg->rule_files);
 }
 
-/* ---- workspace ------------------------------------------------------------ */
+/* ---- workspace ----------------------------------------------------------- */
 
 void sections_load_workspace(const struct cfg_file *file, struct cfg_t *sec,
                              struct workspace_cfg *w)
@@ -182,7 +182,7 @@ void sections_load_workspace(const struct cfg_file *file, struct cfg_t *sec,
     section_close(s);
 }
 
-/* ---- defaults and routes -------------------------------------------------- */
+/* ---- defaults and routes ------------------------------------------------- */
 
 /* The grouping and timing options of a defaults or route section. */
 static void load_timing(const struct cfg_section *s, struct timing_cfg *t)
@@ -259,7 +259,7 @@ void sections_load_route(const struct cfg_file *file, struct cfg_t *sec,
     section_close(s);
 }
 
-/* ---- rules ---------------------------------------------------------------- */
+/* ---- rules --------------------------------------------------------------- */
 
 void sections_load_rule(const struct cfg_file *file, struct cfg_t *sec,
                         struct rule_cfg *r)
