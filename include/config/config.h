@@ -1,6 +1,8 @@
 /*
- * config.h - the configuration (SPEC §2): globals, workspaces, notification
- * defaults, receivers, routes and the rule sections of every rule file.
+ * config.h - the configuration (every option is documented in
+ * examples/segalert.conf; receivers and routes in README.md "Receivers and
+ * routing"): globals, workspaces, notification defaults, receivers, routes
+ * and the rule sections of every rule file.
  *
  * config_load() parses the main file and every file matched by rule_files
  * (globs relative to the main file) with libconfuse, resolves secrets from
@@ -18,6 +20,16 @@
  * All strings are owned by the struct config and freed by config_free().
  * Secrets (token, url of slack/pagerduty, routing_key, password,
  * hmac_secret, admin_token) are resolved strings: never log them.
+ *
+ * Thread safety: loads may run on several threads at once, each with its
+ * own diag_list; a loaded config is immutable and may be read from any
+ * thread.  config_set_secrets_optional() and the receiver type table
+ * (receiver_type.h) are set once at start-up.
+ *
+ * Inside the module: config.c loads files (scan.h checks their structure
+ * against schema.h, parse.h runs libconfuse), sections.h converts each
+ * section through the section reader (section.h, secrets.h), receiver
+ * sections through the table of receiver types (receiver_type.h).
  */
 #ifndef SEGALERT_CONFIG_H
 #define SEGALERT_CONFIG_H
@@ -85,7 +97,8 @@ struct receiver_cfg {
     bool send_resolved;             /* default true */
     /* http receivers */
     char *url;                      /* secret for slack/pagerduty/webhook;
-                                       pagerduty default events.pagerduty.com */
+                                       pagerduty: PAGERDUTY_DEFAULT_URL
+                                       (receiver_type.h) when not given */
     struct str_list urls;           /* alertmanager: one or more base URLs */
     char *routing_key;              /* pagerduty, secret */
     char *hmac_secret;              /* webhook, secret, may be NULL */
@@ -194,6 +207,8 @@ struct config *config_new_defaults(void);
 
 void config_free(struct config *cfg);
 
+/* The name a receiver type is written with ("slack"), from the table of
+ * receiver types; "unknown" for a value no registered type has. */
 const char *receiver_type_name(enum receiver_type t);
 
 /* Lookups by name; NULL when absent. */

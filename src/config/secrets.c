@@ -1,0 +1,110 @@
+/*
+ * secrets.c - see secrets.h.
+ */
+#include "config/secrets.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config/config.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#define SECRET_MAX_BYTES (64u << 10)    /* a *_file secret */
+
+/* See config_set_secrets_optional(). */
+static bool secrets_optional;
+
+void config_set_secrets_optional(bool optional)
+{
+    secrets_optional = optional;
+}
+
+enum secret_status secret_get(const struct cfg_section *s, const char *base,
+                              bool redact, char **out)
+{
+    char *n_env = xasprintf("%s_env", base);
+    char *n_file = xasprintf("%s_file", base);
+    const char *inl = section_str(s, base);
+    const char *env = section_str(s, n_env);
+    const char *file = section_str(s, n_file);
+    enum secret_status st = SECRET_BAD;
+    char *val = NULL;
+
+    if (!!inl + !!env + !!file > 1) {
+        section_error(s, file ? n_file : n_env,
+                      "give only one of %s, %s and %s", base, n_env, n_file);
+        goto done;
+    }
+    if (inl) {
+        val = xstrdup(inl);
+    } else if (env) {
+        const char *v = getenv(env);
+        if (!v && secrets_optional) {
+            st = SECRET_OK;     /* given, not available here: left NULL */
+            goto done;
+        }
+        if (!v) {
+            section_error(s, n_env, "environment variable '%s' (%s) is not "
+                          "set", env, n_env);
+            goto done;
+        }
+        val = xstrdup(v);
+    } else if (file) {
+        char *path = section_resolve_path(s, file);
+        size_t len;
+        char *text = read_file(path, SECRET_MAX_BYTES, &len);
+        if (!text && secrets_optional) {
+            free(path);
+            st = SECRET_OK;
+            goto done;
+        }
+        if (!text) {
+            section_error(s, n_file, "cannot read %s '%s': %s", n_file,
+                          path, strerror(errno));
+            free(path);
+            goto done;
+        }
+        struct stat st_buf;
+        if (stat(path, &st_buf) == 0 &&
+            (st_buf.st_mode & (S_IRGRP | S_IROTH)))
+            section_warning(s, n_file, "%s '%s' is readable by "
+                            "group/other (chmod 600 it)", n_file, path);
+        text[strcspn(text, "\n")] = '\0';
+        size_t l = strlen(text);
+        if (l > 0 && text[l - 1] == '\r')
+            text[l - 1] = '\0';
+        val = xstrdup(text);
+        free(text);
+        free(path);
+    } else {
+        st = SECRET_UNSET;
+        goto done;
+    }
+    if (!val[0]) {
+        section_error(s, inl ? base : env ? n_env : n_file, "%s is empty",
+                      base);
+        free(val);
+        val = NULL;
+        goto done;
+    }
+    if (redact)
+        log_secret_register(val);
+    free(*out);
+    *out = val;
+    st = SECRET_OK;
+done:
+    free(n_env);
+    free(n_file);
+    return st;
+}
+
+void secret_require(const struct cfg_section *s, const char *base,
+                    bool redact, char **out)
+{
+    if (secret_get(s, base, redact, out) == SECRET_UNSET && !*out)
+        section_error(s, NULL, "%s is required (%s, %s_env or %s_file)",
+                      base, base, base, base);
+}
