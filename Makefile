@@ -8,7 +8,8 @@
 #   make fuzz         run each libFuzzer target briefly (clang)
 #   make install      PREFIX=/usr/local DESTDIR=
 #
-# Variables: DEVELOPER=1 (-Werror), SANITIZE=address,undefined, O=build dir.
+# Variables: DEVELOPER=1 (-Werror), SANITIZE=address,undefined (or thread),
+# O=build dir, V=1 (print whole commands), CC, CPPFLAGS, CFLAGS, LDFLAGS.
 
 PREFIX     ?= /usr/local
 BINDIR_INST = $(PREFIX)/bin
@@ -20,11 +21,19 @@ CC         ?= cc
 
 PKGS = libcurl libcjson libconfuse libesmtp-1.0 libmicrohttpd openssl
 
-ifdef SANITIZE
-O ?= build/san
+# Build directory per variant (and per compiler other than the default),
+# so switching SANITIZE or CC never mixes objects.
+ifeq ($(SANITIZE),thread)
+VARIANT = tsan
+else ifdef SANITIZE
+VARIANT = san
 else
-O ?= build/rel
+VARIANT = rel
 endif
+ifneq ($(filter-out cc gcc,$(notdir $(CC))),)
+VARIANT := $(VARIANT)-$(notdir $(CC))
+endif
+O ?= build/$(VARIANT)
 
 BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
               -Wall -Wextra -Wshadow -Wno-unused-parameter -g -O2 \
@@ -41,7 +50,7 @@ PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
-ALL_CFLAGS  = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+ALL_CFLAGS  = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lpthread -lm
 
@@ -58,79 +67,116 @@ UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 BENCH_SRC = $(wildcard tests/bench/bench_*.c)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 
-ifdef SANITIZE
-BIN_DIR = $(O)/bin
-else
+# The default build puts ./segalert and ./segalert-sim at the top; every
+# other variant keeps its binaries in $(O)/bin.
+ifeq ($(O),build/rel)
 BIN_DIR = .
+else
+BIN_DIR = $(O)/bin
 endif
 SEGALERT = $(BIN_DIR)/segalert
 SIM      = $(BIN_DIR)/segalert-sim
 
-.PHONY: all test unit-tests demo bench fuzz install uninstall clean deps check-deps
+ifeq ($(V),1)
+Q =
+quiet = @true
+else
+Q = @
+quiet = @printf '  %-6s %s\n'
+endif
+
+# Keep objects of test and bench binaries (make would delete them as
+# intermediates and rebuild them every time).
+.SECONDARY:
+
+.PHONY: all test test-tsan test-deps unit-tests print-dirs demo bench fuzz install uninstall clean deps check-deps
 .DEFAULT_GOAL := all
 
 all: $(SEGALERT) $(SIM)
 
 $(O)/libsegalert.a: $(CORE_OBJ)
 	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+	$(quiet) AR $@
+	$(Q)$(AR) rcs $@ $^
 
 $(SEGALERT): $(O)/obj/cmd/main.o $(O)/libsegalert.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(SIM): $(SIM_OBJ) $(O)/libsegalert.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(O)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(O)/sim/%.o: src/sim/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Isrc/sim -c -o $@ $<
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc/sim -c -o $@ $<
 
 $(O)/tests/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -DFIXTURES_DIR='"$(CURDIR)/tests/fixtures"' -c -o $@ $<
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -DFIXTURES_DIR='"$(CURDIR)/tests/fixtures"' -c -o $@ $<
 
 $(O)/tests/%: $(O)/tests/%.o $(O)/libsegalert.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
 
 $(O)/bench/%.o: tests/bench/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(O)/bench/%: $(O)/bench/%.o $(O)/libsegalert.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 unit-tests: $(UNIT_BIN)
 
+# Where this variant's objects and binaries are (tests/run-all.sh asks).
+print-dirs:
+	@echo "$(O) $(BIN_DIR)"
+
 # ---- set-up ---------------------------------------------------------------
 
+# What the product needs to build and run (make deps; make demo), and what
+# only the tests need on top (make test-deps; make test).
 DEB_PKGS = pkg-config gcc make libcurl4-openssl-dev libcjson-dev libconfuse-dev \
-           libesmtp-dev libmicrohttpd-dev libssl-dev libcmocka-dev \
-           python3 python3-aiosmtpd curl openssl procps psmisc bc
-DEB_TEST_PKGS = prometheus-alertmanager prometheus chromium
+           libesmtp-dev libmicrohttpd-dev libssl-dev curl
+DEB_TEST_PKGS = libcmocka-dev python3 python3-aiosmtpd openssl procps psmisc bc \
+           clang prometheus-alertmanager prometheus chromium
 
 deps:
+	@sh tests/deps.sh $(DEB_PKGS)
+
+test-deps:
 	@sh tests/deps.sh $(DEB_PKGS) $(DEB_TEST_PKGS)
 
 # ---- tests ----------------------------------------------------------------
 
 # The whole suite: normal build, then the same under ASan+UBSan.
-test: deps
+test: test-deps
 	@sh tests/run-all.sh
+
+# ThreadSanitizer over the tests that run threads (HTTP server, SMTP
+# worker, logging); not part of `make test` to keep it short.
+test-tsan: test-deps
+	@VARIANTS=tsan sh tests/run-all.sh
 
 demo: deps all
 	@sh examples/demo.sh
 
-bench: deps
+bench: test-deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@sh tests/bench/run.sh $(O)
 
-fuzz:
+fuzz: test-deps
 	@sh tests/fuzz/run.sh
 
 # ---- install ----------------------------------------------------------------

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install the Debian packages given as arguments that are not installed yet.
 # As root this runs apt-get; otherwise it prints the exact command to run.
+# Package scripts are kept from starting services (policy-rc.d), and
+# nothing that runs is touched.
 missing=""
 for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -15,16 +17,20 @@ fi
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 # Package scripts must not start services (Alertmanager would bind :9093).
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+# Our own policy-rc.d only when the machine has none (and removed after).
+ours=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    ours=1
+fi
 apt-get update -qq >/dev/null 2>&1 || apt-get update
 apt-get install -y -qq --no-install-recommends $missing >/tmp/segalert-deps.log 2>&1 || {
     tail -20 /tmp/segalert-deps.log >&2
-    rm -f /usr/sbin/policy-rc.d
+    [ -n "$ours" ] && rm -f /usr/sbin/policy-rc.d
     exit 1
 }
-rm -f /usr/sbin/policy-rc.d
-# Debian starts these after install on some machines; tests run their own.
-for s in prometheus-alertmanager prometheus; do
-    pkill -x "$s" 2>/dev/null || true
-done
+[ -n "$ours" ] && rm -f /usr/sbin/policy-rc.d
+# Services the packages may have started anyway (systemd without
+# policy-rc.d) are left alone: they are not ours, and every test starts its
+# own peers on free ports.
 exit 0

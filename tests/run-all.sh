@@ -19,7 +19,8 @@ run_variant() {
         TOTAL_FAIL=$((TOTAL_FAIL + 1))
         return
     fi
-    out=$(sh tests/run-suite.sh "$variant" "$@")
+    dirs=$(make -s --no-print-directory "$@" print-dirs)
+    out=$(sh tests/run-suite.sh "$variant" $dirs)
     rc=$?
     echo "$out" | grep -v '^SUITE '
     p=$(echo "$out" | sed -n 's/^SUITE \([0-9]*\) \([0-9]*\)$/\1/p')
@@ -31,11 +32,29 @@ run_variant() {
     TOTAL_FAIL=$((TOTAL_FAIL + f))
 }
 
-run_variant release
-if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_variant sanitize SANITIZE=address,undefined
+# VARIANTS: which builds to test (make test: release and ASan+UBSan;
+# make test-tsan: ThreadSanitizer over the tests that run threads).
+if [ "${SKIP_SANITIZE:-0}" = 1 ]; then
+    VARIANTS=${VARIANTS:-release}
 fi
+for v in ${VARIANTS:-release sanitize}; do
+    case $v in
+    release)
+        run_variant release ;;
+    sanitize)
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        run_variant sanitize SANITIZE=address,undefined ;;
+    tsan)
+        # The threads: HTTP server (libmicrohttpd), SMTP worker, logging
+        # from all of them.  A report fails the run.
+        TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+        UNIT_ONLY="${TSAN_UNIT:-test_log test_deliver test_smtp test_httpd test_statuspage}" \
+        INTEGRATION_ONLY="${TSAN_INTEGRATION:-t031 t050 t062}" \
+        run_variant tsan SANITIZE=thread ;;
+    *)
+        echo "unknown variant $v"; TOTAL_FAIL=$((TOTAL_FAIL + 1)) ;;
+    esac
+done
 echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
 [ "$TOTAL_FAIL" -eq 0 ]

@@ -1,12 +1,11 @@
 #!/bin/sh
-# Run one build variant's tests.  Usage: run-suite.sh VARIANT [make vars...]
+# Run one build variant's tests.  Usage: run-suite.sh VARIANT O BIN_DIR
+# (the build directory and binary directory `make print-dirs` gives).
 # Prints a line per test binary / script and finally "SUITE passed failed".
 set -u
-variant=$1; shift
-case "$variant" in
-    sanitize) O=build/san; BIN=build/san/bin ;;
-    *)        O=build/rel; BIN=. ;;
-esac
+variant=$1
+O=$2
+BIN=$3
 LOGDIR=${TEST_LOGDIR:-build/test-logs}/$variant
 mkdir -p "$LOGDIR"
 export SEGALERT="$PWD/$BIN/segalert" SEGALERT_SIM="$PWD/$BIN/segalert-sim"
@@ -18,6 +17,9 @@ for t in "$O"/tests/test_*; do
     case "$t" in *.o|*.d) continue ;; esac
     [ -x "$t" ] || continue
     name=$(basename "$t")
+    if [ -n "${UNIT_ONLY:-}" ]; then
+        case " $UNIT_ONLY " in *" $name "*) ;; *) continue ;; esac
+    fi
     "$t" >"$LOGDIR/$name.log" 2>&1
     rc=$?
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$LOGDIR/$name.log" | tail -1)
@@ -41,17 +43,34 @@ if ls tests/rules/*.conf >/dev/null 2>&1; then
     if [ "$f" -eq 0 ]; then echo "ok   rules ($p)"; else echo "FAIL rules ($f failed)"; grep FAIL "$LOGDIR/rules.log" | head -20; fi
 fi
 
+# The layering of the tree (docs/design.md): includes point down.
+if sh tests/layering.sh >"$LOGDIR/layering.log" 2>&1; then
+    pass=$((pass + 1)); echo "ok   layering"
+else
+    fail=$((fail + 1)); echo "FAIL layering"; grep '^not ok' "$LOGDIR/layering.log" | head -10
+fi
+
 # Integration tests: each script prints "ok - ..." / "not ok - ..." lines.
 # They spend most of their time waiting on timers, so they run a few at a
 # time (INTEGRATION_JOBS, default 3); each uses its own temp dir and ports.
 export LOGDIR
-ls tests/integration/t[0-9]*.sh 2>/dev/null |
+selected() {     # selected NAME: in INTEGRATION_ONLY (prefixes), or all
+    [ -z "${INTEGRATION_ONLY:-}" ] && return 0
+    for p in $INTEGRATION_ONLY; do
+        case "$1" in "$p"*) return 0 ;; esac
+    done
+    return 1
+}
+for t in tests/integration/t[0-9]*.sh; do
+    selected "$(basename "$t")" && echo "$t"
+done |
     xargs -P "${INTEGRATION_JOBS:-3}" -I{} sh -c '
         name=$(basename "{}" .sh)
         timeout 600 sh "{}" >"$LOGDIR/$name.log" 2>&1
         echo $? >"$LOGDIR/$name.rc"'
 for t in tests/integration/t[0-9]*.sh; do
     [ -f "$t" ] || continue
+    selected "$(basename "$t")" || continue
     name=$(basename "$t" .sh)
     rc=$(cat "$LOGDIR/$name.rc" 2>/dev/null || echo 1)
     touch "$LOGDIR/$name.log"      # a script that never ran is a failure

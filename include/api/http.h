@@ -75,6 +75,14 @@ int http_submit(struct http_client *c, struct http_request *r);
 int http_run(struct http_client *c, int timeout_ms);
 int http_in_flight(const struct http_client *c);
 
+/* Also wake http_run() when fd becomes readable (e.g. the SMTP worker's
+ * "jobs finished" pipe), so the loop needs no polling interval for it.
+ * At most HTTP_MAX_WATCH_FDS fds; returns 0, or -1 when full or fd < 0.
+ * The fd stays the caller's; unwatch it before closing it. */
+#define HTTP_MAX_WATCH_FDS 4
+int http_client_watch_fd(struct http_client *c, int fd);
+void http_client_unwatch_fd(struct http_client *c, int fd);
+
 /* User-Agent sent on every request. */
 #define HTTP_USER_AGENT "segalert/" SEGALERT_VERSION
 

@@ -47,7 +47,7 @@ void clock_fake_advance(struct clock *c, double s);
 /* Step a fake clock's wall time to t (mono is unchanged), as an NTP
  * correction would. */
 void clock_fake_set_wall(struct clock *c, double t);
-void clock_free(struct clock *c);   /* NULL and clock_system() are no-ops */
+void clock_free(const struct clock *c); /* NULL, clock_system(): no-ops */
 
 double clock_wall(const struct clock *c);
 double clock_mono(const struct clock *c);

@@ -21,6 +21,11 @@ enum log_level log_get_level(void);
 void log_set_format(enum log_format fmt);
 /* "error|warn|info|debug" -> level; -1 when unknown */
 int log_level_parse(const char *s);
+/* Apply a configuration's log_level / log_format ("info", "text"; NULL or
+ * unknown = those defaults), where the command line wins: verbose forces
+ * debug, format_override (NULL = none) replaces the format. */
+void log_configure(const char *level, const char *format, bool verbose,
+                   const char *format_override);
 
 /* Register a secret (copied) to be redacted from every log line. */
 void log_secret_register(const char *secret);

@@ -1,8 +1,8 @@
 /*
  * daemon.h - `segalert run`: the main loop that polls every workspace within
  * its request budget, evaluates the rules, turns alert transitions into
- * notifications (dispatch → outbox → receivers) and keeps the state file
- * (SPEC §3, §5, §6; ARCHITECTURE §1).
+ * notifications (dispatch → outbox → receivers) and keeps the state file.
+ * docs/design.md "Data flow" and "Threads" describe the whole.
  *
  * One thread owns everything: a curl multi loop with timers.  libesmtp runs
  * in the SMTP worker thread; the HTTP status server reads a snapshot the
@@ -16,14 +16,19 @@
 
 #include <stdbool.h>
 
-#include "cmd/cli.h"
+#include "core/clock.h"
 
 struct daemon_opts {
-    struct cli_common common;
+    const char *config_path;    /* NULL = config_default_path() */
+    int verbose;                /* -v: debug logging whatever the config says */
+    const char *log_format;     /* --log-format; NULL = the config's */
     bool once;          /* one full cycle, then exit (0, or 1 when the API
                            could not be read) */
     bool dry_run;       /* print notifications instead of sending them */
     double eval_interval_s;     /* default 15 */
+    /* The clock of every timer and timestamp; NULL = clock_system().  The
+     * end-to-end tests pass a scaled clock to run hours in seconds. */
+    const struct clock *clock;
 };
 
 /* Runs until stopped; returns the process exit code. */

@@ -1,37 +1,19 @@
 /*
- * state.h - the crash-safe state file (SPEC §6) and the JSON forms of the
- * records it holds.
+ * state.h - the crash-safe state file (README.md "Operations").
  *
- * Two layers:
+ * The only code that touches state_dir: state_dir/state.json is replaced
+ * atomically (temp file, fsync, rename, fsync of the directory), so after
+ * a crash at any instant the file is either the previous complete document
+ * or the new one.  A file that does not parse, or is not a version
+ * STATE_VERSION document, is moved aside as
+ * state.json.corrupt-<YYYYmmddTHHMMSSZ> with a loud error and the daemon
+ * starts clean.  A lock file (flock) keeps a second segalert off the same
+ * state_dir.
  *
- * 1. The file layer (the only code here that touches the disk):
- *    state_dir/state.json is replaced atomically (temp file, fsync,
- *    rename, fsync of the directory), so after a crash at any instant the
- *    file is either the previous complete document or the new one.  A
- *    file that does not parse, or is not a version STATE_VERSION document,
- *    is moved aside as state.json.corrupt-<YYYYmmddTHHMMSSZ> with a loud
- *    error and the daemon starts clean.  A lock file (flock) keeps a
- *    second segalert off the same state_dir.
- *
- * 2. Pure serializers for the records the daemon saves: notifications
- *    (outbox, see outbox.h) and alert instances.  Every field round-trips
- *    exactly:
- *      - numbers are printed here, not by cJSON (whose printer settles
- *        for 15 digits when they read back within an epsilon, turning
- *        0.1 + 0.2 into 0.3): the shortest of 15, 16 or 17 significant
- *        digits that reads back to exactly the same double;
- *      - JSON has no NaN or infinity: NaN is written as null, +/-infinity
- *        as the strings "+Inf" / "-Inf" (Prometheus spelling); this holds
- *        for every double field, not only `value`;
- *      - enums are written by name ("firing", "critical", "webhook",
- *        "new_alerts") so a renumbering cannot silently remap old state;
- *      - label sets are JSON objects, in the order of the array.
- *    Decoding is strict: a missing field or a field of the wrong type is
- *    an error naming the field (never a crash, never a silent zero).  The
- *    only relaxation: char * fields the structs allow to be NULL are
- *    written as null and read back as NULL (they must still be present).
- *    Notifications carry no secrets (notify.h), so neither does the state
- *    file; receivers are looked up by name at delivery time.
+ * What goes into the document is the callers' business: each record type
+ * has its own serializer next to its model (notify/notify_json.h for
+ * notifications, engine/alert_json.h for alert instances, dispatch and
+ * outbox for theirs), all written with core/json.h's conventions.
  *
  * Ownership: cJSON trees returned here belong to the caller
  * (cJSON_Delete); parameters are borrowed.  Errors go to a caller buffer.
@@ -44,8 +26,6 @@
 
 #include <cjson/cJSON.h>
 
-#include "engine/alert.h"
-#include "notify/notify.h"
 
 /* The "version" member of every state document. */
 #define STATE_VERSION 1
@@ -131,65 +111,5 @@ int state_quarantine(const char *dir, char *moved_to, size_t len);
  */
 cJSON *state_load_json(const char *dir, char *err, size_t errlen,
                        bool *quarantined);
-
-/* ---- serializers (pure) ------------------------------------------------ */
-
-/*
- * Notification <-> JSON:
- *   {"id": "...", "receiver": "...", "receiver_type": "webhook",
- *    "route": "..."|null, "group_key": "..."|null,
- *    "group_labels": {"k": "v", ...}, "reason": "first",
- *    "created_at": 1787227200.5, "external_url": "..."|null,
- *    "alerts": [{"rule": "...", "fingerprint": "..."|null,
- *                "labels": {...}, "severity": "..."|null,
- *                "status": "..."|null, "nodata": false, "flapping": false,
- *                "value": 0.25|null|"+Inf"|"-Inf", "summary": ...|null,
- *                "description": ...|null, "runbook_url": ...|null,
- *                "starts_at": ..., "ends_at": ...}, ...]}
- * id and receiver must be strings (the outbox keys and the receiver
- * lookup need them); rule must be a string.
- * from_json returns a new notification (notification_free) or NULL with
- * err naming the bad field.
- */
-cJSON *notification_to_json(const struct notification *n);
-struct notification *notification_from_json(const cJSON *j, char *err,
-                                            size_t errlen);
-
-/*
- * Alert instance <-> JSON (every field of struct alert_instance; the
- * identity, rule and labels, is the caller's to store next to it):
- *   {"state": "pending", "severity": "critical", "nodata": false,
- *    "created_at": ..., "active_at": ..., "fired_at": ...,
- *    "resolved_at": ..., "last_true_at": ..., "last_data_at": ...,
- *    "last_eval_at": ..., "nodata_s": ..., "value": ...|null,
- *    "flap_bits": 5, "flap_count": 3, "flapping": false,
- *    "announced_firing": false, "announced_severity": "none"}
- * from_json fills *out and returns 0, or returns -1 with err (out is then
- * unspecified).  flap_bits must be an integer in 0..2^32-1, flap_count in
- * 0..ALERT_FLAP_HISTORY.
- */
-cJSON *alert_instance_to_json(const struct alert_instance *in);
-int alert_instance_from_json(const cJSON *j, struct alert_instance *out,
-                             char *err, size_t errlen);
-
-/*
- * Field helpers shared with outbox.c.  state_json_double() encodes any
- * double as above: null for NaN, "+Inf"/"-Inf", else a cJSON Raw item
- * holding the exact number (prints as a plain JSON number; the get
- * functions accept it as well as a parsed Number).  The get functions read
- * a required member and return 0, or -1 with err "<field>: <problem>".
- */
-cJSON *state_json_double(double v);
-int state_get_double(const cJSON *obj, const char *key, double *out,
-                     char *err, size_t errlen);
-/* String member; with nullable, a JSON null gives *out = NULL.  *out
- * points into the tree (copy it). */
-int state_get_string(const cJSON *obj, const char *key, bool nullable,
-                     const char **out, char *err, size_t errlen);
-int state_get_bool(const cJSON *obj, const char *key, bool *out, char *err,
-                   size_t errlen);
-/* An integral number in [min, max]. */
-int state_get_int(const cJSON *obj, const char *key, double min, double max,
-                  double *out, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * alert.h - the alert instance state machine (SPEC §4 "Alert instance
+ * alert.h - the alert instance state machine (README.md "Rules", "Alert instance
  * states"): inactive -> pending -> firing -> resolved, warn/critical tiers,
  * keep_firing_for, recover hysteresis, no_data handling and Nagios-style
  * flap detection.

@@ -1,6 +1,6 @@
 /*
  * annotate.h - the values a template sees for one alert instance
- * (SPEC §5 "Templates"): every label, rule, severity, state, value, every
+ * (README.md "Rules", templates): every label, rule, severity, state, value, every
  * metric of the instance's series (latest sample), window, started_at,
  * summary, description, runbook_url, status_url.
  *

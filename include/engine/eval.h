@@ -1,7 +1,7 @@
 /*
  * eval.h - one evaluation pass: every rule against every series of its
  * family that its filters select, feeding alert_step() and collecting the
- * transition events for the notification pipeline (SPEC §4).
+ * transition events for the notification pipeline (README.md "Rules").
  *
  * The evaluator owns the alert instances, keyed by (rule, series labels);
  * an instance is created the first time a rule meets a series and keeps

@@ -1,5 +1,5 @@
 /*
- * expr.h - the rule expression language (SPEC §4): a hand-written lexer and
+ * expr.h - the rule expression language (README.md "Rules"): a hand-written lexer and
  * recursive-descent parser that compile an expression string into a flat
  * postfix program, and an allocation-free evaluator over one series.
  *
@@ -52,7 +52,7 @@ struct expr_env {
     size_t nvars;
 };
 
-/* The standard variables of SPEC §3, in this order. */
+/* The standard variables (README.md "What is collected"), in this order. */
 enum expr_std_var {
     EXPR_VAR_MTU_LIMIT = 0,
     EXPR_VAR_API_CALLS_LIMIT,

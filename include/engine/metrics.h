@@ -1,5 +1,5 @@
 /*
- * metrics.h - the catalogue of metrics segalert collects (SPEC §3): names
+ * metrics.h - the catalogue of metrics segalert collects (README.md "What is collected"): names
  * usable in rules, the family each belongs to, and the derived ones.
  *
  * Metric ids are small integers so that a series' per-metric rings can be

@@ -1,6 +1,6 @@
 /*
  * rules.h - compiled rules: the expressions, templates and timing of every
- * rule section of a configuration, checked as a whole (SPEC §4).
+ * rule section of a configuration, checked as a whole (README.md "Rules").
  *
  * ruleset_compile() compiles every rule and reports every problem to the
  * diag list with the file, line and column where the mistake was written

@@ -1,5 +1,5 @@
 /*
- * ruletest.h - rule unit tests (`segalert test FILE...`, SPEC §4), in the
+ * ruletest.h - rule unit tests (`segalert test FILE...`, README.md "Rule unit tests"), in the
  * spirit of `promtool test rules`:
  *
  *   test "discard ratio fires after 10 minutes" {

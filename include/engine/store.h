@@ -1,6 +1,6 @@
 /*
  * store.h - the in-memory series store: (family, label set) -> series, each
- * holding the recent samples of every metric of its family (SPEC §3).
+ * holding the recent samples of every metric of its family (README.md "What is collected").
  *
  * A series keeps one time axis shared by all its metrics (samples of one
  * poll arrive together) and one value column per metric of the family;

@@ -1,6 +1,6 @@
 /*
  * template.h - "{{name|filter|filter:arg}}" templates for summaries,
- * descriptions, email subjects/bodies and chat messages (SPEC §5).
+ * descriptions, email subjects/bodies and chat messages (README.md "Rules").
  *
  * Names resolve, at render time, through a caller-supplied lookup to either
  * a number (value, metrics) or a string (labels, rule, severity...).

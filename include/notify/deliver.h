@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "api/http.h"
+#include "core/clock.h"
 #include "notify/notify.h"
 #include "notify/payload.h"
 
@@ -25,8 +26,11 @@ typedef void (*deliver_done_fn)(void *ud, const struct delivery_verdict *v);
 
 struct deliverer;
 
-/* http is borrowed; dry_run prints every notification instead of sending. */
-struct deliverer *deliverer_new(struct http_client *http, bool dry_run);
+/* http and clock are borrowed (clock: timestamps of signatures, Retry-After
+ * dates; NULL = clock_system()); dry_run prints every notification instead
+ * of sending. */
+struct deliverer *deliverer_new(struct http_client *http,
+                                const struct clock *clock, bool dry_run);
 /* Stops the SMTP worker (the running batch finishes).  Deliveries still
  * pending get no callback: their outbox entries stay queued. */
 void deliverer_free(struct deliverer *dl);

@@ -1,5 +1,5 @@
 /*
- * dispatch.h - the notification dispatcher (SPEC §5): routes, groups, the
+ * dispatch.h - the notification dispatcher (docs/notifications.md): routes, groups, the
  * notification log (dedup) and silences, Alertmanager's model made
  * explicit and persistable.  Pure: no I/O but log lines, every time is
  * passed in.  docs/notifications.md describes the behaviour for users.

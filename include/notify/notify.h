@@ -1,6 +1,6 @@
 /*
  * notify.h - the notification model shared by the pipeline (dispatch,
- * outbox, state file) and the receivers (SPEC §5).
+ * outbox, state file) and the receivers (docs/notifications.md).
  *
  * A struct notification is self-contained: it owns copies of every string
  * (labels, annotations, names), never points into the evaluator or the

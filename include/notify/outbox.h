@@ -1,5 +1,5 @@
 /*
- * outbox.h - the queue of notifications waiting for delivery (SPEC §5).
+ * outbox.h - the queue of notifications waiting for delivery (docs/notifications.md).
  *
  * Pure queue logic: the caller passes `now` (unix seconds) in, hands due
  * entries to the receivers and reports each outcome back.  Nothing here

@@ -1,5 +1,5 @@
 /*
- * smtp.h - email delivery over SMTP with libesmtp (SPEC §5, "email").
+ * smtp.h - email delivery over SMTP with libesmtp (README.md "Receivers and routing", email).
  *
  * Two layers:
  *
@@ -9,7 +9,7 @@
  *   smtp_worker        one thread that runs smtp_send_batch() for jobs
  *                      queued by the main loop, and hands finished jobs back
  *                      through a pollable fd.  libesmtp is blocking, so the
- *                      main loop never calls it directly (ARCHITECTURE §1).
+ *                      main loop never calls it directly (docs/design.md "Threads").
  *
  * Messages are formatted by someone else (headers, RFC 2047, CRLF line ends):
  * this module only moves bytes.  libesmtp still checks the headers and adds

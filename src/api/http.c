@@ -16,6 +16,8 @@ struct http_client {
     int in_flight;
     struct http_request **active;   /* in-flight requests, for aborting */
     size_t nactive, active_cap;
+    int watch[HTTP_MAX_WATCH_FDS];  /* extra fds that wake http_run */
+    size_t nwatch;
 };
 
 static bool curl_ready;
@@ -251,10 +253,34 @@ int http_run(struct http_client *c, int timeout_ms)
     /* Nothing finished yet: sleep until a socket is ready or the timeout
      * (curl_multi_poll also waits when there is no transfer at all, which
      * makes this the main loop's only sleep). */
-    curl_multi_poll(c->multi, NULL, 0, timeout_ms, NULL);
+    struct curl_waitfd extra[HTTP_MAX_WATCH_FDS];
+    for (size_t i = 0; i < c->nwatch; i++) {
+        extra[i].fd = c->watch[i];
+        extra[i].events = CURL_WAIT_POLLIN;
+        extra[i].revents = 0;
+    }
+    curl_multi_poll(c->multi, extra, (unsigned)c->nwatch, timeout_ms, NULL);
     curl_multi_perform(c->multi, &running);
     dispatch_finished(c);
     return c->in_flight;
+}
+
+int http_client_watch_fd(struct http_client *c, int fd)
+{
+    if (fd < 0 || c->nwatch >= HTTP_MAX_WATCH_FDS)
+        return -1;
+    c->watch[c->nwatch++] = fd;
+    return 0;
+}
+
+void http_client_unwatch_fd(struct http_client *c, int fd)
+{
+    for (size_t i = 0; i < c->nwatch; i++) {
+        if (c->watch[i] == fd) {
+            c->watch[i] = c->watch[--c->nwatch];
+            return;
+        }
+    }
 }
 
 int http_in_flight(const struct http_client *c)

@@ -103,7 +103,7 @@ int cmd_notify_test(int argc, char **argv)
     double now = now_wall();
     struct notification *n = test_notification(cfg, rc, now);
     struct http_client *http = http_client_new();
-    struct deliverer *dl = deliverer_new(http, false);
+    struct deliverer *dl = deliverer_new(http, NULL, false);
     struct outcome out = { 0 };
     deliverer_send(dl, n, rc, now, 300, on_done, &out);
     /* Bounded by the receiver's timeouts (HTTP) or the SMTP timeouts. */

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cmd/cli.h"
+#include "core/util.h"
 #include "daemon/daemon.h"
 
 static void run_usage(FILE *out)
@@ -52,14 +54,26 @@ static int set_eval_interval(void *ud, const char *arg)
 int cmd_run(int argc, char **argv)
 {
     struct daemon_opts o = { 0 };
+    struct cli_common common = { 0 };
     static const struct cli_flag flags[] = {
         { "once", false, set_once },
         { "dry-run", false, set_dry_run },
         { "eval-interval", true, set_eval_interval },
     };
-    int rc = cli_parse(argc, argv, &o.common, flags, ARRAY_SIZE(flags), &o,
+    int rc = cli_parse(argc, argv, &common, flags, ARRAY_SIZE(flags), &o,
                        run_usage, 0, 0, NULL);
     if (rc >= 0)
         return rc;
-    return daemon_run(&o);
+    char err[256];
+    o.clock = clock_from_env(err, sizeof(err));
+    if (!o.clock) {
+        fprintf(stderr, "segalert run: %s\n", err);
+        return 2;
+    }
+    o.config_path = common.config_path;
+    o.verbose = common.verbose;
+    o.log_format = common.log_format;
+    rc = daemon_run(&o);
+    clock_free(o.clock);
+    return rc;
 }

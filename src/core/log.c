@@ -3,20 +3,43 @@
  */
 #include "core/log.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static enum log_level cur_level = LOG_INFO;
-static enum log_format cur_format = LOG_FMT_TEXT;
-static char **secrets;
+/*
+ * Threads: the main loop, the HTTP server threads and the SMTP worker all
+ * log, and a reload (main thread) changes the level, the format and the
+ * secrets.  Level and format are atomics (a reader sees the old or the new
+ * value, both valid).  The secrets list and the write to stderr share one
+ * mutex: a line is redacted against a list that cannot be reallocated
+ * under it, and lines from different threads never interleave.
+ */
+static atomic_int cur_level = LOG_INFO;
+static atomic_int cur_format = LOG_FMT_TEXT;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **secrets;              /* guarded by log_lock */
 static size_t nsecrets, secrets_cap;
 
 static const char *level_names[] = { "error", "warn", "info", "debug" };
 
-void log_set_level(enum log_level lvl) { cur_level = lvl; }
-enum log_level log_get_level(void) { return cur_level; }
-void log_set_format(enum log_format fmt) { cur_format = fmt; }
+void log_set_level(enum log_level lvl)
+{
+    atomic_store_explicit(&cur_level, (int)lvl, memory_order_relaxed);
+}
+
+enum log_level log_get_level(void)
+{
+    return (enum log_level)atomic_load_explicit(&cur_level,
+                                                memory_order_relaxed);
+}
+
+void log_set_format(enum log_format fmt)
+{
+    atomic_store_explicit(&cur_format, (int)fmt, memory_order_relaxed);
+}
 
 int log_level_parse(const char *s)
 {
@@ -28,27 +51,47 @@ int log_level_parse(const char *s)
     return -1;
 }
 
+void log_configure(const char *level, const char *format, bool verbose,
+                   const char *format_override)
+{
+    int lvl = level ? log_level_parse(level) : LOG_INFO;
+    if (lvl < 0)
+        lvl = LOG_INFO;
+    if (verbose)
+        lvl = LOG_DEBUG;
+    log_set_level((enum log_level)lvl);
+    const char *fmt = format_override ? format_override : format;
+    log_set_format(streq(fmt, "json") ? LOG_FMT_JSON : LOG_FMT_TEXT);
+}
+
 void log_secret_register(const char *secret)
 {
     /* Very short strings would redact ordinary words: ignore them. */
     if (!secret || strlen(secret) < 4)
         return;
-    for (size_t i = 0; i < nsecrets; i++)
-        if (streq(secrets[i], secret))
-            return;
-    XGROW(secrets, nsecrets + 1, secrets_cap);
-    secrets[nsecrets++] = xstrdup(secret);
+    pthread_mutex_lock(&log_lock);
+    bool known = false;
+    for (size_t i = 0; i < nsecrets && !known; i++)
+        known = streq(secrets[i], secret);
+    if (!known) {
+        XGROW(secrets, nsecrets + 1, secrets_cap);
+        secrets[nsecrets++] = xstrdup(secret);
+    }
+    pthread_mutex_unlock(&log_lock);
 }
 
 void log_secrets_clear(void)
 {
+    pthread_mutex_lock(&log_lock);
     for (size_t i = 0; i < nsecrets; i++)
         free(secrets[i]);
     free(secrets);
     secrets = NULL;
     nsecrets = secrets_cap = 0;
+    pthread_mutex_unlock(&log_lock);
 }
 
+/* Caller holds log_lock. */
 static void redact(struct strbuf *sb)
 {
     for (size_t i = 0; i < nsecrets; i++) {
@@ -70,7 +113,8 @@ static void emit(enum log_level lvl, const char *msg)
     char ts[32];
     struct strbuf line = STRBUF_INIT;
     format_iso8601(now_wall(), ts, sizeof(ts));
-    if (cur_format == LOG_FMT_JSON) {
+    if (atomic_load_explicit(&cur_format, memory_order_relaxed) ==
+        LOG_FMT_JSON) {
         strbuf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts,
                     level_names[lvl]);
         strbuf_add_json_str(&line, msg);
@@ -87,9 +131,11 @@ static void emit(enum log_level lvl, const char *msg)
         }
         strbuf_adds(&line, "\"\n");
     }
+    pthread_mutex_lock(&log_lock);
     redact(&line);
     fputs(line.buf, stderr);
     fflush(stderr);
+    pthread_mutex_unlock(&log_lock);
     strbuf_free(&line);
 }
 
@@ -103,7 +149,7 @@ static void vlog(enum log_level lvl, const char *fmt, va_list ap)
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
-    if (lvl > cur_level)
+    if (lvl > log_get_level())
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -125,7 +171,7 @@ void log_complain(struct log_complaint *c, enum log_level lvl,
         c->interval *= 2;
     c->active = true;
     c->last = now;
-    if (lvl > cur_level)
+    if (lvl > log_get_level())
         return;
     struct strbuf sb = STRBUF_INIT;
     va_list ap;
@@ -145,7 +191,7 @@ void log_release(struct log_complaint *c, const char *fmt, ...)
         return;
     c->active = false;
     c->suppressed = 0;
-    if (LOG_INFO > cur_level)
+    if (LOG_INFO > log_get_level())
         return;
     va_list ap;
     va_start(ap, fmt);

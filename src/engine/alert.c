@@ -145,7 +145,7 @@ static void step_data(struct alert_instance *in, const struct alert_params *p,
 
     case ALERT_PENDING:
         if (tier == ALERT_SEV_NONE) {
-            /* SPEC: pending that stops holding goes back silently */
+            /* pending that stops holding goes back to inactive silently */
             go_inactive(in);
             return;
         }

@@ -25,6 +25,7 @@ struct attempt {
 
 struct deliverer {
     struct http_client *http;
+    const struct clock *clock;
     struct smtp_worker *smtp;
     bool dry_run;
     unsigned in_flight;
@@ -32,12 +33,13 @@ struct deliverer {
     size_t nemail, email_cap;
 };
 
-struct deliverer *deliverer_new(struct http_client *http, bool dry_run)
+struct deliverer *deliverer_new(struct http_client *http,
+                                const struct clock *clock, bool dry_run)
 {
     struct deliverer *dl = xcalloc(1, sizeof(*dl));
     dl->http = http;
+    dl->clock = clock ? clock : clock_system();
     dl->dry_run = dry_run;
-    dl->smtp = smtp_worker_new();
     return dl;
 }
 
@@ -46,6 +48,8 @@ void deliverer_free(struct deliverer *dl)
     if (!dl)
         return;
     deliverer_poll(dl);
+    if (dl->smtp)
+        http_client_unwatch_fd(dl->http, smtp_worker_fd(dl->smtp));
     smtp_worker_free(dl->smtp);
     for (size_t i = 0; i < dl->nemail; i++)
         free(dl->email[i]);
@@ -78,7 +82,8 @@ static void on_post_done(struct http_request *r, void *ud)
     struct attempt *a = ud;
     struct delivery_verdict v;
     payload_classify_http(a->type, r->status, r->curl_code, strbuf_str(&r->body),
-                          r->body.len, r->retry_after, now_wall(), &v);
+                          r->body.len, r->retry_after,
+                          clock_wall(a->owner->clock), &v);
     if (v.outcome == DELIVERY_OK)
         a->ok++;
     else if (a->worst.outcome == DELIVERY_OK || v.outcome == DELIVERY_PERMANENT)
@@ -100,7 +105,7 @@ static void post_json(struct attempt *a, const char *url,
                                 rc->headers.items[i].value);
     if (rc->type == RECV_WEBHOOK && rc->hmac_secret) {
         struct strbuf sig = STRBUF_INIT;
-        double ts = floor(now_wall());
+        double ts = floor(clock_wall(a->owner->clock));
         payload_webhook_signature(rc->hmac_secret, body->buf, body->len, ts, &sig);
         http_request_add_header(r, "X-Segalert-Signature: %s", strbuf_str(&sig));
         http_request_add_header(r, "X-Segalert-Timestamp: %.0f", ts);
@@ -129,6 +134,21 @@ static void post_alertmanager(struct attempt *a, const char *base,
     char *url = xasprintf("%.*s/api/v2/alerts", (int)len, base);
     post_json(a, url, body, rc);
     free(url);
+}
+
+/* The SMTP worker thread starts with the first email (many setups send
+ * none).  When it cannot start, emails fail as retryable and are tried
+ * again later; nothing else is affected.  Its "finished" pipe wakes the
+ * main loop through the HTTP client's poll. */
+static bool start_smtp_worker(struct deliverer *dl)
+{
+    if (dl->smtp)
+        return true;
+    dl->smtp = smtp_worker_new();
+    if (!dl->smtp)
+        return false;
+    http_client_watch_fd(dl->http, smtp_worker_fd(dl->smtp));
+    return true;
 }
 
 void deliverer_send(struct deliverer *dl, const struct notification *n,
@@ -185,6 +205,12 @@ void deliverer_send(struct deliverer *dl, const struct notification *n,
             post_alertmanager(a, rc->url, &body, rc);
         break;
     case RECV_EMAIL: {
+        if (!start_smtp_worker(dl)) {
+            a->worst.outcome = DELIVERY_RETRY;
+            snprintf(a->worst.reason, sizeof(a->worst.reason),
+                     "cannot start the SMTP worker thread");
+            break;
+        }
         struct smtp_target t;
         smtp_target_from_receiver(&t, rc);
         struct smtp_job *job = smtp_job_new(&t);
@@ -213,6 +239,8 @@ void deliverer_poll(struct deliverer *dl)
 {
     struct smtp_job *done[16];
     size_t n;
+    if (!dl->smtp)
+        return;
     while ((n = smtp_worker_collect(dl->smtp, done, ARRAY_SIZE(done))) > 0) {
         for (size_t i = 0; i < n; i++) {
             struct smtp_job *job = done[i];

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -233,12 +234,6 @@ static int route_find(const struct dispatcher *d, const char *name)
 
 /* ---- group keys -------------------------------------------------------- */
 
-static int kv_cmp(const void *x, const void *y)
-{
-    const struct kv *a = x, *b = y;
-    return strcmp(a->key, b->key);
-}
-
 /* The group labels of a for route r (sorted by key, missing omitted). */
 static struct kv *group_labels(const struct route *r,
                                const struct notify_alert *a, size_t *n)
@@ -269,7 +264,7 @@ static struct kv *group_labels(const struct route *r,
         out[*n].value = xstrdup(v);
         (*n)++;
     }
-    qsort(out, *n, sizeof(*out), kv_cmp);
+    kv_array_sort(out, *n);
     return out;
 }
 
@@ -1033,40 +1028,23 @@ void dispatch_stats(const struct dispatcher *d, struct dispatch_stats *out)
 
 /* ---- state file -------------------------------------------------------- */
 
-static cJSON *kv_to_json(const struct kv *kv, size_t n)
-{
-    cJSON *o = cJSON_CreateObject();
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddStringToObject(o, kv[i].key, kv[i].value);
-    return o;
-}
-
-static void add_opt_string(cJSON *o, const char *name, const char *v)
-{
-    if (v)
-        cJSON_AddStringToObject(o, name, v);
-}
-
 static cJSON *alert_to_json(const struct galert *ga)
 {
     const struct notify_alert *a = &ga->a;
     cJSON *o = cJSON_CreateObject();
-    add_opt_string(o, "rule", a->rule);
+    cJSON_AddItemToObject(o, "rule", json_str_or_null(a->rule));
     cJSON_AddStringToObject(o, "fingerprint", a->fingerprint);
-    cJSON_AddItemToObject(o, "labels", kv_to_json(a->labels, a->nlabels));
+    cJSON_AddItemToObject(o, "labels", json_kv_object(a->labels, a->nlabels));
     cJSON_AddStringToObject(o, "severity", a->severity);
     cJSON_AddStringToObject(o, "status", a->status);
     cJSON_AddBoolToObject(o, "nodata", a->nodata);
     cJSON_AddBoolToObject(o, "flapping", a->flapping);
-    if (isfinite(a->value))
-        cJSON_AddNumberToObject(o, "value", a->value);
-    else
-        cJSON_AddNullToObject(o, "value");
-    add_opt_string(o, "summary", a->summary);
-    add_opt_string(o, "description", a->description);
-    add_opt_string(o, "runbook_url", a->runbook_url);
-    cJSON_AddNumberToObject(o, "starts_at", a->starts_at);
-    cJSON_AddNumberToObject(o, "ends_at", a->ends_at);
+    cJSON_AddItemToObject(o, "value", json_double(a->value));
+    cJSON_AddItemToObject(o, "summary", json_str_or_null(a->summary));
+    cJSON_AddItemToObject(o, "description", json_str_or_null(a->description));
+    cJSON_AddItemToObject(o, "runbook_url", json_str_or_null(a->runbook_url));
+    cJSON_AddItemToObject(o, "starts_at", json_double(a->starts_at));
+    cJSON_AddItemToObject(o, "ends_at", json_double(a->ends_at));
     cJSON_AddBoolToObject(o, "was_silenced", ga->was_silenced);
     return o;
 }
@@ -1077,15 +1055,15 @@ static cJSON *group_to_json(const struct group *g)
     cJSON_AddStringToObject(o, "key", g->key);
     cJSON_AddStringToObject(o, "route", g->route);
     cJSON_AddStringToObject(o, "receiver", g->receiver);
-    cJSON_AddItemToObject(o, "labels", kv_to_json(g->labels, g->nlabels));
-    cJSON_AddNumberToObject(o, "created_at", g->created_at);
-    cJSON_AddNumberToObject(o, "next_flush", g->next_flush);
+    cJSON_AddItemToObject(o, "labels", json_kv_object(g->labels, g->nlabels));
+    cJSON_AddItemToObject(o, "created_at", json_double(g->created_at));
+    cJSON_AddItemToObject(o, "next_flush", json_double(g->next_flush));
     cJSON_AddBoolToObject(o, "flushed", g->flushed);
     cJSON *alerts = cJSON_AddArrayToObject(o, "alerts");
     for (size_t i = 0; i < g->nalerts; i++)
         cJSON_AddItemToArray(alerts, alert_to_json(&g->alerts[i]));
     cJSON *nflog = cJSON_AddObjectToObject(o, "nflog");
-    cJSON_AddNumberToObject(nflog, "notified_at", g->notified_at);
+    cJSON_AddItemToObject(nflog, "notified_at", json_double(g->notified_at));
     cJSON *fir = cJSON_AddArrayToObject(nflog, "firing");
     for (size_t i = 0; i < g->nnf; i++) {
         cJSON *e = cJSON_CreateObject();
@@ -1103,7 +1081,7 @@ cJSON *dispatch_to_json(const struct dispatcher *d)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "version", 1);
     /* 2^53 notifications is beyond reach: a double holds seq exactly. */
-    cJSON_AddNumberToObject(o, "seq", (double)d->seq);
+    cJSON_AddItemToObject(o, "seq", json_double((double)d->seq));
     cJSON *groups = cJSON_AddArrayToObject(o, "groups");
     for (size_t i = 0; i < d->ngroups; i++)
         cJSON_AddItemToArray(groups, group_to_json(d->groups[i]));
@@ -1124,67 +1102,48 @@ static int jfail(struct jctx *c, const char *what)
     return -1;
 }
 
+/* A required string member. */
 static int get_str(struct jctx *c, const cJSON *o, const char *name,
-                   bool required, char **out)
+                   char **out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    char why[96];
     *out = NULL;
-    if (!v || cJSON_IsNull(v)) {
-        if (!required)
-            return 0;
-    } else if (cJSON_IsString(v)) {
-        *out = xstrdup(v->valuestring);
-        return 0;
-    }
-    char msg[96];
-    snprintf(msg, sizeof(msg), "'%s' must be a string", name);
-    return jfail(c, msg);
+    if (json_get_strdup(o, name, false, out, why, sizeof(why)) != 0)
+        return jfail(c, why);
+    return 0;
+}
+
+/* An optional string: absent (older state files) or null is NULL. */
+static int get_opt_str(struct jctx *c, const cJSON *o, const char *name,
+                       char **out)
+{
+    char why[96];
+    *out = NULL;
+    if (json_member(o, name) &&
+        json_get_strdup(o, name, true, out, why, sizeof(why)) != 0)
+        return jfail(c, why);
+    return 0;
 }
 
 static int get_num(struct jctx *c, const cJSON *o, const char *name,
                    double *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (cJSON_IsNumber(v)) {
-        *out = v->valuedouble;
-        return 0;
-    }
-    char msg[96];
-    snprintf(msg, sizeof(msg), "'%s' must be a number", name);
-    return jfail(c, msg);
+    char why[96];
+    if (json_get_double(o, name, out, why, sizeof(why)) != 0)
+        return jfail(c, why);
+    return 0;
 }
 
-static bool get_bool(const cJSON *o, const char *name)
+/* Label values; kept sorted by key. */
+static int get_labels(struct jctx *c, const cJSON *o, const char *name,
+                      struct kv **out, size_t *n)
 {
-    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, name));
-}
-
-static int get_kv(struct jctx *c, const cJSON *o, const char *name,
-                  struct kv **out, size_t *n)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    char why[96];
     *out = NULL;
     *n = 0;
-    if (!cJSON_IsObject(v)) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "'%s' must be an object", name);
-        return jfail(c, msg);
-    }
-    int size = cJSON_GetArraySize(v);
-    *out = xcalloc(size > 0 ? (size_t)size : 1, sizeof(**out));
-    const cJSON *it;
-    cJSON_ArrayForEach(it, v) {
-        if (!cJSON_IsString(it)) {
-            kv_array_free(*out, *n);
-            *out = NULL;
-            *n = 0;
-            return jfail(c, "label values must be strings");
-        }
-        (*out)[*n].key = xstrdup(it->string);
-        (*out)[*n].value = xstrdup(it->valuestring);
-        (*n)++;
-    }
-    qsort(*out, *n, sizeof(**out), kv_cmp);
+    if (json_get_kv(o, name, false, out, n, why, sizeof(why)) != 0)
+        return jfail(c, why);
+    kv_array_sort(*out, *n);
     return 0;
 }
 
@@ -1194,14 +1153,14 @@ static int alert_from_json(struct jctx *c, const cJSON *o, struct galert *ga)
     memset(ga, 0, sizeof(*ga));
     if (!cJSON_IsObject(o))
         return jfail(c, "alert must be an object");
-    if (get_str(c, o, "rule", false, &a->rule) ||
-        get_str(c, o, "fingerprint", true, &a->fingerprint) ||
-        get_kv(c, o, "labels", &a->labels, &a->nlabels) ||
-        get_str(c, o, "severity", true, &a->severity) ||
-        get_str(c, o, "status", true, &a->status) ||
-        get_str(c, o, "summary", false, &a->summary) ||
-        get_str(c, o, "description", false, &a->description) ||
-        get_str(c, o, "runbook_url", false, &a->runbook_url) ||
+    if (get_opt_str(c, o, "rule", &a->rule) ||
+        get_str(c, o, "fingerprint", &a->fingerprint) ||
+        get_labels(c, o, "labels", &a->labels, &a->nlabels) ||
+        get_str(c, o, "severity", &a->severity) ||
+        get_str(c, o, "status", &a->status) ||
+        get_opt_str(c, o, "summary", &a->summary) ||
+        get_opt_str(c, o, "description", &a->description) ||
+        get_opt_str(c, o, "runbook_url", &a->runbook_url) ||
         get_num(c, o, "starts_at", &a->starts_at) ||
         get_num(c, o, "ends_at", &a->ends_at))
         goto fail;
@@ -1209,11 +1168,10 @@ static int alert_from_json(struct jctx *c, const cJSON *o, struct galert *ga)
         jfail(c, "alert status must be \"firing\" or \"resolved\"");
         goto fail;
     }
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "value");
-    a->value = cJSON_IsNumber(v) ? v->valuedouble : NAN;
-    a->nodata = get_bool(o, "nodata");
-    a->flapping = get_bool(o, "flapping");
-    ga->was_silenced = get_bool(o, "was_silenced");
+    a->value = json_num(o, "value", NAN);
+    a->nodata = json_bool(o, "nodata");
+    a->flapping = json_bool(o, "flapping");
+    ga->was_silenced = json_bool(o, "was_silenced");
     return 0;
 fail:
     notify_alert_free_fields(a);
@@ -1243,17 +1201,17 @@ static int group_from_json(struct jctx *c, const cJSON *o, struct group **out)
         jfail(c, "group must be an object");
         goto fail;
     }
-    if (get_str(c, o, "key", true, &g->key) ||
-        get_str(c, o, "route", true, &g->route) ||
-        get_str(c, o, "receiver", true, &g->receiver) ||
-        get_kv(c, o, "labels", &g->labels, &g->nlabels) ||
+    if (get_str(c, o, "key", &g->key) ||
+        get_str(c, o, "route", &g->route) ||
+        get_str(c, o, "receiver", &g->receiver) ||
+        get_labels(c, o, "labels", &g->labels, &g->nlabels) ||
         get_num(c, o, "created_at", &created) ||
         get_num(c, o, "next_flush", &next))
         goto fail;
     g->key_hash = hash_str(g->key);
     g->created_at = created;
     g->next_flush = next;
-    g->flushed = get_bool(o, "flushed");
+    g->flushed = json_bool(o, "flushed");
     g->route_idx = -1;
 
     alerts = cJSON_GetObjectItemCaseSensitive(o, "alerts");
@@ -1280,15 +1238,15 @@ static int group_from_json(struct jctx *c, const cJSON *o, struct group **out)
         struct nfentry *e = &g->nf[g->nnf];
         memset(e, 0, sizeof(*e));
         if (!cJSON_IsObject(it) ||
-            get_str(c, it, "fingerprint", true, &e->fingerprint) ||
-            get_str(c, it, "severity", true, &e->severity)) {
+            get_str(c, it, "fingerprint", &e->fingerprint) ||
+            get_str(c, it, "severity", &e->severity)) {
             free(e->fingerprint);
             if (!cJSON_IsObject(it))
                 jfail(c, "nflog entry must be an object");
             goto fail;
         }
-        e->flapping = get_bool(it, "flapping");
-        e->muted = get_bool(it, "muted");
+        e->flapping = json_bool(it, "flapping");
+        e->muted = json_bool(it, "muted");
         g->nnf++;
     }
     /* Lookups bsearch: sort, and refuse duplicates rather than guess. */

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/state.h"
+#include "core/json.h"
+#include "notify/notify_json.h"
 #include "core/util.h"
 
 struct reason_count {
@@ -389,18 +390,18 @@ enum outbox_done_status outbox_done(struct outbox *ob, uint64_t id,
 cJSON *outbox_to_json(const struct outbox *ob)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "next_id", state_json_double((double)ob->next_id));
+    cJSON_AddItemToObject(o, "next_id", json_double((double)ob->next_id));
     cJSON *arr = cJSON_AddArrayToObject(o, "entries");
     for (size_t i = 0; i < ob->n; i++) {
         const struct outbox_entry *e = ob->entries[i];
         cJSON *eo = cJSON_CreateObject();
-        cJSON_AddItemToObject(eo, "id", state_json_double((double)e->id));
-        cJSON_AddItemToObject(eo, "attempts", state_json_double(e->attempts));
-        cJSON_AddItemToObject(eo, "added_at", state_json_double(e->added_at));
+        cJSON_AddItemToObject(eo, "id", json_double((double)e->id));
+        cJSON_AddItemToObject(eo, "attempts", json_double(e->attempts));
+        cJSON_AddItemToObject(eo, "added_at", json_double(e->added_at));
         cJSON_AddItemToObject(eo, "next_attempt",
-                              state_json_double(e->next_attempt));
+                              json_double(e->next_attempt));
         cJSON_AddItemToObject(eo, "first_attempt",
-                              state_json_double(e->first_attempt));
+                              json_double(e->first_attempt));
         cJSON_AddStringToObject(eo, "last_error", e->last_error);
         cJSON_AddItemToObject(eo, "notification",
                               notification_to_json(e->n));
@@ -422,13 +423,13 @@ static int entry_from_json(struct outbox *ob, const cJSON *eo, size_t idx,
         snprintf(why, sizeof(why), "not an object");
         goto fail;
     }
-    if (state_get_int(eo, "id", 1, MAX_ID, &id, why, sizeof(why)) ||
-        state_get_int(eo, "attempts", 0, 1e9, &attempts, why,
+    if (json_get_int(eo, "id", 1, MAX_ID, &id, why, sizeof(why)) ||
+        json_get_int(eo, "attempts", 0, 1e9, &attempts, why,
                       sizeof(why)) ||
-        state_get_double(eo, "added_at", &added, why, sizeof(why)) ||
-        state_get_double(eo, "next_attempt", &next, why, sizeof(why)) ||
-        state_get_double(eo, "first_attempt", &first, why, sizeof(why)) ||
-        state_get_string(eo, "last_error", false, &last_error, why,
+        json_get_double(eo, "added_at", &added, why, sizeof(why)) ||
+        json_get_double(eo, "next_attempt", &next, why, sizeof(why)) ||
+        json_get_double(eo, "first_attempt", &first, why, sizeof(why)) ||
+        json_get_string(eo, "last_error", false, &last_error, why,
                          sizeof(why)))
         goto fail;
     /* a NaN time would never be due: the entry would sit there forever */
@@ -470,7 +471,7 @@ struct outbox *outbox_from_json(const cJSON *j, size_t max_entries,
         snprintf(err, errlen, "outbox: not an object");
         return NULL;
     }
-    if (state_get_int(j, "next_id", 1, MAX_ID, &next_id, why, sizeof(why))) {
+    if (json_get_int(j, "next_id", 1, MAX_ID, &next_id, why, sizeof(why))) {
         snprintf(err, errlen, "outbox: %s", why);
         return NULL;
     }

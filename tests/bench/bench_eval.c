@@ -1,5 +1,5 @@
 /*
- * bench_eval.c - rule evaluation cost (SPEC §7: <= 200 ns per (rule,
+ * bench_eval.c - rule evaluation cost (docs/design.md "Performance targets": <= 200 ns per (rule,
  * series), one pass <= 50 ms at 10,000 connections, <= 64 MiB RSS).
  *
  * Builds a store with 10,000 connection series holding 2h of 5-minute

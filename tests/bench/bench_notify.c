@@ -142,7 +142,7 @@ int main(int argc, char **argv)
         rc.timeout_s = 30;
     }
     struct http_client *http = http_client_new();
-    struct deliverer *dl = deliverer_new(http, false);
+    struct deliverer *dl = deliverer_new(http, NULL, false);
     struct notification **ns = xcalloc((size_t)n, sizeof(*ns));
     for (long i = 0; i < n; i++)
         ns[i] = make((int)i, rc.type, rc.name);

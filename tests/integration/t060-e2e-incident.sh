@@ -1,5 +1,5 @@
 #!/bin/sh
-# t060-e2e-incident: end to end, SPEC §3/§5/§6.  segalert-sim plays an
+# t060-e2e-incident: end to end: collection, notification and state.  segalert-sim plays an
 # incident (a discard spike on one connection); the daemon polls it, the
 # rule goes pending, fires, and a recording webhook receives exactly one
 # "firing" notification (Alertmanager webhook v4), later exactly one

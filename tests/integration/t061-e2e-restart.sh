@@ -1,6 +1,6 @@
 #!/bin/sh
 # t061-e2e-restart: restarts never re-send what was delivered and never
-# lose what was queued (SPEC §5 outbox, §6 state).
+# lose what was queued (docs/notifications.md "Restarts and reloads").
 #
 #  A. restart mid-incident: the daemon fires, is stopped with SIGTERM
 #     (state.json holds the firing instance and the notification log), is

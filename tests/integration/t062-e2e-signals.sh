@@ -1,5 +1,5 @@
 #!/bin/sh
-# t062-e2e-signals: the daemon's operational contract (SPEC §6).
+# t062-e2e-signals: the daemon's operational contract (README.md "Operations").
 #  - SIGHUP with a broken rules file: the running configuration is kept
 #    (logged with the file, line and problem), polling goes on, /-/healthy
 #    answers; fixed file + SIGHUP: reloaded, the new rule is live;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# t063-e2e-ha: high availability as SPEC §8 describes it.  Two identical
+# t063-e2e-ha: high availability as README.md "High availability" describes it.  Two identical
 # segalert instances (separate state_dirs) both notify through their
 # alertmanager receiver into a two-node Alertmanager cluster on loopback
 # (--cluster.peer); both nodes route to one webhook.  A rule that fires on

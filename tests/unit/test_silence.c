@@ -252,8 +252,9 @@ static void test_from_json_errors(void **state)
         "[{\"id\":\"a\",\"matchers\":[3],\"starts_at\":1,\"ends_at\":2}]",
         "[{\"id\":\"a\",\"matchers\":[\"a=b\"],\"starts_at\":3,\"ends_at\":2}]",
         "[{\"id\":\"a\",\"matchers\":[\"a=b\"],\"starts_at\":1}]",
-        "[{\"id\":\"a\",\"matchers\":[\"a=b\"],\"starts_at\":1,\"ends_at\":2},"
-        " {\"id\":\"a\",\"matchers\":[\"a=b\"],\"starts_at\":1,\"ends_at\":2}]",
+        /* a duplicate id (one string on two lines) */
+        ("[{\"id\":\"a\",\"matchers\":[\"a=b\"],\"starts_at\":1,\"ends_at\":2},"
+         " {\"id\":\"a\",\"matchers\":[\"a=b\"],\"starts_at\":1,\"ends_at\":2}]"),
     };
 
     add(set, &m, 1, T0, T0 + 60, NULL, NULL);

@@ -381,7 +381,7 @@ static int group_setup(void **state)
     char script[PATH_MAX + 32], dir1[96], dir2[96];
 
     (void)state;
-    /* libesmtp may write to a socket the server closed (ARCHITECTURE). */
+    /* libesmtp may write to a socket the server closed (docs/design.md "Threads"). */
     signal(SIGPIPE, SIG_IGN);
     if (src != NULL && src[0] != '\0')
         snprintf(peers_dir, sizeof(peers_dir), "%s/tests/peers", src);
@@ -982,7 +982,7 @@ static void test_worker_free_with_queue(void **state)
     free(text);
 }
 
-/* Not a pass/fail figure: SPEC §7 asks >= 100 emails/s to a local server. */
+/* Not a pass/fail figure: docs/design.md "Performance targets" asks >= 100 emails/s to a local server. */
 static void test_throughput_200(void **state)
 {
     enum { N = 200 };

@@ -20,7 +20,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/json.h"
 #include "daemon/state.h"
+#include "engine/alert_json.h"
+#include "notify/notify_json.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -601,13 +604,13 @@ static void test_double_precision(void **state)
                 continue;
         }
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "v", state_json_double(v));
+        cJSON_AddItemToObject(o, "v", json_double(v));
         char *text = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         cJSON *back = cJSON_Parse(text);
         double w = 0;
         char err[64];
-        assert_int_equal(state_get_double(back, "v", &w, err, sizeof(err)), 0);
+        assert_int_equal(json_get_double(back, "v", &w, err, sizeof(err)), 0);
         if (!same_double(v, w))
             fail_msg("%.17g came back as %.17g (%s)", v, w, text);
         cJSON_Delete(back);

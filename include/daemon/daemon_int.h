@@ -1,0 +1,131 @@
+/*
+ * daemon_int.h - the running daemon's state, shared by the files of the
+ * daemon layer only (never included outside src/daemon/):
+ *
+ *   daemon.c     the main loop, signals, start-up and shutdown
+ *   schedule.c   when each workspace is polled, its health
+ *   alerts.c     evaluation -> alert transitions -> the dispatcher,
+ *                including the segalert-workspace-down meta-alert
+ *   deliveries.c dispatcher -> outbox -> receivers, and the outcomes back
+ *   persist.c    the state document: what is saved, how it is restored
+ *   reload.c     loading the configuration and rules, SIGHUP reloads
+ *   publish.c    the snapshot the HTTP server reads
+ *
+ * Everything here is owned and touched by the main thread; the HTTP
+ * server thread sees only published snapshots and talks to the loop
+ * through control commands (server/control.h).
+ */
+#ifndef SEGALERT_DAEMON_INT_H
+#define SEGALERT_DAEMON_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api/http.h"
+#include "config/config.h"
+#include "core/clock.h"
+#include "daemon/daemon.h"
+#include "daemon/schedule.h"
+#include "daemon/state.h"
+#include "engine/eval.h"
+#include "engine/labels.h"
+#include "engine/rules.h"
+#include "engine/store.h"
+#include "notify/deliver.h"
+#include "notify/dispatch.h"
+#include "notify/outbox.h"
+#include "server/httpd.h"
+
+/* Most notifications the outbox holds; adding to a full outbox drops the
+ * oldest queued one (counted). */
+#define DAEMON_OUTBOX_MAX 100000
+/* How long SIGTERM waits for deliveries in flight (real seconds: it is
+ * about the service manager's stop timeout, not about alert time). */
+#define DAEMON_STOP_FLUSH_S 10.0
+/* Longest sleep of one loop pass, in seconds of the daemon's clock. */
+#define DAEMON_MAX_WAIT_S 1.0
+#define META_RULE_WORKSPACE_DOWN "segalert-workspace-down"
+
+struct daemon {
+    struct daemon_opts o;
+    const struct clock *clock;
+    const char *config_path;
+    struct config *cfg;
+    struct ruleset *rs;
+    struct label_pool *pool;
+    struct store *store;
+    struct evaluator *ev;
+    struct http_client *http;
+    struct dispatcher *disp;
+    struct outbox *ob;
+    struct state_lock *lock;
+    struct ws_schedule *ws;         /* one per configured workspace */
+    size_t nws;
+    double next_eval;
+    bool eval_requested;
+    bool snapshot_due;
+    bool dirty;                     /* state changed since the last save */
+    bool running;                   /* state restored: stopping saves it */
+    bool stopping;                  /* aborting what is in flight at exit */
+    struct deliverer *dl;
+    struct httpd *httpd;
+    double started_at;
+    unsigned long cycles;
+};
+
+static inline double daemon_now(const struct daemon *d)
+{
+    return clock_wall(d->clock);
+}
+
+/* alerts.c */
+void daemon_evaluate(struct daemon *d, double now);
+/* The sample sink of every poller: samples go into the store. */
+void daemon_on_sample(void *ud, enum family fam, const struct kv *labels,
+                      size_t n, double t, const double v[M__COUNT],
+                      const bool has[M__COUNT]);
+/* Raise (firing) or resolve the workspace-down meta-alert of w. */
+void daemon_dispatch_meta(struct daemon *d, const struct ws_schedule *w,
+                          bool firing, double now);
+/* Resolve an announced alert whose rule is gone (reload). */
+void daemon_resolve_instance(struct daemon *d, struct eval_instance *in,
+                             double now);
+/* Connection priorities for the scheduler (struct schedule_needs). */
+void daemon_schedule_needs(struct daemon *d, struct schedule_needs *needs);
+void daemon_schedule_needs_free(struct schedule_needs *needs);
+
+/* deliveries.c */
+void daemon_flush_notifications(struct daemon *d, double now);
+/* Stop polling and give deliveries up to DAEMON_STOP_FLUSH_S. */
+void daemon_stop_flush(struct daemon *d);
+
+/* persist.c */
+void daemon_save_state(struct daemon *d);
+/* 0, or -1 when the state file exists but cannot be read (starting anyway
+ * would overwrite it at the first save). */
+int daemon_restore_state(struct daemon *d);
+
+/* reload.c */
+/* Load and check the configuration and its rules; logs every diagnostic.
+ * NULL on errors. */
+struct config *daemon_load_config(const char *path, struct ruleset **rs_out,
+                                  double eval_interval_s);
+/* Limits of the series store derived from the config and the rules. */
+void daemon_store_limits(const struct daemon *d, struct store_limits *lim);
+/* Start a schedule (and poller) per workspace of d->cfg. */
+void daemon_workspaces_start(struct daemon *d, double now);
+void daemon_workspaces_stop(struct daemon *d);
+
+enum reload_status {
+    RELOAD_OK = 0,
+    RELOAD_INVALID,         /* the new configuration has errors: kept the
+                               running one */
+};
+/* Reload the configuration file.  On RELOAD_INVALID msg says why (for the
+ * HTTP API); the errors themselves are logged. */
+enum reload_status daemon_reload(struct daemon *d, char *msg, size_t msglen);
+
+/* publish.c */
+void daemon_publish_snapshot(struct daemon *d, double now);
+
+#endif

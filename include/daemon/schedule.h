@@ -1,0 +1,115 @@
+/*
+ * schedule.h - when each workspace is polled, and whether it is healthy.
+ *
+ * One struct ws_schedule per workspace drives its poller (api/poll.h):
+ *   - discovery at start, then every WS_DISCOVERY_INTERVAL_S (every poll
+ *     interval, at least a minute, while discovery fails or the token is
+ *     refused: a 401 is retried at a slow pace, never in a tight loop);
+ *   - once discovered, a single back-fill of the event-volume history the
+ *     rules look back over (hourly buckets), so a restart does not blind
+ *     week-over-week rules;
+ *   - the delivery, volume and usage polls every poll_interval /
+ *     volume_interval / usage_interval; a family is not started again
+ *     while its previous sweep is still running.  Delivery sweeps put the
+ *     connections with pending or firing alerts first (needs->conn_active)
+ *     so a budget that cannot cover everything still refreshes what
+ *     matters.
+ * A sweep is finished when the workspace's client has nothing queued or
+ * in flight.
+ *
+ * Health: a workspace is down when its token is refused, or when requests
+ * have failed for longer than max(3 poll intervals, 10 min) since the last
+ * success (or since start), or when discovery never succeeded in that
+ * time.  ws_schedule_health() reports the transitions; the daemon raises
+ * and resolves the segalert-workspace-down meta-alert on them.
+ *
+ * The achieved request rate is sampled every WS_RATE_SAMPLE_S into a ring
+ * per workspace (no limit on the number of workspaces).
+ *
+ * Pure scheduling over the poller: no clock is read here, `now` is passed
+ * in (seconds of the daemon's clock).  Not thread-safe (main loop only).
+ */
+#ifndef SEGALERT_SCHEDULE_H
+#define SEGALERT_SCHEDULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api/poll.h"
+#include "config/config.h"
+#include "engine/metrics.h"
+
+#define WS_DISCOVERY_INTERVAL_S 1800.0
+#define WS_RATE_SAMPLE_S 5.0
+/* Samples kept: WS_RATE_SAMPLES x WS_RATE_SAMPLE_S must exceed a minute. */
+#define WS_RATE_SAMPLES 32
+#define WS_REASON_MAX 320
+
+struct ws_rate_sample {
+    double t;                   /* 0 = empty slot */
+    unsigned long total;        /* requests sent so far */
+};
+
+struct ws_schedule {
+    const struct workspace_cfg *cfg;    /* borrowed from the running config */
+    struct poller *poller;              /* owned */
+    double next_discovery;
+    double next_delivery, next_volume, next_usage;
+    double volume_done_to;          /* volume polled up to (bucket end) */
+    bool backfilled;
+    bool polled_once;               /* a sweep of every family completed */
+    bool running[POLL__COUNT];      /* sweep started and not yet finished */
+    bool swept[POLL__COUNT];        /* a sweep finished (ok or not) */
+    bool down;                      /* meta-alert firing */
+    double down_since;
+    char down_reason[WS_REASON_MAX];
+    struct ws_rate_sample rates[WS_RATE_SAMPLES];
+    unsigned rate_pos;
+    double last_rate_sample;
+};
+
+/* What the rules need from the schedule. */
+struct schedule_needs {
+    /* Longest window + offset the rules read, per family (back-fill). */
+    double lookback_s[FAM__COUNT];
+    /* Does the connection (source id, destination instance id) have a
+     * pending or firing alert?  NULL = none has. */
+    bool (*conn_active)(void *ud, const char *source_id, const char *dest_id);
+    void *ud;
+};
+
+/* Start scheduling a workspace: everything is due at now.  Takes
+ * ownership of poller. */
+void ws_schedule_init(struct ws_schedule *w, const struct workspace_cfg *cfg,
+                      struct poller *poller, double now);
+/* Free the poller (cancelling what it has queued). */
+void ws_schedule_free(struct ws_schedule *w);
+/* Carry over what a reload must keep from the previous run of the same
+ * workspace: the back-fill and how far volume was read, the down state. */
+void ws_schedule_carry_over(struct ws_schedule *w,
+                            const struct ws_schedule *old);
+
+/* Queue whatever is due at now. */
+void ws_schedule_tick(struct ws_schedule *w, double now,
+                      const struct schedule_needs *needs);
+/* Note finished sweeps; true when one finished (evaluate soon). */
+bool ws_schedule_note_sweeps(struct ws_schedule *w);
+
+enum ws_health_change { WS_HEALTH_SAME = 0, WS_HEALTH_DOWN, WS_HEALTH_UP };
+/* Update w->down (and down_since / down_reason) from the poller's health
+ * at now; started_at is when the daemon started. */
+enum ws_health_change ws_schedule_health(struct ws_schedule *w, double now,
+                                         double started_at);
+
+/* Record the request total (call every loop pass; samples every
+ * WS_RATE_SAMPLE_S) and read the rate achieved over the last minute
+ * (requests per minute; 0 before two samples a second apart exist). */
+void ws_schedule_sample_rate(struct ws_schedule *w, double now);
+double ws_schedule_rate_last_minute(const struct ws_schedule *w, double now);
+
+/* Age of the least recently polled connection (never polled: since
+ * started_at), or -1 without connections. */
+double ws_schedule_oldest_connection(const struct ws_schedule *w, double now,
+                                     double started_at);
+
+#endif

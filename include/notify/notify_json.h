@@ -1,0 +1,49 @@
+/*
+ * notify_json.h - notifications <-> JSON, the form the outbox keeps them in
+ * the state file.  Notifications carry no secrets (notify.h), so neither
+ * does the state file; receivers are looked up by name at delivery time.
+ *
+ * Every field round-trips exactly, by core/json.h's conventions for
+ * doubles (shortest exact form; NaN as null; +/-infinity as "+Inf" /
+ * "-Inf"); enums are written by name ("firing", "critical", "webhook",
+ * "new_alerts") so a renumbering cannot silently remap old state; label
+ * sets are JSON objects.  Decoding is strict: a missing field or a field
+ * of the wrong type is an error naming the field (never a crash, never a
+ * silent zero).  The only relaxation: char * fields the structs allow to
+ * be NULL are written as null and read back as NULL (they must still be
+ * present).
+ *
+ * Ownership: returned cJSON trees belong to the caller (cJSON_Delete);
+ * parameters are borrowed; errors go to a caller buffer.
+ */
+#ifndef SEGALERT_NOTIFY_JSON_H
+#define SEGALERT_NOTIFY_JSON_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "notify/notify.h"
+
+/*
+ * Notification <-> JSON:
+ *   {"id": "...", "receiver": "...", "receiver_type": "webhook",
+ *    "route": "..."|null, "group_key": "..."|null,
+ *    "group_labels": {"k": "v", ...}, "reason": "first",
+ *    "created_at": 1787227200.5, "external_url": "..."|null,
+ *    "alerts": [{"rule": "...", "fingerprint": "..."|null,
+ *                "labels": {...}, "severity": "..."|null,
+ *                "status": "..."|null, "nodata": false, "flapping": false,
+ *                "value": 0.25|null|"+Inf"|"-Inf", "summary": ...|null,
+ *                "description": ...|null, "runbook_url": ...|null,
+ *                "starts_at": ..., "ends_at": ...}, ...]}
+ * id and receiver must be strings (the outbox keys and the receiver
+ * lookup need them); rule must be a string.
+ * from_json returns a new notification (notification_free) or NULL with
+ * err naming the bad field.
+ */
+cJSON *notification_to_json(const struct notification *n);
+struct notification *notification_from_json(const cJSON *j, char *err,
+                                            size_t errlen);
+
+#endif

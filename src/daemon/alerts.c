@@ -1,0 +1,293 @@
+/*
+ * alerts.c - from samples to alert transitions to the dispatcher: the
+ * store's sample sink, one evaluation pass, the notify_alert each
+ * transition becomes, and the segalert-workspace-down meta-alert
+ * (see daemon_int.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "daemon/daemon_int.h"
+#include "engine/annotate.h"
+
+void daemon_on_sample(void *ud, enum family fam, const struct kv *labels,
+                      size_t n, double t, const double v[M__COUNT],
+                      const bool has[M__COUNT])
+{
+    struct daemon *d = ud;
+    struct labels_builder b;
+    labels_builder_init(&b, d->pool);
+    for (size_t i = 0; i < n; i++)
+        labels_builder_add(&b, labels[i].key, labels[i].value);
+    const struct labelset *ls = labels_builder_finish(&b);
+    labels_builder_free(&b);
+    struct series *s = store_get_or_add(d->store, fam, ls);
+    store_add(d->store, s, t, v, has);
+}
+
+static const struct ws_schedule *ws_by_name(const struct daemon *d,
+                                            const char *name)
+{
+    for (size_t i = 0; i < d->nws; i++)
+        if (streq(d->ws[i].cfg->name, name))
+            return &d->ws[i];
+    return NULL;
+}
+
+static bool api_down_hook(void *ud, const char *workspace)
+{
+    const struct daemon *d = ud;
+    const struct ws_schedule *w = workspace ? ws_by_name(d, workspace) : NULL;
+    /* Until the first poll after start the store is empty: that is not
+     * "no data" either, so states stay frozen. */
+    return w && (w->down || !w->polled_once);
+}
+
+static void fill_alert_common(struct notify_alert *a, const char *rule,
+                              const struct labelset *ls)
+{
+    a->rule = xstrdup(rule);
+    char fp[17];
+    snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)labelset_hash(ls));
+    a->fingerprint = xstrdup(fp);
+    a->nlabels = labelset_count(ls);
+    a->labels = xcalloc(a->nlabels ? a->nlabels : 1, sizeof(struct kv));
+    for (size_t i = 0; i < a->nlabels; i++) {
+        a->labels[i].key = xstrdup(labelset_key(ls, i));
+        a->labels[i].value = xstrdup(labelset_value(ls, i));
+    }
+}
+
+void daemon_dispatch_meta(struct daemon *d, const struct ws_schedule *w,
+                          bool firing, double now)
+{
+    struct labels_builder b;
+    labels_builder_init(&b, d->pool);
+    labels_builder_add(&b, "workspace", w->cfg->name);
+    for (size_t i = 0; i < w->cfg->labels.n; i++)
+        labels_builder_add(&b, w->cfg->labels.items[i].key,
+                           w->cfg->labels.items[i].value);
+    labels_builder_add(&b, "rule", META_RULE_WORKSPACE_DOWN);
+    const struct labelset *ls = labels_builder_finish(&b);
+    labels_builder_free(&b);
+    struct notify_alert a = { 0 };
+    fill_alert_common(&a, META_RULE_WORKSPACE_DOWN, ls);
+    a.severity = xstrdup("critical");
+    a.status = xstrdup(firing ? "firing" : "resolved");
+    a.value = NAN;
+    a.summary = xasprintf("Segment API %s for workspace %s",
+                          poller_health(w->poller)->unauthorized
+                              ? "unauthorized" : "unreachable",
+                          w->cfg->name);
+    a.description = xstrdup(w->down_reason);
+    a.starts_at = w->down_since;
+    a.ends_at = firing ? 0 : now;
+    dispatch_alert(d->disp, &a, now);
+    notify_alert_free_fields(&a);
+}
+
+static void notify_alert_from(struct daemon *d, struct eval_instance *in,
+                              const char *status, bool flapping, double at,
+                              struct notify_alert *a)
+{
+    const struct labelset *ls = eval_instance_labels(d->ev, in);
+    memset(a, 0, sizeof(*a));
+    fill_alert_common(a, in->rule->cfg->name, ls);
+    struct annotate_ctx ctx;
+    const struct series *s = store_find(d->store, in->rule->family,
+                                        in->series_labels);
+    annotate_init(&ctx, in, s);
+    double vars[EXPR_VAR__COUNT];
+    const struct workspace_cfg *wc =
+        config_workspace(d->cfg, labelset_get(in->series_labels, "workspace"));
+    eval_default_vars(wc, at, vars);
+    ctx.vars = vars;
+    ctx.status_url = d->cfg->external_url;
+    struct strbuf sum = STRBUF_INIT, desc = STRBUF_INIT;
+    annotate_rule_texts(&ctx, &sum, &desc);
+    a->severity = xstrdup(ctx.severity);
+    a->status = xstrdup(status);
+    a->nodata = in->st.nodata;
+    a->flapping = flapping;
+    a->value = in->st.value;
+    a->summary = sum.len ? strbuf_detach(&sum) : NULL;
+    a->description = desc.len ? strbuf_detach(&desc) : NULL;
+    a->runbook_url = xstrdup(in->rule->cfg->runbook_url);
+    a->starts_at = in->st.active_at;
+    a->ends_at = streq(status, "resolved") ? at : 0;
+    strbuf_free(&sum);
+    strbuf_free(&desc);
+}
+
+void daemon_resolve_instance(struct daemon *d, struct eval_instance *in,
+                             double now)
+{
+    struct notify_alert a;
+    notify_alert_from(d, in, "resolved", false, now, &a);
+    dispatch_alert(d->disp, &a, now);
+    notify_alert_free_fields(&a);
+}
+
+static void log_transition(struct daemon *d, struct eval_instance *in,
+                           const struct alert_event *e)
+{
+    struct strbuf lbl = STRBUF_INIT, val = STRBUF_INIT;
+    labelset_format(eval_instance_labels(d->ev, in), &lbl);
+    template_format_number(e->value, &val);
+    log_info("alert: %s rule=%s severity=%s value=%s labels=%s",
+             alert_event_kind_name(e->kind), in->rule->cfg->name,
+             alert_severity_label(e->severity, in->rule->cfg->severity),
+             strbuf_str(&val), strbuf_str(&lbl));
+    strbuf_free(&lbl);
+    strbuf_free(&val);
+}
+
+/* Which series are stale: three missed polls (event volume lags by a
+ * bucket; usage is one sample a day).  Delivery samples are stamped at
+ * the minute their window ends, so they are up to a minute old when
+ * fresh. */
+static void stale_limits(const struct daemon *d, double out[FAM__COUNT])
+{
+    double poll = 60, vol = 60, usage = 3600;
+    for (size_t i = 0; i < d->cfg->nworkspaces; i++) {
+        const struct workspace_cfg *w = &d->cfg->workspaces[i];
+        poll = fmax(poll, w->poll_interval_s);
+        vol = fmax(vol, w->volume_interval_s +
+                            (w->volume_interval_s < 3600 ? 60 : 3600));
+        usage = fmax(usage, w->usage_interval_s);
+    }
+    out[FAM_CONNECTION] = 3 * poll + 60;
+    out[FAM_SOURCE] = 3 * vol + 120;
+    out[FAM_USAGE] = 2 * 86400 + 2 * usage;
+}
+
+void daemon_evaluate(struct daemon *d, double now)
+{
+    struct eval_hooks hooks = { api_down_hook, NULL, d, { 0 } };
+    stale_limits(d, hooks.stale_after_s);
+    const struct eval_event *evs;
+    size_t n = evaluator_run(d->ev, d->store, now, &hooks, &evs);
+    for (size_t i = 0; i < n; i++) {
+        struct eval_instance *in = evs[i].inst;
+        const struct alert_event *e = &evs[i].ev;
+        log_transition(d, in, e);
+        struct notify_alert a;
+        switch (e->kind) {
+        case ALERT_EV_RESOLVED:
+            notify_alert_from(d, in, "resolved", false, e->at, &a);
+            break;
+        case ALERT_EV_FLAP_START:
+            notify_alert_from(d, in, "firing", true, e->at, &a);
+            break;
+        default:
+            notify_alert_from(d, in, in->st.state == ALERT_FIRING ? "firing"
+                                                                   : "resolved",
+                              in->st.flapping, e->at, &a);
+            break;
+        }
+        dispatch_alert(d->disp, &a, now);
+        notify_alert_free_fields(&a);
+        d->dirty = true;
+    }
+    /* Tell the dispatcher what still fires (repeat_interval, new groups
+     * after a reload, recovery after a restart). */
+    struct eval_instance *const *all;
+    size_t ni = evaluator_instances(d->ev, &all);
+    for (size_t i = 0; i < ni; i++) {
+        struct eval_instance *in = all[i];
+        if (in->st.state != ALERT_FIRING || !in->st.announced_firing)
+            continue;
+        struct notify_alert a;
+        notify_alert_from(d, in, "firing", in->st.flapping, now, &a);
+        dispatch_alert(d->disp, &a, now);
+        notify_alert_free_fields(&a);
+    }
+    for (size_t i = 0; i < d->nws; i++)
+        if (d->ws[i].down)
+            daemon_dispatch_meta(d, &d->ws[i], true, now);
+    struct eval_stats es;
+    evaluator_stats(d->ev, &es);
+    log_debug("daemon: evaluated %zu (rule, series) in %.1f ms: %zu pending, "
+              "%zu firing", es.evaluations, es.duration_s * 1e3, es.pending,
+              es.firing);
+}
+
+/* ---- connection priorities for the scheduler -------------------------- */
+
+/* The (source_id, destination_id) pairs of connection instances that are
+ * pending or firing, sorted for bsearch.  Built on the first question,
+ * i.e. only when a delivery sweep starts, and then once for the whole
+ * sweep instead of comparing every alert with every connection. */
+struct active_conns {
+    struct daemon *d;
+    bool built;
+    char **keys;
+    size_t n;
+};
+
+static char *conn_key(const char *source_id, const char *dest_id)
+{
+    return xasprintf("%s\x1f%s", source_id ? source_id : "",
+                     dest_id ? dest_id : "");
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void build_active(struct active_conns *ac)
+{
+    struct eval_instance *const *all;
+    size_t ni = evaluator_instances(ac->d->ev, &all), cap = 0;
+    for (size_t i = 0; i < ni; i++) {
+        if (all[i]->st.state == ALERT_INACTIVE ||
+            all[i]->rule->family != FAM_CONNECTION)
+            continue;
+        XGROW(ac->keys, ac->n + 1, cap);
+        ac->keys[ac->n++] =
+            conn_key(labelset_get(all[i]->series_labels, "source_id"),
+                     labelset_get(all[i]->series_labels, "destination_id"));
+    }
+    if (ac->n > 1)
+        qsort(ac->keys, ac->n, sizeof(*ac->keys), key_cmp);
+    ac->built = true;
+}
+
+static bool conn_active(void *ud, const char *source_id, const char *dest_id)
+{
+    struct active_conns *ac = ud;
+    if (!ac->built)
+        build_active(ac);
+    if (ac->n == 0)
+        return false;
+    char *k = conn_key(source_id, dest_id);
+    bool hit = bsearch(&k, ac->keys, ac->n, sizeof(*ac->keys), key_cmp) != NULL;
+    free(k);
+    return hit;
+}
+
+void daemon_schedule_needs(struct daemon *d, struct schedule_needs *needs)
+{
+    memset(needs, 0, sizeof(*needs));
+    memcpy(needs->lookback_s, d->rs->lookback_s, sizeof(needs->lookback_s));
+    struct active_conns *ac = xcalloc(1, sizeof(*ac));
+    ac->d = d;
+    needs->conn_active = conn_active;
+    needs->ud = ac;
+}
+
+void daemon_schedule_needs_free(struct schedule_needs *needs)
+{
+    struct active_conns *ac = needs->ud;
+    if (!ac)
+        return;
+    for (size_t i = 0; i < ac->n; i++)
+        free(ac->keys[i]);
+    free(ac->keys);
+    free(ac);
+    needs->ud = NULL;
+}

@@ -1,0 +1,218 @@
+/*
+ * schedule.c - see schedule.h.
+ */
+#include "daemon/schedule.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/segment.h"
+#include "core/log.h"
+#include "core/util.h"
+
+static double max_d(double a, double b)
+{
+    return a > b ? a : b;
+}
+
+void ws_schedule_init(struct ws_schedule *w, const struct workspace_cfg *cfg,
+                      struct poller *poller, double now)
+{
+    memset(w, 0, sizeof(*w));
+    w->cfg = cfg;
+    w->poller = poller;
+    w->next_discovery = now;
+    w->next_delivery = w->next_volume = w->next_usage = now;
+}
+
+void ws_schedule_free(struct ws_schedule *w)
+{
+    poller_free(w->poller);
+    w->poller = NULL;
+}
+
+void ws_schedule_carry_over(struct ws_schedule *w,
+                            const struct ws_schedule *old)
+{
+    w->backfilled = old->backfilled;
+    w->volume_done_to = old->volume_done_to;
+    w->down = old->down;
+    w->down_since = old->down_since;
+    memcpy(w->down_reason, old->down_reason, sizeof(w->down_reason));
+}
+
+/* History the rules need: event volume from before the longest lookback
+ * (hourly buckets; the recent part comes at the bucket size of the
+ * regular polls). */
+static void backfill(struct ws_schedule *w, double now,
+                     const struct schedule_needs *needs)
+{
+    struct poller *p = w->poller;
+    double lookback = max_d(needs->lookback_s[FAM_SOURCE], 3600);
+    double bucket = poller_volume_bucket(p);
+    double recent_from = now - 2 * 3600;
+    if (lookback > 2 * 3600 && bucket < 3600)
+        poller_poll_volume_bucket(p, now - lookback - 3600, recent_from, 3600);
+    w->volume_done_to = floor(recent_from / bucket) * bucket;
+    if (bucket >= 3600)
+        w->volume_done_to = now - lookback - 3600;
+    w->backfilled = true;
+    log_info("schedule: ws=%s back-filling %s of event volume", w->cfg->name,
+             lookback > 86400 ? "days" : "hours");
+}
+
+static void start_delivery(struct ws_schedule *w, double now,
+                           const struct schedule_needs *needs)
+{
+    struct poll_connection *conns;
+    size_t n = poller_connections(w->poller, &conns);
+    for (size_t i = 0; i < n; i++)
+        conns[i].priority = needs->conn_active &&
+                            needs->conn_active(needs->ud, conns[i].source->id,
+                                               conns[i].dest_id);
+    poller_poll_delivery(w->poller, now);
+    w->running[POLL_DELIVERY] = true;
+    w->next_delivery = now + w->cfg->poll_interval_s;
+}
+
+void ws_schedule_tick(struct ws_schedule *w, double now,
+                      const struct schedule_needs *needs)
+{
+    struct poller *p = w->poller;
+    const struct poll_health *h = poller_health(p);
+
+    if (now >= w->next_discovery && !poller_discovering(p)) {
+        poller_discover(p);
+        w->next_discovery = now + (h->discovered && !h->unauthorized
+                                       ? WS_DISCOVERY_INTERVAL_S
+                                       : max_d(w->cfg->poll_interval_s, 60));
+    }
+    if (!h->discovered || h->unauthorized)
+        return;
+    if (!w->backfilled)
+        backfill(w, now, needs);
+    if (now >= w->next_delivery && !w->running[POLL_DELIVERY])
+        start_delivery(w, now, needs);
+    if (now >= w->next_volume && !w->running[POLL_VOLUME]) {
+        double bucket = poller_volume_bucket(p);
+        /* Re-read the last two buckets: late events update them. */
+        double from = w->volume_done_to - 2 * bucket;
+        poller_poll_volume(p, from, now);
+        w->volume_done_to = floor((now - 60) / bucket) * bucket;
+        w->running[POLL_VOLUME] = true;
+        w->next_volume = now + w->cfg->volume_interval_s;
+    }
+    if (now >= w->next_usage && !w->running[POLL_USAGE]) {
+        poller_poll_usage(p, now);
+        w->running[POLL_USAGE] = true;
+        w->next_usage = now + w->cfg->usage_interval_s;
+    }
+}
+
+bool ws_schedule_note_sweeps(struct ws_schedule *w)
+{
+    if (!poller_idle(w->poller))
+        return false;
+    bool any = false;
+    for (int k = POLL_DELIVERY; k < POLL__COUNT; k++) {
+        if (w->running[k]) {
+            w->running[k] = false;
+            w->swept[k] = true;
+            any = true;
+        }
+    }
+    if (any)
+        w->polled_once = w->swept[POLL_DELIVERY] && w->swept[POLL_VOLUME] &&
+                         w->swept[POLL_USAGE];
+    return any;
+}
+
+enum ws_health_change ws_schedule_health(struct ws_schedule *w, double now,
+                                         double started_at)
+{
+    const struct poll_health *h = poller_health(w->poller);
+    double last_ok = 0, last_attempt = 0;
+    for (int k = 0; k < POLL__COUNT; k++) {
+        last_ok = max_d(last_ok, h->last_ok[k]);
+        last_attempt = max_d(last_attempt, h->last_attempt[k]);
+    }
+    double grace = max_d(3 * w->cfg->poll_interval_s, 600);
+    bool down = h->unauthorized ||
+                (last_attempt > 0 && last_ok < last_attempt &&
+                 now - max_d(last_ok, started_at) > grace) ||
+                (!h->discovered && last_attempt > 0 &&
+                 now - started_at > grace);
+    if (down) {
+        const char *why = "";
+        for (int k = 0; k < POLL__COUNT; k++)
+            if (h->last_error[k][0])
+                why = h->last_error[k];
+        snprintf(w->down_reason, sizeof(w->down_reason), "%s", why);
+    }
+    if (down && !w->down) {
+        w->down = true;
+        w->down_since = now;
+        return WS_HEALTH_DOWN;
+    }
+    if (!down && w->down && last_ok > 0) {
+        /* Up again only on a successful request (a poller replaced by a
+         * reload has not tried anything yet). */
+        w->down = false;
+        return WS_HEALTH_UP;
+    }
+    return WS_HEALTH_SAME;
+}
+
+static unsigned long total_requests(const struct ws_schedule *w)
+{
+    struct seg_client_stats st;
+    seg_client_stats(poller_client(w->poller), &st);
+    unsigned long total = 0;
+    for (int e = 0; e < SEGEP__COUNT; e++)
+        total += st.requests[e];
+    return total;
+}
+
+void ws_schedule_sample_rate(struct ws_schedule *w, double now)
+{
+    if (now - w->last_rate_sample < WS_RATE_SAMPLE_S)
+        return;
+    w->last_rate_sample = now;
+    w->rate_pos = (w->rate_pos + 1) % WS_RATE_SAMPLES;
+    w->rates[w->rate_pos].t = now;
+    w->rates[w->rate_pos].total = total_requests(w);
+}
+
+double ws_schedule_rate_last_minute(const struct ws_schedule *w, double now)
+{
+    const struct ws_rate_sample *cur = &w->rates[w->rate_pos];
+    const struct ws_rate_sample *old = NULL;
+    for (unsigned k = 1; k < WS_RATE_SAMPLES; k++) {
+        const struct ws_rate_sample *r =
+            &w->rates[(w->rate_pos + WS_RATE_SAMPLES - k) % WS_RATE_SAMPLES];
+        if (r->t <= 0 || r->total > cur->total)
+            break;
+        old = r;
+        if (now - r->t >= 60)
+            break;
+    }
+    if (!old || cur->t - old->t < 1)
+        return 0;
+    return (double)(cur->total - old->total) * 60.0 / (cur->t - old->t);
+}
+
+double ws_schedule_oldest_connection(const struct ws_schedule *w, double now,
+                                     double started_at)
+{
+    struct poll_connection *conns;
+    size_t nc = poller_connections(w->poller, &conns);
+    double oldest = -1;
+    for (size_t k = 0; k < nc; k++) {
+        double age = conns[k].last_polled > 0 ? now - conns[k].last_polled
+                                              : now - started_at;
+        if (age > oldest)
+            oldest = age;
+    }
+    return oldest;
+}
