@@ -135,9 +135,29 @@ double seg_client_tick(struct seg_client *c);
 /* No call queued or in flight. */
 bool seg_client_idle(const struct seg_client *c);
 
+/* Classes of HTTP outcomes counted in by_class[][], in this order. */
+enum seg_status_class {
+    SEGCLS_2XX = 0,
+    SEGCLS_AUTH,        /* 401, 403 */
+    SEGCLS_404,
+    SEGCLS_4XX,         /* 422, 400 and any other 4xx */
+    SEGCLS_429,
+    SEGCLS_5XX,         /* 5xx, 408 and transport errors */
+    SEGCLS__COUNT
+};
+/* The class as a label value: "2xx", "401_403", "404", "4xx", "429",
+ * "5xx" (the code_class of /metrics and the keys of /api/v1/status). */
+static inline const char *seg_status_class_name(enum seg_status_class c)
+{
+    static const char *const names[SEGCLS__COUNT] = {
+        "2xx", "401_403", "404", "4xx", "429", "5xx"
+    };
+    return (unsigned)c < SEGCLS__COUNT ? names[c] : "?";
+}
+
 struct seg_client_stats {
     unsigned long requests[SEGEP__COUNT];       /* sent */
-    unsigned long by_class[SEGEP__COUNT][6];    /* 2xx, 401/403, 404, 422/4xx, 429, 5xx/transport */
+    unsigned long by_class[SEGEP__COUNT][SEGCLS__COUNT];
     unsigned long rate_limited;                 /* 429s received */
     unsigned long retries;
     unsigned long failures;                     /* calls that ended not OK */

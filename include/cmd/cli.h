@@ -4,7 +4,7 @@
  *
  * Each command gets argc/argv starting at its own name and returns the
  * process exit code: 0 ok, 1 runtime failure, 2 usage or configuration
- * error (SPEC §1).
+ * error (README.md "Commands").
  */
 #ifndef SEGALERT_CLI_H
 #define SEGALERT_CLI_H
@@ -37,6 +37,10 @@ struct cli_flag {
      * after printing why the value is invalid. */
     int (*set)(void *ud, const char *arg);
 };
+
+/* A cli_flag setter for a flag without an argument whose ud is a bool *:
+ * sets it. */
+int cli_set_true(void *ud, const char *arg);
 
 /*
  * Parse a command's options: the common ones (-c/--config, -v/--verbose,

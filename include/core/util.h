@@ -92,6 +92,9 @@ int parse_rfc5322_date(const char *s, double *out);
 int parse_duration(const char *s, double *out_s);
 /* Human form: "5m", "1h30m", "2d", "250ms" into buf. */
 void format_duration(double s, char *buf, size_t len);
+/* A coarse age for people, read at a glance: "12s", "4m", "2h 5m",
+ * "3d 4h" (negative or not finite counts as 0). */
+void format_age(double age_s, char *buf, size_t len);
 
 /* Calendar arithmetic (proleptic Gregorian, UTC): days since 1970-01-01
  * for a date, and back. */

@@ -1,6 +1,7 @@
 /*
- * silence.h - silences (SPEC §6): label matchers with a time range; an
- * alert matched by an active silence is not notified.
+ * silence.h - silences (docs/notifications.md "Silences"): label matchers
+ * with a time range; an alert matched by an active silence is not
+ * notified.
  *
  * A silence matches an alert when every matcher "label=glob" matches the
  * alert's label of that name (glob_match, the whole value); the key
@@ -13,6 +14,10 @@
  * by silences_list() and silences_match() stay valid until the next call
  * that modifies the set (add, expire, gc, from_json) or silences_free().
  * Times are unix seconds.
+ *
+ * Errors: the calls that change the set return enum silence_err, so that
+ * callers (the HTTP API) can tell a bad request from an unknown id
+ * without reading the message, which goes to a caller buffer.
  */
 #ifndef SEGALERT_SILENCE_H
 #define SEGALERT_SILENCE_H
@@ -23,6 +28,17 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
+
+/* Longest silence id accepted from outside (a URL path, the command
+ * line); silence_add makes ids of 16 hex digits. */
+#define SILENCE_ID_MAX 64
+
+enum silence_err {
+    SILENCE_OK = 0,
+    SILENCE_INVALID,        /* bad matchers or time range */
+    SILENCE_NOT_FOUND,      /* no silence with that id */
+    SILENCE_ENDED,          /* the silence has already ended */
+};
 
 struct silence {
     char *id;               /* 16 hex digits */
@@ -46,25 +62,30 @@ void silences_free(struct silences *set);       /* NULL is a no-op */
 int silence_parse_matcher(const char *s, struct kv *out, char *err,
                           size_t errlen);
 
+/* Is s[0..len) a well-formed id: 1 to SILENCE_ID_MAX of [0-9A-Za-z_-]
+ * (never a '/' or anything a URL would have to escape)? */
+bool silence_id_valid(const char *s, size_t len);
+
 /*
  * Add a silence (matchers, created_by and comment are copied).  Needs at
  * least one matcher (a silence of everything is almost always a mistake)
  * with valid label names, and ends_at > starts_at; starts_at may lie in
- * the past or the future.  now seeds the id.  Returns the new silence
- * (owned by the set), or NULL with a message in err.
+ * the past or the future.  now seeds the id.  Returns SILENCE_OK with the
+ * new silence (owned by the set) in *added (added may be NULL), or
+ * SILENCE_INVALID with a message in err.
  */
-const struct silence *silence_add(struct silences *set,
-                                  const struct kv *matchers, size_t n,
-                                  double starts_at, double ends_at,
-                                  const char *created_by, const char *comment,
-                                  double now, char *err, size_t errlen);
+enum silence_err silence_add(struct silences *set, const struct kv *matchers,
+                             size_t n, double starts_at, double ends_at,
+                             const char *created_by, const char *comment,
+                             double now, const struct silence **added,
+                             char *err, size_t errlen);
 
 /* End a silence now (ends_at = now; a silence that had not started yet
  * gets starts_at = now too).  It stays listed until silences_gc() drops
- * it.  Returns 0, or -1 with a message when the id is unknown or the
- * silence has already ended. */
-int silence_expire(struct silences *set, const char *id, double now,
-                   char *err, size_t errlen);
+ * it.  Returns SILENCE_OK, SILENCE_NOT_FOUND for an unknown id or
+ * SILENCE_ENDED when it has already ended (with a message in err). */
+enum silence_err silence_expire(struct silences *set, const char *id,
+                                double now, char *err, size_t errlen);
 
 /* Every silence, in the order added (active, pending and expired). */
 const struct silence *silences_list(const struct silences *set, size_t *n);

@@ -1,7 +1,9 @@
 /*
- * httpd.h - the HTTP server (SPEC §6): status page, /metrics, the JSON
- * API, silences, reload and health endpoints; plus the small client the
- * `status` and `silence` commands use to talk to a running daemon.
+ * httpd.h - the HTTP server (README.md "Operations"): listener, routing,
+ * responses and the admin token for the status page, /metrics, the JSON
+ * API, silences, reload and health endpoints.  What the pages contain is
+ * rendered by html.h, prom.h and api_json.h; the silence POST body is
+ * parsed by silence_api.h.
  *
  * Threads: libmicrohttpd serves from its own threads (one per
  * connection, at most HTTPD_MAX_CONNECTIONS).  Handlers read only the
@@ -20,6 +22,9 @@
  *                                    ["createdBy"]} -> {"silenceId":...}
  *   DELETE /api/v1/silence/ID, POST /api/v1/silences/ID/expire
  *   POST|PUT /-/reload              200, or 500 with the errors
+ * Control commands (writes) answer by the main loop's code (control.h):
+ * 400 refused, 404 unknown silence, 500 failed, 503 shutting down or no
+ * answer within HTTPD_CONTROL_TIMEOUT_S.
  *   GET  /-/healthy                 200 "OK"
  *   GET  /-/ready                   200 once snapshot->ready, else 503
  * Unknown paths 404; wrong methods 405 with Allow.  HEAD works wherever
@@ -73,34 +78,14 @@ int httpd_port(const struct httpd *h);
 /* Is the server bound to a loopback address (no admin token needed)? */
 bool httpd_is_loopback(const struct httpd *h);
 
-/* ---- client side (segalert status / silence) ------------------------- */
-
 /*
- * Base URL of a daemon listening on listen: "http://127.0.0.1:9477";
- * wildcard hosts (":9477", "0.0.0.0", "[::]") are reached on loopback.
- * Returns 0, or -1 when listen is "" (HTTP disabled) or malformed.
+ * Split a listen address "host:port", "[v6]:port" or ":port" (also
+ * "*:port"): host gets the host part ("" for a wildcard; hostlen of
+ * HTTPD_HOST_SIZE is enough), *port the port (0 to 65535).  Returns 0, or
+ * -1 when malformed.  Also used by the CLI to find a daemon.
  */
-int httpd_listen_url(const char *listen, char *url, size_t len);
-
-enum httpd_client_result {
-    HTTPD_CLIENT_OK = 0,        /* got an HTTP response (any status) */
-    HTTPD_CLIENT_DOWN,          /* nothing listening (connection refused) */
-    HTTPD_CLIENT_ERROR,         /* anything else (timeout, bad URL...) */
-};
-
-/*
- * One request to base_url + path with libcurl (no proxy, 20 s timeout,
- * response capped at 32 MiB).  body (may be NULL) is sent as JSON;
- * admin_token (may be NULL) as a Bearer token.  On HTTPD_CLIENT_OK,
- * *status holds the HTTP status and out the body; otherwise err says
- * why.  The caller has called curl_global_init().
- */
-enum httpd_client_result httpd_client_request(const char *base_url,
-                                              const char *method,
-                                              const char *path,
-                                              const char *admin_token,
-                                              const char *body, long *status,
-                                              struct strbuf *out, char *err,
-                                              size_t errlen);
+#define HTTPD_HOST_SIZE 256
+int httpd_parse_listen(const char *listen, char *host, size_t hostlen,
+                       long *port);
 
 #endif

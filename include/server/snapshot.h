@@ -20,6 +20,7 @@
 #include "engine/metrics.h"
 #include "api/poll.h"
 #include "api/segment.h"
+#include "notify/notify.h"
 
 struct snap_point {
     double t, v;
@@ -42,7 +43,8 @@ struct snap_workspace {
     double effective_budget;            /* after 429 slow-down */
     double requests_last_minute;        /* achieved rate */
     unsigned long requests[SEGEP__COUNT];
-    unsigned long by_class[SEGEP__COUNT][6];    /* as seg_client_stats */
+    /* as seg_client_stats */
+    unsigned long by_class[SEGEP__COUNT][SEGCLS__COUNT];
     unsigned long rate_limited;
     unsigned long retries;
     int in_flight;
@@ -117,7 +119,7 @@ struct snapshot {
     size_t eval_evaluations;
     double last_eval_at;
     size_t outbox_queued;
-    unsigned long notifications_by_reason[8];   /* enum notify_reason */
+    unsigned long notifications_by_reason[NOTIFY__COUNT];
     unsigned long unrouted, suppressed_short_lived;
     struct snap_workspace *workspaces; size_t nworkspaces;
     struct snap_alert *alerts;         size_t nalerts;
@@ -136,5 +138,14 @@ struct snapshot *snapshot_acquire(void);
 void snapshot_release(struct snapshot *s);
 /* Drop the published snapshot (shutdown). */
 void snapshot_clear(void);
+
+/* Queries the renderers share (pure; s is borrowed). */
+
+/* Alerts whose state is state ("pending", "firing", "nodata"). */
+size_t snapshot_count_alerts(const struct snapshot *s, const char *state);
+size_t snapshot_count_active_silences(const struct snapshot *s);
+/* "active", "pending" (starts after s->generated_at) or "expired". */
+const char *snapshot_silence_status(const struct snapshot *s,
+                                    const struct snap_silence *si);
 
 #endif

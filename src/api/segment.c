@@ -12,8 +12,6 @@
 #include "core/log.h"
 #include "api/segment_parse.h"
 
-enum { CLS_2XX = 0, CLS_AUTH, CLS_404, CLS_4XX, CLS_429, CLS_5XX };
-
 struct seg_job {
     struct seg_client *client;
     enum seg_endpoint ep;
@@ -268,19 +266,19 @@ static void handle_response(struct http_request *r, void *ud)
 
     int cls;
     if (r->curl_code != 0 && !r->body_too_large)
-        cls = CLS_5XX;
+        cls = SEGCLS_5XX;
     else if (r->status >= 200 && r->status < 300)
-        cls = CLS_2XX;
+        cls = SEGCLS_2XX;
     else if (r->status == 401 || r->status == 403)
-        cls = CLS_AUTH;
+        cls = SEGCLS_AUTH;
     else if (r->status == 404)
-        cls = CLS_404;
+        cls = SEGCLS_404;
     else if (r->status == 429)
-        cls = CLS_429;
+        cls = SEGCLS_429;
     else if (r->status >= 500 || r->status == 408)
-        cls = CLS_5XX;
+        cls = SEGCLS_5XX;
     else
-        cls = CLS_4XX;
+        cls = SEGCLS_4XX;
     c->st.by_class[j->ep][cls]++;
 
     /* The path is safe to log: it holds ids and times, never the token. */
@@ -291,7 +289,7 @@ static void handle_response(struct http_request *r, void *ud)
         goto retry;
     }
     switch (cls) {
-    case CLS_2XX: {
+    case SEGCLS_2XX: {
         char err[300] = "";
         char *next = NULL;
         const char *body = r->body.buf ? r->body.buf : "";
@@ -330,7 +328,7 @@ static void handle_response(struct http_request *r, void *ud)
         job_finish(j, SEG_OK, "");
         return;
     }
-    case CLS_AUTH:
+    case SEGCLS_AUTH:
         describe_error(r, msg, sizeof(msg), &ms_before_next);
         if (!c->st.unauthorized)
             log_err("segment: ws=%s unauthorized (HTTP %ld) on GET %s: %s - "
@@ -344,7 +342,7 @@ static void handle_response(struct http_request *r, void *ud)
             fail_queue(c, SEG_AUTH, m2);
         }
         return;
-    case CLS_404: {
+    case SEGCLS_404: {
         char m[600], m2[1300];
         describe_error(r, m, sizeof(m), &ms_before_next);
         snprintf(m2, sizeof(m2), "GET %s: HTTP 404: %s", what, m);
@@ -352,7 +350,7 @@ static void handle_response(struct http_request *r, void *ud)
         job_finish(j, SEG_NOTFOUND, m2);
         return;
     }
-    case CLS_4XX: {
+    case SEGCLS_4XX: {
         char m[600], m2[1300];
         describe_error(r, m, sizeof(m), &ms_before_next);
         snprintf(m2, sizeof(m2), "GET %s: HTTP %ld: %s", what, r->status, m);
@@ -360,7 +358,7 @@ static void handle_response(struct http_request *r, void *ud)
         job_finish(j, SEG_BADREQ, m2);
         return;
     }
-    case CLS_429: {
+    case SEGCLS_429: {
         double wait = -1, now = mono_s(c);
         describe_error(r, msg, sizeof(msg), &ms_before_next);
         c->st.rate_limited++;
@@ -399,7 +397,7 @@ static void handle_response(struct http_request *r, void *ud)
         enqueue(c, j);
         return;
     }
-    default: /* CLS_5XX */
+    default: /* SEGCLS_5XX */
         if (r->curl_code != 0) {
             snprintf(msg, sizeof(msg), "GET %s: %s", what, r->error);
         } else {
@@ -413,7 +411,7 @@ static void handle_response(struct http_request *r, void *ud)
 retry:
     j->attempts++;
     if (j->attempts >= c->o.max_attempts) {
-        enum seg_status st = cls == CLS_2XX ? SEG_BADBODY : SEG_RETRY;
+        enum seg_status st = cls == SEGCLS_2XX ? SEG_BADBODY : SEG_RETRY;
         char m2[700];
         snprintf(m2, sizeof(m2), "%s (gave up after %d attempts)", msg,
                  j->attempts);

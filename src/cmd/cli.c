@@ -42,6 +42,13 @@ struct config *cli_load_config(const struct cli_common *common)
     return cfg;
 }
 
+int cli_set_true(void *ud, const char *arg)
+{
+    (void)arg;
+    *(bool *)ud = true;
+    return 0;
+}
+
 int cli_parse(int argc, char **argv, struct cli_common *common,
               const struct cli_flag *flags, size_t nflags, void *ud,
               void (*usage)(FILE *out), int min_args, int max_args,

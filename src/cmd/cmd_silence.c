@@ -1,5 +1,6 @@
 /*
- * cmd_silence.c - `segalert silence add|list|expire` (SPEC §6).
+ * cmd_silence.c - `segalert silence add|list|expire` (docs/notifications.md
+ * "Silences").
  *
  * Through the running daemon's API when it answers; otherwise by editing
  * the state file directly, under the state lock, so that a daemon
@@ -7,7 +8,7 @@
  * we hold the lock) and we cannot overwrite a running daemon's state
  * (holding the lock proves none runs).
  */
-#include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +17,12 @@
 #include <curl/curl.h>
 
 #include "cmd/cli.h"
-#include "server/httpd.h"
-#include "core/log.h"
-#include "notify/silence.h"
+#include "cmd/client.h"
+#include "cmd/table.h"
 #include "core/json.h"
-#include "daemon/state.h"
-#include "server/statuspage.h"
 #include "core/util.h"
+#include "daemon/state.h"
+#include "notify/silence.h"
 
 #define MAX_MATCHERS 32
 
@@ -55,7 +55,7 @@ struct opts {
 
 /* ---- the state file (daemon not running) ------------------------------- */
 
-/* Every number of the tree re-encoded exactly (state.h: cJSON's own
+/* Every number of the tree re-encoded exactly (core/json.h: cJSON's own
  * printer may round to 15 digits), so an edit does not disturb the rest
  * of the file. */
 static void exact_numbers(cJSON *j)
@@ -123,9 +123,8 @@ static int offline_open(const char *dir, bool lock, struct offline *o,
     } else {
         o->root = cJSON_ParseWithLength(text, len);
         free(text);
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o->root, "version");
-        if (!cJSON_IsObject(o->root) || !cJSON_IsNumber(v) ||
-            v->valuedouble != STATE_VERSION) {
+        if (!cJSON_IsObject(o->root) ||
+            json_num(o->root, "version", NAN) != STATE_VERSION) {
             snprintf(err, errlen, "%s/%s is not a valid state file; start "
                                   "the daemon once to move it aside", dir,
                      STATE_FILE);
@@ -144,8 +143,7 @@ static int offline_open(const char *dir, bool lock, struct offline *o,
         goto fail;
     }
     o->set = silences_new();
-    const cJSON *sil = cJSON_GetObjectItemCaseSensitive(o->dispatch,
-                                                        "silences");
+    const cJSON *sil = json_member(o->dispatch, "silences");
     if (sil && silences_from_json(o->set, sil, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "state file: %s", why);
         goto fail;
@@ -168,14 +166,6 @@ static int offline_save(const char *dir, struct offline *o, char *err,
     int rc = state_save(dir, text, strlen(text), err, errlen);
     free(text);
     return rc;
-}
-
-static void free_kvs(struct kv *m, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(m[i].key);
-        free(m[i].value);
-    }
 }
 
 /* ---- commands ------------------------------------------------------------ */
@@ -216,9 +206,9 @@ static const char *author_of(const struct opts *o)
 static void api_error(const char *what, long status, const struct strbuf *b)
 {
     cJSON *j = cJSON_ParseWithLength(strbuf_str(b), b->len);
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-    if (cJSON_IsString(e)) {
-        fprintf(stderr, "segalert silence %s: %s\n", what, e->valuestring);
+    const char *e = json_str(j, "error");
+    if (e) {
+        fprintf(stderr, "segalert silence %s: %s\n", what, e);
     } else {
         char *msg = xstrdup(strbuf_str(b));
         size_t n = strlen(msg);
@@ -231,89 +221,76 @@ static void api_error(const char *what, long status, const struct strbuf *b)
     cJSON_Delete(j);
 }
 
-static int do_add(const struct opts *o, const struct config *cfg,
-                  const char *url)
+/* The body of POST /api/v1/silences for this command line. */
+static char *add_request(const struct opts *o, double ends)
 {
-    double now = now_wall(), ends = 0;
-    if (o->nmatchers == 0) {
-        fprintf(stderr, "segalert silence add: at least one --match "
-                        "LABEL=GLOB is needed\n");
-        return 2;
-    }
-    struct kv m[MAX_MATCHERS];
-    size_t n = 0;
-    char err[1024];
-    for (size_t i = 0; i < o->nmatchers; i++) {
-        if (silence_parse_matcher(o->matchers[i], &m[n], err,
-                                  sizeof(err)) != 0) {
-            fprintf(stderr, "segalert silence add: %s\n", err);
-            free_kvs(m, n);
-            return 2;
-        }
-        n++;
-    }
-    if (time_range(o, now, &ends) != 0) {
-        free_kvs(m, n);
-        return 2;
-    }
-    int rc = 1;
-    if (url) {
-        cJSON *req = cJSON_CreateObject();
-        cJSON *arr = cJSON_AddArrayToObject(req, "matchers");
-        for (size_t i = 0; i < n; i++) {
-            char *one = xasprintf("%s=%s", m[i].key, m[i].value);
-            cJSON_AddItemToArray(arr, cJSON_CreateString(one));
-            free(one);
-        }
+    struct strbuf req = STRBUF_INIT;
+    strbuf_addc(&req, '{');
+    jw_open(&req, "matchers", '[');
+    for (size_t i = 0; i < o->nmatchers; i++)
+        jw_str(&req, NULL, o->matchers[i]);
+    jw_close(&req, ']');
+    if (o->duration) {
+        jw_str(&req, "duration", o->duration);
+    } else {
         char endstr[40];
         format_iso8601(ends, endstr, sizeof(endstr));
-        if (o->duration)
-            cJSON_AddStringToObject(req, "duration", o->duration);
-        else
-            cJSON_AddStringToObject(req, "endsAt", endstr);
-        if (o->comment)
-            cJSON_AddStringToObject(req, "comment", o->comment);
-        if (author_of(o))
-            cJSON_AddStringToObject(req, "createdBy", author_of(o));
-        char *body = cJSON_PrintUnformatted(req);
-        cJSON_Delete(req);
-        long status = 0;
-        struct strbuf out = STRBUF_INIT;
-        enum httpd_client_result r = httpd_client_request(
-            url, "POST", "/api/v1/silences", cfg->admin_token, body, &status,
-            &out, err, sizeof(err));
-        free(body);
-        if (r == HTTPD_CLIENT_OK) {
-            cJSON *j = cJSON_ParseWithLength(strbuf_str(&out), out.len);
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "silenceId");
-            if (status == 200 && cJSON_IsString(id)) {
-                printf("%s\n", id->valuestring);
-                rc = 0;
-            } else {
-                api_error("add", status, &out);
-            }
-            cJSON_Delete(j);
-            strbuf_free(&out);
-            free_kvs(m, n);
-            return rc;
-        }
-        strbuf_free(&out);
-        if (r == HTTPD_CLIENT_ERROR) {
-            fprintf(stderr, "segalert silence add: %s\n", err);
-            free_kvs(m, n);
-            return 1;
-        }
+        jw_str(&req, "endsAt", endstr);
     }
+    if (o->comment)
+        jw_str(&req, "comment", o->comment);
+    if (author_of(o))
+        jw_str(&req, "createdBy", author_of(o));
+    strbuf_addc(&req, '}');
+    return strbuf_detach(&req);
+}
+
+/* Through the daemon: 0 added, 1 failed, -1 nothing listens. */
+static int add_online(const struct opts *o, const struct config *cfg,
+                      const char *url, double ends)
+{
+    char err[1024];
+    char *body = add_request(o, ends);
+    long status = 0;
+    struct strbuf out = STRBUF_INIT;
+    enum client_result r = client_request(url, "POST", "/api/v1/silences",
+                                          cfg->admin_token, body, &status,
+                                          &out, err, sizeof(err));
+    free(body);
+    int rc = 1;
+    if (r == CLIENT_OK) {
+        cJSON *j = cJSON_ParseWithLength(strbuf_str(&out), out.len);
+        const char *id = json_str(j, "silenceId");
+        if (status == 200 && id) {
+            printf("%s\n", id);
+            rc = 0;
+        } else {
+            api_error("add", status, &out);
+        }
+        cJSON_Delete(j);
+    } else if (r == CLIENT_ERROR) {
+        fprintf(stderr, "segalert silence add: %s\n", err);
+    } else {
+        rc = -1;
+    }
+    strbuf_free(&out);
+    return rc;
+}
+
+/* In the state file (the daemon is not running): 0, 1 or 2. */
+static int add_offline(const struct opts *o, const struct config *cfg,
+                       const struct kv *m, size_t n, double now, double ends)
+{
+    char err[1024];
     struct offline off;
     if (offline_open(cfg->state_dir, true, &off, err, sizeof(err)) != 0) {
         fprintf(stderr, "segalert silence add: %s\n", err);
-        free_kvs(m, n);
         return 1;
     }
-    const struct silence *s = silence_add(off.set, m, n, now, ends,
-                                          author_of(o), o->comment, now, err,
-                                          sizeof(err));
-    if (!s) {
+    int rc = 1;
+    const struct silence *s = NULL;
+    if (silence_add(off.set, m, n, now, ends, author_of(o), o->comment, now,
+                    &s, err, sizeof(err)) != SILENCE_OK) {
         fprintf(stderr, "segalert silence add: %s\n", err);
         rc = 2;
     } else {
@@ -330,29 +307,45 @@ static int do_add(const struct opts *o, const struct config *cfg,
         free(id);
     }
     offline_close(&off);
-    free_kvs(m, n);
     return rc;
 }
 
-static bool valid_id(const char *id)
+static int do_add(const struct opts *o, const struct config *cfg,
+                  const char *url)
 {
-    size_t n = strlen(id);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-              (c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
-            return false;
+    double now = now_wall(), ends = 0;
+    if (o->nmatchers == 0) {
+        fprintf(stderr, "segalert silence add: at least one --match "
+                        "LABEL=GLOB is needed\n");
+        return 2;
     }
-    return true;
+    /* Checked here, so that neither path sees a malformed matcher. */
+    struct kv *m = xcalloc(o->nmatchers, sizeof(*m));
+    size_t n = 0;
+    char err[1024];
+    int rc = 2;
+    for (; n < o->nmatchers; n++) {
+        if (silence_parse_matcher(o->matchers[n], &m[n], err,
+                                  sizeof(err)) != 0) {
+            fprintf(stderr, "segalert silence add: %s\n", err);
+            goto done;
+        }
+    }
+    if (time_range(o, now, &ends) != 0)
+        goto done;
+    rc = url ? add_online(o, cfg, url, ends) : -1;
+    if (rc < 0)
+        rc = add_offline(o, cfg, m, n, now, ends);
+done:
+    kv_array_free(m, n);
+    return rc;
 }
 
 static int do_expire(const char *id, const struct config *cfg,
                      const char *url)
 {
     char err[1024];
-    if (!valid_id(id)) {
+    if (!silence_id_valid(id, strlen(id))) {
         fprintf(stderr, "segalert silence expire: '%s' is not a silence id\n",
                 id);
         return 2;
@@ -362,10 +355,10 @@ static int do_expire(const char *id, const struct config *cfg,
         snprintf(path, sizeof(path), "/api/v1/silence/%s", id);
         long status = 0;
         struct strbuf out = STRBUF_INIT;
-        enum httpd_client_result r = httpd_client_request(
-            url, "DELETE", path, cfg->admin_token, NULL, &status, &out, err,
-            sizeof(err));
-        if (r == HTTPD_CLIENT_OK) {
+        enum client_result r = client_request(url, "DELETE", path,
+                                              cfg->admin_token, NULL, &status,
+                                              &out, err, sizeof(err));
+        if (r == CLIENT_OK) {
             int rc = 0;
             if (status == 200)
                 printf("silence %s expired\n", id);
@@ -377,7 +370,7 @@ static int do_expire(const char *id, const struct config *cfg,
             return rc;
         }
         strbuf_free(&out);
-        if (r == HTTPD_CLIENT_ERROR) {
+        if (r == CLIENT_ERROR) {
             fprintf(stderr, "segalert silence expire: %s\n", err);
             return 1;
         }
@@ -388,7 +381,8 @@ static int do_expire(const char *id, const struct config *cfg,
         return 1;
     }
     int rc = 1;
-    if (silence_expire(off.set, id, now_wall(), err, sizeof(err)) != 0)
+    if (silence_expire(off.set, id, now_wall(), err, sizeof(err)) !=
+        SILENCE_OK)
         fprintf(stderr, "segalert silence expire: %s\n", err);
     else if (offline_save(cfg->state_dir, &off, err, sizeof(err)) != 0)
         fprintf(stderr, "segalert silence expire: cannot save the state "
@@ -401,143 +395,217 @@ static int do_expire(const char *id, const struct config *cfg,
     return rc;
 }
 
-static void list_row(struct statuspage_table *t, const char *id,
-                     const char *matchers, double starts, double ends,
-                     const char *by, const char *comment, double now, bool all)
+static void list_row(struct table *t, const char *id, const char *matchers,
+                     double starts, double ends, const char *by,
+                     const char *comment, double now, bool all)
 {
     const char *st = ends <= now ? "expired" : starts > now ? "pending"
                                                             : "active";
     if (!all && streq(st, "expired"))
         return;
     char age[40], when[64];
-    statuspage_format_age(ends - now, age, sizeof(age));
+    format_age(ends - now, age, sizeof(age));
     if (ends > now)
         snprintf(when, sizeof(when), "in %s", age);
     else {
-        statuspage_format_age(now - ends, age, sizeof(age));
+        format_age(now - ends, age, sizeof(age));
         snprintf(when, sizeof(when), "%s ago", age);
     }
-    statuspage_table_row(t, id, st, matchers, when, by, comment);
+    table_row(t, id, st, matchers, when, by, comment);
+}
+
+/* An RFC 3339 member as unix seconds, 0 when absent. */
+static double time_or_0(const cJSON *o, const char *key)
+{
+    double t = json_time(o, key);
+    return isnan(t) ? 0 : t;
+}
+
+/* Rows from the daemon: 0 listed, 1 failed, -1 nothing listens. */
+static int list_online(const struct opts *o, const char *url, double now,
+                       struct table *t)
+{
+    char err[1024];
+    long status = 0;
+    struct strbuf out = STRBUF_INIT;
+    enum client_result r = client_request(url, "GET", "/api/v1/silences",
+                                          NULL, NULL, &status, &out, err,
+                                          sizeof(err));
+    if (r != CLIENT_OK) {
+        if (r == CLIENT_ERROR)
+            fprintf(stderr, "segalert silence list: %s\n", err);
+        strbuf_free(&out);
+        return r == CLIENT_ERROR ? 1 : -1;
+    }
+    cJSON *j = cJSON_ParseWithLength(strbuf_str(&out), out.len);
+    const cJSON *arr = json_member(json_member(j, "data"), "silences");
+    int rc = 0;
+    if (status != 200 || !cJSON_IsArray(arr)) {
+        api_error("list", status, &out);
+        rc = 1;
+        arr = NULL;
+    }
+    const cJSON *s;
+    cJSON_ArrayForEach(s, arr) {
+        struct strbuf m = STRBUF_INIT;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, json_member(s, "matchers"))
+            if (cJSON_IsString(it))
+                strbuf_addf(&m, "%s%s", m.len ? ", " : "", it->valuestring);
+        const char *id = json_str(s, "id");
+        list_row(t, id ? id : "?", strbuf_str(&m), time_or_0(s, "startsAt"),
+                 time_or_0(s, "endsAt"), json_str(s, "createdBy"),
+                 json_str(s, "comment"), now, o->all);
+        strbuf_free(&m);
+    }
+    cJSON_Delete(j);
+    strbuf_free(&out);
+    return rc;
+}
+
+/* Rows from the state file: 0 listed, 1 failed. */
+static int list_offline(const struct opts *o, const struct config *cfg,
+                        double now, struct table *t)
+{
+    char err[1024];
+    /* Reading needs no lock: the file is replaced atomically. */
+    struct offline off;
+    if (offline_open(cfg->state_dir, false, &off, err, sizeof(err)) != 0) {
+        fprintf(stderr, "segalert silence list: %s\n", err);
+        return 1;
+    }
+    size_t n = 0;
+    const struct silence *all = silences_list(off.set, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct strbuf m = STRBUF_INIT;
+        for (size_t k = 0; k < all[i].n; k++)
+            strbuf_addf(&m, "%s%s=%s", k ? ", " : "", all[i].matchers[k].key,
+                        all[i].matchers[k].value);
+        list_row(t, all[i].id, strbuf_str(&m), all[i].starts_at,
+                 all[i].ends_at, all[i].created_by, all[i].comment, now,
+                 o->all);
+        strbuf_free(&m);
+    }
+    offline_close(&off);
+    return 0;
 }
 
 static int do_list(const struct opts *o, const struct config *cfg,
                    const char *url)
 {
-    char err[1024];
     double now = now_wall();
-    struct statuspage_table t;
-    statuspage_table_init(&t, 6);
-    statuspage_table_row(&t, "ID", "STATUS", "MATCHERS", "ENDS", "CREATED BY",
-                         "COMMENT");
-    bool listed = false;
-    if (url) {
-        long status = 0;
-        struct strbuf out = STRBUF_INIT;
-        enum httpd_client_result r = httpd_client_request(
-            url, "GET", "/api/v1/silences", NULL, NULL, &status, &out, err,
-            sizeof(err));
-        if (r == HTTPD_CLIENT_ERROR) {
-            fprintf(stderr, "segalert silence list: %s\n", err);
-            strbuf_free(&out);
-            statuspage_table_free(&t);
-            return 1;
-        }
-        if (r == HTTPD_CLIENT_OK) {
-            cJSON *j = cJSON_ParseWithLength(strbuf_str(&out), out.len);
-            const cJSON *arr = cJSON_GetObjectItemCaseSensitive(
-                cJSON_GetObjectItemCaseSensitive(j, "data"), "silences");
-            if (status != 200 || !cJSON_IsArray(arr)) {
-                api_error("list", status, &out);
-                cJSON_Delete(j);
-                strbuf_free(&out);
-                statuspage_table_free(&t);
-                return 1;
-            }
-            const cJSON *s;
-            cJSON_ArrayForEach(s, arr) {
-                struct strbuf m = STRBUF_INIT;
-                const cJSON *it;
-                cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(
-                                           s, "matchers"))
-                    if (cJSON_IsString(it))
-                        strbuf_addf(&m, "%s%s", m.len ? ", " : "",
-                                    it->valuestring);
-                double st = 0, en = 0;
-                const cJSON *sa = cJSON_GetObjectItemCaseSensitive(s,
-                                                                   "startsAt");
-                const cJSON *ea = cJSON_GetObjectItemCaseSensitive(s, "endsAt");
-                if (cJSON_IsString(sa))
-                    parse_iso8601(sa->valuestring, &st);
-                if (cJSON_IsString(ea))
-                    parse_iso8601(ea->valuestring, &en);
-                const cJSON *id = cJSON_GetObjectItemCaseSensitive(s, "id");
-                const cJSON *by = cJSON_GetObjectItemCaseSensitive(s,
-                                                                   "createdBy");
-                const cJSON *cm = cJSON_GetObjectItemCaseSensitive(s,
-                                                                   "comment");
-                list_row(&t, cJSON_IsString(id) ? id->valuestring : "?",
-                         strbuf_str(&m), st, en,
-                         cJSON_IsString(by) ? by->valuestring : NULL,
-                         cJSON_IsString(cm) ? cm->valuestring : NULL, now,
-                         o->all);
-                strbuf_free(&m);
-            }
-            cJSON_Delete(j);
-            listed = true;
-        }
-        strbuf_free(&out);
-    }
-    if (!listed) {
-        /* Reading needs no lock: the file is replaced atomically. */
-        struct offline off;
-        if (offline_open(cfg->state_dir, false, &off, err, sizeof(err)) != 0) {
-            fprintf(stderr, "segalert silence list: %s\n", err);
-            statuspage_table_free(&t);
-            return 1;
-        }
-        size_t n = 0;
-        const struct silence *all = silences_list(off.set, &n);
-        for (size_t i = 0; i < n; i++) {
-            struct strbuf m = STRBUF_INIT;
-            for (size_t k = 0; k < all[i].n; k++)
-                strbuf_addf(&m, "%s%s=%s", k ? ", " : "",
-                            all[i].matchers[k].key, all[i].matchers[k].value);
-            list_row(&t, all[i].id, strbuf_str(&m), all[i].starts_at,
-                     all[i].ends_at, all[i].created_by, all[i].comment, now,
-                     o->all);
-            strbuf_free(&m);
-        }
-        offline_close(&off);
-    }
-    if (t.nrows == 1) {
+    struct table t;
+    table_init(&t, 6);
+    table_row(&t, "ID", "STATUS", "MATCHERS", "ENDS", "CREATED BY",
+              "COMMENT");
+    int rc = url ? list_online(o, url, now, &t) : -1;
+    if (rc < 0)
+        rc = list_offline(o, cfg, now, &t);
+    if (rc == 0 && t.nrows == 1) {
         printf("no %ssilences\n", o->all ? "" : "active or pending ");
-    } else {
+    } else if (rc == 0) {
         struct strbuf out = STRBUF_INIT;
-        statuspage_table_write(&t, &out);
+        table_write(&t, &out);
         fwrite(out.buf, 1, out.len, stdout);
         strbuf_free(&out);
     }
-    statuspage_table_free(&t);
+    table_free(&t);
+    return rc;
+}
+
+/* ---- options ------------------------------------------------------------- */
+
+static int set_match(void *ud, const char *arg)
+{
+    struct opts *o = ud;
+    if (o->nmatchers == MAX_MATCHERS) {
+        fprintf(stderr, "segalert silence: at most %d --match\n",
+                MAX_MATCHERS);
+        return -1;
+    }
+    o->matchers[o->nmatchers++] = arg;
     return 0;
+}
+
+static int set_for(void *ud, const char *arg)
+{
+    ((struct opts *)ud)->duration = arg;
+    return 0;
+}
+
+static int set_until(void *ud, const char *arg)
+{
+    ((struct opts *)ud)->until = arg;
+    return 0;
+}
+
+static int set_comment(void *ud, const char *arg)
+{
+    ((struct opts *)ud)->comment = arg;
+    return 0;
+}
+
+static int set_author(void *ud, const char *arg)
+{
+    ((struct opts *)ud)->author = arg;
+    return 0;
+}
+
+static int set_all(void *ud, const char *arg)
+{
+    (void)arg;
+    ((struct opts *)ud)->all = true;
+    return 0;
+}
+
+/* Parse SUB's options (argv[0] is "silence").  Returns -1 to go on, with
+ * the ID of expire in *id, or the exit code. */
+static int parse_sub(int argc, char **argv, const char *sub, struct opts *o,
+                     const char **id)
+{
+    static const struct cli_flag flags[] = {
+        { "match", true, set_match },
+        { "for", true, set_for },
+        { "until", true, set_until },
+        { "comment", true, set_comment },
+        { "author", true, set_author },
+        { "all", false, set_all },
+    };
+    bool is_expire = streq(sub, "expire");
+    /* Under the name "silence SUB", so that messages say which command. */
+    char name[32];
+    snprintf(name, sizeof(name), "silence %s", sub);
+    char **sargv = xcalloc((size_t)argc, sizeof(*sargv));
+    sargv[0] = name;
+    for (int i = 2; i < argc; i++)
+        sargv[i - 1] = argv[i];
+    int first = 0;
+    int rc = cli_parse(argc - 1, sargv, &o->common, flags, ARRAY_SIZE(flags),
+                       o, silence_usage, 0, is_expire ? 1 : 0, &first);
+    if (rc < 0 && is_expire) {
+        if (first < argc - 1) {
+            *id = sargv[first];
+        } else {
+            fprintf(stderr, "segalert silence expire: expects one silence "
+                            "ID\n");
+            rc = 2;
+        }
+    }
+    free(sargv);
+    if (rc < 0 && !streq(sub, "add") &&
+        (o->nmatchers || o->duration || o->until || o->comment ||
+         o->author)) {
+        fprintf(stderr, "segalert silence %s: --match, --for, --until, "
+                        "--comment and --author are for 'add'\n", sub);
+        rc = 2;
+    }
+    return rc;
 }
 
 int cmd_silence(int argc, char **argv)
 {
     struct opts o;
     memset(&o, 0, sizeof(o));
-    static const struct option lopts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "match", required_argument, NULL, 'm' },
-        { "for", required_argument, NULL, 'f' },
-        { "until", required_argument, NULL, 'u' },
-        { "comment", required_argument, NULL, 'C' },
-        { "author", required_argument, NULL, 'a' },
-        { "all", no_argument, NULL, 'A' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "log-format", required_argument, NULL, 'L' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     if (argc < 2 || streq(argv[1], "-h") || streq(argv[1], "--help")) {
         silence_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -548,59 +616,23 @@ int cmd_silence(int argc, char **argv)
                         "list, expire)\n", sub);
         return 2;
     }
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc - 1, argv + 1, "c:m:vh", lopts, NULL)) !=
-           -1) {
-        switch (ch) {
-        case 'c': o.common.config_path = optarg; break;
-        case 'm':
-            if (o.nmatchers == MAX_MATCHERS) {
-                fprintf(stderr, "segalert silence: at most %d --match\n",
-                        MAX_MATCHERS);
-                return 2;
-            }
-            o.matchers[o.nmatchers++] = optarg;
-            break;
-        case 'f': o.duration = optarg; break;
-        case 'u': o.until = optarg; break;
-        case 'C': o.comment = optarg; break;
-        case 'a': o.author = optarg; break;
-        case 'A': o.all = true; break;
-        case 'v': o.common.verbose++; break;
-        case 'L': o.common.log_format = optarg; break;
-        case 'h': silence_usage(stdout); return 0;
-        default: silence_usage(stderr); return 2;
-        }
-    }
-    int nargs = argc - 1 - optind;
-    char **args = argv + 1 + optind;
-    bool is_add = streq(sub, "add"), is_expire = streq(sub, "expire");
-    if ((is_expire && nargs != 1) || (!is_expire && nargs != 0)) {
-        fprintf(stderr, "segalert silence %s: %s\n", sub,
-                is_expire ? "expects one silence ID"
-                          : "unexpected argument");
-        return 2;
-    }
-    if (!is_add && (o.nmatchers || o.duration || o.until || o.comment ||
-                    o.author)) {
-        fprintf(stderr, "segalert silence %s: --match, --for, --until, "
-                        "--comment and --author are for 'add'\n", sub);
-        return 2;
-    }
+    const char *id = NULL;
+    int prc = parse_sub(argc, argv, sub, &o, &id);
+    if (prc >= 0)
+        return prc;
     config_set_secrets_optional(true);
     struct config *cfg = cli_load_config(&o.common);
     if (!cfg)
         return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    char url[256];
-    const char *base = httpd_listen_url(cfg->listen, url, sizeof(url)) == 0
+    char url[CLIENT_URL_SIZE];
+    const char *base = client_listen_url(cfg->listen, url, sizeof(url)) == 0
                            ? url : NULL;
     int rc;
-    if (is_add)
+    if (streq(sub, "add"))
         rc = do_add(&o, cfg, base);
-    else if (is_expire)
-        rc = do_expire(args[0], cfg, base);
+    else if (id)
+        rc = do_expire(id, cfg, base);
     else
         rc = do_list(&o, cfg, base);
     curl_global_cleanup();

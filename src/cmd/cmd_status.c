@@ -4,7 +4,6 @@
  * when no daemon answers, what the state file says (alert instances and
  * queued notifications).
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +13,11 @@
 #include <curl/curl.h>
 
 #include "cmd/cli.h"
-#include "server/httpd.h"
-#include "core/log.h"
-#include "daemon/state.h"
-#include "server/statuspage.h"
+#include "cmd/client.h"
+#include "cmd/table.h"
+#include "core/json.h"
 #include "core/util.h"
+#include "daemon/state.h"
 
 static void status_usage(FILE *out)
 {
@@ -35,36 +34,7 @@ static void status_usage(FILE *out)
             "be read, 2 usage or configuration error.\n");
 }
 
-/* ---- small JSON helpers ------------------------------------------------- */
-
-static const cJSON *jget(const cJSON *o, const char *k)
-{
-    return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *it = jget(o, k);
-    return cJSON_IsString(it) ? it->valuestring : NULL;
-}
-
-static double jnum(const cJSON *o, const char *k, double dflt)
-{
-    const cJSON *it = jget(o, k);
-    if (cJSON_IsNumber(it))
-        return it->valuedouble;
-    if (cJSON_IsRaw(it) && it->valuestring) {
-        double v;
-        if (parse_double(it->valuestring, &v) == 0)
-            return v;
-    }
-    return dflt;
-}
-
-static bool jtrue(const cJSON *o, const char *k)
-{
-    return cJSON_IsTrue(jget(o, k));
-}
+/* ---- formatting ---------------------------------------------------------- */
 
 /* "k=v,k=v" from a labels object, without the labels shown elsewhere. */
 static void labels_text(const cJSON *labels, struct strbuf *out)
@@ -110,57 +80,47 @@ static void fmt_since(double t, double now, char *buf, size_t len)
         return;
     }
     char age[40];
-    statuspage_format_age(fabs(now - t), age, sizeof(age));
+    format_age(fabs(now - t), age, sizeof(age));
     if (t > now + 1)
         snprintf(buf, len, "in %s", age);
     else
         snprintf(buf, len, "%s ago", age);
 }
 
-static double jtime(const cJSON *o, const char *k)
-{
-    const char *s = jstr(o, k);
-    double t = 0;
-    if (s && parse_iso8601(s, &t) == 0)
-        return t;
-    return 0;
-}
-
 /* ---- from the daemon ----------------------------------------------------- */
 
 static void print_workspaces(const cJSON *data, struct strbuf *o)
 {
-    struct statuspage_table t;
-    statuspage_table_init(&t, 9);
-    statuspage_table_row(&t, "WORKSPACE", "UP", "CONNECTIONS", "BUDGET",
-                         "DELIVERY", "VOLUME", "USAGE", "DISCOVERY",
-                         "LAST ERROR");
+    struct table t;
+    table_init(&t, 9);
+    table_row(&t, "WORKSPACE", "UP", "CONNECTIONS", "BUDGET", "DELIVERY",
+              "VOLUME", "USAGE", "DISCOVERY", "LAST ERROR");
     const cJSON *w;
-    cJSON_ArrayForEach(w, jget(data, "workspaces")) {
+    cJSON_ArrayForEach(w, json_member(data, "workspaces")) {
         char conns[64], budget[96], cols[4][64];
         struct strbuf errs = STRBUF_INIT;
         snprintf(conns, sizeof(conns), "%.0f (%.0f sources)",
-                 jnum(w, "connections", 0), jnum(w, "sources", 0));
-        const cJSON *b = jget(w, "budget");
-        double eff = jnum(b, "effectivePerMinute", 0);
-        double cfgd = jnum(b, "configuredPerMinute", 0);
+                 json_num(w, "connections", 0), json_num(w, "sources", 0));
+        const cJSON *b = json_member(w, "budget");
+        double eff = json_num(b, "effectivePerMinute", 0);
+        double cfgd = json_num(b, "configuredPerMinute", 0);
         if (eff > 0 && eff < cfgd)
             snprintf(budget, sizeof(budget), "%.0f/%.0f per min (slowed "
                                              "from %.0f)",
-                     jnum(b, "requestsLastMinute", 0), eff, cfgd);
+                     json_num(b, "requestsLastMinute", 0), eff, cfgd);
         else
             snprintf(budget, sizeof(budget), "%.0f/%.0f per min",
-                     jnum(b, "requestsLastMinute", 0), cfgd);
+                     json_num(b, "requestsLastMinute", 0), cfgd);
         static const char *const fams[] = { "delivery", "volume", "usage",
                                              "discovery" };
-        const cJSON *polls = jget(w, "polls");
+        const cJSON *polls = json_member(w, "polls");
         for (size_t i = 0; i < ARRAY_SIZE(fams); i++) {
-            const cJSON *p = jget(polls, fams[i]);
-            double stale = jnum(p, "stalenessSeconds", -1);
-            const char *err = jstr(p, "lastError");
+            const cJSON *p = json_member(polls, fams[i]);
+            double stale = json_num(p, "stalenessSeconds", -1);
+            const char *err = json_str(p, "lastError");
             char age[40];
             if (stale >= 0) {
-                statuspage_format_age(stale, age, sizeof(age));
+                format_age(stale, age, sizeof(age));
                 snprintf(cols[i], sizeof(cols[i]), "%s %s", err ? "ERR" : "ok",
                          age);
             } else {
@@ -171,17 +131,16 @@ static void print_workspaces(const cJSON *data, struct strbuf *o)
                 strbuf_addf(&errs, "%s%s: %s", errs.len ? "; " : "", fams[i],
                             err);
         }
-        const char *up = jtrue(w, "unauthorized") ? "UNAUTHORIZED"
-                         : jtrue(w, "up")         ? "up"
-                                                  : "DOWN";
-        statuspage_table_row(&t, jstr(w, "name"), up, conns, budget, cols[0],
-                             cols[1], cols[2], cols[3], errs.len ? errs.buf
-                                                                 : "-");
+        const char *up = json_bool(w, "unauthorized") ? "UNAUTHORIZED"
+                         : json_bool(w, "up")         ? "up"
+                                                      : "DOWN";
+        table_row(&t, json_str(w, "name"), up, conns, budget, cols[0],
+                  cols[1], cols[2], cols[3], errs.len ? errs.buf : "-");
         strbuf_free(&errs);
     }
     strbuf_adds(o, "\n");
-    statuspage_table_write(&t, o);
-    statuspage_table_free(&t);
+    table_write(&t, o);
+    table_free(&t);
 }
 
 static void print_alerts(const cJSON *alerts, double now, struct strbuf *o)
@@ -190,9 +149,9 @@ static void print_alerts(const cJSON *alerts, double now, struct strbuf *o)
     size_t firing = 0, pending = 0;
     const cJSON *a;
     cJSON_ArrayForEach(a, alerts) {
-        if (streq(jstr(a, "state"), "firing"))
+        if (streq(json_str(a, "state"), "firing"))
             firing++;
-        else if (streq(jstr(a, "state"), "pending"))
+        else if (streq(json_str(a, "state"), "pending"))
             pending++;
     }
     strbuf_addf(o, "\nALERTS: %zu firing, %zu pending", firing, pending);
@@ -201,29 +160,31 @@ static void print_alerts(const cJSON *alerts, double now, struct strbuf *o)
         return;
     }
     strbuf_adds(o, "\n");
-    struct statuspage_table t;
-    statuspage_table_init(&t, 7);
-    statuspage_table_row(&t, "STATE", "SEVERITY", "RULE", "LABELS", "VALUE",
-                         "SINCE", "NOTE");
+    struct table t;
+    table_init(&t, 7);
+    table_row(&t, "STATE", "SEVERITY", "RULE", "LABELS", "VALUE", "SINCE",
+              "NOTE");
     cJSON_ArrayForEach(a, alerts) {
         struct strbuf labels = STRBUF_INIT;
-        labels_text(jget(a, "labels"), &labels);
+        labels_text(json_member(a, "labels"), &labels);
         char value[64], since[64];
-        fmt_value(jget(a, "value"), value, sizeof(value));
-        double t0 = streq(jstr(a, "state"), "firing") && jtime(a, "firedAt") > 0
-                        ? jtime(a, "firedAt") : jtime(a, "activeAt");
+        fmt_value(json_member(a, "value"), value, sizeof(value));
+        double fired = json_time(a, "firedAt");
+        double t0 = streq(json_str(a, "state"), "firing") && fired > 0
+                        ? fired : json_time(a, "activeAt");
         fmt_since(t0, now, since, sizeof(since));
-        const char *note = jtrue(a, "silenced") && jtrue(a, "flapping")
-                               ? "silenced, flapping"
-                           : jtrue(a, "silenced") ? "silenced"
-                           : jtrue(a, "flapping") ? "flapping"
-                                                  : "";
-        statuspage_table_row(&t, jstr(a, "state"), jstr(a, "severity"),
-                             jstr(a, "rule"), labels.buf, value, since, note);
+        bool silenced = json_bool(a, "silenced");
+        bool flapping = json_bool(a, "flapping");
+        const char *note = silenced && flapping ? "silenced, flapping"
+                           : silenced           ? "silenced"
+                           : flapping           ? "flapping"
+                                                : "";
+        table_row(&t, json_str(a, "state"), json_str(a, "severity"),
+                  json_str(a, "rule"), labels.buf, value, since, note);
         strbuf_free(&labels);
     }
-    statuspage_table_write(&t, o);
-    statuspage_table_free(&t);
+    table_write(&t, o);
+    table_free(&t);
 }
 
 static void print_rules(const cJSON *rules, struct strbuf *o)
@@ -231,60 +192,60 @@ static void print_rules(const cJSON *rules, struct strbuf *o)
     strbuf_addf(o, "\nRULES: %d\n", cJSON_GetArraySize(rules));
     if (cJSON_GetArraySize(rules) == 0)
         return;
-    struct statuspage_table t;
-    statuspage_table_init(&t, 6);
-    statuspage_table_row(&t, "RULE", "FAMILY", "FOR", "FIRING", "PENDING",
-                         "INACTIVE");
+    struct table t;
+    table_init(&t, 6);
+    table_row(&t, "RULE", "FAMILY", "FOR", "FIRING", "PENDING",
+              "INACTIVE");
     const cJSON *r;
     cJSON_ArrayForEach(r, rules) {
         char fr[32], fi[32], pe[32], in[32];
-        double for_s = jnum(r, "forSeconds", 0);
+        double for_s = json_num(r, "forSeconds", 0);
         if (for_s > 0)
             format_duration(for_s, fr, sizeof(fr));
         else
             snprintf(fr, sizeof(fr), "-");
-        const cJSON *c = jget(r, "alerts");
-        snprintf(fi, sizeof(fi), "%.0f", jnum(c, "firing", 0));
-        snprintf(pe, sizeof(pe), "%.0f", jnum(c, "pending", 0));
-        snprintf(in, sizeof(in), "%.0f", jnum(c, "inactive", 0));
-        statuspage_table_row(&t, jstr(r, "name"), jstr(r, "family"), fr, fi,
-                             pe, in);
+        const cJSON *c = json_member(r, "alerts");
+        snprintf(fi, sizeof(fi), "%.0f", json_num(c, "firing", 0));
+        snprintf(pe, sizeof(pe), "%.0f", json_num(c, "pending", 0));
+        snprintf(in, sizeof(in), "%.0f", json_num(c, "inactive", 0));
+        table_row(&t, json_str(r, "name"), json_str(r, "family"), fr, fi,
+                  pe, in);
     }
-    statuspage_table_write(&t, o);
-    statuspage_table_free(&t);
+    table_write(&t, o);
+    table_free(&t);
 }
 
 static void print_receivers(const cJSON *data, struct strbuf *o)
 {
-    const cJSON *recv = jget(data, "receivers");
+    const cJSON *recv = json_member(data, "receivers");
     strbuf_addf(o, "\nRECEIVERS: %d", cJSON_GetArraySize(recv));
-    const cJSON *ob = jget(data, "outbox");
-    strbuf_addf(o, " (%.0f notifications queued)\n", jnum(ob, "queued", 0));
+    const cJSON *ob = json_member(data, "outbox");
+    strbuf_addf(o, " (%.0f notifications queued)\n", json_num(ob, "queued", 0));
     if (cJSON_GetArraySize(recv) == 0)
         return;
-    struct statuspage_table t;
-    statuspage_table_init(&t, 7);
-    statuspage_table_row(&t, "RECEIVER", "TYPE", "DELIVERED", "FAILED",
-                         "RETRYING", "FAILURES", "LAST ERROR");
+    struct table t;
+    table_init(&t, 7);
+    table_row(&t, "RECEIVER", "TYPE", "DELIVERED", "FAILED",
+              "RETRYING", "FAILURES", "LAST ERROR");
     const cJSON *r;
     cJSON_ArrayForEach(r, recv) {
         char d[32], f[32], re[32];
-        snprintf(d, sizeof(d), "%.0f", jnum(r, "delivered", 0));
-        snprintf(f, sizeof(f), "%.0f", jnum(r, "failed", 0));
-        snprintf(re, sizeof(re), "%.0f", jnum(r, "retrying", 0));
+        snprintf(d, sizeof(d), "%.0f", json_num(r, "delivered", 0));
+        snprintf(f, sizeof(f), "%.0f", json_num(r, "failed", 0));
+        snprintf(re, sizeof(re), "%.0f", json_num(r, "retrying", 0));
         struct strbuf fails = STRBUF_INIT;
         const cJSON *it;
-        cJSON_ArrayForEach(it, jget(r, "failures"))
+        cJSON_ArrayForEach(it, json_member(r, "failures"))
             if (cJSON_IsNumber(it))
                 strbuf_addf(&fails, "%s%s x%.0f", fails.len ? ", " : "",
                             it->string, it->valuedouble);
-        statuspage_table_row(&t, jstr(r, "name"), jstr(r, "type"), d, f, re,
-                             fails.len ? fails.buf : "-",
-                             jstr(r, "lastError"));
+        table_row(&t, json_str(r, "name"), json_str(r, "type"), d, f, re,
+                  fails.len ? fails.buf : "-",
+                  json_str(r, "lastError"));
         strbuf_free(&fails);
     }
-    statuspage_table_write(&t, o);
-    statuspage_table_free(&t);
+    table_write(&t, o);
+    table_free(&t);
 }
 
 /* GET path; returns the parsed document (caller deletes) or NULL with a
@@ -294,17 +255,17 @@ static cJSON *api_get(const char *base, const char *path, bool *down,
 {
     long status = 0;
     struct strbuf body = STRBUF_INIT;
-    enum httpd_client_result r = httpd_client_request(
+    enum client_result r = client_request(
         base, "GET", path, NULL, NULL, &status, &body, err, errlen);
-    *down = r == HTTPD_CLIENT_DOWN;
-    if (r != HTTPD_CLIENT_OK) {
+    *down = r == CLIENT_DOWN;
+    if (r != CLIENT_OK) {
         strbuf_free(&body);
         return NULL;
     }
     if (status != 200) {
         /* 503 "starting": the daemon has not published anything yet */
         cJSON *e = cJSON_ParseWithLength(strbuf_str(&body), body.len);
-        const char *msg = jstr(e, "error");
+        const char *msg = json_str(e, "error");
         snprintf(err, errlen, "%s%s: HTTP %ld: %.200s%s", base, path, status,
                  msg ? msg : strbuf_str(&body),
                  status == 503 ? " (the daemon is starting; try again in a "
@@ -339,9 +300,9 @@ static int from_daemon(const char *base, bool json, char *err, size_t errlen)
         cJSON_Delete(alerts);
         return -1;
     }
-    const cJSON *data = jget(status, "data");
-    const cJSON *al = jget(jget(alerts, "data"), "alerts");
-    const cJSON *ru = jget(jget(rules, "data"), "rules");
+    const cJSON *data = json_member(status, "data");
+    const cJSON *al = json_member(json_member(alerts, "data"), "alerts");
+    const cJSON *ru = json_member(json_member(rules, "data"), "rules");
     struct strbuf o = STRBUF_INIT;
     if (json) {
         cJSON *all = cJSON_CreateObject();
@@ -358,12 +319,13 @@ static int from_daemon(const char *base, bool json, char *err, size_t errlen)
     } else {
         double now = now_wall();
         char up[40] = "?";
-        double started = jtime(data, "startedAt");
+        double started = json_time(data, "startedAt");
         if (started > 0)
-            statuspage_format_age(now - started, up, sizeof(up));
+            format_age(now - started, up, sizeof(up));
+        const char *version = json_str(data, "version");
         strbuf_addf(&o, "segalert %s at %s: up %s, %s\n",
-                    jstr(data, "version") ? jstr(data, "version") : "?", base,
-                    up, jtrue(data, "ready")
+                    version ? version : "?", base, up,
+                    json_bool(data, "ready")
                             ? "ready"
                             : "starting (not every workspace polled yet)");
         print_workspaces(data, &o);
@@ -383,30 +345,31 @@ static int from_daemon(const char *base, bool json, char *err, size_t errlen)
 
 static void print_instances(const cJSON *insts, double now, struct strbuf *o)
 {
-    struct statuspage_table t;
-    statuspage_table_init(&t, 6);
-    statuspage_table_row(&t, "STATE", "SEVERITY", "RULE", "LABELS", "VALUE",
-                         "SINCE");
+    struct table t;
+    table_init(&t, 6);
+    table_row(&t, "STATE", "SEVERITY", "RULE", "LABELS", "VALUE",
+              "SINCE");
     size_t shown = 0, quiet = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, insts) {
-        const cJSON *st = jget(it, "state");
-        const char *state = jstr(st, "state");
+        const cJSON *st = json_member(it, "state");
+        const char *state = json_str(st, "state");
         if (!state || streq(state, "inactive")) {
             quiet++;
             continue;
         }
-        if (jtrue(st, "nodata"))
+        if (json_bool(st, "nodata"))
             state = "nodata";
         struct strbuf labels = STRBUF_INIT;
-        labels_text(jget(it, "series"), &labels);
+        labels_text(json_member(it, "series"), &labels);
         char value[64], since[64];
-        fmt_value(jget(st, "value"), value, sizeof(value));
-        double t0 = streq(state, "firing") && jnum(st, "fired_at", 0) > 0
-                        ? jnum(st, "fired_at", 0) : jnum(st, "active_at", 0);
+        fmt_value(json_member(st, "value"), value, sizeof(value));
+        double fired = json_num(st, "fired_at", 0);
+        double t0 = streq(state, "firing") && fired > 0
+                        ? fired : json_num(st, "active_at", 0);
         fmt_since(t0, now, since, sizeof(since));
-        statuspage_table_row(&t, state, jstr(st, "severity"),
-                             jstr(it, "rule"), labels.buf, value, since);
+        table_row(&t, state, json_str(st, "severity"),
+                  json_str(it, "rule"), labels.buf, value, since);
         strbuf_free(&labels);
         shown++;
     }
@@ -415,63 +378,64 @@ static void print_instances(const cJSON *insts, double now, struct strbuf *o)
         strbuf_addf(o, " (%zu more inactive with history)", quiet);
     strbuf_adds(o, "\n");
     if (shown)
-        statuspage_table_write(&t, o);
-    statuspage_table_free(&t);
+        table_write(&t, o);
+    table_free(&t);
 }
 
 static void print_outbox(const cJSON *outbox, double now, struct strbuf *o)
 {
-    const cJSON *entries = jget(outbox, "entries");
+    const cJSON *entries = json_member(outbox, "entries");
     strbuf_addf(o, "\nQUEUED NOTIFICATIONS: %d\n",
                 cJSON_GetArraySize(entries));
     if (cJSON_GetArraySize(entries) == 0)
         return;
-    struct statuspage_table t;
-    statuspage_table_init(&t, 7);
-    statuspage_table_row(&t, "ID", "RECEIVER", "REASON", "ALERTS",
-                         "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR");
+    struct table t;
+    table_init(&t, 7);
+    table_row(&t, "ID", "RECEIVER", "REASON", "ALERTS",
+              "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR");
     const cJSON *e;
     cJSON_ArrayForEach(e, entries) {
-        const cJSON *n = jget(e, "notification");
+        const cJSON *n = json_member(e, "notification");
         char id[32], na[32], att[32], next[64];
-        snprintf(id, sizeof(id), "%.0f", jnum(e, "id", 0));
-        snprintf(na, sizeof(na), "%d", cJSON_GetArraySize(jget(n, "alerts")));
-        snprintf(att, sizeof(att), "%.0f", jnum(e, "attempts", 0));
-        fmt_since(jnum(e, "next_attempt", 0), now, next, sizeof(next));
-        statuspage_table_row(&t, id, jstr(n, "receiver"), jstr(n, "reason"),
-                             na, att, next, jstr(e, "last_error"));
+        snprintf(id, sizeof(id), "%.0f", json_num(e, "id", 0));
+        snprintf(na, sizeof(na), "%d",
+                 cJSON_GetArraySize(json_member(n, "alerts")));
+        snprintf(att, sizeof(att), "%.0f", json_num(e, "attempts", 0));
+        fmt_since(json_num(e, "next_attempt", 0), now, next, sizeof(next));
+        table_row(&t, id, json_str(n, "receiver"), json_str(n, "reason"),
+                  na, att, next, json_str(e, "last_error"));
     }
-    statuspage_table_write(&t, o);
-    statuspage_table_free(&t);
+    table_write(&t, o);
+    table_free(&t);
 }
 
 static void print_silences(const cJSON *sil, double now, struct strbuf *o)
 {
-    struct statuspage_table t;
-    statuspage_table_init(&t, 4);
-    statuspage_table_row(&t, "SILENCE", "MATCHERS", "ENDS", "COMMENT");
+    struct table t;
+    table_init(&t, 4);
+    table_row(&t, "SILENCE", "MATCHERS", "ENDS", "COMMENT");
     size_t n = 0;
     const cJSON *s;
     cJSON_ArrayForEach(s, sil) {
-        double ends = jnum(s, "ends_at", 0);
+        double ends = json_num(s, "ends_at", 0);
         if (ends <= now)
             continue;
         struct strbuf m = STRBUF_INIT;
         const cJSON *it;
-        cJSON_ArrayForEach(it, jget(s, "matchers"))
+        cJSON_ArrayForEach(it, json_member(s, "matchers"))
             if (cJSON_IsString(it))
                 strbuf_addf(&m, "%s%s", m.len ? ", " : "", it->valuestring);
         char end[64];
         fmt_since(ends, now, end, sizeof(end));
-        statuspage_table_row(&t, jstr(s, "id"), m.buf, end,
-                             jstr(s, "comment"));
+        table_row(&t, json_str(s, "id"), m.buf, end,
+                  json_str(s, "comment"));
         strbuf_free(&m);
         n++;
     }
     strbuf_addf(o, "\nSILENCES: %zu active or pending\n", n);
     if (n)
-        statuspage_table_write(&t, o);
-    statuspage_table_free(&t);
+        table_write(&t, o);
+    table_free(&t);
 }
 
 /* 0 printed, -1 no usable state file (err). */
@@ -504,7 +468,7 @@ static int from_state(const char *dir, const char *why, bool json, char *err,
     }
     char path[4096], saved[40] = "unknown";
     snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE);
-    double saved_at = jnum(root, "saved_at", 0);
+    double saved_at = json_num(root, "saved_at", 0);
     if (saved_at > 0)
         format_iso8601(saved_at, saved, sizeof(saved));
     struct strbuf o = STRBUF_INIT;
@@ -522,15 +486,16 @@ static int from_state(const char *dir, const char *why, bool json, char *err,
     } else {
         double now = now_wall();
         char age[40];
-        statuspage_format_age(now - saved_at, age, sizeof(age));
+        format_age(now - saved_at, age, sizeof(age));
         strbuf_addf(&o, "daemon not running; from state file %s saved %s",
                     path, saved);
         if (saved_at > 0)
             strbuf_addf(&o, " (%s ago)", age);
         strbuf_addf(&o, "\n(%s)\n", why);
-        print_instances(jget(root, "instances"), now, &o);
-        print_outbox(jget(root, "outbox"), now, &o);
-        print_silences(jget(jget(root, "dispatch"), "silences"), now, &o);
+        print_instances(json_member(root, "instances"), now, &o);
+        print_outbox(json_member(root, "outbox"), now, &o);
+        print_silences(json_member(json_member(root, "dispatch"), "silences"),
+                       now, &o);
     }
     fwrite(o.buf, 1, o.len, stdout);
     strbuf_free(&o);
@@ -542,39 +507,21 @@ int cmd_status(int argc, char **argv)
 {
     struct cli_common common = { 0 };
     bool json = false;
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "json", no_argument, NULL, 'j' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "log-format", required_argument, NULL, 'L' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+    static const struct cli_flag flags[] = {
+        { "json", false, cli_set_true },
     };
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': common.config_path = optarg; break;
-        case 'j': json = true; break;
-        case 'v': common.verbose++; break;
-        case 'L': common.log_format = optarg; break;
-        case 'h': status_usage(stdout); return 0;
-        default: status_usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "segalert status: unexpected argument '%s'\n",
-                argv[optind]);
-        return 2;
-    }
+    int prc = cli_parse(argc, argv, &common, flags, ARRAY_SIZE(flags), &json,
+                        status_usage, 0, 0, NULL);
+    if (prc >= 0)
+        return prc;
     config_set_secrets_optional(true);
     struct config *cfg = cli_load_config(&common);
     if (!cfg)
         return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    char url[256], err[1024], why[320];
+    char url[CLIENT_URL_SIZE], err[1024], why[320];
     int rc;
-    if (httpd_listen_url(cfg->listen, url, sizeof(url)) != 0) {
+    if (client_listen_url(cfg->listen, url, sizeof(url)) != 0) {
         snprintf(why, sizeof(why), "the HTTP API is disabled (listen = \"%s\")",
                  cfg->listen ? cfg->listen : "");
         rc = 1;

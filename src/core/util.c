@@ -479,6 +479,21 @@ void format_duration(double s, char *buf, size_t len)
         snprintf(buf, len, "0s");
 }
 
+void format_age(double age_s, char *buf, size_t len)
+{
+    if (!isfinite(age_s) || age_s < 0)
+        age_s = 0;
+    long s = (long)(age_s + 0.5);
+    if (s < 60)
+        snprintf(buf, len, "%lds", s);
+    else if (s < 3600)
+        snprintf(buf, len, "%ldm", s / 60);
+    else if (s < 86400)
+        snprintf(buf, len, "%ldh %ldm", s / 3600, (s % 3600) / 60);
+    else
+        snprintf(buf, len, "%ldd %ldh", s / 86400, (s % 86400) / 3600);
+}
+
 /* ---- strings ------------------------------------------------------------ */
 
 bool str_has_prefix(const char *s, const char *prefix)

@@ -45,37 +45,39 @@ static void run_controls(struct daemon *d, double now)
 {
     struct control_cmd *c;
     while ((c = control_take()) != NULL) {
-        c->rc = 0;
-        c->result[0] = '\0';
+        c->status = CTRL_OK;
+        c->message[0] = '\0';
         switch (c->kind) {
         case CTRL_RELOAD:
-            c->rc = daemon_reload(d, c->result, sizeof(c->result)) == RELOAD_OK
-                        ? 0 : -1;
+            /* the configuration was invalid: the running one is kept */
+            if (daemon_reload(d, c->message, sizeof(c->message)) != RELOAD_OK)
+                c->status = CTRL_FAILED;
             break;
         case CTRL_SILENCE_ADD: {
-            const struct silence *s = silence_add(dispatch_silences(d->disp),
-                                                  c->matchers, c->nmatchers,
-                                                  c->starts_at, c->ends_at,
-                                                  c->created_by, c->comment, now,
-                                                  c->result, sizeof(c->result));
-            if (s) {
-                snprintf(c->result, sizeof(c->result), "%s", s->id);
+            const struct silence *s = NULL;
+            enum silence_err e = silence_add(
+                dispatch_silences(d->disp), c->matchers, c->nmatchers,
+                c->starts_at, c->ends_at, c->created_by, c->comment, now, &s,
+                c->message, sizeof(c->message));
+            c->status = control_status_of_silence(e);
+            if (e == SILENCE_OK) {
+                snprintf(c->silence_id, sizeof(c->silence_id), "%s", s->id);
                 log_info("daemon: silence %s added", s->id);
                 d->dirty = true;
-            } else {
-                c->rc = -1;
             }
             break;
         }
-        case CTRL_SILENCE_EXPIRE:
-            if (silence_expire(dispatch_silences(d->disp), c->id, now, c->result,
-                               sizeof(c->result)) != 0) {
-                c->rc = -1;
-            } else {
+        case CTRL_SILENCE_EXPIRE: {
+            enum silence_err e = silence_expire(dispatch_silences(d->disp),
+                                                c->id, now, c->message,
+                                                sizeof(c->message));
+            c->status = control_status_of_silence(e);
+            if (e == SILENCE_OK) {
                 log_info("daemon: silence %s expired", c->id);
                 d->dirty = true;
             }
             break;
+        }
         }
         /* A GET right after this POST must see its effect. */
         daemon_publish_snapshot(d, now);

@@ -251,7 +251,7 @@ void daemon_publish_snapshot(struct daemon *d, double now)
     sn->outbox_queued = outbox_count(d->ob);
     struct dispatch_stats ds;
     dispatch_stats(d->disp, &ds);
-    for (int r = 0; r < NOTIFY__COUNT && r < 8; r++)
+    for (int r = 0; r < NOTIFY__COUNT; r++)
         sn->notifications_by_reason[r] = ds.notifications[r];
     sn->unrouted = ds.unrouted;
     sn->suppressed_short_lived = ds.suppressed_short_lived;

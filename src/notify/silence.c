@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "notify/notify.h"
+#include "core/json.h"
 #include "core/util.h"
+#include "notify/notify.h"
 
 struct silences {
     struct silence *items;
@@ -81,6 +82,19 @@ int silence_parse_matcher(const char *s, struct kv *out, char *err,
     return 0;
 }
 
+bool silence_id_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > SILENCE_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
 const struct silence *silences_get(const struct silences *set,
                                    const char *id)
 {
@@ -135,14 +149,14 @@ static int check_silence(const struct kv *matchers, size_t n,
     return 0;
 }
 
-const struct silence *silence_add(struct silences *set,
-                                  const struct kv *matchers, size_t n,
-                                  double starts_at, double ends_at,
-                                  const char *created_by, const char *comment,
-                                  double now, char *err, size_t errlen)
+enum silence_err silence_add(struct silences *set, const struct kv *matchers,
+                             size_t n, double starts_at, double ends_at,
+                             const char *created_by, const char *comment,
+                             double now, const struct silence **added,
+                             char *err, size_t errlen)
 {
     if (check_silence(matchers, n, starts_at, ends_at, err, errlen) != 0)
-        return NULL;
+        return SILENCE_INVALID;
     XGROW(set->items, set->n + 1, set->cap);
     struct silence *s = &set->items[set->n];
     memset(s, 0, sizeof(*s));
@@ -154,25 +168,27 @@ const struct silence *silence_add(struct silences *set,
     s->created_by = xstrdup(created_by);
     s->comment = xstrdup(comment);
     set->n++;
-    return s;
+    if (added)
+        *added = s;
+    return SILENCE_OK;
 }
 
-int silence_expire(struct silences *set, const char *id, double now,
-                   char *err, size_t errlen)
+enum silence_err silence_expire(struct silences *set, const char *id,
+                                double now, char *err, size_t errlen)
 {
     struct silence *s = (struct silence *)silences_get(set, id);
     if (!s) {
         snprintf(err, errlen, "no silence with id '%s'", id ? id : "");
-        return -1;
+        return SILENCE_NOT_FOUND;
     }
     if (s->ends_at <= now) {
         snprintf(err, errlen, "silence '%s' has already expired", id);
-        return -1;
+        return SILENCE_ENDED;
     }
     if (s->starts_at > now)
         s->starts_at = now;
     s->ends_at = now;
-    return 0;
+    return SILENCE_OK;
 }
 
 const struct silence *silences_list(const struct silences *set, size_t *n)
@@ -259,19 +275,13 @@ cJSON *silences_to_json(const struct silences *set)
     return arr;
 }
 
-static const char *opt_string(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static int parse_one(const cJSON *o, size_t idx, struct silence *s,
                      char *err, size_t errlen)
 {
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "matchers");
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "starts_at");
-    const cJSON *en = cJSON_GetObjectItemCaseSensitive(o, "ends_at");
+    const cJSON *id = json_member(o, "id");
+    const cJSON *m = json_member(o, "matchers");
+    const cJSON *st = json_member(o, "starts_at");
+    const cJSON *en = json_member(o, "ends_at");
     char sub[200];
 
     if (!cJSON_IsObject(o) || !cJSON_IsString(id) || !id->valuestring[0] ||
@@ -304,8 +314,8 @@ static int parse_one(const cJSON *o, size_t idx, struct silence *s,
     s->id = xstrdup(id->valuestring);
     s->starts_at = st->valuedouble;
     s->ends_at = en->valuedouble;
-    s->created_by = xstrdup(opt_string(o, "created_by"));
-    s->comment = xstrdup(opt_string(o, "comment"));
+    s->created_by = xstrdup(json_str(o, "created_by"));
+    s->comment = xstrdup(json_str(o, "comment"));
     return 0;
 }
 

@@ -23,7 +23,6 @@ int control_submit(struct control_cmd *cmd, double timeout_s)
     }
     pthread_mutex_lock(&mu);
     cmd->done = false;
-    cmd->abandoned = false;
     cmd->next = NULL;
     if (tail)
         tail->next = cmd;
@@ -75,4 +74,16 @@ void control_complete(struct control_cmd *cmd)
     cmd->done = true;
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
+}
+
+enum control_status control_status_of_silence(enum silence_err e)
+{
+    switch (e) {
+    case SILENCE_OK: return CTRL_OK;
+    case SILENCE_NOT_FOUND: return CTRL_NOT_FOUND;
+    /* Expiring twice is the client's mistake, like a bad matcher. */
+    case SILENCE_ENDED:
+    case SILENCE_INVALID: return CTRL_INVALID;
+    }
+    return CTRL_FAILED;
 }

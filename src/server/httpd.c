@@ -5,13 +5,14 @@
  * when the headers are in (we route, authorise and answer everything that
  * needs no body right there), then once per chunk of body, then once more
  * with no data when the body is complete.  Only POST /api/v1/silences
- * reads a body.
+ * reads a body (parsed by silence_api.c).  What the main loop made of a
+ * control command comes back as a code (control.h), mapped to an HTTP
+ * status here.
  */
 #include "server/httpd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -24,15 +25,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <microhttpd.h>
 
-#include "server/control.h"
 #include "core/log.h"
 #include "notify/silence.h"
+#include "server/api_json.h"
+#include "server/control.h"
+#include "server/html.h"
+#include "server/prom.h"
+#include "server/silence_api.h"
 #include "server/snapshot.h"
-#include "server/statuspage.h"
 
 struct httpd {
     struct MHD_Daemon *mhd;
@@ -84,10 +86,8 @@ static bool addr_is_loopback(const struct sockaddr *sa)
     return false;
 }
 
-/* Split "host:port", "[v6]:port" or ":port".  host gets "" for a wildcard.
- * Returns 0 or -1. */
-static int split_listen(const char *listen, char *host, size_t hostlen,
-                        long *port)
+int httpd_parse_listen(const char *listen, char *host, size_t hostlen,
+                       long *port)
 {
     const char *colon;
     if (!listen || !*listen)
@@ -237,10 +237,8 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, enum route rt,
     if (!is_api(rt))
         return reply_text(c, status, msg);
     struct strbuf sb = STRBUF_INIT;
-    strbuf_adds(&sb, "{\"status\":\"error\",\"error\":");
-    strbuf_add_json_str(&sb, msg);
-    strbuf_adds(&sb, "}\n");
-    return reply_sb(c, status, STATUSPAGE_JSON_TYPE, &sb);
+    api_json_error(&sb, msg);
+    return reply_sb(c, status, API_JSON_CONTENT_TYPE, &sb);
 }
 
 static enum MHD_Result reply_405(struct MHD_Connection *c, enum route rt,
@@ -250,9 +248,7 @@ static enum MHD_Result reply_405(struct MHD_Connection *c, enum route rt,
     snprintf(msg, sizeof(msg), "method not allowed (allowed: %s)", allow);
     struct strbuf sb = STRBUF_INIT;
     if (is_api(rt)) {
-        strbuf_adds(&sb, "{\"status\":\"error\",\"error\":");
-        strbuf_add_json_str(&sb, msg);
-        strbuf_adds(&sb, "}\n");
+        api_json_error(&sb, msg);
     } else {
         strbuf_adds(&sb, msg);
         strbuf_addc(&sb, '\n');
@@ -263,7 +259,7 @@ static enum MHD_Result reply_405(struct MHD_Connection *c, enum route rt,
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            is_api(rt) ? STATUSPAGE_JSON_TYPE
+                            is_api(rt) ? API_JSON_CONTENT_TYPE
                                        : "text/plain; charset=utf-8");
     MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
     enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
@@ -272,21 +268,6 @@ static enum MHD_Result reply_405(struct MHD_Connection *c, enum route rt,
 }
 
 /* ---- routing ------------------------------------------------------------- */
-
-/* A silence id in a path: what silence_add makes (hex) and a little more,
- * never a '/' or anything needing escapes. */
-static bool valid_id(const char *s, size_t n)
-{
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-              (ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '_'))
-            return false;
-    }
-    return true;
-}
 
 /* Path -> route; *id (a copy, caller frees) for the silence routes. */
 static enum route route_of(const char *url, char **id)
@@ -308,7 +289,7 @@ static enum route route_of(const char *url, char **id)
             return fixed[i].rt;
     if (str_has_prefix(url, "/api/v1/silence/")) {
         const char *p = url + strlen("/api/v1/silence/");
-        if (valid_id(p, strlen(p))) {
+        if (silence_id_valid(p, strlen(p))) {
             *id = xstrdup(p);
             return R_SILENCE_ID;
         }
@@ -317,7 +298,7 @@ static enum route route_of(const char *url, char **id)
         const char *p = url + strlen("/api/v1/silences/");
         const char *slash = strchr(p, '/');
         if (slash && streq(slash, "/expire") &&
-            valid_id(p, (size_t)(slash - p))) {
+            silence_id_valid(p, (size_t)(slash - p))) {
             *id = xstrndup(p, (size_t)(slash - p));
             return R_SILENCE_EXPIRE;
         }
@@ -391,22 +372,45 @@ static int authorise(struct httpd *h, struct MHD_Connection *c,
 
 /* ---- control commands --------------------------------------------------- */
 
-static int submit(struct httpd *h, struct control_cmd *cmd)
+/* Answer cmd without running it (the main loop is going away). */
+static void refuse_shutting_down(struct control_cmd *cmd)
 {
-    if (atomic_load(&h->stopping)) {
-        cmd->rc = -1;
-        snprintf(cmd->result, sizeof(cmd->result), "segalert is shutting down");
-        return 0;
-    }
-    return control_submit(cmd, HTTPD_CONTROL_TIMEOUT_S);
+    cmd->status = CTRL_UNAVAILABLE;
+    snprintf(cmd->message, sizeof(cmd->message), "segalert is shutting down");
 }
 
-static enum MHD_Result no_answer(struct MHD_Connection *c, enum route rt)
+static unsigned http_status_of(enum control_status st)
 {
-    char msg[128];
-    snprintf(msg, sizeof(msg), "the main loop did not answer within %.0f s",
-             HTTPD_CONTROL_TIMEOUT_S);
-    return reply_error(c, rt, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+    switch (st) {
+    case CTRL_OK: return MHD_HTTP_OK;
+    case CTRL_INVALID: return MHD_HTTP_BAD_REQUEST;
+    case CTRL_NOT_FOUND: return MHD_HTTP_NOT_FOUND;
+    case CTRL_UNAVAILABLE: return MHD_HTTP_SERVICE_UNAVAILABLE;
+    case CTRL_FAILED: break;
+    }
+    return MHD_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* Have the main loop run cmd.  0 when it succeeded; otherwise -1 with the
+ * error answer queued in *ret (what, when the main loop gave no reason). */
+static int run_control(struct httpd *h, struct MHD_Connection *c,
+                       enum route rt, struct control_cmd *cmd,
+                       const char *what, enum MHD_Result *ret)
+{
+    if (atomic_load(&h->stopping)) {
+        refuse_shutting_down(cmd);
+    } else if (control_submit(cmd, HTTPD_CONTROL_TIMEOUT_S) != 0) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "the main loop did not answer within "
+                                   "%.0f s", HTTPD_CONTROL_TIMEOUT_S);
+        *ret = reply_error(c, rt, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+        return -1;
+    }
+    if (cmd->status == CTRL_OK)
+        return 0;
+    *ret = reply_error(c, rt, http_status_of(cmd->status),
+                       cmd->message[0] ? cmd->message : what);
+    return -1;
 }
 
 static enum MHD_Result do_reload(struct httpd *h, struct MHD_Connection *c)
@@ -414,11 +418,9 @@ static enum MHD_Result do_reload(struct httpd *h, struct MHD_Connection *c)
     struct control_cmd cmd;
     memset(&cmd, 0, sizeof(cmd));
     cmd.kind = CTRL_RELOAD;
-    if (submit(h, &cmd) != 0)
-        return no_answer(c, R_RELOAD);
-    if (cmd.rc != 0)
-        return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                          cmd.result[0] ? cmd.result : "reload failed");
+    enum MHD_Result ret;
+    if (run_control(h, c, R_RELOAD, &cmd, "reload failed", &ret) != 0)
+        return ret;
     return reply_text(c, MHD_HTTP_OK, "OK");
 }
 
@@ -429,198 +431,40 @@ static enum MHD_Result do_expire(struct httpd *h, struct MHD_Connection *c,
     memset(&cmd, 0, sizeof(cmd));
     cmd.kind = CTRL_SILENCE_EXPIRE;
     cmd.id = id;
-    if (submit(h, &cmd) != 0)
-        return no_answer(c, rt);
-    if (cmd.rc != 0) {
-        const char *msg = cmd.result[0] ? cmd.result : "cannot expire";
-        /* silence_expire() says "no silence with id ..." for unknown ids */
-        return reply_error(c, rt, strstr(msg, "no silence")
-                                      ? MHD_HTTP_NOT_FOUND
-                                      : MHD_HTTP_BAD_REQUEST, msg);
-    }
+    enum MHD_Result ret;
+    if (run_control(h, c, rt, &cmd, "cannot expire", &ret) != 0)
+        return ret;
     struct strbuf sb = STRBUF_INIT;
-    strbuf_adds(&sb, "{\"status\":\"success\"}\n");
-    return reply_sb(c, MHD_HTTP_OK, STATUSPAGE_JSON_TYPE, &sb);
-}
-
-static void free_matchers(struct kv *m, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(m[i].key);
-        free(m[i].value);
-    }
-    free(m);
-}
-
-/* An optional string member: 0 (absent or a string), -1 (wrong type). */
-static int opt_string(const cJSON *j, const char *key, const char **out)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, key);
-    *out = NULL;
-    if (!it || cJSON_IsNull(it))
-        return 0;
-    if (!cJSON_IsString(it))
-        return -1;
-    *out = it->valuestring;
-    return 0;
-}
-
-/* Parse the POST /api/v1/silences body into cmd (matchers allocated into
- * *mout).  Returns 0, or -1 with a message for the client. */
-static int parse_silence(const char *body, size_t len, double now,
-                         struct control_cmd *cmd, struct kv **mout,
-                         size_t *nout, char **strs, char *err, size_t errlen)
-{
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, false);
-    struct kv *m = NULL;
-    size_t n = 0;
-    if (!j) {
-        snprintf(err, errlen, "the body is not valid JSON");
-        return -1;
-    }
-    while (end && (size_t)(end - body) < len &&
-           (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
-        end++;
-    if (end && (size_t)(end - body) < len) {
-        snprintf(err, errlen, "the body has trailing bytes after the JSON");
-        goto fail;
-    }
-    if (!cJSON_IsObject(j)) {
-        snprintf(err, errlen, "the body must be a JSON object");
-        goto fail;
-    }
-    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "matchers");
-    if (!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) == 0) {
-        snprintf(err, errlen, "matchers: expected a non-empty array of "
-                              "\"label=glob\" strings");
-        goto fail;
-    }
-    m = xcalloc((size_t)cJSON_GetArraySize(ms), sizeof(*m));
-    const cJSON *it;
-    cJSON_ArrayForEach(it, ms) {
-        char text[1024];
-        if (cJSON_IsString(it)) {
-            snprintf(text, sizeof(text), "%s", it->valuestring);
-        } else if (cJSON_IsObject(it)) {
-            /* Alertmanager's {"name","value","isRegex","isEqual"} form */
-            const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
-            const cJSON *val = cJSON_GetObjectItemCaseSensitive(it, "value");
-            const cJSON *re = cJSON_GetObjectItemCaseSensitive(it, "isRegex");
-            const cJSON *eq = cJSON_GetObjectItemCaseSensitive(it, "isEqual");
-            if (!cJSON_IsString(nm) || !cJSON_IsString(val)) {
-                snprintf(err, errlen, "matchers[%zu]: expected \"label=glob\" "
-                                      "or {\"name\",\"value\"}", n);
-                goto fail;
-            }
-            if (cJSON_IsTrue(re)) {
-                snprintf(err, errlen, "matchers[%zu]: regex matchers are not "
-                                      "supported; use a glob", n);
-                goto fail;
-            }
-            if (cJSON_IsFalse(eq)) {
-                snprintf(err, errlen, "matchers[%zu]: negative matchers are "
-                                      "not supported", n);
-                goto fail;
-            }
-            snprintf(text, sizeof(text), "%s=%s", nm->valuestring,
-                     val->valuestring);
-        } else {
-            snprintf(err, errlen, "matchers[%zu]: expected a string", n);
-            goto fail;
-        }
-        char why[256];
-        if (silence_parse_matcher(text, &m[n], why, sizeof(why)) != 0) {
-            snprintf(err, errlen, "matchers[%zu]: %s", n, why);
-            goto fail;
-        }
-        n++;
-    }
-    const char *starts = NULL, *ends = NULL, *dur = NULL, *comment = NULL,
-               *by = NULL;
-    if (opt_string(j, "startsAt", &starts) || opt_string(j, "endsAt", &ends) ||
-        opt_string(j, "duration", &dur) || opt_string(j, "comment", &comment) ||
-        opt_string(j, "createdBy", &by)) {
-        snprintf(err, errlen, "startsAt, endsAt, duration, comment and "
-                              "createdBy must be strings");
-        goto fail;
-    }
-    double starts_at = now, ends_at = 0, d = 0;
-    if (starts && parse_iso8601(starts, &starts_at) != 0) {
-        snprintf(err, errlen, "startsAt: expected an RFC 3339 time such as "
-                              "2026-08-20T12:00:00Z");
-        goto fail;
-    }
-    if ((dur != NULL) == (ends != NULL)) {
-        snprintf(err, errlen, "give either duration (\"2h\") or endsAt "
-                              "(RFC 3339)");
-        goto fail;
-    }
-    if (dur) {
-        if (parse_duration(dur, &d) != 0 || d <= 0) {
-            snprintf(err, errlen, "duration: expected a positive duration "
-                                  "such as 30m or 2h, got '%s'", dur);
-            goto fail;
-        }
-        ends_at = starts_at + d;
-    } else if (parse_iso8601(ends, &ends_at) != 0) {
-        snprintf(err, errlen, "endsAt: expected an RFC 3339 time such as "
-                              "2026-08-20T12:00:00Z");
-        goto fail;
-    }
-    if (ends_at <= now) {
-        snprintf(err, errlen, "the silence would already be over");
-        goto fail;
-    }
-    cmd->kind = CTRL_SILENCE_ADD;
-    cmd->matchers = m;
-    cmd->nmatchers = n;
-    cmd->starts_at = starts_at;
-    cmd->ends_at = ends_at;
-    /* Copies: the tree is deleted before the command is submitted. */
-    strs[0] = xstrdup(by);
-    strs[1] = xstrdup(comment);
-    cmd->created_by = strs[0];
-    cmd->comment = strs[1];
-    *mout = m;
-    *nout = n;
-    cJSON_Delete(j);
-    return 0;
-fail:
-    free_matchers(m, n);
-    cJSON_Delete(j);
-    return -1;
+    api_json_ok(&sb);
+    return reply_sb(c, MHD_HTTP_OK, API_JSON_CONTENT_TYPE, &sb);
 }
 
 static enum MHD_Result do_add_silence(struct httpd *h,
                                       struct MHD_Connection *c,
                                       struct req *r)
 {
+    struct silence_request sr;
+    char err[300];
+    if (silence_api_parse(strbuf_str(&r->body), r->body.len, now_wall(), &sr,
+                          err, sizeof(err)) != 0)
+        return reply_error(c, R_SILENCES, MHD_HTTP_BAD_REQUEST, err);
     struct control_cmd cmd;
     memset(&cmd, 0, sizeof(cmd));
-    struct kv *m = NULL;
-    size_t n = 0;
-    char *strs[2] = { NULL, NULL };
-    char err[300];
-    if (parse_silence(strbuf_str(&r->body), r->body.len, now_wall(), &cmd, &m,
-                      &n, strs, err, sizeof(err)) != 0)
-        return reply_error(c, R_SILENCES, MHD_HTTP_BAD_REQUEST, err);
+    cmd.kind = CTRL_SILENCE_ADD;
+    cmd.matchers = sr.matchers;
+    cmd.nmatchers = sr.nmatchers;
+    cmd.starts_at = sr.starts_at;
+    cmd.ends_at = sr.ends_at;
+    cmd.created_by = sr.created_by;
+    cmd.comment = sr.comment;
     enum MHD_Result ret;
-    if (submit(h, &cmd) != 0) {
-        ret = no_answer(c, R_SILENCES);
-    } else if (cmd.rc != 0) {
-        ret = reply_error(c, R_SILENCES, MHD_HTTP_BAD_REQUEST,
-                          cmd.result[0] ? cmd.result : "cannot add silence");
-    } else {
+    if (run_control(h, c, R_SILENCES, &cmd, "cannot add silence", &ret) ==
+        0) {
         struct strbuf sb = STRBUF_INIT;
-        strbuf_adds(&sb, "{\"status\":\"success\",\"silenceId\":");
-        strbuf_add_json_str(&sb, cmd.result);
-        strbuf_adds(&sb, "}\n");
-        ret = reply_sb(c, MHD_HTTP_OK, STATUSPAGE_JSON_TYPE, &sb);
+        api_json_silence_added(&sb, cmd.silence_id);
+        ret = reply_sb(c, MHD_HTTP_OK, API_JSON_CONTENT_TYPE, &sb);
     }
-    free_matchers(m, n);
-    free(strs[0]);
-    free(strs[1]);
+    silence_request_free(&sr);
     return ret;
 }
 
@@ -642,20 +486,20 @@ static enum MHD_Result do_get(struct MHD_Connection *c, enum route rt)
     if (!s)
         return reply_error(c, rt, MHD_HTTP_SERVICE_UNAVAILABLE, "starting");
     struct strbuf sb = STRBUF_INIT;
-    const char *ctype = STATUSPAGE_JSON_TYPE;
+    const char *ctype = API_JSON_CONTENT_TYPE;
     switch (rt) {
     case R_ROOT:
-        statuspage_html(s, &sb);
-        ctype = STATUSPAGE_HTML_TYPE;
+        html_status_page(s, &sb);
+        ctype = HTML_CONTENT_TYPE;
         break;
     case R_METRICS:
-        statuspage_metrics(s, &sb);
-        ctype = STATUSPAGE_METRICS_TYPE;
+        prom_render_metrics(s, &sb);
+        ctype = PROM_CONTENT_TYPE;
         break;
-    case R_ALERTS: statuspage_alerts_json(s, &sb); break;
-    case R_RULES: statuspage_rules_json(s, &sb); break;
-    case R_STATUS: statuspage_status_json(s, &sb); break;
-    case R_SILENCES: statuspage_silences_json(s, &sb); break;
+    case R_ALERTS: api_json_alerts(s, &sb); break;
+    case R_RULES: api_json_rules(s, &sb); break;
+    case R_STATUS: api_json_status(s, &sb); break;
+    case R_SILENCES: api_json_silences(s, &sb); break;
     default: break;
     }
     snapshot_release(s);
@@ -773,12 +617,12 @@ static struct MHD_Daemon *start_mhd(struct httpd *h, unsigned flags,
 struct httpd *httpd_start(const char *listen, const char *admin_token,
                           char *err, size_t errlen)
 {
-    char host[256], why[320];
+    char host[HTTPD_HOST_SIZE], why[320];
     long port = 0;
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
     memset(&ss, 0, sizeof(ss));
-    if (split_listen(listen, host, sizeof(host), &port) != 0) {
+    if (httpd_parse_listen(listen, host, sizeof(host), &port) != 0) {
         snprintf(err, errlen, "invalid listen address '%s': expected "
                               "HOST:PORT, [IPv6]:PORT or :PORT",
                  listen ? listen : "");
@@ -846,8 +690,7 @@ static void *drain_main(void *arg)
     while (!atomic_load(&h->drain_done)) {
         struct control_cmd *c;
         while ((c = control_take()) != NULL) {
-            c->rc = -1;
-            snprintf(c->result, sizeof(c->result), "segalert is shutting down");
+            refuse_shutting_down(c);
             control_complete(c);
         }
         nanosleep(&nap, NULL);
@@ -893,109 +736,4 @@ int httpd_port(const struct httpd *h)
 bool httpd_is_loopback(const struct httpd *h)
 {
     return h && h->loopback;
-}
-
-/* ---- client -------------------------------------------------------------- */
-
-int httpd_listen_url(const char *listen, char *url, size_t len)
-{
-    char host[256];
-    long port;
-    if (split_listen(listen, host, sizeof(host), &port) != 0 || port == 0)
-        return -1;
-    const char *h = host;
-    bool v6 = strchr(host, ':') != NULL;
-    if (!host[0] || streq(host, "0.0.0.0")) {
-        h = "127.0.0.1";
-        v6 = false;
-    } else if (streq(host, "::")) {
-        h = "::1";
-    }
-    snprintf(url, len, v6 ? "http://[%s]:%ld" : "http://%s:%ld", h, port);
-    return 0;
-}
-
-#define CLIENT_MAX_BODY ((size_t)32 << 20)
-
-struct sink {
-    struct strbuf *out;
-    bool too_big;
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct sink *s = ud;
-    size_t n = size * nmemb;
-    if (s->out->len + n > CLIENT_MAX_BODY) {
-        s->too_big = true;
-        return 0;
-    }
-    strbuf_add(s->out, data, n);
-    return n;
-}
-
-enum httpd_client_result httpd_client_request(const char *base_url,
-                                              const char *method,
-                                              const char *path,
-                                              const char *admin_token,
-                                              const char *body, long *status,
-                                              struct strbuf *out, char *err,
-                                              size_t errlen)
-{
-    CURL *curl = curl_easy_init();
-    if (!curl) {
-        snprintf(err, errlen, "cannot initialise libcurl");
-        return HTTPD_CLIENT_ERROR;
-    }
-    char *url = xasprintf("%s%s", base_url, path);
-    struct curl_slist *hdrs = NULL;
-    char *auth = NULL;
-    struct sink sink = { out, false };
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    /* A proxy from the environment must not see loopback requests (or
-     * the admin token). */
-    curl_easy_setopt(curl, CURLOPT_PROXY, "");
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                     (long)(HTTPD_CONTROL_TIMEOUT_S * 1000) + 10000L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "segalert/" SEGALERT_VERSION);
-    if (body) {
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    if (admin_token && *admin_token) {
-        auth = xasprintf("Authorization: Bearer %s", admin_token);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
-    if (hdrs)
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-    CURLcode rc = curl_easy_perform(curl);
-    enum httpd_client_result res = HTTPD_CLIENT_OK;
-    if (rc == CURLE_COULDNT_CONNECT) {
-        snprintf(err, errlen, "nothing listens on %s", base_url);
-        res = HTTPD_CLIENT_DOWN;
-    } else if (sink.too_big) {
-        snprintf(err, errlen, "%s: response larger than %zu bytes", url,
-                 CLIENT_MAX_BODY);
-        res = HTTPD_CLIENT_ERROR;
-    } else if (rc != CURLE_OK) {
-        snprintf(err, errlen, "%s: %s", url, curl_easy_strerror(rc));
-        res = HTTPD_CLIENT_ERROR;
-    } else {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-    }
-    curl_slist_free_all(hdrs);
-    if (auth) {
-        /* the token was in it */
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
-    free(url);
-    curl_easy_cleanup(curl);
-    return res;
 }

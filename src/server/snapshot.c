@@ -11,19 +11,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "core/kv.h"
 #include "core/util.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct snapshot *published;
-
-static void free_kvs(struct kv *kvs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(kvs[i].key);
-        free(kvs[i].value);
-    }
-    free(kvs);
-}
 
 /* Frees everything the snapshot owns (every string and array), then s. */
 static void snapshot_free(struct snapshot *s)
@@ -44,7 +36,7 @@ static void snapshot_free(struct snapshot *s)
     for (size_t i = 0; i < s->nalerts; i++) {
         struct snap_alert *a = &s->alerts[i];
         free(a->rule);
-        free_kvs(a->labels, a->nlabels);
+        kv_array_free(a->labels, a->nlabels);
         free(a->state);
         free(a->severity);
         free(a->summary);
@@ -67,7 +59,7 @@ static void snapshot_free(struct snapshot *s)
         struct snap_receiver *r = &s->receivers[i];
         free(r->name);
         free(r->type);
-        free_kvs(r->failures, r->nfailures);
+        kv_array_free(r->failures, r->nfailures);
         free(r->last_error);
     }
     free(s->receivers);
@@ -80,7 +72,7 @@ static void snapshot_free(struct snapshot *s)
     }
     free(s->silences);
     for (size_t i = 0; i < s->nseries; i++)
-        free_kvs(s->series[i].labels, s->series[i].nlabels);
+        kv_array_free(s->series[i].labels, s->series[i].nlabels);
     free(s->series);
     free(s);
 }
@@ -131,4 +123,30 @@ void snapshot_clear(void)
     published = NULL;
     pthread_mutex_unlock(&mu);
     snapshot_release(old);
+}
+
+size_t snapshot_count_alerts(const struct snapshot *s, const char *state)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nalerts; i++)
+        if (streq(s->alerts[i].state, state))
+            n++;
+    return n;
+}
+
+size_t snapshot_count_active_silences(const struct snapshot *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nsilences; i++)
+        if (s->silences[i].active)
+            n++;
+    return n;
+}
+
+const char *snapshot_silence_status(const struct snapshot *s,
+                                    const struct snap_silence *si)
+{
+    if (si->active)
+        return "active";
+    return si->starts_at > s->generated_at ? "pending" : "expired";
 }

@@ -756,8 +756,10 @@ static void test_restart_mid_timeline(void **state)
     assert_string_equal(tick(d, 30), "default:first:a,b/");
     fire(d, 100, "c");                          /* queued for 330 */
     feed(d, 190, "r", "id=z,workspace=stage", "critical", false); /* 220 */
-    assert_non_null(silence_add(dispatch_silences(d), &m, 1, T0, T0 + 5000,
-                                "ops", "quiet", T0 + 150, err, sizeof(err)));
+    assert_int_equal(silence_add(dispatch_silences(d), &m, 1, T0, T0 + 5000,
+                                 "ops", "quiet", T0 + 150, NULL, err,
+                                 sizeof(err)),
+                     SILENCE_OK);
     fire(d, 195, "s");                          /* silenced */
     char first_id[64];
     {
@@ -892,8 +894,10 @@ static void add_silence(struct dispatcher *d, const char *matcher,
     struct kv m;
     char err[128];
     assert_int_equal(silence_parse_matcher(matcher, &m, err, sizeof(err)), 0);
-    assert_non_null(silence_add(dispatch_silences(d), &m, 1, T0 + from,
-                                T0 + to, NULL, NULL, T0, err, sizeof(err)));
+    assert_int_equal(silence_add(dispatch_silences(d), &m, 1, T0 + from,
+                                 T0 + to, NULL, NULL, T0, NULL, err,
+                                 sizeof(err)),
+                     SILENCE_OK);
     free(m.key);
     free(m.value);
 }

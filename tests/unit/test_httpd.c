@@ -2,8 +2,8 @@
  * test_httpd.c - the HTTP server on a real loopback socket: every route,
  * status codes and content types, 404/405, request bodies, the admin
  * token rules on a non-loopback bind, control commands answered by a fake
- * main loop thread, shutdown while a command waits, start-up errors and
- * the client helpers.
+ * main loop thread (HTTP statuses from the outcome codes), shutdown while
+ * a command waits, start-up errors and the CLI's client (cmd/client.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,11 +23,13 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "cmd/client.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "notify/silence.h"
 #include "server/control.h"
 #include "server/httpd.h"
-#include "core/log.h"
 #include "server/snapshot.h"
-#include "core/util.h"
 
 /* ---- a fake main loop --------------------------------------------------- */
 
@@ -38,6 +40,14 @@ static pthread_t loop_thread;
 static char last_matchers[256];
 static double last_span;
 static char last_by[64], last_comment[64];
+/* Silences behind the expire routes, for ids other than the fixed ones. */
+static struct silences *loop_silences;
+static pthread_mutex_t loop_silences_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Ids the fake loop answers with a code whose message says otherwise: the
+ * HTTP status must come from the code. */
+#define ID_GONE "c0de404"       /* CTRL_NOT_FOUND, "it is gone" */
+#define ID_TWICE "c0de400"      /* CTRL_INVALID, "no silence ..." */
 
 static void *loop_main(void *arg)
 {
@@ -46,13 +56,13 @@ static void *loop_main(void *arg)
     while (atomic_load(&loop_run)) {
         struct control_cmd *c;
         while ((c = control_take()) != NULL) {
-            c->rc = 0;
-            c->result[0] = '\0';
+            c->status = CTRL_OK;
+            c->message[0] = '\0';
             switch (c->kind) {
             case CTRL_RELOAD:
                 if (atomic_load(&reload_fails)) {
-                    c->rc = -1;
-                    snprintf(c->result, sizeof(c->result),
+                    c->status = CTRL_FAILED;
+                    snprintf(c->message, sizeof(c->message),
                              "rules/x.conf:3: unknown metric 'foo'");
                 }
                 break;
@@ -69,14 +79,26 @@ static void *loop_main(void *arg)
                          c->created_by ? c->created_by : "(null)");
                 snprintf(last_comment, sizeof(last_comment), "%s",
                          c->comment ? c->comment : "(null)");
-                snprintf(c->result, sizeof(c->result), "feedc0ffee123456");
+                snprintf(c->silence_id, sizeof(c->silence_id),
+                         "feedc0ffee123456");
                 break;
             }
             case CTRL_SILENCE_EXPIRE:
-                if (!streq(c->id, "0123456789abcdef")) {
-                    c->rc = -1;
-                    snprintf(c->result, sizeof(c->result),
-                             "no silence with id '%s'", c->id);
+                if (streq(c->id, "0123456789abcdef")) {
+                    break;
+                } else if (streq(c->id, ID_GONE)) {
+                    c->status = CTRL_NOT_FOUND;
+                    snprintf(c->message, sizeof(c->message), "it is gone");
+                } else if (streq(c->id, ID_TWICE)) {
+                    c->status = CTRL_INVALID;
+                    snprintf(c->message, sizeof(c->message),
+                             "no silence can be expired twice");
+                } else {
+                    pthread_mutex_lock(&loop_silences_mu);
+                    c->status = control_status_of_silence(silence_expire(
+                        loop_silences, c->id, now_wall(), c->message,
+                        sizeof(c->message)));
+                    pthread_mutex_unlock(&loop_silences_mu);
                 }
                 break;
             }
@@ -231,6 +253,18 @@ static void req(const char *method, const char *path, const char *body,
 static void resp_free(struct resp *r)
 {
     strbuf_free(&r->body);
+}
+
+/* One request without credentials: its status and a piece of its body. */
+static void expect_status(const char *method, const char *path,
+                          const char *body, long status, const char *has)
+{
+    struct resp r;
+    req(method, path, body, NULL, &r);
+    if (r.status != status || !strstr(strbuf_str(&r.body), has))
+        fail_msg("%s %s: %ld, wanted %ld with '%s': %s", method, path,
+                 r.status, status, has, strbuf_str(&r.body));
+    resp_free(&r);
 }
 
 static struct httpd *start(const char *listen, const char *token)
@@ -475,6 +509,53 @@ static void test_silences_and_reload(void **state)
     snapshot_clear();
 }
 
+/* Unknown id 404, already expired 400: decided by the outcome code, never
+ * by the wording of the message. */
+static void test_expire_status_from_code(void **state)
+{
+    (void)state;
+    publish(true);
+    char err[256];
+    struct kv m = { "rule", "x" };
+    const struct silence *si = NULL;
+    pthread_mutex_lock(&loop_silences_mu);
+    assert_int_equal(silence_add(loop_silences, &m, 1, now_wall() - 10,
+                                 now_wall() + 3600, NULL, NULL, now_wall(),
+                                 &si, err, sizeof(err)),
+                     SILENCE_OK);
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/silence/%s", si->id);
+    pthread_mutex_unlock(&loop_silences_mu);
+    loop_start();
+    struct httpd *h = start("127.0.0.1:0", NULL);
+
+    expect_status("DELETE", path, NULL, 200, "\"success\"");
+    expect_status("DELETE", path, NULL, 400, "already expired");
+    expect_status("DELETE", "/api/v1/silence/0000000000000001", NULL, 404,
+                  "no silence with id");
+
+    expect_status("DELETE", "/api/v1/silence/" ID_GONE, NULL, 404,
+                  "it is gone");
+    expect_status("POST", "/api/v1/silences/" ID_TWICE "/expire", "", 400,
+                  "no silence can be");
+
+    httpd_stop(h);
+    loop_stop();
+    snapshot_clear();
+}
+
+/* Every outcome code has its status, whatever the command. */
+static void test_outcome_statuses(void **state)
+{
+    (void)state;
+    assert_int_equal(control_status_of_silence(SILENCE_OK), CTRL_OK);
+    assert_int_equal(control_status_of_silence(SILENCE_INVALID),
+                     CTRL_INVALID);
+    assert_int_equal(control_status_of_silence(SILENCE_NOT_FOUND),
+                     CTRL_NOT_FOUND);
+    assert_int_equal(control_status_of_silence(SILENCE_ENDED), CTRL_INVALID);
+}
+
 static void test_admin_token(void **state)
 {
     (void)state;
@@ -568,7 +649,8 @@ static void test_stop_while_waiting(void **state)
     pthread_join(t, NULL);
     assert_true(now_wall() - t0 < 3);
     assert_int_equal(p.rc, CURLE_OK);
-    assert_int_equal(p.status, 500);
+    /* CTRL_UNAVAILABLE (was 500 while outcomes were strings) */
+    assert_int_equal(p.status, 503);
     assert_non_null(strstr(strbuf_str(&p.body), "shutting down"));
     strbuf_free(&p.body);
     snapshot_clear();
@@ -594,33 +676,33 @@ static void test_start_errors_and_client(void **state)
 
     /* the client side */
     char url[128];
-    assert_int_equal(httpd_listen_url(listen, url, sizeof(url)), 0);
+    assert_int_equal(client_listen_url(listen, url, sizeof(url)), 0);
     long status = 0;
     struct strbuf out = STRBUF_INIT;
     publish(true);
-    assert_int_equal(httpd_client_request(url, "GET", "/-/healthy", NULL, NULL,
+    assert_int_equal(client_request(url, "GET", "/-/healthy", NULL, NULL,
                                           &status, &out, err, sizeof(err)),
-                     HTTPD_CLIENT_OK);
+                     CLIENT_OK);
     assert_int_equal(status, 200);
     assert_string_equal(out.buf, "OK\n");
     strbuf_free(&out);
     httpd_stop(h);
-    assert_int_equal(httpd_client_request(url, "GET", "/-/healthy", NULL, NULL,
+    assert_int_equal(client_request(url, "GET", "/-/healthy", NULL, NULL,
                                           &status, &out, err, sizeof(err)),
-                     HTTPD_CLIENT_DOWN);
+                     CLIENT_DOWN);
     strbuf_free(&out);
 
-    assert_int_equal(httpd_listen_url(":9477", url, sizeof(url)), 0);
+    assert_int_equal(client_listen_url(":9477", url, sizeof(url)), 0);
     assert_string_equal(url, "http://127.0.0.1:9477");
-    assert_int_equal(httpd_listen_url("0.0.0.0:1", url, sizeof(url)), 0);
+    assert_int_equal(client_listen_url("0.0.0.0:1", url, sizeof(url)), 0);
     assert_string_equal(url, "http://127.0.0.1:1");
-    assert_int_equal(httpd_listen_url("[::]:80", url, sizeof(url)), 0);
+    assert_int_equal(client_listen_url("[::]:80", url, sizeof(url)), 0);
     assert_string_equal(url, "http://[::1]:80");
-    assert_int_equal(httpd_listen_url("[::1]:80", url, sizeof(url)), 0);
+    assert_int_equal(client_listen_url("[::1]:80", url, sizeof(url)), 0);
     assert_string_equal(url, "http://[::1]:80");
-    assert_int_equal(httpd_listen_url("localhost:8080", url, sizeof(url)), 0);
+    assert_int_equal(client_listen_url("localhost:8080", url, sizeof(url)), 0);
     assert_string_equal(url, "http://localhost:8080");
-    assert_int_equal(httpd_listen_url("", url, sizeof(url)), -1);
+    assert_int_equal(client_listen_url("", url, sizeof(url)), -1);
     snapshot_clear();
 }
 
@@ -637,12 +719,12 @@ static void test_ipv6(void **state)
     assert_true(httpd_is_loopback(h));
     char listen[64], url[128];
     snprintf(listen, sizeof(listen), "[::1]:%d", httpd_port(h));
-    assert_int_equal(httpd_listen_url(listen, url, sizeof(url)), 0);
+    assert_int_equal(client_listen_url(listen, url, sizeof(url)), 0);
     long status = 0;
     struct strbuf out = STRBUF_INIT;
-    assert_int_equal(httpd_client_request(url, "GET", "/-/healthy", NULL, NULL,
+    assert_int_equal(client_request(url, "GET", "/-/healthy", NULL, NULL,
                                           &status, &out, err, sizeof(err)),
-                     HTTPD_CLIENT_OK);
+                     CLIENT_OK);
     assert_int_equal(status, 200);
     strbuf_free(&out);
     httpd_stop(h);
@@ -653,6 +735,7 @@ static int group_setup(void **state)
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     log_set_level(LOG_ERR);
+    loop_silences = silences_new();
     return 0;
 }
 
@@ -660,6 +743,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     snapshot_clear();
+    silences_free(loop_silences);
     curl_global_cleanup();
     return 0;
 }
@@ -671,6 +755,8 @@ int main(void)
         cmocka_unit_test(test_get_routes),
         cmocka_unit_test(test_404_405),
         cmocka_unit_test(test_silences_and_reload),
+        cmocka_unit_test(test_expire_status_from_code),
+        cmocka_unit_test(test_outcome_statuses),
         cmocka_unit_test(test_admin_token),
         cmocka_unit_test(test_stop_while_waiting),
         cmocka_unit_test(test_start_errors_and_client),

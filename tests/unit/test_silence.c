@@ -55,6 +55,20 @@ static void test_parse_matcher(void **state)
     assert_int_equal(silence_parse_matcher(NULL, &m, err, sizeof(err)), -1);
 }
 
+/* silence_add that must succeed: the new silence. */
+static const struct silence *add(struct silences *set, const struct kv *m,
+                                 size_t n, double starts_at, double ends_at,
+                                 const char *by, const char *comment)
+{
+    char err[128];
+    const struct silence *s = NULL;
+    assert_int_equal(silence_add(set, m, n, starts_at, ends_at, by, comment,
+                                 T0, &s, err, sizeof(err)),
+                     SILENCE_OK);
+    assert_non_null(s);
+    return s;
+}
+
 static void test_add_validation(void **state)
 {
     (void)state;
@@ -62,18 +76,22 @@ static void test_add_validation(void **state)
     struct kv ok = { "rule", "x" }, badkey = { "no-dash", "x" };
     char err[128];
 
-    assert_null(silence_add(set, NULL, 0, T0, T0 + 60, NULL, NULL, T0, err,
-                            sizeof(err)));
+    const struct silence *s = NULL;
+    assert_int_equal(silence_add(set, NULL, 0, T0, T0 + 60, NULL, NULL, T0,
+                                 &s, err, sizeof(err)),
+                     SILENCE_INVALID);
+    assert_null(s);
     assert_true(strstr(err, "at least one matcher") != NULL);
-    assert_null(silence_add(set, &badkey, 1, T0, T0 + 60, NULL, NULL, T0, err,
-                            sizeof(err)));
-    assert_null(silence_add(set, &ok, 1, T0, T0, NULL, NULL, T0, err,
-                            sizeof(err)));
+    assert_int_equal(silence_add(set, &badkey, 1, T0, T0 + 60, NULL, NULL, T0,
+                                 &s, err, sizeof(err)),
+                     SILENCE_INVALID);
+    assert_int_equal(silence_add(set, &ok, 1, T0, T0, NULL, NULL, T0, NULL,
+                                 err, sizeof(err)),
+                     SILENCE_INVALID);
     assert_true(strstr(err, "end after") != NULL);
     assert_int_equal(silences_count(set), 0);
 
-    const struct silence *s = silence_add(set, &ok, 1, T0, T0 + 60, "ops",
-                                          "deploy", T0, err, sizeof(err));
+    s = add(set, &ok, 1, T0, T0 + 60, "ops", "deploy");
     assert_non_null(s);
     assert_int_equal(strlen(s->id), 16);
     assert_string_equal(s->created_by, "ops");
@@ -88,13 +106,11 @@ static void test_ids_unique(void **state)
     (void)state;
     struct silences *set = silences_new();
     struct kv m = { "rule", "x" };
-    char err[128];
     char ids[50][17];
 
     /* same time for all: the counter still separates them */
     for (int i = 0; i < 50; i++) {
-        const struct silence *s = silence_add(set, &m, 1, T0, T0 + 60, NULL,
-                                              NULL, T0, err, sizeof(err));
+        const struct silence *s = add(set, &m, 1, T0, T0 + 60, NULL, NULL);
         assert_non_null(s);
         snprintf(ids[i], sizeof(ids[i]), "%s", s->id);
         for (int k = 0; k < i; k++)
@@ -113,25 +129,21 @@ static void test_matching(void **state)
     struct kv labels[] = { { "rule", "discard-ratio" }, { "source", "web" },
                            { "workspace", "prod" } };
     struct kv other[] = { { "rule", "discard-ratio" }, { "source", "ios" } };
-    char err[128];
 
-    const struct silence *s = silence_add(set, m, 2, T0, T0 + 3600, NULL,
-                                          NULL, T0, err, sizeof(err));
+    const struct silence *s = add(set, m, 2, T0, T0 + 3600, NULL, NULL);
     assert_true(silence_matches(s, labels, 3, "critical"));
     assert_false(silence_matches(s, other, 2, "critical"));
     /* missing label = "" */
     assert_false(silence_matches(s, labels, 1, "critical"));
 
     struct kv sev = { "severity", "warn*" };
-    const struct silence *s2 = silence_add(set, &sev, 1, T0, T0 + 3600, NULL,
-                                           NULL, T0, err, sizeof(err));
+    const struct silence *s2 = add(set, &sev, 1, T0, T0 + 3600, NULL, NULL);
     assert_true(silence_matches(s2, other, 2, "warning"));
     assert_false(silence_matches(s2, other, 2, "critical"));
     assert_false(silence_matches(s2, other, 2, NULL));
 
     struct kv noteam = { "team", "" };
-    const struct silence *s3 = silence_add(set, &noteam, 1, T0, T0 + 60,
-                                           NULL, NULL, T0, err, sizeof(err));
+    const struct silence *s3 = add(set, &noteam, 1, T0, T0 + 60, NULL, NULL);
     assert_true(silence_matches(s3, labels, 3, NULL));
 
     /* time range: [starts_at, ends_at) */
@@ -158,22 +170,23 @@ static void test_expire_and_gc(void **state)
     char err[128], id[17], future[17];
 
     snprintf(id, sizeof(id), "%s",
-             silence_add(set, &m, 1, T0, T0 + 3600, NULL, NULL, T0, err,
-                         sizeof(err))->id);
+             add(set, &m, 1, T0, T0 + 3600, NULL, NULL)->id);
     snprintf(future, sizeof(future), "%s",
-             silence_add(set, &m, 1, T0 + 7200, T0 + 9000, NULL, NULL, T0,
-                         err, sizeof(err))->id);
+             add(set, &m, 1, T0 + 7200, T0 + 9000, NULL, NULL)->id);
     assert_non_null(silences_match(set, labels, 1, NULL, T0 + 100));
-    assert_int_equal(silence_expire(set, id, T0 + 100, err, sizeof(err)), 0);
+    assert_int_equal(silence_expire(set, id, T0 + 100, err, sizeof(err)),
+                     SILENCE_OK);
     assert_null(silences_match(set, labels, 1, NULL, T0 + 100));
     assert_true(silences_get(set, id)->ends_at == T0 + 100);
-    assert_int_equal(silence_expire(set, id, T0 + 200, err, sizeof(err)), -1);
+    assert_int_equal(silence_expire(set, id, T0 + 200, err, sizeof(err)),
+                     SILENCE_ENDED);
     assert_true(strstr(err, "already expired") != NULL);
-    assert_int_equal(silence_expire(set, "nope", T0, err, sizeof(err)), -1);
+    assert_int_equal(silence_expire(set, "nope", T0, err, sizeof(err)),
+                     SILENCE_NOT_FOUND);
     assert_true(strstr(err, "no silence") != NULL);
     /* a pending silence expired before it starts never becomes active */
     assert_int_equal(silence_expire(set, future, T0 + 300, err, sizeof(err)),
-                     0);
+                     SILENCE_OK);
     assert_null(silences_match(set, labels, 1, NULL, T0 + 8000));
 
     /* expired ones stay listed until gc */
@@ -194,10 +207,8 @@ static void test_json_roundtrip(void **state)
     struct kv m[2] = { { "rule", "discard-*" }, { "source", "a=b" } };
     char err[128];
 
-    silence_add(set, m, 2, T0, T0 + 3600, "ops", "deploy \"x\"", T0, err,
-                sizeof(err));
-    silence_add(set, m, 1, T0 + 10, T0 + 20, NULL, NULL, T0, err,
-                sizeof(err));
+    add(set, m, 2, T0, T0 + 3600, "ops", "deploy \"x\"");
+    add(set, m, 1, T0 + 10, T0 + 20, NULL, NULL);
     cJSON *j = silences_to_json(set);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
@@ -218,8 +229,7 @@ static void test_json_roundtrip(void **state)
     assert_string_equal(s[0].comment, "deploy \"x\"");
     assert_null(s[1].created_by);
     /* new ids after a load do not collide with loaded ones */
-    const struct silence *fresh = silence_add(back, m, 1, T0, T0 + 1, NULL,
-                                              NULL, T0, err, sizeof(err));
+    const struct silence *fresh = add(back, m, 1, T0, T0 + 1, NULL, NULL);
     assert_string_not_equal(fresh->id, s[0].id);
     assert_string_not_equal(fresh->id, s[1].id);
     free(text);
@@ -247,7 +257,7 @@ static void test_from_json_errors(void **state)
          " {\"id\":\"a\",\"matchers\":[\"a=b\"],\"starts_at\":1,\"ends_at\":2}]"),
     };
 
-    silence_add(set, &m, 1, T0, T0 + 60, NULL, NULL, T0, err, sizeof(err));
+    add(set, &m, 1, T0, T0 + 60, NULL, NULL);
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         cJSON *j = cJSON_Parse(bad[i]);
         assert_non_null(j);
@@ -260,6 +270,23 @@ static void test_from_json_errors(void **state)
     silences_free(set);
 }
 
+static void test_id_valid(void **state)
+{
+    (void)state;
+    assert_true(silence_id_valid("0123456789abcdef", 16));
+    assert_true(silence_id_valid("A-b_9", 5));
+    /* only the first len bytes count: an id inside a path */
+    assert_true(silence_id_valid("abc/expire", 3));
+    assert_false(silence_id_valid("abc/expire", 4));
+    assert_false(silence_id_valid("", 0));
+    assert_false(silence_id_valid("a.b", 3));
+    assert_false(silence_id_valid("a%2f", 4));
+    char longest[SILENCE_ID_MAX + 2];
+    memset(longest, 'a', sizeof(longest));
+    assert_true(silence_id_valid(longest, SILENCE_ID_MAX));
+    assert_false(silence_id_valid(longest, SILENCE_ID_MAX + 1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_expire_and_gc),
         cmocka_unit_test(test_json_roundtrip),
         cmocka_unit_test(test_from_json_errors),
+        cmocka_unit_test(test_id_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
- * test_statuspage.c - the renderers of statuspage.h over a hand-built
- * snapshot (two workspaces, three alerts, one of them with a hostile label
- * value and no value), and the refcounting of snapshot.c.
+ * test_statuspage.c - the renderers of the status page, /metrics and the
+ * JSON API (html.h, prom.h, api_json.h) over a hand-built snapshot (two
+ * workspaces, three alerts, one of them with a hostile label value and no
+ * value), and the refcounting of snapshot.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,9 +17,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "server/snapshot.h"
-#include "server/statuspage.h"
+#include "core/json.h"
 #include "core/util.h"
+#include "server/api_json.h"
+#include "server/html.h"
+#include "server/prom.h"
+#include "server/snapshot.h"
 
 #define NOW 1787227200.0        /* 2026-08-20T12:00:00Z */
 
@@ -227,7 +231,7 @@ static void test_metrics_lines(void **state)
     (void)state;
     struct snapshot *s = build();
     struct strbuf sb = STRBUF_INIT;
-    statuspage_metrics(s, &sb);
+    prom_render_metrics(s, &sb);
     const char *m = sb.buf;
     assert_true(has_line(m, "segalert_build_info{version=\"0.1.0\"} 1"));
     assert_true(has_line(m, "# TYPE segalert_build_info gauge"));
@@ -291,7 +295,7 @@ static void test_metrics_families(void **state)
     (void)state;
     struct snapshot *s = build();
     struct strbuf sb = STRBUF_INIT;
-    statuspage_metrics(s, &sb);
+    prom_render_metrics(s, &sb);
     char *text = xstrdup(sb.buf);
     char seen[200][96];
     size_t nseen = 0;
@@ -333,28 +337,28 @@ static void test_number_formats(void **state)
 {
     (void)state;
     struct strbuf sb = STRBUF_INIT;
-    statuspage_prom_double(&sb, 0.1);
+    prom_format_double(&sb, 0.1);
     strbuf_addc(&sb, ' ');
-    statuspage_prom_double(&sb, NAN);
+    prom_format_double(&sb, NAN);
     strbuf_addc(&sb, ' ');
-    statuspage_prom_double(&sb, INFINITY);
+    prom_format_double(&sb, INFINITY);
     strbuf_addc(&sb, ' ');
-    statuspage_prom_double(&sb, -INFINITY);
+    prom_format_double(&sb, -INFINITY);
     strbuf_addc(&sb, ' ');
-    statuspage_prom_double(&sb, 0.1 + 0.2);
+    prom_format_double(&sb, 0.1 + 0.2);
     strbuf_addc(&sb, ' ');
-    statuspage_prom_double(&sb, 1787227200.5);
+    prom_format_double(&sb, 1787227200.5);
     assert_string_equal(sb.buf, "0.1 NaN +Inf -Inf 0.30000000000000004 "
                                 "1787227200.5");
     strbuf_reset(&sb);
-    statuspage_json_double(&sb, NAN);
-    strbuf_addc(&sb, ' ');
-    statuspage_json_double(&sb, -INFINITY);
-    strbuf_addc(&sb, ' ');
-    statuspage_json_double(&sb, 42);
-    assert_string_equal(sb.buf, "null \"-Inf\" 42");
+    jw_open(&sb, NULL, '[');
+    jw_double(&sb, NULL, NAN);
+    jw_double(&sb, NULL, -INFINITY);
+    jw_double(&sb, NULL, 42);
+    jw_close(&sb, ']');
+    assert_string_equal(sb.buf, "[null,\"-Inf\",42]");
     strbuf_reset(&sb);
-    statuspage_html_escape(&sb, "<a href='x'>&\"</a>");
+    html_escape(&sb, "<a href='x'>&\"</a>");
     assert_string_equal(sb.buf, "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
                                 "&lt;/a&gt;");
     strbuf_free(&sb);
@@ -374,7 +378,7 @@ static void test_alerts_json(void **state)
     (void)state;
     struct snapshot *s = build();
     struct strbuf sb = STRBUF_INIT;
-    statuspage_alerts_json(s, &sb);
+    api_json_alerts(s, &sb);
     cJSON *j = parse(&sb);
     cJSON *alerts = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"),
                                         "alerts");
@@ -414,7 +418,7 @@ static void test_rules_status_silences_json(void **state)
     struct snapshot *s = build();
     struct strbuf sb = STRBUF_INIT;
 
-    statuspage_rules_json(s, &sb);
+    api_json_rules(s, &sb);
     cJSON *j = parse(&sb);
     cJSON *rules = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "rules");
     assert_int_equal(cJSON_GetArraySize(rules), 3);
@@ -431,7 +435,7 @@ static void test_rules_status_silences_json(void **state)
     cJSON_Delete(j);
 
     strbuf_reset(&sb);
-    statuspage_status_json(s, &sb);
+    api_json_status(s, &sb);
     j = parse(&sb);
     cJSON *d = cJSON_GetObjectItem(j, "data");
     assert_string_equal(cJSON_GetObjectItem(d, "version")->valuestring,
@@ -473,7 +477,7 @@ static void test_rules_status_silences_json(void **state)
     cJSON_Delete(j);
 
     strbuf_reset(&sb);
-    statuspage_silences_json(s, &sb);
+    api_json_silences(s, &sb);
     j = parse(&sb);
     cJSON *sil = cJSON_GetArrayItem(
         cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "silences"), 0);
@@ -498,7 +502,7 @@ static void test_html(void **state)
     (void)state;
     struct snapshot *s = build();
     struct strbuf sb = STRBUF_INIT;
-    statuspage_html(s, &sb);
+    html_status_page(s, &sb);
     const char *h = sb.buf;
     assert_true(str_has_prefix(h, "<!DOCTYPE html>"));
     assert_non_null(strstr(h, "<meta http-equiv=\"refresh\" content=\"15\">"));
@@ -558,17 +562,17 @@ static void test_html_empty(void **state)
     s->rules[0].name = xstrdup("a");
     s->rules[1].name = xstrdup("b");
     struct strbuf sb = STRBUF_INIT;
-    statuspage_html(s, &sb);
+    html_status_page(s, &sb);
     assert_non_null(strstr(sb.buf, "No alerts &mdash; all 2 rules quiet"));
     assert_non_null(strstr(sb.buf, "id=\"workspaces\""));
     assert_non_null(strstr(sb.buf, ">starting<"));
     assert_int_equal(count(sb.buf, "<svg class=\"spark\""), 0);
     strbuf_reset(&sb);
-    statuspage_metrics(s, &sb);
+    prom_render_metrics(s, &sb);
     assert_true(has_line(sb.buf, "segalert_ready 0"));
     assert_null(strstr(sb.buf, "segalert_workspace_up"));
     strbuf_reset(&sb);
-    statuspage_alerts_json(s, &sb);
+    api_json_alerts(s, &sb);
     assert_string_equal(sb.buf, "{\"status\":\"success\",\"data\":"
                                 "{\"alerts\":[]}}\n");
     strbuf_free(&sb);
@@ -582,7 +586,7 @@ static void test_html_empty(void **state)
     s->alerts[0].state = xstrdup("firing");
     s->alerts[0].runbook_url = xstrdup("javascript:alert(1)");
     s->alerts[0].value = NAN;
-    statuspage_html(s, &sb);
+    html_status_page(s, &sb);
     assert_null(strstr(sb.buf, "javascript:"));
     assert_int_equal(count(sb.buf, "<svg class=\"spark\""), 1);
     strbuf_free(&sb);
