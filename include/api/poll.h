@@ -69,11 +69,14 @@ enum poll_kind { POLL_DISCOVERY = 0, POLL_DELIVERY, POLL_VOLUME, POLL_USAGE,
                  POLL__COUNT };
 const char *poll_kind_name(enum poll_kind k);
 
+/* Longest error message kept per poll kind (bytes, with the NUL). */
+#define POLL_ERROR_MAX 320
+
 struct poll_health {
     double last_ok[POLL__COUNT];        /* wall time, 0 = never */
     double last_attempt[POLL__COUNT];
     unsigned long errors[POLL__COUNT];  /* failed calls */
-    char last_error[POLL__COUNT][320];
+    char last_error[POLL__COUNT][POLL_ERROR_MAX];
     bool unauthorized;
     bool discovered;                    /* at least one discovery succeeded */
     size_t nsources, nconnections;

@@ -43,7 +43,6 @@
 #define WS_RATE_SAMPLE_S 5.0
 /* Samples kept: WS_RATE_SAMPLES x WS_RATE_SAMPLE_S must exceed a minute. */
 #define WS_RATE_SAMPLES 32
-#define WS_REASON_MAX 320
 
 struct ws_rate_sample {
     double t;                   /* 0 = empty slot */
@@ -62,7 +61,7 @@ struct ws_schedule {
     bool swept[POLL__COUNT];        /* a sweep finished (ok or not) */
     bool down;                      /* meta-alert firing */
     double down_since;
-    char down_reason[WS_REASON_MAX];
+    char down_reason[POLL_ERROR_MAX];  /* the poller's last error */
     struct ws_rate_sample rates[WS_RATE_SAMPLES];
     unsigned rate_pos;
     double last_rate_sample;

@@ -21,7 +21,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "fake_transport.h"
+#include "fake_segment.h"
 
 #define T0 1787241600.0         /* 2026-08-20T16:00:00Z */
 #define BASE "https://api.test"
@@ -107,62 +107,12 @@ static void env_free(struct penv *e)
     free(e->samples);
 }
 
-/* The last page of a paged usage list. */
-static const char mtu_sources_last[] =
-    "{\"data\":{\"dailyPerSourceMTUUsage\":[],\"pagination\":"
-    "{\"current\":\"NA==\",\"totalEntries\":4}}}";
-static const char api_sources_last[] =
-    "{\"data\":{\"dailyPerSourceAPICallsUsage\":[],\"pagination\":"
-    "{\"current\":\"NA==\",\"totalEntries\":4}}}";
-
 /* Answer the oldest pending request the way the Segment API would. */
 static void serve_one(struct penv *e)
 {
-    const char *url = e->fake.pending[0]->url;
-    assert_true(str_has_prefix(url, BASE "/"));
-    const char *path = url + strlen(BASE);
-    bool next_page = strstr(path, "pagination.cursor=") != NULL;
-    const char *fixture = NULL, *inline_body = NULL;
-
-    if (e->fail_path && strstr(path, e->fail_path)) {
-        fake_reply_with(&e->fake, 0, e->fail_status,
-                        "{\"errors\":[{\"type\":\"Unauthorized\","
-                        "\"message\":\"Unauthorized\"}]}");
-        return;
-    }
-    if (str_has_prefix(path, "/sources?"))
-        fixture = "sources-list.json";
-    else if (str_has_prefix(path, "/sources/") &&
-             strstr(path, "/connected-destinations?"))
-        fixture = "connected-destinations.json";
-    else if (str_has_prefix(path, "/destinations/") &&
-             strstr(path, "/delivery-metrics?"))
-        fixture = "delivery-metrics-ok.json";
-    else if (str_has_prefix(path, "/events/volume?"))
-        fixture = "event-volume-hour.json";
-    else if (str_has_prefix(path, "/usage/mtu/sources/daily?") && next_page)
-        inline_body = mtu_sources_last;
-    else if (str_has_prefix(path, "/usage/mtu/sources/daily?"))
-        fixture = "mtu-sources-daily.json";
-    else if (str_has_prefix(path, "/usage/mtu/daily?"))
-        fixture = "mtu-workspace-daily.json";
-    else if (str_has_prefix(path, "/usage/api-calls/sources/daily?") &&
-             next_page)
-        inline_body = api_sources_last;
-    else if (str_has_prefix(path, "/usage/api-calls/sources/daily?"))
-        fixture = "api-calls-sources-daily.json";
-    else if (str_has_prefix(path, "/usage/api-calls/daily?"))
-        fixture = "api-calls-workspace-daily.json";
-    else
-        fail_msg("unexpected request %s", url);
-
-    if (fixture) {
-        char *body = fake_fixture(fixture);
-        fake_reply_with(&e->fake, 0, 200, body);
-        free(body);
-    } else {
-        fake_reply_with(&e->fake, 0, 200, inline_body);
-    }
+    struct fake_segment api = { BASE, e->fail_path, e->fail_status, NULL };
+    if (!fake_segment_serve(&e->fake, 0, &api))
+        fail_msg("unexpected request %s", e->fake.pending[0]->url);
 }
 
 /* Run the poller until it is idle, answering every request at once and

@@ -1,0 +1,393 @@
+/*
+ * test_schedule.c - when the daemon polls a workspace (daemon/schedule.h),
+ * on a fake clock, with a real poller and API client talking to a fake
+ * Segment API (fake_segment.h): discovery first, then the one back-fill,
+ * then each family every interval and never twice at once; discovery again
+ * after 30 minutes, sooner after a refusal; connections with active alerts
+ * polled first; health transitions; the achieved request rate.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/poll.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "daemon/schedule.h"
+#include "fake_segment.h"
+
+#define T0 1787241600.0         /* 2026-08-20T16:00:00Z */
+#define BASE "https://api.test"
+#define WEB_ID "rh5BDZp6QDHvXFCkibm1pR"
+
+struct senv {
+    struct clock *clock;
+    struct fake_transport fake;
+    struct fake_segment api;
+    struct workspace_cfg ws;
+    struct ws_schedule sched;
+    struct schedule_needs needs;
+    const char *active_dest;    /* conn_active answers true for it */
+    size_t samples;
+};
+
+static void on_sample(void *ud, enum family fam, const struct kv *labels,
+                      size_t n, double t, const double v[M__COUNT],
+                      const bool has[M__COUNT])
+{
+    ((struct senv *)ud)->samples++;
+}
+
+static bool conn_active(void *ud, const char *source_id, const char *dest_id)
+{
+    const struct senv *e = ud;
+    return e->active_dest && streq(dest_id, e->active_dest) &&
+           streq(source_id, WEB_ID);
+}
+
+static void env_init(struct senv *e)
+{
+    memset(e, 0, sizeof(*e));
+    log_set_level(LOG_ERR);
+    e->clock = clock_fake_new(T0);
+    e->fake.clock = e->clock;
+    e->api.base = BASE;
+    e->ws.name = (char *)"prod";
+    e->ws.api_url = (char *)BASE;
+    e->ws.token = (char *)"tok";
+    e->ws.poll_interval_s = 300;
+    e->ws.delivery_window_s = 3600;
+    e->ws.volume_interval_s = 300;
+    e->ws.usage_interval_s = 21600;
+    e->ws.request_budget = 0;
+    e->ws.max_concurrency = 4;
+    e->ws.latency_scale = 1;
+    e->needs.lookback_s[FAM_SOURCE] = 7 * 86400.0;   /* week over week */
+    e->needs.conn_active = conn_active;
+    e->needs.ud = e;
+}
+
+static void env_start(struct senv *e)
+{
+    struct http_transport t = fake_transport_of(&e->fake);
+    struct sample_sink sink = { on_sample, e };
+    ws_schedule_init(&e->sched, &e->ws,
+                     poller_new_transport(&e->ws, &t, e->clock, &sink),
+                     clock_wall(e->clock));
+}
+
+static void env_free(struct senv *e)
+{
+    ws_schedule_free(&e->sched);
+    fake_free(&e->fake);
+    clock_free(e->clock);
+}
+
+static double now(const struct senv *e)
+{
+    return clock_wall(e->clock);
+}
+
+/* Answer requests until none is pending (the client may still hold some
+ * back, waiting on the clock: retries). */
+static void answer_all(struct senv *e)
+{
+    for (int guard = 0; guard < 1000; guard++) {
+        poller_tick(e->sched.poller);
+        if (!e->fake.npending)
+            return;
+        while (e->fake.npending)
+            if (!fake_segment_serve(&e->fake, 0, &e->api))
+                fail_msg("unexpected request %s", e->fake.pending[0]->url);
+    }
+    fail_msg("requests never stop");
+}
+
+/* Let the schedule start what is due, then answer every request; with the
+ * clock standing still no retry comes due.  Returns whether a sweep
+ * finished. */
+static bool run_cycle(struct senv *e)
+{
+    ws_schedule_tick(&e->sched, now(e), &e->needs);
+    answer_all(e);
+    return ws_schedule_note_sweeps(&e->sched);
+}
+
+static size_t count_sent(const struct senv *e, const char *needle, size_t from)
+{
+    size_t n = 0;
+    for (size_t i = from; i < e->fake.nsent; i++)
+        n += strstr(e->fake.sent[i].url, needle) != NULL;
+    return n;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void test_first_cycle(void **state)
+{
+    struct senv e;
+    env_init(&e);
+    env_start(&e);
+
+    /* Nothing but discovery before the topology is known. */
+    ws_schedule_tick(&e.sched, now(&e), &e.needs);
+    poller_tick(e.sched.poller);
+    assert_int_equal(e.fake.nsent, 1);
+    assert_non_null(strstr(fake_url(&e.fake, 0), "/sources?"));
+    assert_false(run_cycle(&e));            /* discovery is not a sweep */
+    assert_true(poller_health(e.sched.poller)->discovered);
+    assert_false(e.sched.polled_once);
+
+    /* Then the back-fill (a week of hourly volume) and every family. */
+    size_t before = e.fake.nsent;
+    assert_true(run_cycle(&e));
+    assert_true(e.sched.backfilled);
+    assert_true(e.sched.polled_once);
+    assert_int_equal(count_sent(&e, "/delivery-metrics?", before), 1);
+    assert_int_equal(count_sent(&e, "granularity=HOUR", before), 1);
+    assert_true(count_sent(&e, "granularity=MINUTE", before) >= 1);
+    assert_int_equal(count_sent(&e, "/usage/mtu/daily?", before), 1);
+    assert_true(e.samples > 0);
+    env_free(&e);
+}
+
+static void test_intervals(void **state)
+{
+    struct senv e;
+    env_init(&e);
+    env_start(&e);
+    run_cycle(&e);
+    run_cycle(&e);
+    size_t mark = e.fake.nsent;
+
+    /* Before an interval has passed nothing is polled again. */
+    clock_fake_advance(e.clock, 299);
+    assert_false(run_cycle(&e));
+    assert_int_equal(e.fake.nsent, mark);
+
+    /* After 5 minutes: delivery and volume again, not usage (6 h). */
+    clock_fake_advance(e.clock, 1);
+    assert_true(run_cycle(&e));
+    assert_int_equal(count_sent(&e, "/delivery-metrics?", mark), 1);
+    assert_int_equal(count_sent(&e, "/events/volume?", mark), 1);
+    assert_int_equal(count_sent(&e, "/usage/", mark), 0);
+    assert_int_equal(count_sent(&e, "granularity=HOUR", mark), 0); /* once */
+
+    /* Usage after 6 hours; discovery after 30 minutes. */
+    mark = e.fake.nsent;
+    clock_fake_advance(e.clock, 21600);
+    run_cycle(&e);
+    assert_int_equal(count_sent(&e, "/usage/mtu/daily?", mark), 1);
+    assert_int_equal(count_sent(&e, "/sources?", mark), 1);
+    env_free(&e);
+}
+
+/* A sweep still running when its interval comes round is not doubled. */
+static void test_no_overlap(void **state)
+{
+    struct senv e;
+    env_init(&e);
+    env_start(&e);
+    run_cycle(&e);
+    run_cycle(&e);
+    clock_fake_advance(e.clock, 300);
+    size_t mark = e.fake.nsent;
+    ws_schedule_tick(&e.sched, now(&e), &e.needs);
+    poller_tick(e.sched.poller);
+    assert_int_equal(count_sent(&e, "/delivery-metrics?", mark), 1);
+    /* The delivery poll hangs past the next interval. */
+    clock_fake_advance(e.clock, 600);
+    ws_schedule_tick(&e.sched, now(&e), &e.needs);
+    poller_tick(e.sched.poller);
+    assert_int_equal(count_sent(&e, "/delivery-metrics?", mark), 1);
+    assert_true(e.sched.running[POLL_DELIVERY]);
+    answer_all(&e);
+    assert_true(ws_schedule_note_sweeps(&e.sched));
+    assert_false(e.sched.running[POLL_DELIVERY]);
+    env_free(&e);
+}
+
+/* Three enabled connections, one request at a time: the one with an
+ * active alert goes first. */
+static const char three_destinations[] =
+    "{\"data\":{\"destinations\":["
+    "{\"id\":\"d1\",\"name\":\"One\",\"enabled\":true,\"sourceId\":\"" WEB_ID "\","
+    "\"metadata\":{\"id\":\"m1\",\"slug\":\"one\"}},"
+    "{\"id\":\"d2\",\"name\":\"Two\",\"enabled\":true,\"sourceId\":\"" WEB_ID "\","
+    "\"metadata\":{\"id\":\"m2\",\"slug\":\"two\"}},"
+    "{\"id\":\"d3\",\"name\":\"Three\",\"enabled\":true,\"sourceId\":\"" WEB_ID "\","
+    "\"metadata\":{\"id\":\"m3\",\"slug\":\"three\"}}],"
+    "\"pagination\":{\"current\":\"MA==\",\"totalEntries\":3}}}";
+
+static size_t first_delivery_index(const struct senv *e, size_t from)
+{
+    for (size_t i = from; i < e->fake.nsent; i++)
+        if (strstr(e->fake.sent[i].url, "/delivery-metrics?"))
+            return i;
+    return (size_t)-1;
+}
+
+static void test_active_connections_first(void **state)
+{
+    struct senv e;
+    env_init(&e);
+    e.ws.max_concurrency = 1;
+    e.api.destinations_body = three_destinations;
+    env_start(&e);
+    run_cycle(&e);              /* discovery */
+    run_cycle(&e);
+    size_t i = first_delivery_index(&e, 0);
+    assert_non_null(strstr(fake_url(&e.fake, i), "/destinations/d1/"));
+
+    e.active_dest = "d3";
+    clock_fake_advance(e.clock, 300);
+    size_t mark = e.fake.nsent;
+    run_cycle(&e);
+    i = first_delivery_index(&e, mark);
+    assert_non_null(strstr(fake_url(&e.fake, i), "/destinations/d3/"));
+    assert_int_equal(count_sent(&e, "/delivery-metrics?", mark), 3);
+    env_free(&e);
+}
+
+static void test_refused_token(void **state)
+{
+    struct senv e;
+    env_init(&e);
+    e.api.fail_path = "/sources";
+    e.api.fail_status = 401;
+    env_start(&e);
+    double t0 = now(&e);
+    run_cycle(&e);
+    assert_true(poller_health(e.sched.poller)->unauthorized);
+    assert_int_equal(ws_schedule_health(&e.sched, now(&e), t0),
+                     WS_HEALTH_DOWN);
+    assert_true(e.sched.down);
+    assert_non_null(strstr(e.sched.down_reason, "401"));
+    assert_int_equal(ws_schedule_health(&e.sched, now(&e), t0),
+                     WS_HEALTH_SAME);
+
+    /* Retried at the poll interval, not in a loop and not after 30 min. */
+    size_t mark = e.fake.nsent;
+    clock_fake_advance(e.clock, 200);
+    run_cycle(&e);
+    assert_int_equal(e.fake.nsent, mark);
+    clock_fake_advance(e.clock, 100);
+    e.api.fail_path = NULL;             /* the token is fixed */
+    run_cycle(&e);
+    assert_int_equal(count_sent(&e, "/sources?", mark), 1);
+    assert_false(poller_health(e.sched.poller)->unauthorized);
+    assert_int_equal(ws_schedule_health(&e.sched, now(&e), t0), WS_HEALTH_UP);
+    assert_false(e.sched.down);
+    env_free(&e);
+}
+
+/* 5xx for longer than the grace period (max(3 poll intervals, 10 min))
+ * takes the workspace down; a success brings it back. */
+static void test_failing_requests(void **state)
+{
+    struct senv e;
+    env_init(&e);
+    env_start(&e);
+    double t0 = now(&e);
+    run_cycle(&e);
+    run_cycle(&e);
+    assert_int_equal(ws_schedule_health(&e.sched, now(&e), t0),
+                     WS_HEALTH_SAME);
+    e.api.fail_path = "/delivery-metrics";
+    e.api.fail_status = 503;
+    /* From now on every request fails; each minute the retries back off
+     * on the clock and give up.  The grace counts from the last success. */
+    e.api.fail_path = "/";
+    double first_fail = now(&e);
+    enum ws_health_change h = WS_HEALTH_SAME;
+    while (h == WS_HEALTH_SAME && now(&e) - first_fail < 3600) {
+        clock_fake_advance(e.clock, 60);
+        run_cycle(&e);
+        h = ws_schedule_health(&e.sched, now(&e), t0);
+    }
+    assert_int_equal(h, WS_HEALTH_DOWN);
+    /* not before the grace: max(3 x 300 s, 600 s) after the last success */
+    assert_true(now(&e) - first_fail > 900);
+    assert_true(now(&e) - first_fail <= 900 + 300 + 60);
+    assert_non_null(strstr(e.sched.down_reason, "503"));
+    e.api.fail_path = NULL;
+    for (int i = 0; i < 10 && h != WS_HEALTH_UP; i++) {
+        clock_fake_advance(e.clock, 60);
+        run_cycle(&e);
+        h = ws_schedule_health(&e.sched, now(&e), t0);
+    }
+    assert_int_equal(h, WS_HEALTH_UP);
+    env_free(&e);
+}
+
+static void test_rate_sampling(void **state)
+{
+    struct senv e;
+    env_init(&e);
+    env_start(&e);
+    assert_true(ws_schedule_rate_last_minute(&e.sched, now(&e)) == 0);
+    ws_schedule_sample_rate(&e.sched, now(&e));
+    run_cycle(&e);
+    run_cycle(&e);
+    size_t sent = e.fake.nsent;
+    clock_fake_advance(e.clock, 30);
+    ws_schedule_sample_rate(&e.sched, now(&e));
+    /* sent requests over 30 s, as a per-minute rate */
+    double r = ws_schedule_rate_last_minute(&e.sched, now(&e));
+    assert_true(fabs(r - (double)sent * 2) < 1e-9);
+    /* samples closer than WS_RATE_SAMPLE_S are not taken */
+    clock_fake_advance(e.clock, 1);
+    ws_schedule_sample_rate(&e.sched, now(&e));
+    assert_true(fabs(ws_schedule_rate_last_minute(&e.sched, now(&e)) - r) <
+                1e-9);
+    env_free(&e);
+}
+
+static void test_carry_over(void **state)
+{
+    struct senv e;
+    env_init(&e);
+    env_start(&e);
+    run_cycle(&e);
+    run_cycle(&e);
+    e.sched.down = true;
+    e.sched.down_since = T0;
+    snprintf(e.sched.down_reason, sizeof(e.sched.down_reason), "boom");
+
+    struct ws_schedule next;
+    struct http_transport t = fake_transport_of(&e.fake);
+    struct sample_sink sink = { on_sample, &e };
+    ws_schedule_init(&next, &e.ws,
+                     poller_new_transport(&e.ws, &t, e.clock, &sink), now(&e));
+    ws_schedule_carry_over(&next, &e.sched);
+    assert_true(next.backfilled);
+    assert_true(next.volume_done_to == e.sched.volume_done_to);
+    assert_true(next.down);
+    assert_string_equal(next.down_reason, "boom");
+    assert_false(next.polled_once);     /* a new poller polls afresh */
+    ws_schedule_free(&next);
+    env_free(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_cycle),
+        cmocka_unit_test(test_intervals),
+        cmocka_unit_test(test_no_overlap),
+        cmocka_unit_test(test_active_connections_first),
+        cmocka_unit_test(test_refused_token),
+        cmocka_unit_test(test_failing_requests),
+        cmocka_unit_test(test_rate_sampling),
+        cmocka_unit_test(test_carry_over),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
