@@ -61,6 +61,10 @@ struct http_request {
 
 struct http_client *http_client_new(void);
 void http_client_free(struct http_client *c);
+/* Abort every transfer in flight now, calling each done() with curl_code
+ * CURLE_ABORTED_BY_CALLBACK (what http_client_free does first); the client
+ * stays usable. */
+void http_client_abort(struct http_client *c);
 
 struct http_request *http_request_new(const char *url);
 /* Add a "Name: value" header line (copied). */

@@ -186,15 +186,14 @@ static void teardown(struct daemon *d)
         /* Abort what is still in flight (callbacks run now, while the
          * pollers and the outbox exist), then free the rest. */
         d->stopping = true;
-        http_client_free(d->http);
-        d->http = NULL;
+        http_client_abort(d->http);
         deliverer_free(d->dl);
         d->dl = NULL;
         daemon_save_state(d);
     }
-    http_client_free(d->http);
-    deliverer_free(d->dl);
+    deliverer_free(d->dl);          /* before the client it watches */
     daemon_workspaces_stop(d);
+    http_client_free(d->http);
     outbox_free(d->ob);
     dispatch_free(d->disp);
     evaluator_free(d->ev);
