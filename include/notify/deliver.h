@@ -31,6 +31,9 @@ struct deliverer;
  * of sending. */
 struct deliverer *deliverer_new(struct http_client *http,
                                 const struct clock *clock, bool dry_run);
+/* Carry HTTP posts through t instead of http (a unit test's double, see
+ * api/http.h); t.ud is borrowed. */
+void deliverer_set_transport(struct deliverer *dl, struct http_transport t);
 /* Stops the SMTP worker (the running batch finishes).  Deliveries still
  * pending get no callback: their outbox entries stay queued. */
 void deliverer_free(struct deliverer *dl);

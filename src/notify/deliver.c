@@ -25,6 +25,7 @@ struct attempt {
 
 struct deliverer {
     struct http_client *http;
+    struct http_transport transport;    /* carries the HTTP posts */
     const struct clock *clock;
     struct smtp_worker *smtp;
     bool dry_run;
@@ -38,6 +39,7 @@ struct deliverer *deliverer_new(struct http_client *http,
 {
     struct deliverer *dl = xcalloc(1, sizeof(*dl));
     dl->http = http;
+    dl->transport = http_client_transport(http);
     dl->clock = clock ? clock : clock_system();
     dl->dry_run = dry_run;
     return dl;
@@ -55,6 +57,11 @@ void deliverer_free(struct deliverer *dl)
         free(dl->email[i]);
     free(dl->email);
     free(dl);
+}
+
+void deliverer_set_transport(struct deliverer *dl, struct http_transport t)
+{
+    dl->transport = t;
 }
 
 unsigned deliverer_in_flight(const struct deliverer *dl)
@@ -116,7 +123,7 @@ static void post_json(struct attempt *a, const char *url,
     r->done = on_post_done;
     r->ud = a;
     a->pending++;
-    if (http_submit(a->owner->http, r) != 0) {
+    if (a->owner->transport.submit(a->owner->transport.ud, r) != 0) {
         a->pending--;
         a->worst.outcome = DELIVERY_RETRY;
         snprintf(a->worst.reason, sizeof(a->worst.reason), "%.120s", r->error);
