@@ -29,61 +29,41 @@
 #include "core/clock.h"
 #include "core/util.h"
 #include "notify/deliver.h"
+#include "notify/hmac.h"
 #include "notify/notify.h"
-#include "notify/payload.h"
+#include "notify/recv_alertmanager.h"
+#include "notify/recv_email.h"
+#include "notify/recv_log.h"
+#include "notify/recv_pagerduty.h"
+#include "notify/recv_slack.h"
+#include "notify/recv_webhook.h"
 
 #include "fake_transport.h"
+#include "receivers_fixture.h"
 
 #define T0 1787227200.0
 #define RESEND_S 15.0
 
-struct outcome {
-    int calls;
-    struct delivery_verdict v;
-};
-
-static void on_done(void *ud, const struct delivery_verdict *v)
-{
-    struct outcome *o = ud;
-    o->calls++;
-    o->v = *v;
-}
-
-static struct notification *email_notification(void)
-{
-    struct notification *n = notification_new();
-    n->id = xstrdup("0123456789abcdef-1");
-    n->receiver = xstrdup("mail");
-    n->receiver_type = RECV_EMAIL;
-    n->route = xstrdup("default");
-    n->group_key = xstrdup("default:{}");
-    n->reason = NOTIFY_FIRST;
-    n->created_at = T0;
-    n->nalerts = 1;
-    n->alerts = xcalloc(1, sizeof(*n->alerts));
-    n->alerts[0].rule = xstrdup("r");
-    n->alerts[0].severity = xstrdup("critical");
-    n->alerts[0].status = xstrdup("firing");
-    n->alerts[0].value = NAN;
-    return n;
-}
 
 static void test_email_without_worker_is_retryable(void **state)
 {
     signal(SIGPIPE, SIG_IGN);
     struct http_client *http = http_client_new();
     struct deliverer *dl = deliverer_new(http, NULL, false);
-    struct notification *n = email_notification();
+    struct notification *n = fixture_notification("mail", "email", T0);
     char *to[] = { "oncall@example.com" };
+    struct email_cfg e;
+    memset(&e, 0, sizeof(e));
+    e.smtp_host = "127.0.0.1";
+    e.smtp_port = 1;            /* nothing listens: never reached here */
+    e.from = "segalert@example.com";
+    e.to.items = to;
+    e.to.n = 1;
     struct receiver_cfg rc;
     memset(&rc, 0, sizeof(rc));
     rc.name = "mail";
-    rc.type = RECV_EMAIL;
-    rc.smtp_host = "127.0.0.1";
-    rc.smtp_port = 1;           /* nothing listens: never reached here */
-    rc.from = "segalert@example.com";
-    rc.to.items = to;
-    rc.to.n = 1;
+    rc.type = &recv_email.def;
+    rc.priv = &e;
     rc.timeout_s = 1;
 
     /* Use up every descriptor so the worker's pipe cannot be created. */
@@ -101,8 +81,8 @@ static void test_email_without_worker_is_retryable(void **state)
     }
     assert_int_equal(errno, EMFILE);
 
-    struct outcome o = { 0 };
-    deliverer_send(dl, n, &rc, T0, 15, on_done, &o);
+    struct fixture_outcome o = { 0 };
+    deliverer_send(dl, n, &rc, T0, 15, fixture_on_done, &o);
     for (int i = 0; i < 50 && o.calls == 0; i++)
         deliverer_poll(dl);
     for (int i = 0; i < nfds; i++)
@@ -116,8 +96,8 @@ static void test_email_without_worker_is_retryable(void **state)
 
     /* With descriptors back, the next email starts the worker and gets a
      * real SMTP outcome (connection refused: retryable as well). */
-    struct outcome o2 = { 0 };
-    deliverer_send(dl, n, &rc, T0, 15, on_done, &o2);
+    struct fixture_outcome o2 = { 0 };
+    deliverer_send(dl, n, &rc, T0, 15, fixture_on_done, &o2);
     for (int i = 0; i < 500 && o2.calls == 0; i++) {
         http_run(http, 20);     /* woken by the worker's pipe */
         deliverer_poll(dl);
@@ -139,25 +119,22 @@ static int setup(void **state)
 {
     (void)state;
     signal(SIGPIPE, SIG_IGN);
-    if (!mkdtemp(dir) || chdir(dir) != 0)
-        return -1;
-    return 0;
+    fixture_register_receivers(NULL, 0);
+    return fixture_enter_tmpdir(dir);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    unlink("d.conf");
-    return rmdir(dir);
+    return fixture_leave_tmpdir(dir);
 }
 
 /* Every receiver of the tests below, loaded the way the daemon loads
  * them. */
 static struct config *load_receivers(void)
 {
-    FILE *f = fopen("d.conf", "w");
-    assert_non_null(f);
-    fputs("workspace \"p\" { token = \"t0ken\" }\n"
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = fixture_load_text("workspace \"p\" { token = \"t0ken\" }\n"
           "receiver \"hook\" {\n"
           "  type = \"webhook\"\n"
           "  url = \"http://hook.example/in\"\n"
@@ -175,11 +152,7 @@ static struct config *load_receivers(void)
           "  headers = {\"X-Scope-OrgID=t1\"}\n"
           "}\n"
           "receiver \"console\" { type = \"log\" }\n"
-          "route \"r\" { receiver = \"console\" }\n", f);
-    fclose(f);
-    struct diag_list dl = DIAG_LIST_INIT;
-    struct config *cfg = config_load("d.conf", &dl);
-    assert_non_null(cfg);
+          "route \"r\" { receiver = \"console\" }\n", &dl);
     for (size_t i = 0; i < dl.n; i++)
         print_error("%s\n", dl.items[i].msg);
     assert_int_equal(dl.n, 0);
@@ -189,9 +162,7 @@ static struct config *load_receivers(void)
 
 static struct notification *http_notification(const char *receiver)
 {
-    struct notification *n = email_notification();
-    free(n->receiver);
-    n->receiver = xstrdup(receiver);
+    struct notification *n = fixture_notification(receiver, "email", T0);
     n->external_url = xstrdup("https://segalert.example.com/");
     n->alerts[0].fingerprint = xstrdup("a1b2c3d4e5f60718");
     n->alerts[0].summary = xstrdup("Amplitude discards 4.8% of events");
@@ -256,12 +227,12 @@ static void test_webhook_post(void **state)
     struct rig g;
     rig_init(&g, false);
     struct notification *n = http_notification("hook");
-    struct outcome o = { 0 };
+    struct fixture_outcome o = { 0 };
     deliverer_send(g.dl, n, config_receiver(g.cfg, "hook"), T0, RESEND_S,
-                   on_done, &o);
+                   fixture_on_done, &o);
     assert_int_equal(g.fake.npending, 1);
     struct strbuf body = STRBUF_INIT;
-    payload_webhook(n, T0, &body);
+    recv_webhook_payload(n, T0, &body);
     assert_post(&g, 0, "http://hook.example/in", &body, 10000);
     /* the configured headers, then the signature of exactly the body and
      * the (unsigned) time of the clock, in whole seconds */
@@ -294,10 +265,10 @@ static void test_slack_and_pagerduty_posts(void **state)
     rig_init(&g, false);
     struct notification *n = http_notification("chat");
     const struct receiver_cfg *chat = config_receiver(g.cfg, "chat");
-    struct outcome o = { 0 };
-    deliverer_send(g.dl, n, chat, T0, RESEND_S, on_done, &o);
+    struct fixture_outcome o = { 0 };
+    deliverer_send(g.dl, n, chat, T0, RESEND_S, fixture_on_done, &o);
     struct strbuf body = STRBUF_INIT;
-    payload_slack(n, chat, &body);
+    recv_slack_payload(n, chat, &body);
     assert_post(&g, 0, "https://hooks.slack.example/T/B/x", &body, 3000);
     char *got = headers_text(&g, 0);
     assert_string_equal(got, "Content-Type: application/json\n");
@@ -313,9 +284,9 @@ static void test_slack_and_pagerduty_posts(void **state)
     n = http_notification("pager");
     memset(&o, 0, sizeof(o));
     deliverer_send(g.dl, n, config_receiver(g.cfg, "pager"), T0, RESEND_S,
-                   on_done, &o);
+                   fixture_on_done, &o);
     strbuf_reset(&body);
-    payload_pagerduty(n, "R0UT1NGKEY0123456789abcdefABCDEF", &body);
+    recv_pagerduty_payload(n, "R0UT1NGKEY0123456789abcdefABCDEF", &body);
     assert_post(&g, 0, PAGERDUTY_DEFAULT_URL, &body, 10000);
     fake_reply_with(&g.fake, 0, 400, "{\"message\":\"Event object is "
                     "invalid\",\"errors\":[\"bad key\"]}");
@@ -335,11 +306,11 @@ static void test_alertmanager_fan_out(void **state)
     rig_init(&g, false);
     struct notification *n = http_notification("am");
     const struct receiver_cfg *am = config_receiver(g.cfg, "am");
-    struct outcome o = { 0 };
-    deliverer_send(g.dl, n, am, T0, RESEND_S, on_done, &o);
+    struct fixture_outcome o = { 0 };
+    deliverer_send(g.dl, n, am, T0, RESEND_S, fixture_on_done, &o);
     assert_int_equal(g.fake.npending, 2);
     struct strbuf body = STRBUF_INIT;
-    payload_alertmanager(n, T0, RESEND_S, &body);
+    recv_alertmanager_payload(n, T0, RESEND_S, &body);
     assert_post(&g, 0, "http://am1.example:9093/api/v2/alerts", &body, 10000);
     assert_post(&g, 1, "http://am2.example:9093/api/v2/alerts", &body, 10000);
     for (size_t i = 0; i < 2; i++) {
@@ -357,7 +328,7 @@ static void test_alertmanager_fan_out(void **state)
 
     /* none took it: the worst failure */
     memset(&o, 0, sizeof(o));
-    deliverer_send(g.dl, n, am, T0, RESEND_S, on_done, &o);
+    deliverer_send(g.dl, n, am, T0, RESEND_S, fixture_on_done, &o);
     fake_reply_with(&g.fake, 0, 400, "bad alerts");
     fake_reply_with(&g.fake, 0, 503, "down");
     assert_int_equal(o.calls, 1);
@@ -367,7 +338,7 @@ static void test_alertmanager_fan_out(void **state)
     /* a post the transport refuses counts as a retryable failure */
     memset(&o, 0, sizeof(o));
     g.fake.refuse = 1;
-    deliverer_send(g.dl, n, am, T0, RESEND_S, on_done, &o);
+    deliverer_send(g.dl, n, am, T0, RESEND_S, fixture_on_done, &o);
     assert_int_equal(g.fake.npending, 1);
     fake_reply_with(&g.fake, 0, 503, "down");
     assert_int_equal(o.calls, 1);
@@ -379,7 +350,7 @@ static void test_alertmanager_fan_out(void **state)
 
 /* What deliverer_send printed on stdout. */
 static char *capture_stdout(struct rig *g, const struct notification *n,
-                            const struct receiver_cfg *rc, struct outcome *o)
+                            const struct receiver_cfg *rc, struct fixture_outcome *o)
 {
     char path[] = "/tmp/segalert-deliver-out-XXXXXX";
     int fd = mkstemp(path);
@@ -387,7 +358,7 @@ static char *capture_stdout(struct rig *g, const struct notification *n,
     fflush(stdout);
     int saved = dup(STDOUT_FILENO);
     dup2(fd, STDOUT_FILENO);
-    deliverer_send(g->dl, n, rc, T0, RESEND_S, on_done, o);
+    deliverer_send(g->dl, n, rc, T0, RESEND_S, fixture_on_done, o);
     fflush(stdout);
     dup2(saved, STDOUT_FILENO);
     close(saved);
@@ -406,8 +377,8 @@ static void test_log_and_dry_run(void **state)
     rig_init(&g, false);
     struct notification *n = http_notification("console");
     struct strbuf line = STRBUF_INIT;
-    payload_log_line(n, &line);
-    struct outcome o = { 0 };
+    recv_log_line(n, &line);
+    struct fixture_outcome o = { 0 };
     char *out = capture_stdout(&g, n, config_receiver(g.cfg, "console"), &o);
     assert_string_equal(out, line.buf);
     free(out);
@@ -417,7 +388,7 @@ static void test_log_and_dry_run(void **state)
 
     /* gone from the configuration: given up at once */
     memset(&o, 0, sizeof(o));
-    deliverer_send(g.dl, n, NULL, T0, RESEND_S, on_done, &o);
+    deliverer_send(g.dl, n, NULL, T0, RESEND_S, fixture_on_done, &o);
     assert_int_equal(o.calls, 1);
     assert_int_equal(o.v.outcome, DELIVERY_PERMANENT);
     assert_string_equal(o.v.reason, "receiver no longer configured");
@@ -428,7 +399,7 @@ static void test_log_and_dry_run(void **state)
     free(n->receiver);
     n->receiver = xstrdup("hook");
     strbuf_reset(&line);
-    payload_log_line(n, &line);
+    recv_log_line(n, &line);
     memset(&o, 0, sizeof(o));
     out = capture_stdout(&g, n, config_receiver(g.cfg, "hook"), &o);
     char *want = xasprintf("dry-run: %s", line.buf);
