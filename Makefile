@@ -97,7 +97,8 @@ all: $(SEGALERT) $(SIM)
 $(O)/libsegalert.a: $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(quiet) AR $@
-	$(Q)$(AR) rcs $@ $^
+	@# from scratch: a stale member of a deleted source would stay linked
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(SEGALERT): $(O)/obj/cmd/main.o $(O)/libsegalert.a
 	@mkdir -p $(@D)

@@ -18,8 +18,9 @@
  * not depend on the engine.
  *
  * All strings are owned by the struct config and freed by config_free().
- * Secrets (token, url of slack/pagerduty, routing_key, password,
- * hmac_secret, admin_token) are resolved strings: never log them.
+ * Secrets (token, receiver URLs and headers, the settings a receiver type
+ * keeps in receiver_cfg.priv, admin_token) are resolved strings: never log
+ * them.
  *
  * Thread safety: loads may run on several threads at once, each with its
  * own diag_list; a loaded config is immutable and may be read from any
@@ -78,41 +79,27 @@ struct timing_cfg {
     bool has_group_by, has_group_wait, has_group_interval, has_repeat_interval;
 };
 
-enum receiver_type {
-    RECV_EMAIL = 0,
-    RECV_SLACK,
-    RECV_PAGERDUTY,
-    RECV_WEBHOOK,
-    RECV_ALERTMANAGER,
-    RECV_LOG,
-    RECV__COUNT
-};
+struct receiver_type_def;           /* config/receiver_type.h */
 
-enum starttls_mode { STARTTLS_NO = 0, STARTTLS_TRY, STARTTLS_REQUIRED };
-
+/* What every receiver has; what only one type has is in priv. */
 struct receiver_cfg {
     char *name;
     struct srcloc loc;
-    enum receiver_type type;
+    /* the registered type (receiver_type.h); NULL when `type` is missing
+     * or unknown (an error was reported) */
+    const struct receiver_type_def *type;
+    /* the type's own settings, allocated by its load function and
+     * released by its free_priv; NULL when it has none.  Only the type's
+     * own code knows what it points to. */
+    void *priv;
     bool send_resolved;             /* default true */
-    /* http receivers */
-    char *url;                      /* secret for slack/pagerduty/webhook;
-                                       pagerduty: PAGERDUTY_DEFAULT_URL
-                                       (receiver_type.h) when not given */
-    struct str_list urls;           /* alertmanager: one or more base URLs */
-    char *routing_key;              /* pagerduty, secret */
-    char *hmac_secret;              /* webhook, secret, may be NULL */
-    struct kv_list headers;         /* webhook extra headers */
+    /* HTTP receivers (set by the type's load function) */
+    char *url;                      /* may be a secret (the URLs of Slack,
+                                       PagerDuty and webhooks carry
+                                       credentials); NULL for other types */
+    struct kv_list headers;         /* extra request headers; values may
+                                       be secrets (registered with the log) */
     double timeout_s;               /* default 10 */
-    /* email */
-    char *smtp_host;
-    int smtp_port;                  /* default 25 */
-    enum starttls_mode starttls;    /* default try */
-    char *tls_ca_file;
-    char *username;
-    char *password;                 /* secret */
-    char *from;
-    struct str_list to;
     /* templates (text; compiled by template.c) */
     char *subject;                  /* email subject / slack header; NULL = default */
     int subject_line;
@@ -206,10 +193,6 @@ int config_load_rule_file(struct config *cfg, const char *path,
 struct config *config_new_defaults(void);
 
 void config_free(struct config *cfg);
-
-/* The name a receiver type is written with ("slack"), from the table of
- * receiver types; "unknown" for a value no registered type has. */
-const char *receiver_type_name(enum receiver_type t);
 
 /* Lookups by name; NULL when absent. */
 const struct receiver_cfg *config_receiver(const struct config *cfg,

@@ -129,6 +129,15 @@ bool section_is_label_name(const char *name);
 bool section_is_http_url(const char *url);
 /* Drop trailing '/' in place (NULL is a no-op). */
 void section_strip_trailing_slashes(char *url);
+/* An error (at the section, without quoting url: receiver URLs often
+ * carry credentials) when url is given and not http(s). */
+void section_check_secret_url(const struct cfg_section *s, const char *url);
+/* HTTP request headers, "Name=value" or "Name: value" entries, appended to
+ * *out.  Values are never echoed in messages (they often carry
+ * credentials); those of names that look like credentials (auth, token,
+ * key, secret) are registered with log_secret_register(). */
+void section_get_http_headers(const struct cfg_section *s, const char *name,
+                              struct kv_list *out);
 /* Append "a, b or c" to sb. */
 void section_add_choices(struct strbuf *sb, const char *const *names,
                          size_t n);

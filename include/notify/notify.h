@@ -55,7 +55,8 @@ struct notification {
     char *id;               /* unique id: "<group hash>-<seq>", stable across
                                restarts (outbox key, PagerDuty/webhook dedup) */
     char *receiver;         /* receiver name */
-    enum receiver_type receiver_type;
+    char *receiver_type;    /* its type's name ("webhook"), for the state
+                               file and the API */
     char *route;            /* route name that produced it */
     char *group_key;        /* "route:{k=\"v\",...}" - stable identity of the group */
     struct kv *group_labels;    /* the group_by labels and values */

@@ -43,7 +43,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config/config.h"
+/* STARTTLS: never, when the server offers it, or refuse to send without. */
+enum starttls_mode { STARTTLS_NO = 0, STARTTLS_TRY, STARTTLS_REQUIRED };
 
 /* What one session needs.  Owns all its strings (smtp_target_clear()). */
 struct smtp_target {
@@ -58,11 +59,6 @@ struct smtp_target {
     double timeout_s;           /* per protocol step, >= 1 s */
 };
 
-/* Fill t with copies from a receiver (type email).  The From and every
- * address are reduced to their addr-spec ("A <a@x>" -> "a@x").  Never
- * fails; a receiver with no smtp_host gives host "localhost". */
-void smtp_target_from_receiver(struct smtp_target *t,
-                               const struct receiver_cfg *r);
 void smtp_target_copy(struct smtp_target *dst, const struct smtp_target *src);
 void smtp_target_clear(struct smtp_target *t);  /* frees, zeroes */
 /* Same server, credentials, TLS and sender: batches may share a session. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cmd/cli.h"
+#include "config/receiver_type.h"
 #include "notify/deliver.h"
 #include "api/http.h"
 #include "core/log.h"
@@ -34,7 +35,7 @@ static struct notification *test_notification(const struct config *cfg,
     snprintf(id, sizeof(id), "segalert-test-%.0f", now);
     n->id = xstrdup(id);
     n->receiver = xstrdup(rc->name);
-    n->receiver_type = rc->type;
+    n->receiver_type = xstrdup(receiver_type_name(rc->type));
     n->route = xstrdup("notify-test");
     n->group_key = xasprintf("notify-test:{receiver=\"%s\"}", rc->name);
     n->reason = NOTIFY_TEST;

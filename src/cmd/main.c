@@ -3,11 +3,13 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cli.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "notify/receiver.h"
 
 struct command {
     const char *name;
@@ -53,6 +55,12 @@ int main(int argc, char **argv)
 {
     /* A closed socket must be an error return, never a fatal signal. */
     signal(SIGPIPE, SIG_IGN);
+    /* Before any configuration is loaded: the receiver types. */
+    char err[256];
+    if (receivers_register(NULL, 0, err, sizeof(err)) != 0) {
+        fprintf(stderr, "segalert: receiver types: %s\n", err);
+        abort();        /* a mistake in src/notify/receivers.c */
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "config/parse.h"
+#include "config/receiver_type.h"
 #include "config/scan.h"
 #include "config/schema.h"
 #include "config/section.h"
@@ -96,17 +97,12 @@ static void workspace_free(struct workspace_cfg *w)
 static void receiver_free(struct receiver_cfg *r)
 {
     free(r->name);
+    if (r->priv && r->type && r->type->free_priv)
+        r->type->free_priv(r->priv);
+    else
+        free(r->priv);
     free(r->url);
-    str_list_free(&r->urls);
-    free(r->routing_key);
-    free(r->hmac_secret);
     kv_list_free(&r->headers);
-    free(r->smtp_host);
-    free(r->tls_ca_file);
-    free(r->username);
-    free(r->password);
-    free(r->from);
-    str_list_free(&r->to);
     free(r->subject);
     free(r->body);
 }

@@ -4,7 +4,6 @@
  */
 #include "config/receiver_type.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,19 +14,18 @@
 
 /* What every receiver has, whatever its type; first in the section's
  * options. */
-static const struct opt_spec common_opts[] = {
-    { "type", OPT_STR },
-    { "send_resolved", OPT_STR },
-    { "subject", OPT_STR },
-    { "body", OPT_STR },
-    OPT_END
-};
+#define COMMON_OPTS \
+    { "type", OPT_STR }, { "send_resolved", OPT_STR }, \
+    { "subject", OPT_STR }, { "body", OPT_STR }
+static const struct opt_spec common_opts[] = { COMMON_OPTS, OPT_END };
 #define NCOMMON (ARRAY_SIZE(common_opts) - 1)
 
-/* The table; the section's options derived from it. */
+/* The table; the section's options derived from it (the common ones alone
+ * until types are registered). */
 static const struct receiver_type_def *types[RECEIVER_TYPES_MAX];
 static size_t ntypes;
-static struct opt_spec section_opts[SCHEMA_MAX_OPTS + 1];
+static struct opt_spec section_opts[SCHEMA_MAX_OPTS + 1] = { COMMON_OPTS,
+                                                              OPT_END };
 
 /* ---- the table ----------------------------------------------------------- */
 
@@ -56,7 +54,7 @@ int config_register_receiver_types(const struct receiver_type_def *const *defs,
         if (!d || !d->name || !d->name[0])
             return reg_fail(err, errlen, "receiver type %zu has no name", i);
         for (size_t k = 0; k < i; k++)
-            if (streq(defs[k]->name, d->name) || defs[k]->type == d->type)
+            if (streq(defs[k]->name, d->name))
                 return reg_fail(err, errlen, "receiver type '%s' is "
                                 "registered twice", d->name);
         for (size_t k = 0; d->opts && d->opts[k].name; k++) {
@@ -86,32 +84,8 @@ int config_register_receiver_types(const struct receiver_type_def *const *defs,
     return 0;
 }
 
-static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
-
-static void register_builtin(void)
-{
-    if (ntypes > 0)
-        return;         /* the program registered its own */
-    size_t n = 0;
-    while (receiver_types_builtin[n])
-        n++;
-    char err[256];
-    if (config_register_receiver_types(receiver_types_builtin, n, err,
-                                       sizeof(err)) != 0) {
-        fprintf(stderr, "config: built-in receiver types: %s\n", err);
-        abort();        /* a mistake in receivers_builtin.c */
-    }
-}
-
-/* The table, with the built-in types when none were registered. */
-static void types_ready(void)
-{
-    pthread_once(&builtin_once, register_builtin);
-}
-
 const struct receiver_type_def *receiver_type_find(const char *name)
 {
-    types_ready();
     for (size_t i = 0; i < ntypes; i++)
         if (streq(types[i]->name, name))
             return types[i];
@@ -120,17 +94,12 @@ const struct receiver_type_def *receiver_type_find(const char *name)
 
 const struct opt_spec *receiver_section_opts(void)
 {
-    types_ready();
     return section_opts;
 }
 
-const char *receiver_type_name(enum receiver_type t)
+const char *receiver_type_name(const struct receiver_type_def *t)
 {
-    types_ready();
-    for (size_t i = 0; i < ntypes; i++)
-        if (types[i]->type == t)
-            return types[i]->name;
-    return "unknown";
+    return t ? t->name : "unknown";
 }
 
 /* ---- receiver sections --------------------------------------------------- */
@@ -140,8 +109,6 @@ static void receiver_defaults(struct receiver_cfg *r)
     memset(r, 0, sizeof(*r));
     r->send_resolved = true;
     r->timeout_s = 10;
-    r->smtp_port = 25;
-    r->starttls = STARTTLS_TRY;
 }
 
 static bool type_accepts(const struct receiver_type_def *d, const char *opt)
@@ -159,7 +126,10 @@ static const struct receiver_type_def *find_type(const struct cfg_section *s)
     section_add_choices(&choices, names, ntypes);
     const char *type = section_str(s, "type");
     const struct receiver_type_def *d = NULL;
-    if (!type) {
+    if (ntypes == 0) {
+        /* a program that loads receivers must register their types */
+        section_error(s, NULL, "no receiver types are registered");
+    } else if (!type) {
         section_error(s, NULL, "type is required (%s)", strbuf_str(&choices));
     } else if (!(d = receiver_type_find(type))) {
         const char *dym = schema_closest(type, names, ntypes);
@@ -177,13 +147,11 @@ static const struct receiver_type_def *find_type(const struct cfg_section *s)
 void sections_load_receiver(const struct cfg_file *file, struct cfg_t *sec,
                             struct receiver_cfg *r)
 {
-    types_ready();
     struct cfg_section *s = section_open(file, sec, "receiver");
     receiver_defaults(r);
     r->name = xstrdup(section_title(s));
     r->loc.file = file->name;
     r->loc.line = section_line(s);
-    r->type = RECV_LOG;
 
     const struct receiver_type_def *d = find_type(s);
     section_get_bool(s, "send_resolved", &r->send_resolved);
@@ -192,7 +160,7 @@ void sections_load_receiver(const struct cfg_file *file, struct cfg_t *sec,
     section_get_text(s, "body", &r->body, &r->body_line, &r->body_col);
     if (!d)
         goto done;      /* type-specific checks would only add noise */
-    r->type = d->type;
+    r->type = d;
 
     for (const struct opt_spec *o = &section_opts[NCOMMON]; o->name; o++)
         if (!type_accepts(d, o->name) && section_is_set(s, o->name))

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "config/scan.h"
+#include "core/log.h"
 
 struct cfg_section {
     const struct cfg_file *file;
@@ -315,6 +316,71 @@ void section_strip_trailing_slashes(char *url)
     size_t l = url ? strlen(url) : 0;
     while (l > 0 && url[l - 1] == '/')
         url[--l] = '\0';
+}
+
+void section_check_secret_url(const struct cfg_section *s, const char *url)
+{
+    if (url && !section_is_http_url(url))
+        section_error(s, NULL, "url must start with http:// or https://");
+}
+
+static bool is_header_name(const char *n, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c)))
+            return false;
+    }
+    return true;
+}
+
+/* Header values that look like credentials are redacted from logs. */
+static bool header_is_secret(const char *name)
+{
+    static const char *const words[] = { "auth", "token", "key", "secret" };
+    char *lower = xstrdup(name);
+    bool hit = false;
+    for (char *p = lower; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    for (size_t i = 0; i < ARRAY_SIZE(words) && !hit; i++)
+        hit = strstr(lower, words[i]) != NULL;
+    free(lower);
+    return hit;
+}
+
+void section_get_http_headers(const struct cfg_section *s, const char *name,
+                              struct kv_list *out)
+{
+    struct str_list entries = { NULL, 0 };
+    section_get_list(s, name, &entries);
+    for (size_t i = 0; i < entries.n; i++) {
+        const char *e = entries.items[i];
+        size_t nl = strcspn(e, "=:");
+        if (!e[nl] || !is_header_name(e, nl)) {
+            section_error(s, name, "invalid entry %zu in %s (expected "
+                          "Name=value with an HTTP header name)", i + 1,
+                          name);
+            continue;
+        }
+        char *hname = xstrndup(e, nl);
+        const char *v = e + nl + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (strpbrk(v, "\r\n"))
+            section_error(s, name, "header '%s': the value must not "
+                          "contain line breaks", hname);
+        else {
+            kv_list_add(out, hname, v);
+            if (header_is_secret(hname))
+                log_secret_register(v);
+        }
+        free(hname);
+    }
+    str_list_free(&entries);
 }
 
 void section_add_choices(struct strbuf *sb, const char *const *names,

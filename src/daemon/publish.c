@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/receiver_type.h"
 #include "daemon/daemon_int.h"
 #include "engine/annotate.h"
 #include "server/snapshot.h"

@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "daemon/daemon_int.h"
+#include "notify/receiver.h"
 
 struct config *daemon_load_config(const char *path, struct ruleset **rs_out,
                                   double eval_interval_s)
@@ -33,14 +34,16 @@ struct config *daemon_load_config(const char *path, struct ruleset **rs_out,
         return NULL;
     }
     diag_list_free(&diags);
-    /* The alertmanager receiver is the HA path: Alertmanager groups and
-     * deduplicates itself, so routes to it send at once and re-send every
-     * evaluation while firing (README.md "High availability"). */
+    /* A receiver that groups and deduplicates by itself (Alertmanager, the
+     * HA path) gets routes that send at once and re-send every evaluation
+     * while firing (README.md "High availability"). */
     for (size_t i = 0; i < cfg->nroutes; i++) {
         struct route_cfg *r = &cfg->routes[i];
+        const struct receiver_ops *ops = NULL;
         if (r->receiver_index >= 0 &&
-            (size_t)r->receiver_index < cfg->nreceivers &&
-            cfg->receivers[r->receiver_index].type == RECV_ALERTMANAGER) {
+            (size_t)r->receiver_index < cfg->nreceivers)
+            ops = receiver_ops_of(&cfg->receivers[r->receiver_index]);
+        if (ops && ops->dedups_itself) {
             r->timing.has_group_wait = r->timing.has_group_interval =
                 r->timing.has_repeat_interval = true;
             r->timing.group_wait_s = 0;

@@ -3,20 +3,26 @@
  */
 #include "notify/deliver.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "notify/receiver.h"
+#include "notify/recv_log.h"
 #include "notify/smtp.h"
 
-#define PAGERDUTY_DEFAULT_URL "https://events.pagerduty.com/v2/enqueue"
+/* Default per-request timeout, and how much of an answer is read. */
+#define DEFAULT_TIMEOUT_S 10.0
+#define MAX_ANSWER_BYTES (64 * 1024)
+/* Finished SMTP jobs collected per call. */
+#define SMTP_COLLECT_BATCH 16
 
 struct attempt {
     struct deliverer *owner;
-    enum receiver_type type;
-    int pending;                /* outstanding requests (alertmanager fan-out) */
+    receiver_classify_fn classify;      /* HTTP answers */
+    bool any_url_suffices;
+    int pending;                /* outstanding requests (fan-out) */
     int ok;                     /* requests that succeeded */
     struct delivery_verdict worst;
     deliver_done_fn done;
@@ -25,6 +31,7 @@ struct attempt {
 
 struct deliverer {
     struct http_client *http;
+    struct http_transport transport;    /* carries the HTTP posts */
     const struct clock *clock;
     struct smtp_worker *smtp;
     bool dry_run;
@@ -38,6 +45,7 @@ struct deliverer *deliverer_new(struct http_client *http,
 {
     struct deliverer *dl = xcalloc(1, sizeof(*dl));
     dl->http = http;
+    dl->transport = http_client_transport(http);
     dl->clock = clock ? clock : clock_system();
     dl->dry_run = dry_run;
     return dl;
@@ -57,6 +65,11 @@ void deliverer_free(struct deliverer *dl)
     free(dl);
 }
 
+void deliverer_set_transport(struct deliverer *dl, struct http_transport t)
+{
+    dl->transport = t;
+}
+
 unsigned deliverer_in_flight(const struct deliverer *dl)
 {
     return dl->in_flight;
@@ -65,9 +78,9 @@ unsigned deliverer_in_flight(const struct deliverer *dl)
 static void finish(struct attempt *a)
 {
     struct delivery_verdict v = a->worst;
-    if (a->type == RECV_ALERTMANAGER && a->ok > 0) {
-        /* HA path: one Alertmanager that took it is enough; the others get
-         * it again at the next evaluation. */
+    if (a->any_url_suffices && a->ok > 0) {
+        /* HA peers: one that took it is enough; the others get it again
+         * with the next re-send. */
         v.outcome = DELIVERY_OK;
     }
     a->owner->in_flight--;
@@ -81,9 +94,8 @@ static void on_post_done(struct http_request *r, void *ud)
 {
     struct attempt *a = ud;
     struct delivery_verdict v;
-    payload_classify_http(a->type, r->status, r->curl_code, strbuf_str(&r->body),
-                          r->body.len, r->retry_after,
-                          clock_wall(a->owner->clock), &v);
+    a->classify(r->status, r->curl_code, strbuf_str(&r->body), r->body.len,
+                r->retry_after, clock_wall(a->owner->clock), &v);
     if (v.outcome == DELIVERY_OK)
         a->ok++;
     else if (a->worst.outcome == DELIVERY_OK || v.outcome == DELIVERY_PERMANENT)
@@ -94,7 +106,8 @@ static void on_post_done(struct http_request *r, void *ud)
 }
 
 static void post_json(struct attempt *a, const char *url,
-                      const struct strbuf *body, const struct receiver_cfg *rc)
+                      const struct strbuf *body, const struct receiver_cfg *rc,
+                      const struct str_list *extra_headers)
 {
     struct http_request *r = http_request_new(url);
     r->method = "POST";
@@ -103,20 +116,15 @@ static void post_json(struct attempt *a, const char *url,
     for (size_t i = 0; i < rc->headers.n; i++)
         http_request_add_header(r, "%s: %s", rc->headers.items[i].key,
                                 rc->headers.items[i].value);
-    if (rc->type == RECV_WEBHOOK && rc->hmac_secret) {
-        struct strbuf sig = STRBUF_INIT;
-        double ts = floor(clock_wall(a->owner->clock));
-        payload_webhook_signature(rc->hmac_secret, body->buf, body->len, ts, &sig);
-        http_request_add_header(r, "X-Segalert-Signature: %s", strbuf_str(&sig));
-        http_request_add_header(r, "X-Segalert-Timestamp: %.0f", ts);
-        strbuf_free(&sig);
-    }
-    r->timeout_ms = (long)(rc->timeout_s > 0 ? rc->timeout_s * 1000 : 10000);
-    r->max_body = 64 * 1024;
+    for (size_t i = 0; i < extra_headers->n; i++)
+        http_request_add_header(r, "%s", extra_headers->items[i]);
+    r->timeout_ms = (long)((rc->timeout_s > 0 ? rc->timeout_s
+                                              : DEFAULT_TIMEOUT_S) * 1000);
+    r->max_body = MAX_ANSWER_BYTES;
     r->done = on_post_done;
     r->ud = a;
     a->pending++;
-    if (http_submit(a->owner->http, r) != 0) {
+    if (a->owner->transport.submit(a->owner->transport.ud, r) != 0) {
         a->pending--;
         a->worst.outcome = DELIVERY_RETRY;
         snprintf(a->worst.reason, sizeof(a->worst.reason), "%.120s", r->error);
@@ -124,16 +132,27 @@ static void post_json(struct attempt *a, const char *url,
     }
 }
 
-static void post_alertmanager(struct attempt *a, const char *base,
-                              const struct strbuf *body,
-                              const struct receiver_cfg *rc)
+/* RECEIVER_HTTP: one POST per URL, all with the same body and headers. */
+static void send_http(struct attempt *a, const struct receiver_ops *ops,
+                      const struct receiver_cfg *rc, const struct strbuf *body)
 {
-    size_t len = strlen(base);
-    while (len > 0 && base[len - 1] == '/')
-        len--;
-    char *url = xasprintf("%.*s/api/v2/alerts", (int)len, base);
-    post_json(a, url, body, rc);
-    free(url);
+    struct str_list urls = { NULL, 0 }, headers = { NULL, 0 };
+    a->classify = ops->classify ? ops->classify : http_verdict_classify;
+    a->any_url_suffices = ops->any_url_suffices;
+    if (ops->http_urls)
+        ops->http_urls(rc, &urls);
+    else if (rc->url)
+        str_list_add(&urls, rc->url);
+    if (ops->http_headers)
+        ops->http_headers(rc, body, clock_wall(a->owner->clock), &headers);
+    if (urls.n == 0) {
+        a->worst.outcome = DELIVERY_PERMANENT;
+        http_verdict_reason(&a->worst, "no URL to post to");
+    }
+    for (size_t i = 0; i < urls.n; i++)
+        post_json(a, urls.items[i], body, rc, &headers);
+    str_list_free(&urls);
+    str_list_free(&headers);
 }
 
 /* The SMTP worker thread starts with the first email (many setups send
@@ -151,6 +170,32 @@ static bool start_smtp_worker(struct deliverer *dl)
     return true;
 }
 
+/* RECEIVER_SMTP: the message to the worker thread, which reports back
+ * through deliverer_poll(). */
+static void send_smtp(struct attempt *a, const struct receiver_ops *ops,
+                      const struct receiver_cfg *rc, const struct strbuf *body)
+{
+    struct deliverer *dl = a->owner;
+    if (!start_smtp_worker(dl)) {
+        a->worst.outcome = DELIVERY_RETRY;
+        http_verdict_reason(&a->worst, "cannot start the SMTP worker thread");
+        return;
+    }
+    struct smtp_target t;
+    const struct str_list *rcpts = NULL;
+    memset(&t, 0, sizeof(t));
+    ops->smtp(rc, &t, &rcpts);
+    struct smtp_job *job = smtp_job_new(&t);
+    smtp_target_clear(&t);
+    struct smtp_message m = { body->buf, body->len,
+                              (const char *const *)rcpts->items, rcpts->n };
+    smtp_job_add(job, &m, a);
+    a->pending = 1;
+    XGROW(dl->email, dl->nemail + 1, dl->email_cap);
+    dl->email[dl->nemail++] = a;
+    smtp_worker_submit(dl->smtp, job);
+}
+
 void deliverer_send(struct deliverer *dl, const struct notification *n,
                     const struct receiver_cfg *rc, double now, double resend_s,
                     deliver_done_fn done, void *ud)
@@ -162,73 +207,31 @@ void deliverer_send(struct deliverer *dl, const struct notification *n,
     a->worst.outcome = DELIVERY_OK;
     a->worst.retry_after_s = -1;
     dl->in_flight++;
-    if (!rc) {
-        a->type = RECV_LOG;
-        a->worst.outcome = DELIVERY_PERMANENT;
-        snprintf(a->worst.reason, sizeof(a->worst.reason),
-                 "receiver no longer configured");
-        finish(a);
-        return;
-    }
-    a->type = rc->type;
+    const struct receiver_ops *ops = receiver_ops_of(rc);
     struct strbuf body = STRBUF_INIT;
-    if (dl->dry_run || rc->type == RECV_LOG) {
-        payload_log_line(n, &body);
-        if (dl->dry_run)
-            fputs("dry-run: ", stdout);
-        fputs(strbuf_str(&body), stdout);
-        if (!body.len || body.buf[body.len - 1] != '\n')
-            fputc('\n', stdout);
-        fflush(stdout);
-        strbuf_free(&body);
-        finish(a);
-        return;
-    }
-    switch (rc->type) {
-    case RECV_WEBHOOK:
-        payload_webhook(n, now, &body);
-        post_json(a, rc->url, &body, rc);
-        break;
-    case RECV_SLACK:
-        payload_slack(n, rc, &body);
-        post_json(a, rc->url, &body, rc);
-        break;
-    case RECV_PAGERDUTY:
-        payload_pagerduty(n, rc->routing_key, &body);
-        post_json(a, rc->url ? rc->url : PAGERDUTY_DEFAULT_URL, &body, rc);
-        break;
-    case RECV_ALERTMANAGER:
-        payload_alertmanager(n, now, resend_s, &body);
-        for (size_t i = 0; i < rc->urls.n; i++)
-            post_alertmanager(a, rc->urls.items[i], &body, rc);
-        if (rc->urls.n == 0 && rc->url)
-            post_alertmanager(a, rc->url, &body, rc);
-        break;
-    case RECV_EMAIL: {
-        if (!start_smtp_worker(dl)) {
-            a->worst.outcome = DELIVERY_RETRY;
-            snprintf(a->worst.reason, sizeof(a->worst.reason),
-                     "cannot start the SMTP worker thread");
+    if (!rc) {
+        a->worst.outcome = DELIVERY_PERMANENT;
+        http_verdict_reason(&a->worst, "receiver no longer configured");
+    } else if (dl->dry_run) {
+        /* what the log receiver would print, for every receiver */
+        recv_log_line(n, &body);
+        recv_log_print("dry-run: ", &body);
+    } else if (!ops) {
+        a->worst.outcome = DELIVERY_PERMANENT;
+        http_verdict_reason(&a->worst, "unsupported receiver");
+    } else {
+        ops->build(rc, n, now, resend_s, &body);
+        switch (ops->delivery) {
+        case RECEIVER_HTTP:
+            send_http(a, ops, rc, &body);
+            break;
+        case RECEIVER_SMTP:
+            send_smtp(a, ops, rc, &body);
+            break;
+        case RECEIVER_LOCAL:
+            ops->write(rc, &body, &a->worst);
             break;
         }
-        struct smtp_target t;
-        smtp_target_from_receiver(&t, rc);
-        struct smtp_job *job = smtp_job_new(&t);
-        smtp_target_clear(&t);
-        payload_email(n, rc, now, "segalert.invalid", &body);
-        struct smtp_message m = { body.buf, body.len,
-                                  (const char *const *)rc->to.items, rc->to.n };
-        smtp_job_add(job, &m, a);
-        a->pending = 1;
-        XGROW(dl->email, dl->nemail + 1, dl->email_cap);
-        dl->email[dl->nemail++] = a;
-        smtp_worker_submit(dl->smtp, job);
-        break;
-    }
-    default:
-        a->worst.outcome = DELIVERY_PERMANENT;
-        snprintf(a->worst.reason, sizeof(a->worst.reason), "unsupported receiver");
-        break;
     }
     strbuf_free(&body);
     if (a->pending == 0)
@@ -237,7 +240,7 @@ void deliverer_send(struct deliverer *dl, const struct notification *n,
 
 void deliverer_poll(struct deliverer *dl)
 {
-    struct smtp_job *done[16];
+    struct smtp_job *done[SMTP_COLLECT_BATCH];
     size_t n;
     if (!dl->smtp)
         return;

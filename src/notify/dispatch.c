@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/receiver_type.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -35,7 +36,7 @@ struct route {
     size_t nmatch;
     bool cont;
     char *receiver;
-    enum receiver_type rtype;
+    char *rtype;                /* the receiver's type name */
     bool send_resolved;
     char **group_by;
     size_t ngroup_by;
@@ -158,6 +159,7 @@ static void routes_free(struct route *r, size_t n)
         free(r[i].name);
         kv_array_free(r[i].match, r[i].nmatch);
         free(r[i].receiver);
+        free(r[i].rtype);
         str_array_free(r[i].group_by, r[i].ngroup_by);
     }
     free(r);
@@ -186,7 +188,7 @@ static void load_routes(struct dispatcher *d, const struct config *cfg)
         r->nmatch = rc->match.n;
         r->cont = rc->cont;
         r->receiver = xstrdup(rc->receiver ? rc->receiver : "");
-        r->rtype = recv ? recv->type : RECV_LOG;
+        r->rtype = xstrdup(receiver_type_name(recv ? recv->type : NULL));
         r->send_resolved = recv ? recv->send_resolved : true;
 
         const struct str_list *gb = t->has_group_by ? &t->group_by
@@ -832,7 +834,7 @@ static struct notification *build(struct dispatcher *d, const struct group *g,
     struct notification *n = notification_new();
     n->id = notification_id(d, g);
     n->receiver = xstrdup(g->receiver);
-    n->receiver_type = r->rtype;
+    n->receiver_type = xstrdup(r->rtype);
     n->route = xstrdup(g->route);
     n->group_key = xstrdup(g->key);
     n->group_labels = kv_array_dup(g->labels, g->nlabels);

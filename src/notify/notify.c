@@ -110,7 +110,7 @@ struct notification *notification_dup(const struct notification *n)
     struct notification *d = notification_new();
     d->id = xstrdup(n->id);
     d->receiver = xstrdup(n->receiver);
-    d->receiver_type = n->receiver_type;
+    d->receiver_type = xstrdup(n->receiver_type);
     d->route = xstrdup(n->route);
     d->group_key = xstrdup(n->group_key);
     d->group_labels = kv_array_dup(n->group_labels, n->ngroup_labels);
@@ -142,6 +142,7 @@ void notification_free(struct notification *n)
         return;
     free(n->id);
     free(n->receiver);
+    free(n->receiver_type);
     free(n->route);
     free(n->group_key);
     kv_array_free(n->group_labels, n->ngroup_labels);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/receiver_type.h"
 #include "core/json.h"
 
 cJSON *notification_to_json(const struct notification *n)
@@ -14,8 +15,8 @@ cJSON *notification_to_json(const struct notification *n)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "id", json_str_or_null(n->id));
     cJSON_AddItemToObject(o, "receiver", json_str_or_null(n->receiver));
-    cJSON_AddStringToObject(o, "receiver_type",
-                            receiver_type_name(n->receiver_type));
+    cJSON_AddItemToObject(o, "receiver_type",
+                          json_str_or_null(n->receiver_type));
     cJSON_AddItemToObject(o, "route", json_str_or_null(n->route));
     cJSON_AddItemToObject(o, "group_key", json_str_or_null(n->group_key));
     cJSON_AddItemToObject(o, "group_labels",
@@ -44,14 +45,6 @@ cJSON *notification_to_json(const struct notification *n)
         cJSON_AddItemToArray(arr, ao);
     }
     return o;
-}
-
-static int receiver_type_from_name(const char *s)
-{
-    for (int t = 0; t < RECV__COUNT; t++)
-        if (streq(receiver_type_name((enum receiver_type)t), s))
-            return t;
-    return -1;
 }
 
 static int alert_from_json(const cJSON *ao, struct notify_alert *a,
@@ -93,12 +86,11 @@ struct notification *notification_from_json(const cJSON *j, char *err,
         goto fail_why;
     if (json_get_string(j, "receiver_type", false, &s, why, sizeof(why)))
         goto fail_why;
-    int t = receiver_type_from_name(s);
-    if (t < 0) {
+    if (!receiver_type_find(s)) {
         snprintf(why, sizeof(why), "receiver_type: unknown '%.60s'", s);
         goto fail_why;
     }
-    n->receiver_type = (enum receiver_type)t;
+    n->receiver_type = xstrdup(s);
     if (json_get_strdup(j, "route", true, &n->route, why, sizeof(why)) ||
         json_get_strdup(j, "group_key", true, &n->group_key, why, sizeof(why)) ||
         json_get_kv(j, "group_labels", true, &n->group_labels, &n->ngroup_labels,

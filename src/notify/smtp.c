@@ -83,30 +83,6 @@ int smtp_addr_spec(const char *in, char *out, size_t outlen)
     return 0;
 }
 
-void smtp_target_from_receiver(struct smtp_target *t,
-                               const struct receiver_cfg *r)
-{
-    char addr[512];
-
-    memset(t, 0, sizeof(*t));
-    t->host = xstrdup(r->smtp_host != NULL ? r->smtp_host : "localhost");
-    t->port = r->smtp_port > 0 ? r->smtp_port : 25;
-    t->starttls = r->starttls;
-    t->ca_file = xstrdup(r->tls_ca_file);
-    if (r->username != NULL && r->username[0] != '\0') {
-        t->username = xstrdup(r->username);
-        t->password = xstrdup(r->password != NULL ? r->password : "");
-    }
-    /* An unparsable From is kept as written: smtp_send_batch() rejects it
-     * with a message naming it rather than sending MAIL FROM:<>. */
-    if (smtp_addr_spec(r->from, addr, sizeof(addr)) == 0)
-        t->from = xstrdup(addr);
-    else
-        t->from = xstrdup(r->from != NULL ? r->from : "");
-    t->helo = NULL;
-    t->timeout_s = r->timeout_s > 0 ? r->timeout_s : 10;
-}
-
 void smtp_target_copy(struct smtp_target *dst, const struct smtp_target *src)
 {
     *dst = *src;

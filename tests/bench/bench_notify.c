@@ -23,6 +23,10 @@
 #include "api/http.h"
 #include "core/log.h"
 #include "notify/notify.h"
+#include "notify/receiver.h"
+#include "notify/recv_email.h"
+#include "notify/recv_webhook.h"
+#include "config/receiver_type.h"
 
 static atomic_long received;
 
@@ -47,12 +51,12 @@ static enum MHD_Result sink(void *cls, struct MHD_Connection *c, const char *url
     return ret;
 }
 
-static struct notification *make(int i, enum receiver_type t, const char *recv)
+static struct notification *make(int i, const char *type, const char *recv)
 {
     struct notification *n = notification_new();
     n->id = xasprintf("bench-%d", i);
     n->receiver = xstrdup(recv);
-    n->receiver_type = t;
+    n->receiver_type = xstrdup(type);
     n->route = xstrdup("bench");
     n->group_key = xasprintf("bench:{rule=\"r\",source=\"s%d\"}", i % 100);
     n->reason = NOTIFY_FIRST;
@@ -101,8 +105,15 @@ int main(int argc, char **argv)
     log_set_level(LOG_ERR);
     long n = strtol(argv[2], NULL, 10);
     struct config *cfg = config_new_defaults();
+    char err[256];
+    if (receivers_register(NULL, 0, err, sizeof(err)) != 0) {
+        fprintf(stderr, "bench_notify: %s\n", err);
+        return 1;
+    }
     struct receiver_cfg rc;
     memset(&rc, 0, sizeof(rc));
+    struct email_cfg ec;
+    memset(&ec, 0, sizeof(ec));
     struct MHD_Daemon *mhd = NULL;
     long concurrency = 1;
     bool email = strcmp(argv[1], "email") == 0;
@@ -126,26 +137,27 @@ int main(int argc, char **argv)
         const union MHD_DaemonInfo *di = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
         snprintf(url, sizeof(url), "http://127.0.0.1:%u/hook", di->port);
         rc.name = "hook";
-        rc.type = RECV_WEBHOOK;
+        rc.type = &recv_webhook.def;
         rc.url = url;
         rc.timeout_s = 10;
     } else {
         concurrency = n;   /* the worker batches them into one session */
         rc.name = "mail";
-        rc.type = RECV_EMAIL;
-        rc.smtp_host = "127.0.0.1";
-        rc.smtp_port = (int)strtol(argv[3], NULL, 10);
-        rc.starttls = STARTTLS_NO;
-        rc.from = "segalert <alerts@example.com>";
-        rc.to.items = to;
-        rc.to.n = 1;
+        rc.type = &recv_email.def;
+        rc.priv = &ec;
+        ec.smtp_host = "127.0.0.1";
+        ec.smtp_port = (int)strtol(argv[3], NULL, 10);
+        ec.starttls = STARTTLS_NO;
+        ec.from = "segalert <alerts@example.com>";
+        ec.to.items = to;
+        ec.to.n = 1;
         rc.timeout_s = 30;
     }
     struct http_client *http = http_client_new();
     struct deliverer *dl = deliverer_new(http, NULL, false);
     struct notification **ns = xcalloc((size_t)n, sizeof(*ns));
     for (long i = 0; i < n; i++)
-        ns[i] = make((int)i, rc.type, rc.name);
+        ns[i] = make((int)i, receiver_type_name(rc.type), rc.name);
 
     double t0 = now_wall();
     long next = 0;

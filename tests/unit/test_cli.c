@@ -20,6 +20,8 @@
 #include "core/log.h"
 #include "core/util.h"
 
+#include "receivers_fixture.h"
+
 static char dir[64];
 static char conf[128];
 
@@ -222,5 +224,6 @@ int main(void)
         cmocka_unit_test(test_status_options),
         cmocka_unit_test(test_silence_options),
     };
+    fixture_register_receivers(NULL, 0);
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

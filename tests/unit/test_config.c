@@ -19,9 +19,16 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/receiver_type.h"
 #include "core/diag.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "notify/recv_alertmanager.h"
+#include "notify/recv_email.h"
+#include "notify/recv_pagerduty.h"
+#include "notify/recv_webhook.h"
+
+#include "receivers_fixture.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -203,7 +210,7 @@ static void test_full(void **state)
     assert_int_equal(cfg->nreceivers, 6);
     const struct receiver_cfg *r = config_receiver(cfg, "data-slack");
     assert_non_null(r);
-    assert_int_equal(r->type, RECV_SLACK);
+    assert_string_equal(receiver_type_name(r->type), "slack");
     assert_int_equal(r->loc.line, 41);
     assert_string_equal(r->url, "https://hooks.slack.com/services/T/B/x");
     assert_string_equal(r->subject, "{{rule}} on {{source}}");
@@ -214,22 +221,24 @@ static void test_full(void **state)
     assert_dbl(r->timeout_s, 3);
 
     r = config_receiver(cfg, "oncall");
-    assert_int_equal(r->type, RECV_PAGERDUTY);
-    assert_string_equal(r->routing_key, "pd-routing-key-1");
+    assert_string_equal(receiver_type_name(r->type), "pagerduty");
+    assert_string_equal(recv_pagerduty_cfg(r)->routing_key,
+                        "pd-routing-key-1");
     assert_string_equal(r->url, "https://events.pagerduty.com/v2/enqueue");
     assert_true(r->send_resolved);
     assert_dbl(r->timeout_s, 10);
 
     r = config_receiver(cfg, "billing-mail");
-    assert_int_equal(r->type, RECV_EMAIL);
-    assert_string_equal(r->smtp_host, "smtp.example.com");
-    assert_int_equal(r->smtp_port, 587);
-    assert_int_equal(r->starttls, STARTTLS_REQUIRED);
-    assert_null(r->tls_ca_file);
-    assert_string_equal(r->username, "alerts");
-    assert_string_equal(r->password, "smtp-password-1");
-    assert_string_equal(r->from, "segalert <alerts@example.com>");
-    assert_list(&r->to, 2, "billing@example.com", "finance@example.com");
+    assert_string_equal(receiver_type_name(r->type), "email");
+    const struct email_cfg *e = recv_email_cfg(r);
+    assert_string_equal(e->smtp_host, "smtp.example.com");
+    assert_int_equal(e->smtp_port, 587);
+    assert_int_equal(e->starttls, STARTTLS_REQUIRED);
+    assert_null(e->tls_ca_file);
+    assert_string_equal(e->username, "alerts");
+    assert_string_equal(e->password, "smtp-password-1");
+    assert_string_equal(e->from, "segalert <alerts@example.com>");
+    assert_list(&e->to, 2, "billing@example.com", "finance@example.com");
     assert_string_equal(r->subject, "[{{severity|upper}}] {{summary}}");
     assert_int_equal(r->subject_line, 58);
     assert_string_equal(r->body, "{{description}}\nRunbook: {{runbook_url}}");
@@ -238,20 +247,21 @@ static void test_full(void **state)
     assert_int_equal(r->body_col, 6);
 
     r = config_receiver(cfg, "hook");
-    assert_int_equal(r->type, RECV_WEBHOOK);
+    assert_string_equal(receiver_type_name(r->type), "webhook");
     assert_string_equal(r->url, "https://hooks.example.com/segalert");
-    assert_string_equal(r->hmac_secret, "hook-secret-1");
+    assert_string_equal(recv_webhook_cfg(r)->hmac_secret, "hook-secret-1");
     assert_int_equal(r->headers.n, 2);
     assert_kv(&r->headers, 0, "X-Team", "data");
     assert_kv(&r->headers, 1, "Authorization", "Bearer hdr-token-1");
 
     r = config_receiver(cfg, "am");
-    assert_int_equal(r->type, RECV_ALERTMANAGER);
+    assert_string_equal(receiver_type_name(r->type), "alertmanager");
     assert_string_equal(r->url, "http://127.0.0.1:9093");
-    assert_list(&r->urls, 2, "http://127.0.0.1:9093", "http://127.0.0.2:9093");
+    assert_list(&recv_alertmanager_cfg(r)->urls, 2, "http://127.0.0.1:9093",
+                "http://127.0.0.2:9093");
 
     r = config_receiver(cfg, "console");
-    assert_int_equal(r->type, RECV_LOG);
+    assert_string_equal(receiver_type_name(r->type), "log");
     assert_ptr_equal(r, &cfg->receivers[5]);
     assert_null(config_receiver(cfg, "nope"));
 
@@ -337,10 +347,12 @@ static void test_full(void **state)
     assert_int_equal(ru->expr_line, 3);
     assert_int_equal(ru->expr_col, 8);
 
-    assert_string_equal(receiver_type_name(RECV_EMAIL), "email");
-    assert_string_equal(receiver_type_name(RECV_ALERTMANAGER), "alertmanager");
-    assert_string_equal(receiver_type_name(RECV_LOG), "log");
-    assert_string_equal(receiver_type_name(RECV__COUNT), "unknown");
+    assert_string_equal(receiver_type_name(receiver_type_find("email")),
+                        "email");
+    assert_string_equal(receiver_type_name(receiver_type_find("alertmanager")),
+                        "alertmanager");
+    assert_string_equal(receiver_type_name(receiver_type_find("log")), "log");
+    assert_string_equal(receiver_type_name(NULL), "unknown");
 
     config_free(cfg);
     diag_list_free(&dl);
@@ -391,11 +403,10 @@ static void test_defaults(void **state)
     assert_dbl(cfg->defaults.repeat_interval_s, 14400);
 
     const struct receiver_cfg *r = &cfg->receivers[0];
-    assert_int_equal(r->type, RECV_LOG);
+    assert_string_equal(receiver_type_name(r->type), "log");
+    assert_null(r->priv);       /* a log receiver has no settings of its own */
     assert_true(r->send_resolved);
     assert_dbl(r->timeout_s, 10);
-    assert_int_equal(r->smtp_port, 25);
-    assert_int_equal(r->starttls, STARTTLS_TRY);
     assert_null(r->subject);
     assert_null(r->body);
     assert_int_equal(r->subject_line, 0);
@@ -727,9 +738,13 @@ static void test_secret_env(void **state)
     EXPECT_DIAGS(&dl, want);
     free(want);
     assert_string_equal(cfg->workspaces[0].token, "tok-from-env");
-    assert_string_equal(cfg->receivers[0].password, "pw-from-env");
+    const struct email_cfg *e = recv_email_cfg(&cfg->receivers[0]);
+    assert_string_equal(e->password, "pw-from-env");
+    /* what an email receiver does not set (test_defaults has none) */
+    assert_int_equal(e->smtp_port, 25);
+    assert_int_equal(e->starttls, STARTTLS_TRY);
     assert_string_equal(cfg->receivers[1].url, "https://x.example.com/hook");
-    assert_null(cfg->receivers[1].hmac_secret);
+    assert_null(recv_webhook_cfg(&cfg->receivers[1])->hmac_secret);
     config_free(cfg);
     diag_list_free(&dl);
     unlink(conf);
@@ -766,7 +781,8 @@ static void test_secret_file(void **state)
     free(want);
     assert_int_equal(dl.nerrors, 0);
     assert_string_equal(cfg->workspaces[0].token, "file-token-1");
-    assert_string_equal(cfg->receivers[0].routing_key, "pd-key-from-file");
+    assert_string_equal(recv_pagerduty_cfg(&cfg->receivers[0])->routing_key,
+                        "pd-key-from-file");
     config_free(cfg);
     diag_list_free(&dl);
 
@@ -814,8 +830,8 @@ static void test_secrets_redacted(void **state)
     int saved = dup(2);
     dup2(fd, 2);
     log_err("t=%s p=%s k=%s h=%s a=%s", cfg->workspaces[0].token,
-            config_receiver(cfg, "billing-mail")->password,
-            config_receiver(cfg, "oncall")->routing_key,
+            recv_email_cfg(config_receiver(cfg, "billing-mail"))->password,
+            recv_pagerduty_cfg(config_receiver(cfg, "oncall"))->routing_key,
             config_receiver(cfg, "hook")->headers.items[1].value,
             cfg->admin_token);
     fflush(stderr);
@@ -1070,5 +1086,6 @@ int main(void)
         cmocka_unit_test(test_example_config),
         cmocka_unit_test(test_default_path),
     };
+    fixture_register_receivers(NULL, 0);
     return cmocka_run_group_tests(tests, setup_dir, teardown_secrets);
 }

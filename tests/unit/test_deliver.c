@@ -1,8 +1,12 @@
 /*
- * test_deliver.c - the deliverer's edges that need no peer: an email when
- * the SMTP worker thread cannot start (no file descriptor left for its
- * pipe) fails as retryable instead of crashing, and the deliverer works
- * again once descriptors are back.
+ * test_deliver.c - the deliverer without peers: what each HTTP receiver
+ * type posts (URLs, headers, body byte for byte, timeout) through a fake
+ * transport and how the answers become one verdict (Alertmanager fan-out:
+ * any URL that took it is enough); log lines and dry runs on stdout; a
+ * receiver that no longer exists; an email when the SMTP worker thread
+ * cannot start (no file descriptor left for its pipe) fails as retryable
+ * instead of crashing, and the deliverer works again once descriptors are
+ * back.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,65 +18,52 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "api/http.h"
+#include "config/receiver_type.h"
+#include "core/clock.h"
 #include "core/util.h"
 #include "notify/deliver.h"
+#include "notify/hmac.h"
 #include "notify/notify.h"
+#include "notify/recv_alertmanager.h"
+#include "notify/recv_email.h"
+#include "notify/recv_log.h"
+#include "notify/recv_pagerduty.h"
+#include "notify/recv_slack.h"
+#include "notify/recv_webhook.h"
+
+#include "fake_transport.h"
+#include "receivers_fixture.h"
 
 #define T0 1787227200.0
+#define RESEND_S 15.0
 
-struct outcome {
-    int calls;
-    struct delivery_verdict v;
-};
-
-static void on_done(void *ud, const struct delivery_verdict *v)
-{
-    struct outcome *o = ud;
-    o->calls++;
-    o->v = *v;
-}
-
-static struct notification *email_notification(void)
-{
-    struct notification *n = notification_new();
-    n->id = xstrdup("0123456789abcdef-1");
-    n->receiver = xstrdup("mail");
-    n->receiver_type = RECV_EMAIL;
-    n->route = xstrdup("default");
-    n->group_key = xstrdup("default:{}");
-    n->reason = NOTIFY_FIRST;
-    n->created_at = T0;
-    n->nalerts = 1;
-    n->alerts = xcalloc(1, sizeof(*n->alerts));
-    n->alerts[0].rule = xstrdup("r");
-    n->alerts[0].severity = xstrdup("critical");
-    n->alerts[0].status = xstrdup("firing");
-    n->alerts[0].value = NAN;
-    return n;
-}
 
 static void test_email_without_worker_is_retryable(void **state)
 {
     signal(SIGPIPE, SIG_IGN);
     struct http_client *http = http_client_new();
     struct deliverer *dl = deliverer_new(http, NULL, false);
-    struct notification *n = email_notification();
+    struct notification *n = fixture_notification("mail", "email", T0);
     char *to[] = { "oncall@example.com" };
+    struct email_cfg e;
+    memset(&e, 0, sizeof(e));
+    e.smtp_host = "127.0.0.1";
+    e.smtp_port = 1;            /* nothing listens: never reached here */
+    e.from = "segalert@example.com";
+    e.to.items = to;
+    e.to.n = 1;
     struct receiver_cfg rc;
     memset(&rc, 0, sizeof(rc));
     rc.name = "mail";
-    rc.type = RECV_EMAIL;
-    rc.smtp_host = "127.0.0.1";
-    rc.smtp_port = 1;           /* nothing listens: never reached here */
-    rc.from = "segalert@example.com";
-    rc.to.items = to;
-    rc.to.n = 1;
+    rc.type = &recv_email.def;
+    rc.priv = &e;
     rc.timeout_s = 1;
 
     /* Use up every descriptor so the worker's pipe cannot be created. */
@@ -90,8 +81,8 @@ static void test_email_without_worker_is_retryable(void **state)
     }
     assert_int_equal(errno, EMFILE);
 
-    struct outcome o = { 0 };
-    deliverer_send(dl, n, &rc, T0, 15, on_done, &o);
+    struct fixture_outcome o = { 0 };
+    deliverer_send(dl, n, &rc, T0, 15, fixture_on_done, &o);
     for (int i = 0; i < 50 && o.calls == 0; i++)
         deliverer_poll(dl);
     for (int i = 0; i < nfds; i++)
@@ -105,8 +96,8 @@ static void test_email_without_worker_is_retryable(void **state)
 
     /* With descriptors back, the next email starts the worker and gets a
      * real SMTP outcome (connection refused: retryable as well). */
-    struct outcome o2 = { 0 };
-    deliverer_send(dl, n, &rc, T0, 15, on_done, &o2);
+    struct fixture_outcome o2 = { 0 };
+    deliverer_send(dl, n, &rc, T0, 15, fixture_on_done, &o2);
     for (int i = 0; i < 500 && o2.calls == 0; i++) {
         http_run(http, 20);     /* woken by the worker's pipe */
         deliverer_poll(dl);
@@ -120,10 +111,317 @@ static void test_email_without_worker_is_retryable(void **state)
     http_client_free(http);
 }
 
+/* ---- HTTP receivers through a fake transport ------------------------------ */
+
+static char dir[] = "/tmp/segalert-deliver-XXXXXX";
+
+static int setup(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    fixture_register_receivers(NULL, 0);
+    return fixture_enter_tmpdir(dir);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return fixture_leave_tmpdir(dir);
+}
+
+/* Every receiver of the tests below, loaded the way the daemon loads
+ * them. */
+static struct config *load_receivers(void)
+{
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = fixture_load_text("workspace \"p\" { token = \"t0ken\" }\n"
+          "receiver \"hook\" {\n"
+          "  type = \"webhook\"\n"
+          "  url = \"http://hook.example/in\"\n"
+          "  hmac_secret = \"s3cret\"\n"
+          "  headers = {\"X-Team=data\", \"Authorization: Bearer t0k\"}\n"
+          "}\n"
+          "receiver \"chat\" { type = \"slack\" "
+          "url = \"https://hooks.slack.example/T/B/x\" timeout = \"3s\" }\n"
+          "receiver \"pager\" { type = \"pagerduty\" "
+          "routing_key = \"R0UT1NGKEY0123456789abcdefABCDEF\" }\n"
+          "receiver \"am\" {\n"
+          "  type = \"alertmanager\"\n"
+          "  url = \"http://am1.example:9093/\"\n"
+          "  urls = {\"http://am2.example:9093\"}\n"
+          "  headers = {\"X-Scope-OrgID=t1\"}\n"
+          "}\n"
+          "receiver \"console\" { type = \"log\" }\n"
+          "route \"r\" { receiver = \"console\" }\n", &dl);
+    for (size_t i = 0; i < dl.n; i++)
+        print_error("%s\n", dl.items[i].msg);
+    assert_int_equal(dl.n, 0);
+    diag_list_free(&dl);
+    return cfg;
+}
+
+static struct notification *http_notification(const char *receiver)
+{
+    struct notification *n = fixture_notification(receiver, "email", T0);
+    n->external_url = xstrdup("https://segalert.example.com/");
+    n->alerts[0].fingerprint = xstrdup("a1b2c3d4e5f60718");
+    n->alerts[0].summary = xstrdup("Amplitude discards 4.8% of events");
+    n->alerts[0].value = 0.048;
+    n->alerts[0].starts_at = T0 - 900;
+    return n;
+}
+
+struct rig {
+    struct fake_transport fake;
+    struct clock *clock;
+    struct deliverer *dl;
+    struct config *cfg;
+};
+
+static void rig_init(struct rig *g, bool dry_run)
+{
+    memset(g, 0, sizeof(*g));
+    g->clock = clock_fake_new(T0 + 0.75);
+    g->fake.clock = g->clock;
+    g->dl = deliverer_new(NULL, g->clock, dry_run);
+    deliverer_set_transport(g->dl, fake_transport_of(&g->fake));
+    g->cfg = load_receivers();
+}
+
+static void rig_free(struct rig *g)
+{
+    assert_int_equal(g->fake.npending, 0);
+    deliverer_free(g->dl);
+    fake_free(&g->fake);
+    clock_free(g->clock);
+    config_free(g->cfg);
+}
+
+/* Every header line of pending request i, one a line. */
+static char *headers_text(const struct rig *g, size_t i)
+{
+    const struct http_request *r = g->fake.pending[i];
+    struct strbuf sb = STRBUF_INIT;
+    for (size_t k = 0; k < r->nheaders; k++) {
+        strbuf_adds(&sb, r->headers[k]);
+        strbuf_addc(&sb, '\n');
+    }
+    strbuf_adds(&sb, "");
+    return strbuf_detach(&sb);
+}
+
+static void assert_post(const struct rig *g, size_t i, const char *url,
+                        const struct strbuf *body, long timeout_ms)
+{
+    const struct http_request *r = g->fake.pending[i];
+    assert_string_equal(r->url, url);
+    assert_string_equal(r->method, "POST");
+    assert_int_equal(r->post_body.len, body->len);
+    assert_memory_equal(r->post_body.buf, body->buf, body->len);
+    assert_int_equal(r->timeout_ms, timeout_ms);
+}
+
+static void test_webhook_post(void **state)
+{
+    (void)state;
+    struct rig g;
+    rig_init(&g, false);
+    struct notification *n = http_notification("hook");
+    struct fixture_outcome o = { 0 };
+    deliverer_send(g.dl, n, config_receiver(g.cfg, "hook"), T0, RESEND_S,
+                   fixture_on_done, &o);
+    assert_int_equal(g.fake.npending, 1);
+    struct strbuf body = STRBUF_INIT;
+    recv_webhook_payload(n, T0, &body);
+    assert_post(&g, 0, "http://hook.example/in", &body, 10000);
+    /* the configured headers, then the signature of exactly the body and
+     * the (unsigned) time of the clock, in whole seconds */
+    char hex[65];
+    assert_int_equal(hmac_sha256_hex("s3cret", 6, body.buf, body.len, hex), 0);
+    char *want = xasprintf("Content-Type: application/json\n"
+                           "X-Team: data\n"
+                           "Authorization: Bearer t0k\n"
+                           "X-Segalert-Signature: sha256=%s\n"
+                           "X-Segalert-Timestamp: %.0f\n", hex, T0);
+    char *got = headers_text(&g, 0);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    assert_int_equal(deliverer_in_flight(g.dl), 1);
+    fake_reply_with(&g.fake, 0, 204, NULL);
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.v.outcome, DELIVERY_OK);
+    assert_string_equal(o.v.reason, "");     /* only failures say why */
+    assert_int_equal(deliverer_in_flight(g.dl), 0);
+    strbuf_free(&body);
+    notification_free(n);
+    rig_free(&g);
+}
+
+static void test_slack_and_pagerduty_posts(void **state)
+{
+    (void)state;
+    struct rig g;
+    rig_init(&g, false);
+    struct notification *n = http_notification("chat");
+    const struct receiver_cfg *chat = config_receiver(g.cfg, "chat");
+    struct fixture_outcome o = { 0 };
+    deliverer_send(g.dl, n, chat, T0, RESEND_S, fixture_on_done, &o);
+    struct strbuf body = STRBUF_INIT;
+    recv_slack_payload(n, chat, &body);
+    assert_post(&g, 0, "https://hooks.slack.example/T/B/x", &body, 3000);
+    char *got = headers_text(&g, 0);
+    assert_string_equal(got, "Content-Type: application/json\n");
+    free(got);
+    /* Slack's own classification: its error token is the reason */
+    fake_reply_with(&g.fake, 0, 404, "channel_not_found");
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.v.outcome, DELIVERY_PERMANENT);
+    assert_string_equal(o.v.reason, "channel_not_found");
+    notification_free(n);
+
+    /* PagerDuty without a url: its Events API */
+    n = http_notification("pager");
+    memset(&o, 0, sizeof(o));
+    deliverer_send(g.dl, n, config_receiver(g.cfg, "pager"), T0, RESEND_S,
+                   fixture_on_done, &o);
+    strbuf_reset(&body);
+    recv_pagerduty_payload(n, "R0UT1NGKEY0123456789abcdefABCDEF", &body);
+    assert_post(&g, 0, PAGERDUTY_DEFAULT_URL, &body, 10000);
+    fake_reply_with(&g.fake, 0, 400, "{\"message\":\"Event object is "
+                    "invalid\",\"errors\":[\"bad key\"]}");
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.v.outcome, DELIVERY_PERMANENT);
+    assert_string_equal(o.v.reason,
+                        "HTTP 400: Event object is invalid: bad key");
+    strbuf_free(&body);
+    notification_free(n);
+    rig_free(&g);
+}
+
+static void test_alertmanager_fan_out(void **state)
+{
+    (void)state;
+    struct rig g;
+    rig_init(&g, false);
+    struct notification *n = http_notification("am");
+    const struct receiver_cfg *am = config_receiver(g.cfg, "am");
+    struct fixture_outcome o = { 0 };
+    deliverer_send(g.dl, n, am, T0, RESEND_S, fixture_on_done, &o);
+    assert_int_equal(g.fake.npending, 2);
+    struct strbuf body = STRBUF_INIT;
+    recv_alertmanager_payload(n, T0, RESEND_S, &body);
+    assert_post(&g, 0, "http://am1.example:9093/api/v2/alerts", &body, 10000);
+    assert_post(&g, 1, "http://am2.example:9093/api/v2/alerts", &body, 10000);
+    for (size_t i = 0; i < 2; i++) {
+        char *got = headers_text(&g, i);
+        assert_string_equal(got, "Content-Type: application/json\n"
+                                 "X-Scope-OrgID: t1\n");
+        free(got);
+    }
+    /* one Alertmanager that took it is enough, whatever the others say */
+    fake_reply_with(&g.fake, 0, 503, "down");
+    assert_int_equal(o.calls, 0);
+    fake_reply_with(&g.fake, 0, 200, "");
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.v.outcome, DELIVERY_OK);
+
+    /* none took it: the worst failure */
+    memset(&o, 0, sizeof(o));
+    deliverer_send(g.dl, n, am, T0, RESEND_S, fixture_on_done, &o);
+    fake_reply_with(&g.fake, 0, 400, "bad alerts");
+    fake_reply_with(&g.fake, 0, 503, "down");
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.v.outcome, DELIVERY_PERMANENT);
+    assert_string_equal(o.v.reason, "HTTP 400: bad alerts");
+
+    /* a post the transport refuses counts as a retryable failure */
+    memset(&o, 0, sizeof(o));
+    g.fake.refuse = 1;
+    deliverer_send(g.dl, n, am, T0, RESEND_S, fixture_on_done, &o);
+    assert_int_equal(g.fake.npending, 1);
+    fake_reply_with(&g.fake, 0, 503, "down");
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.v.outcome, DELIVERY_RETRY);
+    strbuf_free(&body);
+    notification_free(n);
+    rig_free(&g);
+}
+
+/* What deliverer_send printed on stdout. */
+static char *capture_stdout(struct rig *g, const struct notification *n,
+                            const struct receiver_cfg *rc, struct fixture_outcome *o)
+{
+    char path[] = "/tmp/segalert-deliver-out-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    deliverer_send(g->dl, n, rc, T0, RESEND_S, fixture_on_done, o);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    close(fd);
+    size_t len;
+    char *text = read_file(path, 1 << 20, &len);
+    unlink(path);
+    assert_non_null(text);
+    return text;
+}
+
+static void test_log_and_dry_run(void **state)
+{
+    (void)state;
+    struct rig g;
+    rig_init(&g, false);
+    struct notification *n = http_notification("console");
+    struct strbuf line = STRBUF_INIT;
+    recv_log_line(n, &line);
+    struct fixture_outcome o = { 0 };
+    char *out = capture_stdout(&g, n, config_receiver(g.cfg, "console"), &o);
+    assert_string_equal(out, line.buf);
+    free(out);
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.v.outcome, DELIVERY_OK);
+    assert_int_equal(g.fake.nsent, 0);
+
+    /* gone from the configuration: given up at once */
+    memset(&o, 0, sizeof(o));
+    deliverer_send(g.dl, n, NULL, T0, RESEND_S, fixture_on_done, &o);
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.v.outcome, DELIVERY_PERMANENT);
+    assert_string_equal(o.v.reason, "receiver no longer configured");
+    rig_free(&g);
+
+    /* a dry run prints the log line of any receiver and sends nothing */
+    rig_init(&g, true);
+    free(n->receiver);
+    n->receiver = xstrdup("hook");
+    strbuf_reset(&line);
+    recv_log_line(n, &line);
+    memset(&o, 0, sizeof(o));
+    out = capture_stdout(&g, n, config_receiver(g.cfg, "hook"), &o);
+    char *want = xasprintf("dry-run: %s", line.buf);
+    assert_string_equal(out, want);
+    free(want);
+    free(out);
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.v.outcome, DELIVERY_OK);
+    assert_int_equal(g.fake.nsent, 0);
+    strbuf_free(&line);
+    notification_free(n);
+    rig_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_webhook_post),
+        cmocka_unit_test(test_slack_and_pagerduty_posts),
+        cmocka_unit_test(test_alertmanager_fan_out),
+        cmocka_unit_test(test_log_and_dry_run),
         cmocka_unit_test(test_email_without_worker_is_retryable),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }

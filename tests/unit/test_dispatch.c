@@ -29,21 +29,26 @@
 #include "core/log.h"
 #include "notify/notify.h"
 #include "notify/silence.h"
+#include "config/receiver_type.h"
 #include "core/util.h"
+
+#include "receivers_fixture.h"
 
 #define T0 1700000000.0
 
 /* ---- configs built in code --------------------------------------------- */
 
+/* type: a registered receiver type's name. */
 static void add_receiver(struct config *c, const char *name,
-                         enum receiver_type type, bool send_resolved)
+                         const char *type, bool send_resolved)
 {
     c->receivers = xrealloc(c->receivers,
                             (c->nreceivers + 1) * sizeof(*c->receivers));
     struct receiver_cfg *r = &c->receivers[c->nreceivers++];
     memset(r, 0, sizeof(*r));
     r->name = xstrdup(name);
-    r->type = type;
+    r->type = receiver_type_find(type);
+    assert_non_null(r->type);
     r->send_resolved = send_resolved;
 }
 
@@ -104,7 +109,7 @@ static void set_group_by(struct timing_cfg *t, const char *list)
 static struct config *simple_config(bool send_resolved)
 {
     struct config *c = config_new_defaults();
-    add_receiver(c, "ops", RECV_LOG, send_resolved);
+    add_receiver(c, "ops", "log", send_resolved);
     add_route(c, "default", "ops", NULL, false);
     return c;
 }
@@ -267,9 +272,9 @@ static void test_routing_order_and_continue(void **state)
 {
     (void)state;
     struct config *c = config_new_defaults();
-    add_receiver(c, "core", RECV_SLACK, true);
-    add_receiver(c, "disk", RECV_EMAIL, true);
-    add_receiver(c, "all", RECV_LOG, true);
+    add_receiver(c, "core", "slack", true);
+    add_receiver(c, "disk", "email", true);
+    add_receiver(c, "all", "log", true);
     add_route(c, "core", "core", "team=core", false);
     add_route(c, "disk", "disk", "rule=disk*", true);
     add_route(c, "all", "all", NULL, false);
@@ -290,10 +295,10 @@ static void test_routing_order_and_continue(void **state)
     /* group creation order */
     assert_string_equal(v[0]->route, "core");
     assert_string_equal(v[0]->receiver, "core");
-    assert_int_equal(v[0]->receiver_type, RECV_SLACK);
+    assert_string_equal(v[0]->receiver_type, "slack");
     assert_string_equal(v[1]->route, "disk");
     assert_string_equal(v[1]->receiver, "disk");
-    assert_int_equal(v[1]->receiver_type, RECV_EMAIL);
+    assert_string_equal(v[1]->receiver_type, "email");
     assert_string_equal(v[2]->route, "all");
     assert_string_equal(v[2]->group_key, "all:{rule=\"disk-full\"}");
     assert_string_equal(kv_array_get(v[2]->alerts[0].labels,
@@ -311,8 +316,8 @@ static void test_severity_matching(void **state)
 {
     (void)state;
     struct config *c = config_new_defaults();
-    add_receiver(c, "pager", RECV_PAGERDUTY, true);
-    add_receiver(c, "chat", RECV_SLACK, true);
+    add_receiver(c, "pager", "pagerduty", true);
+    add_receiver(c, "chat", "slack", true);
     add_route(c, "page", "pager", "severity=critical", false);
     add_route(c, "chat", "chat", "severity=warn*", false);
     struct dispatcher *d = dispatch_new(c);
@@ -341,7 +346,7 @@ static void test_unrouted(void **state)
 {
     (void)state;
     struct config *c = config_new_defaults();
-    add_receiver(c, "ops", RECV_LOG, true);
+    add_receiver(c, "ops", "log", true);
     add_route(c, "core", "ops", "team=core", false);
     struct dispatcher *d = dispatch_new(c);
     config_free(c);
@@ -874,7 +879,7 @@ static void test_from_json_errors(void **state)
     /* groups of routes that no longer exist are dropped on load */
     cJSON *j = dispatch_to_json(d);
     struct config *c2 = config_new_defaults();
-    add_receiver(c2, "ops", RECV_LOG, true);
+    add_receiver(c2, "ops", "log", true);
     add_route(c2, "other", "ops", NULL, false);
     struct dispatcher *d2 = dispatch_new(c2);
     assert_int_equal(dispatch_from_json(d2, j, err, sizeof(err)), 0);
@@ -1005,8 +1010,8 @@ static void test_reload(void **state)
 {
     (void)state;
     struct config *c = config_new_defaults();
-    add_receiver(c, "ops", RECV_LOG, true);
-    add_receiver(c, "dev", RECV_LOG, true);
+    add_receiver(c, "ops", "log", true);
+    add_receiver(c, "dev", "log", true);
     add_route(c, "keep", "ops", "team=a", false);
     add_route(c, "gone", "ops", "team=b", false);
     add_route(c, "moved", "ops", "team=c", false);
@@ -1021,8 +1026,8 @@ static void test_reload(void **state)
 
     /* keep: group_by changes; gone: removed; moved: other receiver */
     c = config_new_defaults();
-    add_receiver(c, "ops", RECV_LOG, true);
-    add_receiver(c, "dev", RECV_LOG, true);
+    add_receiver(c, "ops", "log", true);
+    add_receiver(c, "dev", "log", true);
     struct route_cfg *r = add_route(c, "keep", "ops", "team=a", false);
     set_group_by(&r->timing, "workspace");
     add_route(c, "moved", "dev", "team=c", false);
@@ -1069,5 +1074,6 @@ int main(void)
         cmocka_unit_test(test_reload),
     };
     log_set_level(LOG_ERR);
+    fixture_register_receivers(NULL, 0);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,8 @@
 #include "notify/outbox.h"
 #include "daemon/state.h"
 
+#include "receivers_fixture.h"
+
 #define T0 1787227200.0
 #define SEED 42
 
@@ -26,7 +28,7 @@ static struct notification *mk(const char *id, const char *receiver,
     struct notification *n = notification_new();
     n->id = xstrdup(id);
     n->receiver = xstrdup(receiver);
-    n->receiver_type = RECV_WEBHOOK;
+    n->receiver_type = xstrdup("webhook");
     n->route = xstrdup("default");
     n->group_key = xstrdup(group_key);
     n->reason = NOTIFY_FIRST;
@@ -510,5 +512,6 @@ int main(void)
         cmocka_unit_test(test_json_in_flight_requeued),
         cmocka_unit_test(test_json_hostile),
     };
+    fixture_register_receivers(NULL, 0);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,18 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
-#include "notify/payload.h"
+#include "notify/hmac.h"
+#include "notify/http_verdict.h"
+#include "notify/receiver.h"
+#include "notify/recv_alertmanager.h"
+#include "notify/recv_email.h"
+#include "notify/recv_log.h"
+#include "notify/recv_pagerduty.h"
+#include "notify/recv_slack.h"
+#include "notify/recv_webhook.h"
+#include "notify/render.h"
+
+#include "receivers_fixture.h"
 
 #define T0 1787227200.0     /* 2026-08-20T12:00:00Z */
 #define EVIL "x\r\nBcc: evil@example.com"
@@ -102,17 +113,24 @@ static struct notification *make_group(bool resolved)
     return n;
 }
 
-static struct receiver_cfg make_receiver(enum receiver_type t)
+/* The email settings of make_receiver(&recv_email), reset by each call. */
+static struct email_cfg email;
+
+static struct receiver_cfg make_receiver(const struct receiver_ops *ops)
 {
     static char *to[] = { "oncall@example.com", "data-team@example.com" };
     struct receiver_cfg r;
     memset(&r, 0, sizeof(r));
     r.name = "team";
-    r.type = t;
+    r.type = &ops->def;
     r.send_resolved = true;
-    r.from = "segalert <alerts@example.com>";
-    r.to.items = to;
-    r.to.n = 2;
+    if (ops == &recv_email) {
+        memset(&email, 0, sizeof(email));
+        email.from = "segalert <alerts@example.com>";
+        email.to.items = to;
+        email.to.n = 2;
+        r.priv = &email;
+    }
     return r;
 }
 
@@ -190,7 +208,7 @@ static void test_webhook(void **state)
 {
     struct notification *n = make_group(false);
     struct strbuf sb = STRBUF_INIT;
-    payload_webhook(n, T0, &sb);
+    recv_webhook_payload(n, T0, &sb);
     golden_json("webhook-firing.json", &sb);
     cJSON *j = parse(&sb);
     static const char *const order[] = {
@@ -232,7 +250,7 @@ static void test_webhook(void **state)
     /* Resolved: endsAt = the alerts' end. */
     n = make_group(true);
     strbuf_reset(&sb);
-    payload_webhook(n, T0 + 1300, &sb);
+    recv_webhook_payload(n, T0 + 1300, &sb);
     golden_json("webhook-resolved.json", &sb);
     j = parse(&sb);
     assert_string_equal(jget(j, "status"), "resolved");
@@ -242,7 +260,7 @@ static void test_webhook(void **state)
     /* ...or now when the model has no end time. */
     n->alerts[0].ends_at = 0;
     strbuf_reset(&sb);
-    payload_webhook(n, T0 + 1300, &sb);
+    recv_webhook_payload(n, T0 + 1300, &sb);
     j = parse(&sb);
     assert_string_equal(jget(j, "alerts.0.endsAt"), "2026-08-20T12:21:40Z");
     cJSON_Delete(j);
@@ -252,7 +270,7 @@ static void test_webhook(void **state)
     n = make_group(false);
     strbuf_reset(&sb);
     strbuf_adds(&sb, "X");
-    payload_webhook(n, T0, &sb);
+    recv_webhook_payload(n, T0, &sb);
     assert_int_equal(sb.buf[1], '{');
     notification_free(n);
     strbuf_free(&sb);
@@ -263,9 +281,9 @@ static void test_webhook(void **state)
 static void test_slack(void **state)
 {
     struct notification *n = make_group(false);
-    struct receiver_cfg r = make_receiver(RECV_SLACK);
+    struct receiver_cfg r = make_receiver(&recv_slack);
     struct strbuf sb = STRBUF_INIT;
-    payload_slack(n, &r, &sb);
+    recv_slack_payload(n, &r, &sb);
     golden_json("slack-firing.json", &sb);
     cJSON *j = parse(&sb);
     assert_string_equal(jget(j, "text"),
@@ -292,7 +310,7 @@ static void test_slack(void **state)
     /* Resolved: green. Warning only: orange. */
     n = make_group(true);
     strbuf_reset(&sb);
-    payload_slack(n, NULL, &sb);
+    recv_slack_payload(n, NULL, &sb);
     golden_json("slack-resolved.json", &sb);
     j = parse(&sb);
     assert_string_equal(jget(j, "attachments.0.color"), "#2ca02c");
@@ -305,7 +323,7 @@ static void test_slack(void **state)
     free(n->alerts[0].severity);
     n->alerts[0].severity = xstrdup("warning");
     strbuf_reset(&sb);
-    payload_slack(n, NULL, &sb);
+    recv_slack_payload(n, NULL, &sb);
     j = parse(&sb);
     assert_string_equal(jget(j, "attachments.0.color"), "#ff9f0a");
     cJSON_Delete(j);
@@ -351,23 +369,23 @@ static void test_slack_limits(void **state)
         notify_alert_free_fields(&old[i]);
     free(old);
 
-    struct receiver_cfg r = make_receiver(RECV_SLACK);
+    struct receiver_cfg r = make_receiver(&recv_slack);
     r.subject = "{{summary}}";
     struct strbuf sb = STRBUF_INIT;
-    payload_slack(n, &r, &sb);
+    recv_slack_payload(n, &r, &sb);
     cJSON *j = parse(&sb);
     const char *hdr = jget(j, "blocks.0.text.text");
-    assert_true(strlen(hdr) <= PAYLOAD_SLACK_HEADER_MAX);
-    assert_true(strlen(hdr) >= PAYLOAD_SLACK_HEADER_MAX - 4);
+    assert_true(strlen(hdr) <= SLACK_HEADER_MAX);
+    assert_true(strlen(hdr) >= SLACK_HEADER_MAX - 4);
     assert_string_equal(hdr + strlen(hdr) - 3, "\xe2\x80\xa6");
-    assert_true(strlen(jget(j, "text")) <= PAYLOAD_SLACK_TEXT_MAX);
+    assert_true(strlen(jget(j, "text")) <= SLACK_TEXT_MAX);
     assert_true(count_blocks(j) <= 50);
     const cJSON *ab = jnode(cJSON_GetArrayItem(jnode(j, "attachments"), 0), "blocks");
     assert_int_equal(cJSON_GetArraySize(ab), 12);   /* 10 + more + context */
     for (int i = 0; i < 10; i++) {
         const cJSON *b = cJSON_GetArrayItem(ab, i);
         const char *t = jget(b, "text.text");
-        assert_true(strlen(t) <= PAYLOAD_SLACK_SECTION_MAX);
+        assert_true(strlen(t) <= SLACK_SECTION_MAX);
         /* the runbook link survives the cut */
         assert_non_null(strstr(t, "\xe2\x80\xa6\n<https://runbooks"));
     }
@@ -383,11 +401,11 @@ static void test_slack_templates(void **state)
     struct notification *n = make_group(false);
     free(n->alerts[0].labels[3].value);     /* source */
     n->alerts[0].labels[3].value = xstrdup("<!channel> & co");
-    struct receiver_cfg r = make_receiver(RECV_SLACK);
+    struct receiver_cfg r = make_receiver(&recv_slack);
     r.subject = "{{rule|upper}} in {{workspace}}: {{firing}} firing";
     r.body = "*{{source}}* at {{value|pct}} ({{severity}}) <{{runbook_url}}|rb>";
     struct strbuf sb = STRBUF_INIT;
-    payload_slack(n, &r, &sb);
+    recv_slack_payload(n, &r, &sb);
     cJSON *j = parse(&sb);
     assert_string_equal(jget(j, "blocks.0.text.text"),
                         "DELIVERY-DISCARD-RATIO in Z\xc3\xbcrich: 2 firing");
@@ -406,14 +424,14 @@ static void test_slack_templates(void **state)
     r.subject = "{{oops";
     r.body = NULL;
     strbuf_reset(&sb);
-    payload_slack(n, &r, &sb);
+    recv_slack_payload(n, &r, &sb);
     j = parse(&sb);
     assert_string_equal(jget(j, "blocks.0.text.text"), "{{oops");
     cJSON_Delete(j);
     /* One that renders blank falls back to the default title. */
     r.subject = "{{nothing}}  ";
     strbuf_reset(&sb);
-    payload_slack(n, &r, &sb);
+    recv_slack_payload(n, &r, &sb);
     j = parse(&sb);
     assert_string_equal(jget(j, "blocks.0.text.text"),
                         "[FIRING:2] delivery-discard-ratio (Z\xc3\xbcrich)");
@@ -428,7 +446,7 @@ static void test_pagerduty(void **state)
 {
     struct notification *n = make_group(false);
     struct strbuf sb = STRBUF_INIT;
-    payload_pagerduty(n, "R0UT1NGKEY0123456789abcdefABCDEF", &sb);
+    recv_pagerduty_payload(n, "R0UT1NGKEY0123456789abcdefABCDEF", &sb);
     golden_json("pagerduty-trigger.json", &sb);
     cJSON *j = parse(&sb);
     assert_string_equal(jget(j, "event_action"), "trigger");
@@ -450,14 +468,14 @@ static void test_pagerduty(void **state)
     assert_string_equal(dedup_fire, "segalert:team:default:{rule=\"delivery-discard-"
                                     "ratio\",workspace=\"Z\xc3\xbcrich\"}");
     char key[256];
-    payload_pagerduty_dedup_key(n, key);
+    recv_pagerduty_dedup_key(n, key);
     assert_string_equal(key, dedup_fire);
     cJSON_Delete(j);
     notification_free(n);
 
     n = make_group(true);
     strbuf_reset(&sb);
-    payload_pagerduty(n, "R0UT1NGKEY0123456789abcdefABCDEF", &sb);
+    recv_pagerduty_payload(n, "R0UT1NGKEY0123456789abcdefABCDEF", &sb);
     golden_json("pagerduty-resolve.json", &sb);
     j = parse(&sb);
     assert_string_equal(jget(j, "event_action"), "resolve");
@@ -472,7 +490,7 @@ static void test_pagerduty(void **state)
     memset(longkey, 'k', 399);
     longkey[399] = '\0';
     n->group_key = longkey;
-    payload_pagerduty_dedup_key(n, key);
+    recv_pagerduty_dedup_key(n, key);
     assert_int_equal(strlen(key), 73);
     assert_true(str_has_prefix(key, "segalert-"));
     for (size_t i = 9; i < 73; i++)
@@ -480,10 +498,10 @@ static void test_pagerduty(void **state)
     char key2[256];
     free(n->alerts[0].status);
     n->alerts[0].status = xstrdup("firing");    /* trigger of the same group */
-    payload_pagerduty_dedup_key(n, key2);
+    recv_pagerduty_dedup_key(n, key2);
     assert_string_equal(key, key2);
     strbuf_reset(&sb);
-    payload_pagerduty(n, NULL, &sb);
+    recv_pagerduty_payload(n, NULL, &sb);
     j = parse(&sb);
     assert_string_equal(jget(j, "dedup_key"), key);
     assert_string_equal(jget(j, "routing_key"), "");
@@ -511,7 +529,7 @@ static void test_pagerduty_severity_and_summary(void **state)
             n->alerts[k].severity = xstrdup(cases[i][0]);
         }
         strbuf_reset(&sb);
-        payload_pagerduty(n, "k", &sb);
+        recv_pagerduty_payload(n, "k", &sb);
         cJSON *j = parse(&sb);
         assert_string_equal(jget(j, "payload.severity"), cases[i][1]);
         cJSON_Delete(j);
@@ -524,9 +542,9 @@ static void test_pagerduty_severity_and_summary(void **state)
     memset(n->alerts[0].summary, 's', 3000);
     n->alerts[0].summary[3000] = '\0';
     strbuf_reset(&sb);
-    payload_pagerduty(n, "k", &sb);
+    recv_pagerduty_payload(n, "k", &sb);
     cJSON *j = parse(&sb);
-    assert_int_equal(strlen(jget(j, "payload.summary")), PAYLOAD_PD_SUMMARY_MAX);
+    assert_int_equal(strlen(jget(j, "payload.summary")), PAGERDUTY_SUMMARY_MAX);
     cJSON_Delete(j);
     notification_free(n);
     strbuf_free(&sb);
@@ -538,7 +556,7 @@ static void test_alertmanager(void **state)
 {
     struct notification *n = make_group(false);
     struct strbuf sb = STRBUF_INIT;
-    payload_alertmanager(n, T0, 60, &sb);
+    recv_alertmanager_payload(n, T0, 60, &sb);
     golden_json("alertmanager-firing.json", &sb);
     cJSON *j = parse(&sb);
     assert_true(cJSON_IsArray(j));
@@ -555,7 +573,7 @@ static void test_alertmanager(void **state)
 
     /* resend 0: no endsAt (AM's resolve_timeout applies). */
     strbuf_reset(&sb);
-    payload_alertmanager(n, T0, 0, &sb);
+    recv_alertmanager_payload(n, T0, 0, &sb);
     j = parse(&sb);
     assert_null(jget(j, "0.endsAt"));
     cJSON_Delete(j);
@@ -566,7 +584,7 @@ static void test_alertmanager(void **state)
     free(n->alerts[0].labels[3].value);
     n->alerts[0].labels[3].value = xstrdup("");
     strbuf_reset(&sb);
-    payload_alertmanager(n, T0, 60, &sb);
+    recv_alertmanager_payload(n, T0, 60, &sb);
     j = parse(&sb);
     assert_string_equal(jget(j, "0.labels.destination_id_2"), "ds_amp1");
     assert_null(jget(j, "0.labels.source"));
@@ -575,7 +593,7 @@ static void test_alertmanager(void **state)
 
     n = make_group(true);
     strbuf_reset(&sb);
-    payload_alertmanager(n, T0 + 1300, 60, &sb);
+    recv_alertmanager_payload(n, T0 + 1300, 60, &sb);
     golden_json("alertmanager-resolved.json", &sb);
     j = parse(&sb);
     assert_string_equal(jget(j, "0.endsAt"), "2026-08-20T12:20:00Z");
@@ -683,9 +701,9 @@ static char *decode_2047(const char *v)
 static void test_email(void **state)
 {
     struct notification *n = make_group(false);
-    struct receiver_cfg r = make_receiver(RECV_EMAIL);
+    struct receiver_cfg r = make_receiver(&recv_email);
     struct strbuf sb = STRBUF_INIT;
-    payload_email(n, &r, T0 + 5, "example.com", &sb);
+    recv_email_message(n, &r, T0 + 5, "example.com", &sb);
     golden("email-firing.eml", sb.buf);
     assert_crlf_message(sb.buf);
     char *h = headers_of(sb.buf);
@@ -718,7 +736,7 @@ static void test_email(void **state)
 
     n = make_group(true);
     strbuf_reset(&sb);
-    payload_email(n, NULL, T0 + 1300, NULL, &sb);
+    recv_email_message(n, NULL, T0 + 1300, NULL, &sb);
     golden("email-resolved.eml", sb.buf);
     assert_crlf_message(sb.buf);
     h = headers_of(sb.buf);
@@ -740,15 +758,15 @@ static void test_email_header_injection(void **state)
     struct notify_alert tmp = n->alerts[0];
     n->alerts[0] = n->alerts[1];
     n->alerts[1] = tmp;
-    struct receiver_cfg r = make_receiver(RECV_EMAIL);
+    struct receiver_cfg r = make_receiver(&recv_email);
     static char *to[] = { "ops@example.com\r\nBcc: evil@example.com",
                           "\r\n", "b@example.com" };
-    r.to.items = to;
-    r.to.n = 3;
-    r.from = "segalert\r\nBcc: evil@example.com <alerts@example.com>";
+    email.to.items = to;
+    email.to.n = 3;
+    email.from = "segalert\r\nBcc: evil@example.com <alerts@example.com>";
     r.subject = "{{source}} broke\nBcc: evil2@example.com";
     struct strbuf sb = STRBUF_INIT;
-    payload_email(n, &r, T0, "example.com\r\nBcc: x@y", &sb);
+    recv_email_message(n, &r, T0, "example.com\r\nBcc: x@y", &sb);
     assert_crlf_message(sb.buf);
     char *h = headers_of(sb.buf);
     assert_false(header_line_starts(h, "Bcc:"));
@@ -784,7 +802,7 @@ static void test_email_header_injection(void **state)
 static void test_email_subject_2047(void **state)
 {
     struct notification *n = make_group(false);
-    struct receiver_cfg r = make_receiver(RECV_EMAIL);
+    struct receiver_cfg r = make_receiver(&recv_email);
     /* 150 "ü" (300 bytes) plus ASCII: several encoded-words. */
     struct strbuf subj = STRBUF_INIT;
     strbuf_adds(&subj, "Gr\xc3\xbc\xc3\x9f" "e ");
@@ -793,7 +811,7 @@ static void test_email_subject_2047(void **state)
     strbuf_adds(&subj, " end");
     r.subject = subj.buf;
     struct strbuf sb = STRBUF_INIT;
-    payload_email(n, &r, T0, "example.com", &sb);
+    recv_email_message(n, &r, T0, "example.com", &sb);
     assert_crlf_message(sb.buf);
     char *h = headers_of(sb.buf);
     /* every physical Subject line <= 76 columns */
@@ -815,7 +833,7 @@ static void test_email_subject_2047(void **state)
     /* ASCII subjects stay plain; "=?" is encoded so readers do not decode. */
     r.subject = "plain {{rule}}";
     strbuf_reset(&sb);
-    payload_email(n, &r, T0, "example.com", &sb);
+    recv_email_message(n, &r, T0, "example.com", &sb);
     h = headers_of(sb.buf);
     v = header_value(h, "Subject");
     assert_string_equal(v, "plain delivery-discard-ratio");
@@ -823,7 +841,7 @@ static void test_email_subject_2047(void **state)
     free(h);
     r.subject = "=?UTF-8?B?ZXZpbA==?=";
     strbuf_reset(&sb);
-    payload_email(n, &r, T0, "example.com", &sb);
+    recv_email_message(n, &r, T0, "example.com", &sb);
     h = headers_of(sb.buf);
     v = header_value(h, "Subject");
     dec = decode_2047(v);
@@ -839,7 +857,7 @@ static void test_email_subject_2047(void **state)
 static void test_email_body(void **state)
 {
     struct notification *n = make_group(false);
-    struct receiver_cfg r = make_receiver(RECV_EMAIL);
+    struct receiver_cfg r = make_receiver(&recv_email);
     struct strbuf body = STRBUF_INIT;
     strbuf_adds(&body, "first {{rule}}\n.\nthird\r\n.\rfifth\r\r\n.");
     strbuf_addc(&body, '\n');
@@ -847,7 +865,7 @@ static void test_email_body(void **state)
         strbuf_addc(&body, 'L');
     r.body = body.buf;
     struct strbuf sb = STRBUF_INIT;
-    payload_email(n, &r, T0, "example.com", &sb);
+    recv_email_message(n, &r, T0, "example.com", &sb);
     assert_crlf_message(sb.buf);
     const char *b = strstr(sb.buf, "\r\n\r\n") + 4;
     assert_true(str_has_prefix(b, "first delivery-discard-ratio\r\n. \r\nthird\r\n"
@@ -870,7 +888,7 @@ static void test_log_line(void **state)
     struct notification *n = make_group(false);
     n->receiver[0] = 'T';
     struct strbuf sb = STRBUF_INIT;
-    payload_log_line(n, &sb);
+    recv_log_line(n, &sb);
     assert_string_equal(sb.buf,
         "notify receiver=Team id=3f2a9c0d1e2b4a5c-7 reason=first status=firing "
         "rule=delivery-discard-ratio alerts=2 firing=2 resolved=0 severity=critical "
@@ -887,7 +905,7 @@ static void test_log_line(void **state)
     free(n->alerts[1].labels[4].value);
     n->alerts[1].labels[4].value = xstrdup(EVIL);
     strbuf_reset(&sb);
-    payload_log_line(n, &sb);
+    recv_log_line(n, &sb);
     assert_string_equal(sb.buf,
         "notify receiver=\"con sole\" id=3f2a9c0d1e2b4a5c-7 reason=all_resolved "
         "status=resolved rule=delivery-discard-ratio alerts=2 firing=0 resolved=2 "
@@ -902,7 +920,7 @@ static void test_render_template(void **state)
 {
     struct notification *n = make_group(false);
     struct strbuf sb = STRBUF_INIT;
-    payload_render_template(
+    render_template(
         "{{rule}}|{{severity}}|{{state}}|{{status}}|{{reason}}|{{value|pct}}|"
         "{{summary}}|{{runbook_url}}|{{status_url}}|{{count}}|{{firing}}|"
         "{{resolved}}|{{workspace}}|{{source}}|{{destination}}|{{started_at}}|"
@@ -917,14 +935,14 @@ static void test_render_template(void **state)
     free(n->alerts[0].status);
     n->alerts[0].status = xstrdup("resolved");
     strbuf_reset(&sb);
-    payload_render_template("{{source}} {{severity}} {{firing}}/{{resolved}} {{state}}",
+    render_template("{{source}} {{severity}} {{firing}}/{{resolved}} {{state}}",
                             n, &sb);
     assert_string_equal(sb.buf, EVIL " warning 1/1 firing");
     strbuf_reset(&sb);
-    payload_render_template("{{bad|filter}}", n, &sb);
+    render_template("{{bad|filter}}", n, &sb);
     assert_string_equal(sb.buf, "{{bad|filter}}");
     strbuf_reset(&sb);
-    payload_render_template(NULL, n, &sb);
+    render_template(NULL, n, &sb);
     assert_string_equal(strbuf_str(&sb), "");
     notification_free(n);
     strbuf_free(&sb);
@@ -946,12 +964,12 @@ static void test_hmac(void **state)
     assert_string_equal(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
 
     struct strbuf h = STRBUF_INIT;
-    assert_int_equal(payload_webhook_signature("Jefe", "what do ya want for nothing?",
+    assert_int_equal(recv_webhook_signature("Jefe", "what do ya want for nothing?",
                                                28, T0, &h), 0);
     assert_string_equal(h.buf, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     /* The timestamp is not signed. */
     strbuf_reset(&h);
-    payload_webhook_signature("Jefe", "what do ya want for nothing?", 28, T0 + 99, &h);
+    recv_webhook_signature("Jefe", "what do ya want for nothing?", 28, T0 + 99, &h);
     assert_string_equal(h.buf, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     strbuf_free(&h);
 }
@@ -959,7 +977,7 @@ static void test_hmac(void **state)
 /* ---- classification ----------------------------------------------------- */
 
 struct ccase {
-    enum receiver_type t;
+    const char *t;              /* receiver type */
     long status;
     int curl;
     const char *body;
@@ -972,10 +990,10 @@ struct ccase {
 #define OK DELIVERY_OK
 #define RETRY DELIVERY_RETRY
 #define PERM DELIVERY_PERMANENT
-#define HOOK RECV_WEBHOOK
-#define SLACK RECV_SLACK
-#define PD RECV_PAGERDUTY
-#define AM RECV_ALERTMANAGER
+#define HOOK "webhook"
+#define SLACK "slack"
+#define PD "pagerduty"
+#define AM "alertmanager"
 #define PD_202_BODY \
     "{\"status\":\"success\",\"message\":\"Event processed\",\"dedup_key\":\"k\"}"
 #define PD_400_BODY \
@@ -984,6 +1002,19 @@ struct ccase {
     "characters)\"]}"
 #define AM_400_BODY \
     "{\"code\":400,\"message\":\"start time must be before end time\"}"
+
+/* Classify as the deliverer does: with the registered type's classifier. */
+static void classify_as(const char *type, long status, int curl,
+                        const char *body, size_t len, const char *retry_after,
+                        double now, struct delivery_verdict *v)
+{
+    const struct receiver_ops *ops = receiver_ops_find(type);
+    assert_non_null(ops);
+    assert_int_equal(ops->delivery, RECEIVER_HTTP);
+    receiver_classify_fn fn = ops->classify ? ops->classify
+                                            : http_verdict_classify;
+    fn(status, curl, body, len, retry_after, now, v);
+}
 
 static void test_classify(void **state)
 {
@@ -1056,7 +1087,7 @@ static void test_classify(void **state)
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         const struct ccase *c = &cases[i];
         struct delivery_verdict v;
-        payload_classify_http(c->t, c->status, c->curl, c->body,
+        classify_as(c->t, c->status, c->curl, c->body,
                               c->body ? strlen(c->body) : 0, c->retry_after, T0, &v);
         if (v.outcome != c->want || fabs(v.retry_after_s - c->want_retry) > 1e-9 ||
             !str_has_prefix(v.reason, c->want_reason))
@@ -1069,7 +1100,7 @@ static void test_classify(void **state)
     for (int i = 0; i < 100; i++)
         strbuf_adds(&body, "\xc3\xa9");
     struct delivery_verdict v;
-    payload_classify_http(RECV_WEBHOOK, 400, 0, body.buf, body.len, NULL, T0, &v);
+    classify_as(HOOK, 400, 0, body.buf, body.len, NULL, T0, &v);
     assert_int_equal(v.outcome, DELIVERY_PERMANENT);
     assert_int_equal(strlen(v.reason), strlen("HTTP 400: ") + 100);
     strbuf_reset(&body);
@@ -1077,7 +1108,7 @@ static void test_classify(void **state)
     for (int i = 0; i < 100; i++)
         strbuf_adds(&body, "\xe2\x82\xac");
     strbuf_adds(&body, "\"}");
-    payload_classify_http(RECV_PAGERDUTY, 400, 0, body.buf, body.len, NULL, T0, &v);
+    classify_as(PD, 400, 0, body.buf, body.len, NULL, T0, &v);
     size_t rl = strlen(v.reason);
     assert_true(rl < sizeof(v.reason));
     assert_int_equal((rl - strlen("HTTP 400: ")) % 3, 0);  /* no half char */
@@ -1095,24 +1126,24 @@ static void test_degenerate(void **state)
     struct strbuf sb = STRBUF_INIT;
     for (int round = 0; round < 2; round++) {
         strbuf_reset(&sb);
-        payload_webhook(n, T0, &sb);
+        recv_webhook_payload(n, T0, &sb);
         cJSON_Delete(parse(&sb));
         strbuf_reset(&sb);
-        payload_slack(n, NULL, &sb);
+        recv_slack_payload(n, NULL, &sb);
         cJSON *j = parse(&sb);
         assert_true(strlen(jget(j, "blocks.0.text.text")) > 0);
         cJSON_Delete(j);
         strbuf_reset(&sb);
-        payload_pagerduty(n, NULL, &sb);
+        recv_pagerduty_payload(n, NULL, &sb);
         cJSON_Delete(parse(&sb));
         strbuf_reset(&sb);
-        payload_alertmanager(n, T0, 60, &sb);
+        recv_alertmanager_payload(n, T0, 60, &sb);
         cJSON_Delete(parse(&sb));
         strbuf_reset(&sb);
-        payload_email(n, NULL, T0, NULL, &sb);
+        recv_email_message(n, NULL, T0, NULL, &sb);
         assert_crlf_message(sb.buf);
         strbuf_reset(&sb);
-        payload_log_line(n, &sb);
+        recv_log_line(n, &sb);
         assert_int_equal(strchr(sb.buf, '\n') - sb.buf, sb.len - 1);
 
         /* second round: one alert with nothing but a status, value +Inf,
@@ -1126,12 +1157,12 @@ static void test_degenerate(void **state)
         n->alerts[0].value = INFINITY;
     }
     strbuf_reset(&sb);
-    payload_slack(n, NULL, &sb);
+    recv_slack_payload(n, NULL, &sb);
     cJSON *j = parse(&sb);
     assert_string_equal(jget(j, "attachments.0.color"), "#1f77b4");
     cJSON_Delete(j);
     strbuf_reset(&sb);
-    payload_pagerduty(n, "k", &sb);
+    recv_pagerduty_payload(n, "k", &sb);
     j = parse(&sb);
     assert_string_equal(jget(j, "payload.custom_details.firing.0.value"), "+Inf");
     assert_string_equal(jget(j, "payload.severity"), "info");
@@ -1160,5 +1191,6 @@ int main(void)
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_degenerate),
     };
+    fixture_register_receivers(NULL, 0);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,9 @@
  * test_receiver_type.c - the table of receiver types (config/receiver_type.h):
  * an unknown type gets a did-you-mean or the list of types, an option of
  * another type draws "not used by", and a program can register its own
- * table (what the notification layer will do) without config knowing the
- * types.
+ * table without config knowing the types.  The built-in types are the
+ * notification layer's (notify/receiver.h), registered in setup the way
+ * main() does.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,12 @@
 #include "config/section.h"
 #include "core/diag.h"
 #include "core/util.h"
+#include "notify/receiver.h"
+#include "notify/recv_alertmanager.h"
+#include "notify/recv_email.h"
+#include "notify/recv_pagerduty.h"
+
+#include "receivers_fixture.h"
 
 #define NBUILTIN 6
 
@@ -32,6 +39,7 @@ static int setup(void **state)
     (void)state;
     if (!mkdtemp(dir) || chdir(dir) != 0)
         return -1;
+    fixture_register_receivers(NULL, 0);
     return 0;
 }
 
@@ -89,9 +97,10 @@ static void test_unknown_type(void **state)
         "'webhook'?)\n"
         "r.conf:3: receiver \"b\": unknown type 'carrier-pigeon' (expected "
         "email, slack, pagerduty, webhook, alertmanager or log)\n");
-    /* an unknown type stays a log receiver and nothing type-specific is
-     * read (or warned about) */
-    assert_int_equal(cfg->receivers[0].type, RECV_LOG);
+    /* an unknown type leaves the receiver without a type and nothing
+     * type-specific is read (or warned about) */
+    assert_null(cfg->receivers[0].type);
+    assert_null(cfg->receivers[0].priv);
     assert_null(cfg->receivers[0].url);
     config_free(cfg);
     diag_list_free(&dl);
@@ -128,10 +137,10 @@ static void test_not_used_by(void **state)
     /* the options that are used are read; the others are not */
     const struct receiver_cfg *r = config_receiver(cfg, "s");
     assert_string_equal(r->url, "https://hooks.example.com/x");
-    assert_null(r->routing_key);
+    assert_null(r->priv);           /* no routing_key: slack keeps none */
     r = config_receiver(cfg, "w");
-    assert_int_equal(r->urls.n, 0);
-    assert_int_equal(r->to.n, 0);
+    assert_null(recv_alertmanager_cfg(r));  /* no urls */
+    assert_null(recv_email_cfg(r));         /* no to */
     config_free(cfg);
     diag_list_free(&dl);
 }
@@ -145,10 +154,10 @@ static void test_builtin_entries(void **state)
     for (size_t i = 0; i < NBUILTIN; i++) {
         const struct receiver_type_def *d = receiver_type_find(names[i]);
         assert_non_null(d);
-        assert_ptr_equal(d, receiver_types_builtin[i]);
-        assert_string_equal(receiver_type_name(d->type), names[i]);
+        assert_ptr_equal(d, &receivers_builtin[i]->def);
+        assert_string_equal(receiver_type_name(d), names[i]);
     }
-    assert_null(receiver_types_builtin[NBUILTIN]);
+    assert_null(receivers_builtin[NBUILTIN]);
     assert_null(receiver_type_find("pigeon"));
     /* the section holds the common options, then each type's, once */
     const struct opt_spec *opts = receiver_section_opts();
@@ -166,6 +175,8 @@ static void test_builtin_entries(void **state)
         "route \"r\" { receiver = \"pd\" }\n", &dl);
     assert_int_equal(dl.n, 0);
     assert_string_equal(cfg->receivers[0].url, PAGERDUTY_DEFAULT_URL);
+    assert_string_equal(recv_pagerduty_cfg(&cfg->receivers[0])->routing_key,
+                        "k");
     config_free(cfg);
     diag_list_free(&dl);
 }
@@ -189,13 +200,13 @@ static void load_pigeon(const struct cfg_section *s, struct receiver_cfg *r)
 }
 
 static const struct receiver_type_def pigeon_type = {
-    "pigeon", RECV_WEBHOOK, pigeon_opts, load_pigeon
+    "pigeon", pigeon_opts, load_pigeon, NULL
 };
 
 static const struct opt_spec quiet_opts[] = { OPT_END };
 
 static const struct receiver_type_def quiet_type = {
-    "quiet", RECV_LOG, quiet_opts, NULL
+    "quiet", quiet_opts, NULL, NULL
 };
 
 static void test_register(void **state)
@@ -207,8 +218,8 @@ static void test_register(void **state)
     assert_int_equal(config_register_receiver_types(defs, 2, err,
                                                     sizeof(err)), 0);
     assert_null(receiver_type_find("slack"));
-    assert_string_equal(receiver_type_name(RECV_WEBHOOK), "pigeon");
-    assert_string_equal(receiver_type_name(RECV_SLACK), "unknown");
+    assert_ptr_equal(receiver_type_find("pigeon"), &pigeon_type);
+    assert_string_equal(receiver_type_name(&pigeon_type), "pigeon");
 
     pigeon_loads = 0;
     struct diag_list dl = DIAG_LIST_INIT;
@@ -228,9 +239,11 @@ static void test_register(void **state)
         "quiet)\n");
     assert_int_equal(pigeon_loads, 2);
     const struct receiver_cfg *r = config_receiver(cfg, "p");
-    assert_int_equal(r->type, RECV_WEBHOOK);
+    assert_ptr_equal(r->type, &pigeon_type);
     assert_string_equal(r->url, "roof");
     assert_true(r->timeout_s == 2);
+    /* registered with config only: nothing the deliverer could send with */
+    assert_null(receiver_ops_of(r));
     config_free(cfg);
     diag_list_free(&dl);
 }
@@ -240,8 +253,7 @@ static int restore_builtin(void **state)
 {
     (void)state;
     char err[128];
-    if (config_register_receiver_types(receiver_types_builtin, NBUILTIN, err,
-                                       sizeof(err)) != 0)
+    if (receivers_register(NULL, 0, err, sizeof(err)) != 0)
         return -1;
     return receiver_type_find("slack") && !receiver_type_find("pigeon")
            ? 0 : -1;
@@ -252,7 +264,7 @@ static const struct opt_spec url_opts[] = {
     OPT_END
 };
 static const struct receiver_type_def slack_like = {
-    "slack", RECV_SLACK, url_opts, NULL
+    "slack", url_opts, NULL, NULL
 };
 
 static const struct opt_spec bad_common_opts[] = {
@@ -265,13 +277,13 @@ static const struct opt_spec bad_kind_opts[] = {
 };
 
 static const struct receiver_type_def common_type = {
-    "c", RECV_EMAIL, bad_common_opts, NULL
+    "c", bad_common_opts, NULL, NULL
 };
 static const struct receiver_type_def kind_type = {
-    "k", RECV_EMAIL, bad_kind_opts, NULL
+    "k", bad_kind_opts, NULL, NULL
 };
 static const struct receiver_type_def twin_type = {
-    "slack", RECV_EMAIL, quiet_opts, NULL
+    "slack", quiet_opts, NULL, NULL
 };
 
 static void test_register_errors(void **state)

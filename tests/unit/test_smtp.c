@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "notify/recv_email.h"
 #include "notify/smtp.h"
 #include "core/util.h"
 
@@ -311,40 +312,49 @@ static size_t mail_numbers(const struct peer *p, int *out, size_t max)
     return n;
 }
 
+/* An email receiver with settings e, as its loader leaves it. */
+static void email_receiver(struct receiver_cfg *r, struct email_cfg *e)
+{
+    memset(r, 0, sizeof(*r));
+    memset(e, 0, sizeof(*e));
+    r->type = &recv_email.def;
+    r->priv = e;
+}
+
 static void base_target(struct smtp_target *t, int port,
                         enum starttls_mode mode)
 {
     struct receiver_cfg r;
+    struct email_cfg e;
     char *to[] = { "ops@example.com" };
 
-    memset(&r, 0, sizeof(r));
-    r.type = RECV_EMAIL;
-    r.smtp_host = "localhost";
-    r.smtp_port = port;
-    r.starttls = mode;
-    r.from = "segalert <alerts@example.com>";
-    r.to.items = to;
-    r.to.n = 1;
+    email_receiver(&r, &e);
+    e.smtp_host = "localhost";
+    e.smtp_port = port;
+    e.starttls = mode;
+    e.from = "segalert <alerts@example.com>";
+    e.to.items = to;
+    e.to.n = 1;
     r.timeout_s = 5;
-    smtp_target_from_receiver(t, &r);
+    recv_email_smtp_target(&r, t);
 }
 
 static void tls_target(struct smtp_target *t, const char *ca,
                        const char *pass)
 {
     struct receiver_cfg r;
+    struct email_cfg e;
 
-    memset(&r, 0, sizeof(r));
-    r.type = RECV_EMAIL;
-    r.smtp_host = "localhost";
-    r.smtp_port = tls.port;
-    r.starttls = STARTTLS_REQUIRED;
-    r.tls_ca_file = (char *)ca;
-    r.username = TLS_USER;
-    r.password = (char *)pass;
-    r.from = "segalert <alerts@example.com>";
+    email_receiver(&r, &e);
+    e.smtp_host = "localhost";
+    e.smtp_port = tls.port;
+    e.starttls = STARTTLS_REQUIRED;
+    e.tls_ca_file = (char *)ca;
+    e.username = TLS_USER;
+    e.password = (char *)pass;
+    e.from = "segalert <alerts@example.com>";
     r.timeout_s = 5;
-    smtp_target_from_receiver(t, &r);
+    recv_email_smtp_target(&r, t);
 }
 
 /* A complete message with CRLF line ends, a dot-led line and a number. */
@@ -429,6 +439,7 @@ static void test_addr_and_target(void **state)
     char out[64];
     struct smtp_target t, c;
     struct receiver_cfg r;
+    struct email_cfg e;
 
     (void)state;
     assert_int_equal(smtp_addr_spec("segalert <a@example.com>", out,
@@ -442,15 +453,15 @@ static void test_addr_and_target(void **state)
     assert_int_equal(smtp_addr_spec("Name <a@b", out, sizeof(out)), -1);
     assert_int_equal(smtp_addr_spec("a@b", out, 3), -1);
 
-    memset(&r, 0, sizeof(r));
-    r.smtp_host = "smtp.example.com";
-    r.smtp_port = 587;
-    r.starttls = STARTTLS_REQUIRED;
-    r.username = "alerts";
-    r.password = "pw";
-    r.from = "segalert <alerts@example.com>";
+    email_receiver(&r, &e);
+    e.smtp_host = "smtp.example.com";
+    e.smtp_port = 587;
+    e.starttls = STARTTLS_REQUIRED;
+    e.username = "alerts";
+    e.password = "pw";
+    e.from = "segalert <alerts@example.com>";
     r.timeout_s = 7;
-    smtp_target_from_receiver(&t, &r);
+    recv_email_smtp_target(&r, &t);
     assert_string_equal(t.host, "smtp.example.com");
     assert_int_equal(t.port, 587);
     assert_int_equal(t.starttls, STARTTLS_REQUIRED);

@@ -25,6 +25,8 @@
 #include "engine/alert_json.h"
 #include "notify/notify_json.h"
 
+#include "receivers_fixture.h"
+
 /* ---- helpers ----------------------------------------------------------- */
 
 static char *make_tmpdir(void)
@@ -123,7 +125,7 @@ static struct notification *sample_notification(void)
     struct notification *n = notification_new();
     n->id = xstrdup("9f3a6c0d2b1e4f57-12");
     n->receiver = xstrdup("ops \"webhook\"");
-    n->receiver_type = RECV_WEBHOOK;
+    n->receiver_type = xstrdup("webhook");
     n->route = xstrdup("default");
     n->group_key = xstrdup("default:{source=\"web\",workspace=\"prod\"}");
     static const char *const gl[] = { "source", "web", "workspace", "prod" };
@@ -196,7 +198,7 @@ static void assert_notification_equal(const struct notification *a,
 {
     assert_string_equal(a->id, b->id);
     assert_string_equal(a->receiver, b->receiver);
-    assert_int_equal(a->receiver_type, b->receiver_type);
+    assert_string_equal(a->receiver_type, b->receiver_type);
     assert_true(streq(a->route, b->route));
     assert_true(streq(a->group_key, b->group_key));
     assert_kv_equal(a->group_labels, a->ngroup_labels, b->group_labels,
@@ -293,7 +295,7 @@ static void test_notification_empty_and_inf(void **state)
     struct notification *n = notification_new();
     n->id = xstrdup("x-1");
     n->receiver = xstrdup("log");
-    n->receiver_type = RECV_LOG;
+    n->receiver_type = xstrdup("log");
     n->reason = NOTIFY_TEST;
     n->alerts = xcalloc(1, sizeof(*n->alerts));
     n->nalerts = 1;
@@ -1005,5 +1007,6 @@ int main(void)
         cmocka_unit_test(test_quarantine_names),
         cmocka_unit_test(test_lock),
     };
+    fixture_register_receivers(NULL, 0);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
