@@ -120,6 +120,11 @@ int parse_long(const char *s, long *out);
  * frees), -1 when there is no '=' or the key is empty. */
 int split_kv(const char *s, char **buf, const char **key, const char **value);
 
+/* Format a message into a caller's error buffer (err may be NULL or
+ * errlen 0: nothing is written).  The convention of every function that
+ * reports "-1 with a reason in err". */
+void err_set(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
 /* Read a whole file (capped at max bytes).  Returns a NUL-terminated
  * malloc'd buffer and *len, or NULL with errno set (EFBIG when too big). */
 char *read_file(const char *path, size_t max, size_t *len);

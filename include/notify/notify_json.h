@@ -43,6 +43,9 @@
  * err naming the bad field.
  */
 cJSON *notification_to_json(const struct notification *n);
+/* One alert of a notification, as in its "alerts" array (the dispatcher
+ * keeps its groups' alerts in this form too). */
+cJSON *notify_alert_to_json(const struct notify_alert *a);
 struct notification *notification_from_json(const cJSON *j, char *err,
                                             size_t errlen);
 

@@ -25,19 +25,6 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Keep only the first warning: it is the one a log line should show, and
  * later ones are usually consequences of the same upstream change. */
 static void warn(char warning[WARN_LEN], const char *fmt, ...)
@@ -169,34 +156,34 @@ static void describe_syntax_error(const char *buf, size_t len, size_t off,
                                   char *err, size_t errlen)
 {
     if (depth_at(buf, off) >= CJSON_NESTING_LIMIT)
-        set_err(err, errlen, "invalid JSON at byte %zu: nested deeper than "
+        err_set(err, errlen, "invalid JSON at byte %zu: nested deeper than "
                 "%d levels", off, CJSON_NESTING_LIMIT);
     else if (off + 1 >= len)
-        set_err(err, errlen, "invalid JSON at byte %zu (truncated body?)",
+        err_set(err, errlen, "invalid JSON at byte %zu (truncated body?)",
                 off);
     else
-        set_err(err, errlen, "invalid JSON at byte %zu", off);
+        err_set(err, errlen, "invalid JSON at byte %zu", off);
 }
 
 /* Refusals that need no parse: empty, too big, HTML, NUL bytes. */
 static int precheck(const char *body, size_t len, char *err, size_t errlen)
 {
     if (!body || len == 0) {
-        set_err(err, errlen, "empty body");
+        err_set(err, errlen, "empty body");
         return -1;
     }
     if (len > SEGPARSE_MAX_BODY) {
-        set_err(err, errlen, "body too large (%zu bytes, limit %u)", len,
+        err_set(err, errlen, "body too large (%zu bytes, limit %u)", len,
                 SEGPARSE_MAX_BODY);
         return -1;
     }
     size_t i = skip_ws(body, len, 0);
     if (i == len) {
-        set_err(err, errlen, "empty body (whitespace only)");
+        err_set(err, errlen, "empty body (whitespace only)");
         return -1;
     }
     if (body[i] == '<') {
-        set_err(err, errlen,
+        err_set(err, errlen,
                 "body is HTML, not JSON (status page or proxy error?)");
         return -1;
     }
@@ -204,7 +191,7 @@ static int precheck(const char *body, size_t len, char *err, size_t errlen)
      * at it (an id "ab\0cd" would become "ab"). */
     const char *nul = memchr(body, '\0', len);
     if (nul) {
-        set_err(err, errlen, "invalid JSON at byte %zu: NUL byte in body",
+        err_set(err, errlen, "invalid JSON at byte %zu: NUL byte in body",
                 (size_t)(nul - body));
         return -1;
     }
@@ -232,12 +219,12 @@ static cJSON *parse_root(const char *body, size_t len, char *err,
         goto fail;
     }
     if (skip_ws(buf, len, off) != len) {
-        set_err(err, errlen, "invalid JSON: trailing data at byte %zu",
+        err_set(err, errlen, "invalid JSON: trailing data at byte %zu",
                 skip_ws(buf, len, off));
         goto fail;
     }
     if (!cJSON_IsObject(root)) {
-        set_err(err, errlen, "top-level JSON is %s, expected an object",
+        err_set(err, errlen, "top-level JSON is %s, expected an object",
                 type_name(root));
         goto fail;
     }
@@ -258,12 +245,12 @@ static const cJSON *get_data(const cJSON *root, char *err, size_t errlen)
         const cJSON *e0 = cJSON_GetArrayItem(errors, 0);
         const char *type = get_str(e0, "type");
         const char *msg = get_str(e0, "message");
-        set_err(err, errlen, "API error %s: %s", type ? type : "(no type)",
+        err_set(err, errlen, "API error %s: %s", type ? type : "(no type)",
                 msg ? msg : "(no message)");
         return NULL;
     }
     if (!cJSON_IsObject(data)) {
-        set_err(err, errlen, "data is %s, expected an object",
+        err_set(err, errlen, "data is %s, expected an object",
                 type_name(data));
         return NULL;
     }
@@ -278,9 +265,9 @@ static const cJSON *get_array(const cJSON *data, const char *path,
     if (cJSON_IsArray(a))
         return a;
     if (!a)
-        set_err(err, errlen, "missing %s.%s array", path, key);
+        err_set(err, errlen, "missing %s.%s array", path, key);
     else
-        set_err(err, errlen, "%s.%s is %s, expected an array", path, key,
+        err_set(err, errlen, "%s.%s is %s, expected an array", path, key,
                 type_name(a));
     return NULL;
 }
@@ -592,7 +579,7 @@ static const cJSON *dm_summary(const cJSON *root, char *err, size_t errlen)
         return NULL;
     const cJSON *sum = get(data, "deliveryMetricsSummary");
     if (!cJSON_IsObject(sum)) {
-        set_err(err, errlen, "data.deliveryMetricsSummary is %s, expected "
+        err_set(err, errlen, "data.deliveryMetricsSummary is %s, expected "
                 "an object", type_name(sum));
         return NULL;
     }

@@ -10,18 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 void json_format_double(double v, char *buf, size_t len)
 {
     for (int prec = 15; prec <= 17; prec++) {
@@ -103,7 +91,7 @@ static const cJSON *required(const cJSON *obj, const char *key, char *err,
 {
     const cJSON *m = json_member(obj, key);
     if (!m)
-        set_err(err, errlen, "%s: missing", key);
+        err_set(err, errlen, "%s: missing", key);
     return m;
 }
 
@@ -115,7 +103,7 @@ int json_get_double(const cJSON *obj, const char *key, double *out, char *err,
         return -1;
     if (json_number_value(m, out))
         return 0;
-    set_err(err, errlen, "%s: not a number", key);
+    err_set(err, errlen, "%s: not a number", key);
     return -1;
 }
 
@@ -133,7 +121,7 @@ int json_get_string(const cJSON *obj, const char *key, bool nullable,
         *out = NULL;
         return 0;
     }
-    set_err(err, errlen, "%s: not a string", key);
+    err_set(err, errlen, "%s: not a string", key);
     return -1;
 }
 
@@ -154,7 +142,7 @@ int json_get_bool(const cJSON *obj, const char *key, bool *out, char *err,
     if (!m)
         return -1;
     if (!cJSON_IsBool(m)) {
-        set_err(err, errlen, "%s: not a boolean", key);
+        err_set(err, errlen, "%s: not a boolean", key);
         return -1;
     }
     *out = cJSON_IsTrue(m);
@@ -169,11 +157,11 @@ int json_get_int(const cJSON *obj, const char *key, double min, double max,
         return -1;
     double v;
     if (!json_number_value(m, &v) || !isfinite(v)) {
-        set_err(err, errlen, "%s: not a number", key);
+        err_set(err, errlen, "%s: not a number", key);
         return -1;
     }
     if (v != floor(v) || v < min || v > max) {
-        set_err(err, errlen, "%s: %g is not an integer in %.0f..%.0f", key,
+        err_set(err, errlen, "%s: %g is not an integer in %.0f..%.0f", key,
                 v, min, max);
         return -1;
     }
@@ -188,7 +176,7 @@ int json_get_kv(const cJSON *obj, const char *key, bool nullable,
     if (!o)
         return -1;
     if (!cJSON_IsObject(o)) {
-        set_err(err, errlen, "%s: not an object", key);
+        err_set(err, errlen, "%s: not an object", key);
         return -1;
     }
     size_t count = (size_t)cJSON_GetArraySize(o);
@@ -197,7 +185,7 @@ int json_get_kv(const cJSON *obj, const char *key, bool nullable,
     for (const cJSON *e = o->child; e; e = e->next, i++) {
         bool is_str = cJSON_IsString(e) && e->valuestring;
         if ((!is_str && !(nullable && cJSON_IsNull(e))) || !e->string) {
-            set_err(err, errlen, "%s.%s: not a string", key,
+            err_set(err, errlen, "%s.%s: not a string", key,
                     e->string ? e->string : "?");
             kv_array_free(kv, i);
             return -1;
@@ -223,7 +211,7 @@ int json_get_enum(const cJSON *obj, const char *key,
             return 0;
         }
     }
-    set_err(err, errlen, "%s: unknown value '%s'", key, s);
+    err_set(err, errlen, "%s: unknown value '%s'", key, s);
     return -1;
 }
 

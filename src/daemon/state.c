@@ -20,19 +20,6 @@
 
 #define TMP_PREFIX STATE_FILE ".tmp-"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static char *path_join(const char *dir, const char *name)
 {
     return xasprintf("%s/%s", dir, name);
@@ -57,7 +44,7 @@ static int mkdir_one(const char *path, mode_t mode)
 int state_dir_prepare(const char *dir, char *err, size_t errlen)
 {
     if (!dir || !*dir) {
-        set_err(err, errlen, "state: state_dir is empty");
+        err_set(err, errlen, "state: state_dir is empty");
         return -1;
     }
     char *p = xstrdup(dir);
@@ -76,33 +63,33 @@ int state_dir_prepare(const char *dir, char *err, size_t errlen)
             int rc = mkdir_one(p, 0777);
             *s = '/';
             if (rc != 0) {
-                set_err(err, errlen, "state: cannot create '%s': %s", p,
+                err_set(err, errlen, "state: cannot create '%s': %s", p,
                         strerror(errno));
                 free(p);
                 return -1;
             }
         }
         if (mkdir_one(p, 0700) != 0) {
-            set_err(err, errlen, "state: cannot create state_dir '%s': %s",
+            err_set(err, errlen, "state: cannot create state_dir '%s': %s",
                     p, strerror(errno));
             free(p);
             return -1;
         }
         created = true;
         if (stat(p, &st) != 0) {
-            set_err(err, errlen, "state: state_dir '%s': %s", p,
+            err_set(err, errlen, "state: state_dir '%s': %s", p,
                     strerror(errno));
             free(p);
             return -1;
         }
     }
     if (!S_ISDIR(st.st_mode)) {
-        set_err(err, errlen, "state: state_dir '%s' is not a directory", p);
+        err_set(err, errlen, "state: state_dir '%s' is not a directory", p);
         free(p);
         return -1;
     }
     if (access(p, W_OK | X_OK) != 0) {
-        set_err(err, errlen, "state: state_dir '%s' is not writable: %s", p,
+        err_set(err, errlen, "state: state_dir '%s' is not writable: %s", p,
                 strerror(errno));
         free(p);
         return -1;
@@ -163,7 +150,7 @@ struct state_lock *state_lock_acquire(const char *dir, char *err,
     char *path = path_join(dir, STATE_LOCK_FILE);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        set_err(err, errlen, "state: cannot open lock file '%s': %s", path,
+        err_set(err, errlen, "state: cannot open lock file '%s': %s", path,
                 strerror(errno));
         free(path);
         return NULL;
@@ -174,13 +161,13 @@ struct state_lock *state_lock_acquire(const char *dir, char *err,
         if (errno == EWOULDBLOCK) {
             long pid = read_lock_pid(fd);
             if (pid > 0)
-                set_err(err, errlen, "another segalert (pid %ld) is using "
+                err_set(err, errlen, "another segalert (pid %ld) is using "
                         "state_dir %s", pid, dir);
             else    /* it holds the lock but has not written its pid yet */
-                set_err(err, errlen, "another segalert (pid unknown) is "
+                err_set(err, errlen, "another segalert (pid unknown) is "
                         "using state_dir %s", dir);
         } else {
-            set_err(err, errlen, "state: cannot lock '%s': %s", path,
+            err_set(err, errlen, "state: cannot lock '%s': %s", path,
                     strerror(errno));
         }
         close(fd);
@@ -190,7 +177,7 @@ struct state_lock *state_lock_acquire(const char *dir, char *err,
     char pid[32];
     int plen = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)plen, 0) != plen) {
-        set_err(err, errlen, "state: cannot write lock file '%s': %s", path,
+        err_set(err, errlen, "state: cannot write lock file '%s': %s", path,
                 strerror(errno));
         close(fd);
         free(path);
@@ -285,7 +272,7 @@ int state_save(const char *dir, const char *json, size_t len, char *err,
     free(tmp);
     tmp = NULL;
     if (fsync_dir(dir) != 0) {
-        set_err(err, errlen, "state: fsync of state_dir '%s' failed: %s",
+        err_set(err, errlen, "state: fsync of state_dir '%s' failed: %s",
                 dir, strerror(errno));
         goto out;
     }
@@ -299,7 +286,7 @@ fail_close:
         errno = e;
     }
 fail:
-    set_err(err, errlen, "state: cannot save '%s' (%s): %s", dst, what,
+    err_set(err, errlen, "state: cannot save '%s' (%s): %s", dst, what,
             strerror(errno));
     if (tmp)
         unlink(tmp);
@@ -322,7 +309,7 @@ int state_load(const char *dir, char **json_out, size_t *len, char *err,
             free(path);
             return 1;
         }
-        set_err(err, errlen, "state: cannot read '%s': %s", path,
+        err_set(err, errlen, "state: cannot read '%s': %s", path,
                 strerror(e));
         free(path);
         errno = e;
@@ -388,7 +375,7 @@ cJSON *state_load_json(const char *dir, char *err, size_t errlen,
         return fresh;
     }
     if (rc < 0 && errno != EFBIG) {
-        set_err(err, errlen, "%s", why);
+        err_set(err, errlen, "%s", why);
         return NULL;
     }
 
@@ -426,11 +413,11 @@ cJSON *state_load_json(const char *dir, char *err, size_t errlen,
 
     char moved[512];
     if (state_quarantine(dir, moved, sizeof(moved)) != 0) {
-        set_err(err, errlen, "state: state file in '%s' is corrupt (%s) "
+        err_set(err, errlen, "state: state file in '%s' is corrupt (%s) "
                 "and could not be moved aside", dir, why);
         return NULL;
     }
-    set_err(err, errlen, "state: state file was corrupt (%s); moved to '%s'",
+    err_set(err, errlen, "state: state file was corrupt (%s); moved to '%s'",
             why, moved);
     *quarantined = true;
     return NULL;

@@ -24,6 +24,7 @@
 
 #include "config/receiver_type.h"
 #include "core/json.h"
+#include "notify/notify_json.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -1032,21 +1033,7 @@ void dispatch_stats(const struct dispatcher *d, struct dispatch_stats *out)
 
 static cJSON *alert_to_json(const struct galert *ga)
 {
-    const struct notify_alert *a = &ga->a;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "rule", json_str_or_null(a->rule));
-    cJSON_AddStringToObject(o, "fingerprint", a->fingerprint);
-    cJSON_AddItemToObject(o, "labels", json_kv_object(a->labels, a->nlabels));
-    cJSON_AddStringToObject(o, "severity", a->severity);
-    cJSON_AddStringToObject(o, "status", a->status);
-    cJSON_AddBoolToObject(o, "nodata", a->nodata);
-    cJSON_AddBoolToObject(o, "flapping", a->flapping);
-    cJSON_AddItemToObject(o, "value", json_double(a->value));
-    cJSON_AddItemToObject(o, "summary", json_str_or_null(a->summary));
-    cJSON_AddItemToObject(o, "description", json_str_or_null(a->description));
-    cJSON_AddItemToObject(o, "runbook_url", json_str_or_null(a->runbook_url));
-    cJSON_AddItemToObject(o, "starts_at", json_double(a->starts_at));
-    cJSON_AddItemToObject(o, "ends_at", json_double(a->ends_at));
+    cJSON *o = notify_alert_to_json(&ga->a);
     cJSON_AddBoolToObject(o, "was_silenced", ga->was_silenced);
     return o;
 }

@@ -10,6 +10,25 @@
 #include "config/receiver_type.h"
 #include "core/json.h"
 
+cJSON *notify_alert_to_json(const struct notify_alert *a)
+{
+    cJSON *ao = cJSON_CreateObject();
+    cJSON_AddItemToObject(ao, "rule", json_str_or_null(a->rule));
+    cJSON_AddItemToObject(ao, "fingerprint", json_str_or_null(a->fingerprint));
+    cJSON_AddItemToObject(ao, "labels", json_kv_object(a->labels, a->nlabels));
+    cJSON_AddItemToObject(ao, "severity", json_str_or_null(a->severity));
+    cJSON_AddItemToObject(ao, "status", json_str_or_null(a->status));
+    cJSON_AddBoolToObject(ao, "nodata", a->nodata);
+    cJSON_AddBoolToObject(ao, "flapping", a->flapping);
+    cJSON_AddItemToObject(ao, "value", json_double(a->value));
+    cJSON_AddItemToObject(ao, "summary", json_str_or_null(a->summary));
+    cJSON_AddItemToObject(ao, "description", json_str_or_null(a->description));
+    cJSON_AddItemToObject(ao, "runbook_url", json_str_or_null(a->runbook_url));
+    cJSON_AddItemToObject(ao, "starts_at", json_double(a->starts_at));
+    cJSON_AddItemToObject(ao, "ends_at", json_double(a->ends_at));
+    return ao;
+}
+
 cJSON *notification_to_json(const struct notification *n)
 {
     cJSON *o = cJSON_CreateObject();
@@ -25,25 +44,8 @@ cJSON *notification_to_json(const struct notification *n)
     cJSON_AddItemToObject(o, "created_at", json_double(n->created_at));
     cJSON_AddItemToObject(o, "external_url", json_str_or_null(n->external_url));
     cJSON *arr = cJSON_AddArrayToObject(o, "alerts");
-    for (size_t i = 0; i < n->nalerts; i++) {
-        const struct notify_alert *a = &n->alerts[i];
-        cJSON *ao = cJSON_CreateObject();
-        cJSON_AddItemToObject(ao, "rule", json_str_or_null(a->rule));
-        cJSON_AddItemToObject(ao, "fingerprint", json_str_or_null(a->fingerprint));
-        cJSON_AddItemToObject(ao, "labels", json_kv_object(a->labels,
-                                                       a->nlabels));
-        cJSON_AddItemToObject(ao, "severity", json_str_or_null(a->severity));
-        cJSON_AddItemToObject(ao, "status", json_str_or_null(a->status));
-        cJSON_AddBoolToObject(ao, "nodata", a->nodata);
-        cJSON_AddBoolToObject(ao, "flapping", a->flapping);
-        cJSON_AddItemToObject(ao, "value", json_double(a->value));
-        cJSON_AddItemToObject(ao, "summary", json_str_or_null(a->summary));
-        cJSON_AddItemToObject(ao, "description", json_str_or_null(a->description));
-        cJSON_AddItemToObject(ao, "runbook_url", json_str_or_null(a->runbook_url));
-        cJSON_AddItemToObject(ao, "starts_at", json_double(a->starts_at));
-        cJSON_AddItemToObject(ao, "ends_at", json_double(a->ends_at));
-        cJSON_AddItemToArray(arr, ao);
-    }
+    for (size_t i = 0; i < n->nalerts; i++)
+        cJSON_AddItemToArray(arr, notify_alert_to_json(&n->alerts[i]));
     return o;
 }
 
