@@ -6,7 +6,7 @@
 SEGALERT=${SEGALERT:-$PWD/segalert}
 SEGALERT_SIM=${SEGALERT_SIM:-$PWD/segalert-sim}
 SRC=${SEGALERT_SRC:-$PWD}
-T=$(mktemp -d /tmp/segalert-it.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/segalert-it.XXXXXX")
 PIDS=""
 FAILS=0
 
