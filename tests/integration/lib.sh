@@ -74,6 +74,10 @@ vtime() {
 # vnow: the virtual unix time now, whole seconds (for shell arithmetic,
 # where a real test used `date +%s`).
 vnow() { vtime | sed 's/\..*//'; }
+# PY_VTIME: Python source defining v(t), the virtual time at real time t,
+# for checks that compare what a Python peer recorded (real time) with what
+# segalert wrote (its clock): "$PY" -c "$PY_VTIME
+# ...".
 PY_VTIME='import os
 def v(t):
     k = float(os.environ.get("CLOCK_SCALE", 1))
@@ -82,10 +86,10 @@ def v(t):
 # vsleep V: sleep for V seconds of virtual time.
 vsleep() { sleep "$(awk -v v="$1" -v k="$CLOCK_SCALE" 'BEGIN { printf "%.3f", v / k }')"; }
 
-# vwait V COMMAND...: retry COMMAND every 0.1 s until it succeeds or V
-# seconds of virtual time have passed, plus a margin for a loaded machine
-# (ASan, other jobs): twice V's real time plus 10 s (V < 0 counts as 0).
-# The margin is spent only when the test fails.
+# vwait V COMMAND...: retry COMMAND every 0.1 s until it succeeds; give up
+# once V seconds of virtual time (V/N real) have passed, plus a margin for
+# a loaded machine (ASan, other jobs): the real deadline is 2 V/N + 10 s
+# (V < 0 counts as 0).  The margin is spent only when the test fails.
 vwait() {
     end=$(awk -v v="$1" -v k="$CLOCK_SCALE" -v now="$(date +%s.%N)" \
         'BEGIN { printf "%.3f", now + 2 * (v > 0 ? v : 0) / k + 10 }')

@@ -89,8 +89,8 @@ else
 fi
 check "the daemon runs on the real clock (no \"(test clock)\")" \
     sh -c "grep -q 'daemon: segalert .* started' '$T/d.err' && ! grep -q 'test clock' '$T/d.err'"
-# startsAt is real time: after the daemon started, before the webhook got
-# it, and `for` (2 s) before the notification.
+# startsAt is real time (whole seconds): after the daemon started, before
+# the webhook got it, and `for` (2 s) before the notification.
 check "firing: startsAt is real time, at least 'for' (2 s) before the notification" "$PY" -c "import datetime, glob, json, sys
 r = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + '/[0-9]*.json'))][0]
 a = json.loads(r['body'])['alerts'][0]
@@ -101,20 +101,21 @@ sys.exit(0 if a['status'] == 'firing' and $T0 - 1 <= s and s + 2 <= r['t'] <= s 
 # The incident ends: the same workspace without it, on the same port.
 kill $SIM_PID 2>/dev/null
 wait $SIM_PID 2>/dev/null
-start_sim "$T/calm.conf" --listen "127.0.0.1:$SIM_PORT" || notok "calm sim starts on the same port"
 T1=$("$PY" -c 'import time; print(time.time())')
+start_sim "$T/calm.conf" --listen "127.0.0.1:$SIM_PORT" || notok "calm sim starts on the same port"
 if wait_for 20 sinktrue hook "st('resolved') >= 1"; then
     ok "resolved notification received"
 else
     notok "resolved notification received"
     tail -n 20 "$T/d.err"
 fi
+# (endsAt is in whole seconds: floor(e) > T1 - 1 when e >= T1.)
 check "resolved: endsAt is real time, after the incident ended" "$PY" -c "import datetime, glob, json, sys
 R = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + '/[0-9]*.json'))]
 r = [r for r in R if json.loads(r['body'])['status'] == 'resolved'][0]
 a = json.loads(r['body'])['alerts'][0]
 e = datetime.datetime.fromisoformat(a['endsAt'].replace('Z', '+00:00')).timestamp()
-sys.exit(0 if a['status'] == 'resolved' and $T1 - 1 <= e <= r['t'] + 1 else 1)" "$T/hook"
+sys.exit(0 if a['status'] == 'resolved' and $T1 - 1 < e <= r['t'] + 1 else 1)" "$T/hook"
 # group_interval (2 s) twice: nothing else may arrive.
 sleep 4
 check "exactly one firing and one resolved notification, nothing else" \
