@@ -9,8 +9,9 @@
  *
  * Ownership: the request is borrowed from submit until done() is called;
  * done() may free it or resubmit it (after http_request_reset()).  The
- * client never frees requests; http_client_free() aborts transfers still
- * in flight and calls done() for them with curl_code CURLE_ABORTED_BY_CALLBACK.
+ * client never frees requests; http_client_abort_all() and
+ * http_client_free() abort transfers still in flight and call done() for
+ * them with curl_code CURLE_ABORTED_BY_CALLBACK.
  *
  * struct http_transport is the seam between code that produces requests
  * (the Segment client) and what carries them: the curl client in
@@ -60,11 +61,12 @@ struct http_request {
 };
 
 struct http_client *http_client_new(void);
+/* Abort every transfer in flight (done() runs for each); the client stays
+ * usable, watched fds included, so the owners of the callbacks can be freed
+ * before the client they borrow.  NULL is a no-op. */
+void http_client_abort_all(struct http_client *c);
+/* Aborts what is in flight (as http_client_abort_all), then frees. */
 void http_client_free(struct http_client *c);
-/* Abort every transfer in flight now, calling each done() with curl_code
- * CURLE_ABORTED_BY_CALLBACK (what http_client_free does first); the client
- * stays usable. */
-void http_client_abort(struct http_client *c);
 
 struct http_request *http_request_new(const char *url);
 /* Add a "Name: value" header line (copied). */

@@ -43,9 +43,12 @@ struct http_client *http_client_new(void)
 
 static void finish(struct http_client *c, CURL *easy, CURLcode code);
 
-void http_client_abort(struct http_client *c)
+void http_client_abort_all(struct http_client *c)
 {
-    /* finish() removes the entry, so always take the last one. */
+    if (!c)
+        return;
+    /* Tell each owner.  finish() removes the entry, so always take the
+     * last one. */
     while (c->nactive > 0)
         finish(c, c->active[c->nactive - 1]->easy, CURLE_ABORTED_BY_CALLBACK);
 }
@@ -54,7 +57,7 @@ void http_client_free(struct http_client *c)
 {
     if (!c)
         return;
-    http_client_abort(c);
+    http_client_abort_all(c);
     free(c->active);
     curl_multi_cleanup(c->multi);
     free(c);

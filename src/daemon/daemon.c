@@ -184,16 +184,21 @@ static void teardown(struct daemon *d)
     if (d->running) {
         daemon_stop_flush(d);
         /* Abort what is still in flight (callbacks run now, while the
-         * pollers and the outbox exist), then free the rest. */
+         * pollers, the deliverer and the outbox exist), then free the
+         * rest: the deliverer before the HTTP client it borrows (freeing
+         * it unwatches the SMTP worker's fd there). */
         d->stopping = true;
-        http_client_abort(d->http);
+        http_client_abort_all(d->http);
         deliverer_free(d->dl);
         d->dl = NULL;
+        http_client_free(d->http);
+        d->http = NULL;
         daemon_save_state(d);
     }
+    http_client_abort_all(d->http);
     deliverer_free(d->dl);          /* before the client it watches */
-    daemon_workspaces_stop(d);
     http_client_free(d->http);
+    daemon_workspaces_stop(d);
     outbox_free(d->ob);
     dispatch_free(d->disp);
     evaluator_free(d->ev);

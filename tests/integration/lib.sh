@@ -6,7 +6,7 @@
 SEGALERT=${SEGALERT:-$PWD/segalert}
 SEGALERT_SIM=${SEGALERT_SIM:-$PWD/segalert-sim}
 SRC=${SEGALERT_SRC:-$PWD}
-T=$(mktemp -d /tmp/segalert-it.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/segalert-it.XXXXXX")
 PIDS=""
 FAILS=0
 
@@ -40,6 +40,66 @@ wait_for() {
         n=$((n - 1))
     done
     return 1
+}
+
+# ---- scaled time -------------------------------------------------------------
+# Tests that wait on daemon timers run segalert and segalert-sim on a scaled
+# clock (include/core/clock.h, docs/sim.md "Scaled time"): virtual wall time
+# = CLOCK_START + (real wall time - CLOCK_ORIGIN) x CLOCK_SCALE.  Every daemon
+# and sim timer follows it; NOT scaled (real seconds): HTTP/SMTP timeouts
+# (receiver `timeout`, `request_timeout`), the 10 s SIGTERM flush deadline,
+# Alertmanager, and the Python peers (the time they record is real).
+# Without use_scaled_clock the helpers below run on the real clock.
+CLOCK_SCALE=1 CLOCK_ORIGIN=0 CLOCK_START=0
+
+# use_scaled_clock N [START]: export SEGALERT_CLOCK with origin = now and
+# virtual time START at the origin (default: now), so that every segalert
+# and segalert-sim started afterwards shares the clock.  Also exports
+# CLOCK_SCALE/CLOCK_ORIGIN/CLOCK_START for Python checks (see vtime).
+use_scaled_clock() {
+    CLOCK_SCALE=$1
+    CLOCK_ORIGIN=$(date +%s.%3N)
+    CLOCK_START=${2:-$CLOCK_ORIGIN}
+    SEGALERT_CLOCK="scale=$CLOCK_SCALE,origin=$CLOCK_ORIGIN,start=$CLOCK_START"
+    export SEGALERT_CLOCK CLOCK_SCALE CLOCK_ORIGIN CLOCK_START
+}
+
+# vtime [REAL]: the virtual unix time (3 decimals) at real unix time REAL
+# (default: now).  In Python: CLOCK_START + (t - CLOCK_ORIGIN) * CLOCK_SCALE
+# with the exported values (PY_VTIME defines v(t) for that).
+vtime() {
+    awk -v r="${1:-$(date +%s.%N)}" -v k="$CLOCK_SCALE" -v o="$CLOCK_ORIGIN" \
+        -v s="$CLOCK_START" 'BEGIN { printf "%.3f\n", s + (r - o) * k }'
+}
+# vnow: the virtual unix time now, whole seconds (for shell arithmetic,
+# where a real test used `date +%s`).
+vnow() { vtime | sed 's/\..*//'; }
+# PY_VTIME: Python source defining v(t), the virtual time at real time t,
+# for checks that compare what a Python peer recorded (real time) with what
+# segalert wrote (its clock): "$PY" -c "$PY_VTIME
+# ...".
+PY_VTIME='import os
+def v(t):
+    k = float(os.environ.get("CLOCK_SCALE", 1))
+    return float(os.environ.get("CLOCK_START", 0)) + (t - float(os.environ.get("CLOCK_ORIGIN", 0))) * k'
+
+# vsleep V: sleep for V seconds of virtual time.
+vsleep() { sleep "$(awk -v v="$1" -v k="$CLOCK_SCALE" 'BEGIN { printf "%.3f", v / k }')"; }
+
+# vwait V COMMAND...: retry COMMAND every 0.1 s until it succeeds; give up
+# once V seconds of virtual time (V/N real) have passed, plus a margin for
+# a loaded machine (ASan, other jobs): the real deadline is 2 V/N + 10 s
+# (V < 0 counts as 0).  The margin is spent only when the test fails.
+vwait() {
+    end=$(awk -v v="$1" -v k="$CLOCK_SCALE" -v now="$(date +%s.%N)" \
+        'BEGIN { printf "%.3f", now + 2 * (v > 0 ? v : 0) / k + 10 }')
+    shift
+    while :; do
+        "$@" && return 0
+        awk -v end="$end" -v now="$(date +%s.%N)" 'BEGIN { exit !(now < end) }' ||
+            return 1
+        sleep 0.1
+    done
 }
 
 ok()    { echo "ok - $*"; }

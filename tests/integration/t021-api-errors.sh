@@ -1,7 +1,12 @@
 #!/bin/sh
 # API trouble is reported, retried where it makes sense, never a crash loop:
 # 401, 5xx/garbage/truncated/HTML bodies and dropped connections, timeouts.
+# `segalert fetch` and the sims run on a scaled clock (lib.sh
+# use_scaled_clock, 20x), so the client's retry back-off passes in a
+# twentieth of the time; request timeouts are real time.
 . "$(dirname "$0")/lib.sh"
+
+use_scaled_clock 20
 
 # --- wrong token: 401 reported once -----------------------------------------
 start_sim "$SRC/tests/fixtures/sim/basic.conf" || { notok "sim starts"; finish; }
@@ -81,15 +86,16 @@ cat >"$T/slow.conf" <<'CONF'
 seed = 1
 token = "test-token"
 source "web_prod" { destination "amplitude" {} }
-faults { slow = 1.0  slow_for = "30s" }
+# slow_for is scenario time: 600 s is 30 s of real time at 20x.
+faults { slow = 1.0  slow_for = "600s" }
 CONF
 start_sim "$T/slow.conf" || { notok "sim starts"; finish; }
-write_config "$T/s.conf" 'request_timeout = "1s"' 'request_budget = 6000'
+write_config "$T/s.conf" 'request_timeout = "500ms"' 'request_budget = 6000'
 start=$(date +%s)
 SIM_TOKEN=test-token "$SEGALERT" fetch -c "$T/s.conf" >"$T/out" 2>"$T/err"
 rc=$?
 took=$(( $(date +%s) - start ))
 check "timeout: fetch exits 1" [ $rc -eq 1 ]
 check "timeout: reported as a timeout" grep -qi "timed out\|timeout" "$T/err"
-check "timeout: honoured (took ${took}s, 4 attempts of 1 s plus back-off)" [ "$took" -le 20 ]
+check "timeout: honoured (took ${took}s, 4 attempts of 0.5 s plus back-off)" [ "$took" -le 20 ]
 finish

@@ -15,6 +15,17 @@
 #     Alertmanager while it fires (the endsAt of each post must cover the
 #     time until the next re-send).
 #
+# The first daemon (a) and its sim run on a scaled clock (lib.sh
+# use_scaled_clock, 4x), so its 15 s evaluation and re-send period pass in
+# 3.75 s.  Alertmanager compares the endsAt segalert sends with its own,
+# real, clock: a's clock starts 45 s behind real time and gains 3 s per
+# second, so it stays between 45 s behind and ~10 s ahead for the ~20 s
+# the test takes -- a firing endsAt (now + 60 s) stays in Alertmanager's
+# future, a resolved one (now) reaches its past within the waits below.
+# The second daemon (b, 1 s evaluation, endsAt now + 4 s) and its sim stay
+# on the real clock.  Times the taps record are real; the checks on a's
+# posts convert them to a's clock (v()).
+#
 #   SEGALERT=./segalert SEGALERT_SIM=./segalert-sim SEGALERT_SRC=. \
 #       sh tests/integration/t032-alertmanager.sh
 . "$(dirname "$0")/lib.sh"
@@ -79,6 +90,10 @@ for f in sorted(glob.glob(sys.argv[1] + "/*.json")):
     W.append(b)
 P = W
 about = lambda w, n: any(a["labels"].get("alertname") == n for a in w.get("alerts", []))
+import os
+def v(t):  # real time -> the scaled clock's time (lib.sh vtime)
+    return float(os.environ.get("CLOCK_START", 0)) + \
+        (t - float(os.environ.get("CLOCK_ORIGIN", 0))) * float(os.environ.get("CLOCK_SCALE", 1))
 from datetime import datetime
 def ts(s):
     return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
@@ -166,13 +181,15 @@ check "Alertmanager forwards the test alert to its webhook (version 4, firing)" 
     wait_for 15 hooks hook 'any(w.get("version") == "4" and w["status"] == "firing" and about(w, "segalert-test") for w in W)'
 
 # --- the daemon: fire, re-send, resolve -------------------------------------
-conf a am-fire 1 "\"$AM_URL\", \"$TAP_URL\""
 conf b am-fast 1 "\"$AM_URL\", \"$TAPB_URL\""
+use_scaled_clock 4 $(($(date +%s) - 45))
+start_sim "$SRC/tests/fixtures/sim/basic.conf" || { notok "segalert-sim starts (scaled clock)"; finish; }
+conf a am-fire 1 "\"$AM_URL\", \"$TAP_URL\""
 "$SEGALERT" check -c "$T/a.conf" >"$T/a.check" 2>&1 || { notok "segalert check a.conf"; cat "$T/a.check"; }
 "$SEGALERT" run -c "$T/a.conf" >"$T/a.out" 2>"$T/a.err" &
 APID=$!
 bg_pid $APID
-"$SEGALERT" run -c "$T/b.conf" --eval-interval 1s >"$T/b.out" 2>"$T/b.err" &
+SEGALERT_CLOCK= "$SEGALERT" run -c "$T/b.conf" --eval-interval 1s >"$T/b.out" 2>"$T/b.err" &
 BPID=$!
 bg_pid $BPID
 
@@ -192,20 +209,12 @@ check "Alertmanager's webhook: version 4, status firing, receiver sink, the 3 al
 check "segalert posts to every URL of the receiver (tap: POST /api/v2/alerts, a JSON array)" \
     hooks tap 'P and all(p["_path"] == "/api/v2/alerts" for p in P) and any(about(p, "am-fire") for p in P)'
 check "a firing alert's endsAt lies ahead (Alertmanager keeps it between re-sends)" \
-    hooks tap 'all(ts(a["endsAt"]) > p["_t"] + 10 for p in P for a in p["alerts"])'
+    hooks tap 'all(ts(a["endsAt"]) > v(p["_t"]) + 10 for p in P for a in p["alerts"])'
 # re-sent while firing (the route to an alertmanager receiver re-sends
 # every 15 s whatever the configured timing)
-check "segalert re-sends the firing alerts" wait_for 25 hooks tap 'len(P) >= 2'
+check "segalert re-sends the firing alerts" vwait 25 hooks tap 'len(P) >= 2'
 check "each post's endsAt covers the time until the next post" \
-    hooks tap 'len(P) >= 2 and all(min(ts(a["endsAt"]) for a in P[i]["alerts"]) >= P[i + 1]["_t"] for i in range(len(P) - 1))'
-
-# --eval-interval 1s: same contract
-check "(eval 1s) segalert re-sends the firing alerts" wait_for 25 hooks tapb 'len(P) >= 2'
-check "(eval 1s) each post's endsAt covers the time until the next post" \
-    hooks tapb 'len(P) >= 2 and all(min(ts(a["endsAt"]) for a in P[i]["alerts"]) >= P[i + 1]["_t"] for i in range(len(P) - 1))'
-hooks tapb 'print("  # (eval 1s) posts at +%s s, endsAt - post: %s s" % ([round(p["_t"] - P[0]["_t"], 1) for p in P], sorted(set(round(ts(a["endsAt"]) - p["_t"]) for p in P for a in p["alerts"])))) or True'
-check "(eval 1s) Alertmanager never resolved am-fast while it fires" \
-    hooks hook '[w for w in W if about(w, "am-fire") or about(w, "am-fast")] and not any(w["status"] == "resolved" or any(a["status"] == "resolved" for a in w["alerts"]) for w in W if about(w, "am-fast"))'
+    hooks tap 'len(P) >= 2 and all(min(ts(a["endsAt"]) for a in P[i]["alerts"]) >= v(P[i + 1]["_t"]) for i in range(len(P) - 1))'
 
 # resolve: mtu_limit = 0 makes the condition false; reload
 T_HUP=$("$PY" -c 'import time; print(time.time())')
@@ -214,12 +223,22 @@ check "no resolved webhook for am-fire before the reload" \
 sed 's/^  mtu_limit = 1$/  mtu_limit = 0/' "$T/a.conf" >"$T/a.conf.new" && mv "$T/a.conf.new" "$T/a.conf"
 kill -HUP $APID
 check "after SIGHUP segalert posts the alerts with endsAt (resolved)" \
-    wait_for 40 hooks tap "any(p['_t'] >= $T_HUP and len(p['alerts']) == 3 and all(ts(a['endsAt']) <= p['_t'] + 1 for a in p['alerts']) for p in P)"
+    vwait 40 hooks tap "any(p['_t'] >= $T_HUP and len(p['alerts']) == 3 and all(ts(a['endsAt']) <= v(p['_t']) + 1 for a in p['alerts']) for p in P)"
 check "Alertmanager's webhook says resolved for the 3 alerts" \
     wait_for 15 hooks hook "any(w['_t'] >= $T_HUP and w['status'] == 'resolved' and about(w, 'am-fire') and len([a for a in w['alerts'] if a['status'] == 'resolved' and ts(a['endsAt']) > 0]) == 3 for w in W)"
 check "Alertmanager no longer lists am-fire as active" \
     wait_for 10 am_alerts 'not [a for a in named("am-fire") if a["status"]["state"] == "active"]'
 check "the daemon logged the reload" contains "$T/a.err" "reloaded"
+
+# --eval-interval 1s: same contract, watched over at least 15 s of b's
+# re-sends (a's scaled re-send period no longer makes the test wait that long)
+wait_for 30 hooks tapb 'P and P[-1]["_t"] - P[0]["_t"] >= 15'
+check "(eval 1s) segalert re-sends the firing alerts" wait_for 25 hooks tapb 'len(P) >= 2'
+check "(eval 1s) each post's endsAt covers the time until the next post" \
+    hooks tapb 'len(P) >= 2 and all(min(ts(a["endsAt"]) for a in P[i]["alerts"]) >= P[i + 1]["_t"] for i in range(len(P) - 1))'
+hooks tapb 'print("  # (eval 1s) posts at +%s s, endsAt - post: %s s" % ([round(p["_t"] - P[0]["_t"], 1) for p in P], sorted(set(round(ts(a["endsAt"]) - p["_t"]) for p in P for a in p["alerts"])))) or True'
+check "(eval 1s) Alertmanager never resolved am-fast while it fires" \
+    hooks hook '[w for w in W if about(w, "am-fire") or about(w, "am-fast")] and not any(w["status"] == "resolved" or any(a["status"] == "resolved" for a in w["alerts"]) for w in W if about(w, "am-fast"))'
 
 for p in $APID $BPID; do kill -TERM $p; done
 for p in $APID $BPID; do

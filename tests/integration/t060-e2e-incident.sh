@@ -1,16 +1,19 @@
 #!/bin/sh
-# t060-e2e-incident: end to end: collection, notification and state.  segalert-sim plays an
-# incident (a discard spike on one connection); the daemon polls it, the
-# rule goes pending, fires, and a recording webhook receives exactly one
-# "firing" notification (Alertmanager webhook v4), later exactly one
-# "resolved".  In parallel: a daemon whose token the sim rejects (401)
-# raises the segalert-workspace-down meta-alert and keeps running.
+# t060-e2e-incident: end to end: collection, notification and state.  First
+# a daemon whose token the sim rejects (401) raises the
+# segalert-workspace-down meta-alert and keeps running; a reload with the
+# token fixed resolves it.  Then segalert-sim plays an incident (a discard
+# spike on one connection); the daemon polls it, the rule goes pending,
+# fires, and a recording webhook receives exactly one "firing" notification
+# (Alertmanager webhook v4), later exactly one "resolved".
 #
 #   SEGALERT=./segalert SEGALERT_SIM=./segalert-sim sh tests/integration/t060-e2e-incident.sh
 #
-# The daemon reads delivery metrics over the last minute (delivery_window
-# "1m", ending at each poll); the incident is placed inside one UTC minute
-# so the firing and the resolved come within predictable bounds.
+# Everything runs on a scaled clock (lib.sh use_scaled_clock): 20 scenario
+# seconds per real second, a minute in 3 s.  The daemon reads delivery
+# metrics over the last minute (delivery_window "1m", ending at each poll);
+# the incident is placed inside one (virtual) UTC minute so the firing and
+# the resolved come within predictable bounds.
 . "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
@@ -18,16 +21,11 @@ PY=/usr/bin/python3
 
 . "$(dirname "$0")/e2e-lib.sh"
 
-# ---- scenario: the incident inside one UTC minute ------------------------------------
-# INC_START/INC_DUR (seconds after the sim starts) and the minute end EDGE
-# (unix time): the incident lies in [EDGE-60, EDGE-2].
-set -- $("$PY" -c 'import math, time
-t = time.time()
-edge = math.ceil((t + 4 + 12 + 2) / 60) * 60
-start = max(4, math.ceil(edge - 2 - 45 - t))
-print(start, math.floor(edge - 2 - t - start), edge)')
-INC_START=$1 INC_DUR=$2 EDGE=$3
-cat >"$T/scenario.conf" <<EOF
+use_scaled_clock 20
+
+# The workspace without the incident (for the 401 part); the incident's
+# scenario adds it once its time is known.
+cat >"$T/base.conf" <<EOF
 seed = 60
 token = "test-token"
 source "web" {
@@ -36,17 +34,8 @@ source "web" {
   destination "amplitude" { discard_ratio = 0.001 }
   destination "mixpanel" { discard_ratio = 0.001 }
 }
-incident "amplitude-discards" {
-  kind = "discard_spike"
-  source = "web"
-  destination = "amplitude"
-  start = "${INC_START}s"
-  duration = "${INC_DUR}s"
-  value = 0.3
-}
 EOF
-start_sim "$T/scenario.conf" || { notok "sim starts"; finish; }
-start_sink hook || { notok "webhook sink starts"; finish; }
+start_sim "$T/base.conf" || { notok "sim starts"; finish; }
 
 cat >"$T/rules.conf" <<'EOF'
 rule "delivery-discard-ratio" {
@@ -86,12 +75,7 @@ receiver "hook" { type = "webhook"  url = "$4/hook" }
 route "all" { receiver = "hook" }
 EOF
 }
-write_daemon_config "$T/segalert.conf" "$T/state" "" "$hook_URL"
-SIM_TOKEN=test-token "$SEGALERT" run -c "$T/segalert.conf" >"$T/d.out" 2>"$T/d.err" &
-DPID=$!
-bg_pid $DPID
-
-# ---- meanwhile: a token the sim rejects ------------------------------------------------
+# ---- first: a token the sim rejects ----------------------------------------------------
 start_sink hook401 || { notok "second webhook sink starts"; finish; }
 PORT=$(free_port)
 write_daemon_config "$T/u.conf" "$T/state401" "127.0.0.1:$PORT" "$hook401_URL"
@@ -99,7 +83,7 @@ SIM_TOKEN=not-the-token "$SEGALERT" run -c "$T/u.conf" >"$T/u.out" 2>"$T/u.err" 
 UPID=$!
 bg_pid $UPID
 meta='[r for r in A if r["j"] and any(a["labels"].get("rule") == "segalert-workspace-down" for a in r["j"]["alerts"])]'
-if wait_for 20 sinktrue hook401 "$meta"; then
+if vwait 20 sinktrue hook401 "$meta"; then
     ok "401: the webhook receives the segalert-workspace-down alert"
 else
     notok "401: the webhook receives the segalert-workspace-down alert"
@@ -122,7 +106,7 @@ check "401: exactly one notification (no storm)" [ "$(sinkq hook401 'len(R)')" -
 # The operator fixes the token and reloads: the meta-alert resolves.
 sed 's/token_env = "SIM_TOKEN"/token = "test-token"/' "$T/u.conf" >"$T/u.conf.new" && mv "$T/u.conf.new" "$T/u.conf"
 kill -HUP $UPID
-if wait_for 20 sinktrue hook401 "st('resolved') >= 1"; then
+if vwait 20 sinktrue hook401 "st('resolved') >= 1"; then
     ok "401 fixed by a reload: the meta-alert is resolved"
 else
     notok "401 fixed by a reload: the meta-alert is resolved"
@@ -142,15 +126,46 @@ check "401: one firing and one resolved notification in all" [ "$(sinkq hook401 
 check "401 fixed: no error after the reload (polls resume where they were)" sh -c "! sed -n '/daemon: reloaded/,\$p' '$T/u.err' | grep -q 'level=error'"
 check "401: no sanitizer report" no_sanitizer_report "$T/u.err"
 
+kill $SIM_PID 2>/dev/null
+wait $SIM_PID 2>/dev/null
+
+# ---- the incident inside one UTC minute ------------------------------------------------
+# Placed from now (virtual time) at an absolute time (`at`), so the time
+# the sim takes to start does not move it: it lies in [EDGE-60, EDGE-2],
+# starts at least 4 s from now and lasts at most 45 s.
+set -- $("$PY" -c 'import math, sys, time
+t = float(sys.argv[1])
+edge = math.ceil((t + 4 + 12 + 2) / 60) * 60
+start = max(math.ceil(t + 4), math.ceil(edge - 2 - 45))
+print(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)), math.floor(edge - 2 - start), edge)' "$(vtime)")
+INC_AT=$1 INC_DUR=$2 EDGE=$3
+{
+    cat "$T/base.conf"
+    cat <<EOF
+incident "amplitude-discards" {
+  kind = "discard_spike"
+  source = "web"
+  destination = "amplitude"
+  at = "$INC_AT"
+  duration = "${INC_DUR}s"
+  value = 0.3
+}
+EOF
+} >"$T/scenario.conf"
+start_sim "$T/scenario.conf" || { notok "sim starts (incident)"; finish; }
+start_sink hook || { notok "webhook sink starts"; finish; }
+write_daemon_config "$T/segalert.conf" "$T/state" "" "$hook_URL"
+SIM_TOKEN=test-token "$SEGALERT" run -c "$T/segalert.conf" >"$T/d.out" 2>"$T/d.err" &
+DPID=$!
+bg_pid $DPID
+
 # ---- the incident: firing ---------------------------------------------------------------
-now=$(date +%s)
-if wait_for $((EDGE - now + 40)) sinktrue hook "st('firing') >= 1"; then
+if vwait $((EDGE - $(vnow) + 40)) sinktrue hook "st('firing') >= 1"; then
     ok "firing notification received"
 else
-    notok "firing notification received (incident ${INC_START}s+${INC_DUR}s, minute ends at $EDGE)"
+    notok "firing notification received (incident at $INC_AT for ${INC_DUR}s, minute ends at $EDGE)"
     tail -n 20 "$T/d.err"
 fi
-fired_at=$(date +%s)
 # The daemon's view of the same minute, through `segalert fetch`.
 SIM_TOKEN=test-token "$SEGALERT" fetch -c "$T/segalert.conf" >"$T/fetch.out" 2>"$T/fetch.err"
 sinkq hook "[r['j'] for r in A if r['j'].get('status') == 'firing'][0]" >/dev/null 2>&1 &&
@@ -196,8 +211,7 @@ print('summary %s%%, value %.4f, fetch %.4f%%' % (m.group(1), v, now), file=sys.
 sys.exit(0 if 2 < x <= 30.05 and abs(x - 100 * v) <= 0.01 + 0.005 * x and 2 < now <= 30.05 else 1)" "$T/firing.json" "$T/fetch.out"
 
 # ---- resolved --------------------------------------------------------------------------
-now=$(date +%s)
-if wait_for $((EDGE + 100 - now)) sinktrue hook "st('resolved') >= 1"; then
+if vwait $((EDGE + 100 - $(vnow))) sinktrue hook "st('resolved') >= 1"; then
     ok "resolved notification received"
 else
     notok "resolved notification received"
@@ -218,7 +232,7 @@ ok = j['status'] == 'resolved' and len(j['alerts']) == 1 and a['status'] == 'res
 sys.exit(0 if ok else 1)" "$T/resolved.json" "$T/firing.json"
 
 # Two group intervals more: nothing else may arrive.
-sleep 11
+vsleep 11
 check "exactly one firing and one resolved notification, nothing else" \
     [ "$(sinkq hook "(st('firing'), st('resolved'), len(R))")" = "(1, 1, 2)" ]
 check "the daemon logged both transitions" sh -c "grep -q 'alert: firing rule=delivery-discard-ratio' '$T/d.err' && grep -q 'alert: resolved rule=delivery-discard-ratio' '$T/d.err'"

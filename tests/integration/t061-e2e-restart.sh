@@ -12,7 +12,10 @@
 #     webhook that notification (same id) is delivered exactly once.
 #
 # A and B run side by side (two daemons, two state dirs, one simulator)
-# so the test waits for the incident only once.
+# so the test waits for the incident only once, on a scaled clock (lib.sh
+# use_scaled_clock): 20 scenario seconds per real second, a minute in 3 s.
+# B is killed as soon as its firing reaches the webhook and A stopped right
+# after, both long before the incident resolves (~100 virtual s later).
 #
 #   SEGALERT=./segalert SEGALERT_SIM=./segalert-sim sh tests/integration/t061-e2e-restart.sh
 . "$(dirname "$0")/lib.sh"
@@ -22,16 +25,20 @@ PY=/usr/bin/python3
 
 . "$(dirname "$0")/e2e-lib.sh"
 
+use_scaled_clock 20
+
 # ---- scenario: the incident inside one UTC minute ------------------------------------
 # The daemon reads the last minute of delivery metrics (delivery_window
 # "1m", ending at each poll): the incident lies in [EDGE-60, EDGE-2], so
 # the rule fires by EDGE and resolves within a minute after the incident.
-set -- $("$PY" -c 'import math, time
-t = time.time()
+# It is placed at an absolute (virtual) time, `at`, so the time the sim
+# takes to start does not move it; it starts at least 4 s from now.
+set -- $("$PY" -c 'import math, sys, time
+t = float(sys.argv[1])
 edge = math.ceil((t + 4 + 12 + 2) / 60) * 60
-start = max(4, math.ceil(edge - 2 - 45 - t))
-print(start, math.floor(edge - 2 - t - start), edge)')
-INC_START=$1 INC_DUR=$2 EDGE=$3
+start = max(math.ceil(t + 4), math.ceil(edge - 2 - 45))
+print(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)), math.floor(edge - 2 - start), edge)' "$(vtime)")
+INC_AT=$1 INC_DUR=$2 EDGE=$3
 cat >"$T/scenario.conf" <<CONF
 seed = 61
 token = "test-token"
@@ -44,7 +51,7 @@ incident "amplitude-discards" {
   kind = "discard_spike"
   source = "web"
   destination = "amplitude"
-  start = "${INC_START}s"
+  at = "$INC_AT"
   duration = "${INC_DUR}s"
   value = 0.3
 }
@@ -113,16 +120,28 @@ S = json.load(open(sys.argv[1]))
 print($2)" "$T/$1-state/state.json"
 }
 
-# ---- A: the firing, then SIGTERM ---------------------------------------------------------
-now=$(date +%s)
-if wait_for $((EDGE - now + 40)) sinktrue hookA "st('firing') >= 1"; then
+# ---- the firings -------------------------------------------------------------------------
+if vwait $((EDGE - $(vnow) + 40)) sinktrue hookA "st('firing') >= 1"; then
     ok "A: firing notification received"
 else
-    notok "A: firing notification received (incident ${INC_START}s+${INC_DUR}s, minute ends at $EDGE)"
+    notok "A: firing notification received (incident at $INC_AT for ${INC_DUR}s, minute ends at $EDGE)"
     tail -n 20 "$T/a.$A1.err"
 fi
 NA=$(sinkq hookA "[r['j']['segalert']['notificationId'] for r in A if r['j']['status'] == 'firing'][0]" 2>/dev/null)
 FP=$(sinkq hookA "[r['j']['alerts'][0]['fingerprint'] for r in A if r['j']['status'] == 'firing'][0]" 2>/dev/null)
+
+# ---- B: the webhook holds the request; kill -9 --------------------------------------------
+if vwait $((EDGE - $(vnow) + 40)) sinktrue hookB "[r for r in R if r['mode'] == 'hang' and r['j']['status'] == 'firing']"; then
+    ok "B: the firing notification reached the (hanging) webhook"
+else
+    notok "B: the firing notification reached the (hanging) webhook"
+    tail -n 20 "$T/b.$B1.err"
+fi
+NB=$(sinkq hookB "[r['j']['segalert']['notificationId'] for r in R if r['j']['status'] == 'firing'][0]" 2>/dev/null)
+kill -9 "$PID_b" 2>/dev/null
+wait "$PID_b" 2>/dev/null
+
+# ---- A: SIGTERM, restart -------------------------------------------------------------------
 stop_daemon "$PID_a" 12
 check "A: SIGTERM: exit code 0 ($RC)" [ "$RC" -eq 0 ]
 check "A: state.json holds the instance, firing and announced" [ "$(jstate a "[(i['rule'], i['series']['destination'], i['state']['state'], i['state']['announced_firing']) for i in S['instances']]")" = "[('delivery-discard-ratio', 'amplitude', 'firing', True)]" ]
@@ -133,17 +152,7 @@ start_daemon a
 A2=$RUNS
 check "A: restarted: the instance is restored" wait_for 5 grep -q 'state restored: 1 alert instances (0 dropped)' "$T/a.$A2.err"
 
-# ---- B: the webhook holds the request; kill -9 --------------------------------------------
-now=$(date +%s)
-if wait_for $((EDGE - now + 40)) sinktrue hookB "[r for r in R if r['mode'] == 'hang' and r['j']['status'] == 'firing']"; then
-    ok "B: the firing notification reached the (hanging) webhook"
-else
-    notok "B: the firing notification reached the (hanging) webhook"
-    tail -n 20 "$T/b.$B1.err"
-fi
-NB=$(sinkq hookB "[r['j']['segalert']['notificationId'] for r in R if r['j']['status'] == 'firing'][0]" 2>/dev/null)
-kill -9 "$PID_b" 2>/dev/null
-wait "$PID_b" 2>/dev/null
+# ---- B: what the crash left, restart -------------------------------------------------------
 check "B: state.json holds the notification $NB in the outbox" [ "$(jstate b "[(e['notification']['id'], e['notification']['receiver'], e['notification']['alerts'][0]['status']) for e in S['outbox']['entries']]")" = "[('$NB', 'hook', 'firing')]" ]
 check "B: not delivered before the crash" sh -c "! grep -q 'notify: delivered' '$T/b.$B1.err'"
 curl -s -X POST --data ok "$hookB_URL/_mode" >/dev/null
@@ -160,17 +169,16 @@ check "B: its outbox is empty once delivered" wait_for 5 sh -c "[ \"\$(\"$PY\" -
 
 # ---- A: no repeat after the restart; the resolved once ----------------------------------------
 # Two group intervals (5 s) and more after the restart.
-sleep 11
+vsleep 11
 check "A: no second firing after the restart (repeat_interval 1h)" [ "$(sinkq hookA "st('firing')")" -eq 1 ]
-now=$(date +%s)
-if wait_for $((EDGE + 100 - now)) sinktrue hookA "st('resolved') >= 1"; then
+if vwait $((EDGE + 100 - $(vnow))) sinktrue hookA "st('resolved') >= 1"; then
     ok "A: resolved notification received after the restart"
 else
     notok "A: resolved notification received after the restart"
     tail -n 20 "$T/a.$A2.err"
 fi
 check "A: the resolved is for the same alert and group" [ "$(sinkq hookA "[(r['j']['alerts'][0]['fingerprint'], r['j']['alerts'][0]['endsAt'] != '0001-01-01T00:00:00Z', r['j']['segalert']['notificationId'] != '$NA') for r in A if r['j']['status'] == 'resolved']")" = "[('$FP', True, True)]" ]
-sleep 11
+vsleep 11
 check "A: exactly one firing and one resolved in all, nothing else" [ "$(sinkq hookA "(st('firing'), st('resolved'), len(R))")" = "(1, 1, 2)" ]
 check "B: the notification $NB was delivered (answered 200) exactly once" [ "$(sinkq hookB "len([r for r in A if r['j']['segalert']['notificationId'] == '$NB'])")" -eq 1 ]
 check "B: no other firing notification" [ "$(sinkq hookB "st('firing')")" -eq 1 ]

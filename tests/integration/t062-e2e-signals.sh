@@ -11,6 +11,11 @@
 #    loud error and the daemon starts clean;
 #  - `segalert run --once`: exit 0 against a healthy sim, 1 on a 401.
 #
+# The daemons and the sim run on a scaled clock (lib.sh use_scaled_clock,
+# 20x): polls, evaluations and group timers pass in a twentieth of the
+# time.  The SIGTERM flush deadline (10 s) and the receiver timeout are
+# real time, so the SIGTERM part takes its 10 s as before.
+#
 #   SEGALERT=./segalert SEGALERT_SIM=./segalert-sim sh tests/integration/t062-e2e-signals.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -19,6 +24,7 @@ PY=/usr/bin/python3
 
 . "$(dirname "$0")/e2e-lib.sh"
 
+use_scaled_clock 20
 start_sim "$SRC/tests/fixtures/sim/basic.conf" || { notok "sim starts"; finish; }
 start_sink hook hang || { notok "webhook sink starts"; finish; }
 PORT=$(free_port)
@@ -63,7 +69,7 @@ bg_pid $DPID
 code() { curl -s -o "$T/body" -w '%{http_code}' "$BASE$1"; }
 ready() { [ "$(code /-/ready)" = 200 ]; }
 check "the daemon becomes ready (first poll done)" wait_for 20 ready
-if wait_for 20 sinktrue hook "[r for r in R if r['j']['status'] == 'firing']"; then
+if vwait 20 sinktrue hook "[r for r in R if r['j']['status'] == 'firing']"; then
     ok "a firing notification reached the webhook (which holds it)"
 else
     notok "a firing notification reached the webhook (which holds it)"
@@ -92,7 +98,7 @@ check "broken reload: the daemon keeps running" alive $DPID
 check "broken reload: /-/healthy answers 200" [ "$(code /-/healthy)" = 200 ]
 n0=$(dm)
 more_polls() { [ "$(dm)" -gt "$n0" ]; }
-check "broken reload: the daemon still polls ($n0 delivery-metrics requests so far)" wait_for 15 more_polls
+check "broken reload: the daemon still polls ($n0 delivery-metrics requests so far)" vwait 15 more_polls
 code /api/v1/rules >/dev/null
 check "broken reload: the old rule is still loaded" grep -q '"traffic-seen"' "$T/body"
 
@@ -108,7 +114,7 @@ check "fixed reload: the new rule is live in /api/v1/rules" wait_for 5 rule_live
 check "fixed reload: the firing instance kept its state" grep -q 'daemon: reloaded: .*(3 alert instances kept)' "$T/d.err"
 check "fixed reload: the daemon keeps running" alive $DPID
 more_volume() { [ "$(ev 200)" -gt "$v0" ]; }
-check "fixed reload: event volume is polled again" wait_for 10 more_volume
+check "fixed reload: event volume is polled again" vwait 10 more_volume
 check "fixed reload: ... from where it was (no 422 for a range from 1970: $(ev 422))" [ "$(ev 422)" -eq 0 ]
 check "reloads: nothing logged at error but the broken file's problems" \
     sh -c "! grep 'level=error' '$T/d.err' | grep -v 'config: $T/rules.conf:\|reload failed; keeping'"
@@ -133,9 +139,11 @@ if not ok:
           [(i['rule'], i['series'].get('destination'), i['state']) for i in S['instances']]), file=sys.stderr)
 sys.exit(0 if ok else 1)" "$T/state/state.json"
 check "SIGTERM: no sanitizer report" no_sanitizer_report "$T/d.err"
+# next_attempt is the daemon's (virtual) time: compared with v(t0).
 check "SIGTERM: the aborted attempt is not a receiver failure (no back-off)" "$PY" -c "import json, sys
+$PY_VTIME
 e = json.load(open(sys.argv[1]))['outbox']['entries'][0]
-sys.exit(0 if e['next_attempt'] <= $t0 else 1)" "$T/state/state.json"
+sys.exit(0 if e['next_attempt'] <= v($t0) else 1)" "$T/state/state.json"
 check "SIGTERM: no 'will retry' logged for it" sh -c "! grep -q 'will retry' '$T/d.err'"
 
 # ---- restart: the queued notification goes out at once ---------------------------------------

@@ -6,6 +6,10 @@
 # the simulator's data must reach that webhook exactly once: not twice
 # (once per segalert) nor four times (once per segalert per node).
 #
+# segalert and the sim run on a scaled clock (lib.sh use_scaled_clock, 20x:
+# the first evaluation and the replicas' re-sends every 15 s come in a
+# twentieth of the time); Alertmanager runs on the real clock.
+#
 # Needs /usr/bin/prometheus-alertmanager (`make deps` installs it): when it
 # is missing the test fails saying so (it does not skip).
 #
@@ -22,6 +26,8 @@ if [ ! -x "$AM" ]; then
     notok "prometheus-alertmanager is installed ($AM missing: run make deps)"
     finish
 fi
+
+use_scaled_clock 20
 
 cat >"$T/scenario.conf" <<'CONF'
 seed = 63
@@ -60,6 +66,10 @@ start_am() {
     bg_pid $!
 }
 start_am amA $WA $PA
+# B joins A at start: a refused join is retried only every 10 s
+# (--cluster.reconnect-interval), so start B once A listens.
+am_up() { curl -sf -m 2 "http://127.0.0.1:$1/-/healthy" >/dev/null 2>&1; }
+wait_for 30 am_up $WA
 start_am amB $WB $PB --cluster.peer=127.0.0.1:$PA
 # cluster_ready PORT: the node's cluster is ready with 2 peers
 cluster_ready() {
@@ -105,7 +115,7 @@ CONF
     bg_pid $!
 done
 
-if wait_for 40 sinktrue hook "len(R) >= 1"; then
+if vwait 40 sinktrue hook "len(R) >= 1"; then
     ok "the webhook behind the cluster received a notification"
 else
     notok "the webhook behind the cluster received a notification"
@@ -121,9 +131,11 @@ check "both replicas posted the alert to node A" wait_for 20 received $WA
 check "both replicas posted the alert to node B" wait_for 20 received $WB
 check "replica 1 delivered to its alertmanager receiver" grep -q 'notify: delivered .* to receiver .*"am' "$T/s1.err"
 check "replica 2 delivered to its alertmanager receiver" grep -q 'notify: delivered .* to receiver .*"am' "$T/s2.err"
-# The second node would send after peer_timeout (3 s) if the first one's
-# notification log had not reached it; the replicas re-send every 15 s.
-sleep 16
+# The second node would send after peer_timeout (3 s, real time) if the
+# first one's notification log had not reached it; the replicas re-send
+# every 15 s of their clock.  6 s covers both: twice the peer timeout, and
+# 120 s of the replicas' time (eight re-sends each).
+sleep 6
 check "exactly ONE notification for the alert ($(sinkq hook 'len(R)') received)" [ "$(sinkq hook 'len(R)')" -eq 1 ]
 check "it is the alert: firing, alertname, source, destination, severity" "$PY" -c "import json, sys
 j = json.loads(open(sorted(__import__('glob').glob(sys.argv[1] + '/[0-9]*.json'))[0]).read())

@@ -1,0 +1,113 @@
+/*
+ * test_http.c - aborting the HTTP client's transfers: http_client_abort_all
+ * calls done() once for each transfer in flight and leaves the client
+ * usable (watched fds still wake http_run), which is what lets the daemon
+ * free the deliverer, who borrows the client, before the client itself.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api/http.h"
+#include "core/util.h"
+
+struct seen {
+    int calls;
+    int curl_code;
+};
+
+static void on_done(struct http_request *r, void *ud)
+{
+    struct seen *s = ud;
+    s->calls++;
+    s->curl_code = r->curl_code;
+}
+
+/* A listening socket on 127.0.0.1 that never accepts: the kernel completes
+ * the connection (backlog) and the request then waits for an answer that
+ * never comes.  Returns the fd; the port in *port. */
+static int silent_listener(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = { 0 };
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static void test_abort_all_keeps_the_client(void **state)
+{
+    (void)state;
+    int port;
+    int lfd = silent_listener(&port);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/hang", port);
+
+    struct http_client *c = http_client_new();
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    assert_int_equal(http_client_watch_fd(c, pipefd[0]), 0);
+
+    struct seen s1 = { 0 }, s2 = { 0 };
+    struct http_request *r1 = http_request_new(url);
+    struct http_request *r2 = http_request_new(url);
+    r1->done = on_done;
+    r1->ud = &s1;
+    r2->done = on_done;
+    r2->ud = &s2;
+    assert_int_equal(http_submit(c, r1), 0);
+    assert_int_equal(http_submit(c, r2), 0);
+    for (int i = 0; i < 5; i++)
+        http_run(c, 20);
+    assert_int_equal(http_in_flight(c), 2);
+    assert_int_equal(s1.calls + s2.calls, 0);
+
+    http_client_abort_all(c);
+    assert_int_equal(http_in_flight(c), 0);
+    assert_int_equal(s1.calls, 1);
+    assert_int_equal(s2.calls, 1);
+    assert_int_equal(s1.curl_code, CURLE_ABORTED_BY_CALLBACK);
+    assert_int_equal(s2.curl_code, CURLE_ABORTED_BY_CALLBACK);
+
+    /* Still usable: the watched fd wakes http_run long before its 10 s. */
+    assert_int_equal(write(pipefd[1], "x", 1), 1);
+    int64_t t0 = now_mono_ms();
+    assert_int_equal(http_run(c, 10000), 0);
+    assert_true(now_mono_ms() - t0 < 5000);
+    http_client_unwatch_fd(c, pipefd[0]);
+
+    /* Nothing left to abort: done() is not called again. */
+    http_client_free(c);
+    assert_int_equal(s1.calls, 1);
+    assert_int_equal(s2.calls, 1);
+    http_client_abort_all(NULL);
+
+    http_request_free(r1);
+    http_request_free(r2);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    close(lfd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_abort_all_keeps_the_client),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
