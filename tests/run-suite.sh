@@ -61,7 +61,15 @@ selected() {     # selected NAME: in INTEGRATION_ONLY (prefixes), or all
     done
     return 1
 }
-for t in tests/integration/t[0-9]*.sh; do
+# The longest scripts start first, so the pool does not end waiting on a
+# long one started last.
+LONG_FIRST="t032 t062 t063 t059 t031 t050"
+{
+    for p in $LONG_FIRST; do ls tests/integration/"$p"-*.sh 2>/dev/null; done
+    for t in tests/integration/t[0-9]*.sh; do
+        case " $LONG_FIRST " in *" $(basename "$t" | cut -d- -f1) "*) ;; *) echo "$t" ;; esac
+    done
+} | while read -r t; do
     selected "$(basename "$t")" && echo "$t"
 done |
     xargs -P "${INTEGRATION_JOBS:-3}" -I{} sh -c '

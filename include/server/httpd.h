@@ -41,6 +41,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/clock.h"
 #include "core/util.h"
 
 #define HTTPD_MAX_BODY ((size_t)64 << 10)
@@ -57,10 +58,13 @@ struct httpd;
  * a free port (see httpd_port).  admin_token (copied; may be NULL) guards
  * the write endpoints on a non-loopback address.  Returns the server, or
  * NULL with err ("cannot listen on 127.0.0.1:9477: Address already in
- * use").  Logs one info line with the address.
+ * use").  Logs one info line with the address.  clock (borrowed; NULL =
+ * clock_system()) is the daemon's: silences given as a duration start at
+ * its now.
  */
 struct httpd *httpd_start(const char *listen, const char *admin_token,
-                          char *err, size_t errlen);
+                          const struct clock *clock, char *err,
+                          size_t errlen);
 
 /*
  * Stop accepting, let the requests in progress finish (up to 2 s), free.

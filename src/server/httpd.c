@@ -38,6 +38,7 @@
 
 struct httpd {
     struct MHD_Daemon *mhd;
+    const struct clock *clock;      /* the daemon's, for silence times */
     char *admin_token;
     bool loopback;
     int port;
@@ -445,8 +446,8 @@ static enum MHD_Result do_add_silence(struct httpd *h,
 {
     struct silence_request sr;
     char err[300];
-    if (silence_api_parse(strbuf_str(&r->body), r->body.len, now_wall(), &sr,
-                          err, sizeof(err)) != 0)
+    if (silence_api_parse(strbuf_str(&r->body), r->body.len,
+                          clock_wall(h->clock), &sr, err, sizeof(err)) != 0)
         return reply_error(c, R_SILENCES, MHD_HTTP_BAD_REQUEST, err);
     struct control_cmd cmd;
     memset(&cmd, 0, sizeof(cmd));
@@ -615,7 +616,8 @@ static struct MHD_Daemon *start_mhd(struct httpd *h, unsigned flags,
 }
 
 struct httpd *httpd_start(const char *listen, const char *admin_token,
-                          char *err, size_t errlen)
+                          const struct clock *clock, char *err,
+                          size_t errlen)
 {
     char host[HTTPD_HOST_SIZE], why[320];
     long port = 0;
@@ -631,6 +633,7 @@ struct httpd *httpd_start(const char *listen, const char *admin_token,
     struct httpd *h = xcalloc(1, sizeof(*h));
     h->admin_token = xstrdup(admin_token);
     h->listen = xstrdup(listen);
+    h->clock = clock ? clock : clock_system();
     atomic_init(&h->stopping, false);
     atomic_init(&h->drain_done, false);
     if (host[0]) {

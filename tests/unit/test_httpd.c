@@ -270,7 +270,7 @@ static void expect_status(const char *method, const char *path,
 static struct httpd *start(const char *listen, const char *token)
 {
     char err[256] = "";
-    struct httpd *h = httpd_start(listen, token, err, sizeof(err));
+    struct httpd *h = httpd_start(listen, token, NULL, err, sizeof(err));
     if (!h)
         fail_msg("httpd_start(%s): %s", listen, err);
     port = httpd_port(h);
@@ -664,13 +664,13 @@ static void test_start_errors_and_client(void **state)
                           "[::1", "[::1]9477", "1:2:3:4", "127.0.0.1:x" };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         err[0] = '\0';
-        assert_null(httpd_start(bad[i], NULL, err, sizeof(err)));
+        assert_null(httpd_start(bad[i], NULL, NULL, err, sizeof(err)));
         assert_non_null(strstr(err, "invalid listen address"));
     }
     struct httpd *h = start("127.0.0.1:0", NULL);
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-    assert_null(httpd_start(listen, NULL, err, sizeof(err)));
+    assert_null(httpd_start(listen, NULL, NULL, err, sizeof(err)));
     assert_non_null(strstr(err, "cannot listen on 127.0.0.1:"));
     assert_non_null(strstr(err, "in use"));
 
@@ -711,7 +711,7 @@ static void test_ipv6(void **state)
 {
     (void)state;
     char err[256];
-    struct httpd *h = httpd_start("[::1]:0", NULL, err, sizeof(err));
+    struct httpd *h = httpd_start("[::1]:0", NULL, NULL, err, sizeof(err));
     if (!h) {
         print_message("skipping IPv6: %s\n", err);
         return;
