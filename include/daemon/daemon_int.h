@@ -70,7 +70,6 @@ struct daemon {
     struct deliverer *dl;
     struct httpd *httpd;
     double started_at;
-    unsigned long cycles;
 };
 
 static inline double daemon_now(const struct daemon *d)

@@ -303,7 +303,6 @@ static int loop(struct daemon *d)
         deliverer_poll(d->dl);
         if (d->dirty)
             daemon_save_state(d);
-        d->cycles++;
         if (d->o.once && once_done(d, &once, now, &rc))
             break;
     }
