@@ -421,8 +421,8 @@ static void test_usage(void **state)
         "/usage/mtu/daily?period=2026-08-01&pagination.count=200",
         "/usage/api-calls/sources/daily?period=2026-08-01&pagination.count=200",
         "/usage/api-calls/daily?period=2026-08-01&pagination.count=200",
-        "/usage/api-calls/sources/daily?period=2026-08-01&pagination.count=200"
-        "&pagination.cursor=NA%3D%3D",
+        ("/usage/api-calls/sources/daily?period=2026-08-01&pagination.count=200"
+         "&pagination.cursor=NA%3D%3D"),
     };
     for (size_t i = 0; i < ARRAY_SIZE(want); i++)
         if (!sent_contains(&e, want[i]))
