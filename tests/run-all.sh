@@ -49,7 +49,7 @@ for v in ${VARIANTS:-release sanitize}; do
         # The threads: HTTP server (libmicrohttpd), SMTP worker, logging
         # from all of them.  A report fails the run.
         TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-        UNIT_ONLY="${TSAN_UNIT:-test_log test_deliver test_smtp test_httpd test_statuspage}" \
+        UNIT_ONLY="${TSAN_UNIT:-test_log test_deliver test_receivers test_http test_smtp test_httpd test_statuspage}" \
         INTEGRATION_ONLY="${TSAN_INTEGRATION:-t031 t050 t062}" \
         run_variant tsan SANITIZE=thread ;;
     *)
