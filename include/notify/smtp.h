@@ -9,7 +9,8 @@
  *   smtp_worker        one thread that runs smtp_send_batch() for jobs
  *                      queued by the main loop, and hands finished jobs back
  *                      through a pollable fd.  libesmtp is blocking, so the
- *                      main loop never calls it directly (docs/design.md "Threads").
+ *                      main loop never calls it directly
+ *                      (docs/design.md "Threads").
  *
  * Messages are formatted by someone else (headers, RFC 2047, CRLF line ends):
  * this module only moves bytes.  libesmtp still checks the headers and adds

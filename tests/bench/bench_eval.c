@@ -1,6 +1,7 @@
 /*
- * bench_eval.c - rule evaluation cost (docs/design.md "Performance targets": <= 200 ns per (rule,
- * series), one pass <= 50 ms at 10,000 connections, <= 64 MiB RSS).
+ * bench_eval.c - rule evaluation cost (docs/design.md "Performance
+ * targets": <= 200 ns per (rule, series), one pass <= 50 ms at 10,000
+ * connections, <= 64 MiB RSS).
  *
  * Builds a store with 10,000 connection series holding 2h of 5-minute
  * samples and 1,000 source series holding 7d+2h of hourly volume, compiles

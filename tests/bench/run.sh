@@ -1,7 +1,7 @@
 #!/bin/sh
 # make bench: every benchmark, figures printed as tables.  Not a test: no
-# pass/fail, just numbers (docs/design.md "Performance targets" gives the targets).  Talks to 127.0.0.1
-# only.  Usage: run.sh BUILD_DIR   (binaries ./segalert, ./segalert-sim)
+# pass/fail, just numbers (docs/design.md "Performance targets" gives the
+# targets).  Talks to 127.0.0.1 only.  Usage: run.sh BUILD_DIR   (binaries ./segalert, ./segalert-sim)
 set -u
 O=${1:-build/rel}
 SEGALERT=$PWD/segalert

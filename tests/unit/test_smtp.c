@@ -391,7 +391,8 @@ static int group_setup(void **state)
     char script[PATH_MAX + 32], dir1[96], dir2[96];
 
     (void)state;
-    /* libesmtp may write to a socket the server closed (docs/design.md "Threads"). */
+    /* libesmtp may write to a socket the server closed
+     * (docs/design.md "Threads"). */
     signal(SIGPIPE, SIG_IGN);
     if (src != NULL && src[0] != '\0')
         snprintf(peers_dir, sizeof(peers_dir), "%s/tests/peers", src);
@@ -993,7 +994,8 @@ static void test_worker_free_with_queue(void **state)
     free(text);
 }
 
-/* Not a pass/fail figure: docs/design.md "Performance targets" asks >= 100 emails/s to a local server. */
+/* Not a pass/fail figure: docs/design.md "Performance targets" asks
+ * >= 100 emails/s to a local server. */
 static void test_throughput_200(void **state)
 {
     enum { N = 200 };
