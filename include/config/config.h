@@ -65,6 +65,9 @@ struct workspace_cfg {
                                        1 for "s", 0.001 for "ms" */
     double mtu_limit;               /* 0 = unset */
     double api_calls_limit;
+    int billing_cycle_day;          /* day of the month the usage period
+                                       starts, 1..28; default 1 (the usage
+                                       rows' own periodStart wins) */
     struct kv_list labels;          /* added to every alert */
     double connect_timeout_s;       /* default 10 */
     double request_timeout_s;       /* default 30 */

@@ -104,6 +104,9 @@ void civil_from_days(int64_t z, int *y, int *m, int *d);
 /* Start of the UTC calendar month containing t, and of the next month. */
 double month_start_utc(double t);
 double next_month_start_utc(double t);
+/* The billing cycle containing t when cycles start on day `day` (1..28) of
+ * every month at 00:00 UTC: [*start, *end).  day 1 is the calendar month. */
+void billing_cycle_utc(double t, int day, double *start, double *end);
 
 /* ---- strings --------------------------------------------------------- */
 

@@ -40,6 +40,7 @@ static const struct opt_spec workspace_opts[] = {
     { "latency_unit", OPT_STR },
     { "mtu_limit", OPT_STR },
     { "api_calls_limit", OPT_STR },
+    { "billing_cycle_day", OPT_STR },
     { "labels", OPT_LIST },
     { "connect_timeout", OPT_STR },
     { "request_timeout", OPT_STR },

@@ -36,6 +36,7 @@ static void workspace_defaults(struct workspace_cfg *w)
     w->delivery_window_s = 3600;
     w->volume_interval_s = 300;
     w->usage_interval_s = 21600;
+    w->billing_cycle_day = 1;
     w->request_budget = 60;
     w->max_concurrency = 4;
     w->latency_scale = 1;
@@ -178,6 +179,7 @@ void sections_load_workspace(const struct cfg_file *file, struct cfg_t *sec,
         else if (v >= 0)
             *limit_out[i] = v;
     }
+    section_get_int(s, "billing_cycle_day", &w->billing_cycle_day, 1, 28);
     section_get_kv(s, "labels", &w->labels, "label", "key=value");
     section_close(s);
 }

@@ -364,6 +364,26 @@ double next_month_start_utc(double t)
     return (double)(days_from_civil(y, (unsigned)m, 1) * 86400);
 }
 
+void billing_cycle_utc(double t, int day, double *start, double *end)
+{
+    if (day < 1 || day > 28)
+        day = 1;
+    int64_t secs = (int64_t)floor(t);
+    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+    int y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (d < day && --m < 1) {      /* still in the cycle that began last month */
+        m = 12;
+        y--;
+    }
+    *start = (double)(days_from_civil(y, (unsigned)m, (unsigned)day) * 86400);
+    if (++m > 12) {
+        m = 1;
+        y++;
+    }
+    *end = (double)(days_from_civil(y, (unsigned)m, (unsigned)day) * 86400);
+}
+
 int parse_rfc5322_date(const char *s, double *out)
 {
     static const char *months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",

@@ -139,7 +139,8 @@ const struct labelset *eval_instance_labels(struct evaluator *ev,
 void eval_default_vars(const struct workspace_cfg *ws, double now,
                        double vals[EXPR_VAR__COUNT])
 {
-    double start = month_start_utc(now), end = next_month_start_utc(now);
+    double start, end;
+    billing_cycle_utc(now, ws ? ws->billing_cycle_day : 1, &start, &end);
     vals[EXPR_VAR_MTU_LIMIT] = ws ? ws->mtu_limit : 0;
     vals[EXPR_VAR_API_CALLS_LIMIT] = ws ? ws->api_calls_limit : 0;
     vals[EXPR_VAR_PERIOD_ELAPSED] = now - start;

@@ -160,10 +160,36 @@ static void test_rng_deterministic(void **state)
     }
 }
 
+/* Billing cycles that start on another day than the 1st. */
+static void test_billing_cycle(void **state)
+{
+    double t, start, end, want_s, want_e;
+    assert_int_equal(parse_iso8601("2026-08-10T12:00:00Z", &t), 0);
+    billing_cycle_utc(t, 15, &start, &end);
+    parse_iso8601("2026-07-15", &want_s);
+    parse_iso8601("2026-08-15", &want_e);
+    assert_true(start == want_s && end == want_e);
+    assert_int_equal(parse_iso8601("2026-08-15T00:00:00Z", &t), 0);
+    billing_cycle_utc(t, 15, &start, &end);
+    parse_iso8601("2026-09-15", &want_e);
+    assert_true(start == t && end == want_e);
+    /* across the year; day 1 is the calendar month */
+    assert_int_equal(parse_iso8601("2027-01-03T00:00:00Z", &t), 0);
+    billing_cycle_utc(t, 28, &start, &end);
+    parse_iso8601("2026-12-28", &want_s);
+    parse_iso8601("2027-01-28", &want_e);
+    assert_true(start == want_s && end == want_e);
+    billing_cycle_utc(t, 1, &start, &end);
+    assert_true(start == month_start_utc(t) && end == next_month_start_utc(t));
+    billing_cycle_utc(t, 0, &start, &end);          /* out of range: the 1st */
+    assert_true(start == month_start_utc(t));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iso8601_parse),
+        cmocka_unit_test(test_billing_cycle),
         cmocka_unit_test(test_iso8601_format),
         cmocka_unit_test(test_month_bounds),
         cmocka_unit_test(test_rfc5322),
