@@ -187,6 +187,15 @@ struct config {
  */
 struct config *config_load(const char *path, struct diag_list *diags);
 
+/*
+ * For the commands that evaluate rules (check, run and its reloads): a
+ * configuration without any rule is an error (reported on diags), because
+ * a daemon without rules looks green and watches nothing.  Commands that
+ * use only part of a configuration (fetch, notify-test, status, silence)
+ * do not ask.
+ */
+void config_require_rules(const struct config *cfg, struct diag_list *diags);
+
 /* Parse a rule file on its own (segalert test loads rule files this way);
  * rules are appended to cfg->rules.  Returns 0, or -1 with diags. */
 int config_load_rule_file(struct config *cfg, const char *path,

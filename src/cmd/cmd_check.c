@@ -66,6 +66,7 @@ int cmd_check(int argc, char **argv)
     struct config *cfg = config_load(path, &diags);
     struct ruleset *rs = NULL;
     if (cfg) {
+        config_require_rules(cfg, &diags);
         rs = ruleset_compile(cfg, &diags);
         check_receiver_templates(cfg, &diags);
     }

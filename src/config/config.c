@@ -433,8 +433,12 @@ static void load_rule_files(struct loader *ld, const struct cfg_file *main,
         glob_t g;
         int rc = glob(pat, 0, NULL, &g);
         if (rc == GLOB_NOMATCH)
-            diag_warning(ld->diags, main_file, line, 0,
-                         "rule_files: '%s' matches no file", pats->items[i]);
+            /* An error, not a warning: a daemon without its rules runs
+             * green and watches nothing. */
+            diag_error(ld->diags, main_file, line, 0,
+                       "rule_files: '%s' matches no file (looked for '%s'; "
+                       "relative paths are relative to this file)",
+                       pats->items[i], pat);
         else if (rc != 0)
             diag_error(ld->diags, main_file, line, 0,
                        "rule_files: cannot expand '%s'", pats->items[i]);
@@ -605,6 +609,15 @@ int config_load_rule_file(struct config *cfg, const char *path,
     sort_diags(diags, first_diag, &cfg->files);
     loader_free(&ld);
     return diags->nerrors > before ? -1 : 0;
+}
+
+void config_require_rules(const struct config *cfg, struct diag_list *diags)
+{
+    if (cfg->nrules == 0)
+        diag_error(diags, cfg->path, 0, 0,
+                   "no rule is configured: segalert would watch nothing "
+                   "(set rule_files, e.g. rule_files = "
+                   "{\"/usr/local/share/segalert/rules/*.conf\"})");
 }
 
 /* ---- lookups ------------------------------------------------------------- */

@@ -17,6 +17,8 @@ struct config *daemon_load_config(const char *path, struct ruleset **rs_out,
 {
     struct diag_list diags = DIAG_LIST_INIT;
     struct config *cfg = config_load(path, &diags);
+    if (cfg)
+        config_require_rules(cfg, &diags);
     struct ruleset *rs = cfg ? ruleset_compile(cfg, &diags) : NULL;
     for (size_t i = 0; i < diags.n; i++) {
         struct strbuf line = STRBUF_INIT;

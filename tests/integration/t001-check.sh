@@ -66,6 +66,26 @@ rc=$?
 check "shipped rule packs pass check" [ $rc -eq 0 ]
 check "summary line" grep -qE "ok: 1 workspace, 11 rules in 4 files, 1 receiver, 1 route" "$T/out"
 
+# Never blind and green: a rule glob that matches nothing, or no rule at
+# all, is a configuration error (the daemon would watch nothing).
+cat >"$T/norules.conf" <<CONF
+state_dir = "$T/state"
+rule_files = {"rules-that-moved/*.conf"}
+workspace "prod" { token = "tok-123456" }
+receiver "console" { type = "log" }
+route "all" { receiver = "console" }
+CONF
+"$SEGALERT" check -c "$T/norules.conf" >"$T/out" 2>"$T/err"
+check "a rule glob matching no file: exit 2" [ $? -eq 2 ]
+check "  names the glob and where it looked" contains "$T/err" "norules.conf:2: rule_files: 'rules-that-moved/*.conf' matches no file (looked for '$T/rules-that-moved/*.conf'"
+check "  and that no rule is left" contains "$T/err" "no rule is configured: segalert would watch nothing"
+"$SEGALERT" run --once -c "$T/norules.conf" >"$T/out" 2>"$T/err"
+check "run refuses to start without rules (exit 2)" [ $? -eq 2 ]
+sed -i '/^rule_files/d' "$T/norules.conf"
+"$SEGALERT" check -c "$T/norules.conf" >"$T/out" 2>"$T/err"
+check "no rule_files at all: exit 2" [ $? -eq 2 ]
+check "  says so" contains "$T/err" "norules.conf: no rule is configured"
+
 "$SEGALERT" check -c "$T/does-not-exist.conf" >"$T/out" 2>"$T/err"
 check "missing file exits 2" [ $? -eq 2 ]
 check "missing file named" contains "$T/err" "does-not-exist.conf"

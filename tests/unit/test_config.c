@@ -862,8 +862,11 @@ static void test_rule_files_duplicates(void **state)
     struct config *cfg = config_load("config/dup/main.conf", &dl);
     assert_non_null(cfg);
     EXPECT_DIAGS(&dl,
-        "config/dup/main.conf:2: warning: rule_files: 'missing/*.conf' "
-        "matches no file",
+        /* a glob that matches nothing is an error: a daemon without its
+         * rules would look green and watch nothing */
+        "config/dup/main.conf:2: rule_files: 'missing/*.conf' matches no file "
+        "(looked for 'config/dup/missing/*.conf'; relative paths are "
+        "relative to this file)",
         "config/dup/r/a.conf:4: duplicate rule \"in-main\" (first defined at "
         "config/dup/main.conf:3)",
         "config/dup/r/b.conf:3: duplicate rule \"same\" (first defined at "

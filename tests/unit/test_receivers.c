@@ -199,7 +199,8 @@ static const char conf_text[] =
     "receiver \"hook\" { type = \"webhook\" url = \"http://h.example/\" "
     "bucket = \"b2\" }\n"                                         /* 5 */
     "route \"to-jar\" { receiver = \"jar\" }\n"
-    "route \"to-hook\" { receiver = \"hook\" }\n";
+    "route \"to-hook\" { receiver = \"hook\" }\n"
+    "rule \"r\" { expr = \"attempted >= 0\" }\n";  /* the daemon needs one */
 
 /* ---- tests --------------------------------------------------------------------- */
 
