@@ -45,6 +45,7 @@
 /* Longest sleep of one loop pass, in seconds of the daemon's clock. */
 #define DAEMON_MAX_WAIT_S 1.0
 #define META_RULE_WORKSPACE_DOWN "segalert-workspace-down"
+#define META_RULE_COVERAGE "segalert-coverage"
 
 struct daemon {
     struct daemon_opts o;
@@ -86,6 +87,9 @@ void daemon_on_sample(void *ud, enum family fam, const struct kv *labels,
 /* Raise (firing) or resolve the workspace-down meta-alert of w. */
 void daemon_dispatch_meta(struct daemon *d, const struct ws_schedule *w,
                           bool firing, double now);
+/* Raise or resolve the segalert-coverage meta-alert of w's family k. */
+void daemon_dispatch_coverage(struct daemon *d, const struct ws_schedule *w,
+                              enum poll_kind k, bool firing, double now);
 /* Resolve an announced alert whose rule is gone (reload). */
 void daemon_resolve_instance(struct daemon *d, struct eval_instance *in,
                              double now);

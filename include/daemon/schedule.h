@@ -23,6 +23,18 @@
  * time.  ws_schedule_health() reports the transitions; the daemon raises
  * and resolves the segalert-workspace-down meta-alert on them.
  *
+ * Coverage: whether what the rules read is fresh.  A family (delivery
+ * metrics of the connections, event volume of the sources, usage) is
+ * "blind" when it has not been read for WS_COVERAGE_STALE_FACTOR times its
+ * interval (counted from start before the first success), or when the
+ * request budget cannot refresh every series within its interval (the
+ * connections are then refreshed more slowly: the oldest connection's age
+ * says by how much).  ws_schedule_coverage() updates it; the daemon raises
+ * a segalert-coverage meta-alert per family that is blind, and the status
+ * page, `segalert status` and /-/ready show it.  ws_schedule_budget() is
+ * what the daemon logs at start and after each discovery: the requests per
+ * minute needed to refresh everything in time against the budget.
+ *
  * The achieved request rate is sampled every WS_RATE_SAMPLE_S into a ring
  * per workspace (no limit on the number of workspaces).
  *
@@ -44,6 +56,27 @@
 /* Samples kept: WS_RATE_SAMPLES x WS_RATE_SAMPLE_S must exceed a minute. */
 #define WS_RATE_SAMPLES 32
 
+/* A family is blind when its data is older than this many intervals. */
+#define WS_COVERAGE_STALE_FACTOR 3.0
+#define WS_COVERAGE_REASON_MAX 320
+
+struct ws_coverage {
+    bool blind;                     /* the segalert-coverage alert fires */
+    double since;                   /* when it went blind */
+    char reason[WS_COVERAGE_REASON_MAX];
+    char endpoint[48];              /* an endpoint refused (403), or "" */
+};
+
+/* What refreshing every series of a workspace in time costs. */
+struct ws_budget {
+    double needed_per_min;          /* all families */
+    double delivery_per_min;        /* connections x (60 / poll_interval) */
+    double budget_per_min;          /* effective (after 429 slow-downs) */
+    /* when needed > budget: how often each connection is refreshed instead
+     * of poll_interval (seconds); else poll_interval */
+    double delivery_refresh_s;
+};
+
 struct ws_rate_sample {
     double t;                   /* 0 = empty slot */
     unsigned long total;        /* requests sent so far */
@@ -62,6 +95,9 @@ struct ws_schedule {
     bool down;                      /* meta-alert firing */
     double down_since;
     char down_reason[POLL_ERROR_MAX];  /* the poller's last error */
+    /* indexed by enum poll_kind (POLL_DELIVERY, POLL_VOLUME, POLL_USAGE) */
+    struct ws_coverage coverage[POLL__COUNT];
+    double budget_logged_at;        /* discovery the budget was logged for */
     struct ws_rate_sample rates[WS_RATE_SAMPLES];
     unsigned rate_pos;
     double last_rate_sample;
@@ -84,7 +120,8 @@ void ws_schedule_init(struct ws_schedule *w, const struct workspace_cfg *cfg,
 /* Free the poller (cancelling what it has queued). */
 void ws_schedule_free(struct ws_schedule *w);
 /* Carry over what a reload must keep from the previous run of the same
- * workspace: the back-fill and how far volume was read, the down state. */
+ * workspace: the back-fill and how far volume was read, the down and
+ * coverage states (their alerts stay announced). */
 void ws_schedule_carry_over(struct ws_schedule *w,
                             const struct ws_schedule *old);
 
@@ -99,6 +136,18 @@ enum ws_health_change { WS_HEALTH_SAME = 0, WS_HEALTH_DOWN, WS_HEALTH_UP };
  * at now; started_at is when the daemon started. */
 enum ws_health_change ws_schedule_health(struct ws_schedule *w, double now,
                                          double started_at);
+
+/* The family a poll kind reads ("connection", "source", "usage"). */
+const char *ws_coverage_family(enum poll_kind k);
+
+/* The cost of refreshing every series in time (see above). */
+void ws_schedule_budget(const struct ws_schedule *w, struct ws_budget *out);
+
+/* Update w->coverage at now; returns a bit (1 << kind) for every poll kind
+ * whose blind state changed.  Nothing is blind while the workspace is down
+ * (the workspace-down alert says it) or before discovery succeeded. */
+unsigned ws_schedule_coverage(struct ws_schedule *w, double now,
+                              double started_at);
 
 /* Record the request total (call every loop pass; samples every
  * WS_RATE_SAMPLE_S) and read the rate achieved over the last minute

@@ -49,6 +49,11 @@ struct snap_workspace {
     unsigned long retries;
     int in_flight;
     size_t queued;
+    /* Coverage per poll kind (POLL_DELIVERY...): blind = the family's data
+     * is not fresh (the segalert-coverage alert fires); reason says why. */
+    bool blind[POLL__COUNT];
+    char *blind_reason[POLL__COUNT];    /* NULL unless blind */
+    double blind_since[POLL__COUNT];
 };
 
 struct snap_alert {
@@ -114,7 +119,10 @@ struct snapshot {
     char *version;
     char *config_path;
     char *state_dir;
-    bool ready;                 /* every workspace polled once */
+    bool ready;                 /* every workspace polled once, up, and
+                                   every family fresh */
+    char *not_ready;            /* why not ready ("starting", "blind: ...");
+                                   NULL when ready */
     double eval_duration_s;
     size_t eval_evaluations;
     double last_eval_at;

@@ -119,7 +119,11 @@ static void print_workspaces(const cJSON *data, struct strbuf *o)
             double stale = json_num(p, "stalenessSeconds", -1);
             const char *err = json_str(p, "lastError");
             char age[40];
-            if (stale >= 0) {
+            if (json_bool(p, "blind")) {
+                snprintf(cols[i], sizeof(cols[i]), "BLIND");
+                strbuf_addf(&errs, "%s%s: %s", errs.len ? "; " : "", fams[i],
+                            json_str(p, "blindReason"));
+            } else if (stale >= 0) {
                 format_age(stale, age, sizeof(age));
                 snprintf(cols[i], sizeof(cols[i]), "%s %s", err ? "ERR" : "ok",
                          age);
@@ -143,7 +147,8 @@ static void print_workspaces(const cJSON *data, struct strbuf *o)
     table_free(&t);
 }
 
-static void print_alerts(const cJSON *alerts, double now, struct strbuf *o)
+static void print_alerts(const cJSON *alerts, double now, bool blind,
+                         struct strbuf *o)
 {
     size_t n = (size_t)cJSON_GetArraySize(alerts);
     size_t firing = 0, pending = 0;
@@ -156,7 +161,10 @@ static void print_alerts(const cJSON *alerts, double now, struct strbuf *o)
     }
     strbuf_addf(o, "\nALERTS: %zu firing, %zu pending", firing, pending);
     if (n == 0) {
-        strbuf_adds(o, " (all quiet)\n");
+        /* "all quiet" only when segalert can see everything */
+        strbuf_adds(o, blind ? " (but segalert cannot see everything: see "
+                               "BLIND above)\n"
+                             : " (all quiet)\n");
         return;
     }
     strbuf_adds(o, "\n");
@@ -323,13 +331,16 @@ static int from_daemon(const char *base, bool json, char *err, size_t errlen)
         if (started > 0)
             format_age(now - started, up, sizeof(up));
         const char *version = json_str(data, "version");
+        const char *why = json_str(data, "notReady");
         strbuf_addf(&o, "segalert %s at %s: up %s, %s\n",
                     version ? version : "?", base, up,
                     json_bool(data, "ready")
                             ? "ready"
-                            : "starting (not every workspace polled yet)");
+                            : why ? why
+                                  : "starting (not every workspace polled "
+                                    "yet)");
         print_workspaces(data, &o);
-        print_alerts(al, now, &o);
+        print_alerts(al, now, why && !str_has_prefix(why, "starting"), &o);
         print_rules(ru, &o);
         print_receivers(data, &o);
     }

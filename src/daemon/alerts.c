@@ -61,8 +61,13 @@ static void fill_alert_common(struct notify_alert *a, const char *rule,
     }
 }
 
-void daemon_dispatch_meta(struct daemon *d, const struct ws_schedule *w,
-                          bool firing, double now)
+/* A meta-alert about a workspace (rule, the workspace's labels, extra
+ * labels), firing or resolved. */
+static void dispatch_meta_alert(struct daemon *d, const struct ws_schedule *w,
+                                const char *rule, const struct kv *extra,
+                                size_t nextra, const char *summary,
+                                const char *description, double since,
+                                bool firing, double now)
 {
     struct labels_builder b;
     labels_builder_init(&b, d->pool);
@@ -70,23 +75,50 @@ void daemon_dispatch_meta(struct daemon *d, const struct ws_schedule *w,
     for (size_t i = 0; i < w->cfg->labels.n; i++)
         labels_builder_add(&b, w->cfg->labels.items[i].key,
                            w->cfg->labels.items[i].value);
-    labels_builder_add(&b, "rule", META_RULE_WORKSPACE_DOWN);
+    for (size_t i = 0; i < nextra; i++)
+        labels_builder_add(&b, extra[i].key, extra[i].value);
+    labels_builder_add(&b, "rule", rule);
     const struct labelset *ls = labels_builder_finish(&b);
     labels_builder_free(&b);
     struct notify_alert a = { 0 };
-    fill_alert_common(&a, META_RULE_WORKSPACE_DOWN, ls);
+    fill_alert_common(&a, rule, ls);
     a.severity = xstrdup("critical");
     a.status = xstrdup(firing ? "firing" : "resolved");
     a.value = NAN;
-    a.summary = xasprintf("Segment API %s for workspace %s",
-                          poller_health(w->poller)->unauthorized
-                              ? "unauthorized" : "unreachable",
-                          w->cfg->name);
-    a.description = xstrdup(w->down_reason);
-    a.starts_at = w->down_since;
+    a.summary = xstrdup(summary);
+    a.description = xstrdup(description);
+    a.starts_at = since;
     a.ends_at = firing ? 0 : now;
     dispatch_alert(d->disp, &a, now);
     notify_alert_free_fields(&a);
+}
+
+void daemon_dispatch_meta(struct daemon *d, const struct ws_schedule *w,
+                          bool firing, double now)
+{
+    char summary[256];
+    snprintf(summary, sizeof(summary), "Segment API %s for workspace %s",
+             poller_health(w->poller)->unauthorized ? "unauthorized"
+                                                    : "unreachable",
+             w->cfg->name);
+    dispatch_meta_alert(d, w, META_RULE_WORKSPACE_DOWN, NULL, 0, summary,
+                        w->down_reason, w->down_since, firing, now);
+}
+
+void daemon_dispatch_coverage(struct daemon *d, const struct ws_schedule *w,
+                              enum poll_kind k, bool firing, double now)
+{
+    const struct ws_coverage *cv = &w->coverage[k];
+    struct kv extra[2] = {
+        { (char *)"family", (char *)ws_coverage_family(k) },
+        { (char *)"endpoint", (char *)cv->endpoint },
+    };
+    char summary[256];
+    snprintf(summary, sizeof(summary), "segalert cannot see the %s data of "
+             "workspace %s in time", ws_coverage_family(k), w->cfg->name);
+    dispatch_meta_alert(d, w, META_RULE_COVERAGE, extra,
+                        cv->endpoint[0] ? 2 : 1, summary, cv->reason,
+                        cv->since, firing, now);
 }
 
 static void notify_alert_from(struct daemon *d, struct eval_instance *in,
@@ -205,9 +237,14 @@ void daemon_evaluate(struct daemon *d, double now)
         dispatch_alert(d->disp, &a, now);
         notify_alert_free_fields(&a);
     }
-    for (size_t i = 0; i < d->nws; i++)
+    for (size_t i = 0; i < d->nws; i++) {
         if (d->ws[i].down)
             daemon_dispatch_meta(d, &d->ws[i], true, now);
+        for (int k = POLL_DELIVERY; k < POLL__COUNT; k++)
+            if (d->ws[i].coverage[k].blind)
+                daemon_dispatch_coverage(d, &d->ws[i], (enum poll_kind)k,
+                                         true, now);
+    }
     struct eval_stats es;
     evaluator_stats(d->ev, &es);
     log_debug("daemon: evaluated %zu (rule, series) in %.1f ms: %zu pending, "

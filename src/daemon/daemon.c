@@ -87,8 +87,56 @@ static void run_controls(struct daemon *d, double now)
 
 /* ---- health ------------------------------------------------------------- */
 
+/* Log what refreshing everything costs against the budget, once per
+ * discovery (at start and every 30 minutes). */
+static void log_budget(struct ws_schedule *w)
+{
+    const struct poll_health *h = poller_health(w->poller);
+    if (!h->discovered || h->last_ok[POLL_DISCOVERY] == w->budget_logged_at)
+        return;
+    w->budget_logged_at = h->last_ok[POLL_DISCOVERY];
+    struct ws_budget b;
+    ws_schedule_budget(w, &b);
+    char every[32], refresh[32];
+    format_duration(w->cfg->poll_interval_s, every, sizeof(every));
+    format_duration(b.delivery_refresh_s, refresh, sizeof(refresh));
+    if (b.needed_per_min <= b.budget_per_min)
+        log_info("schedule: ws=%s %zu connections every %s need %.0f "
+                 "requests/min with volume and usage, within the budget of "
+                 "%.0f/min", w->cfg->name, h->nconnections, every,
+                 b.needed_per_min, b.budget_per_min);
+    else
+        log_warn("schedule: ws=%s %zu connections every %s need %.0f "
+                 "requests/min with volume and usage, over the budget of "
+                 "%.0f/min: each connection will be read about every %s "
+                 "(connections with alerts first); raise request_budget or "
+                 "poll_interval", w->cfg->name, h->nconnections, every,
+                 b.needed_per_min, b.budget_per_min, refresh);
+}
+
+static void check_coverage(struct daemon *d, struct ws_schedule *w, double now)
+{
+    unsigned changed = ws_schedule_coverage(w, now, d->started_at);
+    for (int k = POLL_DELIVERY; k < POLL__COUNT; k++) {
+        if (!(changed & (1u << k)))
+            continue;
+        const struct ws_coverage *cv = &w->coverage[k];
+        if (cv->blind)
+            log_err("daemon: workspace \"%s\": %s data not fresh: %s",
+                    w->cfg->name, ws_coverage_family((enum poll_kind)k),
+                    cv->reason);
+        else
+            log_info("daemon: workspace \"%s\": %s data fresh again",
+                     w->cfg->name, ws_coverage_family((enum poll_kind)k));
+        daemon_dispatch_coverage(d, w, (enum poll_kind)k, cv->blind, now);
+        d->dirty = true;
+        d->snapshot_due = true;
+    }
+}
+
 static void check_health(struct daemon *d, struct ws_schedule *w, double now)
 {
+    log_budget(w);
     switch (ws_schedule_health(w, now, d->started_at)) {
     case WS_HEALTH_DOWN:
         log_err("daemon: workspace \"%s\" is down (%s): rule states are "
@@ -287,6 +335,7 @@ static int loop(struct daemon *d)
             if (ws_schedule_note_sweeps(&d->ws[i]))
                 d->eval_requested = true;
             check_health(d, &d->ws[i], now);
+            check_coverage(d, &d->ws[i], now);
             ws_schedule_sample_rate(&d->ws[i], now);
         }
         if (now >= d->next_eval || d->eval_requested) {

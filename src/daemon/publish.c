@@ -62,6 +62,12 @@ static void snapshot_workspaces(struct daemon *d, struct snapshot *sn, double no
         sw->retries = st.retries;
         sw->in_flight = st.in_flight;
         sw->queued = st.queued;
+        for (int k = POLL_DELIVERY; k < POLL__COUNT; k++) {
+            sw->blind[k] = w->coverage[k].blind;
+            sw->blind_since[k] = w->coverage[k].since;
+            if (sw->blind[k])
+                sw->blind_reason[k] = xstrdup(w->coverage[k].reason);
+        }
     }
 }
 
@@ -231,6 +237,33 @@ static void snapshot_series(struct daemon *d, struct snapshot *sn)
     }
 }
 
+/* Ready means the alerts can be trusted: every workspace polled once, up,
+ * and every family fresh.  Otherwise say the first reason, for /-/ready,
+ * the status page and `segalert status`. */
+static void readiness(const struct daemon *d, struct snapshot *sn)
+{
+    struct strbuf why = STRBUF_INIT;
+    for (size_t i = 0; i < d->nws && !why.len; i++) {
+        const struct ws_schedule *w = &d->ws[i];
+        if (w->down)
+            strbuf_addf(&why, "down: workspace %s: %s", w->cfg->name,
+                        w->down_reason[0] ? w->down_reason : "unreachable");
+        for (int k = POLL_DELIVERY; k < POLL__COUNT && !why.len; k++)
+            if (w->coverage[k].blind)
+                strbuf_addf(&why, "blind: workspace %s, %s data: %s",
+                            w->cfg->name,
+                            ws_coverage_family((enum poll_kind)k),
+                            w->coverage[k].reason);
+    }
+    for (size_t i = 0; i < d->nws && !why.len; i++)
+        if (!d->ws[i].polled_once)
+            strbuf_adds(&why, "starting: waiting for the first poll of "
+                              "every workspace");
+    sn->ready = why.len == 0;
+    sn->not_ready = why.len ? strbuf_detach(&why) : NULL;
+    strbuf_free(&why);
+}
+
 void daemon_publish_snapshot(struct daemon *d, double now)
 {
     if (!d->httpd)
@@ -241,9 +274,7 @@ void daemon_publish_snapshot(struct daemon *d, double now)
     sn->version = xstrdup(SEGALERT_VERSION);
     sn->config_path = xstrdup(d->config_path);
     sn->state_dir = xstrdup(d->cfg->state_dir);
-    sn->ready = true;
-    for (size_t i = 0; i < d->nws; i++)
-        sn->ready = sn->ready && d->ws[i].polled_once;
+    readiness(d, sn);
     struct eval_stats es;
     evaluator_stats(d->ev, &es);
     sn->eval_duration_s = es.duration_s;

@@ -174,10 +174,17 @@ enum reload_status daemon_reload(struct daemon *d, char *msg, size_t msglen)
     struct evaluator *ev = evaluator_new(rs, cfg, d->pool);
     size_t kept = carry_instances(d, ev, rs, now);
     /* A workspace that the reload removes cannot come back up: resolve its
-     * meta-alert now, or it would stay firing in its group for ever. */
-    for (size_t i = 0; i < d->nws; i++)
-        if (d->ws[i].down && !config_workspace(cfg, d->ws[i].cfg->name))
+     * meta-alerts now, or they would stay firing in their groups for ever. */
+    for (size_t i = 0; i < d->nws; i++) {
+        if (config_workspace(cfg, d->ws[i].cfg->name))
+            continue;
+        if (d->ws[i].down)
             daemon_dispatch_meta(d, &d->ws[i], false, now);
+        for (int k = POLL_DELIVERY; k < POLL__COUNT; k++)
+            if (d->ws[i].coverage[k].blind)
+                daemon_dispatch_coverage(d, &d->ws[i], (enum poll_kind)k,
+                                         false, now);
+    }
     drain_pollers(d);
 
     /* What the new run of a workspace keeps from the old one (matched by

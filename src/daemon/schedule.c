@@ -40,6 +40,7 @@ void ws_schedule_carry_over(struct ws_schedule *w,
     w->down = old->down;
     w->down_since = old->down_since;
     memcpy(w->down_reason, old->down_reason, sizeof(w->down_reason));
+    memcpy(w->coverage, old->coverage, sizeof(w->coverage));
 }
 
 /* History the rules need: event volume from before the longest lookback
@@ -215,4 +216,118 @@ double ws_schedule_oldest_connection(const struct ws_schedule *w, double now,
             oldest = age;
     }
     return oldest;
+}
+
+/* ---- coverage -------------------------------------------------------------- */
+
+const char *ws_coverage_family(enum poll_kind k)
+{
+    switch (k) {
+    case POLL_DELIVERY: return "connection";
+    case POLL_VOLUME: return "source";
+    case POLL_USAGE: return "usage";
+    default: return "workspace";
+    }
+}
+
+static double kind_interval(const struct ws_schedule *w, enum poll_kind k)
+{
+    switch (k) {
+    case POLL_DELIVERY: return w->cfg->poll_interval_s;
+    case POLL_VOLUME: return w->cfg->volume_interval_s;
+    case POLL_USAGE: return w->cfg->usage_interval_s;
+    default: return WS_DISCOVERY_INTERVAL_S;
+    }
+}
+
+/* Requests per minute: delivery metrics one per connection per poll
+ * interval; event volume one grouped request per interval; usage four
+ * lists per interval (a page each, usually); discovery the source list and
+ * one connected-destinations list per source every 30 minutes. */
+void ws_schedule_budget(const struct ws_schedule *w, struct ws_budget *out)
+{
+    const struct poll_health *h = poller_health(w->poller);
+    const struct workspace_cfg *c = w->cfg;
+    memset(out, 0, sizeof(*out));
+    out->delivery_per_min = (double)h->nconnections * 60 / c->poll_interval_s;
+    double others = 60 / c->volume_interval_s + 4 * 60 / c->usage_interval_s +
+                    (1 + (double)h->nsources) * 60 / WS_DISCOVERY_INTERVAL_S;
+    out->needed_per_min = out->delivery_per_min + others;
+    struct seg_client_stats st;
+    seg_client_stats(poller_client(w->poller), &st);
+    out->budget_per_min = st.effective_budget > 0 ? st.effective_budget
+                                                  : INFINITY;
+    out->delivery_refresh_s = c->poll_interval_s;
+    if (out->needed_per_min > out->budget_per_min && h->nconnections > 0) {
+        double left = out->budget_per_min - others;
+        out->delivery_refresh_s = left > 0 ? (double)h->nconnections * 60 / left
+                                           : INFINITY;
+    }
+}
+
+/* Share of slack before a slower refresh counts as blind: prioritising
+ * connections with alerts and rounding make small shortfalls harmless. */
+#define WS_REFRESH_SLACK 1.2
+
+static bool kind_blind(const struct ws_schedule *w, enum poll_kind k,
+                       double now, double started_at, char *why, size_t len)
+{
+    const struct poll_health *h = poller_health(w->poller);
+    double interval = kind_interval(w, k);
+    char every[32], age_s[32];
+    format_duration(interval, every, sizeof(every));
+    if (k == POLL_DELIVERY && h->nconnections == 0)
+        return false;               /* nothing to read */
+    double last = h->last_ok[k] > 0 ? h->last_ok[k] : started_at;
+    double age = now - last;
+    if (age > WS_COVERAGE_STALE_FACTOR * interval) {
+        format_duration(age, age_s, sizeof(age_s));
+        snprintf(why, len, "no %s data for %s (read every %s)%s%s",
+                 ws_coverage_family(k), age_s, every,
+                 h->last_error[k][0] ? ": " : "", h->last_error[k]);
+        return true;
+    }
+    if (k != POLL_DELIVERY)
+        return false;
+    double oldest = ws_schedule_oldest_connection(w, now, started_at);
+    if (oldest > WS_COVERAGE_STALE_FACTOR * interval) {
+        format_duration(oldest, age_s, sizeof(age_s));
+        snprintf(why, len, "a connection was last read %s ago (every %s "
+                 "wanted)", age_s, every);
+        return true;
+    }
+    struct ws_budget b;
+    ws_schedule_budget(w, &b);
+    if (b.delivery_refresh_s > WS_REFRESH_SLACK * interval) {
+        format_duration(b.delivery_refresh_s, age_s, sizeof(age_s));
+        snprintf(why, len, "request_budget %.0f/min cannot read %zu "
+                 "connections every %s (needs %.0f/min): each is read about "
+                 "every %s", b.budget_per_min, h->nconnections, every,
+                 b.needed_per_min, age_s);
+        return true;
+    }
+    return false;
+}
+
+unsigned ws_schedule_coverage(struct ws_schedule *w, double now,
+                              double started_at)
+{
+    const struct poll_health *h = poller_health(w->poller);
+    bool can_judge = !w->down && h->discovered && !h->unauthorized;
+    unsigned changed = 0;
+    for (int k = POLL_DELIVERY; k < POLL__COUNT; k++) {
+        struct ws_coverage *cv = &w->coverage[k];
+        char why[WS_COVERAGE_REASON_MAX] = "";
+        bool blind = can_judge && kind_blind(w, (enum poll_kind)k, now,
+                                             started_at, why, sizeof(why));
+        if (blind)
+            snprintf(cv->reason, sizeof(cv->reason), "%s", why);
+        if (blind != cv->blind) {
+            cv->blind = blind;
+            if (blind)
+                cv->since = now;
+            changed |= 1u << k;
+        }
+    }
+    return changed;
 }

@@ -172,6 +172,8 @@ static void workspace_json(struct strbuf *out, const struct snap_workspace *w)
                       ? w->staleness_s[k] : NAN);
         jw_uint(out, "errors", w->errors[k]);
         jw_str_or_null(out, "lastError", w->last_error[k]);
+        jw_bool(out, "blind", w->blind[k]);
+        jw_str_or_null(out, "blindReason", w->blind_reason[k]);
         jw_close(out, '}');
     }
     jw_close(out, '}');
@@ -219,6 +221,7 @@ void api_json_status(const struct snapshot *s, struct strbuf *out)
     jw_double(out, "uptimeSeconds",
               s->started_at > 0 ? s->generated_at - s->started_at : 0);
     jw_bool(out, "ready", s->ready);
+    jw_str_or_null(out, "notReady", s->not_ready);
     jw_str_or_null(out, "configPath", s->config_path);
     jw_str_or_null(out, "stateDir", s->state_dir);
 

@@ -183,6 +183,11 @@ static const char *const page_css =
     ".b-nodata{background:#f2f4f7;color:#344054;box-shadow:inset 0 0 0 1px "
     "#98a2b3}"
     "header .badge.b-ok{background:#054f31;color:#a6f4c5}"
+    "header .badge.b-err{background:#7a271a;color:#fecdca}"
+    ".banner{margin:0 0 16px;padding:12px 16px;border-radius:8px;"
+    "background:#fef3f2;color:#7a271a;border:1px solid #fecdca}"
+    ".banner strong{display:block;margin-bottom:2px}"
+    ".empty.blind strong{color:#b42318}"
     "header .badge.b-warn{background:#4e1d09;color:#fedf89}"
     "header .badge.b-muted{background:#1d2939;color:#d0d5dd}"
     "code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,"
@@ -291,13 +296,22 @@ static void html_header(const struct snapshot *s, struct strbuf *out,
         strbuf_addf(out, " &middot; up %s", age);
     }
     strbuf_adds(out, "</span>");
-    if (s->ready)
+    if (s->ready) {
         strbuf_adds(out, "<span class=\"badge b-ok\" id=\"readiness\">"
                          "ready</span>");
-    else
-        strbuf_adds(out, "<span class=\"badge b-warn\" id=\"readiness\" "
-                         "title=\"waiting for the first poll of every "
-                         "workspace\">starting</span>");
+    } else {
+        /* "starting: ...", "blind: ...", "down: ...": the word before the
+         * colon is the badge, the whole sentence its title */
+        const char *why = s->not_ready ? s->not_ready : "starting";
+        size_t word = strcspn(why, ":");
+        strbuf_addf(out, "<span class=\"badge %s\" id=\"readiness\" "
+                         "title=\"",
+                    str_has_prefix(why, "starting") ? "b-warn" : "b-err");
+        H(why);
+        strbuf_adds(out, "\">");
+        strbuf_add(out, why, word);
+        strbuf_adds(out, "</span>");
+    }
     strbuf_adds(out, "<div class=\"totals\">");
     strbuf_addf(out, "<span class=\"badge %s\">%zu firing</span>",
                 firing ? "b-critical" : "b-muted", firing);
@@ -528,10 +542,47 @@ static void html_alert_row(const struct snapshot *s, struct strbuf *out,
     strbuf_adds(out, "</td></tr>\n");
 }
 
+/* Every family that is not fresh, above everything else. */
+static void html_blind_banner(const struct snapshot *s, struct strbuf *out)
+{
+    bool any = false;
+    for (size_t i = 0; i < s->nworkspaces; i++) {
+        const struct snap_workspace *w = &s->workspaces[i];
+        for (int k = POLL_DELIVERY; k < POLL__COUNT; k++) {
+            if (!w->blind[k])
+                continue;
+            if (!any)
+                strbuf_adds(out, "<div class=\"banner\" id=\"coverage\">"
+                                 "<strong>Blind spots: these alerts cannot "
+                                 "be trusted until the data is fresh "
+                                 "again</strong>");
+            any = true;
+            strbuf_adds(out, "<div>");
+            H(w->name);
+            strbuf_addf(out, ", %s data: ", k == POLL_DELIVERY ? "connection"
+                                           : k == POLL_VOLUME ? "source"
+                                                              : "usage");
+            H(w->blind_reason[k]);
+            strbuf_adds(out, "</div>");
+        }
+    }
+    if (any)
+        strbuf_adds(out, "</div>\n");
+}
+
 static void html_alerts(const struct snapshot *s, struct strbuf *out)
 {
     strbuf_addf(out, "<section id=\"alerts\"><h2>Alerts <span class=\"count\">"
                      "%zu</span></h2>\n", s->nalerts);
+    if (!s->nalerts && !s->ready && s->not_ready &&
+        !str_has_prefix(s->not_ready, "starting")) {
+        /* Never a green "all quiet" while segalert cannot see. */
+        strbuf_adds(out, "<div class=\"empty blind\"><strong>No alerts, "
+                         "but segalert cannot see everything</strong>");
+        H(s->not_ready);
+        strbuf_adds(out, "</div></section>\n");
+        return;
+    }
     if (!s->nalerts) {
         strbuf_addf(out, "<div class=\"empty\"><strong>No alerts &mdash; all "
                          "%zu rule%s quiet</strong>every instance is "
@@ -720,6 +771,7 @@ void html_status_page(const struct snapshot *s, struct strbuf *out)
     strbuf_adds(out, "</style></head><body>\n");
     html_header(s, out, firing, pending);
     strbuf_adds(out, "<main>\n");
+    html_blind_banner(s, out);
     html_alerts(s, out);
     html_workspaces(s, out);
     html_rules(s, out);

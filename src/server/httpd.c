@@ -478,11 +478,15 @@ static enum MHD_Result do_get(struct MHD_Connection *c, enum route rt)
     struct snapshot *s = snapshot_acquire();
     if (rt == R_READY) {
         bool ready = s && s->ready;
+        char why[512];
+        snprintf(why, sizeof(why), "%s",
+                 !s ? "starting"
+                    : s->not_ready ? s->not_ready
+                                   : "starting: waiting for the first poll "
+                                     "of every workspace");
         snapshot_release(s);
         return ready ? reply_text(c, MHD_HTTP_OK, "ready")
-                     : reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                  "starting: waiting for the first poll of "
-                                  "every workspace");
+                     : reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, why);
     }
     if (!s)
         return reply_error(c, rt, MHD_HTTP_SERVICE_UNAVAILABLE, "starting");

@@ -172,7 +172,8 @@ static void self_metrics(const struct snapshot *s, struct strbuf *out)
                 "Unix time segalert started.");
     prom_sample(out, "segalert_start_time_seconds", s->started_at, NULL);
     prom_family(out, "segalert_ready", "gauge",
-                "1 once every workspace has been polled once.");
+                "1 once every workspace has been polled once, is up and has "
+                "fresh data of every family.");
     prom_sample(out, "segalert_ready", s->ready ? 1 : 0, NULL);
 
     if (s->nworkspaces) {
@@ -226,6 +227,17 @@ static void self_metrics(const struct snapshot *s, struct strbuf *out)
                                 w->staleness_s[k], "workspace", nn(w->name),
                                 "family", poll_kind_name((enum poll_kind)k),
                                 NULL);
+        }
+        prom_family(out, "segalert_coverage_blind", "gauge",
+                    "1 while a family's data is not fresh enough to trust "
+                    "its alerts (the segalert-coverage alert fires).");
+        for (size_t i = 0; i < s->nworkspaces; i++) {
+            const struct snap_workspace *w = &s->workspaces[i];
+            for (int k = POLL_DELIVERY; k < POLL__COUNT; k++)
+                prom_sample(out, "segalert_coverage_blind",
+                            w->blind[k] ? 1 : 0, "workspace", nn(w->name),
+                            "family", poll_kind_name((enum poll_kind)k),
+                            NULL);
         }
         prom_family(out, "segalert_poll_last_success_timestamp_seconds",
                     "gauge", "Unix time of the last successful poll.");

@@ -25,12 +25,15 @@ static void snapshot_free(struct snapshot *s)
     free(s->version);
     free(s->config_path);
     free(s->state_dir);
+    free(s->not_ready);
     for (size_t i = 0; i < s->nworkspaces; i++) {
         struct snap_workspace *w = &s->workspaces[i];
         free(w->name);
         free(w->api_url);
-        for (int k = 0; k < POLL__COUNT; k++)
+        for (int k = 0; k < POLL__COUNT; k++) {
             free(w->last_error[k]);
+            free(w->blind_reason[k]);
+        }
     }
     free(s->workspaces);
     for (size_t i = 0; i < s->nalerts; i++) {
