@@ -18,6 +18,9 @@
 
 #include "core/clock.h"
 
+/* Default deadline of `run --once` (real seconds). */
+#define DAEMON_ONCE_TIMEOUT_S 300.0
+
 struct daemon_opts {
     const char *config_path;    /* NULL = config_default_path() */
     int verbose;                /* -v: debug logging whatever the config says */
@@ -25,6 +28,8 @@ struct daemon_opts {
     bool once;          /* one full cycle, then exit (0, or 1 when the API
                            could not be read) */
     bool dry_run;       /* print notifications instead of sending them */
+    double once_timeout_s;  /* --once: real seconds before giving up (exit
+                               1); 0 = DAEMON_ONCE_TIMEOUT_S */
     double eval_interval_s;     /* default 15 */
     /* The clock of every timer and timestamp; NULL = clock_system().  The
      * end-to-end tests pass a scaled clock to run hours in seconds. */

@@ -11,7 +11,8 @@
 static void run_usage(FILE *out)
 {
     fprintf(out,
-            "usage: segalert run [-c FILE] [--once] [--dry-run] [-v] [--log-format text|json]\n"
+            "usage: segalert run [-c FILE] [--once [--timeout DURATION]] [--dry-run]\n"
+            "                    [-v] [--log-format text|json]\n"
             "\n"
             "Run the daemon in the foreground: poll every workspace within its\n"
             "request budget, evaluate the rules every 15 s and after each poll,\n"
@@ -20,6 +21,8 @@ static void run_usage(FILE *out)
             "  --once      one full cycle (discovery, back-fill, one poll of every\n"
             "              family, evaluation, the notifications it causes), then\n"
             "              exit: 0, or 1 when the API could not be read (cron mode)\n"
+            "  --timeout   with --once: give up after this long (default 5m), saying\n"
+            "              what was not finished, and exit 1: a cron run never hangs\n"
             "  --dry-run   print the notifications it would send instead of sending\n"
             "\n"
             "Signals: SIGHUP reloads the configuration (kept on errors);\n"
@@ -41,6 +44,17 @@ static int set_dry_run(void *ud, const char *arg)
     return 0;
 }
 
+static int set_timeout(void *ud, const char *arg)
+{
+    struct daemon_opts *o = ud;
+    if (parse_duration(arg, &o->once_timeout_s) != 0 || o->once_timeout_s <= 0) {
+        fprintf(stderr, "segalert run: invalid --timeout '%s' (a duration "
+                "such as 90s or 5m)\n", arg);
+        return -1;
+    }
+    return 0;
+}
+
 static int set_eval_interval(void *ud, const char *arg)
 {
     struct daemon_opts *o = ud;
@@ -59,6 +73,7 @@ int cmd_run(int argc, char **argv)
         { "once", false, set_once },
         { "dry-run", false, set_dry_run },
         { "eval-interval", true, set_eval_interval },
+        { "timeout", true, set_timeout },
     };
     int rc = cli_parse(argc, argv, &common, flags, ARRAY_SIZE(flags), &o,
                        run_usage, 0, 0, NULL);

@@ -309,10 +309,35 @@ static bool once_done(struct daemon *d, struct once_state *os, double now,
     return now >= os->deadline;
 }
 
+/* --once past its deadline: say what was not finished. */
+static void once_timed_out(struct daemon *d, const struct once_state *os)
+{
+    struct strbuf what = STRBUF_INIT;
+    for (size_t i = 0; i < d->nws; i++) {
+        const struct ws_schedule *w = &d->ws[i];
+        const struct poll_health *h = poller_health(w->poller);
+        if (!h->discovered)
+            strbuf_addf(&what, "%sws=%s: discovery", what.len ? ", " : "",
+                        w->cfg->name);
+        for (int k = POLL_DELIVERY; k < POLL__COUNT; k++)
+            if (!w->swept[k] && h->discovered)
+                strbuf_addf(&what, "%sws=%s: %s", what.len ? ", " : "",
+                            w->cfg->name, poll_kind_name((enum poll_kind)k));
+    }
+    if (os->polled && !what.len)
+        strbuf_adds(&what, "notifications still waiting to be sent");
+    log_err("daemon: --once gave up after %.0f s; not finished: %s",
+            d->o.once_timeout_s, what.len ? what.buf : "?");
+    strbuf_free(&what);
+}
+
 static int loop(struct daemon *d)
 {
     int rc = 0;
     struct once_state once = { false, 0 };
+    /* The --once deadline is real time: it bounds a cron job's run. */
+    int64_t once_deadline_ms = now_mono_ms() +
+                               (int64_t)(d->o.once_timeout_s * 1000);
     while (!sig_stop) {
         double now = daemon_now(d);
         if (sig_reload) {
@@ -354,6 +379,11 @@ static int loop(struct daemon *d)
             daemon_save_state(d);
         if (d->o.once && once_done(d, &once, now, &rc))
             break;
+        if (d->o.once && now_mono_ms() >= once_deadline_ms) {
+            once_timed_out(d, &once);
+            rc = 1;
+            break;
+        }
     }
     return rc;
 }
@@ -365,6 +395,8 @@ int daemon_run(const struct daemon_opts *opts)
     d->o = *opts;
     if (d->o.eval_interval_s <= 0)
         d->o.eval_interval_s = 15;
+    if (d->o.once_timeout_s <= 0)
+        d->o.once_timeout_s = DAEMON_ONCE_TIMEOUT_S;
     d->clock = opts->clock ? opts->clock : clock_system();
     d->config_path = opts->config_path ? opts->config_path
                                        : config_default_path();

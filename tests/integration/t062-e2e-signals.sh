@@ -201,5 +201,27 @@ SIM_TOKEN=not-the-token timeout 60 "$SEGALERT" run --once -c "$T/once.conf" >"$T
 rc=$?
 check "--once on a 401: exit code 1 ($rc)" [ "$rc" -eq 1 ]
 check "--once on a 401: says unauthorized" grep -q 'unauthorized (HTTP 401)' "$T/once401.err"
-check "--once: no sanitizer report" no_sanitizer_report "$T/once.err" "$T/once401.err"
+# An API that never answers in time: --once gives up at its deadline
+# (real time), says what was not finished and exits 1 - a cron job never
+# hangs.
+cat >"$T/slow.sim" <<'EOF'
+seed = 62
+token = "test-token"
+source "web" { events_per_minute = 60  destination "amp" {} }
+faults { slow = 1  slow_for = "1h" }
+EOF
+SIM_URL_HEALTHY=$SIM_URL
+start_sim "$T/slow.sim" || notok "slow sim starts"
+sed "s|$SIM_URL_HEALTHY|$SIM_URL|" "$T/once.conf" >"$T/slow.conf"
+rm -rf "$T/once-state"
+t0=$(date +%s)
+SIM_TOKEN=test-token timeout 60 "$SEGALERT" run --once --timeout 3s -c "$T/slow.conf" >"$T/slow.out" 2>"$T/slow.err"
+rc=$?
+t1=$(date +%s)
+check "--once --timeout 3s on an API that hangs: exit code 1 ($rc)" [ "$rc" -eq 1 ]
+check "  within the deadline ($((t1 - t0)) s)" [ $((t1 - t0)) -le 15 ]
+check "  says what it did not finish" grep -q 'once gave up after 3 s; not finished: ws=sim: discovery' "$T/slow.err"
+"$SEGALERT" run --once --timeout soon -c "$T/slow.conf" >/dev/null 2>"$T/badtimeout.err"
+check "an invalid --timeout is a usage error (exit 2)" [ $? -eq 2 ]
+check "--once: no sanitizer report" no_sanitizer_report "$T/once.err" "$T/once401.err" "$T/slow.err"
 finish
