@@ -11,6 +11,8 @@
  *   round:N   number with N decimals (0..9)
  *   upper     upper-case the text
  *   json      the text as a JSON string literal (with quotes)
+ *   default:TEXT   TEXT when the name has no value or renders empty
+ *             ({{source|default:all sources}} for a workspace-wide series)
  * A number without filter prints with up to 6 significant digits.  A name
  * without value renders as "n/a" when numeric filters are applied, else "".
  * "{{{{" is not special; "{{" without a closing "}}" is a compile error.

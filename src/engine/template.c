@@ -9,11 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum filter_kind { F_PCT, F_SI, F_DUR, F_ROUND, F_UPPER, F_JSON };
+enum filter_kind { F_PCT, F_SI, F_DUR, F_ROUND, F_UPPER, F_JSON, F_DEFAULT };
 
 struct filter {
     enum filter_kind kind;
     int arg;                /* round:N */
+    char *text;             /* default:TEXT */
 };
 
 struct part {
@@ -48,6 +49,8 @@ void template_free(struct template *t)
         return;
     for (size_t i = 0; i < t->nparts; i++) {
         free(t->parts[i].text);
+        for (size_t k = 0; k < t->parts[i].nfilters; k++)
+            free(t->parts[i].filters[k].text);
         free(t->parts[i].filters);
     }
     free(t->parts);
@@ -81,8 +84,9 @@ static const char *parse_filter(const char *src, const char *p, struct filter *f
 {
     static const struct { const char *name; enum filter_kind kind; } names[] = {
         { "pct", F_PCT }, { "si", F_SI }, { "dur", F_DUR }, { "round", F_ROUND },
-        { "upper", F_UPPER }, { "json", F_JSON },
+        { "upper", F_UPPER }, { "json", F_JSON }, { "default", F_DEFAULT },
     };
+    memset(f, 0, sizeof(*f));
     p = skip_ws(p);
     const char *start = p;
     while (isalpha((unsigned char)*p))
@@ -103,12 +107,30 @@ static const char *parse_filter(const char *src, const char *p, struct filter *f
                 f->arg = p[1] - '0';
                 p += 2;
             }
+            if (f->kind == F_DEFAULT) {
+                /* default:TEXT - the text runs to the next '|' or '}}' */
+                if (*p != ':') {
+                    err->col = (int)(p - src) + 1;
+                    snprintf(err->msg, sizeof(err->msg),
+                             "filter 'default' needs a text, e.g. "
+                             "default:all sources");
+                    return NULL;
+                }
+                const char *e = ++p;
+                while (*e && *e != '|' && strncmp(e, "}}", 2) != 0)
+                    e++;
+                size_t n = (size_t)(e - p);
+                while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+                    n--;
+                f->text = xstrndup(p, n);
+                return e;
+            }
             return skip_ws(p);
         }
     }
     err->col = (int)(start - src) + 1;
     snprintf(err->msg, sizeof(err->msg), "unknown filter '%.*s' (filters: pct, "
-             "si, dur, round:N, upper, json)", (int)(len ? len : 1),
+             "si, dur, round:N, upper, json, default:TEXT)", (int)(len ? len : 1),
              len ? start : p);
     return NULL;
 }
@@ -235,6 +257,8 @@ static void apply(const struct part *p, const struct template_lookup *lk,
             strbuf_adds(out, str);
         return;
     }
+    /* No value: an unknown name, NaN, or an empty string (default:). */
+    bool valueless = has_num ? isnan(num) : !has_str || !*str;
     /* Text so far; numeric filters read the number. */
     if (has_num)
         template_format_number(num, &cur);
@@ -271,6 +295,10 @@ static void apply(const struct part *p, const struct template_lookup *lk,
             break;
         case F_JSON:
             strbuf_add_json_str(&next, strbuf_str(&cur));
+            break;
+        case F_DEFAULT:
+            strbuf_adds(&next, (i == 0 && valueless) || !cur.len
+                                   ? f->text : strbuf_str(&cur));
             break;
         }
         strbuf_free(&cur);

@@ -72,6 +72,12 @@ static void test_render(void **state)
     RENDERS("", "");
     RENDERS("{{value}}", "0.0241");
     RENDERS("{{value|round:0}}", "0");
+    /* default:TEXT for names without a value (a workspace-wide series has
+     * no source) */
+    RENDERS("{{missing|default:all sources}} now", "all sources now");
+    RENDERS("{{source|default:all sources}}", "web_prod");
+    RENDERS("{{nan|default: none }}|x", "none|x");
+    RENDERS("{{missing|default:n/a|upper}}", "N/A");
 }
 
 static bool only_known(void *ud, const char *name)
@@ -90,7 +96,8 @@ static void expect_error(const char *src, int col, const char *msg)
 
 static void test_errors(void **state)
 {
-    expect_error("{{value|pc}}", 9, "unknown filter 'pc' (filters: pct, si, dur, round:N, upper, json)");
+    expect_error("{{value|pc}}", 9, "unknown filter 'pc' (filters: pct, si, dur, round:N, upper, json, default:TEXT)");
+    expect_error("{{value|default}}", 16, "filter 'default' needs a text, e.g. default:all sources");
     expect_error("x {{sourse}}", 5, "unknown name 'sourse' in template");
     expect_error("{{value", 1, "'{{' without a closing '}}'");
     expect_error("{{}}", 3, "expected a name after '{{'");
