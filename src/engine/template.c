@@ -116,7 +116,8 @@ static const char *parse_filter(const char *src, const char *p, struct filter *f
                              "default:all sources");
                     return NULL;
                 }
-                const char *e = ++p;
+                p = skip_ws(p + 1);
+                const char *e = p;
                 while (*e && *e != '|' && strncmp(e, "}}", 2) != 0)
                     e++;
                 size_t n = (size_t)(e - p);
