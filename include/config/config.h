@@ -56,8 +56,8 @@ struct workspace_cfg {
     struct str_list exclude_sources;
     struct str_list destinations;   /* globs on name, catalog slug or id */
     double poll_interval_s;         /* delivery metrics, default 300 */
-    double delivery_window_s;       /* default 3600, <= 4h */
-    double volume_interval_s;       /* default 300 */
+    double delivery_window_s;       /* default = poll_interval, <= 4h */
+    double volume_interval_s;       /* default 60 */
     double usage_interval_s;        /* default 21600 */
     double request_budget;          /* requests per minute, default 60 */
     int max_concurrency;            /* default 4 */

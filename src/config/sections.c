@@ -33,8 +33,8 @@ static void workspace_defaults(struct workspace_cfg *w)
     str_list_add(&w->sources, "*");
     str_list_add(&w->destinations, "*");
     w->poll_interval_s = 300;
-    w->delivery_window_s = 3600;
-    w->volume_interval_s = 300;
+    w->delivery_window_s = 0;       /* = poll_interval unless set */
+    w->volume_interval_s = 60;
     w->usage_interval_s = 21600;
     w->billing_cycle_day = 1;
     w->request_budget = 60;
@@ -143,7 +143,8 @@ void sections_load_workspace(const struct cfg_file *file, struct cfg_t *sec,
     section_get_interval(s, "connect_timeout", &w->connect_timeout_s, false);
     section_get_interval(s, "request_timeout", &w->request_timeout_s, false);
     double win = w->delivery_window_s;
-    if (section_get_duration(s, "delivery_window", &win)) {
+    if (section_str(s, "delivery_window") &&
+        section_get_duration(s, "delivery_window", &win)) {
         char buf[32];
         format_duration(win, buf, sizeof(buf));
         if (win > MAX_DELIVERY_WINDOW_S)
@@ -156,6 +157,15 @@ void sections_load_workspace(const struct cfg_file *file, struct cfg_t *sec,
         else
             w->delivery_window_s = win;
     }
+
+    /* By default each delivery summary covers the time since the previous
+     * poll: windows that neither overlap nor leave gaps, which is what the
+     * shipped rules add up with sum(m, 30m). */
+    if (w->delivery_window_s <= 0)
+        w->delivery_window_s = w->poll_interval_s < MAX_DELIVERY_WINDOW_S
+                                   ? (w->poll_interval_s >= 60
+                                          ? w->poll_interval_s : 60)
+                                   : MAX_DELIVERY_WINDOW_S;
 
     double budget = w->request_budget;
     if (section_get_number(s, "request_budget", &budget)) {

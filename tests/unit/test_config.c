@@ -385,8 +385,10 @@ static void test_defaults(void **state)
     assert_int_equal(w->exclude_sources.n, 0);
     assert_list(&w->destinations, 1, "*");
     assert_dbl(w->poll_interval_s, 300);
-    assert_dbl(w->delivery_window_s, 3600);
-    assert_dbl(w->volume_interval_s, 300);
+    /* delivery windows follow the poll interval (no overlap, no gap);
+     * event volume is read every minute (outages within minutes) */
+    assert_dbl(w->delivery_window_s, 300);
+    assert_dbl(w->volume_interval_s, 60);
     assert_dbl(w->usage_interval_s, 21600);
     assert_dbl(w->request_budget, 60);
     assert_int_equal(w->max_concurrency, 4);
@@ -480,7 +482,7 @@ static void test_bad_duration(void **state)
     assert_int_equal(dl.nerrors, 2);
     /* the defaults stay */
     assert_dbl(cfg->workspaces[0].poll_interval_s, 300);
-    assert_dbl(cfg->workspaces[0].delivery_window_s, 3600);
+    assert_dbl(cfg->workspaces[0].delivery_window_s, 300);
     config_free(cfg);
     diag_list_free(&dl);
 }
