@@ -71,6 +71,10 @@ struct daemon {
     struct deliverer *dl;
     struct httpd *httpd;
     double started_at;
+    /* connections whose implausible latencies were logged (interned label
+     * sets, compared by pointer) */
+    const struct labelset **latency_warned;
+    size_t nlatency_warned, latency_warned_cap;
 };
 
 static inline double daemon_now(const struct daemon *d)

@@ -13,6 +13,74 @@
 #include "daemon/daemon_int.h"
 #include "engine/annotate.h"
 
+/* The unit of delivery latencies is not documented by Segment (see
+ * docs/segment-api.md); latency_unit says which it is (seconds by
+ * default).  Values that look like the other unit draw one warning per
+ * connection:
+ *   - "s": a p95 beyond 6 hours (Segment retries for at most 4), or every
+ *     latency a whole number of 50 or more (seconds come as fractions:
+ *     0.412; milliseconds as integers: 412) - read as seconds they would
+ *     page for minutes-long latencies that are not there;
+ *   - "ms": a p95 under 20 ms (no cloud delivery is that fast), or a
+ *     latency with a fraction of a millisecond. */
+#define LATENCY_MAX_PLAUSIBLE_S (6 * 3600.0)
+#define LATENCY_MIN_PLAUSIBLE_S 0.02
+
+static bool looks_like_ms(const double raw[4])
+{
+    for (int i = 0; i < 4; i++)
+        if (isnan(raw[i]) || raw[i] < 50 || raw[i] != floor(raw[i]))
+            return false;
+    return true;
+}
+
+static bool has_fraction(const double raw[4])
+{
+    for (int i = 0; i < 4; i++)
+        if (!isnan(raw[i]) && fabs(raw[i] - nearbyint(raw[i])) > 1e-6)
+            return true;
+    return false;
+}
+
+static void check_latency_unit(struct daemon *d, const struct labelset *ls,
+                               const double v[M__COUNT],
+                               const bool has[M__COUNT])
+{
+    if (!has[M_TIME_TO_SUCCESS_P95])
+        return;
+    const struct workspace_cfg *wc =
+        config_workspace(d->cfg, labelset_get(ls, "workspace"));
+    double scale = wc && wc->latency_scale > 0 ? wc->latency_scale : 1;
+    static const enum metric_id lat[4] = {
+        M_TIME_TO_SUCCESS_AVG, M_TIME_TO_SUCCESS_P95,
+        M_TIME_TO_FIRST_ATTEMPT_AVG, M_TIME_TO_FIRST_ATTEMPT_P95
+    };
+    double raw[4];
+    for (int i = 0; i < 4; i++)
+        raw[i] = has[lat[i]] ? v[lat[i]] / scale : NAN;
+    double p95 = v[M_TIME_TO_SUCCESS_P95];
+    bool in_ms = scale < 1;
+    bool odd = in_ms ? (p95 > 0 && p95 < LATENCY_MIN_PLAUSIBLE_S) ||
+                           has_fraction(raw)
+                     : p95 > LATENCY_MAX_PLAUSIBLE_S || looks_like_ms(raw);
+    if (!odd)
+        return;
+    for (size_t i = 0; i < d->nlatency_warned; i++)
+        if (d->latency_warned[i] == ls)
+            return;
+    XGROW(d->latency_warned, d->nlatency_warned + 1, d->latency_warned_cap);
+    d->latency_warned[d->nlatency_warned++] = ls;
+    struct strbuf lbl = STRBUF_INIT;
+    labelset_format(ls, &lbl);
+    log_warn("daemon: delivery latencies of %s (p95 %g, average %g) do not "
+             "look like %s: the API may report %s; set latency_unit = "
+             "\"%s\" in workspace \"%s\" if so", strbuf_str(&lbl),
+             raw[1], raw[0], in_ms ? "milliseconds" : "seconds",
+             in_ms ? "seconds" : "milliseconds", in_ms ? "s" : "ms",
+             wc ? wc->name : "?");
+    strbuf_free(&lbl);
+}
+
 void daemon_on_sample(void *ud, enum family fam, const struct kv *labels,
                       size_t n, double t, const double v[M__COUNT],
                       const bool has[M__COUNT])
@@ -24,6 +92,8 @@ void daemon_on_sample(void *ud, enum family fam, const struct kv *labels,
         labels_builder_add(&b, labels[i].key, labels[i].value);
     const struct labelset *ls = labels_builder_finish(&b);
     labels_builder_free(&b);
+    if (fam == FAM_CONNECTION)
+        check_latency_unit(d, ls, v, has);
     struct series *s = store_get_or_add(d->store, fam, ls);
     store_add(d->store, s, t, v, has);
 }

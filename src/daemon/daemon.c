@@ -251,6 +251,7 @@ static void teardown(struct daemon *d)
     dispatch_free(d->disp);
     evaluator_free(d->ev);
     store_free(d->store);
+    free(d->latency_warned);
     label_pool_free(d->pool);
     ruleset_free(d->rs);
     state_lock_release(d->lock);
