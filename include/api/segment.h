@@ -4,29 +4,54 @@
  *
  * Every request of a workspace goes through one struct seg_client, which
  * owns a queue and starts requests only when
- *   - the token bucket allows it: at most `request_budget` requests in any
- *     60 s window (the bucket refills at (budget - 1)/60 per second with a
- *     burst of one, so even a window that starts right after a request
- *     holds no more than `budget`),
+ *   - the workspace's token bucket allows it: at most `request_budget`
+ *     requests in any 60 s window, whatever the endpoints (the bucket
+ *     refills at (budget - 1)/60 per second with a burst of one, so even a
+ *     window that starts right after a request holds no more than
+ *     `budget`),
+ *   - the bucket of the request's rate class allows it too (below),
  *   - fewer than `max_concurrency` transfers of this workspace are in flight,
- *   - no 429 back-off is in force.
- * After a 429 the whole workspace waits (errors[0].data.msBeforeNext, else
- * X-RateLimit-Reset, else exponential back-off with jitter; every
- * server-supplied wait is clamped to [0.1 s, 10 min]) and the effective rate
- * drops to 70 %; each minute without a 429 gives 10 % of the budget back.
+ *   - no 429 back-off of its rate class is in force.
+ *
+ * Rate classes (enum seg_rate_class): Segment limits /events/volume on its
+ * own (60 requests per minute) and the other endpoints together, so each
+ * class has its own bucket, 429 pause and slow-down.  How the budget is
+ * shared: SEGRC_VOLUME may use up to min(60, budget) requests per minute,
+ * SEGRC_GENERAL up to the whole budget; both also take their token from
+ * the workspace bucket, so the two together never exceed the budget.  The
+ * queue is served by priority across classes, so volume (polled at a
+ * higher priority than delivery metrics) gets what it needs, up to its
+ * 60/min, and the other endpoints get the rest.  (The volume bucket may
+ * bank two tokens, refilling at (share - 2)/min, so that waiting for a
+ * workspace token does not eat into its share.)  A budget <= 0 means no
+ * bucket at all (unlimited), for either class.
+ *
+ * After a 429 the requests of that class wait (errors[0].data.msBeforeNext,
+ * else X-RateLimit-Reset, else exponential back-off with jitter; every
+ * server-supplied wait is clamped to [0.1 s, 10 min]) and the class's
+ * effective rate drops to 70 %; each minute without a 429 gives 10 % of it
+ * back.  A 429 on /events/volume neither pauses nor slows the other
+ * endpoints, and a 429 elsewhere does not pause volume.
  *
  * Outcomes are mapped to enum seg_status for the caller.  5xx, 408,
  * transport errors, timeouts and unusable bodies (the page callback
- * returns -1) are retried with back-off up to max_attempts; 401/403 fail
- * the call and every queued call of the workspace at once (one log line,
- * not a crash loop) and mark it unauthorized until a request succeeds;
- * 404 and 422 are reported with Segment's message and the request path.
+ * returns -1) are retried with back-off up to max_attempts.  401 fails the
+ * call and every queued call of the workspace at once (one log line, not a
+ * crash loop) and marks it unauthorized until a request succeeds: the
+ * token itself is refused.  403 fails only that call (SEG_FORBIDDEN): the
+ * token is valid but lacks a permission for that endpoint, so the others
+ * keep working.  404 and 422 are reported with Segment's message and the
+ * request path.
+ *
+ * Pagination: the page callback hands back the next cursor; a cursor the
+ * listing already followed ends the call with SEG_BADBODY (a message naming
+ * the endpoint) instead of going round in circles until the page cap.
  *
  * The token never appears in logs or error messages.
  *
- * Time: every time the client reads (the bucket, back-offs, the 429 pause
- * and recovery, X-RateLimit-Reset, last_success_wall) comes from the clock
- * in its options, so unit tests drive it with a fake clock and a fake
+ * Time: every time the client reads (the buckets, back-offs, the 429
+ * pauses and recovery, X-RateLimit-Reset, last_success_wall) comes from the
+ * clock in its options, so unit tests drive it with a fake clock and a fake
  * transport (struct http_transport) and the end-to-end tests with a
  * scaled one.  Durations it returns are seconds of that clock.
  *
@@ -49,10 +74,12 @@ enum seg_status {
     SEG_OK = 0,
     SEG_RETRY,          /* 5xx / timeout / transport error, attempts exhausted */
     SEG_RATELIMITED,    /* 429s exhausted the retry allowance */
-    SEG_AUTH,           /* 401 / 403: token invalid or lacks permission */
+    SEG_AUTH,           /* 401: token refused (the whole workspace) */
+    SEG_FORBIDDEN,      /* 403: token lacks the permission for this call */
     SEG_NOTFOUND,       /* 404 */
     SEG_BADREQ,         /* 422 / 400 / other 4xx: our request was refused */
-    SEG_BADBODY,        /* 2xx with a body we cannot use, attempts exhausted */
+    SEG_BADBODY,        /* 2xx with a body we cannot use, attempts
+                           exhausted; or a pagination cursor that repeats */
     SEG_CANCELLED,      /* client freed or workspace failed before the call ran */
 };
 const char *seg_status_name(enum seg_status st);
@@ -69,6 +96,17 @@ enum seg_endpoint {
     SEGEP__COUNT
 };
 const char *seg_endpoint_name(enum seg_endpoint ep);  /* "delivery_metrics" */
+
+/* Endpoints that Segment rate-limits together (see the header comment). */
+enum seg_rate_class {
+    SEGRC_GENERAL = 0,  /* everything but /events/volume */
+    SEGRC_VOLUME,       /* /events/volume */
+    SEGRC__COUNT
+};
+/* Segment's own limit of /events/volume, requests per minute. */
+#define SEG_VOLUME_LIMIT_PER_MIN 60.0
+enum seg_rate_class seg_endpoint_rate_class(enum seg_endpoint ep);
+const char *seg_rate_class_name(enum seg_rate_class rc);   /* "volume" */
 
 struct seg_client_opts {
     const char *workspace;      /* name, for logs */
@@ -138,7 +176,7 @@ bool seg_client_idle(const struct seg_client *c);
 /* Classes of HTTP outcomes counted in by_class[][], in this order. */
 enum seg_status_class {
     SEGCLS_2XX = 0,
-    SEGCLS_AUTH,        /* 401, 403 */
+    SEGCLS_AUTH,        /* 401, 403 (SEG_AUTH / SEG_FORBIDDEN) */
     SEGCLS_404,
     SEGCLS_4XX,         /* 422, 400 and any other 4xx */
     SEGCLS_429,
@@ -163,9 +201,15 @@ struct seg_client_stats {
     unsigned long failures;                     /* calls that ended not OK */
     int in_flight;
     size_t queued;
-    double effective_budget;                    /* per minute, after 429 slow-down */
-    double paused_for_s;                        /* remaining 429 back-off */
-    bool unauthorized;
+    double effective_budget;                    /* per minute, after 429 slow-down
+                                                   (SEGRC_GENERAL) */
+    double paused_for_s;                        /* remaining 429 back-off
+                                                   (SEGRC_GENERAL) */
+    /* The same per rate class; class_budget is 0 when unlimited. */
+    double class_budget[SEGRC__COUNT];
+    double class_paused_for_s[SEGRC__COUNT];
+    unsigned long class_rate_limited[SEGRC__COUNT];
+    bool unauthorized;                          /* 401 until a success */
     double last_success_wall;                   /* unix time, 0 = never */
     char last_error[256];
 };

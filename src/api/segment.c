@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "core/kv.h"
 #include "core/log.h"
 #include "api/segment_parse.h"
 
@@ -22,12 +23,30 @@ struct seg_job {
     seg_done_fn done;
     void *ud;
     char *cursor;           /* cursor of the page to fetch next, or NULL */
+    struct str_list cursors_seen;   /* every cursor this listing followed */
     int pages;
     int attempts;           /* failed attempts of the current page */
     int ratelimit_waits;
     double not_before;      /* monotonic seconds: retry back-off */
     unsigned long seq;      /* FIFO order within a priority */
     struct http_request *req;
+};
+
+/* A token bucket (see segment.h) and the 429 state of what it paces.  It
+ * holds at most `burst` tokens and refills at (rate - burst)/60 per second,
+ * so no 60 s window holds more than `rate` requests.  The workspace bucket
+ * has a burst of one.  The volume class may bank two: its requests also
+ * need a workspace token, and one that waits for it with a full bucket of
+ * one would lose refill time and fall well short of its share. */
+struct rate_bucket {
+    double per_min;                 /* cap before any slow-down; <= 0 =
+                                       unlimited */
+    double max_burst;               /* 1, or 2 for the volume class */
+    double tokens;
+    double last_refill;             /* monotonic s */
+    double rate_factor;             /* 1.0 normally; lowered after 429s */
+    double last_recover;            /* monotonic s: last 429 or recovery step */
+    double paused_until;            /* monotonic s */
 };
 
 struct seg_client {
@@ -40,12 +59,10 @@ struct seg_client {
     size_t nqueue, queue_cap;
     int in_flight;
     unsigned long seq;
-    /* token bucket */
-    double tokens;
-    double last_refill;
-    double rate_factor;             /* 1.0 normally; lowered after 429s */
-    double last_recover;            /* monotonic s: last 429 or recovery step */
-    double paused_until;            /* monotonic s */
+    /* The workspace's bucket (never slowed or paused: it only enforces the
+     * budget over all endpoints) and one per rate class. */
+    struct rate_bucket total;
+    struct rate_bucket cls[SEGRC__COUNT];
     struct rng rng;
     struct seg_client_stats st;
     struct log_complaint complain;
@@ -61,6 +78,17 @@ const char *seg_endpoint_name(enum seg_endpoint ep)
     return (unsigned)ep < SEGEP__COUNT ? endpoint_names[ep] : "?";
 }
 
+enum seg_rate_class seg_endpoint_rate_class(enum seg_endpoint ep)
+{
+    return ep == SEGEP_EVENTS_VOLUME ? SEGRC_VOLUME : SEGRC_GENERAL;
+}
+
+const char *seg_rate_class_name(enum seg_rate_class rc)
+{
+    static const char *const names[SEGRC__COUNT] = { "general", "volume" };
+    return (unsigned)rc < SEGRC__COUNT ? names[rc] : "?";
+}
+
 const char *seg_status_name(enum seg_status st)
 {
     switch (st) {
@@ -68,6 +96,7 @@ const char *seg_status_name(enum seg_status st)
     case SEG_RETRY: return "unavailable";
     case SEG_RATELIMITED: return "rate-limited";
     case SEG_AUTH: return "unauthorized";
+    case SEG_FORBIDDEN: return "forbidden";
     case SEG_NOTFOUND: return "not-found";
     case SEG_BADREQ: return "bad-request";
     case SEG_BADBODY: return "bad-body";
@@ -114,9 +143,16 @@ struct seg_client *seg_client_new(const struct seg_client_opts *opts,
     c->transport = *transport;
     c->clock = opts->clock ? opts->clock : clock_system();
     c->o.clock = NULL;
-    c->tokens = 1;
-    c->last_refill = c->last_recover = mono_s(c);
-    c->rate_factor = 1;
+    double now = mono_s(c), b = c->o.request_budget;
+    struct rate_bucket init = { .per_min = b, .max_burst = 1, .tokens = 1,
+                                .last_refill = now, .rate_factor = 1,
+                                .last_recover = now };
+    c->total = init;
+    c->cls[SEGRC_GENERAL] = init;
+    c->cls[SEGRC_VOLUME] = init;
+    c->cls[SEGRC_VOLUME].max_burst = 2;
+    if (b > 0 && b > SEG_VOLUME_LIMIT_PER_MIN)
+        c->cls[SEGRC_VOLUME].per_min = SEG_VOLUME_LIMIT_PER_MIN;
     rng_seed(&c->rng, opts->rng_seed ? opts->rng_seed
                                      : (uint64_t)now_mono_ms() ^ (uintptr_t)c);
     return c;
@@ -129,6 +165,7 @@ static void job_free(struct seg_job *j)
     http_request_free(j->req);
     free(j->path_query);
     free(j->cursor);
+    str_list_free(&j->cursors_seen);
     free(j);
 }
 
@@ -214,6 +251,14 @@ static double backoff_s(struct seg_client *c, int n)
 static double clamp(double v, double lo, double hi)
 {
     return v < lo ? lo : v > hi ? hi : v;
+}
+
+static bool cursor_seen(const struct seg_job *j, const char *cursor)
+{
+    for (size_t i = 0; i < j->cursors_seen.n; i++)
+        if (streq(j->cursors_seen.items[i], cursor))
+            return true;
+    return false;
 }
 
 /* Fail every queued job at once (after a 401: the token is bad for all). */
@@ -307,6 +352,17 @@ static void handle_response(struct http_request *r, void *ud)
         free(j->cursor);
         j->cursor = NULL;
         if (j->paged && next && next[0]) {
+            if (cursor_seen(j, next)) {
+                /* Following it would fetch pages already seen, for ever
+                 * (until the page cap): the listing is broken. */
+                snprintf(msg, sizeof(msg), "%s: GET %s: pagination cursor "
+                         "'%.64s' repeats after page %d; listing stopped",
+                         seg_endpoint_name(j->ep), what, next, j->pages);
+                free(next);
+                log_warn("segment: ws=%s %s", c->workspace, msg);
+                job_finish(j, SEG_BADBODY, msg);
+                return;
+            }
             if (j->pages >= c->o.max_pages) {
                 free(next);
                 snprintf(msg, sizeof(msg), "GET %s: stopped after %d pages "
@@ -315,6 +371,7 @@ static void handle_response(struct http_request *r, void *ud)
                 job_finish(j, SEG_OK, "");
                 return;
             }
+            str_list_add(&j->cursors_seen, next);
             j->cursor = next;
             http_request_free(j->req);
             j->req = NULL;
@@ -330,6 +387,15 @@ static void handle_response(struct http_request *r, void *ud)
     }
     case SEGCLS_AUTH:
         describe_error(r, msg, sizeof(msg), &ms_before_next);
+        if (r->status == 403) {
+            /* A valid token without this permission: only this call
+             * fails; the caller records which endpoint is forbidden. */
+            char m2[1300];
+            snprintf(m2, sizeof(m2), "GET %s: HTTP 403: %s", what, msg);
+            log_debug("segment: ws=%s forbidden: %s", c->workspace, m2);
+            job_finish(j, SEG_FORBIDDEN, m2);
+            return;
+        }
         if (!c->st.unauthorized)
             log_err("segment: ws=%s unauthorized (HTTP %ld) on GET %s: %s - "
                     "check the token and its permissions", c->workspace,
@@ -360,8 +426,11 @@ static void handle_response(struct http_request *r, void *ud)
     }
     case SEGCLS_429: {
         double wait = -1, now = mono_s(c);
+        enum seg_rate_class rc = seg_endpoint_rate_class(j->ep);
+        struct rate_bucket *b = &c->cls[rc];
         describe_error(r, msg, sizeof(msg), &ms_before_next);
         c->st.rate_limited++;
+        c->st.class_rate_limited[rc]++;
         if (ms_before_next >= 0) {
             wait = ms_before_next / 1000.0;
         } else if (r->ratelimit_reset) {
@@ -374,16 +443,16 @@ static void handle_response(struct http_request *r, void *ud)
         /* Never trust a server-supplied wait blindly: 0.1 s .. 10 min,
          * plus a little jitter so our requests don't all return at once. */
         wait = clamp(wait, 0.1, 600) + rng_uniform(&c->rng) * 0.25;
-        if (now + wait > c->paused_until)
-            c->paused_until = now + wait;
-        c->rate_factor = c->rate_factor * 0.7 < 0.1 ? 0.1 : c->rate_factor * 0.7;
-        c->last_recover = now;
-        c->tokens = 0;
+        if (now + wait > b->paused_until)
+            b->paused_until = now + wait;
+        b->rate_factor = b->rate_factor * 0.7 < 0.1 ? 0.1 : b->rate_factor * 0.7;
+        b->last_recover = now;
+        b->tokens = 0;
         log_complain(&c->complain, LOG_WARN,
                      "segment: ws=%s rate limited (429) on %s; waiting %.1f s, "
-                     "budget lowered to %.0f/min", c->workspace,
-                     seg_endpoint_name(j->ep), wait,
-                     c->o.request_budget * c->rate_factor);
+                     "%s budget lowered to %.0f/min", c->workspace,
+                     seg_endpoint_name(j->ep), wait, seg_rate_class_name(rc),
+                     b->per_min * b->rate_factor);
         if (++j->ratelimit_waits > c->o.max_ratelimit_waits) {
             char m2[700];
             snprintf(m2, sizeof(m2), "GET %s: still rate limited after %d waits",
@@ -393,7 +462,7 @@ static void handle_response(struct http_request *r, void *ud)
         }
         http_request_free(j->req);
         j->req = NULL;
-        j->not_before = 0;      /* the workspace pause covers it */
+        j->not_before = 0;      /* the class's pause covers it */
         enqueue(c, j);
         return;
     }
@@ -469,25 +538,95 @@ static void start_job(struct seg_client *c, struct seg_job *j)
     c->in_flight++;
 }
 
-static double effective_rate_per_s(const struct seg_client *c)
+static bool bucket_limited(const struct rate_bucket *b)
 {
-    double b = c->o.request_budget * c->rate_factor;
-    /* Burst of one token: refill at (budget-1)/60 so that no 60 s window
-     * holds more than `budget` requests. */
-    return b > 1 ? (b - 1) / 60.0 : b / 60.0;
+    return b->per_min > 0;
+}
+
+/* Tokens the bucket may hold: its max_burst, unless its rate is so low
+ * that a burst would be most of a minute's share. */
+static double bucket_burst(const struct rate_bucket *b)
+{
+    double r = b->per_min * b->rate_factor;
+    return r >= 4 * b->max_burst ? b->max_burst : 1;
+}
+
+static double bucket_rate_per_s(const struct rate_bucket *b)
+{
+    double r = b->per_min * b->rate_factor, burst = bucket_burst(b);
+    /* Refill at (r - burst)/60 so that no 60 s window holds more than r
+     * requests: burst at its start plus the refill during it. */
+    return r > burst ? (r - burst) / 60.0 : r / 60.0;
+}
+
+/* Give 10 % of the rate back per quiet minute after a 429, counted from
+ * the 429 (a 429 sets last_recover too), however seldom the client is
+ * ticked. */
+static void bucket_recover(struct seg_client *c, struct rate_bucket *b,
+                           enum seg_rate_class rc, double now)
+{
+    if (b->rate_factor >= 1 || now - b->last_recover < 60)
+        return;
+    double minutes = floor((now - b->last_recover) / 60);
+    b->rate_factor += 0.1 * minutes;
+    if (b->rate_factor > 1 - 1e-9)     /* 0.7 + 3 x 0.1 is not 1.0 */
+        b->rate_factor = 1;
+    b->last_recover += 60 * minutes;
+    log_info("segment: ws=%s %s budget recovering: %.0f/min", c->workspace,
+             seg_rate_class_name(rc), b->per_min * b->rate_factor);
+}
+
+static void bucket_refill(struct rate_bucket *b, double now)
+{
+    if (bucket_limited(b)) {
+        b->tokens += (now - b->last_refill) * bucket_rate_per_s(b);
+        if (b->tokens > bucket_burst(b))
+            b->tokens = bucket_burst(b);
+    }
+    b->last_refill = now;
+}
+
+/* Seconds until the bucket holds a whole token (0 when it does). */
+static double bucket_ready_in(const struct rate_bucket *b)
+{
+    if (!bucket_limited(b) || b->tokens >= 1)
+        return 0;
+    return (1 - b->tokens) / bucket_rate_per_s(b);
+}
+
+static void bucket_take(struct rate_bucket *b)
+{
+    if (bucket_limited(b))
+        b->tokens -= 1;
+}
+
+/* When job j may start as far as its own back-off and its class go
+ * (its class's pause and bucket); the workspace bucket is checked apart. */
+static double job_ready_at(const struct seg_client *c, const struct seg_job *j,
+                           double now)
+{
+    const struct rate_bucket *b = &c->cls[seg_endpoint_rate_class(j->ep)];
+    double t = j->not_before;
+    if (b->paused_until > t)
+        t = b->paused_until;
+    if (now + bucket_ready_in(b) > t)
+        t = now + bucket_ready_in(b);
+    return t;
 }
 
 /* Pick the queued job to run next: highest priority, then oldest; skip
- * jobs still backing off.  Returns its index or -1. */
+ * jobs still backing off and jobs whose class is paused or out of tokens.
+ * Returns its index or -1; *earliest is when a skipped job could start. */
 static long pick(const struct seg_client *c, double now, double *earliest)
 {
     long best = -1;
     *earliest = INFINITY;
     for (size_t i = 0; i < c->nqueue; i++) {
         const struct seg_job *j = c->queue[i];
-        if (j->not_before > now) {
-            if (j->not_before < *earliest)
-                *earliest = j->not_before;
+        double ready = job_ready_at(c, j, now);
+        if (ready > now) {
+            if (ready < *earliest)
+                *earliest = ready;
             continue;
         }
         if (best < 0 || j->priority > c->queue[best]->priority ||
@@ -501,43 +640,30 @@ static long pick(const struct seg_client *c, double now, double *earliest)
 double seg_client_tick(struct seg_client *c)
 {
     double now = mono_s(c);
-    bool unlimited = c->o.request_budget <= 0;
 
-    /* Give 10 % of the budget back per quiet minute after a 429, counted
-     * from the 429 (a 429 sets last_recover too), however seldom the
-     * client is ticked. */
-    if (c->rate_factor < 1 && now - c->last_recover >= 60) {
-        double minutes = floor((now - c->last_recover) / 60);
-        c->rate_factor += 0.1 * minutes;
-        if (c->rate_factor > 1 - 1e-9)     /* 0.7 + 3 x 0.1 is not 1.0 */
-            c->rate_factor = 1;
-        c->last_recover += 60 * minutes;
-        log_info("segment: ws=%s budget recovering: %.0f/min", c->workspace,
-                 c->o.request_budget * c->rate_factor);
+    for (int rc = 0; rc < SEGRC__COUNT; rc++) {
+        bucket_recover(c, &c->cls[rc], (enum seg_rate_class)rc, now);
+        bucket_refill(&c->cls[rc], now);
     }
-    if (!unlimited) {
-        c->tokens += (now - c->last_refill) * effective_rate_per_s(c);
-        if (c->tokens > 1)
-            c->tokens = 1;
-    }
-    c->last_refill = now;
-
-    if (now < c->paused_until)
-        return c->paused_until - now;
+    bucket_refill(&c->total, now);
 
     double earliest = INFINITY;
     while (c->nqueue > 0 && c->in_flight < c->o.max_concurrency) {
-        if (!unlimited && c->tokens < 1) {
-            double need = (1 - c->tokens) / effective_rate_per_s(c);
-            return need < earliest - now ? need : earliest - now;
+        double need = bucket_ready_in(&c->total);
+        if (need > 0) {
+            /* Nothing starts before the workspace has a token, nor before
+             * some job is ready. */
+            if (pick(c, now, &earliest) >= 0 || !isfinite(earliest))
+                return need;
+            return fmax(need, earliest - now);
         }
         long i = pick(c, now, &earliest);
         if (i < 0)
             break;
         struct seg_job *j = c->queue[i];
         c->queue[i] = c->queue[--c->nqueue];
-        if (!unlimited)
-            c->tokens -= 1;
+        bucket_take(&c->total);
+        bucket_take(&c->cls[seg_endpoint_rate_class(j->ep)]);
         start_job(c, j);
     }
     if (c->nqueue == 0 || c->in_flight >= c->o.max_concurrency)
@@ -565,7 +691,15 @@ void seg_client_stats(const struct seg_client *c, struct seg_client_stats *out)
     *out = c->st;
     out->in_flight = c->in_flight;
     out->queued = c->nqueue;
-    out->effective_budget = c->o.request_budget * c->rate_factor;
     double now = mono_s(c);
-    out->paused_for_s = c->paused_until > now ? c->paused_until - now : 0;
+    for (int rc = 0; rc < SEGRC__COUNT; rc++) {
+        const struct rate_bucket *b = &c->cls[rc];
+        out->class_budget[rc] = bucket_limited(b) ? b->per_min * b->rate_factor
+                                                  : 0;
+        out->class_paused_for_s[rc] = b->paused_until > now
+                                          ? b->paused_until - now : 0;
+    }
+    out->effective_budget = c->o.request_budget *
+                            c->cls[SEGRC_GENERAL].rate_factor;
+    out->paused_for_s = out->class_paused_for_s[SEGRC_GENERAL];
 }

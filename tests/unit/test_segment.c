@@ -2,9 +2,11 @@
  * test_segment.c - the Segment API client (api/segment.h) on a fake clock
  * and a fake transport (fake_transport.h): the request budget, concurrency
  * and priorities, 429 handling (msBeforeNext, X-RateLimit-Reset, back-off
- * with jitter, the workspace pause, the lowered and recovering budget),
- * retries of 5xx / timeouts / unusable bodies, 401/403, 404, 422,
- * pagination, and that the token never leaks into a message or a log line.
+ * with jitter, the pause, the lowered and recovering budget, each per rate
+ * class: /events/volume apart from the rest, within one workspace budget),
+ * retries of 5xx / timeouts / unusable bodies, 401 (workspace-wide), 403
+ * (that call only), 404, 422, pagination (repeating cursors), and that the
+ * token never leaks into a message or a log line.
  *
  * Nothing here sleeps: time moves only when a test moves the fake clock,
  * usually by exactly what seg_client_tick() asked for, as the daemon's loop
@@ -113,6 +115,8 @@ struct call {
     char msg[1024];
     int npages;
     const char *next;           /* cursor handed back for every page */
+    bool number_next;           /* ...with the page number appended */
+    const char *const *nexts;   /* or these, one per page (NULL ends) */
 };
 
 static int page_cb(void *ud, const char *body, size_t len, char **next,
@@ -124,7 +128,16 @@ static int page_cb(void *ud, const char *body, size_t len, char **next,
         snprintf(err, errlen, "not a JSON object");
         return -1;
     }
-    *next = k->next ? xstrdup(k->next) : NULL;
+    if (k->nexts) {
+        const char *n = k->nexts[k->npages - 1];
+        *next = n ? xstrdup(n) : NULL;
+    } else if (k->next && k->number_next) {
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%s%d", k->next, k->npages);
+        *next = xstrdup(buf);
+    } else {
+        *next = k->next ? xstrdup(k->next) : NULL;
+    }
     return 0;
 }
 
@@ -215,6 +228,25 @@ static size_t max_per_minute(const struct fake_transport *f)
         for (size_t j = i; j < f->nsent && f->sent[j].mono <=
                  f->sent[i].mono + 60 + EPS; j++)
             n++;
+        if (n > best)
+            best = n;
+    }
+    return best;
+}
+
+/* Most requests whose URL contains needle (all when NULL) that started
+ * within any closed 60 s window. */
+static size_t max_per_minute_of(const struct fake_transport *f,
+                                const char *needle)
+{
+    size_t best = 0;
+    for (size_t i = 0; i < f->nsent; i++) {
+        if (needle && !strstr(f->sent[i].url, needle))
+            continue;
+        size_t n = 0;
+        for (size_t j = i; j < f->nsent && f->sent[j].mono <=
+                 f->sent[i].mono + 60 + EPS; j++)
+            n += !needle || strstr(f->sent[j].url, needle) != NULL;
         if (n > best)
             best = n;
     }
@@ -529,6 +561,174 @@ static void test_429_budget_drops_and_recovers(void **state)
     env_free(&e);
 }
 
+/* A 429 on /events/volume pauses and slows volume only: the other
+ * endpoints go on at their full budget. */
+static void test_volume_429_does_not_pause_others(void **state)
+{
+    (void)state;
+    struct env e;
+    struct seg_client_opts o = opts_default();
+    o.request_budget = 120;
+    o.max_concurrency = 4;
+    env_init(&e, o);
+    assert_true(seg_endpoint_rate_class(SEGEP_EVENTS_VOLUME) == SEGRC_VOLUME);
+    assert_true(seg_endpoint_rate_class(SEGEP_DELIVERY_METRICS) ==
+                SEGRC_GENERAL);
+    struct seg_client_stats st = stats(&e);
+    assert_between(st.class_budget[SEGRC_VOLUME], 60, 60);  /* its own cap */
+    assert_between(st.class_budget[SEGRC_GENERAL], 120, 120);
+
+    struct call v = { 0 }, v2 = { 0 }, d[5] = { { 0 } };
+    call_ep(&e, &v, SEGEP_EVENTS_VOLUME, "/events/volume?g=1", false, 5);
+    tick(&e);
+    char *body = fake_fixture("error-429.json");         /* 41.25 s */
+    fake_reply_with(&e.fake, 0, 429, body);
+    free(body);
+    st = stats(&e);
+    assert_between(st.class_paused_for_s[SEGRC_VOLUME], 41.25, 41.5);
+    assert_between(st.class_budget[SEGRC_VOLUME], 42, 42);
+    assert_int_equal(st.class_rate_limited[SEGRC_VOLUME], 1);
+    assert_between(st.paused_for_s, 0, 0);
+    assert_between(st.class_paused_for_s[SEGRC_GENERAL], 0, 0);
+    assert_between(st.effective_budget, 120, 120);
+
+    /* Delivery metrics start at once and keep the general pace (one every
+     * 60/119 s), while volume waits out its pause. */
+    call_ep(&e, &v2, SEGEP_EVENTS_VOLUME, "/events/volume?g=2", false, 5);
+    for (size_t i = 0; i < ARRAY_SIZE(d); i++)
+        call_ep(&e, &d[i], SEGEP_DELIVERY_METRICS, "/destinations/x/"
+                "delivery-metrics", false, 0);
+    for (int n = 0; n < 200 && clock_mono(e.clock) < 41; n++) {
+        double w = tick(&e);
+        while (e.fake.npending)
+            fake_reply_with(&e.fake, 0, 200, "{}");
+        advance(&e, fmin(fmax(w, EPS), 41 - clock_mono(e.clock) + EPS));
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(d); i++)
+        assert_int_equal(d[i].st, SEG_OK);
+    assert_int_equal(d[4].ndone, 1);
+    assert_true(e.fake.sent[5].mono < 5);
+    assert_int_equal(v.ndone, 0);
+    assert_int_equal(v2.ndone, 0);
+    for (size_t i = 1; i < e.fake.nsent; i++)
+        assert_null(strstr(fake_url(&e.fake, i), "/events/volume"));
+
+    /* After the pause both volume calls go... */
+    wait_for_sent(&e, 7, 5);
+    assert_int_equal(e.fake.nsent, 7);
+    assert_true(e.fake.sent[6].mono >= 41.25);
+    assert_string_equal(fake_url(&e.fake, 6), BASE "/events/volume?g=1");
+    fake_reply_with(&e.fake, 0, 200, "{}");
+    wait_for_sent(&e, 8, 5);
+    fake_reply_with(&e.fake, 0, 200, "{}");
+    assert_int_equal(v.st, SEG_OK);
+    assert_int_equal(v2.st, SEG_OK);
+
+    /* ...and then at volume's lowered pace: 42/min, 48/min from a quiet
+     * minute after the 429, while the general budget stays whole. */
+    struct call more[100] = { { 0 } };
+    for (size_t i = 0; i < ARRAY_SIZE(more); i++)
+        call_ep(&e, &more[i], SEGEP_EVENTS_VOLUME, "/events/volume?m", false,
+                5);
+    run_instant(&e, 60, 4);
+    size_t n = max_per_minute_of(&e.fake, "/events/volume");
+    if (n > 48 || n < 40)
+        fail_msg("%zu volume requests in a minute", n);
+    assert_between(stats(&e).effective_budget, 120, 120);
+    env_free(&e);
+}
+
+/* And the other way round: a 429 on delivery metrics pauses the general
+ * class; volume goes on. */
+static void test_other_429_does_not_pause_volume(void **state)
+{
+    (void)state;
+    struct env e;
+    struct seg_client_opts o = opts_default();
+    o.request_budget = 120;
+    o.max_concurrency = 4;
+    env_init(&e, o);
+    struct call d = { 0 }, d2 = { 0 }, v = { 0 };
+    call_ep(&e, &d, SEGEP_DELIVERY_METRICS, "/destinations/x/delivery-metrics",
+            false, 0);
+    tick(&e);
+    char *body = fake_fixture("error-429.json");         /* 41.25 s */
+    fake_reply_with(&e.fake, 0, 429, body);
+    free(body);
+    struct seg_client_stats st = stats(&e);
+    assert_between(st.paused_for_s, 41.25, 41.5);
+    assert_between(st.effective_budget, 84, 84);
+    assert_between(st.class_paused_for_s[SEGRC_VOLUME], 0, 0);
+    assert_between(st.class_budget[SEGRC_VOLUME], 60, 60);
+
+    call(&e, &d2, "/sources", 0);
+    call_ep(&e, &v, SEGEP_EVENTS_VOLUME, "/events/volume", false, 5);
+    advance(&e, 1);             /* the workspace bucket has a token again */
+    double w = tick(&e);
+    assert_int_equal(e.fake.nsent, 2);
+    assert_string_equal(fake_url(&e.fake, 1), BASE "/events/volume");
+    fake_reply_with(&e.fake, 0, 200, "{}");
+    assert_int_equal(v.st, SEG_OK);
+    /* The general calls wait for the end of their pause. */
+    assert_between(w, 40, 40.5);
+    advance(&e, 40);
+    tick(&e);
+    assert_int_equal(e.fake.nsent, 2);
+    wait_for_sent(&e, 3, 5);
+    assert_true(e.fake.sent[2].mono >= 41.25);
+    fake_reply_with(&e.fake, 0, 200, "{}");
+    wait_for_sent(&e, 4, 5);
+    fake_reply_with(&e.fake, 0, 200, "{}");
+    assert_int_equal(d.st, SEG_OK);
+    assert_int_equal(d2.st, SEG_OK);
+    env_free(&e);
+}
+
+/* Volume (at a higher priority, as the poller queues it) gets what it
+ * needs up to its 60/min, the rest of the budget goes to the others, and
+ * together they never exceed the budget in any 60 s window. */
+static void test_budget_shared_with_volume(void **state)
+{
+    (void)state;
+    static const double budgets[] = { 100, 60, 30 };
+    for (size_t bi = 0; bi < ARRAY_SIZE(budgets); bi++) {
+        const double B = budgets[bi];
+        const double V = fmin(B, 60);
+        struct env e;
+        struct seg_client_opts o = opts_default();
+        o.request_budget = B;
+        o.max_concurrency = 4;
+        env_init(&e, o);
+        enum { N = 2000 };
+        struct call *k = xcalloc(N, sizeof(*k));
+        for (int i = 0; i < N; i++) {
+            if (i % 2)
+                call_ep(&e, &k[i], SEGEP_EVENTS_VOLUME, "/events/volume",
+                        false, 5);
+            else
+                call_ep(&e, &k[i], SEGEP_DELIVERY_METRICS,
+                        "/destinations/x/delivery-metrics", false, 0);
+        }
+        run_instant(&e, 600, 4);
+        size_t nvol = 0;
+        for (size_t i = 0; i < e.fake.nsent; i++)
+            nvol += strstr(e.fake.sent[i].url, "/events/volume") != NULL;
+        size_t total = max_per_minute_of(&e.fake, NULL);
+        size_t vol = max_per_minute_of(&e.fake, "/events/volume");
+        if (total > (size_t)B || vol > (size_t)V)
+            fail_msg("budget %.0f: %zu per minute, %zu of them volume", B,
+                     total, vol);
+        /* Volume got its share (10 minutes of V/min, less its burst),
+         * the others the rest of the budget, and the budget was used. */
+        assert_true(nvol >= (size_t)((V - 2) * 10) - 2);   /* burst of 2 */
+        assert_true(e.fake.nsent >= (size_t)(0.95 * B * 10));
+        if (B > V)
+            assert_true(e.fake.nsent - nvol >= (size_t)(0.9 * (B - V) * 10));
+        env_free(&e);
+        free(k);
+    }
+}
+
 /* ---- 5xx, timeouts, bodies ---------------------------------------------- */
 
 static void test_5xx_and_timeouts_retried_with_backoff(void **state)
@@ -696,7 +896,7 @@ static void test_401_fails_every_queued_call(void **state)
     env_free(&e);
 }
 
-static void test_403_with_calls_in_flight(void **state)
+static void test_401_with_calls_in_flight(void **state)
 {
     (void)state;
     struct env e;
@@ -709,15 +909,55 @@ static void test_403_with_calls_in_flight(void **state)
     call(&e, &c, "/c", 0);
     tick(&e);
     assert_int_equal(e.fake.npending, 2);
-    fake_reply_with(&e.fake, 0, 403, "{\"errors\":[{\"type\":\"Forbidden\","
-                    "\"message\":\"token lacks permission\"}]}");
-    assert_done(&a, SEG_AUTH, "HTTP 403: token lacks permission");
-    assert_done(&c, SEG_AUTH, "HTTP 403: token lacks permission");
+    fake_reply_with(&e.fake, 0, 401, "{\"errors\":[{\"type\":\"Unauthorized\","
+                    "\"message\":\"token revoked\"}]}");
+    assert_done(&a, SEG_AUTH, "HTTP 401: token revoked");
+    assert_done(&c, SEG_AUTH, "HTTP 401: token revoked");
     assert_int_equal(b.ndone, 0);           /* in flight: its own answer */
     assert_true(stats(&e).unauthorized);
     fake_reply_with(&e.fake, 0, 200, "{}");
     assert_int_equal(b.st, SEG_OK);
     assert_false(stats(&e).unauthorized);
+    env_free(&e);
+}
+
+/* 403: the token is good but lacks a permission for that endpoint; the
+ * other calls, queued or in flight, go on, and the workspace is not
+ * marked unauthorized. */
+static void test_403_fails_only_that_call(void **state)
+{
+    (void)state;
+    struct env e;
+    struct seg_client_opts o = opts_default();
+    o.max_concurrency = 2;
+    env_init(&e, o);
+    struct call a = { 0 }, b = { 0 }, c = { 0 };
+    call_ep(&e, &a, SEGEP_USAGE_MTU, "/usage/mtu/daily?period=2026-08-01",
+            false, 0);
+    call(&e, &b, "/b", 0);
+    call(&e, &c, "/c", 0);
+    tick(&e);
+    assert_int_equal(e.fake.npending, 2);
+    fake_reply_with(&e.fake, 0, 403, "{\"errors\":[{\"type\":\"Forbidden\","
+                    "\"message\":\"token lacks permission\"}]}");
+    assert_done(&a, SEG_FORBIDDEN, "GET /usage/mtu/daily?period=2026-08-01: "
+                "HTTP 403: token lacks permission");
+    assert_int_equal(b.ndone, 0);
+    assert_int_equal(c.ndone, 0);           /* still queued */
+    struct seg_client_stats st = stats(&e);
+    assert_false(st.unauthorized);
+    assert_int_equal(st.queued, 1);
+    assert_int_equal(st.by_class[SEGEP_USAGE_MTU][SEGCLS_AUTH], 1);
+    assert_int_equal(st.failures, 1);
+    /* Not retried; the rest runs as usual. */
+    tick(&e);
+    assert_int_equal(e.fake.nsent, 3);
+    fake_reply_with(&e.fake, 0, 200, "{}");
+    fake_reply_with(&e.fake, 0, 200, "{}");
+    assert_int_equal(b.st, SEG_OK);
+    assert_int_equal(c.st, SEG_OK);
+    assert_no_more_requests(&e);
+    assert_string_equal(seg_status_name(SEG_FORBIDDEN), "forbidden");
     env_free(&e);
 }
 
@@ -923,6 +1163,7 @@ static void test_page_cap(void **state)
     env_init(&e, o);
     struct call a = { 0 };
     a.next = "Mg==";            /* there is always another page */
+    a.number_next = true;       /* with a new cursor each time */
     call_ep(&e, &a, SEGEP_SOURCES, "/sources", true, 0);
     for (int n = 0; n < 10 && !a.ndone; n++) {
         tick(&e);
@@ -933,6 +1174,40 @@ static void test_page_cap(void **state)
     assert_int_equal(a.npages, 3);
     assert_int_equal(e.fake.nsent, 3);
     env_free(&e);
+}
+
+/* A cursor the listing already followed: following it again would go
+ * round in circles until the page cap.  The call ends with an error that
+ * names the endpoint, and nothing more goes out. */
+static void test_repeating_cursor_ends_listing(void **state)
+{
+    (void)state;
+    static const char *const loop[] = { "QQ==", "Qg==", "QQ==", NULL };
+    static const char *const same[] = { "QQ==", "QQ==", NULL };
+    static const struct {
+        const char *const *nexts;
+        int pages;
+    } cases[] = { { loop, 3 }, { same, 2 } };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        struct env e;
+        env_init(&e, opts_default());
+        struct call a = { 0 };
+        a.nexts = cases[i].nexts;
+        call_ep(&e, &a, SEGEP_DESTINATIONS,
+                "/sources/s1/connected-destinations", true, 0);
+        for (int n = 0; n < 10 && !a.ndone; n++) {
+            tick(&e);
+            if (e.fake.npending)
+                fake_reply_with(&e.fake, 0, 200, "{}");
+        }
+        assert_int_equal(a.npages, cases[i].pages);
+        assert_done(&a, SEG_BADBODY, "connected_destinations: GET "
+                    "/sources/s1/connected-destinations: pagination cursor "
+                    "'QQ==' repeats");
+        assert_int_equal(e.fake.nsent, (size_t)cases[i].pages);
+        assert_no_more_requests(&e);
+        env_free(&e);
+    }
 }
 
 /* ---- cancellation ------------------------------------------------------- */
@@ -974,17 +1249,22 @@ int main(void)
         cmocka_unit_test(test_429_exponential_backoff_with_jitter),
         cmocka_unit_test(test_429_gives_up_after_max_waits),
         cmocka_unit_test(test_429_budget_drops_and_recovers),
+        cmocka_unit_test(test_volume_429_does_not_pause_others),
+        cmocka_unit_test(test_other_429_does_not_pause_volume),
+        cmocka_unit_test(test_budget_shared_with_volume),
         cmocka_unit_test(test_5xx_and_timeouts_retried_with_backoff),
         cmocka_unit_test(test_backoff_capped_at_60s),
         cmocka_unit_test(test_408_retried),
         cmocka_unit_test(test_unusable_body_retried_then_badbody),
         cmocka_unit_test(test_401_fails_every_queued_call),
-        cmocka_unit_test(test_403_with_calls_in_flight),
+        cmocka_unit_test(test_401_with_calls_in_flight),
+        cmocka_unit_test(test_403_fails_only_that_call),
         cmocka_unit_test(test_404_and_422_report_message_and_path),
         cmocka_unit_test(test_token_never_in_messages_or_logs),
         cmocka_unit_test(test_pagination_count_and_encoded_cursor),
         cmocka_unit_test(test_unpaged_call_ignores_cursor),
         cmocka_unit_test(test_page_cap),
+        cmocka_unit_test(test_repeating_cursor_ends_listing),
         cmocka_unit_test(test_cancel_and_abort),
     };
     log_set_level(LOG_ERR);     /* the 429 and retry lines are expected */
