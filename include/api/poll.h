@@ -11,14 +11,36 @@
  *
  * Labels of the samples (borrowed for the duration of the callback):
  *   connection: workspace, source, source_id, destination, destination_id,
- *               destination_type
- *   source:     workspace, source, source_id (event volume samples are
- *               stamped at the END of their bucket, so a window
- *               (now - 1h, now] holds the last complete hour)
+ *               destination_type [, mode]
+ *   source:     workspace, source, source_id: event volume of one selected
+ *               source;
+ *               workspace alone: the workspace total, the sum over every
+ *               group of the response (all sources, selected or not,
+ *               whatever the source filters), one sample per bucket of the
+ *               window asked for (0 when no group has that bucket), emitted
+ *               when the whole listing was read.  Both are stamped at the
+ *               END of their bucket, so a window (now - 1h, now] holds the
+ *               last complete hour.
  *   usage:      workspace [, source, source_id for per-source rows]
  * "source" is the source slug, "destination" the destination instance name
  * (its catalog slug when the name is empty), destination_type the catalog
- * slug.
+ * slug.  mode is "cloud" or "device" when the destination's catalog entry
+ * allows only that mode, and absent otherwise (the API does not say which
+ * mode an instance that could use either was set up in; see
+ * enum seg_dest_mode in api/segment_parse.h).
+ *
+ * Scoped failures: a 401 stops the whole workspace (health.unauthorized);
+ * a 403 only marks its endpoint forbidden (health.forbidden[]) until that
+ * endpoint succeeds again; a 404 on one source's connected destinations
+ * (a source deleted since the listing) skips that source, and the rest of
+ * the discovery still counts.  Listings drop items repeated across pages
+ * (sources and destinations by id, usage rows by source and day, volume
+ * groups by source), so a cursor that goes back cannot double a count.
+ *
+ * Usage periods: the usage endpoints are asked for the billing period
+ * containing now: the cycle of the workspace's billing_cycle_day, unless
+ * the periodStart/periodEnd of rows already read say otherwise (they
+ * win; poller_period() returns the latest such period).
  *
  * Time: health times and last_polled are wall times of the poller's clock,
  * which its seg_client runs on too; the windows of the polls are computed
@@ -41,14 +63,17 @@ struct sample_sink {
     void *ud;
 };
 
+/* One event-volume bucket (t = its end) of bucket_s seconds (60, 3600). */
 struct poll_volume_point {
-    double t, count;
+    double t, count, bucket_s;
 };
 
 struct poll_source {
     char *id, *slug, *name;
-    /* Recent event-volume buckets, oldest first, to give connection series
-     * their source_volume (events received during the delivery window). */
+    /* Recent event-volume buckets, ordered by end time, to give connection
+     * series their source_volume (events received during the delivery
+     * window): enough for POLL_DELIVERY_WINDOW_MAX_S, minute buckets for
+     * the recent part and hourly ones (from back-fill) before that. */
     struct poll_volume_point *vol;
     size_t nvol, vol_cap;
 };
@@ -59,6 +84,8 @@ struct poll_connection {
     char *dest_id;
     char *dest_name;
     char *dest_slug;                    /* catalog slug */
+    const char *mode;                   /* "cloud", "device" or NULL
+                                           (static strings) */
     double last_polled;                 /* wall time of the last good poll */
     int priority;                       /* raised by the scheduler for
                                            connections with active alerts */
@@ -77,11 +104,26 @@ struct poll_health {
     double last_attempt[POLL__COUNT];
     unsigned long errors[POLL__COUNT];  /* failed calls */
     char last_error[POLL__COUNT][POLL_ERROR_MAX];
-    bool unauthorized;
+    unsigned long cancelled[POLL__COUNT];   /* calls cancelled before they
+                                               finished (poller_cancel) */
+    bool unauthorized;                  /* 401: the token is refused */
+    /* 403 per endpoint: the token lacks that permission.  Set by a 403 of
+     * the endpoint, with the message (the request and Segment's message)
+     * and since when (wall time); cleared when the endpoint succeeds. */
+    bool forbidden[SEGEP__COUNT];
+    double forbidden_since[SEGEP__COUNT];
+    char forbidden_msg[SEGEP__COUNT][POLL_ERROR_MAX];
     bool discovered;                    /* at least one discovery succeeded */
     size_t nsources, nconnections;
+    size_t nsources_skipped;            /* sources of the last discovery
+                                           left out: their connected
+                                           destinations were a 404 */
+    unsigned long sources_skipped;      /* the same, over all discoveries */
     unsigned long samples;              /* samples handed to the sink */
 };
+
+/* Delivery metrics at MINUTE granularity accept windows up to 4 hours. */
+#define POLL_DELIVERY_WINDOW_MAX_S (4 * 3600.0)
 
 struct poller;
 
@@ -99,10 +141,17 @@ void poller_free(struct poller *p);
 
 /* Queue a discovery (GET /sources, then connected destinations of every
  * selected enabled source).  The topology is swapped in when all calls
- * succeeded; on failure the previous one is kept. */
+ * succeeded (sources whose connected destinations are a 404 left out); on
+ * failure the previous one is kept. */
 void poller_discover(struct poller *p);
-/* One delivery-metrics request per connection, window [now - window, now]. */
+/* One delivery-metrics request per connection, window [now - window, now]
+ * with the workspace's delivery_window. */
 void poller_poll_delivery(struct poller *p, double now);
+/* The same over window_s instead (<= 0: delivery_window), capped at
+ * POLL_DELIVERY_WINDOW_MAX_S: e.g. a longer history read once at start.
+ * The samples' source_volume covers the same window. */
+void poller_poll_delivery_window(struct poller *p, double now,
+                                 double window_s);
 /* Event volume of complete buckets in [from, to) (MINUTE granularity when
  * volume_interval < 1 h, else HOUR), grouped by source. */
 void poller_poll_volume(struct poller *p, double from, double to);
@@ -110,8 +159,19 @@ void poller_poll_volume(struct poller *p, double from, double to);
  * history by the hour even when regular polls read minutes. */
 void poller_poll_volume_bucket(struct poller *p, double from, double to,
                                double bucket);
-/* The four usage endpoints for the usage period containing now. */
+/* The four usage endpoints for the usage period containing now (see
+ * poller_usage_period). */
 void poller_poll_usage(struct poller *p, double now);
+/* The latest billing period the usage rows carried (periodStart,
+ * periodEnd; unix seconds, end exclusive).  False, leaving start and end
+ * alone, until a row carried one. */
+bool poller_period(const struct poller *p, double *start, double *end);
+/* The billing period containing now as the poller sees it: the learned
+ * period when it contains now; after it, the cycle on the learned period's
+ * day of the month; else the cycle of the workspace's billing_cycle_day
+ * (core/util.h billing_cycle_utc).  [*start, *end), unix seconds. */
+void poller_usage_period(const struct poller *p, double now, double *start,
+                         double *end);
 
 /* Cancel queued calls (reload, shutdown); calls in flight finish. */
 void poller_cancel(struct poller *p);

@@ -63,6 +63,21 @@ void seg_sources_free(struct seg_sources *s);
 
 /* ---- GET /sources/{id}/connected-destinations ------------------------- */
 
+/*
+ * How a destination receives events, as far as its catalog entry tells.
+ * The API has no field for the mode one instance was set up in, only what
+ * the catalog entry (metadata) allows: its components (SERVER = cloud;
+ * BROWSER, IOS, ANDROID = device), supportedFeatures (cloudModeInstances /
+ * deviceModeInstances; "NONE" rules a mode out; "0" says nothing) and, for
+ * Actions destinations, the platforms of its actions (CLOUD; WEB, MOBILE).
+ * A mode is given only when the entry supports that mode and explicitly
+ * rules the other out; an entry that allows both, or says too little, is
+ * SEG_MODE_UNKNOWN.
+ */
+enum seg_dest_mode { SEG_MODE_UNKNOWN = 0, SEG_MODE_CLOUD, SEG_MODE_DEVICE };
+/* "cloud", "device", or NULL for SEG_MODE_UNKNOWN. */
+const char *seg_dest_mode_name(enum seg_dest_mode m);
+
 struct seg_destination {
     char *id;               /* instance id: used for delivery-metrics */
     char *name;             /* instance name, may be "" */
@@ -70,6 +85,7 @@ struct seg_destination {
     char *metadata_id;      /* catalog id (metadata.id), may be "" */
     char *source_id;
     bool enabled;
+    enum seg_dest_mode mode;
 };
 
 struct seg_destinations {

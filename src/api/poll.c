@@ -7,8 +7,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/index.h"
 #include "core/log.h"
 #include "api/segment_parse.h"
+
+/* Keys already seen in one listing, to drop items repeated across pages. */
+struct key_set {
+    struct str_list keys;
+    struct index_map map;
+};
+
+static bool key_match(const void *ctx, size_t idx, const void *key)
+{
+    const struct key_set *ks = ctx;
+    return streq(ks->keys.items[idx], key);
+}
+
+/* Add key; false when it was there already. */
+static bool key_set_add(struct key_set *ks, const char *key)
+{
+    uint64_t h = hash_str(key);
+    if (index_map_get(&ks->map, h, key_match, ks, key) != INDEX_NONE)
+        return false;
+    index_map_put(&ks->map, h, ks->keys.n);
+    str_list_add(&ks->keys, key);
+    return true;
+}
+
+static void key_set_free(struct key_set *ks)
+{
+    str_list_free(&ks->keys);
+    index_map_free(&ks->map);
+}
 
 struct topology {
     struct poll_source *sources;        /* selected enabled sources */
@@ -28,6 +58,14 @@ struct poller {
     struct topology *pending;
     int discovery_calls;                /* outstanding */
     bool discovery_failed;
+    bool *pending_skip;                 /* per pending source: 404 */
+    struct key_set pending_ids;         /* source ids, "source/dest" ids */
+    size_t discovery_dups;              /* repeated items dropped */
+    struct str_list warned_404;         /* source ids whose 404 was logged */
+    /* the latest billing period usage rows carried */
+    bool have_period;
+    double period_start, period_end;
+    double period_logged;               /* period_start last logged */
 };
 
 const char *poll_kind_name(enum poll_kind k)
@@ -35,6 +73,13 @@ const char *poll_kind_name(enum poll_kind k)
     static const char *names[POLL__COUNT] = { "discovery", "delivery",
                                               "volume", "usage" };
     return (unsigned)k < POLL__COUNT ? names[k] : "?";
+}
+
+static void conn_free(struct poll_connection *c)
+{
+    free(c->dest_id);
+    free(c->dest_name);
+    free(c->dest_slug);
 }
 
 static void topology_free(struct topology *t)
@@ -47,11 +92,8 @@ static void topology_free(struct topology *t)
         free(t->sources[i].name);
         free(t->sources[i].vol);
     }
-    for (size_t i = 0; i < t->nconns; i++) {
-        free(t->conns[i].dest_id);
-        free(t->conns[i].dest_name);
-        free(t->conns[i].dest_slug);
-    }
+    for (size_t i = 0; i < t->nconns; i++)
+        conn_free(&t->conns[i]);
     free(t->sources);
     free(t->conns);
     memset(t, 0, sizeof(*t));
@@ -98,6 +140,9 @@ void poller_free(struct poller *p)
         topology_free(p->pending);
         free(p->pending);
     }
+    free(p->pending_skip);
+    key_set_free(&p->pending_ids);
+    str_list_free(&p->warned_404);
     free(p);
 }
 
@@ -150,10 +195,37 @@ static void note_result(struct poller *p, enum poll_kind k, enum seg_status st,
     if (st == SEG_OK) {
         p->health.last_ok[k] = clock_wall(p->clock);
         p->health.unauthorized = false;
-    } else if (st != SEG_CANCELLED) {
+    } else if (st == SEG_CANCELLED) {
+        p->health.cancelled[k]++;
+    } else {
         p->health.errors[k]++;
         snprintf(p->health.last_error[k], sizeof(p->health.last_error[k]),
                  "%s: %s", seg_status_name(st), msg);
+    }
+}
+
+/* The outcome of one call of endpoint ep: a 403 marks the endpoint
+ * forbidden (logged when it starts), a success clears it. */
+static void note_endpoint(struct poller *p, enum seg_endpoint ep,
+                          enum seg_status st, const char *msg)
+{
+    struct poll_health *h = &p->health;
+    if (st == SEG_OK && h->forbidden[ep]) {
+        h->forbidden[ep] = false;
+        h->forbidden_since[ep] = 0;
+        h->forbidden_msg[ep][0] = '\0';
+        log_info("poll: ws=%s %s: allowed again", p->ws->name,
+                 seg_endpoint_name(ep));
+    } else if (st == SEG_FORBIDDEN) {
+        if (!h->forbidden[ep]) {
+            h->forbidden[ep] = true;
+            h->forbidden_since[ep] = clock_wall(p->clock);
+            log_warn("poll: ws=%s %s forbidden: %s - the token lacks this "
+                     "permission; the other endpoints go on", p->ws->name,
+                     seg_endpoint_name(ep), msg);
+        }
+        snprintf(h->forbidden_msg[ep], sizeof(h->forbidden_msg[ep]), "%s",
+                 msg);
     }
 }
 
@@ -196,53 +268,115 @@ struct dest_ctx {
     size_t source_index;        /* into p->pending->sources */
 };
 
+/* Leave out the pending sources marked skipped and their connections,
+ * renumbering the connections' source_index. */
+static void drop_skipped_sources(struct poller *p)
+{
+    struct topology *t = p->pending;
+    size_t *new_index = xcalloc(t->nsources ? t->nsources : 1,
+                                sizeof(*new_index));
+    size_t ns = 0, nc = 0;
+    for (size_t i = 0; i < t->nsources; i++) {
+        if (p->pending_skip[i]) {
+            free(t->sources[i].id);
+            free(t->sources[i].slug);
+            free(t->sources[i].name);
+            free(t->sources[i].vol);
+            continue;
+        }
+        new_index[i] = ns;
+        t->sources[ns++] = t->sources[i];
+    }
+    for (size_t i = 0; i < t->nconns; i++) {
+        struct poll_connection *c = &t->conns[i];
+        if (p->pending_skip[c->source_index]) {
+            conn_free(c);
+            continue;
+        }
+        c->source_index = new_index[c->source_index];
+        t->conns[nc++] = *c;
+    }
+    t->nsources = ns;
+    t->nconns = nc;
+    free(new_index);
+}
+
+static void discovery_reset(struct poller *p)
+{
+    free(p->pending);
+    p->pending = NULL;
+    free(p->pending_skip);
+    p->pending_skip = NULL;
+    key_set_free(&p->pending_ids);
+    p->discovery_dups = 0;
+}
+
+static void fix_source_pointers(struct topology *t)
+{
+    for (size_t i = 0; i < t->nconns; i++)
+        t->conns[i].source = &t->sources[t->conns[i].source_index];
+}
+
 static void discovery_finished(struct poller *p)
 {
     p->health.last_attempt[POLL_DISCOVERY] = clock_wall(p->clock);
+    if (p->discovery_dups)
+        log_warn("poll: ws=%s discovery: dropped %zu items repeated across "
+                 "pages", p->ws->name, p->discovery_dups);
     if (p->discovery_failed) {
         log_warn("poll: ws=%s discovery failed, keeping the previous "
                  "topology (%zu connections)", p->ws->name, p->topo.nconns);
         topology_free(p->pending);
-    } else {
-        /* Keep last_polled of connections that survive re-discovery. */
-        for (size_t i = 0; i < p->pending->nconns; i++) {
-            struct poll_connection *n = &p->pending->conns[i];
-            for (size_t j = 0; j < p->topo.nconns; j++) {
-                struct poll_connection *o = &p->topo.conns[j];
-                if (streq(o->dest_id, n->dest_id) &&
-                    streq(o->source->id, n->source->id)) {
-                    n->last_polled = o->last_polled;
-                    n->priority = o->priority;
-                    break;
-                }
-            }
-        }
-        /* Keep the volume history of sources that survive. */
-        for (size_t i = 0; i < p->pending->nsources; i++) {
-            struct poll_source *n = &p->pending->sources[i];
-            for (size_t j = 0; j < p->topo.nsources; j++) {
-                struct poll_source *o = &p->topo.sources[j];
-                if (streq(o->id, n->id)) {
-                    n->vol = o->vol;
-                    n->nvol = o->nvol;
-                    n->vol_cap = o->vol_cap;
-                    o->vol = NULL;
-                    o->nvol = o->vol_cap = 0;
-                    break;
-                }
-            }
-        }
-        topology_free(&p->topo);
-        p->topo = *p->pending;
-        p->health.discovered = true;
-        p->health.nsources = p->topo.nsources;
-        p->health.nconnections = p->topo.nconns;
-        log_info("poll: ws=%s discovered %zu sources, %zu connections",
-                 p->ws->name, p->topo.nsources, p->topo.nconns);
-        note_result(p, POLL_DISCOVERY, SEG_OK, "");
+        discovery_reset(p);
+        return;
     }
-    free(p->pending);
-    p->pending = NULL;
+    size_t skipped = 0;
+    for (size_t i = 0; p->pending_skip && i < p->pending->nsources; i++)
+        skipped += p->pending_skip[i];
+    if (skipped)
+        drop_skipped_sources(p);
+    fix_source_pointers(p->pending);
+    /* Keep last_polled of connections that survive re-discovery. */
+    for (size_t i = 0; i < p->pending->nconns; i++) {
+        struct poll_connection *n = &p->pending->conns[i];
+        for (size_t j = 0; j < p->topo.nconns; j++) {
+            struct poll_connection *o = &p->topo.conns[j];
+            if (streq(o->dest_id, n->dest_id) &&
+                streq(o->source->id, n->source->id)) {
+                n->last_polled = o->last_polled;
+                n->priority = o->priority;
+                break;
+            }
+        }
+    }
+    /* Keep the volume history of sources that survive. */
+    for (size_t i = 0; i < p->pending->nsources; i++) {
+        struct poll_source *n = &p->pending->sources[i];
+        for (size_t j = 0; j < p->topo.nsources; j++) {
+            struct poll_source *o = &p->topo.sources[j];
+            if (streq(o->id, n->id)) {
+                n->vol = o->vol;
+                n->nvol = o->nvol;
+                n->vol_cap = o->vol_cap;
+                o->vol = NULL;
+                o->nvol = o->vol_cap = 0;
+                break;
+            }
+        }
+    }
+    topology_free(&p->topo);
+    p->topo = *p->pending;
+    p->health.discovered = true;
+    p->health.nsources = p->topo.nsources;
+    p->health.nconnections = p->topo.nconns;
+    p->health.nsources_skipped = skipped;
+    p->health.sources_skipped += skipped;
+    log_info("poll: ws=%s discovered %zu sources, %zu connections%s",
+             p->ws->name, p->topo.nsources, p->topo.nconns,
+             skipped ? " (sources without connected destinations (404) "
+                       "left out)" : "");
+    note_result(p, POLL_DISCOVERY, SEG_OK, "");
+    discovery_reset(p);
 }
 
 static int dest_page(void *ud, const char *body, size_t len, char **next,
@@ -254,11 +388,20 @@ static int dest_page(void *ud, const char *body, size_t len, char **next,
     if (segparse_destinations(body, len, &d, err, errlen) != 0)
         return -1;
     struct topology *t = p->pending;
+    const char *source_id = t->sources[dc->source_index].id;
     /* The sources array may still grow while pages arrive: keep the index
      * and set the pointer once discovery is complete. */
     for (size_t i = 0; i < d.n; i++) {
         if (!destination_selected(p->ws, &d.items[i]))
             continue;
+        struct strbuf key = STRBUF_INIT;
+        strbuf_addf(&key, "%s/%s", source_id, d.items[i].id);
+        bool fresh = key_set_add(&p->pending_ids, strbuf_str(&key));
+        strbuf_free(&key);
+        if (!fresh) {
+            p->discovery_dups++;
+            continue;
+        }
         XGROW(t->conns, t->nconns + 1, t->conns_cap);
         struct poll_connection *c = &t->conns[t->nconns++];
         memset(c, 0, sizeof(*c));
@@ -267,6 +410,7 @@ static int dest_page(void *ud, const char *body, size_t len, char **next,
         c->dest_name = xstrdup(d.items[i].name && d.items[i].name[0]
                                    ? d.items[i].name : d.items[i].slug);
         c->dest_slug = xstrdup(d.items[i].slug);
+        c->mode = seg_dest_mode_name(d.items[i].mode);
     }
     if (d.skipped)
         log_warn("poll: ws=%s connected destinations: skipped %zu malformed "
@@ -277,26 +421,60 @@ static int dest_page(void *ud, const char *body, size_t len, char **next,
     return 0;
 }
 
-static void fix_source_pointers(struct topology *t)
+static bool str_list_has(const struct str_list *l, const char *s)
 {
-    for (size_t i = 0; i < t->nconns; i++)
-        t->conns[i].source = &t->sources[t->conns[i].source_index];
+    for (size_t i = 0; i < l->n; i++)
+        if (streq(l->items[i], s))
+            return true;
+    return false;
+}
+
+static void str_list_remove(struct str_list *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (streq(l->items[i], s)) {
+            free(l->items[i]);
+            l->items[i] = l->items[--l->n];
+            return;
+        }
+    }
+}
+
+/* A 404 on one source's connected destinations: the source went away
+ * since the listing (or the token cannot see it).  Skip it, logging it
+ * once rather than at every discovery. */
+static void skip_source(struct poller *p, size_t i, const char *msg)
+{
+    const char *id = p->pending->sources[i].id;
+    p->pending_skip[i] = true;
+    if (str_list_has(&p->warned_404, id)) {
+        log_debug("poll: ws=%s source '%s' skipped again: %s", p->ws->name,
+                  id, msg);
+        return;
+    }
+    str_list_add(&p->warned_404, id);
+    log_warn("poll: ws=%s source '%s' (%s) skipped: its connected "
+             "destinations are not found: %s", p->ws->name,
+             p->pending->sources[i].slug, id, msg);
 }
 
 static void dest_done(void *ud, enum seg_status st, const char *msg)
 {
     struct dest_ctx *dc = ud;
     struct poller *p = dc->p;
+    size_t i = dc->source_index;
     free(dc);
-    if (st != SEG_OK) {
+    note_endpoint(p, SEGEP_DESTINATIONS, st, msg);
+    if (st == SEG_NOTFOUND) {
+        skip_source(p, i, msg);
+    } else if (st != SEG_OK) {
         p->discovery_failed = true;
         note_result(p, POLL_DISCOVERY, st, msg);
+    } else {
+        str_list_remove(&p->warned_404, p->pending->sources[i].id);
     }
-    if (--p->discovery_calls == 0) {
-        if (!p->discovery_failed)
-            fix_source_pointers(p->pending);
+    if (--p->discovery_calls == 0)
         discovery_finished(p);
-    }
 }
 
 static int sources_page(void *ud, const char *body, size_t len, char **next,
@@ -309,6 +487,10 @@ static int sources_page(void *ud, const char *body, size_t len, char **next,
     for (size_t i = 0; i < s.n; i++) {
         if (!source_selected(p->ws, &s.items[i]))
             continue;
+        if (!key_set_add(&p->pending_ids, s.items[i].id)) {
+            p->discovery_dups++;
+            continue;
+        }
         struct topology *t = p->pending;
         XGROW(t->sources, t->nsources + 1, t->sources_cap);
         struct poll_source *ps = &t->sources[t->nsources++];
@@ -329,6 +511,7 @@ static int sources_page(void *ud, const char *body, size_t len, char **next,
 static void sources_done(void *ud, enum seg_status st, const char *msg)
 {
     struct poller *p = ud;
+    note_endpoint(p, SEGEP_SOURCES, st, msg);
     if (st != SEG_OK) {
         p->discovery_failed = true;
         note_result(p, POLL_DISCOVERY, st, msg);
@@ -341,6 +524,7 @@ static void sources_done(void *ud, enum seg_status st, const char *msg)
         discovery_finished(p);
         return;
     }
+    p->pending_skip = xcalloc(t->nsources, sizeof(*p->pending_skip));
     p->discovery_calls = (int)t->nsources;
     for (size_t i = 0; i < t->nsources; i++) {
         struct dest_ctx *dc = xcalloc(1, sizeof(*dc));
@@ -363,6 +547,7 @@ void poller_discover(struct poller *p)
     p->pending = xcalloc(1, sizeof(*p->pending));
     p->discovery_failed = false;
     p->discovery_calls = 0;
+    p->discovery_dups = 0;
     seg_call(p->client, SEGEP_SOURCES, "/sources", true, 10, sources_page,
              sources_done, p);
 }
@@ -386,24 +571,35 @@ static struct poll_source *source_by_id(const struct poller *p, const char *id)
     return NULL;
 }
 
-/* Remember a volume bucket (sorted, same time replaces) and forget those
- * older than the delivery window needs. */
+/* History kept per source: enough for the longest delivery window, plus an
+ * hour of slack for the lag of event volume behind delivery metrics. */
+static double volume_history_s(const struct poller *p)
+{
+    double w = p->ws->delivery_window_s;
+    return (w > POLL_DELIVERY_WINDOW_MAX_S ? w : POLL_DELIVERY_WINDOW_MAX_S) +
+           3600;
+}
+
+/* Remember a volume bucket (ordered by end time, then size; the same end
+ * and size replaces) and forget those older than the history needs. */
 static void remember_volume(struct poller *p, struct poll_source *s, double t,
-                            double count)
+                            double count, double bucket)
 {
     size_t i = s->nvol;
-    while (i > 0 && s->vol[i - 1].t > t)
+    while (i > 0 && (s->vol[i - 1].t > t ||
+                     (s->vol[i - 1].t == t && s->vol[i - 1].bucket_s > bucket)))
         i--;
-    if (i > 0 && s->vol[i - 1].t == t) {
+    if (i > 0 && s->vol[i - 1].t == t && s->vol[i - 1].bucket_s == bucket) {
         s->vol[i - 1].count = count;
     } else {
         XGROW(s->vol, s->nvol + 1, s->vol_cap);
         memmove(&s->vol[i + 1], &s->vol[i], (s->nvol - i) * sizeof(*s->vol));
         s->vol[i].t = t;
         s->vol[i].count = count;
+        s->vol[i].bucket_s = bucket;
         s->nvol++;
     }
-    double keep_from = s->vol[s->nvol - 1].t - p->ws->delivery_window_s - 3600;
+    double keep_from = s->vol[s->nvol - 1].t - volume_history_s(p);
     size_t drop = 0;
     while (drop < s->nvol && s->vol[drop].t < keep_from)
         drop++;
@@ -413,24 +609,59 @@ static void remember_volume(struct poller *p, struct poll_source *s, double t,
     }
 }
 
-/* Events the source received during the last `window` seconds of complete
- * buckets seen so far (bucket end times in (last - window, last]).  Event
- * volume lags delivery metrics by a bucket or two (only complete buckets
- * are read), so the window is taken back from the newest complete bucket
- * rather than from the delivery window's end.  False when no bucket is
- * recent enough (newer than t - window - 3 buckets). */
+/* Length of (a, b] within (lo, hi]. */
+static double overlap(double a, double b, double lo, double hi)
+{
+    double from = a > lo ? a : lo, to = b < hi ? b : hi;
+    return to > from ? to - from : 0;
+}
+
+/*
+ * Events the source received during the last `window` seconds of complete
+ * buckets seen so far: (last - window, last], last = the newest bucket end.
+ * Event volume lags delivery metrics by a bucket or two (only complete
+ * buckets are read), so the window is taken back from the newest complete
+ * bucket rather than from the delivery window's end.  The finest buckets
+ * (minutes) count first; older parts of the window that they do not reach
+ * come from coarser (hourly, back-filled) buckets, pro rata where a bucket
+ * straddles an edge.  False when no bucket is recent enough (newer than
+ * t - window - 3 buckets).
+ */
 static bool source_volume(const struct poll_source *s, double t, double window,
-                          double bucket, double *out)
+                          double *out)
 {
     if (s->nvol == 0)
         return false;
     double last = s->vol[s->nvol - 1].t;
-    if (last < t - window - 3 * bucket)
+    if (last < t - window - 3 * s->vol[s->nvol - 1].bucket_s)
         return false;
-    double sum = 0;
+    double lo = last - window;
+    double finest = INFINITY;
     for (size_t i = 0; i < s->nvol; i++)
-        if (s->vol[i].t > last - window && s->vol[i].t <= last)
-            sum += s->vol[i].count;
+        if (s->vol[i].bucket_s < finest)
+            finest = s->vol[i].bucket_s;
+    /* The finest buckets, and from where they cover the window. */
+    double sum = 0, covered_from = last;
+    for (size_t i = 0; i < s->nvol; i++) {
+        const struct poll_volume_point *v = &s->vol[i];
+        if (v->bucket_s != finest)
+            continue;
+        double in = overlap(v->t - v->bucket_s, v->t, lo, last);
+        if (in <= 0)
+            continue;
+        sum += v->count * in / v->bucket_s;
+        if (v->t - v->bucket_s < covered_from)
+            covered_from = v->t - v->bucket_s;
+    }
+    /* Coarser buckets for what lies before. */
+    for (size_t i = 0; i < s->nvol; i++) {
+        const struct poll_volume_point *v = &s->vol[i];
+        if (v->bucket_s == finest)
+            continue;
+        double in = overlap(v->t - v->bucket_s, v->t, lo, covered_from);
+        if (in > 0)
+            sum += v->count * in / v->bucket_s;
+    }
     *out = sum;
     return true;
 }
@@ -442,6 +673,7 @@ struct delivery_ctx {
     char *source_id, *dest_id;      /* to find the connection again: the
                                        topology may change meanwhile */
     double t;                       /* sample time = window end */
+    double window_s;
 };
 
 static struct poll_connection *find_conn(struct poller *p, const char *src,
@@ -452,6 +684,22 @@ static struct poll_connection *find_conn(struct poller *p, const char *src,
             streq(p->topo.conns[i].source->id, src))
             return &p->topo.conns[i];
     return NULL;
+}
+
+/* Labels of a connection's samples; returns how many were set. */
+static size_t conn_labels(const struct poller *p,
+                          const struct poll_connection *c, struct kv out[7])
+{
+    size_t n = 0;
+    out[n++] = (struct kv){ "workspace", p->ws->name };
+    out[n++] = (struct kv){ "source", c->source->slug };
+    out[n++] = (struct kv){ "source_id", c->source->id };
+    out[n++] = (struct kv){ "destination", c->dest_name };
+    out[n++] = (struct kv){ "destination_id", c->dest_id };
+    out[n++] = (struct kv){ "destination_type", c->dest_slug };
+    if (c->mode)
+        out[n++] = (struct kv){ "mode", (char *)c->mode };
+    return n;
 }
 
 static int delivery_page(void *ud, const char *body, size_t len, char **next,
@@ -470,22 +718,15 @@ static int delivery_page(void *ud, const char *body, size_t len, char **next,
     if (d.unknown_metrics)
         log_debug("poll: ws=%s ignoring %zu unknown delivery metrics (first "
                   "'%s')", p->ws->name, d.unknown_metrics, d.first_unknown);
-    struct kv labels[] = {
-        { "workspace", p->ws->name },
-        { "source", c->source->slug },
-        { "source_id", c->source->id },
-        { "destination", c->dest_name },
-        { "destination_id", c->dest_id },
-        { "destination_type", c->dest_slug },
-    };
+    struct kv labels[7];
+    size_t nlabels = conn_labels(p, c, labels);
     c->last_polled = clock_wall(p->clock);
     double sv;
-    if (source_volume(c->source, dc->t, p->ws->delivery_window_s,
-                      poller_volume_bucket(p), &sv)) {
+    if (source_volume(c->source, dc->t, dc->window_s, &sv)) {
         d.v[M_SOURCE_VOLUME] = sv;
         d.has[M_SOURCE_VOLUME] = true;
     }
-    emit(p, FAM_CONNECTION, labels, ARRAY_SIZE(labels), dc->t, d.v, d.has);
+    emit(p, FAM_CONNECTION, labels, nlabels, dc->t, d.v, d.has);
     return 0;
 }
 
@@ -493,6 +734,7 @@ static void delivery_done(void *ud, enum seg_status st, const char *msg)
 {
     struct delivery_ctx *dc = ud;
     dc->p->health.last_attempt[POLL_DELIVERY] = clock_wall(dc->p->clock);
+    note_endpoint(dc->p, SEGEP_DELIVERY_METRICS, st, msg);
     note_result(dc->p, POLL_DELIVERY, st, msg);
     free(dc->source_id);
     free(dc->dest_id);
@@ -501,10 +743,20 @@ static void delivery_done(void *ud, enum seg_status st, const char *msg)
 
 void poller_poll_delivery(struct poller *p, double now)
 {
+    poller_poll_delivery_window(p, now, 0);
+}
+
+void poller_poll_delivery_window(struct poller *p, double now,
+                                 double window_s)
+{
+    if (!(window_s > 0))
+        window_s = p->ws->delivery_window_s;
+    if (window_s > POLL_DELIVERY_WINDOW_MAX_S)
+        window_s = POLL_DELIVERY_WINDOW_MAX_S;
     /* The window ends now (to the second), not at the last whole minute:
      * an incident must not wait for the minute to end before it shows. */
     double end = floor(now);
-    double start = end - p->ws->delivery_window_s;
+    double start = end - window_s;
     for (size_t i = 0; i < p->topo.nconns; i++) {
         struct poll_connection *c = &p->topo.conns[i];
         struct delivery_ctx *dc = xcalloc(1, sizeof(*dc));
@@ -512,6 +764,7 @@ void poller_poll_delivery(struct poller *p, double now)
         dc->source_id = xstrdup(c->source->id);
         dc->dest_id = xstrdup(c->dest_id);
         dc->t = end;
+        dc->window_s = window_s;
         struct strbuf pq = STRBUF_INIT;
         strbuf_adds(&pq, "/destinations/");
         strbuf_add_urlenc(&pq, c->dest_id);
@@ -530,8 +783,29 @@ void poller_poll_delivery(struct poller *p, double now)
 
 struct volume_ctx {
     struct poller *p;
+    double start;               /* first bucket's start */
     double bucket;              /* seconds: 60 or 3600 */
+    size_t nbuckets;            /* in the window asked for */
+    double *total;              /* per bucket: sum over every group */
+    struct key_set groups;      /* source ids seen ("" = ungrouped) */
+    size_t dups;                /* groups repeated across pages */
 };
+
+static void volume_ctx_free(struct volume_ctx *vc)
+{
+    free(vc->total);
+    key_set_free(&vc->groups);
+    free(vc);
+}
+
+/* Add a point to the workspace total when it is a bucket of the window. */
+static void add_to_total(struct volume_ctx *vc, const struct seg_volume_point *pt)
+{
+    double k = (pt->time - vc->start) / vc->bucket;
+    if (k < 0 || k != floor(k) || k >= (double)vc->nbuckets)
+        return;
+    vc->total[(size_t)k] += pt->count;
+}
 
 static int volume_page(void *ud, const char *body, size_t len, char **next,
                        char *err, size_t errlen)
@@ -543,8 +817,14 @@ static int volume_page(void *ud, const char *body, size_t len, char **next,
         return -1;
     for (size_t g = 0; g < v.ngroups; g++) {
         const struct seg_volume_group *grp = &v.groups[g];
+        if (!key_set_add(&vc->groups, grp->source_id ? grp->source_id : "")) {
+            vc->dups++;
+            continue;
+        }
+        for (size_t i = 0; i < grp->npoints; i++)
+            add_to_total(vc, &grp->points[i]);
         if (!grp->source_id)
-            continue;       /* ungrouped total: not asked for */
+            continue;       /* ungrouped: only part of the total */
         struct poll_source *s = source_by_id(p, grp->source_id);
         if (!s)
             continue;       /* not a selected source */
@@ -562,7 +842,7 @@ static int volume_page(void *ud, const char *body, size_t len, char **next,
              * holds the last complete hour, and with an offset of 7d the
              * same hour last week. */
             double t_end = grp->points[i].time + vc->bucket;
-            remember_volume(p, s, t_end, grp->points[i].count);
+            remember_volume(p, s, t_end, grp->points[i].count, vc->bucket);
             emit(p, FAM_SOURCE, labels, ARRAY_SIZE(labels), t_end, vals, has);
         }
     }
@@ -575,12 +855,34 @@ static int volume_page(void *ud, const char *body, size_t len, char **next,
     return 0;
 }
 
+/* The workspace total, once every page was read (a partial sum would look
+ * like a drop). */
+static void emit_total(struct volume_ctx *vc)
+{
+    struct poller *p = vc->p;
+    struct kv labels[] = { { "workspace", p->ws->name } };
+    for (size_t i = 0; i < vc->nbuckets; i++) {
+        double vals[M__COUNT] = { 0 };
+        bool has[M__COUNT] = { 0 };
+        vals[M_EVENT_VOLUME] = vc->total[i];
+        has[M_EVENT_VOLUME] = true;
+        emit(p, FAM_SOURCE, labels, ARRAY_SIZE(labels),
+             vc->start + (double)(i + 1) * vc->bucket, vals, has);
+    }
+}
+
 static void volume_done(void *ud, enum seg_status st, const char *msg)
 {
     struct volume_ctx *vc = ud;
     struct poller *p = vc->p;
-    free(vc);
+    if (vc->dups)
+        log_warn("poll: ws=%s event volume: dropped %zu groups repeated "
+                 "across pages", p->ws->name, vc->dups);
+    if (st == SEG_OK)
+        emit_total(vc);
+    volume_ctx_free(vc);
     p->health.last_attempt[POLL_VOLUME] = clock_wall(p->clock);
+    note_endpoint(p, SEGEP_EVENTS_VOLUME, st, msg);
     note_result(p, POLL_VOLUME, st, msg);
 }
 
@@ -616,7 +918,10 @@ void poller_poll_volume_bucket(struct poller *p, double from, double to,
     seg_query_add(&pq, "groupBy.0", "source");
     struct volume_ctx *vc = xcalloc(1, sizeof(*vc));
     vc->p = p;
+    vc->start = start;
     vc->bucket = bucket;
+    vc->nbuckets = (size_t)llround((end - start) / bucket);
+    vc->total = xcalloc(vc->nbuckets, sizeof(*vc->total));
     seg_call(p->client, SEGEP_EVENTS_VOLUME, strbuf_str(&pq), true, 5,
              volume_page, volume_done, vc);
     strbuf_free(&pq);
@@ -624,10 +929,33 @@ void poller_poll_volume_bucket(struct poller *p, double from, double to,
 
 /* ---- usage ----------------------------------------------------------------------- */
 
+static const enum seg_endpoint usage_endpoints[USAGE__COUNT] = {
+    [USAGE_MTU_SOURCES] = SEGEP_USAGE_MTU_SOURCES,
+    [USAGE_MTU_WORKSPACE] = SEGEP_USAGE_MTU,
+    [USAGE_API_CALLS_SOURCES] = SEGEP_USAGE_API_CALLS_SOURCES,
+    [USAGE_API_CALLS_WORKSPACE] = SEGEP_USAGE_API_CALLS,
+};
+
 struct usage_ctx {
     struct poller *p;
     enum seg_usage_kind kind;
+    struct key_set rows;        /* "sourceId/timestamp" seen */
+    size_t dups;
 };
+
+/* A row's billing period, when it carries a sane one: remember the
+ * latest. */
+static void learn_period(struct poller *p, const struct seg_usage_row *row)
+{
+    double ps = row->period_start, pe = row->period_end;
+    if (!isfinite(ps) || !isfinite(pe) || pe <= ps)
+        return;
+    if (p->have_period && ps <= p->period_start)
+        return;
+    p->have_period = true;
+    p->period_start = ps;
+    p->period_end = pe;
+}
 
 static int usage_page(void *ud, const char *body, size_t len, char **next,
                       char *err, size_t errlen)
@@ -639,6 +967,14 @@ static int usage_page(void *ud, const char *body, size_t len, char **next,
         return -1;
     for (size_t i = 0; i < u.nrows; i++) {
         const struct seg_usage_row *row = &u.rows[i];
+        char key[160];
+        snprintf(key, sizeof(key), "%.120s/%.0f",
+                 row->source_id ? row->source_id : "", row->time);
+        if (!key_set_add(&uc->rows, key)) {
+            uc->dups++;
+            continue;
+        }
+        learn_period(p, row);
         if (row->source_id) {
             const struct poll_source *s = source_by_id(p, row->source_id);
             struct kv labels[] = {
@@ -664,24 +1000,74 @@ static int usage_page(void *ud, const char *body, size_t len, char **next,
     return 0;
 }
 
+/* Say once per learned period when it is not the configured cycle. */
+static void check_period(struct poller *p)
+{
+    if (!p->have_period || p->period_logged == p->period_start)
+        return;
+    p->period_logged = p->period_start;
+    double cs, ce;
+    billing_cycle_utc(p->period_start, p->ws->billing_cycle_day, &cs, &ce);
+    if (cs == p->period_start && ce == p->period_end)
+        return;
+    char a[32], b[32];
+    format_date(p->period_start, a, sizeof(a));
+    format_date(p->period_end, b, sizeof(b));
+    log_info("poll: ws=%s usage rows give the billing period %s..%s, not the "
+             "cycle of billing_cycle_day = %d; following the rows", p->ws->name,
+             a, b, p->ws->billing_cycle_day);
+}
+
 static void usage_done(void *ud, enum seg_status st, const char *msg)
 {
     struct usage_ctx *uc = ud;
-    uc->p->health.last_attempt[POLL_USAGE] = clock_wall(uc->p->clock);
-    note_result(uc->p, POLL_USAGE, st, msg);
+    struct poller *p = uc->p;
+    if (uc->dups)
+        log_warn("poll: ws=%s %s: dropped %zu rows repeated across pages",
+                 p->ws->name, seg_usage_path(uc->kind), uc->dups);
+    check_period(p);
+    p->health.last_attempt[POLL_USAGE] = clock_wall(p->clock);
+    note_endpoint(p, usage_endpoints[uc->kind], st, msg);
+    note_result(p, POLL_USAGE, st, msg);
+    key_set_free(&uc->rows);
     free(uc);
+}
+
+bool poller_period(const struct poller *p, double *start, double *end)
+{
+    if (!p->have_period)
+        return false;
+    *start = p->period_start;
+    *end = p->period_end;
+    return true;
+}
+
+void poller_usage_period(const struct poller *p, double now, double *start,
+                         double *end)
+{
+    billing_cycle_utc(now, p->ws->billing_cycle_day, start, end);
+    if (!p->have_period || now < p->period_start)
+        return;
+    if (now < p->period_end) {
+        *start = p->period_start;
+        *end = p->period_end;
+        return;
+    }
+    /* Past the learned period: the next cycle starts on its day of the
+     * month (until rows of the new period say more). */
+    double ps = p->period_start;
+    int y, m, d;
+    civil_from_days((int64_t)floor(ps / 86400), &y, &m, &d);
+    if (fmod(ps, 86400) == 0 && d >= 1 && d <= 28)
+        billing_cycle_utc(now, d, start, end);
 }
 
 void poller_poll_usage(struct poller *p, double now)
 {
-    static const enum seg_endpoint eps[USAGE__COUNT] = {
-        [USAGE_MTU_SOURCES] = SEGEP_USAGE_MTU_SOURCES,
-        [USAGE_MTU_WORKSPACE] = SEGEP_USAGE_MTU,
-        [USAGE_API_CALLS_SOURCES] = SEGEP_USAGE_API_CALLS_SOURCES,
-        [USAGE_API_CALLS_WORKSPACE] = SEGEP_USAGE_API_CALLS,
-    };
+    double start, end;
+    poller_usage_period(p, now, &start, &end);
     char period[16];
-    format_date(month_start_utc(now), period, sizeof(period));
+    format_date(start, period, sizeof(period));
     for (int k = 0; k < USAGE__COUNT; k++) {
         struct usage_ctx *uc = xcalloc(1, sizeof(*uc));
         uc->p = p;
@@ -689,7 +1075,7 @@ void poller_poll_usage(struct poller *p, double now)
         struct strbuf pq = STRBUF_INIT;
         strbuf_adds(&pq, seg_usage_path(uc->kind));
         seg_query_add(&pq, "period", period);
-        seg_call(p->client, eps[k], strbuf_str(&pq), true, 1, usage_page,
+        seg_call(p->client, usage_endpoints[k], strbuf_str(&pq), true, 1, usage_page,
                  usage_done, uc);
         strbuf_free(&pq);
     }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -372,6 +373,75 @@ void seg_sources_free(struct seg_sources *s)
 
 /* ---- connected destinations ---------------------------------------------- */
 
+const char *seg_dest_mode_name(enum seg_dest_mode m)
+{
+    switch (m) {
+    case SEG_MODE_CLOUD: return "cloud";
+    case SEG_MODE_DEVICE: return "device";
+    case SEG_MODE_UNKNOWN: break;
+    }
+    return NULL;
+}
+
+/* What the catalog entry says about one mode. */
+struct mode_evidence {
+    bool yes;       /* supported */
+    bool no;        /* ruled out */
+};
+
+static bool str_in(const char *s, const char *const *set)
+{
+    for (; s && *set; set++)
+        if (strcasecmp(s, *set) == 0)
+            return true;
+    return false;
+}
+
+/* supportedFeatures.<key>: "NONE" rules the mode out; SINGLE, MULTIPLE
+ * and "1" support it; "0" and anything else say nothing (example payloads
+ * carry "0" for plain cloud destinations). */
+static void mode_feature(const cJSON *features, const char *key,
+                         struct mode_evidence *ev)
+{
+    static const char *const yes[] = { "SINGLE", "MULTIPLE", "1", NULL };
+    const char *v = get_str(features, key);
+    if (v && strcasecmp(v, "NONE") == 0)
+        ev->no = true;
+    else if (str_in(v, yes))
+        ev->yes = true;
+}
+
+static enum seg_dest_mode parse_mode(const cJSON *meta)
+{
+    static const char *const device_components[] = { "BROWSER", "IOS",
+                                                     "ANDROID", NULL };
+    static const char *const device_platforms[] = { "WEB", "MOBILE", NULL };
+    struct mode_evidence cloud = { 0 }, device = { 0 };
+    const cJSON *j;
+    cJSON_ArrayForEach(j, get(meta, "components")) {
+        const char *type = get_str(j, "type");
+        if (type && strcasecmp(type, "SERVER") == 0)
+            cloud.yes = true;
+        else if (str_in(type, device_components))
+            device.yes = true;
+    }
+    cJSON_ArrayForEach(j, get(meta, "actions")) {
+        const char *platform = get_str(j, "platform");
+        if (platform && strcasecmp(platform, "CLOUD") == 0)
+            cloud.yes = true;
+        else if (str_in(platform, device_platforms))
+            device.yes = true;
+    }
+    const cJSON *features = get(meta, "supportedFeatures");
+    mode_feature(features, "cloudModeInstances", &cloud);
+    mode_feature(features, "deviceModeInstances", &device);
+    if (cloud.yes && !cloud.no && device.no && !device.yes)
+        return SEG_MODE_CLOUD;
+    if (device.yes && !device.no && cloud.no && !cloud.yes)
+        return SEG_MODE_DEVICE;
+    return SEG_MODE_UNKNOWN;
+}
+
 static bool parse_destination(const cJSON *j, size_t i,
                               struct seg_destination *d,
                               char warning[WARN_LEN])
@@ -400,6 +470,7 @@ static bool parse_destination(const cJSON *j, size_t i,
     d->metadata_id = dup_str(meta, "id", "");
     d->source_id = dup_str(j, "sourceId", "");
     d->enabled = cJSON_IsTrue(enabled);
+    d->mode = cJSON_IsObject(meta) ? parse_mode(meta) : SEG_MODE_UNKNOWN;
     return true;
 }
 

@@ -6,19 +6,29 @@
  * lists with a second, empty page).
  *
  * A test can refuse requests whose path contains `fail_path` with
- * `fail_status` (a Segment error body), or serve its own body for the
- * connected destinations.  Header-only, as fake_transport.h.
+ * `fail_status` (a Segment error body), serve its own body for the
+ * connected destinations, or route any request itself first (`route`:
+ * pagination loops, repeated items, 404s of one source...).  Header-only,
+ * as fake_transport.h.
  */
 #ifndef SEGALERT_TEST_FAKE_SEGMENT_H
 #define SEGALERT_TEST_FAKE_SEGMENT_H
 
 #include "fake_transport.h"
 
+/* A test's own answer for path: return true with *status and *body (the
+ * fake copies it), or false to let the fake answer as usual. */
+typedef bool (*fake_route_fn)(void *ud, const char *path, long *status,
+                              const char **body);
+
 struct fake_segment {
     const char *base;               /* API base URL the client uses */
     const char *fail_path;          /* refuse requests whose path has it */
     long fail_status;               /* with this status */
     const char *destinations_body;  /* NULL = connected-destinations.json */
+    const char *fail_message;       /* error message; NULL = Unauthorized */
+    fake_route_fn route;            /* asked first when set */
+    void *route_ud;
 };
 
 /* The last page of a paged usage list. */
@@ -42,10 +52,22 @@ static inline bool fake_segment_serve(struct fake_transport *f, size_t i,
     bool next_page = strstr(path, "pagination.cursor=") != NULL;
     const char *fixture = NULL, *inline_body = NULL;
 
+    if (api->route) {
+        long status = 200;
+        const char *body = NULL;
+        if (api->route(api->route_ud, path, &status, &body)) {
+            fake_reply_with(f, i, status, body);
+            return true;
+        }
+    }
     if (api->fail_path && strstr(path, api->fail_path)) {
-        fake_reply_with(f, i, api->fail_status,
-                        "{\"errors\":[{\"type\":\"Unauthorized\","
-                        "\"message\":\"Unauthorized\"}]}");
+        char body[512];
+        snprintf(body, sizeof(body), "{\"errors\":[{\"type\":\"%s\","
+                 "\"message\":\"%s\"}]}",
+                 api->fail_status == 403 ? "Forbidden" :
+                 api->fail_status == 404 ? "NotFound" : "Unauthorized",
+                 api->fail_message ? api->fail_message : "Unauthorized");
+        fake_reply_with(f, i, api->fail_status, body);
         return true;
     }
     if (str_has_prefix(path, "/sources?"))

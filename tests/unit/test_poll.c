@@ -3,8 +3,12 @@
  * transport (fake_transport.h) that answers with the JSON fixtures of
  * tests/fixtures: discovery of sources and connected destinations (disabled
  * ones skipped, globs applied), delivery-metrics windows taken from the
- * clock, the samples and labels handed to the sink, event-volume buckets
- * and the usage endpoints with their period.
+ * clock (and a longer one on request, with source_volume over the same
+ * window), the samples and labels handed to the sink (the destination's
+ * mode), event-volume buckets and the workspace total, the usage endpoints
+ * with their period (billing_cycle_day, then what the rows say), and the
+ * scoped failures: 403 per endpoint, 404 of one source, repeating cursors
+ * and items repeated across pages.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/poll.h"
 #include "core/clock.h"
@@ -52,6 +57,10 @@ struct penv {
     size_t nsamples, samples_cap;
     const char *fail_path;      /* answer requests whose path contains it */
     long fail_status;           /* with this status */
+    const char *fail_message;   /* and this message */
+    const char *destinations_body;
+    fake_route_fn route;        /* a test's own answers, asked first */
+    void *route_ud;
 };
 
 static void on_sample(void *ud, enum family fam, const struct kv *labels,
@@ -110,7 +119,9 @@ static void env_free(struct penv *e)
 /* Answer the oldest pending request the way the Segment API would. */
 static void serve_one(struct penv *e)
 {
-    struct fake_segment api = { BASE, e->fail_path, e->fail_status, NULL };
+    struct fake_segment api = { BASE, e->fail_path, e->fail_status,
+                                e->destinations_body, e->fail_message,
+                                e->route, e->route_ud };
     if (!fake_segment_serve(&e->fake, 0, &api))
         fail_msg("unexpected request %s", e->fake.pending[0]->url);
 }
@@ -301,7 +312,7 @@ static void test_delivery_window_and_labels(void **state)
     assert_int_equal(s->fam, FAM_CONNECTION);
     assert_string_equal(s->labels, "workspace=prod,source=web_prod,source_id="
                         WEB_ID ",destination=Amplitude (prod),destination_id="
-                        AMP_ID ",destination_type=amplitude");
+                        AMP_ID ",destination_type=amplitude,mode=cloud");
     assert_true(s->t == T0 + 30);
     assert_true(s->has[M_SUCCESSES] && s->v[M_SUCCESSES] == 48213);
     assert_true(s->has[M_DISCARDED] && s->v[M_DISCARDED] == 112);
@@ -352,9 +363,9 @@ static void test_volume_buckets(void **state)
         "&groupBy.0=source&pagination.count=200");
 
     /* Buckets 12:00, 13:00 and 14:00 of web_prod, stamped at their end;
-     * ios_prod (not selected) is left out. */
+     * ios_prod (not selected) is left out... */
     static const double counts[] = { 131044, 129870, 131204 };
-    assert_int_equal(e.nsamples, 3);
+    assert_int_equal(e.nsamples, 3 + 5);
     for (size_t i = 0; i < 3; i++) {
         const struct sample *s = &e.samples[i];
         assert_int_equal(s->fam, FAM_SOURCE);
@@ -363,6 +374,19 @@ static void test_volume_buckets(void **state)
         assert_true(s->has[M_EVENT_VOLUME]);
         assert_true(s->v[M_EVENT_VOLUME] == counts[i]);
     }
+    /* ...but counts in the workspace total, one sample per bucket of the
+     * window asked for (10:00 to 15:00), labelled by the workspace alone
+     * and stamped at the bucket's end like the others. */
+    static const double totals[] = { 0, 0, 131044 + 17, 129870 + 1,
+                                     131204 + 0 };
+    for (size_t i = 0; i < ARRAY_SIZE(totals); i++) {
+        const struct sample *s = &e.samples[3 + i];
+        assert_int_equal(s->fam, FAM_SOURCE);
+        assert_string_equal(s->labels, "workspace=prod");
+        assert_true(s->t == T0 - 3600 * (5 - (double)i));
+        assert_true(s->has[M_EVENT_VOLUME]);
+        assert_true(s->v[M_EVENT_VOLUME] == totals[i]);
+    }
     assert_true(poller_health(e.p)->last_ok[POLL_VOLUME] == now);
 
     /* The connection's source_volume is what the source received in the
@@ -370,7 +394,7 @@ static void test_volume_buckets(void **state)
      * (14:00, 15:00]. */
     poller_poll_delivery(e.p, now);
     drive(&e);
-    const struct sample *d = &e.samples[3];
+    const struct sample *d = &e.samples[8];
     assert_int_equal(d->fam, FAM_CONNECTION);
     assert_true(d->has[M_SOURCE_VOLUME]);
     assert_true(d->v[M_SOURCE_VOLUME] == 131204);
@@ -455,6 +479,549 @@ static void test_usage(void **state)
     env_free(&e);
 }
 
+
+/* ---- scoped failures ------------------------------------------------------- */
+
+/* Redirect stderr (where the log goes) into a temporary file. */
+struct capture {
+    int saved;
+    FILE *tmp;
+};
+
+static void capture_start(struct capture *cap)
+{
+    fflush(stderr);
+    cap->tmp = tmpfile();
+    assert_non_null(cap->tmp);
+    cap->saved = dup(2);
+    dup2(fileno(cap->tmp), 2);
+}
+
+static char *capture_end(struct capture *cap)
+{
+    fflush(stderr);
+    dup2(cap->saved, 2);
+    close(cap->saved);
+    fseek(cap->tmp, 0, SEEK_END);
+    long n = ftell(cap->tmp);
+    char *s = xcalloc(1, (size_t)n + 1);
+    fseek(cap->tmp, 0, SEEK_SET);
+    size_t got = fread(s, 1, (size_t)n, cap->tmp);
+    s[got] = '\0';
+    fclose(cap->tmp);
+    return s;
+}
+
+static size_t count_substr(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static size_t count_family(const struct penv *e, enum family fam)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < e->nsamples; i++)
+        n += e->samples[i].fam == fam;
+    return n;
+}
+
+/* A 403 on one endpoint: only that endpoint is marked forbidden, with
+ * Segment's message and since when; the workspace is not unauthorized and
+ * the other endpoints go on.  The next success of the endpoint clears it. */
+static void test_403_scoped_and_cleared(void **state)
+{
+    (void)state;
+    struct penv e;
+    env_init(&e);
+    env_start(&e);
+    discover(&e);
+    clock_fake_advance(e.clock, 30);
+    double t403 = clock_wall(e.clock);
+    e.fail_path = "/usage/mtu/daily?";
+    e.fail_status = 403;
+    e.fail_message = "This token lacks the Workspace Owner role";
+    poller_poll_usage(e.p, t403);
+    poller_poll_delivery(e.p, t403);
+    drive(&e);
+
+    const struct poll_health *h = poller_health(e.p);
+    assert_false(h->unauthorized);
+    assert_true(h->forbidden[SEGEP_USAGE_MTU]);
+    assert_true(h->forbidden_since[SEGEP_USAGE_MTU] == t403);
+    assert_non_null(strstr(h->forbidden_msg[SEGEP_USAGE_MTU],
+                           "HTTP 403: This token lacks the Workspace Owner "
+                           "role"));
+    assert_non_null(strstr(h->forbidden_msg[SEGEP_USAGE_MTU],
+                           "GET /usage/mtu/daily?period="));
+    for (int ep = 0; ep < SEGEP__COUNT; ep++)
+        if (ep != SEGEP_USAGE_MTU)
+            assert_false(h->forbidden[ep]);
+    assert_int_equal(h->errors[POLL_USAGE], 1);
+    assert_non_null(strstr(h->last_error[POLL_USAGE], "forbidden: "));
+    /* Every other call went out and delivered. */
+    assert_int_equal(count_family(&e, FAM_CONNECTION), 1);
+    assert_non_null(find_sample(&e, FAM_USAGE, "workspace=prod",
+                                T0 - 19 * 86400 - 16 * 3600, M_API_CALLS));
+    assert_null(find_sample(&e, FAM_USAGE, "workspace=prod",
+                            T0 - 19 * 86400 - 16 * 3600, M_MTU));
+
+    /* Still forbidden later: "since" stays. */
+    clock_fake_advance(e.clock, 600);
+    poller_poll_usage(e.p, clock_wall(e.clock));
+    drive(&e);
+    assert_true(h->forbidden[SEGEP_USAGE_MTU]);
+    assert_true(h->forbidden_since[SEGEP_USAGE_MTU] == t403);
+
+    /* The permission is granted: cleared by the endpoint's success. */
+    e.fail_path = NULL;
+    clock_fake_advance(e.clock, 600);
+    poller_poll_usage(e.p, clock_wall(e.clock));
+    drive(&e);
+    assert_false(h->forbidden[SEGEP_USAGE_MTU]);
+    assert_true(h->forbidden_since[SEGEP_USAGE_MTU] == 0);
+    assert_string_equal(h->forbidden_msg[SEGEP_USAGE_MTU], "");
+
+    /* A 403 on the sources listing fails the discovery (the previous
+     * topology is kept) but does not make the workspace unauthorized. */
+    e.fail_path = "/sources?";
+    discover(&e);
+    assert_true(h->forbidden[SEGEP_SOURCES]);
+    assert_false(h->unauthorized);
+    assert_int_equal(h->nconnections, 1);
+    assert_int_equal(h->errors[POLL_DISCOVERY], 1);
+    env_free(&e);
+}
+
+/* Two enabled sources; the second one's connected destinations are a
+ * 404 (deleted since the listing). */
+#define GONE_ID "GoneSource0000000000000"
+static const char two_sources[] =
+    "{\"data\":{\"sources\":["
+    "{\"id\":\"" WEB_ID "\",\"slug\":\"web_prod\",\"name\":\"Web (prod)\","
+    "\"enabled\":true},"
+    "{\"id\":\"" GONE_ID "\",\"slug\":\"gone\",\"name\":\"Gone\","
+    "\"enabled\":true}]}}";
+
+static bool route_two_sources(void *ud, const char *path, long *status,
+                              const char **body)
+{
+    (void)ud;
+    if (!str_has_prefix(path, "/sources?"))
+        return false;
+    *status = 200;
+    *body = two_sources;
+    return true;
+}
+
+static void test_404_source_skipped(void **state)
+{
+    (void)state;
+    struct penv e;
+    env_init(&e);
+    e.route = route_two_sources;
+    e.fail_path = "/sources/" GONE_ID "/connected-destinations";
+    e.fail_status = 404;
+    e.fail_message = "Resource not found";
+    env_start(&e);
+    enum log_level saved = log_get_level();
+    log_set_level(LOG_WARN);
+    struct capture cap;
+    capture_start(&cap);
+    discover(&e);
+    clock_fake_advance(e.clock, 600);
+    discover(&e);
+    char *logs = capture_end(&cap);
+    log_set_level(saved);
+
+    const struct poll_health *h = poller_health(e.p);
+    assert_true(h->discovered);
+    assert_int_equal(h->errors[POLL_DISCOVERY], 0);
+    assert_true(h->last_ok[POLL_DISCOVERY] == clock_wall(e.clock));
+    assert_int_equal(h->nsources, 1);
+    assert_int_equal(h->nconnections, 1);
+    assert_int_equal(h->nsources_skipped, 1);
+    assert_int_equal(h->sources_skipped, 2);
+    struct poll_connection *conns;
+    assert_int_equal(poller_connections(e.p, &conns), 1);
+    assert_string_equal(conns[0].source->id, WEB_ID);
+    assert_string_equal(conns[0].dest_id, AMP_ID);
+    /* Logged once, not at every discovery. */
+    if (count_substr(logs, "(" GONE_ID ") skipped") != 1)
+        fail_msg("not logged exactly once:\n%s", logs);
+    assert_non_null(strstr(logs, "Resource not found"));
+    free(logs);
+
+    /* The source is back: it is discovered again. */
+    e.fail_path = NULL;
+    e.destinations_body = "{\"data\":{\"destinations\":[]}}";
+    discover(&e);
+    assert_int_equal(h->nsources, 2);
+    assert_int_equal(h->nsources_skipped, 0);
+    env_free(&e);
+}
+
+/* ---- pagination ------------------------------------------------------------- */
+
+#define C_ID "CcSource000000000000000"
+/* Listings served in two pages by a test route; "loop" sends the first
+ * page's cursor again from the second page. */
+struct paged_route {
+    bool loop;
+};
+
+static bool route_paged(void *ud, const char *path, long *status,
+                        const char **body)
+{
+    const struct paged_route *r = ud;
+    bool second = strstr(path, "pagination.cursor=") != NULL;
+    *status = 200;
+    if (str_has_prefix(path, "/sources?")) {
+        /* web_prod on both pages; C only on the second. */
+        *body = !second
+            ? "{\"data\":{\"sources\":[{\"id\":\"" WEB_ID "\",\"slug\":"
+              "\"web_prod\",\"name\":\"Web\",\"enabled\":true}],"
+              "\"pagination\":{\"next\":\"UDI=\"}}}"
+            : r->loop
+            ? "{\"data\":{\"sources\":[],\"pagination\":{\"next\":\"UDI=\"}}}"
+            : "{\"data\":{\"sources\":[{\"id\":\"" C_ID "\",\"slug\":\"c\","
+              "\"name\":\"C\",\"enabled\":true},{\"id\":\"" WEB_ID "\","
+              "\"slug\":\"web_prod\",\"name\":\"Web\",\"enabled\":true}]}}";
+        return true;
+    }
+    if (strstr(path, "/connected-destinations?")) {
+        /* The same destination on both pages. */
+        *body = !second
+            ? "{\"data\":{\"destinations\":[{\"id\":\"D1\",\"name\":\"d1\","
+              "\"enabled\":true,\"metadata\":{\"slug\":\"webhooks\"}}],"
+              "\"pagination\":{\"next\":\"UDI=\"}}}"
+            : "{\"data\":{\"destinations\":[{\"id\":\"D1\",\"name\":\"d1\","
+              "\"enabled\":true,\"metadata\":{\"slug\":\"webhooks\"}}]}}";
+        return true;
+    }
+    if (str_has_prefix(path, "/usage/mtu/daily?")) {
+        /* The 1st of August on both pages. */
+        static const char row1[] =
+            "{\"periodStart\":1785542400,\"periodEnd\":1788220800,"
+            "\"anonymous\":\"1\",\"anonymousIdentified\":\"1\","
+            "\"identified\":\"10\",\"neverIdentified\":\"5\","
+            "\"timestamp\":\"2026-08-01T00:00:00Z\"}";
+        static const char row2[] =
+            "{\"periodStart\":1785542400,\"periodEnd\":1788220800,"
+            "\"anonymous\":\"2\",\"anonymousIdentified\":\"1\","
+            "\"identified\":\"20\",\"neverIdentified\":\"9\","
+            "\"timestamp\":\"2026-08-02T00:00:00Z\"}";
+        static char first[512], next[512];
+        snprintf(first, sizeof(first), "{\"data\":{\"dailyWorkspaceMTUUsage\""
+                 ":[%s],\"pagination\":{\"next\":\"UDI=\"}}}", row1);
+        snprintf(next, sizeof(next), "{\"data\":{\"dailyWorkspaceMTUUsage\":"
+                 "[%s,%s]}}", row1, row2);
+        *body = second ? next : first;
+        return true;
+    }
+    if (str_has_prefix(path, "/events/volume?")) {
+        /* web_prod on both pages, a second source on the second. */
+        *body = !second
+            ? "{\"data\":{\"result\":[{\"source\":{\"id\":\"" WEB_ID "\"},"
+              "\"series\":[{\"time\":\"2026-08-20T14:00:00Z\",\"count\":10}]"
+              "}],\"pagination\":{\"next\":\"UDI=\"}}}"
+            : "{\"data\":{\"result\":[{\"source\":{\"id\":\"" WEB_ID "\"},"
+              "\"series\":[{\"time\":\"2026-08-20T14:00:00Z\",\"count\":10}]"
+              "},{\"source\":{\"id\":\"" C_ID "\"},\"series\":[{\"time\":"
+              "\"2026-08-20T14:00:00Z\",\"count\":7}]}]}}";
+        return true;
+    }
+    return false;
+}
+
+static void test_items_repeated_across_pages_dropped(void **state)
+{
+    (void)state;
+    struct penv e;
+    struct paged_route r = { false };
+    env_init(&e);
+    str_list_add(&e.ws.exclude_sources, "c");
+    e.route = route_paged;
+    e.route_ud = &r;
+    env_start(&e);
+    discover(&e);
+    /* web_prod once (C is excluded), D1 once. */
+    const struct poll_health *h = poller_health(e.p);
+    assert_int_equal(h->nsources, 1);
+    assert_int_equal(h->nconnections, 1);
+
+    clock_fake_advance(e.clock, 30);
+    double now = clock_wall(e.clock);
+    poller_poll_usage(e.p, now);
+    poller_poll_volume(e.p, now - 2 * 3600, now);
+    drive(&e);
+    /* One MTU sample per day, not two for the 1st. */
+    size_t mtu = 0;
+    for (size_t i = 0; i < e.nsamples; i++)
+        mtu += e.samples[i].fam == FAM_USAGE && e.samples[i].has[M_MTU] &&
+               strcmp(e.samples[i].labels, "workspace=prod") == 0;
+    assert_int_equal(mtu, 2);
+    const struct sample *s = find_sample(&e, FAM_USAGE, "workspace=prod",
+                                         T0 - 19 * 86400 - 16 * 3600, M_MTU);
+    assert_non_null(s);
+    assert_true(s->v[M_MTU] == 15);
+    /* One volume sample of web_prod for 14:00, and the total counts it
+     * once, with the excluded source C. */
+    size_t web = 0;
+    for (size_t i = 0; i < e.nsamples; i++)
+        web += e.samples[i].fam == FAM_SOURCE &&
+               strcmp(e.samples[i].labels, WEB_LABELS) == 0;
+    assert_int_equal(web, 1);
+    s = find_sample(&e, FAM_SOURCE, "workspace=prod", T0 - 3600,
+                    M_EVENT_VOLUME);
+    assert_non_null(s);
+    assert_true(s->v[M_EVENT_VOLUME] == 17);
+    env_free(&e);
+}
+
+static void test_repeating_cursor_fails_discovery(void **state)
+{
+    (void)state;
+    struct penv e;
+    struct paged_route r = { true };
+    env_init(&e);
+    env_start(&e);
+    discover(&e);
+    assert_int_equal(poller_health(e.p)->nconnections, 1);
+
+    e.route = route_paged;
+    e.route_ud = &r;
+    discover(&e);
+    const struct poll_health *h = poller_health(e.p);
+    assert_int_equal(h->errors[POLL_DISCOVERY], 1);
+    assert_non_null(strstr(h->last_error[POLL_DISCOVERY],
+                           "bad-body: sources: GET /sources: pagination "
+                           "cursor 'UDI=' repeats"));
+    /* The previous topology is kept; exactly two pages were read. */
+    assert_int_equal(h->nconnections, 1);
+    struct poll_connection *conns;
+    poller_connections(e.p, &conns);
+    assert_string_equal(conns[0].dest_id, AMP_ID);
+    size_t listings = 0;
+    for (size_t i = 0; i < e.fake.nsent; i++)
+        listings += strstr(e.fake.sent[i].url, BASE "/sources?") != NULL;
+    assert_int_equal(listings, 1 + 2);
+    env_free(&e);
+}
+
+/* ---- destination mode ---------------------------------------------------- */
+
+static void test_destination_mode(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *meta;
+        const char *mode;       /* NULL: no mode label */
+    } cases[] = {
+        /* device only: browser component, cloud mode ruled out */
+        { "\"components\":[{\"type\":\"BROWSER\"}],\"supportedFeatures\":"
+          "{\"cloudModeInstances\":\"NONE\",\"deviceModeInstances\":"
+          "\"SINGLE\"}", "device" },
+        /* cloud only, by its actions */
+        { "\"actions\":[{\"platform\":\"CLOUD\"}],\"supportedFeatures\":"
+          "{\"deviceModeInstances\":\"NONE\"}", "cloud" },
+        /* both allowed: the API does not say which this instance uses */
+        { "\"components\":[{\"type\":\"SERVER\"},{\"type\":\"IOS\"}],"
+          "\"supportedFeatures\":{\"cloudModeInstances\":\"MULTIPLE\","
+          "\"deviceModeInstances\":\"SINGLE\"}", NULL },
+        /* a server component alone does not rule device mode out */
+        { "\"components\":[{\"type\":\"SERVER\"}],\"supportedFeatures\":{}",
+          NULL },
+        /* "0" says nothing */
+        { "\"components\":[{\"type\":\"SERVER\"}],\"supportedFeatures\":"
+          "{\"cloudModeInstances\":\"0\",\"deviceModeInstances\":\"0\"}",
+          NULL },
+        /* contradictions */
+        { "\"components\":[{\"type\":\"SERVER\"}],\"supportedFeatures\":"
+          "{\"cloudModeInstances\":\"NONE\",\"deviceModeInstances\":\"NONE\"}",
+          NULL },
+        { "\"supportedFeatures\":\"garbage\",\"components\":7", NULL },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        char body[1024];
+        snprintf(body, sizeof(body), "{\"data\":{\"destinations\":[{\"id\":"
+                 "\"D1\",\"name\":\"d\",\"enabled\":true,\"metadata\":{"
+                 "\"slug\":\"x\",%s}}]}}", cases[i].meta);
+        struct penv e;
+        env_init(&e);
+        e.destinations_body = body;
+        env_start(&e);
+        discover(&e);
+        poller_poll_delivery(e.p, clock_wall(e.clock));
+        drive(&e);
+        assert_int_equal(e.nsamples, 1);
+        const char *m = strstr(e.samples[0].labels, ",mode=");
+        if (cases[i].mode ? !m || strcmp(m + 6, cases[i].mode) != 0 : !!m)
+            fail_msg("case %zu: labels %s", i, e.samples[0].labels);
+        struct poll_connection *conns;
+        poller_connections(e.p, &conns);
+        assert_true(cases[i].mode ? conns[0].mode &&
+                                        strcmp(conns[0].mode,
+                                               cases[i].mode) == 0
+                                  : conns[0].mode == NULL);
+        env_free(&e);
+    }
+}
+
+/* ---- longer delivery window ----------------------------------------------- */
+
+/* Minute buckets of 1 event for 14:00-16:00, hourly buckets of 100 events
+ * before (as back-fill reads them). */
+static bool route_volume_history(void *ud, const char *path, long *status,
+                                 const char **body)
+{
+    static char buf[16384];
+    (void)ud;
+    if (!str_has_prefix(path, "/events/volume?"))
+        return false;
+    bool minute = strstr(path, "granularity=MINUTE") != NULL;
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_adds(&sb, "{\"data\":{\"result\":[{\"source\":{\"id\":\"" WEB_ID
+                "\"},\"series\":[");
+    if (minute) {
+        for (int m = 0; m < 119; m++)       /* 14:00 .. 15:58 */
+            strbuf_addf(&sb, "%s{\"time\":\"2026-08-20T%02d:%02d:00Z\","
+                        "\"count\":1}", m ? "," : "", 14 + m / 60, m % 60);
+    } else {
+        for (int h = 10; h < 14; h++)
+            strbuf_addf(&sb, "%s{\"time\":\"2026-08-20T%02d:00:00Z\","
+                        "\"count\":100}", h > 10 ? "," : "", h);
+    }
+    strbuf_adds(&sb, "]}]}}");
+    snprintf(buf, sizeof(buf), "%s", strbuf_str(&sb));
+    strbuf_free(&sb);
+    *status = 200;
+    *body = buf;
+    return true;
+}
+
+static void test_longer_delivery_window(void **state)
+{
+    (void)state;
+    struct penv e;
+    env_init(&e);
+    e.ws.volume_interval_s = 300;           /* MINUTE buckets */
+    e.ws.delivery_window_s = 3600;
+    e.route = route_volume_history;
+    env_start(&e);
+    discover(&e);
+    clock_fake_advance(e.clock, 30);        /* 16:00:30 */
+    double now = clock_wall(e.clock);
+    poller_poll_volume_bucket(e.p, now - 6 * 3600, now - 2 * 3600, 3600);
+    poller_poll_volume(e.p, now - 2 * 3600, now);
+    drive(&e);
+    size_t before = e.fake.nsent, nbefore = e.nsamples;
+
+    /* The regular window: the last hour of minute buckets. */
+    poller_poll_delivery(e.p, now);
+    /* A longer one on request, and one capped at 4 hours. */
+    poller_poll_delivery_window(e.p, now, 4 * 3600);
+    poller_poll_delivery_window(e.p, now, 9 * 3600);
+    drive(&e);
+    assert_int_equal(e.fake.nsent, before + 3);
+    assert_non_null(strstr(fake_url(&e.fake, before),
+                           "&startTime=2026-08-20T15%3A00%3A30Z"
+                           "&endTime=2026-08-20T16%3A00%3A30Z&"));
+    for (size_t i = 1; i < 3; i++)
+        assert_non_null(strstr(fake_url(&e.fake, before + i),
+                               "&startTime=2026-08-20T12%3A00%3A30Z"
+                               "&endTime=2026-08-20T16%3A00%3A30Z&"));
+    assert_int_equal(e.nsamples, nbefore + 3);
+    /* source_volume counts back from the newest bucket (15:59): the last
+     * hour is 60 minute buckets; four hours are 119 minute buckets
+     * (14:00-15:59), the hours 12-13 and 13-14, and the last minute of
+     * 11-12 pro rata. */
+    const struct sample *s = &e.samples[nbefore];
+    assert_true(s->has[M_SOURCE_VOLUME]);
+    assert_true(s->v[M_SOURCE_VOLUME] == 60);
+    for (size_t i = 1; i < 3; i++) {
+        s = &e.samples[nbefore + i];
+        assert_true(s->has[M_SOURCE_VOLUME]);
+        if (fabs(s->v[M_SOURCE_VOLUME] - (119 + 200 + 100 / 60.0)) > 1e-6)
+            fail_msg("source_volume %.6f", s->v[M_SOURCE_VOLUME]);
+    }
+    env_free(&e);
+}
+
+/* ---- usage period ------------------------------------------------------------ */
+
+static void test_usage_period(void **state)
+{
+    (void)state;
+    const double aug1 = T0 - 19 * 86400 - 16 * 3600;
+    const double sep1 = aug1 + 31 * 86400;
+    struct penv e;
+    env_init(&e);
+    e.ws.billing_cycle_day = 15;
+    env_start(&e);
+    discover(&e);
+    double start = -1, end = -1;
+    assert_false(poller_period(e.p, &start, &end));
+    assert_true(start == -1 && end == -1);
+    poller_usage_period(e.p, T0, &start, &end);
+    assert_true(start == aug1 + 14 * 86400 && end == sep1 + 14 * 86400);
+
+    /* No row read yet: the cycle of billing_cycle_day. */
+    size_t before = e.fake.nsent;
+    poller_poll_usage(e.p, T0);
+    drive(&e);
+    assert_non_null(strstr(fake_url(&e.fake, before),
+                           "/usage/mtu/sources/daily?period=2026-08-15&"));
+
+    /* The rows said 2026-08-01 .. 2026-09-01: that wins from now on. */
+    assert_true(poller_period(e.p, &start, &end));
+    assert_true(start == aug1 && end == sep1);
+    poller_usage_period(e.p, T0, &start, &end);
+    assert_true(start == aug1 && end == sep1);
+    before = e.fake.nsent;
+    poller_poll_usage(e.p, T0 + 60);
+    drive(&e);
+    for (size_t i = before; i < e.fake.nsent; i++)
+        assert_non_null(strstr(fake_url(&e.fake, i), "period=2026-08-01&"));
+
+    /* Past the learned period: the next cycle on its day (the 1st), not
+     * on billing_cycle_day. */
+    poller_usage_period(e.p, sep1 + 2 * 86400, &start, &end);
+    assert_true(start == sep1 && end == sep1 + 30 * 86400);
+    env_free(&e);
+
+    /* A cycle that began last month. */
+    env_init(&e);
+    e.ws.billing_cycle_day = 25;
+    env_start(&e);
+    poller_poll_usage(e.p, T0);
+    poller_tick(e.p);
+    assert_non_null(strstr(fake_url(&e.fake, 0), "period=2026-07-25&"));
+    drive(&e);
+    env_free(&e);
+}
+
+/* Calls cancelled before they finished are counted, not errors. */
+static void test_cancel_counted(void **state)
+{
+    (void)state;
+    struct penv e;
+    env_init(&e);
+    e.ws.max_concurrency = 1;
+    env_start(&e);
+    discover(&e);
+    poller_poll_usage(e.p, T0);
+    poller_tick(e.p);
+    poller_cancel(e.p);
+    drive(&e);
+    const struct poll_health *h = poller_health(e.p);
+    assert_int_equal(h->cancelled[POLL_USAGE], 3);
+    assert_int_equal(h->errors[POLL_USAGE], 0);
+    env_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +1032,14 @@ int main(void)
         cmocka_unit_test(test_volume_buckets),
         cmocka_unit_test(test_volume_minute_buckets),
         cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_403_scoped_and_cleared),
+        cmocka_unit_test(test_404_source_skipped),
+        cmocka_unit_test(test_items_repeated_across_pages_dropped),
+        cmocka_unit_test(test_repeating_cursor_fails_discovery),
+        cmocka_unit_test(test_destination_mode),
+        cmocka_unit_test(test_longer_delivery_window),
+        cmocka_unit_test(test_usage_period),
+        cmocka_unit_test(test_cancel_counted),
     };
     log_set_level(LOG_ERR);
     return cmocka_run_group_tests(tests, NULL, NULL);
