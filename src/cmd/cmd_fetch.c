@@ -1,7 +1,10 @@
 /*
- * cmd_fetch.c - `segalert fetch [-c FILE] [--json]`: discover and poll every
- * metric family of every workspace once and print the series, the way a
- * user checks a token and sees what segalert sees.
+ * cmd_fetch.c - `segalert fetch [-c FILE] [--json] [--timeout DURATION]`:
+ * discover and poll every metric family of every workspace once and print
+ * the series, the way a user checks a token and sees what segalert sees.
+ * An overall deadline (real time, default 5 minutes) stops it whatever the
+ * API does, so it is safe to run from cron: what was fetched is printed,
+ * what was not is reported, and the exit status is 1.
  */
 #include <math.h>
 #include <stdio.h>
@@ -194,11 +197,14 @@ static void result_free(struct fetch_result *r)
     free(r->index);
 }
 
-/* Run the HTTP loop until every poller is idle. */
+/* Default of --timeout. */
+#define FETCH_DEFAULT_TIMEOUT_S 300.0
+
 /* Run the pollers until they are idle; their waits are in seconds of
- * clock (scaled in the end-to-end tests), slept as real time. */
-static void drive(struct http_client *http, const struct clock *clock,
-                  struct poller **pollers, size_t n)
+ * clock (scaled in the end-to-end tests), slept as real time.  Returns
+ * false when the real-time deadline (now_mono_ms() value) came first. */
+static bool drive(struct http_client *http, const struct clock *clock,
+                  struct poller **pollers, size_t n, int64_t deadline_ms)
 {
     for (;;) {
         double wait = 3600;
@@ -211,45 +217,116 @@ static void drive(struct http_client *http, const struct clock *clock,
                 idle = false;
         }
         if (idle)
-            return;
+            return true;
+        int64_t left = deadline_ms - now_mono_ms();
+        if (left <= 0)
+            return false;
         int ms = (int)(clock_real_delay(clock, wait) * 1000);
         if (ms > 1000)
             ms = 1000;
+        if (ms > left)
+            ms = (int)left;
         if (ms < 1)
             ms = 1;
         http_run(http, ms);
     }
 }
 
+/* The deadline passed: drop what is queued, abort what is in flight (the
+ * calls end as cancelled, counted in each poller's health). */
+static void stop_all(struct http_client *http, struct poller **pollers,
+                     size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        poller_cancel(pollers[i]);
+    http_client_abort_all(http);
+}
+
+/* What the deadline left unfetched, on stderr. */
+static void report_unfinished(const struct config *cfg,
+                              struct poller **pollers, double timeout_s,
+                              bool polls_started)
+{
+    char d[32];
+    format_duration(timeout_s, d, sizeof(d));
+    fprintf(stderr, "segalert fetch: stopped at the deadline (--timeout %s); "
+            "not fetched:\n", d);
+    for (size_t i = 0; i < cfg->nworkspaces; i++) {
+        const struct poll_health *h = poller_health(pollers[i]);
+        const char *ws = cfg->workspaces[i].name;
+        if (!h->discovered) {
+            fprintf(stderr, "segalert fetch: workspace \"%s\": discovery did "
+                    "not finish: nothing polled\n", ws);
+            continue;
+        }
+        if (!polls_started) {
+            fprintf(stderr, "segalert fetch: workspace \"%s\": discovered, "
+                    "but the deadline came before any poll\n", ws);
+            continue;
+        }
+        for (int k = 0; k < POLL__COUNT; k++)
+            if (h->cancelled[k])
+                fprintf(stderr, "segalert fetch: workspace \"%s\": %s: %lu "
+                        "request%s not finished\n", ws,
+                        poll_kind_name((enum poll_kind)k), h->cancelled[k],
+                        h->cancelled[k] == 1 ? "" : "s");
+    }
+}
+
 static void fetch_usage(FILE *out)
 {
     fprintf(out,
-            "usage: segalert fetch [-c FILE] [--json] [-v]\n"
+            "usage: segalert fetch [-c FILE] [--json] [--timeout DURATION] [-v]\n"
             "\n"
             "Discover the sources and connections of every configured workspace,\n"
             "poll each metric family once (delivery metrics over delivery_window,\n"
             "the last complete event-volume buckets, the usage period so far) and\n"
             "print every series with its labels and latest values.  Use it to check\n"
             "a token and to see the labels and metric names your rules can use.\n"
-            "Exit status 1 when any request failed (reasons on stderr).\n");
+            "\n"
+            "  --timeout DURATION  stop after this long whatever the API does\n"
+            "                      (default 5m), print what was fetched and report\n"
+            "                      what was not\n"
+            "\n"
+            "Exit status 1 when any request failed or the deadline came first\n"
+            "(reasons on stderr).\n");
 }
 
-static int set_flag(void *ud, const char *arg)
+struct fetch_opts {
+    bool json;
+    double timeout_s;
+};
+
+static int set_json(void *ud, const char *arg)
 {
     (void)arg;
-    *(bool *)ud = true;
+    ((struct fetch_opts *)ud)->json = true;
+    return 0;
+}
+
+static int set_timeout(void *ud, const char *arg)
+{
+    double s;
+    if (parse_duration(arg, &s) != 0 || !(s > 0)) {
+        fprintf(stderr, "segalert fetch: --timeout: '%s' is not a positive "
+                "duration (e.g. 30s, 5m)\n", arg);
+        return -1;
+    }
+    ((struct fetch_opts *)ud)->timeout_s = s;
     return 0;
 }
 
 int cmd_fetch(int argc, char **argv)
 {
     struct cli_common common = { 0 };
-    bool json = false;
-    static const struct cli_flag flags[] = { { "json", false, set_flag } };
-    int prc = cli_parse(argc, argv, &common, flags, ARRAY_SIZE(flags), &json,
+    struct fetch_opts fo = { .timeout_s = FETCH_DEFAULT_TIMEOUT_S };
+    static const struct cli_flag flags[] = { { "json", false, set_json },
+                                             { "timeout", true, set_timeout } };
+    int prc = cli_parse(argc, argv, &common, flags, ARRAY_SIZE(flags), &fo,
                         fetch_usage, 0, 0, NULL);
     if (prc >= 0)
         return prc;
+    int64_t deadline_ms = now_mono_ms() + (int64_t)(fo.timeout_s * 1000);
     /* SEGALERT_CLOCK: the same (test) clock `segalert run` reads, so that
      * fetch sees what a daemon on that clock sees. */
     char err[256];
@@ -278,10 +355,11 @@ int cmd_fetch(int argc, char **argv)
         pollers[i] = poller_new(&cfg->workspaces[i], http, clock, &sink);
         poller_discover(pollers[i]);
     }
-    drive(http, clock, pollers, cfg->nworkspaces);
+    bool in_time = drive(http, clock, pollers, cfg->nworkspaces, deadline_ms);
 
     double now = clock_wall(clock);
-    for (size_t i = 0; i < cfg->nworkspaces; i++) {
+    bool polls_started = in_time;
+    for (size_t i = 0; in_time && i < cfg->nworkspaces; i++) {
         struct poller *p = pollers[i];
         if (!poller_health(p)->discovered)
             continue;
@@ -290,14 +368,21 @@ int cmd_fetch(int argc, char **argv)
         poller_poll_volume(p, now - (bucket < 3600 ? 3600 : 6 * 3600), now);
         poller_poll_usage(p, now);
     }
-    drive(http, clock, pollers, cfg->nworkspaces);
+    if (in_time)
+        in_time = drive(http, clock, pollers, cfg->nworkspaces, deadline_ms);
+    if (!in_time)
+        stop_all(http, pollers, cfg->nworkspaces);
 
-    if (json)
+    if (fo.json)
         print_json(&res, stdout);
     else
         print_text(&res, stdout);
 
     int rc = 0;
+    if (!in_time) {
+        report_unfinished(cfg, pollers, fo.timeout_s, polls_started);
+        rc = 1;
+    }
     for (size_t i = 0; i < cfg->nworkspaces; i++) {
         const struct poll_health *h = poller_health(pollers[i]);
         for (int k = 0; k < POLL__COUNT; k++) {
@@ -309,6 +394,18 @@ int cmd_fetch(int argc, char **argv)
                 rc = 1;
             }
         }
+        for (int e = 0; e < SEGEP__COUNT; e++)
+            if (h->forbidden[e])
+                fprintf(stderr, "segalert fetch: workspace \"%s\": %s: "
+                        "forbidden (the token lacks this permission): %s\n",
+                        cfg->workspaces[i].name,
+                        seg_endpoint_name((enum seg_endpoint)e),
+                        h->forbidden_msg[e]);
+        if (h->nsources_skipped)
+            fprintf(stderr, "segalert fetch: workspace \"%s\": %zu source%s "
+                    "skipped: connected destinations not found (404)\n",
+                    cfg->workspaces[i].name, h->nsources_skipped,
+                    h->nsources_skipped == 1 ? "" : "s");
         struct seg_client_stats st;
         seg_client_stats(poller_client(pollers[i]), &st);
         unsigned long total = 0;
