@@ -201,8 +201,8 @@ struct seg_client_stats {
     unsigned long failures;                     /* calls that ended not OK */
     int in_flight;
     size_t queued;
-    double effective_budget;                    /* per minute, after 429 slow-down
-                                                   (SEGRC_GENERAL) */
+    double effective_budget;                    /* per minute, after 429
+                                                   slow-down (SEGRC_GENERAL) */
     double paused_for_s;                        /* remaining 429 back-off
                                                    (SEGRC_GENERAL) */
     /* The same per rate class; class_budget is 0 when unlimited. */

@@ -799,7 +799,8 @@ static void volume_ctx_free(struct volume_ctx *vc)
 }
 
 /* Add a point to the workspace total when it is a bucket of the window. */
-static void add_to_total(struct volume_ctx *vc, const struct seg_volume_point *pt)
+static void add_to_total(struct volume_ctx *vc,
+                         const struct seg_volume_point *pt)
 {
     double k = (pt->time - vc->start) / vc->bucket;
     if (k < 0 || k != floor(k) || k >= (double)vc->nbuckets)
@@ -1075,8 +1076,8 @@ void poller_poll_usage(struct poller *p, double now)
         struct strbuf pq = STRBUF_INIT;
         strbuf_adds(&pq, seg_usage_path(uc->kind));
         seg_query_add(&pq, "period", period);
-        seg_call(p->client, usage_endpoints[k], strbuf_str(&pq), true, 1, usage_page,
-                 usage_done, uc);
+        seg_call(p->client, usage_endpoints[k], strbuf_str(&pq), true, 1,
+                 usage_page, usage_done, uc);
         strbuf_free(&pq);
     }
 }

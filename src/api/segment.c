@@ -445,7 +445,7 @@ static void handle_response(struct http_request *r, void *ud)
         wait = clamp(wait, 0.1, 600) + rng_uniform(&c->rng) * 0.25;
         if (now + wait > b->paused_until)
             b->paused_until = now + wait;
-        b->rate_factor = b->rate_factor * 0.7 < 0.1 ? 0.1 : b->rate_factor * 0.7;
+        b->rate_factor = fmax(b->rate_factor * 0.7, 0.1);
         b->last_recover = now;
         b->tokens = 0;
         log_complain(&c->complain, LOG_WARN,

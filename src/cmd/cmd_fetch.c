@@ -276,7 +276,8 @@ static void report_unfinished(const struct config *cfg,
 static void fetch_usage(FILE *out)
 {
     fprintf(out,
-            "usage: segalert fetch [-c FILE] [--json] [--timeout DURATION] [-v]\n"
+            "usage: segalert fetch [-c FILE] [--json] [--timeout DURATION]"
+            " [-v]\n"
             "\n"
             "Discover the sources and connections of every configured workspace,\n"
             "poll each metric family once (delivery metrics over delivery_window,\n"
@@ -284,9 +285,9 @@ static void fetch_usage(FILE *out)
             "print every series with its labels and latest values.  Use it to check\n"
             "a token and to see the labels and metric names your rules can use.\n"
             "\n"
-            "  --timeout DURATION  stop after this long whatever the API does\n"
-            "                      (default 5m), print what was fetched and report\n"
-            "                      what was not\n"
+            "  --timeout DURATION  stop after this long whatever the API\n"
+            "                      does (default 5m), print what was fetched\n"
+            "                      and report what was not\n"
             "\n"
             "Exit status 1 when any request failed or the deadline came first\n"
             "(reasons on stderr).\n");

@@ -480,7 +480,7 @@ static void test_usage(void **state)
 }
 
 
-/* ---- scoped failures ------------------------------------------------------- */
+/* ---- scoped failures ----------------------------------------------------- */
 
 /* Redirect stderr (where the log goes) into a temporary file. */
 struct capture {
@@ -663,7 +663,7 @@ static void test_404_source_skipped(void **state)
     env_free(&e);
 }
 
-/* ---- pagination ------------------------------------------------------------- */
+/* ---- pagination ---------------------------------------------------------- */
 
 #define C_ID "CcSource000000000000000"
 /* Listings served in two pages by a test route; "loop" sends the first
@@ -870,7 +870,7 @@ static void test_destination_mode(void **state)
     }
 }
 
-/* ---- longer delivery window ----------------------------------------------- */
+/* ---- longer delivery window ---------------------------------------------- */
 
 /* Minute buckets of 1 event for 14:00-16:00, hourly buckets of 100 events
  * before (as back-fill reads them). */
@@ -950,7 +950,7 @@ static void test_longer_delivery_window(void **state)
     env_free(&e);
 }
 
-/* ---- usage period ------------------------------------------------------------ */
+/* ---- usage period -------------------------------------------------------- */
 
 static void test_usage_period(void **state)
 {
