@@ -64,7 +64,7 @@ CONF
 "$SEGALERT" check -c "$T/packs.conf" >"$T/out" 2>"$T/err"
 rc=$?
 check "shipped rule packs pass check" [ $rc -eq 0 ]
-check "summary line" grep -qE "ok: 1 workspace, 11 rules in 4 files, 1 receiver, 1 route" "$T/out"
+check "summary line" grep -qE "ok: 1 workspace, 12 rules in 4 files, 1 receiver, 1 route" "$T/out"
 
 # Never blind and green: a rule glob that matches nothing, or no rule at
 # all, is a configuration error (the daemon would watch nothing).

@@ -14,7 +14,8 @@ test "wrong expectation" {
   series "connection" {
     labels    = {"source=web", "destination=Amplitude"}
     successes = "1000x6"
-    discarded = "0 0 50x4"
+    discarded = "0 0 300x4"
+    expired   = "0x6"
   }
   expect { at = "10m" rule = "delivery-discard-ratio" state = "firing" }
 }
