@@ -95,6 +95,12 @@ struct poll_connection {
 enum poll_kind { POLL_DISCOVERY = 0, POLL_DELIVERY, POLL_VOLUME, POLL_USAGE,
                  POLL__COUNT };
 const char *poll_kind_name(enum poll_kind k);
+/* The metric family a poll kind reads: "connection" (delivery), "source"
+ * (volume), "usage"; "workspace" for discovery. */
+const char *poll_kind_family(enum poll_kind k);
+/* The poll kind an endpoint serves (discovery for sources and connected
+ * destinations). */
+enum poll_kind poll_kind_of_endpoint(enum seg_endpoint ep);
 
 /* Longest error message kept per poll kind (bytes, with the NUL). */
 #define POLL_ERROR_MAX 320

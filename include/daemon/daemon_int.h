@@ -97,6 +97,10 @@ void daemon_dispatch_coverage(struct daemon *d, const struct ws_schedule *w,
 /* Resolve an announced alert whose rule is gone (reload). */
 void daemon_resolve_instance(struct daemon *d, struct eval_instance *in,
                              double now);
+/* $variables of a workspace at now (engine/eval.h hooks.vars): the plan
+ * limits and the usage period the API reported. */
+void daemon_vars(void *ud, const char *workspace, double now,
+                 double vals[EXPR_VAR__COUNT]);
 /* Connection priorities for the scheduler (struct schedule_needs). */
 void daemon_schedule_needs(struct daemon *d, struct schedule_needs *needs);
 void daemon_schedule_needs_free(struct schedule_needs *needs);

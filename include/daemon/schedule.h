@@ -13,7 +13,9 @@
  *     while its previous sweep is still running.  Delivery sweeps put the
  *     connections with pending or firing alerts first (needs->conn_active)
  *     so a budget that cannot cover everything still refreshes what
- *     matters.
+ *     matters.  The first delivery sweep waits for the first volume sweep
+ *     and reads the last 4 hours in one window (the history rules compare
+ *     a connection with).
  * A sweep is finished when the workspace's client has nothing queued or
  * in flight.
  *
@@ -52,6 +54,9 @@
 #include "engine/metrics.h"
 
 #define WS_DISCOVERY_INTERVAL_S 1800.0
+/* Window of the first delivery sweep after start (the API's MINUTE
+ * granularity allows at most 4 hours). */
+#define WS_FIRST_DELIVERY_WINDOW_S (4 * 3600.0)
 #define WS_RATE_SAMPLE_S 5.0
 /* Samples kept: WS_RATE_SAMPLES x WS_RATE_SAMPLE_S must exceed a minute. */
 #define WS_RATE_SAMPLES 32

@@ -75,6 +75,29 @@ const char *poll_kind_name(enum poll_kind k)
     return (unsigned)k < POLL__COUNT ? names[k] : "?";
 }
 
+const char *poll_kind_family(enum poll_kind k)
+{
+    switch (k) {
+    case POLL_DELIVERY: return "connection";
+    case POLL_VOLUME: return "source";
+    case POLL_USAGE: return "usage";
+    default: return "workspace";
+    }
+}
+
+enum poll_kind poll_kind_of_endpoint(enum seg_endpoint ep)
+{
+    switch (ep) {
+    case SEGEP_DELIVERY_METRICS: return POLL_DELIVERY;
+    case SEGEP_EVENTS_VOLUME: return POLL_VOLUME;
+    case SEGEP_USAGE_MTU_SOURCES:
+    case SEGEP_USAGE_MTU:
+    case SEGEP_USAGE_API_CALLS_SOURCES:
+    case SEGEP_USAGE_API_CALLS: return POLL_USAGE;
+    default: return POLL_DISCOVERY;
+    }
+}
+
 static void conn_free(struct poll_connection *c)
 {
     free(c->dest_id);

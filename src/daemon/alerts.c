@@ -191,6 +191,22 @@ void daemon_dispatch_coverage(struct daemon *d, const struct ws_schedule *w,
                         cv->since, firing, now);
 }
 
+/* $variables: the plan limits, and the usage period the API says (or the
+ * workspace's billing_cycle_day before it has said). */
+void daemon_vars(void *ud, const char *workspace, double now,
+                 double vals[EXPR_VAR__COUNT])
+{
+    const struct daemon *d = ud;
+    const struct ws_schedule *w = workspace ? ws_by_name(d, workspace) : NULL;
+    eval_default_vars(w ? w->cfg : NULL, now, vals);
+    if (!w)
+        return;
+    double start, end;
+    poller_usage_period(w->poller, now, &start, &end);
+    vals[EXPR_VAR_PERIOD_ELAPSED] = now - start;
+    vals[EXPR_VAR_PERIOD_REMAINING] = end - now;
+}
+
 static void notify_alert_from(struct daemon *d, struct eval_instance *in,
                               const char *status, bool flapping, double at,
                               struct notify_alert *a)
@@ -203,9 +219,7 @@ static void notify_alert_from(struct daemon *d, struct eval_instance *in,
                                         in->series_labels);
     annotate_init(&ctx, in, s);
     double vars[EXPR_VAR__COUNT];
-    const struct workspace_cfg *wc =
-        config_workspace(d->cfg, labelset_get(in->series_labels, "workspace"));
-    eval_default_vars(wc, at, vars);
+    daemon_vars(d, labelset_get(in->series_labels, "workspace"), at, vars);
     ctx.vars = vars;
     ctx.status_url = d->cfg->external_url;
     struct strbuf sum = STRBUF_INIT, desc = STRBUF_INIT;
@@ -268,7 +282,7 @@ static void stale_limits(const struct daemon *d, double out[FAM__COUNT])
 
 void daemon_evaluate(struct daemon *d, double now)
 {
-    struct eval_hooks hooks = { api_down_hook, NULL, d, { 0 } };
+    struct eval_hooks hooks = { api_down_hook, daemon_vars, d, { 0 } };
     stale_limits(d, hooks.stale_after_s);
     const struct eval_event *evs;
     size_t n = evaluator_run(d->ev, d->store, now, &hooks, &evs);

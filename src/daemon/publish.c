@@ -89,9 +89,8 @@ static void snapshot_alerts(struct daemon *d, struct snapshot *sn, double now)
         struct annotate_ctx ctx;
         annotate_init(&ctx, in, s);
         double vars[EXPR_VAR__COUNT];
-        eval_default_vars(config_workspace(d->cfg, labelset_get(in->series_labels,
-                                                                "workspace")),
-                          now, vars);
+        daemon_vars(d, labelset_get(in->series_labels, "workspace"), now,
+                    vars);
         ctx.vars = vars;
         struct strbuf sum = STRBUF_INIT, desc = STRBUF_INIT;
         annotate_rule_texts(&ctx, &sum, &desc);

@@ -66,13 +66,23 @@ static void backfill(struct ws_schedule *w, double now,
 static void start_delivery(struct ws_schedule *w, double now,
                            const struct schedule_needs *needs)
 {
+    /* The first sweep reads the last WS_FIRST_DELIVERY_WINDOW_S in one
+     * window, so rules that compare a connection with its own recent past
+     * have that past at once; it waits for the first volume sweep, which
+     * its source_volume is joined from. */
+    bool first = !w->swept[POLL_DELIVERY];
+    if (first && !w->swept[POLL_VOLUME])
+        return;
     struct poll_connection *conns;
     size_t n = poller_connections(w->poller, &conns);
     for (size_t i = 0; i < n; i++)
         conns[i].priority = needs->conn_active &&
                             needs->conn_active(needs->ud, conns[i].source->id,
                                                conns[i].dest_id);
-    poller_poll_delivery(w->poller, now);
+    if (first)
+        poller_poll_delivery_window(w->poller, now, WS_FIRST_DELIVERY_WINDOW_S);
+    else
+        poller_poll_delivery(w->poller, now);
     w->running[POLL_DELIVERY] = true;
     w->next_delivery = now + w->cfg->poll_interval_s;
 }
@@ -222,12 +232,7 @@ double ws_schedule_oldest_connection(const struct ws_schedule *w, double now,
 
 const char *ws_coverage_family(enum poll_kind k)
 {
-    switch (k) {
-    case POLL_DELIVERY: return "connection";
-    case POLL_VOLUME: return "source";
-    case POLL_USAGE: return "usage";
-    default: return "workspace";
-    }
+    return poll_kind_family(k);
 }
 
 static double kind_interval(const struct ws_schedule *w, enum poll_kind k)
@@ -269,10 +274,35 @@ void ws_schedule_budget(const struct ws_schedule *w, struct ws_budget *out)
  * connections with alerts and rounding make small shortfalls harmless. */
 #define WS_REFRESH_SLACK 1.2
 
+/* An endpoint of kind k that answers 403: the family cannot be read at
+ * all.  Its name goes into *endpoint. */
+static bool kind_forbidden(const struct poll_health *h, enum poll_kind k,
+                           const char **endpoint, const char **msg)
+{
+    for (int ep = 0; ep < SEGEP__COUNT; ep++) {
+        if (h->forbidden[ep] &&
+            poll_kind_of_endpoint((enum seg_endpoint)ep) == k) {
+            *endpoint = seg_endpoint_name((enum seg_endpoint)ep);
+            *msg = h->forbidden_msg[ep];
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool kind_blind(const struct ws_schedule *w, enum poll_kind k,
-                       double now, double started_at, char *why, size_t len)
+                       double now, double started_at, char *why, size_t len,
+                       char *endpoint, size_t elen)
 {
     const struct poll_health *h = poller_health(w->poller);
+    const char *ep = NULL, *msg = NULL;
+    endpoint[0] = '\0';
+    if (kind_forbidden(h, k, &ep, &msg)) {
+        snprintf(endpoint, elen, "%s", ep);
+        snprintf(why, len, "the API refuses %s (403): %s; the token may "
+                 "lack the permission", ep, msg && *msg ? msg : "forbidden");
+        return true;
+    }
     double interval = kind_interval(w, k);
     char every[32], age_s[32];
     format_duration(interval, every, sizeof(every));
@@ -317,11 +347,17 @@ unsigned ws_schedule_coverage(struct ws_schedule *w, double now,
     unsigned changed = 0;
     for (int k = POLL_DELIVERY; k < POLL__COUNT; k++) {
         struct ws_coverage *cv = &w->coverage[k];
-        char why[WS_COVERAGE_REASON_MAX] = "";
+        char why[WS_COVERAGE_REASON_MAX] = "", ep[sizeof(cv->endpoint)];
         bool blind = can_judge && kind_blind(w, (enum poll_kind)k, now,
-                                             started_at, why, sizeof(why));
-        if (blind)
+                                             started_at, why, sizeof(why),
+                                             ep, sizeof(ep));
+        if (blind) {
             snprintf(cv->reason, sizeof(cv->reason), "%s", why);
+            /* a new endpoint label is a new alert identity: only at the
+             * start of an episode */
+            if (!cv->blind)
+                snprintf(cv->endpoint, sizeof(cv->endpoint), "%s", ep);
+        }
         if (blind != cv->blind) {
             cv->blind = blind;
             if (blind)

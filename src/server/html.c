@@ -559,9 +559,8 @@ static void html_blind_banner(const struct snapshot *s, struct strbuf *out)
             any = true;
             strbuf_adds(out, "<div>");
             H(w->name);
-            strbuf_addf(out, ", %s data: ", k == POLL_DELIVERY ? "connection"
-                                           : k == POLL_VOLUME ? "source"
-                                                              : "usage");
+            strbuf_addf(out, ", %s data: ",
+                        poll_kind_family((enum poll_kind)k));
             H(w->blind_reason[k]);
             strbuf_adds(out, "</div>");
         }

@@ -236,7 +236,7 @@ static void self_metrics(const struct snapshot *s, struct strbuf *out)
             for (int k = POLL_DELIVERY; k < POLL__COUNT; k++)
                 prom_sample(out, "segalert_coverage_blind",
                             w->blind[k] ? 1 : 0, "workspace", nn(w->name),
-                            "family", poll_kind_name((enum poll_kind)k),
+                            "family", poll_kind_family((enum poll_kind)k),
                             NULL);
         }
         prom_family(out, "segalert_poll_last_success_timestamp_seconds",

@@ -62,8 +62,8 @@ curl -s "$BASE/" >"$T/page.html"
 check "the status page shows the blind spot" grep -q 'id="coverage"' "$T/page.html"
 check "  and no green 'all quiet'" sh -c "! grep -q 'rules quiet' '$T/page.html'"
 curl -s "$BASE/metrics" >"$T/metrics"
-check "/metrics: segalert_coverage_blind 1 for delivery" \
-    grep -q '^segalert_coverage_blind{workspace="sim",family="delivery"} 1' "$T/metrics"
+check "/metrics: segalert_coverage_blind 1 for the connection family" \
+    grep -q '^segalert_coverage_blind{workspace="sim",family="connection"} 1' "$T/metrics"
 check "/metrics: segalert_ready 0" grep -q '^segalert_ready 0' "$T/metrics"
 "$SEGALERT" status -c "$T/segalert.conf" >"$T/status.out" 2>&1
 check "segalert status says blind" grep -q 'blind: workspace sim' "$T/status.out"

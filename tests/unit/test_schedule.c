@@ -129,6 +129,15 @@ static size_t count_sent(const struct senv *e, const char *needle, size_t from)
     return n;
 }
 
+/* Start-up: discovery, then volume and usage, then the first delivery. */
+static void start_up(struct senv *e)
+{
+    run_cycle(e);
+    run_cycle(e);
+    run_cycle(e);
+    assert_true(e->sched.polled_once);
+}
+
 /* ---- tests ----------------------------------------------------------------- */
 
 static void test_first_cycle(void **state)
@@ -146,16 +155,32 @@ static void test_first_cycle(void **state)
     assert_true(poller_health(e.sched.poller)->discovered);
     assert_false(e.sched.polled_once);
 
-    /* Then the back-fill (a week of hourly volume) and every family. */
+    /* Then the back-fill (a week of hourly volume), volume and usage;
+     * delivery waits for the volume its source_volume is joined from. */
     size_t before = e.fake.nsent;
     assert_true(run_cycle(&e));
     assert_true(e.sched.backfilled);
-    assert_true(e.sched.polled_once);
-    assert_int_equal(count_sent(&e, "/delivery-metrics?", before), 1);
+    assert_false(e.sched.polled_once);
+    assert_int_equal(count_sent(&e, "/delivery-metrics?", before), 0);
     assert_int_equal(count_sent(&e, "granularity=HOUR", before), 1);
     assert_true(count_sent(&e, "granularity=MINUTE", before) >= 1);
     assert_int_equal(count_sent(&e, "/usage/mtu/daily?", before), 1);
+
+    /* The first delivery sweep reads the last 4 hours at once. */
+    before = e.fake.nsent;
+    assert_true(run_cycle(&e));
+    assert_true(e.sched.polled_once);
+    assert_int_equal(count_sent(&e, "/delivery-metrics?", before), 1);
+    assert_int_equal(count_sent(&e, "startTime=2026-08-20T12%3A00%3A00", before),
+                     1);
     assert_true(e.samples > 0);
+
+    /* Later ones the delivery window (1h here). */
+    clock_fake_advance(e.clock, 300);
+    before = e.fake.nsent;
+    run_cycle(&e);
+    assert_int_equal(count_sent(&e, "startTime=2026-08-20T15%3A05%3A00", before),
+                     1);
     env_free(&e);
 }
 
@@ -164,8 +189,7 @@ static void test_intervals(void **state)
     struct senv e;
     env_init(&e);
     env_start(&e);
-    run_cycle(&e);
-    run_cycle(&e);
+    start_up(&e);
     size_t mark = e.fake.nsent;
 
     /* Before an interval has passed nothing is polled again. */
@@ -196,8 +220,7 @@ static void test_no_overlap(void **state)
     struct senv e;
     env_init(&e);
     env_start(&e);
-    run_cycle(&e);
-    run_cycle(&e);
+    start_up(&e);
     clock_fake_advance(e.clock, 300);
     size_t mark = e.fake.nsent;
     ws_schedule_tick(&e.sched, now(&e), &e.needs);
@@ -242,8 +265,7 @@ static void test_active_connections_first(void **state)
     e.ws.max_concurrency = 1;
     e.api.destinations_body = three_destinations;
     env_start(&e);
-    run_cycle(&e);              /* discovery */
-    run_cycle(&e);
+    start_up(&e);
     size_t i = first_delivery_index(&e, 0);
     assert_non_null(strstr(fake_url(&e.fake, i), "/destinations/d1/"));
 
@@ -297,8 +319,7 @@ static void test_failing_requests(void **state)
     env_init(&e);
     env_start(&e);
     double t0 = now(&e);
-    run_cycle(&e);
-    run_cycle(&e);
+    start_up(&e);
     assert_int_equal(ws_schedule_health(&e.sched, now(&e), t0),
                      WS_HEALTH_SAME);
     e.api.fail_path = "/delivery-metrics";
@@ -335,8 +356,7 @@ static void test_rate_sampling(void **state)
     env_start(&e);
     assert_true(ws_schedule_rate_last_minute(&e.sched, now(&e)) == 0);
     ws_schedule_sample_rate(&e.sched, now(&e));
-    run_cycle(&e);
-    run_cycle(&e);
+    start_up(&e);
     size_t sent = e.fake.nsent;
     clock_fake_advance(e.clock, 30);
     ws_schedule_sample_rate(&e.sched, now(&e));
@@ -356,8 +376,7 @@ static void test_carry_over(void **state)
     struct senv e;
     env_init(&e);
     env_start(&e);
-    run_cycle(&e);
-    run_cycle(&e);
+    start_up(&e);
     e.sched.down = true;
     e.sched.down_since = T0;
     snprintf(e.sched.down_reason, sizeof(e.sched.down_reason), "boom");
@@ -377,6 +396,77 @@ static void test_carry_over(void **state)
     env_free(&e);
 }
 
+/* Coverage: a family refused with 403, a family gone stale, and a budget
+ * too small for the connections each make it blind; recovery clears it. */
+static void test_coverage(void **state)
+{
+    struct senv e;
+    env_init(&e);
+    e.ws.volume_interval_s = 60;
+    e.ws.usage_interval_s = 3600;
+    e.api.fail_path = "/usage/mtu/daily";
+    e.api.fail_status = 403;
+    env_start(&e);
+    double t0 = now(&e);
+    start_up(&e);
+    unsigned changed = ws_schedule_coverage(&e.sched, now(&e), t0);
+    assert_int_equal(changed, 1u << POLL_USAGE);
+    assert_true(e.sched.coverage[POLL_USAGE].blind);
+    assert_string_equal(e.sched.coverage[POLL_USAGE].endpoint, "usage_mtu");
+    assert_non_null(strstr(e.sched.coverage[POLL_USAGE].reason, "(403)"));
+    assert_false(e.sched.coverage[POLL_DELIVERY].blind);
+    assert_false(e.sched.coverage[POLL_VOLUME].blind);
+    assert_int_equal(ws_schedule_coverage(&e.sched, now(&e), t0), 0);
+
+    /* Volume stops answering: blind after 3 intervals, not before. */
+    e.api.fail_path = "/events/volume";
+    e.api.fail_status = 500;
+    double stop = now(&e);
+    unsigned got = 0;
+    while (!(got & (1u << POLL_VOLUME)) && now(&e) - stop < 600) {
+        clock_fake_advance(e.clock, 30);
+        run_cycle(&e);
+        got |= ws_schedule_coverage(&e.sched, now(&e), t0);
+    }
+    assert_true(e.sched.coverage[POLL_VOLUME].blind);
+    assert_true(now(&e) - stop > 3 * 60);
+    assert_non_null(strstr(e.sched.coverage[POLL_VOLUME].reason,
+                           "no source data for"));
+    /* Everything answers: volume is fresh again at its next poll, usage
+     * (its 403 cleared by a success) at the next usage poll. */
+    e.api.fail_path = NULL;
+    clock_fake_advance(e.clock, 60);
+    run_cycle(&e);
+    assert_int_equal(ws_schedule_coverage(&e.sched, now(&e), t0),
+                     1u << POLL_VOLUME);
+    assert_false(e.sched.coverage[POLL_VOLUME].blind);
+    assert_true(e.sched.coverage[POLL_USAGE].blind);
+    clock_fake_advance(e.clock, 3600);
+    run_cycle(&e);
+    ws_schedule_coverage(&e.sched, now(&e), t0);
+    assert_false(e.sched.coverage[POLL_USAGE].blind);
+
+    /* A budget of 1/min cannot read the connection every 5 minutes with
+     * volume every minute: delivery coverage is blind at once. */
+    e.ws.request_budget = 1;
+    ws_schedule_free(&e.sched);
+    env_start(&e);
+    double t1 = now(&e);                    /* as if the daemon restarted */
+    for (int i = 0; i < 20 && !poller_health(e.sched.poller)->discovered;
+         i++) {
+        run_cycle(&e);
+        clock_fake_advance(e.clock, 30);    /* the bucket refills slowly */
+    }
+    struct ws_budget b;
+    ws_schedule_budget(&e.sched, &b);
+    assert_true(b.needed_per_min > b.budget_per_min);
+    ws_schedule_coverage(&e.sched, now(&e), t1);
+    assert_true(e.sched.coverage[POLL_DELIVERY].blind);
+    assert_non_null(strstr(e.sched.coverage[POLL_DELIVERY].reason,
+                           "request_budget 1/min cannot read 1 connections"));
+    env_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_failing_requests),
         cmocka_unit_test(test_rate_sampling),
         cmocka_unit_test(test_carry_over),
+        cmocka_unit_test(test_coverage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
