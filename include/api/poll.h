@@ -153,9 +153,17 @@ void poller_discover(struct poller *p);
 /* One delivery-metrics request per connection, window [now - window, now]
  * with the workspace's delivery_window. */
 void poller_poll_delivery(struct poller *p, double now);
+/* A history read: one summary per connection over [now - window_s, now]
+ * (capped at POLL_DELIVERY_WINDOW_MAX_S), stamped at the window's START,
+ * so it counts as the past (rules comparing a connection with its last
+ * hours have it at once) and never as the present (rules reading the last
+ * minutes do not see a 4-hour summary as a 5-minute one, and alerts
+ * restored after a restart are not resolved by it). */
+void poller_poll_delivery_history(struct poller *p, double now,
+                                  double window_s);
 /* The same over window_s instead (<= 0: delivery_window), capped at
- * POLL_DELIVERY_WINDOW_MAX_S: e.g. a longer history read once at start.
- * The samples' source_volume covers the same window. */
+ * POLL_DELIVERY_WINDOW_MAX_S.  The samples' source_volume covers the same
+ * window.  Samples are stamped at the window's end. */
 void poller_poll_delivery_window(struct poller *p, double now,
                                  double window_s);
 /* Event volume of complete buckets in [from, to) (MINUTE granularity when

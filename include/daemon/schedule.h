@@ -14,8 +14,8 @@
  *     connections with pending or firing alerts first (needs->conn_active)
  *     so a budget that cannot cover everything still refreshes what
  *     matters.  The first delivery sweep waits for the first volume sweep
- *     and reads the last 4 hours in one window (the history rules compare
- *     a connection with).
+ *     and also reads the last 4 hours in one history window (the past the
+ *     rules compare a connection with; poller_poll_delivery_history).
  * A sweep is finished when the workspace's client has nothing queued or
  * in flight.
  *

@@ -695,7 +695,9 @@ struct delivery_ctx {
     struct poller *p;
     char *source_id, *dest_id;      /* to find the connection again: the
                                        topology may change meanwhile */
-    double t;                       /* sample time = window end */
+    double end;                     /* window end */
+    double t;                       /* sample time: the end, or the start
+                                       for a history read */
     double window_s;
 };
 
@@ -745,7 +747,7 @@ static int delivery_page(void *ud, const char *body, size_t len, char **next,
     size_t nlabels = conn_labels(p, c, labels);
     c->last_polled = clock_wall(p->clock);
     double sv;
-    if (source_volume(c->source, dc->t, dc->window_s, &sv)) {
+    if (source_volume(c->source, dc->end, dc->window_s, &sv)) {
         d.v[M_SOURCE_VOLUME] = sv;
         d.has[M_SOURCE_VOLUME] = true;
     }
@@ -769,8 +771,23 @@ void poller_poll_delivery(struct poller *p, double now)
     poller_poll_delivery_window(p, now, 0);
 }
 
+static void poll_delivery(struct poller *p, double now, double window_s,
+                          bool history);
+
 void poller_poll_delivery_window(struct poller *p, double now,
                                  double window_s)
+{
+    poll_delivery(p, now, window_s, false);
+}
+
+void poller_poll_delivery_history(struct poller *p, double now,
+                                  double window_s)
+{
+    poll_delivery(p, now, window_s, true);
+}
+
+static void poll_delivery(struct poller *p, double now, double window_s,
+                          bool history)
 {
     if (!(window_s > 0))
         window_s = p->ws->delivery_window_s;
@@ -786,7 +803,8 @@ void poller_poll_delivery_window(struct poller *p, double now,
         dc->p = p;
         dc->source_id = xstrdup(c->source->id);
         dc->dest_id = xstrdup(c->dest_id);
-        dc->t = end;
+        dc->end = end;
+        dc->t = history ? start : end;
         dc->window_s = window_s;
         struct strbuf pq = STRBUF_INIT;
         strbuf_adds(&pq, "/destinations/");

@@ -66,10 +66,10 @@ static void backfill(struct ws_schedule *w, double now,
 static void start_delivery(struct ws_schedule *w, double now,
                            const struct schedule_needs *needs)
 {
-    /* The first sweep reads the last WS_FIRST_DELIVERY_WINDOW_S in one
-     * window, so rules that compare a connection with its own recent past
-     * have that past at once; it waits for the first volume sweep, which
-     * its source_volume is joined from. */
+    /* The first sweep also reads the last WS_FIRST_DELIVERY_WINDOW_S in
+     * one history window, so rules that compare a connection with its own
+     * recent past have that past at once; it waits for the first volume
+     * sweep, which source_volume is joined from. */
     bool first = !w->swept[POLL_DELIVERY];
     if (first && !w->swept[POLL_VOLUME])
         return;
@@ -80,9 +80,9 @@ static void start_delivery(struct ws_schedule *w, double now,
                             needs->conn_active(needs->ud, conns[i].source->id,
                                                conns[i].dest_id);
     if (first)
-        poller_poll_delivery_window(w->poller, now, WS_FIRST_DELIVERY_WINDOW_S);
-    else
-        poller_poll_delivery(w->poller, now);
+        poller_poll_delivery_history(w->poller, now,
+                                     WS_FIRST_DELIVERY_WINDOW_S);
+    poller_poll_delivery(w->poller, now);
     w->running[POLL_DELIVERY] = true;
     w->next_delivery = now + w->cfg->poll_interval_s;
 }

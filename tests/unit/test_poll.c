@@ -946,7 +946,22 @@ static void test_longer_delivery_window(void **state)
         assert_true(s->has[M_SOURCE_VOLUME]);
         if (fabs(s->v[M_SOURCE_VOLUME] - (119 + 200 + 100 / 60.0)) > 1e-6)
             fail_msg("source_volume %.6f", s->v[M_SOURCE_VOLUME]);
+        assert_true(s->t == now);           /* stamped at the end */
     }
+
+    /* A history read: the same 4-hour window and source_volume, stamped
+     * at the window's start (the past, never the present). */
+    before = e.fake.nsent;
+    nbefore = e.nsamples;
+    poller_poll_delivery_history(e.p, now, 4 * 3600);
+    drive(&e);
+    assert_int_equal(e.fake.nsent, before + 1);
+    assert_non_null(strstr(fake_url(&e.fake, before),
+                           "&startTime=2026-08-20T12%3A00%3A30Z"
+                           "&endTime=2026-08-20T16%3A00%3A30Z&"));
+    s = &e.samples[nbefore];
+    assert_true(s->t == now - 4 * 3600);
+    assert_true(fabs(s->v[M_SOURCE_VOLUME] - (119 + 200 + 100 / 60.0)) < 1e-6);
     env_free(&e);
 }
 

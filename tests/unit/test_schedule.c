@@ -166,12 +166,15 @@ static void test_first_cycle(void **state)
     assert_true(count_sent(&e, "granularity=MINUTE", before) >= 1);
     assert_int_equal(count_sent(&e, "/usage/mtu/daily?", before), 1);
 
-    /* The first delivery sweep reads the last 4 hours at once. */
+    /* The first delivery sweep reads the last 4 hours as history, and the
+     * delivery window as the present. */
     before = e.fake.nsent;
     assert_true(run_cycle(&e));
     assert_true(e.sched.polled_once);
-    assert_int_equal(count_sent(&e, "/delivery-metrics?", before), 1);
+    assert_int_equal(count_sent(&e, "/delivery-metrics?", before), 2);
     assert_int_equal(count_sent(&e, "startTime=2026-08-20T12%3A00%3A00", before),
+                     1);
+    assert_int_equal(count_sent(&e, "startTime=2026-08-20T15%3A00%3A00", before),
                      1);
     assert_true(e.samples > 0);
 
