@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "sim_api.h"
@@ -114,13 +115,23 @@ static void reply_429(struct sim_reply *r, const struct rl_state *rl,
                       double now)
 {
     long ms = (long)ceil((rl->reset - now) * 1000);
+    struct strbuf *sb = &r->body;
     r->status = 429;
     r->content_type = "application/json";
-    strbuf_reset(&r->body);
-    strbuf_addf(&r->body, "{\"errors\":[{\"type\":\"RequestError\","
-                "\"message\":\"Too many requests\",\"data\":"
-                "{\"remainingPoints\":0,\"msBeforeNext\":%ld,"
-                "\"consumedPoints\":%ld}}]}", ms < 1 ? 1 : ms, rl->consumed);
+    strbuf_reset(sb);
+    jw_open(sb, NULL, '{');
+    jw_open(sb, "errors", '[');
+    jw_open(sb, NULL, '{');
+    jw_str(sb, "type", "RequestError");
+    jw_str(sb, "message", "Too many requests");
+    jw_open(sb, "data", '{');
+    jw_int(sb, "remainingPoints", 0);
+    jw_int(sb, "msBeforeNext", ms < 1 ? 1 : ms);
+    jw_int(sb, "consumedPoints", rl->consumed);
+    jw_close(sb, '}');
+    jw_close(sb, '}');
+    jw_close(sb, ']');
+    jw_close(sb, '}');
 }
 
 /* ---- faults ------------------------------------------------------------ */
@@ -204,9 +215,8 @@ static void apply_fault(int fault, struct sim_reply *r, struct rng *detail)
     case SIM_FAULT_ERROR_5XX:
         switch (rng_next(detail) % 3) {
         case 0:
-            set_body(r, 500, "application/json",
-                     "{\"errors\":[{\"type\":\"InternalServerError\","
-                     "\"message\":\"Internal server error\",\"status\":500}]}");
+            sim_reply_error(r, 500, "InternalServerError",
+                            "Internal server error", NULL);
             break;
         case 1:
             set_body(r, 502, "text/html", html_502);
@@ -234,10 +244,8 @@ static void apply_fault(int fault, struct sim_reply *r, struct rng *detail)
             r->body.buf[r->body.len] = '\0';
         break;
     case SIM_FAULT_ERROR_422:
-        set_body(r, 422, "application/json",
-                 "{\"errors\":[{\"type\":\"ValidationFailure\",\"message\":"
-                 "\"Invalid date/time range: injected by segalert-sim\","
-                 "\"field\":\"startTime\",\"status\":422}]}");
+        sim_reply_error(r, 422, "ValidationFailure", "Invalid date/time "
+                        "range: injected by segalert-sim", "startTime");
         break;
     case SIM_FAULT_HTML:
         if (rng_next(detail) % 2)
