@@ -95,21 +95,31 @@ struct series_list {
     bool retries;               /* successful-delivery: retryCount */
 };
 
-static struct series *series_add(struct series_list *l, const char *reason,
-                                 const char *type, const char *name)
+/* Index of the series with these labels, added when new.  An index, not
+ * a pointer: adding a series may move the others. */
+static size_t series_add(struct series_list *l, const char *reason,
+                         const char *type, const char *name)
 {
     for (size_t i = 0; i < l->n; i++) {
         struct series *s = &l->v[i];
         if (streq(s->reason, reason) && streq(s->type, type) &&
             streq(s->name, name))
-            return s;           /* same labels: one series */
+            return i;           /* same labels: one series */
     }
     XGROW(l->v, l->n + 1, l->cap);
-    struct series *s = &l->v[l->n++];
+    struct series *s = &l->v[l->n];
     *s = (struct series){ reason, type, name, NULL, NULL, 0, 0 };
     s->count = xcalloc(l->n_buckets + 1, sizeof(*s->count));
     s->retry = xcalloc(l->n_buckets + 1, sizeof(*s->retry));
-    return s;
+    return l->n++;
+}
+
+/* Add n to bucket b of the series with these labels. */
+static void series_count(struct series_list *l, const char *reason,
+                         size_t b, int64_t n)
+{
+    size_t i = series_add(l, reason, NULL, NULL);    /* may move l->v */
+    l->v[i].count[b] += n;
 }
 
 static void series_free(struct series_list *l)
@@ -150,15 +160,12 @@ static void add_fixed(struct series_list *l, const int64_t *totals,
 {
     double share[SIM_MAX_REASONS];
     int64_t part[SIM_MAX_REASONS];
-    struct series *s[SIM_MAX_REASONS];
-    for (size_t i = 0; i < n_mix; i++) {
+    for (size_t i = 0; i < n_mix; i++)
         share[i] = mix[i].share;
-        s[i] = series_add(l, mix[i].code, NULL, NULL);
-    }
     for (size_t b = 0; b < l->n_buckets; b++) {
         split_shares(totals[b], share, n_mix, h, b, 0, part);
         for (size_t i = 0; i < n_mix; i++)
-            s[i]->count[b] += part[i];
+            series_count(l, mix[i].code, b, part[i]);
     }
 }
 
@@ -188,8 +195,8 @@ static void step_series(const struct scenario *sc, const struct sim_source *s,
                                     : sm.filtered_at_source;
         }
         if (step == OV_RECEIVED) {
-            struct series *one = series_add(l, NULL, NULL, NULL);
-            memcpy(one->count, t, w->n * sizeof(*t));
+            size_t one = series_add(l, NULL, NULL, NULL);
+            memcpy(l->v[one].count, t, w->n * sizeof(*t));
         } else if (step == OV_FAILED_INGEST) {
             add_fixed(l, t, ingest_reasons, ARRAY_SIZE(ingest_reasons),
                       s->hash ^ 0x16E57ULL);
@@ -207,28 +214,21 @@ static void step_series(const struct scenario *sc, const struct sim_source *s,
         const struct conn_bucket *x = &cb[b];
         switch (step) {
         case OV_FILTERED_DEST:
-            series_add(l, REASON_DEST_FILTER, NULL, NULL)->count[b] +=
-                x->filtered;
-            series_add(l, REASON_UNSUBSCRIBED, NULL, NULL)->count[b] +=
-                x->unsubscribed;
+            series_count(l, REASON_DEST_FILTER, b, x->filtered);
+            series_count(l, REASON_UNSUBSCRIBED, b, x->unsubscribed);
             break;
         case OV_FAILED_DELIVERY:
             for (size_t k = 0; k < sc->n_reasons; k++)
                 if (x->by_reason[k])
-                    series_add(l, sc->reason_names[k], NULL, NULL)
-                        ->count[b] += x->by_reason[k];
+                    series_count(l, sc->reason_names[k], b, x->by_reason[k]);
             if (x->expired)
-                series_add(l, REASON_EXPIRED, NULL, NULL)->count[b] +=
-                    x->expired;
+                series_count(l, REASON_EXPIRED, b, x->expired);
             break;
         default: {
-            struct series *first = series_add(l, REASON_FIRST_ATTEMPT, NULL,
-                                              NULL);
-            struct series *retry = series_add(l, REASON_AFTER_RETRY, NULL,
-                                              NULL);
-            first->count[b] += x->succ_first;
-            retry->count[b] += x->succ_retry;
-            retry->retry[b] += x->succ_retry;
+            series_count(l, REASON_FIRST_ATTEMPT, b, x->succ_first);
+            series_count(l, REASON_AFTER_RETRY, b, x->succ_retry);
+            size_t k = series_add(l, REASON_AFTER_RETRY, NULL, NULL);
+            l->v[k].retry[b] += x->succ_retry;
             break;
         }
         }
@@ -240,7 +240,8 @@ static void step_series(const struct scenario *sc, const struct sim_source *s,
 static void collapse_reasons(struct series_list *l)
 {
     struct series_list out = { NULL, 0, 0, l->n_buckets, l->retries };
-    struct series *one = series_add(&out, NULL, NULL, NULL);
+    size_t k = series_add(&out, NULL, NULL, NULL);
+    struct series *one = &out.v[k];
     for (size_t i = 0; i < l->n; i++)
         for (size_t b = 0; b < l->n_buckets; b++) {
             one->count[b] += l->v[i].count[b];
@@ -263,7 +264,7 @@ static void split_events(struct series_list *l, bool by_type, bool by_name,
     for (size_t i = 0; i < l->n; i++) {
         const struct series *src = &l->v[i];
         uint64_t hs = h ^ hash_str(src->reason ? src->reason : "");
-        struct series *dst[N_EVENTS];
+        size_t dst[N_EVENTS];
         for (size_t e = 0; e < N_EVENTS; e++)
             dst[e] = series_add(&out, src->reason,
                                 by_type ? event_mix[e].type : NULL,
@@ -273,8 +274,8 @@ static void split_events(struct series_list *l, bool by_type, bool by_name,
             split_shares(src->retry[b], share, N_EVENTS, hs, b, N_EVENTS,
                          rpart);
             for (size_t e = 0; e < N_EVENTS; e++) {
-                dst[e]->count[b] += part[e];
-                dst[e]->retry[b] += rpart[e];
+                out.v[dst[e]].count[b] += part[e];
+                out.v[dst[e]].retry[b] += rpart[e];
             }
         }
     }
