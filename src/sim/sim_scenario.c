@@ -481,7 +481,8 @@ static int v_incident(cfg_t *cfg, cfg_opt_t *opt)
     if (k < 0) {
         cfg_error(cfg, "incident '%s': unknown kind '%s' (one of "
                   "discard_spike, latency_spike, delivery_stall, volume_drop, "
-                  "volume_spike, mtu_surge, destination_outage)", cfg_title(sec), kind);
+                  "volume_spike, mtu_surge, destination_outage)",
+                  cfg_title(sec), kind);
         return -1;
     }
     double v = cfg_getfloat(sec, "value");

@@ -844,6 +844,62 @@ rc=$?
 [ $rc = 2 ] && grep -q "bad.conf:4: no such option 'latency_bogus'" "$TMP/bad.err"
 passed "bad scenario: exit 2 with FILE:LINE: message"
 
+# ---- invalid new options: exit 2 with FILE:LINE: message --------------------
+badopt() {  # badopt "what" "expected message" < scenario text
+    cat >"$TMP/badopt.conf"
+    "$SIM" --scenario "$TMP/badopt.conf" >/dev/null 2>"$TMP/badopt.err"
+    rc=$?
+    [ $rc = 2 ] && grep -qF "$2" "$TMP/badopt.err"
+    passed "invalid scenario: $1"
+}
+badopt "mode" "badopt.conf:2: mode must be \"cloud\" or \"device\"" <<'EOF'
+source "web" {
+  destination "a" { mode = "edge" }
+}
+EOF
+badopt "fanout < 1" "option 'fanout' must be >= 1" <<'EOF'
+source "web" {
+  destination "a" { fanout = 0.5 }
+}
+EOF
+badopt "subscribed > 1" "option 'subscribed' must be between 0 and 1" <<'EOF'
+source "web" {
+  destination "a" { subscribed = 2 }
+}
+EOF
+badopt "discard_reasons not CODE=share" "'401' is not of the form" <<'EOF'
+source "web" {
+  destination "a" { discard_reasons = {"401"} }
+}
+EOF
+badopt "a reason given twice" "reason '401' given twice" <<'EOF'
+source "web" { destination "a" { } }
+incident "x" { kind = "discard_spike"  reasons = {"401=1", "401=2"} }
+EOF
+badopt "reasons on a volume incident" "'reasons' applies to discard_spike" <<'EOF'
+source "web" { destination "a" { } }
+incident "x" { kind = "volume_drop"  reasons = {"401=1"} }
+EOF
+badopt "retry_for on a discard spike" "'retry_for' and 'discarded' apply" <<'EOF'
+source "web" { destination "a" { } }
+incident "x" { kind = "discard_spike"  retry_for = "1h" }
+EOF
+badopt "outage value > 1" "value 2 out of range for destination_outage" <<'EOF'
+source "web" { destination "a" { } }
+incident "x" { kind = "destination_outage"  value = 2 }
+EOF
+badopt "a malformed negative start" "invalid duration '-x'" <<'EOF'
+source "web" { destination "a" { } }
+incident "x" { kind = "volume_drop"  start = "-x" }
+EOF
+badopt "not_found_sources naming no source" "not_found_sources: no source 'nope'" <<'EOF'
+source "web" { destination "a" { } }
+faults { not_found_sources = {"nope"} }
+EOF
+badopt "volume_rate_limit < 0" "option 'volume_rate_limit' must be >= 0" <<'EOF'
+volume_rate_limit = -1
+EOF
+
 # ---- clean shutdown: every sim exits 0 on SIGTERM (under ASan: no leaks) --
 for name in basic many rl faults scaled pipeline scoped outage billing; do
     eval "pid=\${PID_$name:-}"
