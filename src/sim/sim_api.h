@@ -1,7 +1,8 @@
 /*
- * sim_api.h - the Segment Public API endpoints of the simulator: query
- * parsing (dot and bracket forms, percent-decoding), pagination, input
- * validation and the JSON bodies, shaped like the JSON files in tests/fixtures.
+ * sim_api.h - routing and the Segment Public API endpoints of the
+ * simulator: sources, connected destinations, delivery metrics, event
+ * volume and usage, with the JSON bodies shaped like the files in
+ * tests/fixtures (Delivery Overview is in sim_overview.h).
  *
  * Pure apart from reading the scenario: no HTTP library here, so the
  * request thread (sim_http.c) owns auth, rate limits, faults and latency.
@@ -10,6 +11,7 @@
 #define SEGALERT_SIM_API_H
 
 #include "core/util.h"
+#include "sim_query.h"
 #include "sim_scenario.h"
 
 enum sim_endpoint {
@@ -21,6 +23,7 @@ enum sim_endpoint {
     EP_MTU,
     EP_API_SOURCES,
     EP_API,
+    EP_OVERVIEW,        /* /delivery-overview/{step} */
     EP_OTHER,           /* unknown paths (404) */
     EP_COUNT
 };
@@ -31,26 +34,12 @@ const char *sim_endpoint_name(enum sim_endpoint ep);
 /* Which endpoint a (decoded) path belongs to. */
 enum sim_endpoint sim_api_route(const char *path);
 
-struct sim_reply {
-    int status;
-    struct strbuf body;
-    const char *content_type;   /* static string */
-};
-
-/* Fill r (zero-initialised by the caller) with the standard envelope
- * {"errors":[{"type":..,"message":..[,"field":..][,"status":..]}]}. */
-void sim_reply_error(struct sim_reply *r, int status, const char *type,
-                     const char *message, const char *field);
-
 /*
  * Answer GET path?query (query without '?', may be NULL; path already
- * split off) at wall time now.  The reply is zero-initialised by the
+ * split off) at scenario time now.  The reply is zero-initialised by the
  * caller and released with strbuf_free(&r->body).
  */
 void sim_api_handle(const struct scenario *sc, const char *path,
                     const char *query, double now, struct sim_reply *r);
-
-/* Percent-decode s (no '+' to space: timestamps may carry "+00:00"). */
-char *sim_url_decode(const char *s, size_t len);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * sim_http.c - libmicrohttpd glue: per-request flow is
- *   route -> auth (401) -> rate limit (429) -> fault draw -> latency sleep
- *   -> endpoint handler -> fault rewrite -> headers -> stats.
+ *   route -> auth (401) -> rate limits (429) -> forbidden (403) -> fault
+ *   draw -> latency sleep -> endpoint handler -> fault rewrite -> headers
+ *   -> stats.
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "sim_api.h"
@@ -28,8 +30,10 @@ struct sim_server {
     const struct clock *clock;
     struct MHD_Daemon *daemon;
     uint16_t port;
-    pthread_mutex_t lock;       /* guards the rate window and the rng */
+    pthread_mutex_t lock;       /* guards the rate windows and the rng */
     int64_t rl_minute;          /* fixed window: index of the window */
+    int64_t vol_window;         /* the same for volume_rate_limit */
+    long vol_consumed;
     struct { char *uri; long n; } *seen;    /* fail_first counters */
     size_t nseen, seen_cap;
     long rl_consumed;
@@ -69,36 +73,65 @@ struct rl_state {
     double reset;               /* unix seconds, end of the window */
 };
 
-static void rl_take(struct sim_server *srv, double now, struct rl_state *out)
+/* Take a point from a fixed window (*window_idx, *consumed) of limit. */
+static void rl_count(struct sim_server *srv, double now, long limit,
+                     int64_t *window_idx, long *consumed,
+                     struct rl_state *out)
 {
-    long limit = srv->sc->rate_limit;
     double window = srv->sc->rate_window_s;
-    int64_t minute = (int64_t)floor(now / window);
+    int64_t idx = (int64_t)floor(now / window);
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&srv->lock);
-    if (minute != srv->rl_minute) {
-        srv->rl_minute = minute;
-        srv->rl_consumed = 0;
+    if (idx != *window_idx) {
+        *window_idx = idx;
+        *consumed = 0;
     }
-    out->consumed = ++srv->rl_consumed;
+    out->consumed = ++*consumed;
     pthread_mutex_unlock(&srv->lock);
     out->enabled = limit > 0;
     out->remaining = limit > out->consumed ? limit - out->consumed : 0;
-    out->reset = (double)(minute + 1) * window;
+    out->reset = (double)(idx + 1) * window;
     out->limited = limit > 0 && out->consumed > limit;
+}
+
+/*
+ * Every request takes a point of the workspace limit; an /events/volume
+ * request also takes one of volume_rate_limit, a bucket of its own (as
+ * Segment documents 60 per minute for that endpoint).  The headers show
+ * the bucket that decided: the volume one for volume requests.
+ */
+static void rl_take(struct sim_server *srv, enum sim_endpoint ep, double now,
+                    struct rl_state *out)
+{
+    rl_count(srv, now, srv->sc->rate_limit, &srv->rl_minute,
+             &srv->rl_consumed, out);
+    if (out->limited || ep != EP_VOLUME || srv->sc->volume_rate_limit <= 0)
+        return;
+    rl_count(srv, now, srv->sc->volume_rate_limit, &srv->vol_window,
+             &srv->vol_consumed, out);
 }
 
 static void reply_429(struct sim_reply *r, const struct rl_state *rl,
                       double now)
 {
     long ms = (long)ceil((rl->reset - now) * 1000);
+    struct strbuf *sb = &r->body;
     r->status = 429;
     r->content_type = "application/json";
-    strbuf_reset(&r->body);
-    strbuf_addf(&r->body, "{\"errors\":[{\"type\":\"RequestError\","
-                "\"message\":\"Too many requests\",\"data\":"
-                "{\"remainingPoints\":0,\"msBeforeNext\":%ld,"
-                "\"consumedPoints\":%ld}}]}", ms < 1 ? 1 : ms, rl->consumed);
+    strbuf_reset(sb);
+    jw_open(sb, NULL, '{');
+    jw_open(sb, "errors", '[');
+    jw_open(sb, NULL, '{');
+    jw_str(sb, "type", "RequestError");
+    jw_str(sb, "message", "Too many requests");
+    jw_open(sb, "data", '{');
+    jw_int(sb, "remainingPoints", 0);
+    jw_int(sb, "msBeforeNext", ms < 1 ? 1 : ms);
+    jw_int(sb, "consumedPoints", rl->consumed);
+    jw_close(sb, '}');
+    jw_close(sb, '}');
+    jw_close(sb, ']');
+    jw_close(sb, '}');
 }
 
 /* ---- faults ------------------------------------------------------------ */
@@ -182,9 +215,8 @@ static void apply_fault(int fault, struct sim_reply *r, struct rng *detail)
     case SIM_FAULT_ERROR_5XX:
         switch (rng_next(detail) % 3) {
         case 0:
-            set_body(r, 500, "application/json",
-                     "{\"errors\":[{\"type\":\"InternalServerError\","
-                     "\"message\":\"Internal server error\",\"status\":500}]}");
+            sim_reply_error(r, 500, "InternalServerError",
+                            "Internal server error", NULL);
             break;
         case 1:
             set_body(r, 502, "text/html", html_502);
@@ -212,10 +244,8 @@ static void apply_fault(int fault, struct sim_reply *r, struct rng *detail)
             r->body.buf[r->body.len] = '\0';
         break;
     case SIM_FAULT_ERROR_422:
-        set_body(r, 422, "application/json",
-                 "{\"errors\":[{\"type\":\"ValidationFailure\",\"message\":"
-                 "\"Invalid date/time range: injected by segalert-sim\","
-                 "\"field\":\"startTime\",\"status\":422}]}");
+        sim_reply_error(r, 422, "ValidationFailure", "Invalid date/time "
+                        "range: injected by segalert-sim", "startTime");
         break;
     case SIM_FAULT_HTML:
         if (rng_next(detail) % 2)
@@ -354,13 +384,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
         sim_reply_error(&r, 401, "Unauthorized", "Unauthorized", NULL);
         stats_arrival(true);
     } else {
-        rl_take(srv, now, &rl);
+        rl_take(srv, ep, now, &rl);
         stats_arrival(!rl.limited);
         if (rl.limited)
             reply_429(&r, &rl, now);
+        else if (sim_globs_match(sc->faults.forbidden,
+                                 sc->faults.n_forbidden, path))
+            sim_reply_error(&r, 403, "Forbidden", "The token does not have "
+                            "the permission this endpoint needs", NULL);
         else
             fault = pick_fault(srv, path, &detail);
-        if (!rl.limited && sc->faults.fail_first > 0 &&
+        if (r.status == 0 && sc->faults.fail_first > 0 &&
             fault_path(&sc->faults, path)) {
             long n = seen_count(srv, rq->uri);
             if (n <= sc->faults.fail_first) {
@@ -451,6 +485,7 @@ struct sim_server *sim_server_start(const struct scenario *sc,
     srv->sc = sc;
     srv->clock = clock;
     srv->rl_minute = -1;
+    srv->vol_window = -1;
     pthread_mutex_init(&srv->lock, NULL);
     rng_seed(&srv->rng, sc->seed ^ 0xFA17ULL);
     atomic_store(&stopping, 0);

@@ -149,94 +149,300 @@ int64_t model_events(const struct scenario *sc, const struct sim_source *s,
     return total;
 }
 
-/* ---- delivery ---------------------------------------------------------- */
+/* ---- pipeline ---------------------------------------------------------- */
+
+/* Draw keys: each split of a minute's events uses its own stream so that
+ * changing one share leaves the other draws alone. */
+enum draw {
+    DRAW_FILTERED_SRC = 30, DRAW_INGEST, DRAW_FILTERED, DRAW_SUBSCRIBED,
+    DRAW_FANOUT, DRAW_STALL, DRAW_OUTAGE, DRAW_DISCARD, DRAW_EXPIRED,
+    DRAW_RETRY, DRAW_RETRIED, DRAW_BASE_REASON, DRAW_OUTAGE_DISCARD,
+    DRAW_SPIKE = 100,           /* + incident index */
+    DRAW_REASON = 200,          /* + reason index (add_reasons) */
+    DRAW_OUTAGE_REASON = 300,
+    DRAW_SPIKE_REASON = 10000,  /* + SIM_MAX_REASONS * incident index */
+};
+
+/* Stochastic rounding of x >= 0, deterministic per (h, minute, k). */
+static int64_t draw_round(double x, uint64_t h, int64_t minute, uint64_t k)
+{
+    if (!(x > 0))
+        return 0;
+    return (int64_t)floor(x + model_hash_unit(h, (uint64_t)minute, k));
+}
+
+/* The part of n a share selects, an integer in [0, n] whose mean is
+ * n * share. */
+static int64_t split(int64_t n, double share, uint64_t h, int64_t minute,
+                     uint64_t k)
+{
+    if (n <= 0 || !(share > 0))
+        return 0;
+    if (share >= 1)
+        return n;
+    int64_t r = draw_round((double)n * share, h, minute, k);
+    return r > n ? n : r;
+}
+
+void model_source_minute(const struct scenario *sc, const struct sim_source *s,
+                         int64_t minute, double now, struct source_minute *out)
+{
+    out->received = minute_events_so_far(sc, s, minute, now);
+    out->filtered_at_source = split(out->received, s->filtered_at_source,
+                                    s->hash, minute, DRAW_FILTERED_SRC);
+    out->failed_on_ingest = draw_round((double)out->received *
+                                       s->failed_on_ingest, s->hash, minute,
+                                       DRAW_INGEST);
+}
+
+void model_window_minutes(double start, double end, double now,
+                          int64_t *m0, int64_t *m1)
+{
+    window_minutes(start, end, now, m0, m1);
+}
+
+/* End of the active period of inc that contains t. */
+static double period_end(const struct sim_incident *inc, double t)
+{
+    if (inc->every_s <= 0)
+        return inc->start + inc->duration_s;
+    double cycle = floor((t - inc->start) / inc->every_s);
+    return inc->start + cycle * inc->every_s + inc->duration_s;
+}
+
+struct conn_ctx {
+    const struct scenario *sc;
+    const struct sim_source *s;
+    const struct sim_dest *d;
+    const struct model_window *w;
+    int64_t m0, m1;             /* minutes of the window */
+    struct conn_bucket *b;
+    double *extra;              /* per incident: discard ratio it adds */
+};
+
+/* Bucket of an outcome at time t (minute m), or NULL when it falls outside
+ * the window or has not happened yet. */
+static struct conn_bucket *bucket_at(const struct conn_ctx *c, double t)
+{
+    int64_t m = (int64_t)floor(t / 60);
+    if (m < c->m0 || m >= c->m1 || t > c->w->now)
+        return NULL;
+    double rel = (double)m * 60 - c->w->first;
+    size_t i = rel <= 0 ? 0 : (size_t)floor(rel / c->w->bucket_s);
+    return &c->b[i < c->w->n ? i : c->w->n - 1];
+}
+
+/* Spread n discards over the codes of mix. */
+static void add_reasons(struct conn_bucket *b, const struct sim_reasons *mix,
+                        int64_t n, uint64_t h, int64_t minute, uint64_t k)
+{
+    double left = 1;
+    for (size_t i = 0; i < mix->n && n > 0; i++) {
+        int64_t part = i + 1 == mix->n ? n
+                                       : split(n, mix->share[i] / left, h,
+                                               minute, k + i);
+        b->by_reason[mix->idx[i]] += part;
+        n -= part;
+        left -= mix->share[i];
+    }
+}
+
+/*
+ * One minute of one connection.  Outcomes of events that arrive in the
+ * window land in their own minute; an outage's failures land when their
+ * retries end, so minutes before the window (lookback) are walked for
+ * those alone.
+ */
+static void conn_minute(struct conn_ctx *c, int64_t m)
+{
+    const struct sim_dest *d = c->d;
+    const uint64_t h = d->hash;
+    struct source_minute sm;
+
+    model_source_minute(c->sc, c->s, m, c->w->now, &sm);
+    int64_t pass = sm.received - sm.filtered_at_source;
+    if (pass <= 0)
+        return;
+    double t = (double)m * 60;
+    double span = 60 * minute_elapsed(m, c->w->now);
+    double dr = d->discard_ratio, lat = 1, stall = 0, fail = 0;
+    const struct sim_incident *outage = NULL;
+    for (size_t i = 0; i < d->n_incidents; i++) {
+        const struct sim_incident *inc = d->incidents[i];
+        double share = span > 0 ? model_incident_overlap(inc, t, t + span) /
+                                  span : 0;
+        c->extra[i] = 0;
+        if (share <= 0)
+            continue;
+        switch (inc->kind) {
+        case INC_DISCARD_SPIKE: {
+            double next = dr + (fmax(dr, inc->value) - dr) * share;
+            c->extra[i] = next - dr;
+            dr = next;
+            break;
+        }
+        case INC_LATENCY_SPIKE:
+            lat *= 1 + (inc->value - 1) * share;
+            break;
+        case INC_DELIVERY_STALL:
+            stall = fmax(stall, share);
+            break;
+        case INC_DESTINATION_OUTAGE:
+            if (share * inc->value > fail) {
+                fail = share * inc->value;
+                outage = inc;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    struct conn_bucket *b = m >= c->m0 ? bucket_at(c, t) : NULL;
+    if (!b && !outage)
+        return;                 /* lookback minute without late outcomes */
+
+    int64_t filtered = split(pass, d->filtered, h, m, DRAW_FILTERED);
+    int64_t rest = pass - filtered;
+    int64_t eligible = split(rest, d->subscribed, h, m, DRAW_SUBSCRIBED);
+    int64_t deliveries = d->fanout > 1
+        ? draw_round((double)eligible * d->fanout, h, m, DRAW_FANOUT)
+        : eligible;
+    /* Stalled deliveries pile up: none completes in any way. */
+    int64_t live = deliveries - split(deliveries, stall, h, m, DRAW_STALL);
+    int64_t failing = split(live, fail, h, m, DRAW_OUTAGE);
+    int64_t normal = live - failing;
+    int64_t fdisc = outage ? split(failing, outage->discarded, h, m,
+                                   DRAW_OUTAGE_DISCARD) : 0;
+
+    if (b) {
+        b->filtered += filtered;
+        b->unsubscribed += rest - eligible;
+        b->deliveries += deliveries;
+        int64_t disc = split(normal, dr, h, m, DRAW_DISCARD);
+        double er = dr < 1 ? fmin(d->expired_ratio, 1 - dr) / (1 - dr) : 0;
+        int64_t exp_n = split(normal - disc, er, h, m, DRAW_EXPIRED);
+        int64_t succ = normal - disc - exp_n;
+        int64_t retry = split(succ, d->retry_ratio, h, m, DRAW_RETRY);
+        b->succ_first += succ - retry;
+        b->succ_retry += retry;
+        b->discarded += disc + fdisc;
+        b->expired += exp_n;
+        b->retried += retry + exp_n + split(disc, 0.5, h, m, DRAW_RETRIED) +
+                      failing;
+        /* Discards split between the baseline and each spike by the
+         * ratio each adds, then over their codes. */
+        int64_t base = dr > 0 ? split(disc, d->discard_ratio / dr, h, m,
+                                      DRAW_BASE_REASON) : 0;
+        add_reasons(b, &d->discard_reasons, base, h, m, DRAW_REASON);
+        int64_t left = disc - base;
+        double left_w = dr - d->discard_ratio;
+        for (size_t i = 0; i < d->n_incidents && left > 0; i++) {
+            if (c->extra[i] <= 0)
+                continue;
+            int64_t part = c->extra[i] >= left_w ? left
+                : split(left, c->extra[i] / left_w, h, m, DRAW_SPIKE + i);
+            add_reasons(b, &d->incidents[i]->reasons, part, h, m,
+                        DRAW_SPIKE_REASON + SIM_MAX_REASONS * i);
+            left -= part;
+            left_w -= c->extra[i];
+        }
+        if (outage)
+            add_reasons(b, &outage->reasons, fdisc, h, m,
+                        DRAW_OUTAGE_REASON);
+        b->tts_w += (double)succ * d->latency_avg_s * lat;
+        b->tts95_w += (double)succ * d->latency_p95_s * lat;
+        b->tts_n += (double)succ;
+        double firsts = (double)(succ + disc + failing);
+        b->tfa_w += firsts * d->first_avg_s * lat;
+        b->tfa95_w += firsts * d->first_p95_s * lat;
+        b->tfa_n += firsts;
+    }
+
+    /* Retryable failures: delivered in a burst when the outage ends, or
+     * expired once retry_for has passed, whichever comes first. */
+    int64_t retryable = failing - fdisc;
+    if (retryable <= 0)
+        return;
+    double arrival = t + span / 2;
+    double end = period_end(outage, arrival);
+    bool succeeds = end - arrival <= outage->retry_for_s;
+    double landing = succeeds ? end : arrival + outage->retry_for_s;
+    struct conn_bucket *late = bucket_at(c, landing);
+    if (!late)
+        return;
+    if (succeeds) {
+        double wait = landing - arrival + d->latency_avg_s * lat;
+        late->succ_retry += retryable;
+        late->tts_w += (double)retryable * wait;
+        late->tts95_w += (double)retryable * wait;
+        late->tts_n += (double)retryable;
+    } else {
+        late->expired += retryable;
+    }
+}
+
+struct conn_bucket *model_connection(const struct scenario *sc,
+                                     const struct sim_source *s,
+                                     const struct sim_dest *d,
+                                     const struct model_window *w)
+{
+    struct conn_bucket *b = xcalloc(w->n + 1, sizeof(*b));
+    /* One block for every bucket's reason counts, owned by b[0]. */
+    int64_t *reasons = xcalloc((w->n + 1) * (sc->n_reasons + 1),
+                               sizeof(*reasons));
+    for (size_t i = 0; i <= w->n; i++)
+        b[i].by_reason = reasons + i * (sc->n_reasons + 1);
+    if (!d->enabled || !s->enabled || d->mode == SIM_MODE_DEVICE ||
+        w->n == 0)
+        return b;
+
+    struct conn_ctx c = { sc, s, d, w, 0, 0, b, NULL };
+    c.extra = xcalloc(d->n_incidents + 1, sizeof(*c.extra));
+    model_window_minutes(w->start, w->end, w->now, &c.m0, &c.m1);
+    int64_t first = c.m0 - (int64_t)ceil(d->lookback_s / 60);
+    for (int64_t m = first; m < c.m1; m++)
+        conn_minute(&c, m);
+    free(c.extra);
+    return b;
+}
+
+void model_conn_free(struct conn_bucket *b)
+{
+    if (!b)
+        return;
+    free(b[0].by_reason);
+    free(b);
+}
 
 void model_delivery(const struct scenario *sc, const struct sim_source *s,
                     const struct sim_dest *d, double start, double end,
                     double now, struct delivery_summary *out)
 {
-    int64_t m0, m1;
-    double attempted = 0, discarded = 0, expired = 0, retry = 0;
-    double delivered = 0, lat_w = 0, lat95_w = 0, first_w = 0, first95_w = 0;
-    double first_n = 0;
-    double completed = 0;       /* attempted minus stalled events */
+    struct model_window w = { start, end, now, start, fmax(end - start, 60),
+                              1 };
+    struct conn_bucket *b = model_connection(sc, s, d, &w);
 
     *out = (struct delivery_summary){ 0 };
-    if (!d->enabled || !s->enabled)
-        return;
-    window_minutes(start, end, now, &m0, &m1);
-    for (int64_t m = m0; m < m1; m++) {
-        int64_t n = minute_events_so_far(sc, s, m, now);
-        if (n == 0)
-            continue;
-        double t = (double)m * 60;
-        /* In the current minute only the part until now counts. */
-        double span = 60 * minute_elapsed(m, now);
-        double dr = d->discard_ratio, lat = 1, stall = 0;
-        for (size_t i = 0; i < d->n_incidents; i++) {
-            const struct sim_incident *inc = d->incidents[i];
-            double share = span > 0 ? model_incident_overlap(inc, t, t + span) / span
-                                    : 0;
-            if (share <= 0)
-                continue;
-            switch (inc->kind) {
-            case INC_DISCARD_SPIKE:
-                dr += (fmax(dr, inc->value) - dr) * share;
-                break;
-            case INC_LATENCY_SPIKE:
-                lat *= 1 + (inc->value - 1) * share;
-                break;
-            case INC_DELIVERY_STALL:
-                stall = fmax(stall, share);
-                break;
-            default:
-                break;
-            }
-        }
-        attempted += (double)n;
-        /* Stalled events pile up: none completes in any way. */
-        double done = (double)n * (1 - stall);
-        if (done <= 0)
-            continue;
-        completed += done;
-        double er = fmin(d->expired_ratio, 1 - dr);
-        double disc = done * dr, exp_n = done * er;
-        double succ = done - disc - exp_n;
-        discarded += disc;
-        expired += exp_n;
-        retry += succ * d->retry_ratio;
-        delivered += succ;
-        lat_w += succ * d->latency_avg_s * lat;
-        lat95_w += succ * d->latency_p95_s * lat;
-        first_w += (succ + disc) * d->first_avg_s * lat;
-        first95_w += (succ + disc) * d->first_p95_s * lat;
-        first_n += succ + disc;
-    }
-    out->attempted = (int64_t)llround(attempted);
-    out->discarded = (int64_t)llround(discarded);
-    out->expired = (int64_t)llround(expired);
-    /* Integer identity: successes + discarded + expired == delivered set. */
-    out->successes = (int64_t)llround(completed) - out->discarded -
-                     out->expired;
-    if (out->successes < 0)
-        out->successes = 0;
-    out->after_retry = (int64_t)llround(retry);
-    if (out->after_retry > out->successes)
-        out->after_retry = out->successes;
-    out->first_attempt = out->successes - out->after_retry;
-    out->retried = out->after_retry + out->expired +
-                   (int64_t)llround((double)out->discarded * 0.5);
-    if (delivered > 0) {
+    out->attempted = b->deliveries;
+    out->first_attempt = b->succ_first;
+    out->after_retry = b->succ_retry;
+    out->successes = b->succ_first + b->succ_retry;
+    out->discarded = b->discarded;
+    out->expired = b->expired;
+    out->retried = b->retried;
+    if (b->tts_n > 0) {
         /* +-3% per window so latency series are not perfectly flat */
-        double j = 1 + 0.06 * (model_hash_unit(s->hash, (uint64_t)m0,
+        double j = 1 + 0.06 * (model_hash_unit(s->hash,
+                                               (uint64_t)floor(start / 60),
                                                hash_str(d->key)) - 0.5);
-        out->tts_avg_s = lat_w / delivered * j;
-        out->tts_p95_s = lat95_w / delivered * j;
+        out->tts_avg_s = b->tts_w / b->tts_n * j;
+        out->tts_p95_s = b->tts95_w / b->tts_n * j;
     }
-    if (first_n > 0) {
-        out->tfa_avg_s = first_w / first_n;
-        out->tfa_p95_s = first95_w / first_n;
+    if (b->tfa_n > 0) {
+        out->tfa_avg_s = b->tfa_w / b->tfa_n;
+        out->tfa_p95_s = b->tfa95_w / b->tfa_n;
     }
+    model_conn_free(b);
 }
 
 /* ---- usage ------------------------------------------------------------- */

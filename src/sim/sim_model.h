@@ -23,18 +23,72 @@ int64_t model_minute_events(const struct scenario *sc,
 int64_t model_events(const struct scenario *sc, const struct sim_source *s,
                      double start, double end, double now);
 
+/* Source-level pipeline counts of one minute (the events so far when it
+ * is the current minute): what Delivery Overview's source steps show. */
+struct source_minute {
+    int64_t received;           /* == model_minute_events (event volume) */
+    int64_t failed_on_ingest;   /* refused at ingestion, not in received */
+    int64_t filtered_at_source; /* part of received, reaches no destination */
+};
+void model_source_minute(const struct scenario *sc, const struct sim_source *s,
+                         int64_t minute, double now, struct source_minute *out);
+
+/*
+ * The buckets of a window: bucket i starts at first + i * bucket_s (the
+ * first one also takes a minute that starts before first).  The window
+ * covers the minutes M with floor_minute(start) <= M < end and M <= now.
+ */
+struct model_window {
+    double start, end, now;
+    double first, bucket_s;
+    size_t n;
+};
+
+/*
+ * What one connection did in one bucket.  filtered and unsubscribed count
+ * events (by the minute they arrived); the rest counts deliveries (events
+ * x fanout) by the time the outcome happened: an event that failed during
+ * a destination_outage is `retried` when it arrives but a success or
+ * `expired` only when its retries end, possibly in a later bucket, and
+ * not at all while that is still in the future.
+ */
+struct conn_bucket {
+    int64_t filtered;           /* dropped by destination filters */
+    int64_t unsubscribed;       /* matched no Actions subscription */
+    int64_t deliveries;         /* deliveries attempted, by arrival */
+    int64_t succ_first, succ_retry;
+    int64_t discarded, expired, retried;
+    int64_t *by_reason;         /* discarded per scenario reason code
+                                   (sc->n_reasons entries) */
+    double tts_w, tts95_w, tts_n;   /* time to success: weighted sums */
+    double tfa_w, tfa95_w, tfa_n;   /* time to first attempt */
+};
+
+/* w->n buckets for connection d of source s (all zero for a disabled or
+ * device-mode connection); free with model_conn_free. */
+struct conn_bucket *model_connection(const struct scenario *sc,
+                                     const struct sim_source *s,
+                                     const struct sim_dest *d,
+                                     const struct model_window *w);
+void model_conn_free(struct conn_bucket *b);
+
 struct delivery_summary {
     int64_t successes, first_attempt, after_retry;
     int64_t discarded, expired, retried;
-    int64_t attempted;          /* events that reached the destination */
+    int64_t attempted;          /* deliveries attempted in the window */
     double tts_avg_s, tts_p95_s;  /* time to success, seconds */
     double tfa_avg_s, tfa_p95_s;  /* time to first attempt, seconds */
 };
 
-/* Delivery figures of one connection over [start, end) clipped at now. */
+/* Delivery figures of one connection over [start, end) clipped at now:
+ * model_connection with one bucket. */
 void model_delivery(const struct scenario *sc, const struct sim_source *s,
                     const struct sim_dest *d, double start, double end,
                     double now, struct delivery_summary *out);
+
+/* Minute range [*m0, *m1) of a window, clipped so no minute is future. */
+void model_window_minutes(double start, double end, double now,
+                          int64_t *m0, int64_t *m1);
 
 struct mtu_counts {
     int64_t identified, never_identified, anonymous, anonymous_identified;

@@ -41,6 +41,15 @@ static const struct catalog_entry dest_catalog[] = {
     { "slack", "54521fdb25e721e32a72eef7", "Slack", "Raw Data" },
     { "google-ads", "60cb7d5f2a8c5e01a3fde1b2", "Google Ads Conversions",
       "Advertising" },
+    /* device-mode (client-side) integrations */
+    { "fullstory", "54521fd625e721e32a72eeb3", "FullStory",
+      "Heatmaps & Recordings" },
+    { "hotjar", "5e4b3b5e2c6f7a0001c0ffee", "Hotjar",
+      "Heatmaps & Recordings" },
+    { "google-tag-manager", "54521fd625e721e32a72eeb5",
+      "Google Tag Manager", "Tag Managers" },
+    { "firebase", "5783fb6e80412f644ff0a6b6", "Firebase", "Analytics" },
+    { "appsflyer", "54c02a8adb31d978f14a7f6b", "AppsFlyer", "Attribution" },
 };
 
 static const struct catalog_entry source_catalog[] = {
@@ -93,13 +102,24 @@ static char *made_up_meta_id(const char *slug, bool hex24)
 
 static const char *kind_names[INC_KIND_COUNT] = {
     "discard_spike", "latency_spike", "delivery_stall",
-    "volume_drop", "volume_spike", "mtu_surge",
+    "volume_drop", "volume_spike", "mtu_surge", "destination_outage",
 };
 
 /* Value used when an incident leaves `value` out. */
 static const double kind_default_value[INC_KIND_COUNT] = {
-    0.2, 5, 0, 0.2, 3, 5,
+    0.2, 5, 0, 0.2, 3, 5, 1,
 };
+
+/* Discard codes when a list leaves them out: a destination's baseline,
+ * a discard_spike (a bad payload) and an outage (the endpoint answering
+ * 503 to retries that give up). */
+#define DEFAULT_DISCARD_REASONS "{\"400=1\"}"
+#define DEFAULT_SPIKE_REASON "400"
+#define DEFAULT_OUTAGE_REASON "503"
+/* Segment retries a failed delivery for up to 4 hours. */
+#define DEFAULT_RETRY_FOR_S (4 * 3600.0)
+/* Share of an outage's failures that are not retryable. */
+#define DEFAULT_OUTAGE_DISCARDED 0.1
 
 const char *sim_incident_kind_name(enum sim_incident_kind k)
 {
@@ -120,6 +140,11 @@ static cfg_opt_t dest_opts[] = {
     CFG_STR("name", NULL, CFGF_NONE),
     CFG_STR("slug", NULL, CFGF_NONE),
     CFG_BOOL("enabled", cfg_true, CFGF_NONE),
+    CFG_STR("mode", "cloud", CFGF_NONE),
+    CFG_FLOAT("filtered", 0, CFGF_NONE),
+    CFG_FLOAT("subscribed", 1, CFGF_NONE),
+    CFG_FLOAT("fanout", 1, CFGF_NONE),
+    CFG_STR_LIST("discard_reasons", DEFAULT_DISCARD_REASONS, CFGF_NONE),
     CFG_FLOAT("discard_ratio", 0.001, CFGF_NONE),
     CFG_FLOAT("expired_ratio", 0.0001, CFGF_NONE),
     CFG_FLOAT("retry_ratio", 0.005, CFGF_NONE),
@@ -139,6 +164,8 @@ static cfg_opt_t source_opts[] = {
     CFG_FLOAT("noise", 0.03, CFGF_NONE),
     CFG_FLOAT("mtu_per_day", 1000, CFGF_NONE),
     CFG_FLOAT("api_calls_per_day", -1, CFGF_NONE),
+    CFG_FLOAT("failed_on_ingest", 0, CFGF_NONE),
+    CFG_FLOAT("filtered_at_source", 0, CFGF_NONE),
     CFG_STR_LIST("labels", "{}", CFGF_NONE),
     CFG_SEC("destination", dest_opts,
             CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -172,6 +199,9 @@ static cfg_opt_t incident_opts[] = {
     CFG_STR("duration", "5m", CFGF_NONE),
     CFG_STR("every", "0", CFGF_NONE),
     CFG_FLOAT("value", NAN, CFGF_NONE),
+    CFG_STR_LIST("reasons", NULL, CFGF_NONE),
+    CFG_STR("retry_for", NULL, CFGF_NONE),
+    CFG_FLOAT("discarded", NAN, CFGF_NONE),
     CFG_END()
 };
 
@@ -186,6 +216,10 @@ static cfg_opt_t faults_opts[] = {
     CFG_INT("fail_first", 0, CFGF_NONE),
     CFG_STR("slow_for", "30s", CFGF_NONE),
     CFG_STR_LIST("paths", "{*}", CFGF_NONE),
+    CFG_STR_LIST("forbidden", NULL, CFGF_NONE),
+    CFG_STR_LIST("not_found_sources", NULL, CFGF_NONE),
+    CFG_STR_LIST("repeat_cursor", NULL, CFGF_NONE),
+    CFG_STR_LIST("duplicate_items", NULL, CFGF_NONE),
     CFG_END()
 };
 
@@ -194,6 +228,7 @@ static cfg_opt_t top_opts[] = {
     CFG_STR("token", "sim-token", CFGF_NONE),
     CFG_STR("workspace_id", NULL, CFGF_NONE),
     CFG_INT("rate_limit", 0, CFGF_NONE),
+    CFG_INT("volume_rate_limit", 0, CFGF_NONE),
     CFG_STR("rate_window", "60s", CFGF_NONE),
     CFG_STR("latency", "0", CFGF_NONE),
     CFG_STR("latency_jitter", "0", CFGF_NONE),
@@ -255,6 +290,30 @@ static int v_duration(cfg_t *cfg, cfg_opt_t *opt)
     return 0;
 }
 
+/* A duration that may be negative ("-2d": before the sim's start). */
+static int parse_signed_duration(const char *s, double *out)
+{
+    bool neg = s && s[0] == '-';
+    if (parse_duration(neg ? s + 1 : s, out) != 0)
+        return -1;
+    if (neg)
+        *out = -*out;
+    return 0;
+}
+
+static int v_signed_duration(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *s = cfg_opt_getnstr(opt, 0);
+    double d;
+    if (s && parse_signed_duration(s, &d) != 0) {
+        cfg_error(cfg, "invalid duration '%s' for option '%s' "
+                  "(use e.g. \"30m\", or \"-2d\" for before the start)",
+                  s, cfg_opt_name(opt));
+        return -1;
+    }
+    return 0;
+}
+
 static int v_ratio(cfg_t *cfg, cfg_opt_t *opt)
 {
     double v = cfg_opt_getnfloat(opt, 0);
@@ -308,6 +367,73 @@ static int v_latency_unit(cfg_t *cfg, cfg_opt_t *opt)
     return 0;
 }
 
+static int v_mode(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *s = cfg_opt_getnstr(opt, 0);
+    if (!streq(s, "cloud") && !streq(s, "device")) {
+        cfg_error(cfg, "mode must be \"cloud\" or \"device\", got '%s'",
+                  s ? s : "");
+        return -1;
+    }
+    return 0;
+}
+
+static int v_fanout(cfg_t *cfg, cfg_opt_t *opt)
+{
+    double v = cfg_opt_getnfloat(opt, 0);
+    if (!(v >= 1) || !isfinite(v)) {
+        cfg_error(cfg, "option '%s' must be >= 1 (deliveries per event), "
+                  "got %g", cfg_opt_name(opt), v);
+        return -1;
+    }
+    return 0;
+}
+
+/* "CODE=share": CODE non-empty, share a positive number.  0 with the
+ * code and share split out, -1 when malformed. */
+static int reason_split(const char *s, char *code, size_t len, double *share)
+{
+    const char *eq = s ? strrchr(s, '=') : NULL;
+    if (!eq || eq == s || (size_t)(eq - s) >= len ||
+        parse_double(eq + 1, share) != 0 || !(*share > 0) ||
+        !isfinite(*share))
+        return -1;
+    memcpy(code, s, (size_t)(eq - s));
+    code[eq - s] = '\0';
+    return 0;
+}
+
+#define REASON_CODE_MAX 64
+
+static int v_reasons(cfg_t *cfg, cfg_opt_t *opt)
+{
+    unsigned n = cfg_opt_size(opt);
+    if (n > SIM_MAX_REASONS) {
+        cfg_error(cfg, "option '%s': at most %d reasons, got %u",
+                  cfg_opt_name(opt), SIM_MAX_REASONS, n);
+        return -1;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        const char *s = cfg_opt_getnstr(opt, i);
+        char code[REASON_CODE_MAX], other[REASON_CODE_MAX];
+        double share, x;
+        if (reason_split(s, code, sizeof(code), &share) != 0) {
+            cfg_error(cfg, "option '%s': '%s' is not of the form "
+                      "\"CODE=share\" (e.g. \"401=0.7\")",
+                      cfg_opt_name(opt), s ? s : "");
+            return -1;
+        }
+        for (unsigned j = 0; j < i; j++)
+            if (reason_split(cfg_opt_getnstr(opt, j), other, sizeof(other),
+                             &x) == 0 && streq(code, other)) {
+                cfg_error(cfg, "option '%s': reason '%s' given twice",
+                          cfg_opt_name(opt), code);
+                return -1;
+            }
+    }
+    return 0;
+}
+
 static int v_date(cfg_t *cfg, cfg_opt_t *opt)
 {
     const char *s = cfg_opt_getnstr(opt, 0);
@@ -355,17 +481,32 @@ static int v_incident(cfg_t *cfg, cfg_opt_t *opt)
     if (k < 0) {
         cfg_error(cfg, "incident '%s': unknown kind '%s' (one of "
                   "discard_spike, latency_spike, delivery_stall, volume_drop, "
-                  "volume_spike, mtu_surge)", cfg_title(sec), kind);
+                  "volume_spike, mtu_surge, destination_outage)",
+                  cfg_title(sec), kind);
         return -1;
     }
     double v = cfg_getfloat(sec, "value");
     if (!isnan(v)) {
         if (!(v >= 0) || !isfinite(v) ||
-            (k == INC_DISCARD_SPIKE && v > 1)) {
+            ((k == INC_DISCARD_SPIKE || k == INC_DESTINATION_OUTAGE) &&
+             v > 1)) {
             cfg_error(cfg, "incident '%s': value %g out of range for %s",
                       cfg_title(sec), v, kind);
             return -1;
         }
+    }
+    if (cfg_size(sec, "reasons") > 0 && k != INC_DISCARD_SPIKE &&
+        k != INC_DESTINATION_OUTAGE) {
+        cfg_error(cfg, "incident '%s': 'reasons' applies to discard_spike "
+                  "and destination_outage only", cfg_title(sec));
+        return -1;
+    }
+    if ((cfg_getstr(sec, "retry_for") ||
+         !isnan(cfg_getfloat(sec, "discarded"))) &&
+        k != INC_DESTINATION_OUTAGE) {
+        cfg_error(cfg, "incident '%s': 'retry_for' and 'discarded' apply to "
+                  "destination_outage only", cfg_title(sec));
+        return -1;
     }
     double every, dur;
     if (parse_duration(cfg_getstr(sec, "every"), &every) == 0 &&
@@ -403,7 +544,7 @@ static void set_validators(cfg_t *cfg)
         "source|destination|first_attempt_avg",
         "source|destination|first_attempt_p95",
         "generate|latency_avg", "generate|latency_p95",
-        "incident|start", "incident|duration", "incident|every",
+        "incident|duration", "incident|every", "incident|retry_for",
         "faults|slow_for", "rate_window",
     };
     static const char *ratios[] = {
@@ -412,13 +553,16 @@ static void set_validators(cfg_t *cfg)
         "source|noise", "generate|discard_ratio", "generate|retry_ratio",
         "faults|error_5xx", "faults|garbage", "faults|truncated",
         "faults|html", "faults|slow", "faults|drop", "faults|error_422",
+        "source|destination|filtered", "source|destination|subscribed",
+        "source|failed_on_ingest", "source|filtered_at_source",
+        "incident|discarded",
     };
     static const char *nonneg_f[] = {
         "source|events_per_minute", "source|mtu_per_day",
         "generate|events_per_minute", "generate|mtu_per_day",
     };
     static const char *nonneg_i[] = {
-        "rate_limit", "seed", "generate|sources",
+        "rate_limit", "volume_rate_limit", "seed", "generate|sources",
         "generate|destinations_per_source",
     };
     for (size_t i = 0; i < ARRAY_SIZE(durations); i++)
@@ -434,6 +578,12 @@ static void set_validators(cfg_t *cfg)
     cfg_set_validate_func(cfg, "latency_unit", v_latency_unit);
     cfg_set_validate_func(cfg, "mtu_period_start", v_date);
     cfg_set_validate_func(cfg, "incident|at", v_date);
+    cfg_set_validate_func(cfg, "incident|start", v_signed_duration);
+    cfg_set_validate_func(cfg, "incident|reasons", v_reasons);
+    cfg_set_validate_func(cfg, "source|destination|discard_reasons",
+                          v_reasons);
+    cfg_set_validate_func(cfg, "source|destination|mode", v_mode);
+    cfg_set_validate_func(cfg, "source|destination|fanout", v_fanout);
     cfg_set_validate_func(cfg, "source|labels", v_label);
     cfg_set_validate_func(cfg, "incident", v_incident);
     cfg_set_validate_func(cfg, "faults", v_faults);
@@ -508,6 +658,61 @@ static double dur(cfg_t *sec, const char *name, double dflt)
     return d;
 }
 
+/* Index of code in the scenario's reason table, adding it; -1 (with a
+ * message) when the table is full. */
+static int intern_reason(struct scenario *sc, const char *code)
+{
+    for (size_t i = 0; i < sc->n_reasons; i++)
+        if (streq(sc->reason_names[i], code))
+            return (int)i;
+    if (sc->n_reasons >= SIM_MAX_REASON_NAMES) {
+        fprintf(stderr, "%s: more than %d distinct discard reasons\n",
+                sc->file, SIM_MAX_REASON_NAMES);
+        return -1;
+    }
+    sc->reason_names[sc->n_reasons] = xstrdup(code);
+    return (int)sc->n_reasons++;
+}
+
+/* A single-code mix (a default). */
+static int reasons_one(struct scenario *sc, const char *code,
+                       struct sim_reasons *out)
+{
+    int i = intern_reason(sc, code);
+    if (i < 0)
+        return -1;
+    *out = (struct sim_reasons){ .n = 1, .idx = { i }, .share = { 1 } };
+    return 0;
+}
+
+/* The "CODE=share" list opt of sec (validated by v_reasons), shares
+ * normalised to 1; dflt when the list is empty. */
+static int reasons_load(struct scenario *sc, cfg_t *sec, const char *opt,
+                        const char *dflt, struct sim_reasons *out)
+{
+    unsigned n = cfg_size(sec, opt);
+    double sum = 0;
+    if (n == 0)
+        return reasons_one(sc, dflt, out);
+    *out = (struct sim_reasons){ 0 };
+    for (unsigned i = 0; i < n && i < SIM_MAX_REASONS; i++) {
+        char code[REASON_CODE_MAX];
+        double share;
+        if (reason_split(cfg_getnstr(sec, opt, i), code, sizeof(code),
+                         &share) != 0)
+            return -1;
+        int k = intern_reason(sc, code);
+        if (k < 0)
+            return -1;
+        out->idx[out->n] = k;
+        out->share[out->n++] = share;
+        sum += share;
+    }
+    for (size_t i = 0; i < out->n; i++)
+        out->share[i] /= sum;
+    return 0;
+}
+
 static void dest_set_catalog(struct sim_dest *d)
 {
     const struct catalog_entry *c =
@@ -537,12 +742,13 @@ static void source_finish(struct scenario *sc, struct sim_source *s)
         struct sim_dest *d = &s->dests[j];
         char *key = xasprintf("%s/%s", s->slug, d->key);
         make_id(d->id, sc->seed, "destination", key);
+        d->hash = hash_bytes(key, strlen(key), sc->seed ^ 0xDE57ULL);
         free(key);
         dest_set_catalog(d);
     }
 }
 
-static void load_dest(struct sim_dest *d, cfg_t *sec)
+static int load_dest(struct scenario *sc, struct sim_dest *d, cfg_t *sec)
 {
     d->key = xstrdup(cfg_title(sec));
     d->name = xstrdup(cfg_getstr(sec, "name") ? cfg_getstr(sec, "name")
@@ -550,6 +756,11 @@ static void load_dest(struct sim_dest *d, cfg_t *sec)
     d->slug = xstrdup(cfg_getstr(sec, "slug") ? cfg_getstr(sec, "slug")
                                               : d->key);
     d->enabled = cfg_getbool(sec, "enabled");
+    d->mode = streq(cfg_getstr(sec, "mode"), "device") ? SIM_MODE_DEVICE
+                                                      : SIM_MODE_CLOUD;
+    d->filtered = cfg_getfloat(sec, "filtered");
+    d->subscribed = cfg_getfloat(sec, "subscribed");
+    d->fanout = cfg_getfloat(sec, "fanout");
     d->discard_ratio = cfg_getfloat(sec, "discard_ratio");
     d->expired_ratio = cfg_getfloat(sec, "expired_ratio");
     d->retry_ratio = cfg_getfloat(sec, "retry_ratio");
@@ -558,9 +769,11 @@ static void load_dest(struct sim_dest *d, cfg_t *sec)
     /* First attempts happen before retries: a fraction of time to success. */
     d->first_avg_s = dur(sec, "first_attempt_avg", d->latency_avg_s * 0.55);
     d->first_p95_s = dur(sec, "first_attempt_p95", d->latency_p95_s * 0.5);
+    return reasons_load(sc, sec, "discard_reasons", DEFAULT_SPIKE_REASON,
+                        &d->discard_reasons);
 }
 
-static void load_source(struct scenario *sc, struct sim_source *s, cfg_t *sec)
+static int load_source(struct scenario *sc, struct sim_source *s, cfg_t *sec)
 {
     s->slug = xstrdup(cfg_title(sec));
     s->name = xstrdup(cfg_getstr(sec, "name") ? cfg_getstr(sec, "name")
@@ -572,6 +785,8 @@ static void load_source(struct scenario *sc, struct sim_source *s, cfg_t *sec)
     s->noise = cfg_getfloat(sec, "noise");
     s->mtu_per_day = cfg_getfloat(sec, "mtu_per_day");
     s->api_calls_per_day = cfg_getfloat(sec, "api_calls_per_day");
+    s->failed_on_ingest = cfg_getfloat(sec, "failed_on_ingest");
+    s->filtered_at_source = cfg_getfloat(sec, "filtered_at_source");
     s->n_labels = cfg_size(sec, "labels");
     s->label_keys = xcalloc(s->n_labels + 1, sizeof(char *));
     s->label_values = xcalloc(s->n_labels + 1, sizeof(char *));
@@ -583,14 +798,20 @@ static void load_source(struct scenario *sc, struct sim_source *s, cfg_t *sec)
     }
     s->n_dests = cfg_size(sec, "destination");
     s->dests = xcalloc(s->n_dests + 1, sizeof(*s->dests));
+    int rc = 0;
     for (size_t j = 0; j < s->n_dests; j++)
-        load_dest(&s->dests[j],
-                  cfg_getnsec(sec, "destination", (unsigned)j));
+        if (load_dest(sc, &s->dests[j],
+                      cfg_getnsec(sec, "destination", (unsigned)j)) != 0)
+            rc = -1;
     source_finish(sc, s);
+    return rc;
 }
 
-static void generate_sources(struct scenario *sc, cfg_t *gen, size_t first)
+static int generate_sources(struct scenario *sc, cfg_t *gen, size_t first)
 {
+    struct sim_reasons reasons;
+    if (reasons_one(sc, DEFAULT_SPIKE_REASON, &reasons) != 0)
+        return -1;
     size_t n = (size_t)cfg_getint(gen, "sources");
     size_t nd = (size_t)cfg_getint(gen, "destinations_per_source");
     size_t n_slugs = cfg_size(gen, "destination_slugs");
@@ -620,6 +841,10 @@ static void generate_sources(struct scenario *sc, cfg_t *gen, size_t first)
                                                     (unsigned)(j % n_slugs))
                                       : "webhooks");
             d->enabled = true;
+            d->mode = SIM_MODE_CLOUD;
+            d->subscribed = 1;
+            d->fanout = 1;
+            d->discard_reasons = reasons;
             d->discard_ratio = cfg_getfloat(gen, "discard_ratio");
             d->expired_ratio = d->discard_ratio / 10;
             d->retry_ratio = cfg_getfloat(gen, "retry_ratio");
@@ -630,10 +855,11 @@ static void generate_sources(struct scenario *sc, cfg_t *gen, size_t first)
         }
         source_finish(sc, s);
     }
+    return 0;
 }
 
-static void load_incident(struct scenario *sc, struct sim_incident *inc,
-                          cfg_t *sec)
+static int load_incident(struct scenario *sc, struct sim_incident *inc,
+                         cfg_t *sec)
 {
     inc->name = xstrdup(cfg_title(sec));
     inc->kind = (enum sim_incident_kind)kind_parse(cfg_getstr(sec, "kind"));
@@ -642,19 +868,29 @@ static void load_incident(struct scenario *sc, struct sim_incident *inc,
     double at;
     if (cfg_getstr(sec, "at") && parse_iso8601(cfg_getstr(sec, "at"), &at) == 0)
         inc->start = at;
+    else if (parse_signed_duration(cfg_getstr(sec, "start"), &at) == 0)
+        inc->start = sc->start + at;
     else
-        inc->start = sc->start + dur(sec, "start", 0);
+        inc->start = sc->start;
     inc->duration_s = dur(sec, "duration", 300);
     inc->every_s = dur(sec, "every", 0);
     inc->value = cfg_getfloat(sec, "value");
     if (isnan(inc->value))
         inc->value = kind_default_value[inc->kind];
+    inc->retry_for_s = dur(sec, "retry_for", DEFAULT_RETRY_FOR_S);
+    inc->discarded = cfg_getfloat(sec, "discarded");
+    if (isnan(inc->discarded))
+        inc->discarded = DEFAULT_OUTAGE_DISCARDED;
+    return reasons_load(sc, sec, "reasons",
+                        inc->kind == INC_DESTINATION_OUTAGE
+                            ? DEFAULT_OUTAGE_REASON : DEFAULT_SPIKE_REASON,
+                        &inc->reasons);
 }
 
 static bool is_connection_kind(enum sim_incident_kind k)
 {
     return k == INC_DISCARD_SPIKE || k == INC_LATENCY_SPIKE ||
-           k == INC_DELIVERY_STALL;
+           k == INC_DELIVERY_STALL || k == INC_DESTINATION_OUTAGE;
 }
 
 /* Attach each incident to the sources/connections it matches. */
@@ -682,6 +918,9 @@ static void link_incidents(struct scenario *sc)
                 d->incidents = xrealloc(d->incidents,
                     (d->n_incidents + 1) * sizeof(*d->incidents));
                 d->incidents[d->n_incidents++] = inc;
+                if (inc->kind == INC_DESTINATION_OUTAGE &&
+                    inc->retry_for_s > d->lookback_s)
+                    d->lookback_s = inc->retry_for_s;
                 matches++;
             }
         }
@@ -690,6 +929,31 @@ static void link_incidents(struct scenario *sc)
                     "(source \"%s\", destination \"%s\")\n", sc->file,
                     inc->name, inc->source_glob, inc->dest_glob);
     }
+}
+
+/* A string list option as a NULL-terminated array of copies. */
+static char **str_array(cfg_t *sec, const char *opt, size_t *n)
+{
+    *n = cfg_size(sec, opt);
+    char **v = xcalloc(*n + 1, sizeof(char *));
+    for (size_t i = 0; i < *n; i++)
+        v[i] = xstrdup(cfg_getnstr(sec, opt, (unsigned)i));
+    return v;
+}
+
+static void str_array_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+bool sim_globs_match(char *const *globs, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (glob_match(globs[i], path))
+            return true;
+    return false;
 }
 
 struct scenario *scenario_load(const char *path, long long seed_override,
@@ -738,6 +1002,7 @@ struct scenario *scenario_load(const char *path, long long seed_override,
     else
         make_id(sc->workspace_id, sc->seed, "workspace", "workspace");
     sc->rate_limit = cfg_getint(cfg, "rate_limit");
+    sc->volume_rate_limit = cfg_getint(cfg, "volume_rate_limit");
     sc->rate_window_s = dur(cfg, "rate_window", 60);
     if (sc->rate_window_s < 1)
         sc->rate_window_s = 60;
@@ -761,10 +1026,11 @@ struct scenario *scenario_load(const char *path, long long seed_override,
     sc->n_sources = n_explicit + n_gen;
     sc->sources = xcalloc(sc->n_sources + 1, sizeof(*sc->sources));
     for (size_t i = 0; i < n_explicit; i++)
-        load_source(sc, &sc->sources[i],
-                    cfg_getnsec(cfg, "source", (unsigned)i));
-    if (n_gen)
-        generate_sources(sc, gen, n_explicit);
+        if (load_source(sc, &sc->sources[i],
+                        cfg_getnsec(cfg, "source", (unsigned)i)) != 0)
+            goto fail;
+    if (n_gen && generate_sources(sc, gen, n_explicit) != 0)
+        goto fail;
     for (size_t i = 0; i < sc->n_sources; i++)
         for (size_t j = 0; j < i; j++)
             if (strcmp(sc->sources[i].slug, sc->sources[j].slug) == 0) {
@@ -776,8 +1042,9 @@ struct scenario *scenario_load(const char *path, long long seed_override,
     sc->n_incidents = cfg_size(cfg, "incident");
     sc->incidents = xcalloc(sc->n_incidents + 1, sizeof(*sc->incidents));
     for (size_t i = 0; i < sc->n_incidents; i++)
-        load_incident(sc, &sc->incidents[i],
-                      cfg_getnsec(cfg, "incident", (unsigned)i));
+        if (load_incident(sc, &sc->incidents[i],
+                          cfg_getnsec(cfg, "incident", (unsigned)i)) != 0)
+            goto fail;
 
     cfg_t *f = cfg_getsec(cfg, "faults");
     if (f) {
@@ -793,6 +1060,26 @@ struct scenario *scenario_load(const char *path, long long seed_override,
         for (size_t i = 0; i < sc->faults.n_paths; i++)
             sc->faults.paths[i] = xstrdup(cfg_getnstr(f, "paths",
                                                       (unsigned)i));
+        sc->faults.forbidden = str_array(f, "forbidden",
+                                         &sc->faults.n_forbidden);
+        sc->faults.repeat_cursor = str_array(f, "repeat_cursor",
+                                             &sc->faults.n_repeat_cursor);
+        sc->faults.duplicate_items = str_array(f, "duplicate_items",
+                                               &sc->faults.n_duplicate_items);
+        for (unsigned i = 0; i < cfg_size(f, "not_found_sources"); i++) {
+            const char *slug = cfg_getnstr(f, "not_found_sources", i);
+            bool found = false;
+            for (size_t k = 0; k < sc->n_sources; k++)
+                if (streq(sc->sources[k].slug, slug)) {
+                    sc->sources[k].not_found = true;
+                    found = true;
+                }
+            if (!found) {
+                fprintf(stderr, "%s: faults: not_found_sources: no source "
+                        "'%s'\n", sc->file, slug);
+                goto fail;
+            }
+        }
     }
     link_incidents(sc);
     cfg_free(cfg);
@@ -849,9 +1136,13 @@ void scenario_free(struct scenario *sc)
         free(sc->incidents[i].dest_glob);
     }
     free(sc->incidents);
-    for (size_t i = 0; i < sc->faults.n_paths; i++)
-        free(sc->faults.paths[i]);
-    free(sc->faults.paths);
+    str_array_free(sc->faults.paths, sc->faults.n_paths);
+    str_array_free(sc->faults.forbidden, sc->faults.n_forbidden);
+    str_array_free(sc->faults.repeat_cursor, sc->faults.n_repeat_cursor);
+    str_array_free(sc->faults.duplicate_items,
+                   sc->faults.n_duplicate_items);
+    for (size_t i = 0; i < sc->n_reasons; i++)
+        free(sc->reason_names[i]);
     free(sc->token);
     free(sc->file);
     free(sc);

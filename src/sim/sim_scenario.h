@@ -16,6 +16,13 @@
 
 #define SIM_ID_LEN 22
 
+/* Entries of one "CODE=share" list (discard_reasons, an incident's
+ * reasons), and distinct reason codes in a whole scenario: every code is
+ * interned once in scenario->reason_names so that per-bucket counts are
+ * plain arrays indexed by code. */
+#define SIM_MAX_REASONS 16
+#define SIM_MAX_REASON_NAMES 64
+
 enum sim_incident_kind {
     INC_DISCARD_SPIKE = 0,  /* discard ratio := value on matching connections */
     INC_LATENCY_SPIKE,      /* latencies *= value */
@@ -23,7 +30,18 @@ enum sim_incident_kind {
     INC_VOLUME_DROP,        /* source volume *= value (e.g. 0.2) */
     INC_VOLUME_SPIKE,       /* source volume *= value (e.g. 3) */
     INC_MTU_SURGE,          /* MTU growth *= value */
+    INC_DESTINATION_OUTAGE, /* deliveries fail and are retried; outcomes
+                               arrive late (success when it ends, or
+                               expired after retry_for) */
     INC_KIND_COUNT
+};
+
+/* A discard-reason mix: codes (indexes into scenario->reason_names) with
+ * shares that add up to 1. */
+struct sim_reasons {
+    size_t n;
+    int idx[SIM_MAX_REASONS];
+    double share[SIM_MAX_REASONS];
 };
 
 struct sim_incident {
@@ -35,6 +53,15 @@ struct sim_incident {
     double duration_s;
     double every_s;         /* 0 = once; else repeats with this period */
     double value;
+    struct sim_reasons reasons;  /* discard codes (discard_spike, outage) */
+    double retry_for_s;     /* outage: how long failed events are retried */
+    double discarded;       /* outage: share of failures discarded at once */
+};
+
+enum sim_dest_mode {
+    SIM_MODE_CLOUD = 0,     /* delivered by Segment's servers */
+    SIM_MODE_DEVICE,        /* by a library on the device: Segment attempts
+                               nothing, delivery metrics stay 0 */
 };
 
 struct sim_dest {
@@ -46,6 +73,14 @@ struct sim_dest {
     char *meta_name;
     char *meta_category;
     bool enabled;
+    enum sim_dest_mode mode;
+    double filtered;        /* share dropped by destination filters */
+    double subscribed;      /* share matching the Actions subscriptions */
+    double fanout;          /* deliveries per event (>= 1) */
+    struct sim_reasons discard_reasons;  /* baseline discard mix */
+    uint64_t hash;          /* per-connection draw seed */
+    double lookback_s;      /* longest retry_for of its outages: outcomes
+                               land up to this long after the events */
     double discard_ratio;   /* share of attempted events discarded */
     double expired_ratio;   /* share of attempted events expired */
     double retry_ratio;     /* share of successes that needed a retry */
@@ -70,6 +105,10 @@ struct sim_source {
     double noise;               /* 0..1, per-minute deterministic jitter */
     double mtu_per_day;         /* new MTUs per day */
     double api_calls_per_day;
+    double failed_on_ingest;    /* share of events refused at ingestion */
+    double filtered_at_source;  /* share dropped by schema / Protocols */
+    bool not_found;             /* faults.not_found_sources: listed, but
+                                   connected-destinations answers 404 */
     char **label_keys, **label_values;
     size_t n_labels;
     struct sim_dest *dests;
@@ -98,6 +137,13 @@ struct sim_faults {
                                        retries for tests */
     char **paths;                   /* globs; NULL/0 = every path */
     size_t n_paths;
+    /* Deterministic faults, each a list of globs on the request path. */
+    char **forbidden;               /* always 403 */
+    size_t n_forbidden;
+    char **repeat_cursor;           /* next cursor == current, forever */
+    size_t n_repeat_cursor;
+    char **duplicate_items;         /* pages overlap by one item */
+    size_t n_duplicate_items;
 };
 
 struct scenario {
@@ -106,6 +152,8 @@ struct scenario {
     char *token;
     char workspace_id[SIM_ID_LEN + 1];
     long rate_limit;            /* requests per window, 0 = unlimited */
+    long volume_rate_limit;     /* /events/volume requests per window,
+                                   counted apart; 0 = no extra limit */
     double rate_window_s;       /* fixed window, default 60 s */
     double latency_s;
     double latency_jitter_s;
@@ -119,6 +167,8 @@ struct scenario {
     struct sim_incident *incidents;
     size_t n_incidents;
     struct sim_faults faults;
+    char *reason_names[SIM_MAX_REASON_NAMES];   /* interned discard codes */
+    size_t n_reasons;
 };
 
 /*
@@ -138,6 +188,9 @@ const struct sim_source *scenario_find_source(const struct scenario *sc,
 const struct sim_dest *scenario_find_dest(const struct scenario *sc,
                                           const char *id,
                                           const struct sim_source **src);
+
+/* Whether any glob of list matches path. */
+bool sim_globs_match(char *const *globs, size_t n, const char *path);
 
 /* "discard_spike" ... ; NULL for an out-of-range kind */
 const char *sim_incident_kind_name(enum sim_incident_kind k);

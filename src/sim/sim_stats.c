@@ -4,8 +4,10 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "sim_stats.h"
 
 #define MAX_STATUS 600          /* index 0 = dropped connection */
@@ -127,61 +129,50 @@ void stats_reset(void)
     pthread_mutex_unlock(&lock);
 }
 
-static void add_status_key(struct strbuf *sb, int st)
+/* "200", or "dropped" for a connection closed without an answer. */
+static const char *status_key(int st, char *buf, size_t len)
 {
     if (st == 0)
-        strbuf_adds(sb, "\"dropped\"");
-    else
-        strbuf_addf(sb, "\"%d\"", st);
+        return "dropped";
+    snprintf(buf, len, "%d", st);
+    return buf;
 }
 
 void stats_json(struct strbuf *sb)
 {
     uint64_t by_status[MAX_STATUS] = { 0 };
+    char key[16];
     pthread_mutex_lock(&lock);
-    strbuf_addf(sb, "{\"uptime_s\":%.3f,\"requests_total\":%llu,"
-                "\"by_endpoint\":{",
-                (double)(mono_ms() - started_ms) / 1000.0,
-                (unsigned long long)total);
-    bool first_ep = true;
+    jw_open(sb, NULL, '{');
+    jw_double(sb, "uptime_s",
+              round((double)(mono_ms() - started_ms)) / 1000.0);
+    jw_uint(sb, "requests_total", total);
+    jw_open(sb, "by_endpoint", '{');
     for (int e = 0; e < EP_COUNT; e++) {
         bool any = false;
         for (int st = 0; st < MAX_STATUS; st++) {
             if (!by_ep[e][st])
                 continue;
             by_status[st] += by_ep[e][st];
-            if (!any) {
-                strbuf_adds(sb, first_ep ? "" : ",");
-                strbuf_add_json_str(sb,
-                    sim_endpoint_name((enum sim_endpoint)e));
-                strbuf_adds(sb, ":{");
-                first_ep = false;
-            } else {
-                strbuf_addc(sb, ',');
-            }
+            if (!any)
+                jw_open(sb, sim_endpoint_name((enum sim_endpoint)e), '{');
             any = true;
-            add_status_key(sb, st);
-            strbuf_addf(sb, ":%llu", (unsigned long long)by_ep[e][st]);
+            jw_uint(sb, status_key(st, key, sizeof(key)), by_ep[e][st]);
         }
         if (any)
-            strbuf_addc(sb, '}');
+            jw_close(sb, '}');
     }
-    strbuf_adds(sb, "},\"by_status\":{");
-    bool first = true;
-    for (int st = 0; st < MAX_STATUS; st++) {
-        if (!by_status[st])
-            continue;
-        if (!first)
-            strbuf_addc(sb, ',');
-        first = false;
-        add_status_key(sb, st);
-        strbuf_addf(sb, ":%llu", (unsigned long long)by_status[st]);
-    }
-    strbuf_addf(sb, "},\"rate_limited\":%llu,\"peak_per_minute\":%llu,"
-                "\"peak_accepted_per_minute\":%llu,\"max_in_flight\":%ld,"
-                "\"in_flight\":%ld}",
-                (unsigned long long)rate_limited,
-                (unsigned long long)all_w.peak,
-                (unsigned long long)accepted_w.peak, max_in_flight, in_flight);
+    jw_close(sb, '}');
+    jw_open(sb, "by_status", '{');
+    for (int st = 0; st < MAX_STATUS; st++)
+        if (by_status[st])
+            jw_uint(sb, status_key(st, key, sizeof(key)), by_status[st]);
+    jw_close(sb, '}');
+    jw_uint(sb, "rate_limited", rate_limited);
+    jw_uint(sb, "peak_per_minute", all_w.peak);
+    jw_uint(sb, "peak_accepted_per_minute", accepted_w.peak);
+    jw_int(sb, "max_in_flight", max_in_flight);
+    jw_int(sb, "in_flight", in_flight);
+    jw_close(sb, '}');
     pthread_mutex_unlock(&lock);
 }

@@ -377,14 +377,531 @@ rc=$?
 [ $rc = 2 ] && grep -q "SEGALERT_CLOCK: unknown key 'speed'" "$TMP/badclock.err"
 passed "an invalid SEGALERT_CLOCK: exit 2 with a message"
 
+# ---- checks written in Python ---------------------------------------------
+# pycheck [ARGS...] < program: runs the program after a small prelude
+# (get(path) -> (status, json), ts(unix) -> ISO time, ok(what, cond),
+# BASE, TOKEN, ARGV) and counts its "not ok" lines.
+PYLIB='
+import json, sys, time, calendar, urllib.request, urllib.error
+BASE, TOKEN, ARGV = sys.argv[1], sys.argv[2], sys.argv[3:]
+def get(path):
+    req = urllib.request.Request(BASE + path,
+                                 headers={"Authorization": "Bearer " + TOKEN})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        try:
+            return e.code, json.loads(body)
+        except ValueError:
+            return e.code, body
+def ts(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+def unix(s):
+    return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
+def ok(what, cond):
+    print(("ok - " if cond else "not ok - ") + what)
+    sys.stdout.flush()
+def metrics(did, sid, a, b, gran="MINUTE"):
+    st, d = get("/destinations/%s/delivery-metrics?sourceId=%s&startTime=%s"
+                "&endTime=%s&granularity=%s" % (did, sid, ts(a), ts(b), gran))
+    if st != 200:
+        return None
+    return {m["metricName"]: m
+            for m in d["data"]["deliveryMetricsSummary"]["metrics"]}
+def volume(sid, a, b, gran="MINUTE"):
+    st, d = get("/events/volume?granularity=%s&startTime=%s&endTime=%s"
+                "&groupBy.0=source&sourceId.0=%s" % (gran, ts(a), ts(b), sid))
+    return d["data"]["result"][0] if st == 200 else None
+def overview(step, sid, a, b, gran="MINUTE", did=None, extra=""):
+    q = "/delivery-overview/%s?sourceId=%s&startTime=%s&endTime=%s" \
+        "&granularity=%s%s" % (step, sid, ts(a), ts(b), gran, extra)
+    if did:
+        q += "&destinationConfigId=" + did
+    return get(q)
+def ids():
+    st, d = get("/sources?pagination.count=1000")
+    out = {}
+    for s in d["data"]["sources"]:
+        st, c = get("/sources/%s/connected-destinations" % s["id"])
+        out[s["slug"]] = (s["id"], {x["name"]: x for x in
+                                    c["data"]["destinations"]}
+                                   if st == 200 else {})
+    return out
+'
+pycheck() {
+    { printf '%s\n' "$PYLIB"; cat; } >"$TMP/check.py"
+    "$PY" "$TMP/check.py" "$BASE" "$TOKEN" "$@" >"$TMP/check.out" 2>&1
+    rc=$?
+    cat "$TMP/check.out"
+    n=$(grep -c '^not ok' "$TMP/check.out")
+    FAILED=$((FAILED + n))
+    if [ $rc != 0 ]; then
+        notok "python check exited $rc"
+    fi
+}
+
+# ---- pipeline.conf: modes, filters, subscriptions, fan-out, overview ------
+if start_sim pipeline "$FIX/pipeline.conf"; then
+    pycheck <<'EOF'
+W = ids()
+sid, web = W["web"]
+iid, ios = W["ios"]
+now = time.time()
+b = (int(now) // 60 - 1) * 60
+a = b - 3600
+vol = volume(sid, a, b)["total"]
+ok("pipeline: web received %d events in an hour" % vol, vol == 36000)
+
+def outcomes(m):
+    return sum(m[k]["total"] for k in ("successes", "discarded", "expired"))
+
+# device mode: all zero, and its metadata says so
+fs = web["fullstory"]
+md = fs["metadata"]
+ok("device mode: metadata shows a BROWSER component and no cloud instance",
+   [c["type"] for c in md["components"]] == ["BROWSER"] and
+   md["supportedFeatures"]["cloudModeInstances"] == "NONE" and
+   md["supportedFeatures"]["deviceModeInstances"] == "SINGLE")
+ok("device mode on an iOS source: an IOS component",
+   [c["type"] for c in ios["firebase"]["metadata"]["components"]] == ["IOS"])
+amd = web["amplitude"]["metadata"]
+ok("cloud mode: a SERVER component, cloudModeInstances MULTIPLE",
+   [c["type"] for c in amd["components"]] == ["SERVER"] and
+   amd["supportedFeatures"]["cloudModeInstances"] == "MULTIPLE" and
+   amd["supportedFeatures"]["deviceModeInstances"] == "NONE")
+m = metrics(fs["id"], sid, a, b)
+ok("device mode: delivery metrics all zero while the source is busy",
+   m is not None and all(x["total"] == 0 for x in m.values()))
+for step in ("filtered-at-destination", "failed-delivery",
+             "successful-delivery"):
+    st, d = overview(step, sid, a, b, did=fs["id"])
+    ok("device mode: %s total 0" % step, st == 200 and d["data"]["total"] == 0)
+
+# filtered = 1: nothing attempted, everything filtered at the destination
+au = web["audit"]
+m = metrics(au["id"], sid, a, b)
+ok("filtered = 1: delivery metrics all zero",
+   all(x["total"] == 0 for x in m.values()))
+st, d = overview("filtered-at-destination", sid, a, b, did=au["id"],
+                 extra="&groupBy.0=discardReason")
+ok("filtered = 1: filtered-at-destination == volume, DESTINATION_FILTER",
+   st == 200 and d["data"]["total"] == vol and
+   [x["discardReason"] for x in d["data"]["dataset"]] == ["DESTINATION_FILTER"])
+
+# subscribed = 0.1: a tenth attempted, the rest NO_MATCHING_SUBSCRIPTION
+br = web["braze"]
+m = metrics(br["id"], sid, a, b)
+st, d = overview("filtered-at-destination", sid, a, b, did=br["id"],
+                 extra="&groupBy.0=discardReason")
+ok("subscribed = 0.1: ~10%% attempted (%d of %d)" % (outcomes(m), vol),
+   0.08 * vol < outcomes(m) < 0.12 * vol)
+ok("subscribed: attempted + NO_MATCHING_SUBSCRIPTION == volume",
+   outcomes(m) + d["data"]["total"] == vol and
+   d["data"]["dataset"][0]["discardReason"] == "NO_MATCHING_SUBSCRIPTION")
+
+# filtered + subscribed together
+mp = web["mixpanel"]
+m = metrics(mp["id"], sid, a, b)
+st, d = overview("filtered-at-destination", sid, a, b, did=mp["id"],
+                 extra="&groupBy.0=discardReason")
+r = {x["discardReason"]: x["total"] for x in d["data"]["dataset"]}
+ok("filtered 0.25 + subscribed 0.5: ~37%% attempted, the rest filtered "
+   "(%s)" % r, 0.33 * vol < outcomes(m) < 0.42 * vol and
+   outcomes(m) + sum(r.values()) == vol and 0.2 * vol < r["DESTINATION_FILTER"]
+   < 0.3 * vol)
+
+# fanout = 3: three deliveries per event
+ga = web["gads"]
+m = metrics(ga["id"], sid, a, b)
+ok("fanout = 3: successes + discarded + expired == 3 x volume (%d)"
+   % outcomes(m), outcomes(m) == 3 * vol)
+st, d = overview("successful-delivery", sid, a, b, did=ga["id"])
+ok("fanout: successful-delivery == delivery-metrics successes",
+   st == 200 and d["data"]["total"] == m["successes"]["total"])
+
+# discard reasons: the baseline mix plus the past 401 spike
+am = web["amplitude"]
+a2, b2 = b - 4 * 3600 + 60, b
+m = metrics(am["id"], sid, a2, b2)
+st, d = overview("failed-delivery", sid, a2, b2, did=am["id"],
+                 extra="&groupBy.0=discardReason")
+r = {x["discardReason"]: x["total"] for x in d["data"]["dataset"]}
+ok("failed-delivery total == discarded + expired of delivery metrics",
+   st == 200 and d["data"]["total"] == m["discarded"]["total"] +
+   m["expired"]["total"] and sum(r.values()) == d["data"]["total"])
+ok("discard reasons: baseline 400/INVALID_SETTINGS, the spike's 401 on top "
+   "(%s)" % r, set(r) <= {"400", "INVALID_SETTINGS", "401", "expires"} and
+   r.get("401", 0) > r.get("INVALID_SETTINGS", 0) > 0 and
+   r.get("400", 0) > r.get("INVALID_SETTINGS", 0))
+ok("grouped datasets come largest first",
+   [x["total"] for x in d["data"]["dataset"]] ==
+   sorted([x["total"] for x in d["data"]["dataset"]], reverse=True))
+st, d = overview("failed-delivery", sid, a2, b2, did=am["id"],
+                 extra="&groupBy.0=discardReason", gran="HOUR")
+ok("HOUR buckets sum to the same total", st == 200 and
+   d["data"]["total"] == m["discarded"]["total"] + m["expired"]["total"])
+st, d = overview("successful-delivery", sid, a2, b2, did=am["id"])
+ok("successful-delivery == successes, totalRetryCount == after retry",
+   d["data"]["total"] == m["successes"]["total"] and
+   d["data"]["dataset"][0]["totalRetryCount"] ==
+   m["successes"]["breakdown"][1]["value"] and
+   all(p["count"] >= p["retryCount"] for p in d["data"]["dataset"][0]["series"]))
+
+# successfully-received == event volume, bucket by bucket
+h0 = (int(now) // 3600 - 5) * 3600
+h1 = (int(now) // 3600) * 3600
+ev = volume(sid, h0, h1, "HOUR")
+st, d = overview("successfully-received", sid, h0, h1, "HOUR")
+ok("successfully-received == events/volume, bucket by bucket",
+   st == 200 and len(d["data"]["dataset"]) == 1 and
+   d["data"]["total"] == ev["total"] and
+   [(p["time"], p["count"]) for p in d["data"]["dataset"][0]["series"]] ==
+   [(p["time"], p["count"]) for p in ev["series"]])
+
+# groupBy eventType / eventName, pagination
+st, d = overview("successfully-received", sid, a, b,
+                 extra="&groupBy.0=eventType")
+types = {x["eventType"]: x["total"] for x in d["data"]["dataset"]}
+ok("groupBy eventType: track is the largest, types sum to the total",
+   st == 200 and sum(types.values()) == d["data"]["total"] == vol and
+   max(types, key=types.get) == "track")
+names, cursor, pages = [], None, 0
+while pages < 10:
+    st, d = overview("successfully-received", sid, a, b,
+                     extra="&groupBy.0=eventName&groupBy.1=eventType"
+                     "&pagination.count=4" +
+                     ("&pagination.cursor=" + cursor if cursor else ""))
+    if st != 200:
+        break
+    pages += 1
+    names += [(x["eventType"], x["eventName"]) for x in d["data"]["dataset"]]
+    cursor = d["data"]["pagination"].get("next")
+    if not cursor:
+        break
+ok("groupBy eventName+eventType pages: 11 events in 3 pages of 4 (%d, %d)"
+   % (len(names), pages), pages == 3 and len(set(names)) == 11 and
+   ("track", "Order Completed") in names)
+
+# source steps
+ivol = volume(iid, a, b)["total"]
+st, fi = overview("failed-on-ingest", iid, a, b, extra="&groupBy.0=discardReason")
+st2, fs_ = overview("filtered-at-source", iid, a, b)
+ok("failed-on-ingest ~2%% of the volume, by code (%d of %d)"
+   % (fi["data"]["total"], ivol), st == 200 and
+   0.01 * ivol < fi["data"]["total"] < 0.03 * ivol and
+   {x["discardReason"] for x in fi["data"]["dataset"]} <=
+   {"INVALID_PAYLOAD", "MESSAGE_TOO_LARGE"})
+m = metrics(ios["amplitude"]["id"], iid, a, b)
+ok("filtered-at-source ~10%, and destinations get the rest exactly",
+   st2 == 200 and 0.08 * ivol < fs_["data"]["total"] < 0.12 * ivol and
+   outcomes(m) == ivol - fs_["data"]["total"])
+
+# validation
+st, d = overview("failed-delivery", sid, a, b)
+ok("422 without destinationConfigId on a destination step",
+   st == 422 and d["errors"][0]["field"] == "destinationConfigId")
+st, d = get("/delivery-overview/successful-delivery?sourceId=%s"
+            "&destinationConfigId=%s&startTime=%s&endTime=%s"
+            % (sid, am["id"], ts(a), ts(b)))
+ok("422 without granularity", st == 422 and
+   d["errors"][0]["field"] == "granularity")
+st, d = get("/delivery-overview/successfully-received?startTime=%s"
+            "&endTime=%s&granularity=MINUTE" % (ts(a), ts(b)))
+ok("422 without sourceId", st == 422 and d["errors"][0]["field"] == "sourceId")
+st, d = overview("failed-delivery", sid, a, b, did=ios["amplitude"]["id"])
+ok("404 for a destination of another source", st == 404)
+st, d = overview("failed-delivery", sid, a, b, did="NoSuchDestinationXXXXX")
+ok("404 for an unknown destinationConfigId", st == 404)
+st, d = overview("successfully-received", sid, a, b,
+                 extra="&groupBy.0=appVersion")
+ok("422 for groupBy appVersion (not simulated)", st == 422)
+st, d = overview("successfully-received", sid, b - 5 * 3600, b)
+ok("MINUTE: 422 over 4 hours", st == 422 and
+   "does not accept range over 4 hours" in d["errors"][0]["message"])
+st, d = overview("successfully-received", sid, b - 50 * 3600,
+                 b - 49 * 3600)
+ok("MINUTE: 422 older than 48 hours", st == 422 and
+   "older than 48 hours" in d["errors"][0]["message"])
+st, d = overview("successfully-received", sid, h1 - 10 * 86400, h1, "HOUR")
+ok("HOUR: 10 days accepted (delivery metrics: 7 at most)", st == 200 and
+   len(d["data"]["dataset"][0]["series"]) == 240 and
+   metrics(am["id"], sid, h1 - 10 * 86400, h1, "HOUR") is None)
+st, d = overview("successfully-received", sid, h1 - 15 * 86400, h1, "HOUR")
+ok("HOUR: 422 over 14 days", st == 422 and
+   "does not accept range over 14 days" in d["errors"][0]["message"])
+d0 = (int(now) // 86400) * 86400
+st, d = overview("successfully-received", sid, d0 - 29 * 86400, d0, "DAY")
+ok("DAY: 29 days accepted", st == 200 and
+   len(d["data"]["dataset"][0]["series"]) == 29)
+st, d = overview("successfully-received", sid, d0 - 31 * 86400, d0, "DAY")
+ok("DAY: 422 over 30 days", st == 422 and
+   "does not accept range over 30 days" in d["errors"][0]["message"])
+st, d = overview("successfully-received", sid, d0 - 32 * 86400,
+                 d0 - 20 * 86400, "DAY")
+ok("DAY: 422 older than 30 days", st == 422 and
+   "older than 30 days" in d["errors"][0]["message"])
+EOF
+else
+    notok "pipeline.conf sim starts"
+fi
+
+# ---- scoped-faults.conf: 403, 404, cursor loops, duplicates, volume limit -
+if start_sim scoped "$FIX/scoped-faults.conf"; then
+    pycheck <<'EOF'
+st, d = get("/usage/mtu/daily?period=2026-01-01")
+ok("forbidden: 403 with a Segment error envelope on /usage/*",
+   st == 403 and d["errors"][0]["type"] == "Forbidden" and
+   d["errors"][0]["status"] == 403)
+st2, d2 = get("/usage/api-calls/sources/daily?period=2026-01-01")
+ok("forbidden: every matching path, every time", st2 == 403)
+st, d = get("/sources?pagination.count=2")
+ok("forbidden: other paths answer", st == 200)
+p = d["data"]["pagination"]
+ok("repeat_cursor: next == current on the first page",
+   p["current"] == "MA==" and p["next"] == "MA==")
+st, d = get("/sources?pagination.count=2&pagination.cursor=" + p["next"])
+ok("repeat_cursor: following next gives the same page and cursor again",
+   st == 200 and d["data"]["pagination"]["next"] == "MA==")
+slugs = {s["slug"]: s["id"] for s in d["data"]["sources"]}
+st, d = get("/sources?pagination.count=1000")
+all_ = {s["slug"]: s["id"] for s in d["data"]["sources"]}
+ok("not_found_sources: the source is still listed", "gone" in all_)
+st, d = get("/sources/%s/connected-destinations" % all_["gone"])
+ok("not_found_sources: its connected-destinations answer 404 NotFound",
+   st == 404 and d["errors"][0]["type"] == "NotFound")
+st, d = get("/sources/%s/connected-destinations" % all_["ios"])
+ok("not_found_sources: other sources answer", st == 200)
+seen, cursor, pages = [], None, 0
+while pages < 10:
+    st, d = get("/sources/%s/connected-destinations?pagination.count=3%s"
+                % (all_["web"], "&pagination.cursor=" + cursor
+                   if cursor else ""))
+    if st != 200:
+        break
+    pages += 1
+    seen += [x["name"] for x in d["data"]["destinations"]]
+    cursor = d["data"]["pagination"].get("next")
+    if not cursor:
+        break
+ok("duplicate_items: 7 destinations in 3 overlapping pages (%s)" % seen,
+   pages == 3 and len(seen) > 7 and len(set(seen)) == 7)
+codes = []
+for i in range(5):
+    st, d = get("/events/volume?granularity=HOUR&startTime=%s&endTime=%s"
+                % (ts(time.time() - 7200), ts(time.time())))
+    codes.append(st)
+    if st == 429:
+        last = d
+ok("volume_rate_limit = 3: 3 x 200 then 429 (%s)" % codes,
+   codes == [200, 200, 200, 429, 429] and
+   last["errors"][0]["data"]["consumedPoints"] == 5)
+st, d = get("/sources")
+ok("volume_rate_limit: other endpoints are not limited", st == 200)
+EOF
+    curl -s "$BASE/sim/stats" >"$TMP/scoped-stats.json"
+    check "scoped faults: /sim/stats counts 403s and volume 429s" [ "$(json '
+d["by_endpoint"]["usage_mtu"]["403"]==1 and d["by_endpoint"]["events_volume"]["429"]==2 and
+d["rate_limited"]==2' <"$TMP/scoped-stats.json")" = yes ]
+else
+    notok "scoped-faults.conf sim starts"
+fi
+
+# ---- outage.conf on a 60x clock: outcomes that arrive late ----------------
+origin=$("$PY" -c 'import time; print("%.3f" % time.time())')
+if start_sim outage "$FIX/outage.conf" --clock "scale=60,origin=$origin"; then
+    pycheck "$origin" <<'EOF'
+T0 = float(ARGV[0])             # the sim's start, in scenario time
+W = ids()
+sid, api = W["api"]
+wh, okd = api["wh"]["id"], api["ok"]["id"]
+H = 3600
+
+def figures(did, a, b):
+    m = metrics(did, sid, a, b)
+    return {k: m[k]["total"] for k in m}, m
+
+# the past outage: [-3h, -2h), retries for 30 minutes
+a, b = T0 - 3 * H + 120, T0 - 2.5 * H - 120
+f, _ = figures(wh, a, b)
+v = volume(sid, a, b)["total"]
+ok("outage: no success, everything retried, ~10%% discarded (%s, volume %d)"
+   % (f, v), f["successes"] == 0 and f["retried"] == v and
+   0.07 * v < f["discarded"] < 0.13 * v and f["expired"] == 0)
+g, _ = figures(okd, a, b)
+ok("outage: the other destination of the source is unaffected",
+   g["successes"] == v and g["retried"] == 0)
+a, b = T0 - 2.5 * H + 120, T0 - 2 * H - 120
+f, _ = figures(wh, a, b)
+v = volume(sid, a, b)["total"]
+ok("outage: events expire retry_for (30m) after they arrived (%s)" % f,
+   f["successes"] == 0 and 0.85 * v < f["expired"] < 0.95 * v)
+a, b = T0 - 2 * H - 60, T0 - 2 * H + 5 * 60
+f, m = figures(wh, a, b)
+v = volume(sid, a, b)["total"]
+ok("outage end: the retried events succeed in a burst (%s, volume %d)"
+   % (f, v), f["successes"] > 4 * v and
+   m["successes"]["breakdown"][1]["value"] > 3 * v and
+   m["time_to_success"]["breakdown"][0]["value"] > 60)
+
+# Delivery Overview agrees, with the outage's code and "expires"
+a, b = (int(T0) // H - 4) * H, (int(T0) // H - 1) * H
+st, d = overview("failed-delivery", sid, a, b, "HOUR", wh,
+                 "&groupBy.0=discardReason")
+r = {x["discardReason"]: x["total"] for x in d["data"]["dataset"]}
+f, _ = figures(wh, a, b)
+ok("overview failed-delivery: 502 and expires, == discarded + expired (%s)"
+   % r, st == 200 and set(r) == {"502", "expires"} and
+   d["data"]["total"] == f["discarded"] + f["expired"])
+
+# The current outage began 15 minutes before the start and retries for
+# 20: its first events expire 5 minutes after the start.  The window
+# [start, start + 9m) shows no outcome at first (they are in the future),
+# then the expirations once they have happened.
+f0, _ = figures(wh, T0 - 10 * 60, T0)
+ok("ongoing outage: events being retried have no outcome yet (%s)" % f0,
+   f0["successes"] == 0 and f0["expired"] == 0 and f0["retried"] > 0)
+early = (time.time() - T0) * 60 < 4 * 60    # real -> scenario seconds
+f1, _ = figures(wh, T0, T0 + 9 * 60)
+ok("ongoing outage: nothing expired before retry_for has passed (%s%s)"
+   % (f1, "" if early else "; too late to tell"),
+   f1["expired"] == 0 or not early)
+time.sleep(max(0.0, T0 + 10 - time.time()))  # until 10 scenario minutes
+f2, _ = figures(wh, T0, T0 + 9 * 60)
+ok("ongoing outage: the same window shows the expirations later (%s)" % f2,
+   f2["expired"] > 0 and f2["successes"] == 0)
+EOF
+else
+    notok "outage.conf sim starts"
+fi
+
+# ---- billing.conf: cycles starting on the 15th ----------------------------
+# The clock runs at normal speed from 2026-03-20 12:00 UTC.
+if start_sim billing "$FIX/billing.conf" \
+        --clock "scale=1,start=$(date -u -d 2026-03-20T12:00:00Z +%s)"; then
+    pycheck <<'EOF'
+def rows(period):
+    st, d = get("/usage/mtu/daily?period=" + period)
+    return st, d["data"]["dailyWorkspaceMTUUsage"] if st == 200 else []
+st, r = rows("2026-03-20")
+ps, pe = unix("2026-03-15T00:00:00Z"), unix("2026-04-15T00:00:00Z")
+ok("mtu_period_start on the 15th: periodStart/periodEnd 03-15 .. 04-15",
+   st == 200 and all(x["periodStart"] == ps and x["periodEnd"] == pe
+                     for x in r))
+ok("one row per day since the 15th (6)", len(r) == 6 and
+   r[0]["timestamp"] == "2026-03-15T00:00:00Z")
+st, r2 = rows("2026-03-17")
+ok("period= of another day of the cycle maps to the same cycle", r2 == r)
+st, r3 = rows("2026-03-01")
+ok("period=2026-03-01 is the cycle 02-15 .. 03-15 (28 rows)",
+   len(r3) == 28 and r3[0]["periodStart"] == unix("2026-02-15T00:00:00Z")
+   and r3[0]["periodEnd"] == ps)
+ok("usage restarts at the cycle start", int(r[0]["identified"]) <
+   int(r3[-1]["identified"]))
+st, d = get("/usage/api-calls/sources/daily?period=2026-03-15")
+ok("api-calls rows follow the same cycle (2 sources x 6 days)",
+   st == 200 and len(d["data"]["dailyPerSourceAPICallsUsage"]) == 12)
+st, r4 = rows("2026-04-15")
+ok("a cycle that has not started has no rows", st == 200 and r4 == [])
+EOF
+else
+    notok "billing.conf sim starts"
+fi
+
+# ---- examples/incidents: every scenario loads, headers are readable -------
+INCIDENTS=$(cd "$(dirname "$0")/../../examples/incidents" && pwd) ||
+    INCIDENTS=/nonexistent
+n_inc=0
+for f in "$INCIDENTS"/*.conf; do
+    [ -f "$f" ] || continue
+    name=inc$n_inc
+    n_inc=$((n_inc + 1))
+    base=$(basename "$f")
+    if start_sim "$name" "$f"; then
+        [ "$(curl -s -H "Authorization: Bearer $(sed -n 's/^token = "\(.*\)".*/\1/p' "$f")" \
+              -o /dev/null -w '%{http_code}' "$BASE/sources")" = 200 ]
+        passed "incidents/$base loads and serves"
+        eval "pid=\$PID_$name"
+        kill -TERM "$pid"
+        wait "$pid"
+        PIDS=$(echo "$PIDS" | sed "s/ $pid\b//")
+        check "incidents/$base: no warning (every incident matches)" \
+            sh -c "! grep -q 'warning' '$TMP/$name.err'"
+    else
+        notok "incidents/$base loads"
+    fi
+    grep -qE '^# incident-start: ([0-9]+[smhd]|none)$' "$f" &&
+        grep -qE '^# expect: (nothing|rule=[a-z0-9-]+( [a-z_]+=[^ ]+)* within [0-9]+[smhd])$' "$f" &&
+        ! grep -E '^# expect:' "$f" | grep -vqE '^# expect: (nothing|rule=[a-z0-9-]+( [a-z_]+=[^ ]+)* within [0-9]+[smhd])$'
+    passed "incidents/$base: machine-readable incident-start and expect headers"
+done
+check "examples/incidents holds the 11 scenarios ($n_inc)" [ "$n_inc" -ge 11 ]
+
 # ---- bad scenario -----------------------------------------------------------
 "$SIM" --scenario "$FIX/bad.conf" >/dev/null 2>"$TMP/bad.err"
 rc=$?
 [ $rc = 2 ] && grep -q "bad.conf:4: no such option 'latency_bogus'" "$TMP/bad.err"
 passed "bad scenario: exit 2 with FILE:LINE: message"
 
+# ---- invalid new options: exit 2 with FILE:LINE: message --------------------
+badopt() {  # badopt "what" "expected message" < scenario text
+    cat >"$TMP/badopt.conf"
+    "$SIM" --scenario "$TMP/badopt.conf" >/dev/null 2>"$TMP/badopt.err"
+    rc=$?
+    [ $rc = 2 ] && grep -qF "$2" "$TMP/badopt.err"
+    passed "invalid scenario: $1"
+}
+badopt "mode" "badopt.conf:2: mode must be \"cloud\" or \"device\"" <<'EOF'
+source "web" {
+  destination "a" { mode = "edge" }
+}
+EOF
+badopt "fanout < 1" "option 'fanout' must be >= 1" <<'EOF'
+source "web" {
+  destination "a" { fanout = 0.5 }
+}
+EOF
+badopt "subscribed > 1" "option 'subscribed' must be between 0 and 1" <<'EOF'
+source "web" {
+  destination "a" { subscribed = 2 }
+}
+EOF
+badopt "discard_reasons not CODE=share" "'401' is not of the form" <<'EOF'
+source "web" {
+  destination "a" { discard_reasons = {"401"} }
+}
+EOF
+badopt "a reason given twice" "reason '401' given twice" <<'EOF'
+source "web" { destination "a" { } }
+incident "x" { kind = "discard_spike"  reasons = {"401=1", "401=2"} }
+EOF
+badopt "reasons on a volume incident" "'reasons' applies to discard_spike" <<'EOF'
+source "web" { destination "a" { } }
+incident "x" { kind = "volume_drop"  reasons = {"401=1"} }
+EOF
+badopt "retry_for on a discard spike" "'retry_for' and 'discarded' apply" <<'EOF'
+source "web" { destination "a" { } }
+incident "x" { kind = "discard_spike"  retry_for = "1h" }
+EOF
+badopt "outage value > 1" "value 2 out of range for destination_outage" <<'EOF'
+source "web" { destination "a" { } }
+incident "x" { kind = "destination_outage"  value = 2 }
+EOF
+badopt "a malformed negative start" "invalid duration '-x'" <<'EOF'
+source "web" { destination "a" { } }
+incident "x" { kind = "volume_drop"  start = "-x" }
+EOF
+badopt "not_found_sources naming no source" "not_found_sources: no source 'nope'" <<'EOF'
+source "web" { destination "a" { } }
+faults { not_found_sources = {"nope"} }
+EOF
+badopt "volume_rate_limit < 0" "option 'volume_rate_limit' must be >= 0" <<'EOF'
+volume_rate_limit = -1
+EOF
+
 # ---- clean shutdown: every sim exits 0 on SIGTERM (under ASan: no leaks) --
-for name in basic many rl faults scaled; do
+for name in basic many rl faults scaled pipeline scoped outage billing; do
     eval "pid=\${PID_$name:-}"
     [ -n "$pid" ] || continue
     kill -TERM "$pid"
