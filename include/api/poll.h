@@ -87,6 +87,9 @@ struct poll_connection {
     const char *mode;                   /* "cloud", "device" or NULL
                                            (static strings) */
     double last_polled;                 /* wall time of the last good poll */
+    double window_end;                  /* end of the last delivery window
+                                           read (the next one starts there);
+                                           0 = none yet */
     int priority;                       /* raised by the scheduler for
                                            connections with active alerts */
 };
@@ -195,6 +198,8 @@ int poller_in_flight(const struct poller *p);
  * another tick. */
 double poller_tick(struct poller *p);
 bool poller_idle(const struct poller *p);
+/* No call of kind k queued or in flight (its sweep is over). */
+bool poller_kind_idle(const struct poller *p, enum poll_kind k);
 /* True while a discovery is queued or running. */
 bool poller_discovering(const struct poller *p);
 

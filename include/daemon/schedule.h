@@ -16,8 +16,8 @@
  *     matters.  The first delivery sweep waits for the first volume sweep
  *     and also reads the last 4 hours in one history window (the past the
  *     rules compare a connection with; poller_poll_delivery_history).
- * A sweep is finished when the workspace's client has nothing queued or
- * in flight.
+ * A family's sweep is finished when none of its calls is queued or in
+ * flight (poller_kind_idle).
  *
  * Health: a workspace is down when its token is refused, or when requests
  * have failed for longer than max(3 poll intervals, 10 min) since the last
@@ -102,7 +102,8 @@ struct ws_schedule {
     char down_reason[POLL_ERROR_MAX];  /* the poller's last error */
     /* indexed by enum poll_kind (POLL_DELIVERY, POLL_VOLUME, POLL_USAGE) */
     struct ws_coverage coverage[POLL__COUNT];
-    double budget_logged_at;        /* discovery the budget was logged for */
+    bool budget_logged;             /* the figures below were logged */
+    double budget_logged_needed, budget_logged_budget;
     struct ws_rate_sample rates[WS_RATE_SAMPLES];
     unsigned rate_pos;
     double last_rate_sample;

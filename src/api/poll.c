@@ -51,6 +51,7 @@ struct poller {
     const struct workspace_cfg *ws;
     const struct clock *clock;
     struct seg_client *client;
+    size_t outstanding[POLL__COUNT];    /* calls not done yet, per kind */
     struct sample_sink sink;
     struct topology topo;
     struct poll_health health;
@@ -200,6 +201,11 @@ bool poller_idle(const struct poller *p)
     return seg_client_idle(p->client);
 }
 
+bool poller_kind_idle(const struct poller *p, enum poll_kind k)
+{
+    return p->outstanding[k] == 0;
+}
+
 bool poller_discovering(const struct poller *p)
 {
     return p->pending != NULL;
@@ -229,10 +235,25 @@ static void note_result(struct poller *p, enum poll_kind k, enum seg_status st,
 
 /* The outcome of one call of endpoint ep: a 403 marks the endpoint
  * forbidden (logged when it starts), a success clears it. */
+/* Every call goes out through here, and its done() reports through
+ * note_endpoint(): the calls outstanding per kind tell when a family's
+ * sweep is over (poller_kind_idle), whatever else the workspace has in
+ * flight. */
+static void call(struct poller *p, enum seg_endpoint ep, const char *path,
+                 bool paged, int priority, seg_page_fn page,
+                 seg_done_fn done, void *ud)
+{
+    p->outstanding[poll_kind_of_endpoint(ep)]++;
+    seg_call(p->client, ep, path, paged, priority, page, done, ud);
+}
+
 static void note_endpoint(struct poller *p, enum seg_endpoint ep,
                           enum seg_status st, const char *msg)
 {
     struct poll_health *h = &p->health;
+    enum poll_kind k = poll_kind_of_endpoint(ep);
+    if (p->outstanding[k] > 0)
+        p->outstanding[k]--;
     if (st == SEG_OK && h->forbidden[ep]) {
         h->forbidden[ep] = false;
         h->forbidden_since[ep] = 0;
@@ -367,6 +388,7 @@ static void discovery_finished(struct poller *p)
             if (streq(o->dest_id, n->dest_id) &&
                 streq(o->source->id, n->source->id)) {
                 n->last_polled = o->last_polled;
+                n->window_end = o->window_end;
                 n->priority = o->priority;
                 break;
             }
@@ -557,7 +579,7 @@ static void sources_done(void *ud, enum seg_status st, const char *msg)
         strbuf_adds(&pq, "/sources/");
         strbuf_add_urlenc(&pq, t->sources[i].id);
         strbuf_adds(&pq, "/connected-destinations");
-        seg_call(p->client, SEGEP_DESTINATIONS, strbuf_str(&pq), true, 10,
+        call(p, SEGEP_DESTINATIONS, strbuf_str(&pq), true, 10,
                  dest_page, dest_done, dc);
         strbuf_free(&pq);
     }
@@ -571,7 +593,7 @@ void poller_discover(struct poller *p)
     p->discovery_failed = false;
     p->discovery_calls = 0;
     p->discovery_dups = 0;
-    seg_call(p->client, SEGEP_SOURCES, "/sources", true, 10, sources_page,
+    call(p, SEGEP_SOURCES, "/sources", true, 10, sources_page,
              sources_done, p);
 }
 
@@ -650,26 +672,31 @@ static double overlap(double a, double b, double lo, double hi)
  * straddles an edge.  False when no bucket is recent enough (newer than
  * t - window - 3 buckets).
  */
-static bool source_volume(const struct poll_source *s, double t, double window,
+static bool source_volume(const struct poll_source *s, double lo, double hi,
                           double *out)
 {
     if (s->nvol == 0)
         return false;
     double last = s->vol[s->nvol - 1].t;
-    if (last < t - window - 3 * s->vol[s->nvol - 1].bucket_s)
+    if (last < hi - 3 * s->vol[s->nvol - 1].bucket_s)
         return false;
-    double lo = last - window;
+    if (hi > last) {
+        /* Volume lags the window (hourly buckets, or a volume poll that is
+         * late): count the same length back from the newest bucket. */
+        lo -= hi - last;
+        hi = last;
+    }
     double finest = INFINITY;
     for (size_t i = 0; i < s->nvol; i++)
         if (s->vol[i].bucket_s < finest)
             finest = s->vol[i].bucket_s;
     /* The finest buckets, and from where they cover the window. */
-    double sum = 0, covered_from = last;
+    double sum = 0, covered_from = hi;
     for (size_t i = 0; i < s->nvol; i++) {
         const struct poll_volume_point *v = &s->vol[i];
         if (v->bucket_s != finest)
             continue;
-        double in = overlap(v->t - v->bucket_s, v->t, lo, last);
+        double in = overlap(v->t - v->bucket_s, v->t, lo, hi);
         if (in <= 0)
             continue;
         sum += v->count * in / v->bucket_s;
@@ -699,6 +726,7 @@ struct delivery_ctx {
     double t;                       /* sample time: the end, or the start
                                        for a history read */
     double window_s;
+    bool history;
 };
 
 static struct poll_connection *find_conn(struct poller *p, const char *src,
@@ -747,7 +775,9 @@ static int delivery_page(void *ud, const char *body, size_t len, char **next,
     size_t nlabels = conn_labels(p, c, labels);
     c->last_polled = clock_wall(p->clock);
     double sv;
-    if (source_volume(c->source, dc->end, dc->window_s, &sv)) {
+    if (!dc->history)
+        c->window_end = dc->end;
+    if (source_volume(c->source, dc->end - dc->window_s, dc->end, &sv)) {
         d.v[M_SOURCE_VOLUME] = sv;
         d.has[M_SOURCE_VOLUME] = true;
     }
@@ -786,6 +816,14 @@ void poller_poll_delivery_history(struct poller *p, double now,
     poll_delivery(p, now, window_s, true);
 }
 
+/* The newest complete minute of event volume seen for s, or 0. */
+static double volume_known_until(const struct poll_source *s)
+{
+    if (s->nvol == 0 || s->vol[s->nvol - 1].bucket_s >= 3600)
+        return 0;
+    return s->vol[s->nvol - 1].t;
+}
+
 static void poll_delivery(struct poller *p, double now, double window_s,
                           bool history)
 {
@@ -793,19 +831,31 @@ static void poll_delivery(struct poller *p, double now, double window_s,
         window_s = p->ws->delivery_window_s;
     if (window_s > POLL_DELIVERY_WINDOW_MAX_S)
         window_s = POLL_DELIVERY_WINDOW_MAX_S;
-    /* The window ends now (to the second), not at the last whole minute:
-     * an incident must not wait for the minute to end before it shows. */
-    double end = floor(now);
-    double start = end - window_s;
     for (size_t i = 0; i < p->topo.nconns; i++) {
         struct poll_connection *c = &p->topo.conns[i];
+        /* A window ends where the source's event volume is known (its
+         * newest complete minute, a minute or two ago), so its
+         * source_volume covers exactly the same time: a source that stops
+         * is then not mistaken for a connection that stalls.  Without
+         * recent volume it ends now (to the second).  It starts where the
+         * previous one ended: windows neither overlap nor leave gaps
+         * (within the API's 4-hour limit). */
+        double end = floor(now);
+        double known = volume_known_until(c->source);
+        if (known > c->window_end && known >= now - 5 * 60)
+            end = known;
+        double start = end - window_s;
+        if (!history && c->window_end > 0 && c->window_end < end &&
+            end - c->window_end <= POLL_DELIVERY_WINDOW_MAX_S)
+            start = c->window_end;
         struct delivery_ctx *dc = xcalloc(1, sizeof(*dc));
         dc->p = p;
         dc->source_id = xstrdup(c->source->id);
         dc->dest_id = xstrdup(c->dest_id);
         dc->end = end;
         dc->t = history ? start : end;
-        dc->window_s = window_s;
+        dc->window_s = end - start;
+        dc->history = history;
         struct strbuf pq = STRBUF_INIT;
         strbuf_adds(&pq, "/destinations/");
         strbuf_add_urlenc(&pq, c->dest_id);
@@ -814,7 +864,7 @@ static void poll_delivery(struct poller *p, double now, double window_s,
         seg_query_add_time(&pq, "startTime", start);
         seg_query_add_time(&pq, "endTime", end);
         seg_query_add(&pq, "granularity", "MINUTE");
-        seg_call(p->client, SEGEP_DELIVERY_METRICS, strbuf_str(&pq), false,
+        call(p, SEGEP_DELIVERY_METRICS, strbuf_str(&pq), false,
                  c->priority, delivery_page, delivery_done, dc);
         strbuf_free(&pq);
     }
@@ -964,7 +1014,7 @@ void poller_poll_volume_bucket(struct poller *p, double from, double to,
     vc->bucket = bucket;
     vc->nbuckets = (size_t)llround((end - start) / bucket);
     vc->total = xcalloc(vc->nbuckets, sizeof(*vc->total));
-    seg_call(p->client, SEGEP_EVENTS_VOLUME, strbuf_str(&pq), true, 5,
+    call(p, SEGEP_EVENTS_VOLUME, strbuf_str(&pq), true, 5,
              volume_page, volume_done, vc);
     strbuf_free(&pq);
 }
@@ -1005,6 +1055,7 @@ static int usage_page(void *ud, const char *body, size_t len, char **next,
     struct usage_ctx *uc = ud;
     struct poller *p = uc->p;
     struct seg_usage u = { 0 };
+    double now = clock_wall(p->clock);
     if (segparse_usage(uc->kind, body, len, &u, err, errlen) != 0)
         return -1;
     for (size_t i = 0; i < u.nrows; i++) {
@@ -1017,6 +1068,14 @@ static int usage_page(void *ud, const char *body, size_t len, char **next,
             continue;
         }
         learn_period(p, row);
+        /* A daily row is cumulative through the end of its day, today's
+         * through now: stamp it there, so a forecast's line runs through
+         * the right points (a row stamped at its day's start would put a
+         * whole day's growth a day early, and today's partial count at
+         * midnight). */
+        double t = row->time + 86400;
+        if (t > now)
+            t = now;
         if (row->source_id) {
             const struct poll_source *s = source_by_id(p, row->source_id);
             struct kv labels[] = {
@@ -1026,11 +1085,11 @@ static int usage_page(void *ud, const char *body, size_t len, char **next,
             };
             if (!s && p->health.discovered)
                 continue;   /* an excluded or disabled source */
-            emit(p, FAM_USAGE, labels, ARRAY_SIZE(labels), row->time, row->v,
+            emit(p, FAM_USAGE, labels, ARRAY_SIZE(labels), t, row->v,
                  row->has);
         } else {
             struct kv labels[] = { { "workspace", p->ws->name } };
-            emit(p, FAM_USAGE, labels, 1, row->time, row->v, row->has);
+            emit(p, FAM_USAGE, labels, 1, t, row->v, row->has);
         }
     }
     if (u.skipped)
@@ -1117,7 +1176,7 @@ void poller_poll_usage(struct poller *p, double now)
         struct strbuf pq = STRBUF_INIT;
         strbuf_adds(&pq, seg_usage_path(uc->kind));
         seg_query_add(&pq, "period", period);
-        seg_call(p->client, usage_endpoints[k], strbuf_str(&pq), true, 1,
+        call(p, usage_endpoints[k], strbuf_str(&pq), true, 1,
                  usage_page, usage_done, uc);
         strbuf_free(&pq);
     }

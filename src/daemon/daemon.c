@@ -87,16 +87,21 @@ static void run_controls(struct daemon *d, double now)
 
 /* ---- health ------------------------------------------------------------- */
 
-/* Log what refreshing everything costs against the budget, once per
- * discovery (at start and every 30 minutes). */
+/* Log what refreshing everything costs against the budget: at the first
+ * discovery and whenever a discovery changes the figures. */
 static void log_budget(struct ws_schedule *w)
 {
     const struct poll_health *h = poller_health(w->poller);
-    if (!h->discovered || h->last_ok[POLL_DISCOVERY] == w->budget_logged_at)
+    if (!h->discovered)
         return;
-    w->budget_logged_at = h->last_ok[POLL_DISCOVERY];
     struct ws_budget b;
     ws_schedule_budget(w, &b);
+    if (w->budget_logged && b.needed_per_min == w->budget_logged_needed &&
+        b.budget_per_min == w->budget_logged_budget)
+        return;
+    w->budget_logged = true;
+    w->budget_logged_needed = b.needed_per_min;
+    w->budget_logged_budget = b.budget_per_min;
     char every[32], refresh[32];
     format_duration(w->cfg->poll_interval_s, every, sizeof(every));
     format_duration(b.delivery_refresh_s, refresh, sizeof(refresh));

@@ -123,11 +123,11 @@ void ws_schedule_tick(struct ws_schedule *w, double now,
 
 bool ws_schedule_note_sweeps(struct ws_schedule *w)
 {
-    if (!poller_idle(w->poller))
-        return false;
     bool any = false;
     for (int k = POLL_DELIVERY; k < POLL__COUNT; k++) {
-        if (w->running[k]) {
+        /* each family's sweep ends when its own calls are done: a slow
+         * delivery sweep does not hold up the next volume poll */
+        if (w->running[k] && poller_kind_idle(w->poller, (enum poll_kind)k)) {
             w->running[k] = false;
             w->swept[k] = true;
             any = true;

@@ -327,12 +327,13 @@ static void test_delivery_window_and_labels(void **state)
     assert_true(poller_health(e.p)->last_attempt[POLL_DELIVERY] == T0 + 30.6);
     assert_int_equal(poller_health(e.p)->samples, 1);
 
-    /* Five minutes later the window has moved with the clock. */
+    /* Five minutes later the window has moved with the clock, and starts
+     * where the previous one ended: no overlap, no gap. */
     clock_fake_advance(e.clock, 300);
     poller_poll_delivery(e.p, clock_wall(e.clock));
     drive(&e);
     assert_non_null(strstr(fake_url(&e.fake, before + 1),
-                           "&startTime=2026-08-20T15%3A35%3A30Z"
+                           "&startTime=2026-08-20T16%3A00%3A30Z"
                            "&endTime=2026-08-20T16%3A05%3A30Z&"));
     assert_true(e.samples[1].t == T0 + 330);
     env_free(&e);
@@ -453,17 +454,19 @@ static void test_usage(void **state)
             fail_msg("no request for %s", want[i]);
 
     double aug1 = T0 - 19 * 86400 - 16 * 3600;     /* 2026-08-01T00:00Z */
+    /* the rows of August 1st count through the end of that day */
+    double aug2 = aug1 + 86400;
     const struct sample *s;
-    s = find_sample(&e, FAM_USAGE, "workspace=prod", aug1, M_API_CALLS);
+    s = find_sample(&e, FAM_USAGE, "workspace=prod", aug2, M_API_CALLS);
     assert_non_null(s);
     assert_true(s->v[M_API_CALLS] == 3104473);
-    s = find_sample(&e, FAM_USAGE, WEB_LABELS, aug1, M_API_CALLS);
+    s = find_sample(&e, FAM_USAGE, WEB_LABELS, aug2, M_API_CALLS);
     assert_non_null(s);
     assert_true(s->v[M_API_CALLS] == 3104455);
-    s = find_sample(&e, FAM_USAGE, "workspace=prod", aug1, M_MTU);
+    s = find_sample(&e, FAM_USAGE, "workspace=prod", aug2, M_MTU);
     assert_non_null(s);
     assert_true(s->v[M_MTU] == 5175 + 19130);
-    s = find_sample(&e, FAM_USAGE, WEB_LABELS, aug1, M_MTU);
+    s = find_sample(&e, FAM_USAGE, WEB_LABELS, aug2, M_MTU);
     assert_non_null(s);
     assert_true(s->v[M_MTU] == 5127 + 18519);
 
@@ -564,9 +567,9 @@ static void test_403_scoped_and_cleared(void **state)
     /* Every other call went out and delivered. */
     assert_int_equal(count_family(&e, FAM_CONNECTION), 1);
     assert_non_null(find_sample(&e, FAM_USAGE, "workspace=prod",
-                                T0 - 19 * 86400 - 16 * 3600, M_API_CALLS));
+                                T0 - 18 * 86400 - 16 * 3600, M_API_CALLS));
     assert_null(find_sample(&e, FAM_USAGE, "workspace=prod",
-                            T0 - 19 * 86400 - 16 * 3600, M_MTU));
+                            T0 - 18 * 86400 - 16 * 3600, M_MTU));
 
     /* Still forbidden later: "since" stays. */
     clock_fake_advance(e.clock, 600);
@@ -764,7 +767,7 @@ static void test_items_repeated_across_pages_dropped(void **state)
                strcmp(e.samples[i].labels, "workspace=prod") == 0;
     assert_int_equal(mtu, 2);
     const struct sample *s = find_sample(&e, FAM_USAGE, "workspace=prod",
-                                         T0 - 19 * 86400 - 16 * 3600, M_MTU);
+                                         T0 - 18 * 86400 - 16 * 3600, M_MTU);
     assert_non_null(s);
     assert_true(s->v[M_MTU] == 15);
     /* One volume sample of web_prod for 14:00, and the total counts it
@@ -926,13 +929,15 @@ static void test_longer_delivery_window(void **state)
     poller_poll_delivery_window(e.p, now, 9 * 3600);
     drive(&e);
     assert_int_equal(e.fake.nsent, before + 3);
+    /* Windows end where the source's volume is known (its newest
+     * complete minute, 15:59), so source_volume covers the same time. */
     assert_non_null(strstr(fake_url(&e.fake, before),
-                           "&startTime=2026-08-20T15%3A00%3A30Z"
-                           "&endTime=2026-08-20T16%3A00%3A30Z&"));
+                           "&startTime=2026-08-20T14%3A59%3A00Z"
+                           "&endTime=2026-08-20T15%3A59%3A00Z&"));
     for (size_t i = 1; i < 3; i++)
         assert_non_null(strstr(fake_url(&e.fake, before + i),
-                               "&startTime=2026-08-20T12%3A00%3A30Z"
-                               "&endTime=2026-08-20T16%3A00%3A30Z&"));
+                               "&startTime=2026-08-20T11%3A59%3A00Z"
+                               "&endTime=2026-08-20T15%3A59%3A00Z&"));
     assert_int_equal(e.nsamples, nbefore + 3);
     /* source_volume counts back from the newest bucket (15:59): the last
      * hour is 60 minute buckets; four hours are 119 minute buckets
@@ -946,11 +951,13 @@ static void test_longer_delivery_window(void **state)
         assert_true(s->has[M_SOURCE_VOLUME]);
         if (fabs(s->v[M_SOURCE_VOLUME] - (119 + 200 + 100 / 60.0)) > 1e-6)
             fail_msg("source_volume %.6f", s->v[M_SOURCE_VOLUME]);
-        assert_true(s->t == now);           /* stamped at the end */
+        assert_true(s->t == now - 90);      /* stamped at the end */
     }
 
-    /* A history read: the same 4-hour window and source_volume, stamped
-     * at the window's start (the past, never the present). */
+    /* A history read: a 4-hour window (ending now: the volume known has
+     * not moved since the last window) with the source_volume of the 4
+     * hours known, stamped at the window's start (the past, never the
+     * present). */
     before = e.fake.nsent;
     nbefore = e.nsamples;
     poller_poll_delivery_history(e.p, now, 4 * 3600);

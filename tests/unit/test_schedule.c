@@ -111,6 +111,20 @@ static void answer_all(struct senv *e)
     fail_msg("requests never stop");
 }
 
+/* Answer the pending requests whose URL contains needle, leave the rest. */
+static void serve_matching(struct senv *e, const char *needle)
+{
+    poller_tick(e->sched.poller);
+    for (size_t i = 0; i < e->fake.npending;) {
+        if (strstr(e->fake.pending[i]->url, needle)) {
+            if (!fake_segment_serve(&e->fake, i, &e->api))
+                fail_msg("unexpected request %s", e->fake.pending[i]->url);
+        } else {
+            i++;
+        }
+    }
+}
+
 /* Let the schedule start what is due, then answer every request; with the
  * clock standing still no retry comes due.  Returns whether a sweep
  * finished. */
@@ -178,12 +192,13 @@ static void test_first_cycle(void **state)
                      1);
     assert_true(e.samples > 0);
 
-    /* Later ones the delivery window (1h here). */
+    /* Later ones start where the previous window ended. */
     clock_fake_advance(e.clock, 300);
     before = e.fake.nsent;
     run_cycle(&e);
-    assert_int_equal(count_sent(&e, "startTime=2026-08-20T15%3A05%3A00", before),
-                     1);
+    assert_int_equal(count_sent(&e, "startTime=2026-08-20T16%3A00%3A00Z"
+                                    "&endTime=2026-08-20T16%3A05%3A00Z",
+                                before), 1);
     env_free(&e);
 }
 
@@ -229,11 +244,19 @@ static void test_no_overlap(void **state)
     ws_schedule_tick(&e.sched, now(&e), &e.needs);
     poller_tick(e.sched.poller);
     assert_int_equal(count_sent(&e, "/delivery-metrics?", mark), 1);
-    /* The delivery poll hangs past the next interval. */
+    /* The delivery poll hangs past the next interval: it is not sent
+     * again, and it does not hold up event volume (its sweep ends with
+     * its own calls). */
+    serve_matching(&e, "/events/volume");
+    assert_true(ws_schedule_note_sweeps(&e.sched));
+    assert_false(e.sched.running[POLL_VOLUME]);
+    assert_true(e.sched.running[POLL_DELIVERY]);
     clock_fake_advance(e.clock, 600);
+    size_t mark_v = e.fake.nsent;
     ws_schedule_tick(&e.sched, now(&e), &e.needs);
     poller_tick(e.sched.poller);
     assert_int_equal(count_sent(&e, "/delivery-metrics?", mark), 1);
+    assert_int_equal(count_sent(&e, "/events/volume?", mark_v), 1);
     assert_true(e.sched.running[POLL_DELIVERY]);
     answer_all(&e);
     assert_true(ws_schedule_note_sweeps(&e.sched));
