@@ -8,6 +8,7 @@ O=$2
 BIN=$3
 LOGDIR=${TEST_LOGDIR:-build/test-logs}/$variant
 mkdir -p "$LOGDIR"
+export SEGALERT_VARIANT="$variant"
 export SEGALERT="$PWD/$BIN/segalert" SEGALERT_SIM="$PWD/$BIN/segalert-sim"
 export SEGALERT_SRC="$PWD"
 pass=0; fail=0
@@ -63,7 +64,7 @@ selected() {     # selected NAME: in INTEGRATION_ONLY (prefixes), or all
 }
 # The longest scripts start first, so the pool does not end waiting on a
 # long one started last.
-LONG_FIRST="t032 t062 t063 t059 t031 t050"
+LONG_FIRST="t080 t032 t062 t063 t059 t031 t050"
 {
     for p in $LONG_FIRST; do ls tests/integration/"$p"-*.sh 2>/dev/null; done
     for t in tests/integration/t[0-9]*.sh; do

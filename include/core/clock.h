@@ -56,6 +56,10 @@ double clock_mono(const struct clock *c);
 double clock_real_delay(const struct clock *c, double s);
 /* The speed-up factor (1 for the system clock). */
 double clock_factor(const struct clock *c);
+/* Where a test clock started: a scaled clock's virtual time at its origin
+ * (the start= of SEGALERT_CLOCK), a fake clock's current wall time; the
+ * system clock's now. */
+double clock_origin_wall(const struct clock *c);
 bool clock_is_system(const struct clock *c);
 
 /*

@@ -57,6 +57,12 @@
 /* Window of the first delivery sweep after start (the API's MINUTE
  * granularity allows at most 4 hours). */
 #define WS_FIRST_DELIVERY_WINDOW_S (4 * 3600.0)
+/* Volume polls at an interval that divides the day run this many seconds
+ * after each multiple of it (whole minutes for 1m): a minute's count may be
+ * read a minute after it ends, so reading just after the boundary gets
+ * each minute the moment it is allowed -- a poll at hh:mm:59 would wait
+ * almost a minute more. */
+#define WS_VOLUME_PHASE_S 5.0
 #define WS_RATE_SAMPLE_S 5.0
 /* Samples kept: WS_RATE_SAMPLES x WS_RATE_SAMPLE_S must exceed a minute. */
 #define WS_RATE_SAMPLES 32

@@ -1033,6 +1033,7 @@ struct usage_ctx {
     enum seg_usage_kind kind;
     struct key_set rows;        /* "sourceId/timestamp" seen */
     size_t dups;
+    double polled_at;           /* when the sweep started: today's rows */
 };
 
 /* A row's billing period, when it carries a sane one: remember the
@@ -1055,7 +1056,6 @@ static int usage_page(void *ud, const char *body, size_t len, char **next,
     struct usage_ctx *uc = ud;
     struct poller *p = uc->p;
     struct seg_usage u = { 0 };
-    double now = clock_wall(p->clock);
     if (segparse_usage(uc->kind, body, len, &u, err, errlen) != 0)
         return -1;
     for (size_t i = 0; i < u.nrows; i++) {
@@ -1072,10 +1072,13 @@ static int usage_page(void *ud, const char *body, size_t len, char **next,
          * through now: stamp it there, so a forecast's line runs through
          * the right points (a row stamped at its day's start would put a
          * whole day's growth a day early, and today's partial count at
-         * midnight). */
+         * midnight).  "Now" is the sweep's start, the same for MTU and API
+         * calls: their rows then share one sample of the usage series --
+         * stamped apart, the newer row would leave the other metric
+         * without a latest value. */
         double t = row->time + 86400;
-        if (t > now)
-            t = now;
+        if (t > uc->polled_at)
+            t = uc->polled_at;
         if (row->source_id) {
             const struct poll_source *s = source_by_id(p, row->source_id);
             struct kv labels[] = {
@@ -1173,6 +1176,7 @@ void poller_poll_usage(struct poller *p, double now)
         struct usage_ctx *uc = xcalloc(1, sizeof(*uc));
         uc->p = p;
         uc->kind = (enum seg_usage_kind)k;
+        uc->polled_at = now;
         struct strbuf pq = STRBUF_INIT;
         strbuf_adds(&pq, seg_usage_path(uc->kind));
         seg_query_add(&pq, "period", period);

@@ -127,6 +127,19 @@ double clock_factor(const struct clock *c)
     return c->factor;
 }
 
+double clock_origin_wall(const struct clock *c)
+{
+    switch (c->kind) {
+    case CLOCK_SCALED:
+        return c->virtual_start;
+    case CLOCK_FAKE:
+        return c->fake_wall;
+    case CLOCK_SYSTEM:
+        break;
+    }
+    return clock_wall(c);
+}
+
 bool clock_is_system(const struct clock *c)
 {
     return c->kind == CLOCK_SYSTEM;

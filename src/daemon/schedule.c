@@ -87,6 +87,17 @@ static void start_delivery(struct ws_schedule *w, double now,
     w->next_delivery = now + w->cfg->poll_interval_s;
 }
 
+/* The next volume poll after one at now: on the interval's grid (plus the
+ * phase) when the interval divides a day, else one interval later. */
+static double next_volume_poll(double now, double interval)
+{
+    if (!(interval >= 60) || fmod(86400, interval) != 0)
+        return now + interval;
+    double t = floor((now - WS_VOLUME_PHASE_S) / interval) * interval +
+               interval + WS_VOLUME_PHASE_S;
+    return t > now ? t : t + interval;
+}
+
 void ws_schedule_tick(struct ws_schedule *w, double now,
                       const struct schedule_needs *needs)
 {
@@ -112,7 +123,7 @@ void ws_schedule_tick(struct ws_schedule *w, double now,
         poller_poll_volume(p, from, now);
         w->volume_done_to = floor((now - 60) / bucket) * bucket;
         w->running[POLL_VOLUME] = true;
-        w->next_volume = now + w->cfg->volume_interval_s;
+        w->next_volume = next_volume_poll(now, w->cfg->volume_interval_s);
     }
     if (now >= w->next_usage && !w->running[POLL_USAGE]) {
         poller_poll_usage(p, now);

@@ -181,8 +181,11 @@ int main(int argc, char **argv)
      * system clock is a no-op. */
     struct clock *owned_clock = (struct clock *)clock;
 
+    /* On a test clock the scenario starts at the clock's origin, not when
+     * this process happened to start: incident offsets then fall on the
+     * whole minutes of the start the caller chose. */
     struct scenario *sc = scenario_load(scenario_path, seed, token,
-                                        clock_wall(clock));
+                                        clock_origin_wall(clock));
     if (!sc) {
         clock_free(owned_clock);
         return 2;

@@ -483,6 +483,67 @@ static void test_usage(void **state)
 }
 
 
+/* Today's workspace rows of both usage kinds, answered 20 seconds apart. */
+static bool route_usage_today(void *ud, const char *path, long *status,
+                              const char **body)
+{
+    struct penv *e = ud;
+    *status = 200;
+    if (str_has_prefix(path, "/usage/mtu/daily?")) {
+        clock_fake_advance(e->clock, 20);
+        *body = "{\"data\":{\"dailyWorkspaceMTUUsage\":[{\"periodStart\":"
+                "1785542400,\"periodEnd\":1788220800,\"anonymous\":\"100\","
+                "\"anonymousIdentified\":\"0\",\"identified\":\"50\","
+                "\"neverIdentified\":\"100\","
+                "\"timestamp\":\"2026-08-20T00:00:00Z\"}]}}";
+        return true;
+    }
+    if (str_has_prefix(path, "/usage/api-calls/daily?")) {
+        clock_fake_advance(e->clock, 20);
+        *body = "{\"data\":{\"dailyWorkspaceAPICallsUsage\":[{\"apiCalls\":"
+                "\"4000\",\"timestamp\":\"2026-08-20T00:00:00Z\"}]}}";
+        return true;
+    }
+    return false;
+}
+
+/* Today's count runs through the sweep's start, for both kinds alike: one
+ * sample carrying MTU and API calls, however late each answer arrives (two
+ * samples stamped apart would leave the newer without the other metric). */
+static void test_usage_today_one_sample(void **state)
+{
+    (void)state;
+    struct penv e;
+    env_init(&e);
+    e.route = route_usage_today;
+    e.route_ud = &e;
+    env_start(&e);
+    discover(&e);
+    clock_fake_advance(e.clock, 30);
+    double now = clock_wall(e.clock);
+    size_t before = e.nsamples;
+    poller_poll_usage(e.p, now);
+    drive(&e);
+    assert_true(clock_wall(e.clock) >= now + 40);
+    const struct sample *mtu = NULL, *calls = NULL;
+    for (size_t i = before; i < e.nsamples; i++) {
+        const struct sample *x = &e.samples[i];
+        if (x->fam != FAM_USAGE || strcmp(x->labels, "workspace=prod") != 0)
+            continue;
+        if (x->has[M_MTU])
+            mtu = x;
+        if (x->has[M_API_CALLS])
+            calls = x;
+    }
+    assert_non_null(mtu);
+    assert_non_null(calls);
+    assert_true(mtu->v[M_MTU] == 150);
+    assert_true(calls->v[M_API_CALLS] == 4000);
+    assert_true(mtu->t == now);
+    assert_true(calls->t == now);
+    env_free(&e);
+}
+
 /* ---- scoped failures ----------------------------------------------------- */
 
 /* Redirect stderr (where the log goes) into a temporary file. */
@@ -1054,6 +1115,7 @@ int main(void)
         cmocka_unit_test(test_volume_buckets),
         cmocka_unit_test(test_volume_minute_buckets),
         cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_usage_today_one_sample),
         cmocka_unit_test(test_403_scoped_and_cleared),
         cmocka_unit_test(test_404_source_skipped),
         cmocka_unit_test(test_items_repeated_across_pages_dropped),

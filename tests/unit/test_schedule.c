@@ -208,17 +208,28 @@ static void test_intervals(void **state)
     env_init(&e);
     env_start(&e);
     start_up(&e);
+    /* Started on the 5-minute mark: volume again 5 seconds later, on its
+     * grid (test_volume_polls_on_the_minute). */
+    clock_fake_advance(e.clock, WS_VOLUME_PHASE_S);
     size_t mark = e.fake.nsent;
+    run_cycle(&e);
+    assert_int_equal(count_sent(&e, "/events/volume?", mark), 1);
+    assert_int_equal(count_sent(&e, "/delivery-metrics?", mark), 0);
+    mark = e.fake.nsent;
 
     /* Before an interval has passed nothing is polled again. */
-    clock_fake_advance(e.clock, 299);
+    clock_fake_advance(e.clock, 299 - WS_VOLUME_PHASE_S);
     assert_false(run_cycle(&e));
     assert_int_equal(e.fake.nsent, mark);
 
-    /* After 5 minutes: delivery and volume again, not usage (6 h). */
+    /* After 5 minutes: delivery again, not usage (6 h); event volume 5
+     * seconds past the 5-minute mark, when its last bucket may be read. */
     clock_fake_advance(e.clock, 1);
     assert_true(run_cycle(&e));
     assert_int_equal(count_sent(&e, "/delivery-metrics?", mark), 1);
+    assert_int_equal(count_sent(&e, "/events/volume?", mark), 0);
+    clock_fake_advance(e.clock, WS_VOLUME_PHASE_S);
+    run_cycle(&e);
     assert_int_equal(count_sent(&e, "/events/volume?", mark), 1);
     assert_int_equal(count_sent(&e, "/usage/", mark), 0);
     assert_int_equal(count_sent(&e, "granularity=HOUR", mark), 0); /* once */
@@ -229,6 +240,45 @@ static void test_intervals(void **state)
     run_cycle(&e);
     assert_int_equal(count_sent(&e, "/usage/mtu/daily?", mark), 1);
     assert_int_equal(count_sent(&e, "/sources?", mark), 1);
+    env_free(&e);
+}
+
+/* Minute volume polls fall just after each whole minute, whenever the
+ * daemon started: the minute that ended a minute before is then read at
+ * once (a poll at hh:mm:59 would leave it for almost another minute). */
+static void test_volume_polls_on_the_minute(void **state)
+{
+    (void)state;
+    struct senv e;
+    env_init(&e);
+    e.ws.volume_interval_s = 60;
+    clock_fake_advance(e.clock, 37);         /* started at 16:00:37 */
+    env_start(&e);
+    start_up(&e);
+    double last = 0;
+    for (int i = 0; i < 5; i++) {
+        size_t mark = e.fake.nsent;
+        double t0 = now(&e);
+        /* step a second at a time until the next volume request */
+        while (count_sent(&e, "/events/volume?", mark) == 0) {
+            clock_fake_advance(e.clock, 1);
+            run_cycle(&e);
+            assert_true(now(&e) - t0 <= 61);
+        }
+        double t = now(&e);
+        double phase = fmod(t, 60);
+        assert_true(phase >= WS_VOLUME_PHASE_S && phase < WS_VOLUME_PHASE_S + 1.5);
+        if (last > 0)
+            assert_true(fabs(t - last - 60) < 1.5);
+        last = t;
+        /* the request reads through the minute that ended a minute ago */
+        char want[64];
+        char iso[32];
+        time_t end = (time_t)(floor(t / 60) * 60 - 60);
+        strftime(iso, sizeof(iso), "%Y-%m-%dT%H%%3A%M%%3A%SZ", gmtime(&end));
+        snprintf(want, sizeof(want), "endTime=%s", iso);
+        assert_true(count_sent(&e, want, mark) == 1);
+    }
     env_free(&e);
 }
 
@@ -498,6 +548,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_cycle),
         cmocka_unit_test(test_intervals),
+        cmocka_unit_test(test_volume_polls_on_the_minute),
         cmocka_unit_test(test_no_overlap),
         cmocka_unit_test(test_active_connections_first),
         cmocka_unit_test(test_refused_token),
