@@ -129,6 +129,12 @@ start_sim() {
     return 1
 }
 
+# stop_sim: stop the sim start_sim started (before starting another).
+stop_sim() {
+    kill "$SIM_PID" 2>/dev/null
+    wait "$SIM_PID" 2>/dev/null
+}
+
 # sim_stat EXPR: evaluate a python expression over the /sim/stats JSON (s).
 sim_stat() {
     curl -s "$SIM_URL/sim/stats" | /usr/bin/python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"

@@ -1,9 +1,8 @@
 #!/bin/sh
 # API trouble is reported, retried where it makes sense, never a crash loop:
 # 401, 5xx/garbage/truncated/HTML bodies and dropped connections, timeouts,
-# fetch's overall deadline; and scoped failures (a 403 on one endpoint, a
-# 404 on one source's connected destinations, a repeating pagination
-# cursor) from a small stub API, until segalert-sim can inject them.
+# fetch's overall deadline.  Errors scoped to one endpoint or source (403,
+# 404, repeating cursors, a 429 on one endpoint class) are t023.
 # `segalert fetch` and the sims run on a scaled clock (lib.sh
 # use_scaled_clock, 20x), so the client's retry back-off passes in a
 # twentieth of the time; request timeouts are real time.
@@ -119,112 +118,4 @@ check "deadline: a bad --timeout is a usage error" [ $? -eq 2 ]
 check "deadline: and says why" contains "$T/err" "'soon' is not a positive duration"
 kill $SIM_PID 2>/dev/null; wait $SIM_PID 2>/dev/null
 
-# --- scoped failures, from a stub API --------------------------------------------
-# Two sources; the second one's connected destinations are a 404 (deleted
-# since the listing); the MTU usage endpoints answer 403 (the token lacks
-# the permission).  With "loop", the sources listing sends the same cursor
-# again and again.  Every request path is appended to $T/stub.log.
-cat >"$T/stub.py" <<'PYEOF'
-import datetime, http.server, json, sys, urllib.parse
-log, mode = sys.argv[1], sys.argv[2]
-A, B = "srcA000000000000000000", "srcB000000000000000000"
-def err(code, typ, msg):
-    return code, {"errors": [{"type": typ, "message": msg, "status": code}]}
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a):
-        pass
-    def route(self, path, q):
-        if path == "/sources":
-            srcs = [{"id": A, "slug": "web", "name": "Web", "enabled": True},
-                    {"id": B, "slug": "gone", "name": "Gone", "enabled": True}]
-            if mode == "loop":
-                return 200, {"data": {"sources": srcs[:1],
-                                      "pagination": {"next": "TE9PUA=="}}}
-            return 200, {"data": {"sources": srcs, "pagination": {}}}
-        if path == "/sources/%s/connected-destinations" % A:
-            meta = {"id": "m1", "slug": "amplitude", "name": "Amplitude",
-                    "components": [{"type": "SERVER"}],
-                    "supportedFeatures": {"cloudModeInstances": "MULTIPLE",
-                                          "deviceModeInstances": "NONE"}}
-            return 200, {"data": {"destinations": [
-                {"id": "dst1", "name": "Amp", "enabled": True, "sourceId": A,
-                 "metadata": meta}]}}
-        if path == "/sources/%s/connected-destinations" % B:
-            return err(404, "NotFound", "Resource not found")
-        if path == "/destinations/dst1/delivery-metrics":
-            return 200, {"data": {"deliveryMetricsSummary": {"sourceId": A,
-                "metrics": [{"metricName": "successes", "total": 5}]}}}
-        if path == "/events/volume":
-            # one point: the last bucket of the window
-            end = datetime.datetime.strptime(q["endTime"][0],
-                                             "%Y-%m-%dT%H:%M:%SZ")
-            step = 60 if q["granularity"][0] == "MINUTE" else 3600
-            t = (end - datetime.timedelta(seconds=step)).strftime(
-                "%Y-%m-%dT%H:%M:%SZ")
-            return 200, {"data": {"result": [
-                {"source": {"id": A}, "series": [{"time": t, "count": 30}]},
-                {"source": {"id": B}, "series": [{"time": t, "count": 12}]}]}}
-        if path.startswith("/usage/mtu/"):
-            return err(403, "Forbidden", "token lacks the usage permission")
-        if path == "/usage/api-calls/daily":
-            return 200, {"data": {"dailyWorkspaceAPICallsUsage": [
-                {"apiCalls": "7", "timestamp": q["period"][0] + "T00:00:00Z"}]}}
-        if path == "/usage/api-calls/sources/daily":
-            return 200, {"data": {"dailyPerSourceAPICallsUsage": []}}
-        return err(404, "NotFound", "Resource not found")
-    def do_GET(self):
-        u = urllib.parse.urlsplit(self.path)
-        with open(log, "a") as f:
-            f.write(self.path + "\n")
-        code, body = self.route(u.path, urllib.parse.parse_qs(u.query))
-        b = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-srv.daemon_threads = True
-print("READY %d" % srv.server_address[1], flush=True)
-srv.serve_forever()
-PYEOF
-
-# start_stub MODE: sets SIM_URL (write_config points there) and STUB_PID.
-start_stub() {
-    : >"$T/stub.log"
-    : >"$T/stub.out"
-    "$PY" "$T/stub.py" "$T/stub.log" "$1" >"$T/stub.out" 2>"$T/stub.err" &
-    STUB_PID=$!
-    bg_pid $STUB_PID
-    wait_for 10 grep -q '^READY' "$T/stub.out" || return 1
-    SIM_URL="http://127.0.0.1:$(sed -n 's/^READY //p' "$T/stub.out")"
-}
-
-start_stub scoped || notok "stub starts"
-write_config "$T/st.conf" 'request_budget = 6000'
-SIM_TOKEN=test-token "$SEGALERT" fetch -c "$T/st.conf" >"$T/out" 2>"$T/err"
-rc=$?
-check "403: fetch exits 1 (a family failed: $rc)" [ $rc -eq 1 ]
-check "403: the forbidden endpoint is named with Segment's message" grep -q 'usage_mtu: forbidden.*HTTP 403: token lacks the usage permission' "$T/err"
-check "403: not taken for a bad token" sh -c "! grep -q 'unauthorized' '$T/err'"
-check "403: the other usage endpoints still collected" grep -q '^usage {workspace="sim"} api_calls=7' "$T/out"
-check "403: delivery metrics still collected" grep -q '^connection {.*successes=5' "$T/out"
-check "404: the other source's connection discovered (cloud mode)" grep -q '^connection {workspace="sim",source="web",.*destination_type="amplitude",mode="cloud"}' "$T/out"
-check "404: the source is reported skipped" contains "$T/err" '1 source skipped: connected destinations not found (404)'
-n=$(grep -c "source 'gone' (srcB000000000000000000) skipped" "$T/err")
-check "404: logged once ($n)" [ "$n" -eq 1 ]
-check "404: discovery did not fail" sh -c "! grep -q 'discovery:' '$T/err'"
-check "workspace total sums every source (42)" grep -q '^source {workspace="sim"} event_volume=42 ' "$T/out"
-check "per-source volume of the selected source" grep -q '^source {workspace="sim",source="web",source_id="srcA000000000000000000"} event_volume=30 ' "$T/out"
-kill $STUB_PID 2>/dev/null; wait $STUB_PID 2>/dev/null
-
-start_stub loop || notok "stub starts"
-write_config "$T/st.conf" 'request_budget = 6000'
-SIM_TOKEN=test-token "$SEGALERT" fetch -c "$T/st.conf" >"$T/out" 2>"$T/err"
-check "repeating cursor: fetch exits 1" [ $? -eq 1 ]
-check "repeating cursor: reported with the endpoint" contains "$T/err" "sources: GET /sources: pagination cursor 'TE9PUA==' repeats after page 2"
-n=$(grep -c '^/sources?' "$T/stub.log")
-check "repeating cursor: not followed round in circles ($n pages)" [ "$n" -eq 2 ]
-kill $STUB_PID 2>/dev/null; wait $STUB_PID 2>/dev/null
 finish
