@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if [ "${SEGALERT_VARIANT:-release}" = release ]; then
-    files=$(ls "$SRC"/examples/incidents/*.conf)
+    files="$(ls "$SRC"/examples/incidents/*.conf) $SRC/examples/demo-scenario.conf"
     jobs=6
     real_s=30
 else
