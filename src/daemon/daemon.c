@@ -126,8 +126,10 @@ static void check_coverage(struct daemon *d, struct ws_schedule *w, double now)
         if (!(changed & (1u << k)))
             continue;
         const struct ws_coverage *cv = &w->coverage[k];
+        /* A warning, not an error: segalert still works, it sees less;
+         * the segalert-coverage alert is what tells people. */
         if (cv->blind)
-            log_err("daemon: workspace \"%s\": %s data not fresh: %s",
+            log_warn("daemon: workspace \"%s\": %s data not fresh: %s",
                     w->cfg->name, ws_coverage_family((enum poll_kind)k),
                     cv->reason);
         else
