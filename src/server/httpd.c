@@ -611,11 +611,13 @@ static struct MHD_Daemon *start_mhd(struct httpd *h, unsigned flags,
             MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG | MHD_USE_AUTO |
             MHD_USE_ITC,
         0, NULL, NULL, handle, h,
+        /* the logger first: libmicrohttpd warns (through its own logger)
+         * about any option given before it */
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTPD_MAX_CONNECTIONS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTPD_CONNECTION_TIMEOUT_S,
         MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
         MHD_OPTION_END);
 }
 

@@ -60,6 +60,7 @@ ready() { [ "$(http GET /-/ready)" = 200 ]; }
 check "/-/healthy answers 200" wait_for 15 healthy
 check "/-/healthy says OK" contains "$T/body" "OK"
 check "/-/ready becomes 200 after the first poll" wait_for 60 ready
+check "no libmicrohttpd warning at start" sh -c "! grep -q 'MHD_OPTION\|level=warn msg=\"httpd' '$T/run.err'"
 
 # --- /metrics -------------------------------------------------------------
 has_series() {
