@@ -155,6 +155,10 @@ struct alert_instance {
     double nodata_s;        /* data-less time so far (api_down excluded);
                                0 whenever the last step had data */
     double value;           /* value at the last step; NAN when none */
+    double data_through;    /* newest sample time of the series at the last
+                               step with data (eval.c): after a restart the
+                               first polls may end earlier, and a verdict on
+                               older data than already judged is no news */
     /* flap detection: bit i = firing at the i-th most recent observation */
     uint32_t flap_bits;
     int flap_count;         /* observations recorded, <= ALERT_FLAP_HISTORY */

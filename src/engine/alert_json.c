@@ -37,6 +37,7 @@ cJSON *alert_instance_to_json(const struct alert_instance *in)
                           json_double(in->last_eval_at));
     cJSON_AddItemToObject(o, "nodata_s", json_double(in->nodata_s));
     cJSON_AddItemToObject(o, "value", json_double(in->value));
+    cJSON_AddItemToObject(o, "data_through", json_double(in->data_through));
     cJSON_AddItemToObject(o, "flap_bits",
                           json_double((double)in->flap_bits));
     cJSON_AddItemToObject(o, "flap_count",
@@ -90,6 +91,8 @@ int alert_instance_from_json(const cJSON *j, struct alert_instance *out,
         snprintf(err, errlen, "alert instance: %s", why);
         return -1;
     }
+    /* Absent in state files written before it existed. */
+    out->data_through = json_num(j, "data_through", 0);
     out->state = (enum alert_state)st;
     out->severity = (enum alert_severity)sev;
     out->announced_severity = (enum alert_severity)asev;

@@ -225,6 +225,14 @@ size_t evaluator_run(struct evaluator *ev, struct store *st, double now,
                 step(ev, in, &stale, now);
                 continue;
             }
+            /* A series whose newest sample is older than the one this
+             * instance last judged: the store restarted with the daemon
+             * and the first polls after it may end a little earlier than
+             * the last ones before it.  Judging the past again would
+             * resolve (or fire) on stale news; wait for newer data. */
+            double through = series_last_update(s);
+            if (through < in->st.data_through)
+                continue;
             struct expr_vars vars = { vc.vals, EXPR_VAR__COUNT };
             struct alert_verdict v = { 0 };
             struct expr_result res = expr_eval(r->expr, s, now, &vars);
@@ -247,6 +255,7 @@ size_t evaluator_run(struct evaluator *ev, struct store *st, double now,
             }
             v.api_down = vc.down;
             step(ev, in, &v, now);
+            in->st.data_through = through;
         }
     }
     /* Instances whose series left the store: no data (unless the API is
