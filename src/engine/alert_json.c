@@ -91,8 +91,15 @@ int alert_instance_from_json(const cJSON *j, struct alert_instance *out,
         snprintf(err, errlen, "alert instance: %s", why);
         return -1;
     }
-    /* Absent in state files written before it existed. */
-    out->data_through = json_num(j, "data_through", 0);
+    /* Absent in state files written before it existed; a number when
+     * present. */
+    out->data_through = 0;
+    if (json_member(j, "data_through") &&
+        json_get_double(j, "data_through", &out->data_through, why,
+                        sizeof(why))) {
+        snprintf(err, errlen, "alert instance: %s", why);
+        return -1;
+    }
     out->state = (enum alert_state)st;
     out->severity = (enum alert_severity)sev;
     out->announced_severity = (enum alert_severity)asev;
