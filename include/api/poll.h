@@ -207,6 +207,12 @@ const struct poll_health *poller_health(const struct poller *p);
 const struct seg_client *poller_client(const struct poller *p);
 size_t poller_connections(const struct poller *p,
                           struct poll_connection **out);
+/* The connection of the current topology with these ids, or NULL; O(1)
+ * (the topology is indexed when a discovery swaps it in).  The pointer is
+ * valid until the next discovery finishes. */
+struct poll_connection *poller_find_connection(struct poller *p,
+                                               const char *source_id,
+                                               const char *dest_id);
 const struct workspace_cfg *poller_workspace(const struct poller *p);
 
 /* Volume bucket size in seconds for this workspace (60 or 3600). */
