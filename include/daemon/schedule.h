@@ -11,7 +11,8 @@
  *   - the delivery, volume and usage polls every poll_interval /
  *     volume_interval / usage_interval; a family is not started again
  *     while its previous sweep is still running.  Delivery sweeps put the
- *     connections with pending or firing alerts first (needs->conn_active)
+ *     connections with pending or firing alerts first (needs->active_conns,
+ *     looked up in the poller's index: O(connections + alerts) per sweep)
  *     so a budget that cannot cover everything still refreshes what
  *     matters.  The first delivery sweep waits for the first volume sweep
  *     and also reads the last 4 hours in one history window (the past the
@@ -115,13 +116,22 @@ struct ws_schedule {
     double last_rate_sample;
 };
 
+/* Called by schedule_needs.active_conns for each connection with an
+ * alert; the strings are borrowed for the call. */
+typedef void (*schedule_conn_fn)(void *ctx, const char *source_id,
+                                 const char *dest_id);
+
 /* What the rules need from the schedule. */
 struct schedule_needs {
     /* Longest window + offset the rules read, per family (back-fill). */
     double lookback_s[FAM__COUNT];
-    /* Does the connection (source id, destination instance id) have a
-     * pending or firing alert?  NULL = none has. */
-    bool (*conn_active)(void *ud, const char *source_id, const char *dest_id);
+    /* Call fn(ctx, source id, destination instance id) for every
+     * connection that has a pending or firing alert (a connection may
+     * come more than once, and may belong to another workspace).  NULL =
+     * none has.  A delivery sweep asks once and finds each connection in
+     * the poller's index: O(connections with alerts), not a comparison
+     * of every alert with every connection. */
+    void (*active_conns)(void *ud, schedule_conn_fn fn, void *ctx);
     void *ud;
 };
 

@@ -63,6 +63,15 @@ static void backfill(struct ws_schedule *w, double now,
              lookback > 86400 ? "days" : "hours");
 }
 
+/* A connection with an alert: polled first (schedule_conn_fn). */
+static void mark_active(void *ctx, const char *source_id, const char *dest_id)
+{
+    struct poll_connection *c = poller_find_connection(ctx, source_id,
+                                                       dest_id);
+    if (c)
+        c->priority = 1;
+}
+
 static void start_delivery(struct ws_schedule *w, double now,
                            const struct schedule_needs *needs)
 {
@@ -76,9 +85,9 @@ static void start_delivery(struct ws_schedule *w, double now,
     struct poll_connection *conns;
     size_t n = poller_connections(w->poller, &conns);
     for (size_t i = 0; i < n; i++)
-        conns[i].priority = needs->conn_active &&
-                            needs->conn_active(needs->ud, conns[i].source->id,
-                                               conns[i].dest_id);
+        conns[i].priority = 0;
+    if (needs->active_conns)
+        needs->active_conns(needs->ud, mark_active, w->poller);
     if (first)
         poller_poll_delivery_history(w->poller, now,
                                      WS_FIRST_DELIVERY_WINDOW_S);

@@ -35,7 +35,7 @@ struct senv {
     struct workspace_cfg ws;
     struct ws_schedule sched;
     struct schedule_needs needs;
-    const char *active_dest;    /* conn_active answers true for it */
+    const char *active_dest;    /* active_conns names it */
     size_t samples;
 };
 
@@ -46,11 +46,14 @@ static void on_sample(void *ud, enum family fam, const struct kv *labels,
     ((struct senv *)ud)->samples++;
 }
 
-static bool conn_active(void *ud, const char *source_id, const char *dest_id)
+static void active_conns(void *ud, schedule_conn_fn fn, void *ctx)
 {
     const struct senv *e = ud;
-    return e->active_dest && streq(dest_id, e->active_dest) &&
-           streq(source_id, WEB_ID);
+    if (e->active_dest) {
+        fn(ctx, WEB_ID, e->active_dest);
+        /* unknown to the poller (another workspace's): ignored */
+        fn(ctx, "other-source", e->active_dest);
+    }
 }
 
 static void env_init(struct senv *e)
@@ -71,7 +74,7 @@ static void env_init(struct senv *e)
     e->ws.max_concurrency = 4;
     e->ws.latency_scale = 1;
     e->needs.lookback_s[FAM_SOURCE] = 7 * 86400.0;   /* week over week */
-    e->needs.conn_active = conn_active;
+    e->needs.active_conns = active_conns;
     e->needs.ud = e;
 }
 
@@ -352,6 +355,14 @@ static void test_active_connections_first(void **state)
     i = first_delivery_index(&e, mark);
     assert_non_null(strstr(fake_url(&e.fake, i), "/destinations/d3/"));
     assert_int_equal(count_sent(&e, "/delivery-metrics?", mark), 3);
+
+    /* The alert is gone: so is the priority. */
+    e.active_dest = NULL;
+    clock_fake_advance(e.clock, 300);
+    mark = e.fake.nsent;
+    run_cycle(&e);
+    i = first_delivery_index(&e, mark);
+    assert_non_null(strstr(fake_url(&e.fake, i), "/destinations/d1/"));
     env_free(&e);
 }
 
