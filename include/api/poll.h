@@ -123,6 +123,8 @@ struct poll_health {
     double forbidden_since[SEGEP__COUNT];
     char forbidden_msg[SEGEP__COUNT][POLL_ERROR_MAX];
     bool discovered;                    /* at least one discovery succeeded */
+    unsigned long discoveries;          /* ...how many (each swaps the
+                                           topology in) */
     size_t nsources, nconnections;
     size_t nsources_skipped;            /* sources of the last discovery
                                            left out: their connected

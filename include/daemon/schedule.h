@@ -104,6 +104,14 @@ struct ws_schedule {
     bool polled_once;               /* a sweep of every family completed */
     bool running[POLL__COUNT];      /* sweep started and not yet finished */
     bool swept[POLL__COUNT];        /* a sweep finished (ok or not) */
+    /* The running sweep's start and the workspace's request count then;
+     * the last finished sweep's length and the requests sent meanwhile
+     * (all endpoints).  Logged at debug level (the sweep benchmark reads
+     * them). */
+    double sweep_started[POLL__COUNT];
+    unsigned long sweep_requests0[POLL__COUNT];
+    double last_sweep_s[POLL__COUNT];
+    unsigned long last_sweep_requests[POLL__COUNT];
     bool down;                      /* meta-alert firing */
     double down_since;
     char down_reason[POLL_ERROR_MAX];  /* the poller's last error */
@@ -111,6 +119,16 @@ struct ws_schedule {
     struct ws_coverage coverage[POLL__COUNT];
     bool budget_logged;             /* the figures below were logged */
     double budget_logged_needed, budget_logged_budget;
+    /* The coverage check's memory of the least recently polled
+     * connection (its last poll, or started_at when never), valid for the
+     * topology of discovery number oldest_discovery and for
+     * oldest_started_at.  A connection's last poll only moves forward, so
+     * the age it gives is never less than the true one: while that is
+     * within the limit nothing is blind, and the connections need not be
+     * scanned on every loop pass. */
+    bool oldest_valid;
+    unsigned long oldest_discovery;
+    double oldest_polled, oldest_started_at;
     struct ws_rate_sample rates[WS_RATE_SAMPLES];
     unsigned rate_pos;
     double last_rate_sample;
@@ -150,8 +168,9 @@ void ws_schedule_carry_over(struct ws_schedule *w,
 /* Queue whatever is due at now. */
 void ws_schedule_tick(struct ws_schedule *w, double now,
                       const struct schedule_needs *needs);
-/* Note finished sweeps; true when one finished (evaluate soon). */
-bool ws_schedule_note_sweeps(struct ws_schedule *w);
+/* Note the sweeps finished at now; true when one finished (evaluate
+ * soon). */
+bool ws_schedule_note_sweeps(struct ws_schedule *w, double now);
 
 enum ws_health_change { WS_HEALTH_SAME = 0, WS_HEALTH_DOWN, WS_HEALTH_UP };
 /* Update w->down (and down_since / down_reason) from the poller's health

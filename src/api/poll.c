@@ -472,6 +472,7 @@ static void discovery_finished(struct poller *p)
     topology_free(&p->topo);
     p->topo = *p->pending;
     p->health.discovered = true;
+    p->health.discoveries++;
     p->health.nsources = p->topo.nsources;
     p->health.nconnections = p->topo.nconns;
     p->health.nsources_skipped = skipped;
