@@ -139,7 +139,7 @@ echo
 
 [ "$BUDGET_S" -gt 0 ] || exit 0
 echo "## Request budget: no 60 s window above it (budget $BUDGET/min, sim rate_limit $RATE_LIMIT/min)"
-echo "2,000 connections polled every minute (about 4,000 requests a minute wanted), ${BUDGET_S} s of segalert run."
+echo "2,000 connections polled every minute (2,000 requests a minute wanted, 4,000 in the first sweep), ${BUDGET_S} s of segalert run."
 scenario "$T/b.scen" 200 "$RATE_LIMIT"
 start_sim "$T/b.scen"
 config "$T/b.conf" "$BUDGET" 'poll_interval = "1m"'
