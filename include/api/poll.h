@@ -123,6 +123,8 @@ struct poll_health {
     double forbidden_since[SEGEP__COUNT];
     char forbidden_msg[SEGEP__COUNT][POLL_ERROR_MAX];
     bool discovered;                    /* at least one discovery succeeded */
+    unsigned long discoveries;          /* ...how many (each swaps the
+                                           topology in) */
     size_t nsources, nconnections;
     size_t nsources_skipped;            /* sources of the last discovery
                                            left out: their connected
@@ -207,6 +209,12 @@ const struct poll_health *poller_health(const struct poller *p);
 const struct seg_client *poller_client(const struct poller *p);
 size_t poller_connections(const struct poller *p,
                           struct poll_connection **out);
+/* The connection of the current topology with these ids, or NULL; O(1)
+ * (the topology is indexed when a discovery swaps it in).  The pointer is
+ * valid until the next discovery finishes. */
+struct poll_connection *poller_find_connection(struct poller *p,
+                                               const char *source_id,
+                                               const char *dest_id);
 const struct workspace_cfg *poller_workspace(const struct poller *p);
 
 /* Volume bucket size in seconds for this workspace (60 or 3600). */

@@ -4,33 +4,52 @@
  *
  * Every request of a workspace goes through one struct seg_client, which
  * owns a queue and starts requests only when
- *   - the workspace's token bucket allows it: at most `request_budget`
- *     requests in any 60 s window, whatever the endpoints (the bucket
- *     refills at (budget - 1)/60 per second with a burst of one, so even a
- *     window that starts right after a request holds no more than
- *     `budget`),
- *   - the bucket of the request's rate class allows it too (below),
+ *   - the workspace's budget allows it: at most `request_budget` requests
+ *     in any 60 s window, whatever the endpoints,
+ *   - the limit of the request's rate class allows it too (below),
  *   - fewer than `max_concurrency` transfers of this workspace are in flight,
  *   - no 429 back-off of its rate class is in force.
+ * It starts, in one tick, everything these allow: a sweep runs at
+ * max_concurrency requests in flight for as long as the budget lasts (a
+ * burst is limited by the concurrency, not by a pace).
+ *
+ * How the budget is kept, exactly: the client logs the (monotonic) time
+ * at which it starts each request, and starts one only when fewer than
+ * floor(budget) requests started in the SEG_BUDGET_WINDOW_S +
+ * SEG_BUDGET_GUARD_S seconds before it (a budget below one a minute: one
+ * request per 60/budget s).  Then no window of that length, and so no
+ * 60 s window, ever holds more than the budget: take any window and the
+ * last request started in it; when that one started, every other request
+ * of the window had started within the length of a window before it, and
+ * fewer than floor(budget) had.  The guard (1 s) is there because the API
+ * counts a request when it arrives, a little after the client starts it
+ * (connection set-up, the rest of a loop pass): start times that are
+ * exactly 60 s apart could arrive less than 60 s apart.  A workspace that
+ * is busy all the time thus gets floor(budget) requests per 61 s.  The
+ * log holds at most the requests of one window, and only as many as were
+ * actually sent.
  *
  * Rate classes (enum seg_rate_class): Segment limits /events/volume on its
  * own (60 requests per minute) and the other endpoints together, so each
- * class has its own bucket, 429 pause and slow-down.  How the budget is
- * shared: SEGRC_VOLUME may use up to min(60, budget) requests per minute,
- * SEGRC_GENERAL up to the whole budget; both also take their token from
- * the workspace bucket, so the two together never exceed the budget.  The
- * queue is served by priority across classes, so volume (polled at a
- * higher priority than delivery metrics) gets what it needs, up to its
- * 60/min, and the other endpoints get the rest.  (The volume bucket may
- * bank two tokens, refilling at (share - 2)/min, so that waiting for a
- * workspace token does not eat into its share.)  A budget <= 0 means no
- * bucket at all (unlimited), for either class.
+ * class has its own limit (kept the same way), 429 pause and slow-down.
+ * How the budget is shared: SEGRC_VOLUME may use up to min(60, budget)
+ * requests per minute, SEGRC_GENERAL up to the whole budget; both also
+ * count in the workspace's log, so the two together never exceed the
+ * budget.  The queue is served by priority across classes, so volume
+ * (polled at a higher priority than delivery metrics) gets what it needs,
+ * up to its 60/min, and the other endpoints get the rest.  A budget <= 0
+ * means no limit at all (unlimited), for either class.
+ *
+ * The queue is a heap per rate class (priority, then FIFO) plus one of
+ * the calls backing off (by the time they may retry): queuing, picking
+ * and starting a request cost O(log n) in the calls queued.
  *
  * After a 429 the requests of that class wait (errors[0].data.msBeforeNext,
  * else X-RateLimit-Reset, else exponential back-off with jitter; every
  * server-supplied wait is clamped to [0.1 s, 10 min]) and the class's
- * effective rate drops to 70 %; each minute without a 429 gives 10 % of it
- * back.  A 429 on /events/volume neither pauses nor slows the other
+ * effective rate drops to 70 % (its window then lets floor(70 % of the
+ * budget) in); each minute without a 429 gives 10 % of it back.
+ * A 429 on /events/volume neither pauses nor slows the other
  * endpoints, and a 429 elsewhere does not pause volume.
  *
  * Outcomes are mapped to enum seg_status for the caller.  5xx, 408,
@@ -49,7 +68,7 @@
  *
  * The token never appears in logs or error messages.
  *
- * Time: every time the client reads (the buckets, back-offs, the 429
+ * Time: every time the client reads (the send logs, back-offs, the 429
  * pauses and recovery, X-RateLimit-Reset, last_success_wall) comes from the
  * clock in its options, so unit tests drive it with a fake clock and a fake
  * transport (struct http_transport) and the end-to-end tests with a
@@ -105,6 +124,10 @@ enum seg_rate_class {
 };
 /* Segment's own limit of /events/volume, requests per minute. */
 #define SEG_VOLUME_LIMIT_PER_MIN 60.0
+/* The budget's window, and the margin added to it for the time between
+ * starting a request and its arrival at the API (see above). */
+#define SEG_BUDGET_WINDOW_S 60.0
+#define SEG_BUDGET_GUARD_S 1.0
 enum seg_rate_class seg_endpoint_rate_class(enum seg_endpoint ep);
 const char *seg_rate_class_name(enum seg_rate_class rc);   /* "volume" */
 

@@ -11,7 +11,8 @@
  *   - the delivery, volume and usage polls every poll_interval /
  *     volume_interval / usage_interval; a family is not started again
  *     while its previous sweep is still running.  Delivery sweeps put the
- *     connections with pending or firing alerts first (needs->conn_active)
+ *     connections with pending or firing alerts first (needs->active_conns,
+ *     looked up in the poller's index: O(connections + alerts) per sweep)
  *     so a budget that cannot cover everything still refreshes what
  *     matters.  The first delivery sweep waits for the first volume sweep
  *     and also reads the last 4 hours in one history window (the past the
@@ -103,6 +104,14 @@ struct ws_schedule {
     bool polled_once;               /* a sweep of every family completed */
     bool running[POLL__COUNT];      /* sweep started and not yet finished */
     bool swept[POLL__COUNT];        /* a sweep finished (ok or not) */
+    /* The running sweep's start and the workspace's request count then;
+     * the last finished sweep's length and the requests sent meanwhile
+     * (all endpoints).  Logged at debug level (the sweep benchmark reads
+     * them). */
+    double sweep_started[POLL__COUNT];
+    unsigned long sweep_requests0[POLL__COUNT];
+    double last_sweep_s[POLL__COUNT];
+    unsigned long last_sweep_requests[POLL__COUNT];
     bool down;                      /* meta-alert firing */
     double down_since;
     char down_reason[POLL_ERROR_MAX];  /* the poller's last error */
@@ -110,18 +119,37 @@ struct ws_schedule {
     struct ws_coverage coverage[POLL__COUNT];
     bool budget_logged;             /* the figures below were logged */
     double budget_logged_needed, budget_logged_budget;
+    /* The coverage check's memory of the least recently polled
+     * connection (its last poll, or started_at when never), valid for the
+     * topology of discovery number oldest_discovery and for
+     * oldest_started_at.  A connection's last poll only moves forward, so
+     * the age it gives is never less than the true one: while that is
+     * within the limit nothing is blind, and the connections need not be
+     * scanned on every loop pass. */
+    bool oldest_valid;
+    unsigned long oldest_discovery;
+    double oldest_polled, oldest_started_at;
     struct ws_rate_sample rates[WS_RATE_SAMPLES];
     unsigned rate_pos;
     double last_rate_sample;
 };
 
+/* Called by schedule_needs.active_conns for each connection with an
+ * alert; the strings are borrowed for the call. */
+typedef void (*schedule_conn_fn)(void *ctx, const char *source_id,
+                                 const char *dest_id);
+
 /* What the rules need from the schedule. */
 struct schedule_needs {
     /* Longest window + offset the rules read, per family (back-fill). */
     double lookback_s[FAM__COUNT];
-    /* Does the connection (source id, destination instance id) have a
-     * pending or firing alert?  NULL = none has. */
-    bool (*conn_active)(void *ud, const char *source_id, const char *dest_id);
+    /* Call fn(ctx, source id, destination instance id) for every
+     * connection that has a pending or firing alert (a connection may
+     * come more than once, and may belong to another workspace).  NULL =
+     * none has.  A delivery sweep asks once and finds each connection in
+     * the poller's index: O(connections with alerts), not a comparison
+     * of every alert with every connection. */
+    void (*active_conns)(void *ud, schedule_conn_fn fn, void *ctx);
     void *ud;
 };
 
@@ -140,8 +168,9 @@ void ws_schedule_carry_over(struct ws_schedule *w,
 /* Queue whatever is due at now. */
 void ws_schedule_tick(struct ws_schedule *w, double now,
                       const struct schedule_needs *needs);
-/* Note finished sweeps; true when one finished (evaluate soon). */
-bool ws_schedule_note_sweeps(struct ws_schedule *w);
+/* Note the sweeps finished at now; true when one finished (evaluate
+ * soon). */
+bool ws_schedule_note_sweeps(struct ws_schedule *w, double now);
 
 enum ws_health_change { WS_HEALTH_SAME = 0, WS_HEALTH_DOWN, WS_HEALTH_UP };
 /* Update w->down (and down_since / down_reason) from the poller's health

@@ -45,7 +45,70 @@ struct topology {
     size_t nsources, sources_cap;
     struct poll_connection *conns;
     size_t nconns, conns_cap;
+    /* Built once the topology is complete (topology_index): every lookup
+     * of a response's connection or source is O(1), not a scan. */
+    struct index_map source_by_id;      /* id -> sources[] */
+    struct index_map conn_by_key;       /* (source id, destination id) ->
+                                           conns[] */
 };
+
+/* A connection's key: its source's id and its destination instance id. */
+struct conn_key {
+    const char *source_id, *dest_id;
+};
+
+static uint64_t conn_key_hash(const char *source_id, const char *dest_id)
+{
+    return hash_bytes(dest_id, strlen(dest_id), hash_str(source_id));
+}
+
+static bool conn_match(const void *ctx, size_t idx, const void *key)
+{
+    const struct topology *t = ctx;
+    const struct conn_key *k = key;
+    const struct poll_connection *c = &t->conns[idx];
+    return streq(c->dest_id, k->dest_id) &&
+           streq(t->sources[c->source_index].id, k->source_id);
+}
+
+static bool source_match(const void *ctx, size_t idx, const void *key)
+{
+    const struct topology *t = ctx;
+    return streq(t->sources[idx].id, key);
+}
+
+/* Index a complete topology (ids are unique in it: discovery dropped
+ * repeated items). */
+static void topology_index(struct topology *t)
+{
+    for (size_t i = 0; i < t->nsources; i++)
+        index_map_put(&t->source_by_id, hash_str(t->sources[i].id), i);
+    for (size_t i = 0; i < t->nconns; i++) {
+        const struct poll_connection *c = &t->conns[i];
+        index_map_put(&t->conn_by_key,
+                      conn_key_hash(t->sources[c->source_index].id,
+                                    c->dest_id), i);
+    }
+}
+
+static struct poll_source *topology_source(const struct topology *t,
+                                           const char *id)
+{
+    size_t i = index_map_get(&t->source_by_id, hash_str(id), source_match,
+                             t, id);
+    return i == INDEX_NONE ? NULL : &t->sources[i];
+}
+
+static struct poll_connection *topology_conn(const struct topology *t,
+                                             const char *source_id,
+                                             const char *dest_id)
+{
+    struct conn_key k = { source_id, dest_id };
+    size_t i = index_map_get(&t->conn_by_key,
+                             conn_key_hash(source_id, dest_id), conn_match,
+                             t, &k);
+    return i == INDEX_NONE ? NULL : &t->conns[i];
+}
 
 struct poller {
     const struct workspace_cfg *ws;
@@ -120,6 +183,8 @@ static void topology_free(struct topology *t)
         conn_free(&t->conns[i]);
     free(t->sources);
     free(t->conns);
+    index_map_free(&t->source_by_id);
+    index_map_free(&t->conn_by_key);
     memset(t, 0, sizeof(*t));
 }
 
@@ -380,38 +445,34 @@ static void discovery_finished(struct poller *p)
     if (skipped)
         drop_skipped_sources(p);
     fix_source_pointers(p->pending);
+    topology_index(p->pending);
     /* Keep last_polled of connections that survive re-discovery. */
     for (size_t i = 0; i < p->pending->nconns; i++) {
         struct poll_connection *n = &p->pending->conns[i];
-        for (size_t j = 0; j < p->topo.nconns; j++) {
-            struct poll_connection *o = &p->topo.conns[j];
-            if (streq(o->dest_id, n->dest_id) &&
-                streq(o->source->id, n->source->id)) {
-                n->last_polled = o->last_polled;
-                n->window_end = o->window_end;
-                n->priority = o->priority;
-                break;
-            }
+        const struct poll_connection *o =
+            topology_conn(&p->topo, n->source->id, n->dest_id);
+        if (o) {
+            n->last_polled = o->last_polled;
+            n->window_end = o->window_end;
+            n->priority = o->priority;
         }
     }
     /* Keep the volume history of sources that survive. */
     for (size_t i = 0; i < p->pending->nsources; i++) {
         struct poll_source *n = &p->pending->sources[i];
-        for (size_t j = 0; j < p->topo.nsources; j++) {
-            struct poll_source *o = &p->topo.sources[j];
-            if (streq(o->id, n->id)) {
-                n->vol = o->vol;
-                n->nvol = o->nvol;
-                n->vol_cap = o->vol_cap;
-                o->vol = NULL;
-                o->nvol = o->vol_cap = 0;
-                break;
-            }
+        struct poll_source *o = topology_source(&p->topo, n->id);
+        if (o) {
+            n->vol = o->vol;
+            n->nvol = o->nvol;
+            n->vol_cap = o->vol_cap;
+            o->vol = NULL;
+            o->nvol = o->vol_cap = 0;
         }
     }
     topology_free(&p->topo);
     p->topo = *p->pending;
     p->health.discovered = true;
+    p->health.discoveries++;
     p->health.nsources = p->topo.nsources;
     p->health.nconnections = p->topo.nconns;
     p->health.nsources_skipped = skipped;
@@ -610,10 +671,7 @@ static void emit(struct poller *p, enum family fam, const struct kv *labels,
 
 static struct poll_source *source_by_id(const struct poller *p, const char *id)
 {
-    for (size_t i = 0; i < p->topo.nsources; i++)
-        if (streq(p->topo.sources[i].id, id))
-            return &p->topo.sources[i];
-    return NULL;
+    return topology_source(&p->topo, id);
 }
 
 /* History kept per source: enough for the longest delivery window, plus an
@@ -729,14 +787,11 @@ struct delivery_ctx {
     bool history;
 };
 
-static struct poll_connection *find_conn(struct poller *p, const char *src,
-                                         const char *dst)
+struct poll_connection *poller_find_connection(struct poller *p,
+                                               const char *source_id,
+                                               const char *dest_id)
 {
-    for (size_t i = 0; i < p->topo.nconns; i++)
-        if (streq(p->topo.conns[i].dest_id, dst) &&
-            streq(p->topo.conns[i].source->id, src))
-            return &p->topo.conns[i];
-    return NULL;
+    return topology_conn(&p->topo, source_id, dest_id);
 }
 
 /* Labels of a connection's samples; returns how many were set. */
@@ -765,7 +820,8 @@ static int delivery_page(void *ud, const char *body, size_t len, char **next,
     if (segparse_delivery_metrics(body, len, p->ws->latency_scale, &d, err,
                                   errlen) != 0)
         return -1;
-    struct poll_connection *c = find_conn(p, dc->source_id, dc->dest_id);
+    struct poll_connection *c = poller_find_connection(p, dc->source_id,
+                                                       dc->dest_id);
     if (!c)
         return 0;   /* removed by a re-discovery meanwhile */
     if (d.unknown_metrics)

@@ -16,6 +16,7 @@
 struct seg_job {
     struct seg_client *client;
     enum seg_endpoint ep;
+    enum seg_rate_class rc;
     char *path_query;
     bool paged;
     int priority;
@@ -32,21 +33,32 @@ struct seg_job {
     struct http_request *req;
 };
 
-/* A token bucket (see segment.h) and the 429 state of what it paces.  It
- * holds at most `burst` tokens and refills at (rate - burst)/60 per second,
- * so no 60 s window holds more than `rate` requests.  The workspace bucket
- * has a burst of one.  The volume class may bank two: its requests also
- * need a workspace token, and one that waits for it with a full bucket of
- * one would lose refill time and fall well short of its share. */
-struct rate_bucket {
+/* A binary heap of jobs: by priority then seq (what runs next), or by
+ * not_before (jobs backing off, in the order they become ready). */
+struct job_heap {
+    struct seg_job **a;
+    size_t n, cap;
+    bool by_time;
+};
+
+/* The send times of the requests of the last window (monotonic s, oldest
+ * first, a ring that grows as needed).  It holds at most as many entries
+ * as the limit lets into one window, so its size follows the budget that
+ * is actually used, not the one configured. */
+struct send_log {
+    double *t;
+    size_t head, len, cap;
+};
+
+/* What paces one stream of requests (the workspace, or a rate class): the
+ * sliding-window limit over the send log, and the 429 state. */
+struct rate_limit {
     double per_min;                 /* cap before any slow-down; <= 0 =
                                        unlimited */
-    double max_burst;               /* 1, or 2 for the volume class */
-    double tokens;
-    double last_refill;             /* monotonic s */
     double rate_factor;             /* 1.0 normally; lowered after 429s */
     double last_recover;            /* monotonic s: last 429 or recovery step */
     double paused_until;            /* monotonic s */
+    struct send_log log;
 };
 
 struct seg_client {
@@ -54,15 +66,16 @@ struct seg_client {
     char *workspace, *base_url, *token;
     struct http_transport transport;
     const struct clock *clock;
-    struct seg_job **queue;         /* waiting jobs, unsorted; picked by
-                                       priority then seq */
-    size_t nqueue, queue_cap;
+    /* Waiting jobs: those that may start (as far as their own back-off
+     * goes) per rate class, and those still backing off. */
+    struct job_heap ready[SEGRC__COUNT];
+    struct job_heap delayed;
     int in_flight;
     unsigned long seq;
-    /* The workspace's bucket (never slowed or paused: it only enforces the
+    /* The workspace's limit (never slowed or paused: it only enforces the
      * budget over all endpoints) and one per rate class. */
-    struct rate_bucket total;
-    struct rate_bucket cls[SEGRC__COUNT];
+    struct rate_limit total;
+    struct rate_limit cls[SEGRC__COUNT];
     struct rng rng;
     struct seg_client_stats st;
     struct log_complaint complain;
@@ -144,15 +157,14 @@ struct seg_client *seg_client_new(const struct seg_client_opts *opts,
     c->clock = opts->clock ? opts->clock : clock_system();
     c->o.clock = NULL;
     double now = mono_s(c), b = c->o.request_budget;
-    struct rate_bucket init = { .per_min = b, .max_burst = 1, .tokens = 1,
-                                .last_refill = now, .rate_factor = 1,
-                                .last_recover = now };
+    struct rate_limit init = { .per_min = b, .rate_factor = 1,
+                               .last_recover = now };
     c->total = init;
     c->cls[SEGRC_GENERAL] = init;
     c->cls[SEGRC_VOLUME] = init;
-    c->cls[SEGRC_VOLUME].max_burst = 2;
     if (b > 0 && b > SEG_VOLUME_LIMIT_PER_MIN)
         c->cls[SEGRC_VOLUME].per_min = SEG_VOLUME_LIMIT_PER_MIN;
+    c->delayed.by_time = true;
     rng_seed(&c->rng, opts->rng_seed ? opts->rng_seed
                                      : (uint64_t)now_mono_ms() ^ (uintptr_t)c);
     return c;
@@ -184,15 +196,20 @@ static void job_finish(struct seg_job *j, enum seg_status st, const char *msg)
         done(ud, st, msg ? msg : "");
 }
 
+static void fail_queue(struct seg_client *c, enum seg_status st,
+                       const char *msg);
+
 void seg_client_free(struct seg_client *c)
 {
     if (!c)
         return;
-    while (c->nqueue > 0) {
-        struct seg_job *j = c->queue[--c->nqueue];
-        job_finish(j, SEG_CANCELLED, "client stopped");
+    fail_queue(c, SEG_CANCELLED, "client stopped");
+    for (int rc = 0; rc < SEGRC__COUNT; rc++) {
+        free(c->ready[rc].a);
+        free(c->cls[rc].log.t);
     }
-    free(c->queue);
+    free(c->delayed.a);
+    free(c->total.log.t);
     free(c->workspace);
     free(c->base_url);
     free(c->token);
@@ -214,10 +231,85 @@ void seg_query_add_time(struct strbuf *pq, const char *name, double t)
     seg_query_add(pq, name, buf);
 }
 
+/* ---- the queue: heaps of jobs ------------------------------------------- */
+
+/* Whether a should leave heap h before b. */
+static bool job_before(const struct job_heap *h, const struct seg_job *a,
+                       const struct seg_job *b)
+{
+    if (h->by_time && a->not_before != b->not_before)
+        return a->not_before < b->not_before;
+    if (!h->by_time && a->priority != b->priority)
+        return a->priority > b->priority;
+    return a->seq < b->seq;
+}
+
+static void heap_push(struct job_heap *h, struct seg_job *j)
+{
+    XGROW(h->a, h->n + 1, h->cap);
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t up = (i - 1) / 2;
+        if (!job_before(h, j, h->a[up]))
+            break;
+        h->a[i] = h->a[up];
+        i = up;
+    }
+    h->a[i] = j;
+}
+
+static struct seg_job *heap_top(const struct job_heap *h)
+{
+    return h->n ? h->a[0] : NULL;
+}
+
+static struct seg_job *heap_pop(struct job_heap *h)
+{
+    if (h->n == 0)
+        return NULL;
+    struct seg_job *top = h->a[0], *last = h->a[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t k = 2 * i + 1;
+        if (k >= h->n)
+            break;
+        if (k + 1 < h->n && job_before(h, h->a[k + 1], h->a[k]))
+            k++;
+        if (!job_before(h, h->a[k], last))
+            break;
+        h->a[i] = h->a[k];
+        i = k;
+    }
+    if (h->n)
+        h->a[i] = last;
+    return top;
+}
+
+static size_t queued(const struct seg_client *c)
+{
+    size_t n = c->delayed.n;
+    for (int rc = 0; rc < SEGRC__COUNT; rc++)
+        n += c->ready[rc].n;
+    return n;
+}
+
+/* Queue j: with its class when it may start now, else with the jobs
+ * backing off until not_before. */
 static void enqueue(struct seg_client *c, struct seg_job *j)
 {
-    XGROW(c->queue, c->nqueue + 1, c->queue_cap);
-    c->queue[c->nqueue++] = j;
+    if (j->not_before > mono_s(c))
+        heap_push(&c->delayed, j);
+    else
+        heap_push(&c->ready[j->rc], j);
+}
+
+/* Any queued job, for failing them all (NULL when none is left). */
+static struct seg_job *take_any(struct seg_client *c)
+{
+    for (int rc = 0; rc < SEGRC__COUNT; rc++)
+        if (c->ready[rc].n)
+            return heap_pop(&c->ready[rc]);
+    return heap_pop(&c->delayed);
 }
 
 void seg_call(struct seg_client *c, enum seg_endpoint ep, const char *path_query,
@@ -227,6 +319,7 @@ void seg_call(struct seg_client *c, enum seg_endpoint ep, const char *path_query
     struct seg_job *j = xcalloc(1, sizeof(*j));
     j->client = c;
     j->ep = ep;
+    j->rc = seg_endpoint_rate_class(ep);
     j->path_query = xstrdup(path_query);
     j->paged = paged;
     j->priority = priority;
@@ -264,10 +357,9 @@ static bool cursor_seen(const struct seg_job *j, const char *cursor)
 /* Fail every queued job at once (after a 401: the token is bad for all). */
 static void fail_queue(struct seg_client *c, enum seg_status st, const char *msg)
 {
-    while (c->nqueue > 0) {
-        struct seg_job *j = c->queue[--c->nqueue];
+    struct seg_job *j;
+    while ((j = take_any(c)) != NULL)
         job_finish(j, st, msg);
-    }
 }
 
 static void retry_later(struct seg_client *c, struct seg_job *j, double delay)
@@ -427,7 +519,7 @@ static void handle_response(struct http_request *r, void *ud)
     case SEGCLS_429: {
         double wait = -1, now = mono_s(c);
         enum seg_rate_class rc = seg_endpoint_rate_class(j->ep);
-        struct rate_bucket *b = &c->cls[rc];
+        struct rate_limit *b = &c->cls[rc];
         describe_error(r, msg, sizeof(msg), &ms_before_next);
         c->st.rate_limited++;
         c->st.class_rate_limited[rc]++;
@@ -447,7 +539,6 @@ static void handle_response(struct http_request *r, void *ud)
             b->paused_until = now + wait;
         b->rate_factor = fmax(b->rate_factor * 0.7, 0.1);
         b->last_recover = now;
-        b->tokens = 0;
         log_complain(&c->complain, LOG_WARN,
                      "segment: ws=%s rate limited (429) on %s; waiting %.1f s, "
                      "%s budget lowered to %.0f/min", c->workspace,
@@ -538,32 +629,87 @@ static void start_job(struct seg_client *c, struct seg_job *j)
     c->in_flight++;
 }
 
-static bool bucket_limited(const struct rate_bucket *b)
+/* ---- the budget: sliding windows over the send times ------------------ */
+
+static bool limited(const struct rate_limit *b)
 {
     return b->per_min > 0;
 }
 
-/* Tokens the bucket may hold: its max_burst, unless its rate is so low
- * that a burst would be most of a minute's share. */
-static double bucket_burst(const struct rate_bucket *b)
+/* The window a limit is enforced over: at most *max requests in any
+ * *window_s seconds.  That is floor(rate) per SEG_BUDGET_WINDOW_S (a
+ * fraction of a request cannot be sent), or one per 60/rate s below one
+ * a minute; plus SEG_BUDGET_GUARD_S (see segment.h). */
+static void limit_window(const struct rate_limit *b, size_t *max,
+                         double *window_s)
 {
     double r = b->per_min * b->rate_factor;
-    return r >= 4 * b->max_burst ? b->max_burst : 1;
+    if (r >= 1) {
+        *max = (size_t)floor(r + 1e-9);
+        *window_s = SEG_BUDGET_WINDOW_S + SEG_BUDGET_GUARD_S;
+    } else {
+        *max = 1;
+        *window_s = SEG_BUDGET_WINDOW_S / r + SEG_BUDGET_GUARD_S;
+    }
 }
 
-static double bucket_rate_per_s(const struct rate_bucket *b)
+/* Forget the sends that left the window ending at now. */
+static void log_prune(struct rate_limit *b, double now)
 {
-    double r = b->per_min * b->rate_factor, burst = bucket_burst(b);
-    /* Refill at (r - burst)/60 so that no 60 s window holds more than r
-     * requests: burst at its start plus the refill during it. */
-    return r > burst ? (r - burst) / 60.0 : r / 60.0;
+    size_t max;
+    double window_s;
+    if (!limited(b))
+        return;
+    limit_window(b, &max, &window_s);
+    struct send_log *l = &b->log;
+    while (l->len && l->t[l->head] <= now - window_s) {
+        l->head = (l->head + 1) % l->cap;
+        l->len--;
+    }
+}
+
+/* Seconds until one more request fits in the window (0 when it does
+ * now).  Call log_prune() first. */
+static double log_ready_in(const struct rate_limit *b, double now)
+{
+    size_t max;
+    double window_s;
+    if (!limited(b))
+        return 0;
+    limit_window(b, &max, &window_s);
+    const struct send_log *l = &b->log;
+    if (l->len < max)
+        return 0;
+    /* The window must lose len - max + 1 sends: it has when the newest
+     * of those (index len - max from the oldest) leaves it. */
+    double t = l->t[(l->head + l->len - max) % l->cap] + window_s;
+    return t > now ? t - now : 0;
+}
+
+static void log_push(struct rate_limit *b, double now)
+{
+    if (!limited(b))
+        return;
+    struct send_log *l = &b->log;
+    if (l->len == l->cap) {
+        size_t ncap = l->cap ? 2 * l->cap : 64;
+        double *t = xmalloc(ncap * sizeof(*t));
+        for (size_t i = 0; i < l->len; i++)
+            t[i] = l->t[(l->head + i) % l->cap];
+        free(l->t);
+        l->t = t;
+        l->cap = ncap;
+        l->head = 0;
+    }
+    l->t[(l->head + l->len) % l->cap] = now;
+    l->len++;
 }
 
 /* Give 10 % of the rate back per quiet minute after a 429, counted from
  * the 429 (a 429 sets last_recover too), however seldom the client is
  * ticked. */
-static void bucket_recover(struct seg_client *c, struct rate_bucket *b,
-                           enum seg_rate_class rc, double now)
+static void limit_recover(struct seg_client *c, struct rate_limit *b,
+                          enum seg_rate_class rc, double now)
 {
     if (b->rate_factor >= 1 || now - b->last_recover < 60)
         return;
@@ -576,63 +722,37 @@ static void bucket_recover(struct seg_client *c, struct rate_bucket *b,
              seg_rate_class_name(rc), b->per_min * b->rate_factor);
 }
 
-static void bucket_refill(struct rate_bucket *b, double now)
+/* When class rc may start a request: the end of its 429 pause, or when
+ * its window has room (now when both allow it). */
+static double class_ready_at(const struct seg_client *c,
+                             enum seg_rate_class rc, double now)
 {
-    if (bucket_limited(b)) {
-        b->tokens += (now - b->last_refill) * bucket_rate_per_s(b);
-        if (b->tokens > bucket_burst(b))
-            b->tokens = bucket_burst(b);
-    }
-    b->last_refill = now;
+    const struct rate_limit *b = &c->cls[rc];
+    double t = now + log_ready_in(b, now);
+    return b->paused_until > t ? b->paused_until : t;
 }
 
-/* Seconds until the bucket holds a whole token (0 when it does). */
-static double bucket_ready_in(const struct rate_bucket *b)
+/* The rate class whose next job runs next: of the classes that may start
+ * a request now, the one whose best job has the highest priority (then
+ * the oldest); -1 when none.  *earliest becomes when a class that holds a
+ * job but may not start it now could. */
+static int pick_class(const struct seg_client *c, double now,
+                      double *earliest)
 {
-    if (!bucket_limited(b) || b->tokens >= 1)
-        return 0;
-    return (1 - b->tokens) / bucket_rate_per_s(b);
-}
-
-static void bucket_take(struct rate_bucket *b)
-{
-    if (bucket_limited(b))
-        b->tokens -= 1;
-}
-
-/* When job j may start as far as its own back-off and its class go
- * (its class's pause and bucket); the workspace bucket is checked apart. */
-static double job_ready_at(const struct seg_client *c, const struct seg_job *j,
-                           double now)
-{
-    const struct rate_bucket *b = &c->cls[seg_endpoint_rate_class(j->ep)];
-    double t = j->not_before;
-    if (b->paused_until > t)
-        t = b->paused_until;
-    if (now + bucket_ready_in(b) > t)
-        t = now + bucket_ready_in(b);
-    return t;
-}
-
-/* Pick the queued job to run next: highest priority, then oldest; skip
- * jobs still backing off and jobs whose class is paused or out of tokens.
- * Returns its index or -1; *earliest is when a skipped job could start. */
-static long pick(const struct seg_client *c, double now, double *earliest)
-{
-    long best = -1;
-    *earliest = INFINITY;
-    for (size_t i = 0; i < c->nqueue; i++) {
-        const struct seg_job *j = c->queue[i];
-        double ready = job_ready_at(c, j, now);
-        if (ready > now) {
-            if (ready < *earliest)
-                *earliest = ready;
+    int best = -1;
+    for (int rc = 0; rc < SEGRC__COUNT; rc++) {
+        const struct seg_job *j = heap_top(&c->ready[rc]);
+        if (!j)
+            continue;
+        double at = class_ready_at(c, (enum seg_rate_class)rc, now);
+        if (at > now) {
+            if (at < *earliest)
+                *earliest = at;
             continue;
         }
-        if (best < 0 || j->priority > c->queue[best]->priority ||
-            (j->priority == c->queue[best]->priority &&
-             j->seq < c->queue[best]->seq))
-            best = (long)i;
+        if (best < 0 || job_before(&c->ready[rc], j,
+                                   heap_top(&c->ready[best])))
+            best = rc;
     }
     return best;
 }
@@ -642,32 +762,42 @@ double seg_client_tick(struct seg_client *c)
     double now = mono_s(c);
 
     for (int rc = 0; rc < SEGRC__COUNT; rc++) {
-        bucket_recover(c, &c->cls[rc], (enum seg_rate_class)rc, now);
-        bucket_refill(&c->cls[rc], now);
+        limit_recover(c, &c->cls[rc], (enum seg_rate_class)rc, now);
+        log_prune(&c->cls[rc], now);
     }
-    bucket_refill(&c->total, now);
+    log_prune(&c->total, now);
+    /* Jobs whose back-off is over join their class. */
+    while (c->delayed.n && heap_top(&c->delayed)->not_before <= now) {
+        struct seg_job *j = heap_pop(&c->delayed);
+        heap_push(&c->ready[j->rc], j);
+    }
 
+    /* Start everything the budget and the concurrency allow: every
+     * request is written to the send logs as it starts, so the next
+     * round sees it. */
     double earliest = INFINITY;
-    while (c->nqueue > 0 && c->in_flight < c->o.max_concurrency) {
-        double need = bucket_ready_in(&c->total);
-        if (need > 0) {
-            /* Nothing starts before the workspace has a token, nor before
-             * some job is ready. */
-            if (pick(c, now, &earliest) >= 0 || !isfinite(earliest))
-                return need;
-            return fmax(need, earliest - now);
-        }
-        long i = pick(c, now, &earliest);
-        if (i < 0)
+    while (c->in_flight < c->o.max_concurrency) {
+        double total_in = log_ready_in(&c->total, now);
+        earliest = INFINITY;
+        int rc = pick_class(c, now, &earliest);
+        if (rc < 0)
             break;
-        struct seg_job *j = c->queue[i];
-        c->queue[i] = c->queue[--c->nqueue];
-        bucket_take(&c->total);
-        bucket_take(&c->cls[seg_endpoint_rate_class(j->ep)]);
+        if (total_in > 0) {
+            /* A class could go, but the workspace's window is full. */
+            earliest = now + total_in;
+            break;
+        }
+        struct seg_job *j = heap_pop(&c->ready[rc]);
+        log_push(&c->total, now);
+        log_push(&c->cls[rc], now);
         start_job(c, j);
     }
-    if (c->nqueue == 0 || c->in_flight >= c->o.max_concurrency)
-        return c->nqueue == 0 && c->in_flight == 0 ? 3600 : 1.0;
+    if (c->delayed.n && heap_top(&c->delayed)->not_before < earliest)
+        earliest = heap_top(&c->delayed)->not_before;
+    if (queued(c) == 0)
+        return c->in_flight == 0 ? 3600 : 1.0;
+    if (c->in_flight >= c->o.max_concurrency)
+        return 1.0;
     return isfinite(earliest) ? (earliest - now > 0 ? earliest - now : 0) : 1.0;
 }
 
@@ -683,18 +813,18 @@ int seg_client_in_flight(const struct seg_client *c)
 
 bool seg_client_idle(const struct seg_client *c)
 {
-    return c->nqueue == 0 && c->in_flight == 0;
+    return queued(c) == 0 && c->in_flight == 0;
 }
 
 void seg_client_stats(const struct seg_client *c, struct seg_client_stats *out)
 {
     *out = c->st;
     out->in_flight = c->in_flight;
-    out->queued = c->nqueue;
+    out->queued = queued(c);
     double now = mono_s(c);
     for (int rc = 0; rc < SEGRC__COUNT; rc++) {
-        const struct rate_bucket *b = &c->cls[rc];
-        out->class_budget[rc] = bucket_limited(b) ? b->per_min * b->rate_factor
+        const struct rate_limit *b = &c->cls[rc];
+        out->class_budget[rc] = limited(b) ? b->per_min * b->rate_factor
                                                   : 0;
         out->class_paused_for_s[rc] = b->paused_until > now
                                           ? b->paused_until - now : 0;

@@ -339,56 +339,46 @@ void daemon_evaluate(struct daemon *d, double now)
 /* ---- connection priorities for the scheduler -------------------------- */
 
 /* The (source_id, destination_id) pairs of connection instances that are
- * pending or firing, sorted for bsearch.  Built on the first question,
- * i.e. only when a delivery sweep starts, and then once for the whole
- * sweep instead of comparing every alert with every connection. */
+ * pending or firing, collected on the first question, i.e. only when a
+ * delivery sweep starts, and then once for every workspace that starts
+ * one in the same loop pass.  The strings belong to the interned label
+ * sets, which outlive the pass. */
 struct active_conns {
     struct daemon *d;
     bool built;
-    char **keys;
-    size_t n;
+    const char **pairs;         /* source id, destination id, ... */
+    size_t n;                   /* pairs */
+    size_t cap;                 /* slots of pairs[] */
 };
-
-static char *conn_key(const char *source_id, const char *dest_id)
-{
-    return xasprintf("%s\x1f%s", source_id ? source_id : "",
-                     dest_id ? dest_id : "");
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 static void build_active(struct active_conns *ac)
 {
     struct eval_instance *const *all;
-    size_t ni = evaluator_instances(ac->d->ev, &all), cap = 0;
+    size_t ni = evaluator_instances(ac->d->ev, &all);
     for (size_t i = 0; i < ni; i++) {
         if (all[i]->st.state == ALERT_INACTIVE ||
             all[i]->rule->family != FAM_CONNECTION)
             continue;
-        XGROW(ac->keys, ac->n + 1, cap);
-        ac->keys[ac->n++] =
-            conn_key(labelset_get(all[i]->series_labels, "source_id"),
-                     labelset_get(all[i]->series_labels, "destination_id"));
+        const char *src = labelset_get(all[i]->series_labels, "source_id");
+        const char *dst = labelset_get(all[i]->series_labels,
+                                       "destination_id");
+        if (!src || !dst)
+            continue;
+        XGROW(ac->pairs, 2 * (ac->n + 1), ac->cap);
+        ac->pairs[2 * ac->n] = src;
+        ac->pairs[2 * ac->n + 1] = dst;
+        ac->n++;
     }
-    if (ac->n > 1)
-        qsort(ac->keys, ac->n, sizeof(*ac->keys), key_cmp);
     ac->built = true;
 }
 
-static bool conn_active(void *ud, const char *source_id, const char *dest_id)
+static void active_conns(void *ud, schedule_conn_fn fn, void *ctx)
 {
     struct active_conns *ac = ud;
     if (!ac->built)
         build_active(ac);
-    if (ac->n == 0)
-        return false;
-    char *k = conn_key(source_id, dest_id);
-    bool hit = bsearch(&k, ac->keys, ac->n, sizeof(*ac->keys), key_cmp) != NULL;
-    free(k);
-    return hit;
+    for (size_t i = 0; i < ac->n; i++)
+        fn(ctx, ac->pairs[2 * i], ac->pairs[2 * i + 1]);
 }
 
 void daemon_schedule_needs(struct daemon *d, struct schedule_needs *needs)
@@ -397,7 +387,7 @@ void daemon_schedule_needs(struct daemon *d, struct schedule_needs *needs)
     memcpy(needs->lookback_s, d->rs->lookback_s, sizeof(needs->lookback_s));
     struct active_conns *ac = xcalloc(1, sizeof(*ac));
     ac->d = d;
-    needs->conn_active = conn_active;
+    needs->active_conns = active_conns;
     needs->ud = ac;
 }
 
@@ -406,9 +396,7 @@ void daemon_schedule_needs_free(struct schedule_needs *needs)
     struct active_conns *ac = needs->ud;
     if (!ac)
         return;
-    for (size_t i = 0; i < ac->n; i++)
-        free(ac->keys[i]);
-    free(ac->keys);
+    free(ac->pairs);
     free(ac);
     needs->ud = NULL;
 }

@@ -6,7 +6,8 @@
  *   1. signals and control commands: reload / stop / silences
  *   2. per workspace: start discovery, back-fill and polls that are due
  *   3. drive HTTP transfers (API polls and receiver posts share the loop;
- *      the SMTP worker's pipe wakes it too)
+ *      the SMTP worker's pipe wakes it too), then at once start the polls
+ *      that the finished ones made room for
  *   4. note finished sweeps and workspace health
  *   5. evaluate the rules every eval_interval and after a sweep
  *   6. publish a snapshot for the HTTP server when something changed
@@ -279,6 +280,24 @@ static double next_wait(struct daemon *d, double now)
     return wait;
 }
 
+/* Requests that finished in http_run() left free slots: fill them (and
+ * hand the new transfers to curl) before the rest of the pass, which may
+ * evaluate every rule, so that polling goes on at max_concurrency while
+ * it does.  Each client starts everything its budget allows in one tick:
+ * the loop never limits polling to a request per pass. */
+static void refill_polls(struct daemon *d)
+{
+    bool started = false;
+    for (size_t i = 0; i < d->nws; i++) {
+        struct poller *p = d->ws[i].poller;
+        int before = poller_in_flight(p);
+        poller_tick(p);
+        started = started || poller_in_flight(p) > before;
+    }
+    if (started)
+        http_run(d->http, 0);
+}
+
 /* --once: done when every workspace was polled (or failed for good) and the
  * notifications that cycle caused were sent.  Returns true to stop; *rc is
  * 1 when the API could not be read. */
@@ -363,9 +382,10 @@ static int loop(struct daemon *d)
         double wait = next_wait(d, now);
         double real_wait = clock_real_delay(d->clock, wait);
         http_run(d->http, real_wait <= 0 ? 0 : (int)(real_wait * 1000) + 1);
+        refill_polls(d);
         now = daemon_now(d);
         for (size_t i = 0; i < d->nws; i++) {
-            if (ws_schedule_note_sweeps(&d->ws[i]))
+            if (ws_schedule_note_sweeps(&d->ws[i], now))
                 d->eval_requested = true;
             check_health(d, &d->ws[i], now);
             check_coverage(d, &d->ws[i], now);

@@ -16,6 +16,15 @@ static double max_d(double a, double b)
     return a > b ? a : b;
 }
 
+static unsigned long total_requests(const struct ws_schedule *w);
+
+static void sweep_start(struct ws_schedule *w, enum poll_kind k, double now)
+{
+    w->running[k] = true;
+    w->sweep_started[k] = now;
+    w->sweep_requests0[k] = total_requests(w);
+}
+
 void ws_schedule_init(struct ws_schedule *w, const struct workspace_cfg *cfg,
                       struct poller *poller, double now)
 {
@@ -63,6 +72,15 @@ static void backfill(struct ws_schedule *w, double now,
              lookback > 86400 ? "days" : "hours");
 }
 
+/* A connection with an alert: polled first (schedule_conn_fn). */
+static void mark_active(void *ctx, const char *source_id, const char *dest_id)
+{
+    struct poll_connection *c = poller_find_connection(ctx, source_id,
+                                                       dest_id);
+    if (c)
+        c->priority = 1;
+}
+
 static void start_delivery(struct ws_schedule *w, double now,
                            const struct schedule_needs *needs)
 {
@@ -76,14 +94,14 @@ static void start_delivery(struct ws_schedule *w, double now,
     struct poll_connection *conns;
     size_t n = poller_connections(w->poller, &conns);
     for (size_t i = 0; i < n; i++)
-        conns[i].priority = needs->conn_active &&
-                            needs->conn_active(needs->ud, conns[i].source->id,
-                                               conns[i].dest_id);
+        conns[i].priority = 0;
+    if (needs->active_conns)
+        needs->active_conns(needs->ud, mark_active, w->poller);
     if (first)
         poller_poll_delivery_history(w->poller, now,
                                      WS_FIRST_DELIVERY_WINDOW_S);
     poller_poll_delivery(w->poller, now);
-    w->running[POLL_DELIVERY] = true;
+    sweep_start(w, POLL_DELIVERY, now);
     w->next_delivery = now + w->cfg->poll_interval_s;
 }
 
@@ -122,17 +140,17 @@ void ws_schedule_tick(struct ws_schedule *w, double now,
         double from = w->volume_done_to - 2 * bucket;
         poller_poll_volume(p, from, now);
         w->volume_done_to = floor((now - 60) / bucket) * bucket;
-        w->running[POLL_VOLUME] = true;
+        sweep_start(w, POLL_VOLUME, now);
         w->next_volume = next_volume_poll(now, w->cfg->volume_interval_s);
     }
     if (now >= w->next_usage && !w->running[POLL_USAGE]) {
         poller_poll_usage(p, now);
-        w->running[POLL_USAGE] = true;
+        sweep_start(w, POLL_USAGE, now);
         w->next_usage = now + w->cfg->usage_interval_s;
     }
 }
 
-bool ws_schedule_note_sweeps(struct ws_schedule *w)
+bool ws_schedule_note_sweeps(struct ws_schedule *w, double now)
 {
     bool any = false;
     for (int k = POLL_DELIVERY; k < POLL__COUNT; k++) {
@@ -141,6 +159,14 @@ bool ws_schedule_note_sweeps(struct ws_schedule *w)
         if (w->running[k] && poller_kind_idle(w->poller, (enum poll_kind)k)) {
             w->running[k] = false;
             w->swept[k] = true;
+            w->last_sweep_s[k] = now - w->sweep_started[k];
+            w->last_sweep_requests[k] = total_requests(w) -
+                                        w->sweep_requests0[k];
+            log_debug("schedule: ws=%s %s sweep: %zu connections, %lu "
+                      "requests in %.3f s", w->cfg->name,
+                      poll_kind_name((enum poll_kind)k),
+                      poller_health(w->poller)->nconnections,
+                      w->last_sweep_requests[k], w->last_sweep_s[k]);
             any = true;
         }
     }
@@ -301,7 +327,26 @@ static bool kind_forbidden(const struct poll_health *h, enum poll_kind k,
     return false;
 }
 
-static bool kind_blind(const struct ws_schedule *w, enum poll_kind k,
+/* The age of the least recently polled connection, exactly when it is
+ * over limit_s, else possibly an over-estimate still within it (see
+ * oldest_valid in schedule.h). */
+static double oldest_age(struct ws_schedule *w, double now,
+                         double started_at, double limit_s)
+{
+    const struct poll_health *h = poller_health(w->poller);
+    if (w->oldest_valid && w->oldest_discovery == h->discoveries &&
+        w->oldest_started_at == started_at &&
+        now - w->oldest_polled <= limit_s)
+        return now - w->oldest_polled;
+    double age = ws_schedule_oldest_connection(w, now, started_at);
+    w->oldest_valid = true;
+    w->oldest_polled = now - age;
+    w->oldest_discovery = h->discoveries;
+    w->oldest_started_at = started_at;
+    return age;
+}
+
+static bool kind_blind(struct ws_schedule *w, enum poll_kind k,
                        double now, double started_at, char *why, size_t len,
                        char *endpoint, size_t elen)
 {
@@ -330,7 +375,8 @@ static bool kind_blind(const struct ws_schedule *w, enum poll_kind k,
     }
     if (k != POLL_DELIVERY)
         return false;
-    double oldest = ws_schedule_oldest_connection(w, now, started_at);
+    double oldest = oldest_age(w, now, started_at,
+                               WS_COVERAGE_STALE_FACTOR * interval);
     if (oldest > WS_COVERAGE_STALE_FACTOR * interval) {
         format_duration(oldest, age_s, sizeof(age_s));
         snprintf(why, len, "a connection was last read %s ago (every %s "

@@ -8,7 +8,8 @@
  * mode), event-volume buckets and the workspace total, the usage endpoints
  * with their period (billing_cycle_day, then what the rows say), and the
  * scoped failures: 403 per endpoint, 404 of one source, repeating cursors
- * and items repeated across pages.
+ * and items repeated across pages; thousands of connections found by their
+ * ids, answered in any order, kept across a re-discovery.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -117,13 +118,18 @@ static void env_free(struct penv *e)
 }
 
 /* Answer the oldest pending request the way the Segment API would. */
-static void serve_one(struct penv *e)
+static void serve_one_at(struct penv *e, size_t i)
 {
     struct fake_segment api = { BASE, e->fail_path, e->fail_status,
                                 e->destinations_body, e->fail_message,
                                 e->route, e->route_ud };
-    if (!fake_segment_serve(&e->fake, 0, &api))
-        fail_msg("unexpected request %s", e->fake.pending[0]->url);
+    if (!fake_segment_serve(&e->fake, i, &api))
+        fail_msg("unexpected request %s", e->fake.pending[i]->url);
+}
+
+static void serve_one(struct penv *e)
+{
+    serve_one_at(e, 0);
 }
 
 /* Run the poller until it is idle, answering every request at once and
@@ -1105,6 +1111,160 @@ static void test_cancel_counted(void **state)
     env_free(&e);
 }
 
+/* ---- many connections --------------------------------------------------- */
+
+/* A workspace of NSRC sources with NDST connections each; every source
+ * uses the same destination ids (d00, d01, ...), so only the pair
+ * (source id, destination id) tells connections apart.  In the second
+ * generation every third source is gone and NNEW sources are new. */
+enum { NSRC = 300, NDST = 10, NNEW = 40 };
+
+struct many_route {
+    int gen;
+    struct strbuf body;
+};
+
+static bool src_present(int gen, int i)
+{
+    return gen == 1 ? i < NSRC : (i % 3 != 0 && i < NSRC + NNEW);
+}
+
+static bool route_many(void *ud, const char *path, long *status,
+                       const char **body)
+{
+    struct many_route *r = ud;
+    strbuf_reset(&r->body);
+    if (str_has_prefix(path, "/sources?")) {
+        strbuf_adds(&r->body, "{\"data\":{\"sources\":[");
+        bool first = true;
+        for (int i = 0; i < NSRC + NNEW; i++) {
+            if (!src_present(r->gen, i))
+                continue;
+            strbuf_addf(&r->body, "%s{\"id\":\"SRC%04d\",\"slug\":\"src%d\","
+                        "\"name\":\"Source %d\",\"enabled\":true}",
+                        first ? "" : ",", i, i, i);
+            first = false;
+        }
+        strbuf_adds(&r->body, "]}}");
+    } else if (str_has_prefix(path, "/sources/SRC")) {
+        int src = (int)strtol(path + strlen("/sources/SRC"), NULL, 10);
+        strbuf_adds(&r->body, "{\"data\":{\"destinations\":[");
+        for (int d = 0; d < NDST; d++)
+            strbuf_addf(&r->body, "%s{\"id\":\"d%02d\",\"name\":\"Dest %d\","
+                        "\"enabled\":true,\"sourceId\":\"SRC%04d\","
+                        "\"metadata\":{\"id\":\"m%d\",\"slug\":\"webhooks\"}}",
+                        d ? "," : "", d, d, src, d);
+        strbuf_adds(&r->body, "]}}");
+    } else {
+        return false;
+    }
+    *status = 200;
+    *body = strbuf_str(&r->body);
+    return true;
+}
+
+/* The value of "name=" in a label list "k=v,k=v". */
+static void label_of(const char *labels, const char *name, char *out,
+                     size_t len)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "%s=", name);
+    const char *p = labels;
+    out[0] = '\0';
+    while (p && *p) {
+        if (str_has_prefix(p, key)) {
+            p += strlen(key);
+            size_t n = strcspn(p, ",");
+            snprintf(out, len, "%.*s", (int)n, p);
+            return;
+        }
+        p = strchr(p, ',');
+        p = p ? p + 1 : NULL;
+    }
+}
+
+/* Thousands of connections: every answer, in any order, lands on the
+ * connection it was asked for; a re-discovery keeps what it knew of the
+ * connections and sources that stay, and finds every connection by its
+ * ids (poller_find_connection). */
+static void test_many_connections_indexed(void **state)
+{
+    (void)state;
+    struct penv e;
+    env_init(&e);
+    e.ws.max_concurrency = 64;
+    struct many_route r = { 1, STRBUF_INIT };
+    e.route = route_many;
+    e.route_ud = &r;
+    env_start(&e);
+    discover(&e);
+    assert_int_equal(poller_health(e.p)->nconnections, NSRC * NDST);
+
+    /* Delivery: answered newest first, each answer checked against the
+     * sample it produced. */
+    clock_fake_advance(e.clock, 60);
+    double t1 = clock_wall(e.clock);
+    poller_poll_delivery(e.p, t1);
+    size_t answered = 0;
+    for (int guard = 0; guard < 100000 && !poller_idle(e.p); guard++) {
+        poller_tick(e.p);
+        while (e.fake.npending) {
+            size_t i = e.fake.npending - 1;
+            char src[32], dst[32], got[64];
+            const char *u = e.fake.pending[i]->url;
+            const char *d = strstr(u, "/destinations/") + 14;
+            snprintf(dst, sizeof(dst), "%.*s", (int)strcspn(d, "/"), d);
+            const char *s = strstr(u, "sourceId=") + 9;
+            snprintf(src, sizeof(src), "%.*s", (int)strcspn(s, "&"), s);
+            size_t before = e.nsamples;
+            serve_one_at(&e, i);
+            assert_int_equal(e.nsamples, before + 1);
+            const char *labels = e.samples[before].labels;
+            label_of(labels, "source_id", got, sizeof(got));
+            assert_string_equal(got, src);
+            label_of(labels, "destination_id", got, sizeof(got));
+            assert_string_equal(got, dst);
+            answered++;
+        }
+    }
+    assert_int_equal(answered, NSRC * NDST);
+    struct poll_connection *conns;
+    size_t n = poller_connections(e.p, &conns);
+    for (size_t i = 0; i < n; i++)
+        assert_true(conns[i].last_polled == t1);
+
+    /* A re-discovery: a third of the sources gone, some new. */
+    r.gen = 2;
+    clock_fake_advance(e.clock, 600);
+    discover(&e);
+    n = poller_connections(e.p, &conns);
+    size_t want = 0;
+    for (int i = 0; i < NSRC + NNEW; i++)
+        want += src_present(2, i) ? NDST : 0;
+    assert_int_equal(n, want);
+    for (int i = 0; i < NSRC + NNEW; i++) {
+        char src[32], dst[32];
+        snprintf(src, sizeof(src), "SRC%04d", i);
+        for (int d = 0; d < NDST; d++) {
+            snprintf(dst, sizeof(dst), "d%02d", d);
+            struct poll_connection *c = poller_find_connection(e.p, src, dst);
+            if (!src_present(2, i)) {
+                assert_null(c);
+                continue;
+            }
+            assert_non_null(c);
+            assert_string_equal(c->source->id, src);
+            assert_string_equal(c->dest_id, dst);
+            /* what was known survives; a new connection starts afresh */
+            assert_true(c->last_polled == (i < NSRC ? t1 : 0));
+        }
+    }
+    assert_null(poller_find_connection(e.p, "SRC0001", "d99"));
+    assert_null(poller_find_connection(e.p, "nope", "d01"));
+    strbuf_free(&r.body);
+    env_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1124,6 +1284,7 @@ int main(void)
         cmocka_unit_test(test_longer_delivery_window),
         cmocka_unit_test(test_usage_period),
         cmocka_unit_test(test_cancel_counted),
+        cmocka_unit_test(test_many_connections_indexed),
     };
     log_set_level(LOG_ERR);
     return cmocka_run_group_tests(tests, NULL, NULL);

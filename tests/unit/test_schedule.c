@@ -35,7 +35,7 @@ struct senv {
     struct workspace_cfg ws;
     struct ws_schedule sched;
     struct schedule_needs needs;
-    const char *active_dest;    /* conn_active answers true for it */
+    const char *active_dest;    /* active_conns names it */
     size_t samples;
 };
 
@@ -46,11 +46,14 @@ static void on_sample(void *ud, enum family fam, const struct kv *labels,
     ((struct senv *)ud)->samples++;
 }
 
-static bool conn_active(void *ud, const char *source_id, const char *dest_id)
+static void active_conns(void *ud, schedule_conn_fn fn, void *ctx)
 {
     const struct senv *e = ud;
-    return e->active_dest && streq(dest_id, e->active_dest) &&
-           streq(source_id, WEB_ID);
+    if (e->active_dest) {
+        fn(ctx, WEB_ID, e->active_dest);
+        /* unknown to the poller (another workspace's): ignored */
+        fn(ctx, "other-source", e->active_dest);
+    }
 }
 
 static void env_init(struct senv *e)
@@ -71,7 +74,7 @@ static void env_init(struct senv *e)
     e->ws.max_concurrency = 4;
     e->ws.latency_scale = 1;
     e->needs.lookback_s[FAM_SOURCE] = 7 * 86400.0;   /* week over week */
-    e->needs.conn_active = conn_active;
+    e->needs.active_conns = active_conns;
     e->needs.ud = e;
 }
 
@@ -132,7 +135,7 @@ static bool run_cycle(struct senv *e)
 {
     ws_schedule_tick(&e->sched, now(e), &e->needs);
     answer_all(e);
-    return ws_schedule_note_sweeps(&e->sched);
+    return ws_schedule_note_sweeps(&e->sched, now(e));
 }
 
 static size_t count_sent(const struct senv *e, const char *needle, size_t from)
@@ -186,6 +189,8 @@ static void test_first_cycle(void **state)
     assert_true(run_cycle(&e));
     assert_true(e.sched.polled_once);
     assert_int_equal(count_sent(&e, "/delivery-metrics?", before), 2);
+    assert_int_equal(e.sched.last_sweep_requests[POLL_DELIVERY], 2);
+    assert_true(e.sched.last_sweep_s[POLL_DELIVERY] == 0);  /* clock still */
     assert_int_equal(count_sent(&e, "startTime=2026-08-20T12%3A00%3A00", before),
                      1);
     assert_int_equal(count_sent(&e, "startTime=2026-08-20T15%3A00%3A00", before),
@@ -298,7 +303,7 @@ static void test_no_overlap(void **state)
      * again, and it does not hold up event volume (its sweep ends with
      * its own calls). */
     serve_matching(&e, "/events/volume");
-    assert_true(ws_schedule_note_sweeps(&e.sched));
+    assert_true(ws_schedule_note_sweeps(&e.sched, now(&e)));
     assert_false(e.sched.running[POLL_VOLUME]);
     assert_true(e.sched.running[POLL_DELIVERY]);
     clock_fake_advance(e.clock, 600);
@@ -309,7 +314,7 @@ static void test_no_overlap(void **state)
     assert_int_equal(count_sent(&e, "/events/volume?", mark_v), 1);
     assert_true(e.sched.running[POLL_DELIVERY]);
     answer_all(&e);
-    assert_true(ws_schedule_note_sweeps(&e.sched));
+    assert_true(ws_schedule_note_sweeps(&e.sched, now(&e)));
     assert_false(e.sched.running[POLL_DELIVERY]);
     env_free(&e);
 }
@@ -352,6 +357,14 @@ static void test_active_connections_first(void **state)
     i = first_delivery_index(&e, mark);
     assert_non_null(strstr(fake_url(&e.fake, i), "/destinations/d3/"));
     assert_int_equal(count_sent(&e, "/delivery-metrics?", mark), 3);
+
+    /* The alert is gone: so is the priority. */
+    e.active_dest = NULL;
+    clock_fake_advance(e.clock, 300);
+    mark = e.fake.nsent;
+    run_cycle(&e);
+    i = first_delivery_index(&e, mark);
+    assert_non_null(strstr(fake_url(&e.fake, i), "/destinations/d1/"));
     env_free(&e);
 }
 
@@ -543,6 +556,56 @@ static void test_coverage(void **state)
     env_free(&e);
 }
 
+/* One connection stops answering (404 on its delivery metrics) while the
+ * others answer: delivery coverage goes blind when it was last read more
+ * than 3 poll intervals ago, exactly then (the check remembers the oldest
+ * connection between loop passes but never misses it), and fresh again
+ * once it is read. */
+static void test_coverage_stale_connection(void **state)
+{
+    struct senv e;
+    env_init(&e);
+    e.ws.volume_interval_s = 60;
+    e.api.destinations_body = three_destinations;
+    env_start(&e);
+    double t0 = now(&e);
+    start_up(&e);
+    assert_int_equal(ws_schedule_coverage(&e.sched, now(&e), t0), 0);
+
+    e.api.fail_path = "/destinations/d2/";
+    e.api.fail_status = 404;
+    double limit = WS_COVERAGE_STALE_FACTOR * e.ws.poll_interval_s;
+    bool went_blind = false;
+    for (int step = 0; step < 200; step++) {
+        clock_fake_advance(e.clock, 10);
+        run_cycle(&e);
+        ws_schedule_coverage(&e.sched, now(&e), t0);
+        double oldest = ws_schedule_oldest_connection(&e.sched, now(&e), t0);
+        bool blind = e.sched.coverage[POLL_DELIVERY].blind;
+        if (blind != (oldest > limit))
+            fail_msg("step %d: oldest %.0f s, limit %.0f s, blind %d", step,
+                     oldest, limit, blind);
+        if (blind) {
+            went_blind = true;
+            assert_non_null(strstr(e.sched.coverage[POLL_DELIVERY].reason,
+                                   "a connection was last read"));
+            break;
+        }
+    }
+    assert_true(went_blind);
+
+    e.api.fail_path = NULL;
+    for (int step = 0; step < 60 && e.sched.coverage[POLL_DELIVERY].blind;
+         step++) {
+        clock_fake_advance(e.clock, 10);
+        run_cycle(&e);
+        ws_schedule_coverage(&e.sched, now(&e), t0);
+    }
+    assert_false(e.sched.coverage[POLL_DELIVERY].blind);
+    assert_true(ws_schedule_oldest_connection(&e.sched, now(&e), t0) <= limit);
+    env_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_failing_requests),
         cmocka_unit_test(test_rate_sampling),
         cmocka_unit_test(test_carry_over),
+        cmocka_unit_test(test_coverage_stale_connection),
         cmocka_unit_test(test_coverage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -271,11 +271,15 @@ static void test_budget_caps_every_minute(void **state)
 
     /* No 60 s window holds more than the budget... */
     assert_true(max_per_minute(&e.fake) <= (size_t)B);
-    /* ...not even at the start: a burst of one, then one request every
-     * 60 / (B - 1) s. */
-    for (size_t i = 1; i < e.fake.nsent; i++)
-        assert_true(e.fake.sent[i].mono - e.fake.sent[i - 1].mono >=
-                    60 / (B - 1) - EPS);
+    /* ...though the budget is not paced out: the first B requests go at
+     * once (as fast as the concurrency lets them; here the replies are
+     * instant), the next ones when the first leave the window, a minute
+     * and SEG_BUDGET_GUARD_S later. */
+    for (size_t i = 0; i < (size_t)B; i++)
+        assert_between(e.fake.sent[i].mono, 0, 0);
+    assert_between(e.fake.sent[(size_t)B].mono,
+                   SEG_BUDGET_WINDOW_S + SEG_BUDGET_GUARD_S,
+                   SEG_BUDGET_WINDOW_S + SEG_BUDGET_GUARD_S + 1e-3);
     /* The steady rate is close to the budget: 10 minutes, ~10 x B. */
     assert_true(e.fake.nsent >= (size_t)(0.95 * B * 10));
     assert_true(e.fake.nsent <= (size_t)(B * 10) + 1);
@@ -341,6 +345,290 @@ static void test_priority_then_fifo(void **state)
         fake_reply_with(&e.fake, 0, 200, "{}");
     }
     assert_true(seg_client_idle(e.c));
+    env_free(&e);
+}
+
+/* ---- the budget under sustained, bursty demand ---------------------------
+ *
+ * A small world on the fake clock: calls arrive in bursts (1 to 300, or
+ * to half the budget, at a time, every 0 to 20 s: more than the budget),
+ * each request takes its own latency (10 ms to 1 s), and some are
+ * answered 5xx (retried after a back-off) or 429 (the class pauses and
+ * slows down).  The clock moves to the next thing that happens: what
+ * tick() asked for, a reply, a burst. */
+
+struct world {
+    struct env e;
+    struct rng rng;
+    double *due;                /* completion time of each pending request,
+                                   in the fake transport's order */
+    size_t ndue, due_cap;
+    struct call *calls;
+    size_t ncalls, calls_cap;
+    double next_burst;
+    double burst_max;           /* calls in a burst: 1 .. this */
+    double share_5xx, share_429;
+    int max_in_flight;
+};
+
+static void world_burst(struct world *w)
+{
+    size_t n = 1 + (size_t)(rng_uniform(&w->rng) * w->burst_max);
+    if (w->ncalls + n > w->calls_cap)
+        n = w->calls_cap - w->ncalls;
+    for (size_t i = 0; i < n; i++) {
+        struct call *k = &w->calls[w->ncalls++];
+        double u = rng_uniform(&w->rng);
+        if (u < 0.1)
+            call_ep(&w->e, k, SEGEP_EVENTS_VOLUME, "/events/volume", false, 5);
+        else if (u < 0.2)
+            call_ep(&w->e, k, SEGEP_USAGE_MTU, "/usage/mtu/daily", false, 1);
+        else
+            call_ep(&w->e, k, SEGEP_DELIVERY_METRICS,
+                    "/destinations/x/delivery-metrics", false, 0);
+    }
+    w->next_burst = clock_mono(w->e.clock) + rng_uniform(&w->rng) * 20;
+}
+
+static void world_reply(struct world *w, size_t i)
+{
+    memmove(&w->due[i], &w->due[i + 1], (w->ndue - i - 1) * sizeof(*w->due));
+    w->ndue--;
+    double u = rng_uniform(&w->rng);
+    if (u < w->share_429)
+        fake_reply_with(&w->e.fake, i, 429, body_429_1s);
+    else if (u < w->share_429 + w->share_5xx)
+        fake_reply_with(&w->e.fake, i, 503, "unavailable");
+    else
+        fake_reply_with(&w->e.fake, i, 200, "{}");
+}
+
+static void world_run(struct world *w, double sim_s)
+{
+    struct env *e = &w->e;
+    double end = clock_mono(e->clock) + sim_s;
+    w->next_burst = clock_mono(e->clock);
+    for (int guard = 0; guard < 2000000; guard++) {
+        double now = clock_mono(e->clock);
+        if (now >= end)
+            return;
+        if (now >= w->next_burst)
+            world_burst(w);
+        double wait = tick(e);
+        if (seg_client_in_flight(e->c) > w->max_in_flight)
+            w->max_in_flight = seg_client_in_flight(e->c);
+        /* Requests submitted by this tick: give each its latency. */
+        while (w->ndue < e->fake.npending) {
+            XGROW(w->due, w->ndue + 1, w->due_cap);
+            w->due[w->ndue++] = now + 0.01 + rng_uniform(&w->rng);
+        }
+        double next = fmin(now + fmax(wait, EPS), w->next_burst);
+        for (size_t i = 0; i < w->ndue; i++)
+            next = fmin(next, w->due[i]);
+        next = fmin(next, end);
+        if (next > now)
+            advance(e, next - now);
+        now = clock_mono(e->clock);
+        for (size_t i = 0; i < w->ndue;) {
+            if (w->due[i] <= now + EPS)
+                world_reply(w, i);
+            else
+                i++;
+        }
+    }
+    fail_msg("the world never got to its end");
+}
+
+static void world_init(struct world *w, double budget, int concurrency,
+                       uint64_t seed)
+{
+    memset(w, 0, sizeof(*w));
+    struct seg_client_opts o = opts_default();
+    o.request_budget = budget;
+    o.max_concurrency = concurrency;
+    o.rng_seed = seed;
+    o.max_attempts = 100;
+    o.max_ratelimit_waits = 100;
+    env_init(&w->e, o);
+    rng_seed(&w->rng, seed);
+    w->burst_max = fmax(300, budget / 2);
+    w->calls_cap = 200000;
+    w->calls = xcalloc(w->calls_cap, sizeof(*w->calls));
+}
+
+static void world_free(struct world *w)
+{
+    env_free(&w->e);        /* cancels what is queued */
+    free(w->calls);
+    free(w->due);
+}
+
+/* Most requests (whose URL contains needle, or all) that started within
+ * any closed window of window_s seconds; the sends are in time order. */
+static size_t max_in_window(const struct fake_transport *f,
+                            const char *needle, double window_s)
+{
+    size_t best = 0, lo = 0, n = 0;
+    for (size_t hi = 0; hi < f->nsent; hi++) {
+        if (needle && !strstr(f->sent[hi].url, needle))
+            continue;
+        n++;
+        while (f->sent[lo].mono < f->sent[hi].mono - window_s - EPS) {
+            if (!needle || strstr(f->sent[lo].url, needle))
+                n--;
+            lo++;
+        }
+        if (n > best)
+            best = n;
+    }
+    return best;
+}
+
+/* The guarantee of segment.h: whatever the demand, bursts, latencies,
+ * retries and 429s, no 60 s window (closed: [t, t + 60]) ever holds more
+ * than request_budget requests, nor more than 60 of /events/volume; and
+ * with nothing refused, the whole budget is used and the first requests go
+ * out at once, max_concurrency of them. */
+static void test_budget_exact_under_bursts(void **state)
+{
+    (void)state;
+    static const struct { double budget; int concurrency; } cases[] = {
+        { 7, 4 }, { 30, 64 }, { 59.5, 64 }, { 120, 64 }, { 600, 64 },
+        { 600, 16 }, { 3000, 64 },
+    };
+    for (size_t ci = 0; ci < ARRAY_SIZE(cases); ci++) {
+        for (int faults = 0; faults < 2; faults++) {
+            const double B = cases[ci].budget;
+            const int C = cases[ci].concurrency;
+            struct world w;
+            world_init(&w, B, C, 1000 + ci * 2 + (uint64_t)faults);
+            if (faults) {
+                w.share_5xx = 0.05;
+                w.share_429 = B < 100 ? 0.05 : 0.01;
+            }
+            const double minutes = 20;
+            world_run(&w, minutes * 60);
+            const struct fake_transport *f = &w.e.fake;
+            size_t total = max_in_window(f, NULL, 60);
+            size_t vol = max_in_window(f, "/events/volume", 60);
+            size_t cap = (size_t)floor(B);
+            if (total > cap || vol > (size_t)fmin(cap, 60))
+                fail_msg("budget %.1f, concurrency %d%s: %zu requests "
+                         "(%zu of volume) in one 60 s window", B, C,
+                         faults ? ", with faults" : "", total, vol);
+            assert_true(w.max_in_flight <= C);
+            if (faults) {
+                /* (the faults did happen) */
+                assert_true(stats(&w.e).rate_limited > 0);
+                assert_true(stats(&w.e).retries > 0);
+                world_free(&w);
+                continue;
+            }
+            /* Demand always exceeded the budget: every window of
+             * 60 s + the guard was full, so each such stretch of the run
+             * carried floor(B) requests (less the last, partial one). */
+            double span = SEG_BUDGET_WINDOW_S + SEG_BUDGET_GUARD_S;
+            size_t windows = (size_t)floor(minutes * 60 / span);
+            if (f->nsent < windows * cap)
+                fail_msg("budget %.1f, concurrency %d: only %zu requests in "
+                         "%.0f minutes", B, C, f->nsent, minutes);
+            /* A burst at the start: as many as fit in flight, at once. */
+            size_t at_once = 0;
+            while (at_once < f->nsent && f->sent[at_once].mono == 0)
+                at_once++;
+            size_t want = (size_t)C < cap ? (size_t)C : cap;
+            if (at_once < want && at_once < w.ncalls)
+                fail_msg("budget %.1f, concurrency %d: %zu at once at the "
+                         "start", B, C, at_once);
+            world_free(&w);
+        }
+    }
+}
+
+/* Below one request a minute the budget is one request per 60/budget s. */
+static void test_budget_below_one_per_minute(void **state)
+{
+    (void)state;
+    struct env e;
+    struct seg_client_opts o = opts_default();
+    o.request_budget = 0.5;
+    o.max_concurrency = 4;
+    env_init(&e, o);
+    struct call k[6] = { 0 };
+    for (size_t i = 0; i < ARRAY_SIZE(k); i++)
+        call(&e, &k[i], "/sources", 0);
+    run_instant(&e, 600, 4);
+    assert_int_equal(e.fake.nsent, 5);
+    for (size_t i = 1; i < e.fake.nsent; i++)
+        assert_true(e.fake.sent[i].mono - e.fake.sent[i - 1].mono >=
+                    120 - EPS);
+    env_free(&e);
+}
+
+/* Many calls at many priorities, some of them retried: they start by
+ * priority, then in the order they were queued, with retries rejoining
+ * at their place once their back-off is over. */
+static void test_queue_order_at_scale(void **state)
+{
+    (void)state;
+    struct env e;
+    struct seg_client_opts o = opts_default();
+    o.max_concurrency = 1;
+    o.max_attempts = 3;
+    env_init(&e, o);
+    enum { N = 3000 };
+    struct call *k = xcalloc(N, sizeof(*k));
+    int *prio = xcalloc(N, sizeof(*prio));
+    char path[32];
+    struct rng r;
+    rng_seed(&r, 99);
+    for (int i = 0; i < N; i++) {
+        prio[i] = (int)(rng_uniform(&r) * 7) - 1;
+        snprintf(path, sizeof(path), "/c%d", i);
+        call(&e, &k[i], path, prio[i]);
+    }
+    /* One at a time: each must be the best (priority, then queue order)
+     * of those not started yet. */
+    bool *started = xcalloc(N, sizeof(*started));
+    for (int n = 0; n < N; n++) {
+        tick(&e);
+        assert_int_equal(e.fake.npending, 1);
+        int got = (int)strtol(fake_url(&e.fake, (size_t)n) + strlen(BASE) + 2, NULL, 10);
+        assert_false(started[got]);
+        for (int i = 0; i < N; i++)
+            if (!started[i] && i != got &&
+                (prio[i] > prio[got] || (prio[i] == prio[got] && i < got)))
+                fail_msg("call %d (priority %d) started before %d "
+                         "(priority %d)", got, prio[got], i, prio[i]);
+        started[got] = true;
+        fake_reply_with(&e.fake, 0, 200, "{}");
+    }
+    assert_true(seg_client_idle(e.c));
+
+    /* Retries: a 503 sends a call back for 0.5..1 s; the others go on
+     * meanwhile, and it comes back before later calls of its priority. */
+    struct call a = { 0 }, b = { 0 }, c = { 0 };
+    call(&e, &a, "/a", 0);
+    call(&e, &b, "/b", 0);
+    call(&e, &c, "/c", 0);
+    size_t mark = e.fake.nsent;
+    tick(&e);
+    fake_reply_with(&e.fake, 0, 503, "busy");           /* /a backs off */
+    tick(&e);
+    assert_string_equal(fake_url(&e.fake, mark + 1), BASE "/b");
+    advance(&e, 1.01);
+    fake_reply_with(&e.fake, 0, 200, "{}");             /* /b */
+    tick(&e);
+    assert_string_equal(fake_url(&e.fake, mark + 2), BASE "/a");
+    fake_reply_with(&e.fake, 0, 200, "{}");
+    tick(&e);
+    assert_string_equal(fake_url(&e.fake, mark + 3), BASE "/c");
+    fake_reply_with(&e.fake, 0, 200, "{}");
+    assert_int_equal(a.st, SEG_OK);
+    assert_true(seg_client_idle(e.c));
+    free(started);
+    free(prio);
+    free(k);
     env_free(&e);
 }
 
@@ -514,17 +802,16 @@ static void test_429_budget_drops_and_recovers(void **state)
     fake_reply_with(&e.fake, 0, 429, body_429_1s);
     assert_between(stats(&e).effective_budget, 42, 42);
 
-    /* The lowered budget is what paces the requests: one every
-     * 60 / (42 - 1) s once the pause is over. */
-    struct call k[20] = { 0 };
+    /* The lowered budget is what limits the requests: once the pause is
+     * over, 42 in the window (the one that got the 429 counts), however
+     * many are queued. */
+    struct call k[60] = { 0 };
     for (size_t i = 0; i < ARRAY_SIZE(k); i++)
         call(&e, &k[i], "/b", 0);
-    run_instant(&e, 20, 1);
-    assert_true(e.fake.nsent >= 2);
-    for (size_t i = 2; i < e.fake.nsent; i++)
-        assert_true(e.fake.sent[i].mono - e.fake.sent[i - 1].mono >=
-                    60.0 / 41 - EPS);
-    assert_true(e.fake.nsent <= 1 + 1 + (size_t)(20 * 41 / 60.0) + 1);
+    run_instant(&e, 30, 1);
+    assert_int_equal(e.fake.nsent, 42);
+    assert_true(e.fake.sent[1].mono >= 1);        /* after the pause */
+    assert_int_equal(a.st, SEG_OK);
 
     /* +10 % of the budget per quiet minute, counted from the 429. */
     double t429 = e.fake.sent[0].mono;
@@ -592,8 +879,8 @@ static void test_volume_429_does_not_pause_others(void **state)
     assert_between(st.class_paused_for_s[SEGRC_GENERAL], 0, 0);
     assert_between(st.effective_budget, 120, 120);
 
-    /* Delivery metrics start at once and keep the general pace (one every
-     * 60/119 s), while volume waits out its pause. */
+    /* Delivery metrics start at once, while volume waits out its
+     * pause. */
     call_ep(&e, &v2, SEGEP_EVENTS_VOLUME, "/events/volume?g=2", false, 5);
     for (size_t i = 0; i < ARRAY_SIZE(d); i++)
         call_ep(&e, &d[i], SEGEP_DELIVERY_METRICS, "/destinations/x/"
@@ -613,13 +900,13 @@ static void test_volume_429_does_not_pause_others(void **state)
     for (size_t i = 1; i < e.fake.nsent; i++)
         assert_null(strstr(fake_url(&e.fake, i), "/events/volume"));
 
-    /* After the pause both volume calls go... */
+    /* After the pause both volume calls go, in their order... */
     wait_for_sent(&e, 7, 5);
-    assert_int_equal(e.fake.nsent, 7);
+    assert_int_equal(e.fake.nsent, 8);
     assert_true(e.fake.sent[6].mono >= 41.25);
     assert_string_equal(fake_url(&e.fake, 6), BASE "/events/volume?g=1");
+    assert_string_equal(fake_url(&e.fake, 7), BASE "/events/volume?g=2");
     fake_reply_with(&e.fake, 0, 200, "{}");
-    wait_for_sent(&e, 8, 5);
     fake_reply_with(&e.fake, 0, 200, "{}");
     assert_int_equal(v.st, SEG_OK);
     assert_int_equal(v2.st, SEG_OK);
@@ -663,7 +950,7 @@ static void test_other_429_does_not_pause_volume(void **state)
 
     call(&e, &d2, "/sources", 0);
     call_ep(&e, &v, SEGEP_EVENTS_VOLUME, "/events/volume", false, 5);
-    advance(&e, 1);             /* the workspace bucket has a token again */
+    advance(&e, 1);
     double w = tick(&e);
     assert_int_equal(e.fake.nsent, 2);
     assert_string_equal(fake_url(&e.fake, 1), BASE "/events/volume");
@@ -718,9 +1005,9 @@ static void test_budget_shared_with_volume(void **state)
         if (total > (size_t)B || vol > (size_t)V)
             fail_msg("budget %.0f: %zu per minute, %zu of them volume", B,
                      total, vol);
-        /* Volume got its share (10 minutes of V/min, less its burst),
-         * the others the rest of the budget, and the budget was used. */
-        assert_true(nvol >= (size_t)((V - 2) * 10) - 2);   /* burst of 2 */
+        /* Volume got its share (10 minutes of V/min), the others the
+         * rest of the budget, and the budget was used. */
+        assert_true(nvol >= (size_t)((V - 2) * 10) - 2);
         assert_true(e.fake.nsent >= (size_t)(0.95 * B * 10));
         if (B > V)
             assert_true(e.fake.nsent - nvol >= (size_t)(0.9 * (B - V) * 10));
@@ -1242,6 +1529,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_budget_caps_every_minute),
+        cmocka_unit_test(test_budget_exact_under_bursts),
+        cmocka_unit_test(test_budget_below_one_per_minute),
+        cmocka_unit_test(test_queue_order_at_scale),
         cmocka_unit_test(test_concurrency_never_exceeded),
         cmocka_unit_test(test_priority_then_fifo),
         cmocka_unit_test(test_429_waits_ms_before_next),
