@@ -7,7 +7,8 @@
  *   alerts.c     evaluation -> alert transitions -> the dispatcher,
  *                including the segalert-workspace-down meta-alert
  *   deliveries.c dispatcher -> outbox -> receivers, and the outcomes back
- *   persist.c    the state document: what is saved, how it is restored
+ *   persist.c    the state document: what is saved (what changed since
+ *                the last save, daemon/persist.h), how it is restored
  *   reload.c     loading the configuration and rules, SIGHUP reloads
  *   publish.c    the snapshot the HTTP server reads
  *
@@ -25,6 +26,7 @@
 #include "config/config.h"
 #include "core/clock.h"
 #include "daemon/daemon.h"
+#include "daemon/persist.h"
 #include "daemon/schedule.h"
 #include "daemon/state.h"
 #include "engine/eval.h"
@@ -60,6 +62,7 @@ struct daemon {
     struct dispatcher *disp;
     struct outbox *ob;
     struct state_lock *lock;
+    struct persist *persist;        /* the state on disk; from the restore */
     struct ws_schedule *ws;         /* one per configured workspace */
     size_t nws;
     double next_eval;
@@ -111,9 +114,14 @@ void daemon_flush_notifications(struct daemon *d, double now);
 void daemon_stop_flush(struct daemon *d);
 
 /* persist.c */
+/* Append what changed since the last save to the journal (compacting when
+ * the journal is due); a full snapshot once d->stopping is set (the last
+ * save of a clean shutdown).  Clears d->dirty on success, logs failures. */
 void daemon_save_state(struct daemon *d);
-/* 0, or -1 when the state file exists but cannot be read (starting anyway
- * would overwrite it at the first save). */
+/* Create d->persist, read the state into the evaluator, dispatcher and
+ * outbox, and compact it (a full snapshot, an empty journal).  0, or -1
+ * when the state exists but cannot be read (starting anyway would
+ * overwrite it at the first save). */
 int daemon_restore_state(struct daemon *d);
 
 /* reload.c */

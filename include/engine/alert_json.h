@@ -19,6 +19,7 @@
 #define SEGALERT_ALERT_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -40,5 +41,14 @@
 cJSON *alert_instance_to_json(const struct alert_instance *in);
 int alert_instance_from_json(const cJSON *j, struct alert_instance *out,
                              char *err, size_t errlen);
+
+/*
+ * A 64-bit digest of everything alert_instance_to_json() writes, for the
+ * state journal (daemon/persist.h saves an instance again only when its
+ * digest moved).  Fields are hashed one by one, never padding; doubles by
+ * their bits (two NaNs with different payloads differ: a harmless extra
+ * save).  Keep it in step with alert_instance_to_json().
+ */
+uint64_t alert_instance_digest(const struct alert_instance *in);
 
 #endif

@@ -113,4 +113,17 @@ cJSON *dispatch_to_json(const struct dispatcher *d);
 int dispatch_from_json(struct dispatcher *d, const cJSON *j, char *err,
                        size_t errlen);
 
+/*
+ * The same state one group at a time, for the state journal
+ * (daemon/persist.h), which saves a group again only when its digest
+ * moved.  i < dispatch_group_count(), groups in the order of "groups";
+ * dispatch_group_to_json() is the element of that array (a new tree);
+ * the digest covers exactly what it writes.  dispatch_seq() is "seq".
+ */
+size_t dispatch_group_count(const struct dispatcher *d);
+const char *dispatch_group_key(const struct dispatcher *d, size_t i);
+uint64_t dispatch_group_digest(const struct dispatcher *d, size_t i);
+cJSON *dispatch_group_to_json(const struct dispatcher *d, size_t i);
+uint64_t dispatch_seq(const struct dispatcher *d);
+
 #endif

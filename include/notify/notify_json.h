@@ -19,7 +19,9 @@
 #ifndef SEGALERT_NOTIFY_JSON_H
 #define SEGALERT_NOTIFY_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -48,5 +50,22 @@ cJSON *notification_to_json(const struct notification *n);
 cJSON *notify_alert_to_json(const struct notify_alert *a);
 struct notification *notification_from_json(const cJSON *j, char *err,
                                             size_t errlen);
+
+/*
+ * Digests for the state journal (daemon/persist.h saves a record again
+ * only when its digest moved): 64-bit hashes chained field by field, so a
+ * digest changes whenever the JSON form would.  Pass the running digest
+ * in (0 to start), get the new one.  Strings carry a marker that tells
+ * NULL from "" and ends each string, so ("ab", "c") and ("a", "bc")
+ * differ; doubles go in by their bits.  The *_digest() of each record
+ * type sits next to its *_to_json() and must be kept in step with it.
+ */
+uint64_t notify_digest_str(uint64_t h, const char *s);
+uint64_t notify_digest_num(uint64_t h, double v);
+uint64_t notify_digest_int(uint64_t h, int64_t v);
+/* labels (a kv array, NULL values allowed) */
+uint64_t notify_digest_kv(uint64_t h, const struct kv *kv, size_t n);
+/* Everything notify_alert_to_json() writes. */
+uint64_t notify_alert_digest(uint64_t h, const struct notify_alert *a);
 
 #endif

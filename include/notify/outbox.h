@@ -173,4 +173,19 @@ cJSON *outbox_to_json(const struct outbox *ob);
 struct outbox *outbox_from_json(const cJSON *j, size_t max_entries,
                                 uint64_t seed, char *err, size_t errlen);
 
+/*
+ * The same state one entry at a time, for the state journal
+ * (daemon/persist.h), which saves an entry again only when its digest
+ * moved.  i < outbox_count(), in the order of "entries" (increasing id);
+ * outbox_entry_to_json() is the element of that array (a new tree).  The
+ * digest covers what changes while an entry waits (attempts, times,
+ * last_error) and the notification's id: a queued notification itself
+ * never changes.  outbox_next_id() is "next_id".
+ */
+const struct outbox_entry *outbox_entry_at(const struct outbox *ob,
+                                           size_t i);
+cJSON *outbox_entry_to_json(const struct outbox_entry *e);
+uint64_t outbox_entry_digest(const struct outbox_entry *e);
+uint64_t outbox_next_id(const struct outbox *ob);
+
 #endif

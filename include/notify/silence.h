@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -119,5 +120,11 @@ size_t silences_gc(struct silences *set, double now, double retention_s);
 cJSON *silences_to_json(const struct silences *set);
 int silences_from_json(struct silences *set, const cJSON *j, char *err,
                        size_t errlen);
+
+/* One silence in that form (an element of the array; a new tree), and a
+ * 64-bit digest of exactly what it writes, for the state journal
+ * (daemon/persist.h saves a silence again only when its digest moved). */
+cJSON *silence_to_json(const struct silence *s);
+uint64_t silence_digest(const struct silence *s);
 
 #endif

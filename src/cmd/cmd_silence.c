@@ -55,29 +55,9 @@ struct opts {
 
 /* ---- the state file (daemon not running) ------------------------------- */
 
-/* Every number of the tree re-encoded exactly (core/json.h: cJSON's own
- * printer may round to 15 digits), so an edit does not disturb the rest
- * of the file. */
-static void exact_numbers(cJSON *j)
-{
-    cJSON *it = j ? j->child : NULL;
-    while (it) {
-        cJSON *next = it->next;
-        if (cJSON_IsNumber(it)) {
-            cJSON *exact = json_double(it->valuedouble);
-            /* ReplaceItemViaPointer keeps the list, not the member name */
-            if (it->string)
-                exact->string = xstrdup(it->string);
-            cJSON_ReplaceItemViaPointer(j, it, exact);
-        } else {
-            exact_numbers(it);
-        }
-        it = next;
-    }
-}
-
 struct offline {
     struct state_lock *lock;
+    uint64_t next_generation;   /* for the snapshot we write */
     cJSON *root;
     cJSON *dispatch;
     struct silences *set;
@@ -110,27 +90,27 @@ static int offline_open(const char *dir, bool lock, struct offline *o,
             return -1;
         }
     }
-    char *text = NULL;
-    size_t len = 0;
-    int rc = state_load(dir, &text, &len, why, sizeof(why));
-    if (rc < 0) {
+    /* the snapshot and its journal, as the daemon would read them */
+    struct state_read_info info;
+    o->root = state_read(dir, STATE_READ_ONLY, &info, why, sizeof(why));
+    if (!o->root && !info.snapshot_corrupt) {
         snprintf(err, errlen, "cannot read the state file: %s", why);
         goto fail;
     }
-    if (rc == 1) {
-        o->root = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o->root, "version", STATE_VERSION);
-    } else {
-        o->root = cJSON_ParseWithLength(text, len);
-        free(text);
-        if (!cJSON_IsObject(o->root) ||
-            json_num(o->root, "version", NAN) != STATE_VERSION) {
-            snprintf(err, errlen, "%s/%s is not a valid state file; start "
-                                  "the daemon once to move it aside", dir,
-                     STATE_FILE);
-            goto fail;
-        }
+    /* an edit would drop the saves after a bad journal record: that is
+     * the daemon's call (it moves the journal aside, loudly) */
+    if (!o->root || (lock && info.journal == STATE_JOURNAL_CORRUPT)) {
+        snprintf(err, errlen, "%s/%s is not a valid state file (%s); start "
+                              "the daemon once to move it aside", dir,
+                 o->root ? STATE_JOURNAL_FILE : STATE_FILE, info.why);
+        goto fail;
     }
+    if (info.journal == STATE_JOURNAL_CORRUPT)
+        fprintf(stderr, "segalert silence: warning: %s/%s is damaged (%s); "
+                "showing the state up to the damage\n", dir,
+                STATE_JOURNAL_FILE, info.why);
+    o->next_generation = (info.generation > info.journal_generation
+                              ? info.generation : info.journal_generation) + 1;
     o->dispatch = cJSON_GetObjectItemCaseSensitive(o->root, "dispatch");
     if (!o->dispatch) {
         /* the empty dispatcher section dispatch_from_json() accepts */
@@ -154,18 +134,17 @@ fail:
     return -1;
 }
 
+/* A new snapshot (with an empty journal): the edit and everything the
+ * journal held, in one atomic write. */
 static int offline_save(const char *dir, struct offline *o, char *err,
                         size_t errlen)
 {
     cJSON_DeleteItemFromObjectCaseSensitive(o->dispatch, "silences");
     cJSON_AddItemToObject(o->dispatch, "silences", silences_to_json(o->set));
     cJSON_DeleteItemFromObjectCaseSensitive(o->root, "saved_at");
-    cJSON_AddNumberToObject(o->root, "saved_at", now_wall());
-    exact_numbers(o->root);
-    char *text = cJSON_PrintUnformatted(o->root);
-    int rc = state_save(dir, text, strlen(text), err, errlen);
-    free(text);
-    return rc;
+    cJSON_AddItemToObject(o->root, "saved_at", json_double(now_wall()));
+    return state_write_snapshot(dir, o->root, o->next_generation, NULL, NULL,
+                                err, errlen);
 }
 
 /* ---- commands ------------------------------------------------------------ */
@@ -468,7 +447,8 @@ static int list_offline(const struct opts *o, const struct config *cfg,
                         double now, struct table *t)
 {
     char err[1024];
-    /* Reading needs no lock: the file is replaced atomically. */
+    /* Reading needs no lock: the snapshot is replaced atomically and a
+     * record being appended to the journal is ignored until complete. */
     struct offline off;
     if (offline_open(cfg->state_dir, false, &off, err, sizeof(err)) != 0) {
         fprintf(stderr, "segalert silence list: %s\n", err);

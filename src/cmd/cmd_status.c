@@ -453,28 +453,26 @@ static void print_silences(const cJSON *sil, double now, struct strbuf *o)
 static int from_state(const char *dir, const char *why, bool json, char *err,
                       size_t errlen)
 {
-    char *text = NULL;
-    size_t len = 0;
-    char lerr[256];
-    int rc = state_load(dir, &text, &len, lerr, sizeof(lerr));
-    if (rc == 1) {
+    /* Read-only: the snapshot and its journal as the daemon would read
+     * them; damage is reported, not moved aside (that is the daemon's
+     * call when it starts). */
+    char lerr[512];
+    struct state_read_info info;
+    cJSON *root = state_read(dir, STATE_READ_ONLY, &info, lerr, sizeof(lerr));
+    if (root && !info.snapshot_found && info.journal == STATE_JOURNAL_NONE) {
+        cJSON_Delete(root);
         snprintf(err, errlen, "%s, and there is no state file in %s", why,
                  dir);
         return -1;
     }
-    if (rc != 0) {
-        snprintf(err, errlen, "%s, and the state file cannot be read: %s",
-                 why, lerr);
+    if (!root && info.snapshot_corrupt) {
+        snprintf(err, errlen, "%s, and %s/%s is not a valid state file (%s)",
+                 why, dir, STATE_FILE, info.why);
         return -1;
     }
-    /* Read-only: a corrupt file is reported, not quarantined (that is
-     * the daemon's call when it starts). */
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        snprintf(err, errlen, "%s, and %s/%s is not valid JSON", why, dir,
-                 STATE_FILE);
+    if (!root) {
+        snprintf(err, errlen, "%s, and the state file cannot be read: %s",
+                 why, lerr);
         return -1;
     }
     char path[4096], saved[40] = "unknown";
@@ -503,6 +501,11 @@ static int from_state(const char *dir, const char *why, bool json, char *err,
         if (saved_at > 0)
             strbuf_addf(&o, " (%s ago)", age);
         strbuf_addf(&o, "\n(%s)\n", why);
+        if (info.journal == STATE_JOURNAL_CORRUPT)
+            strbuf_addf(&o, "WARNING: the journal %s/%s is damaged (%s): "
+                        "this is the state before the damage; the daemon "
+                        "will move it aside when it starts\n", dir,
+                        STATE_JOURNAL_FILE, info.why);
         print_instances(json_member(root, "instances"), now, &o);
         print_outbox(json_member(root, "outbox"), now, &o);
         print_silences(json_member(json_member(root, "dispatch"), "silences"),

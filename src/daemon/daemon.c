@@ -262,6 +262,7 @@ static void teardown(struct daemon *d)
     free(d->latency_warned);
     label_pool_free(d->pool);
     ruleset_free(d->rs);
+    persist_free(d->persist);       /* closes the journal, before the lock */
     state_lock_release(d->lock);
     config_free(d->cfg);
 }

@@ -1,13 +1,20 @@
 /*
- * persist.c - the daemon's state document: alert instances worth keeping,
- * the dispatcher (groups, notification log, silences) and the outbox,
- * written through state.c's atomic file layer and read back at start
- * (see daemon_int.h).
+ * persist.c - see persist.h: the state document, what changed since the
+ * last save, and the daemon's save/restore (daemon_int.h).
  *
- *   {"version": 1, "saved_at": T,
- *    "instances": [{"rule": R, "series": {labels}, "state": {...}}],
- *    "dispatch": {...}, "outbox": {...}}
+ * One walk over the daemon's records serves both kinds of save.  Each
+ * collection has a shadow: per record its identity, the key written in the
+ * document and the digest of what the state on disk holds.  The walk
+ * emits a "put" for every record whose digest differs (or that is new to
+ * the shadow) and a "del" for every shadow record it did not meet.  A
+ * journal save turns those into state_change_*() objects; a compaction
+ * starts from empty shadows, so every record is a put, and the puts are
+ * the arrays of the snapshot.  The shadows only take the new digests once
+ * the write is durable.
  */
+#include "daemon/persist.h"
+
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +22,213 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/index.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "daemon/daemon_int.h"
+#include "daemon/state.h"
 #include "engine/alert_json.h"
+#include "notify/silence.h"
+
+/* ---- shadows --------------------------------------------------------------- */
+
+struct shadow_entry {
+    char *key;              /* as written: "key" or "id" */
+    uint64_t ident;         /* instances: the series label set's address;
+                               outbox: the id; else 0 */
+    uint64_t digest;        /* of the record on disk (when live) */
+    uint64_t seen;          /* the walk that last met it */
+    bool live;              /* the state on disk has it */
+};
+
+struct shadow {
+    const char *path;       /* the array in the document */
+    const char *by;         /* the member naming an element */
+    bool numeric;           /* keys are numbers (outbox ids) */
+    struct shadow_entry *e;
+    size_t n, cap;
+    struct index_map map;
+};
+
+enum { SH_INSTANCES, SH_GROUPS, SH_SILENCES, SH_OUTBOX, SH__COUNT };
+
+static const struct {
+    const char *path, *by;
+    bool numeric;
+} shadow_def[SH__COUNT] = {
+    [SH_INSTANCES] = { "instances", "key", false },
+    [SH_GROUPS] = { "dispatch.groups", "key", false },
+    [SH_SILENCES] = { "dispatch.silences", "id", false },
+    [SH_OUTBOX] = { "outbox.entries", "id", true },
+};
+
+/* A digest update that waits for the write to be durable. */
+struct pending {
+    struct shadow *sh;
+    size_t idx;
+    uint64_t digest;
+    bool live;
+};
+
+struct persist {
+    char *dir;
+    struct state_journal *journal;
+    uint64_t generation;            /* highest seen on disk */
+    size_t snapshot_bytes;
+    uint64_t compact_min_bytes;
+    double compact_ratio;
+    struct shadow sh[SH__COUNT];
+    uint64_t walk;
+    /* counters as on disk */
+    bool counters_known;
+    uint64_t seq, next_id;
+    /* the outbox as of the last save: skipped while it did not move */
+    const struct outbox *ob_seen;
+    uint64_t ob_generation;
+    struct pending *pend;
+    size_t npend, pcap;
+};
+
+static void shadow_init(struct shadow *sh, int kind)
+{
+    memset(sh, 0, sizeof(*sh));
+    sh->path = shadow_def[kind].path;
+    sh->by = shadow_def[kind].by;
+    sh->numeric = shadow_def[kind].numeric;
+}
+
+static void shadow_clear(struct shadow *sh)
+{
+    for (size_t i = 0; i < sh->n; i++)
+        free(sh->e[i].key);
+    free(sh->e);
+    index_map_free(&sh->map);
+    sh->e = NULL;
+    sh->n = sh->cap = 0;
+}
+
+static size_t shadow_add(struct shadow *sh, uint64_t hash, char *key,
+                         uint64_t ident)
+{
+    XGROW(sh->e, sh->n + 1, sh->cap);
+    struct shadow_entry *e = &sh->e[sh->n];
+    memset(e, 0, sizeof(*e));
+    e->key = key;
+    e->ident = ident;
+    index_map_put(&sh->map, hash, sh->n);
+    return sh->n++;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static bool match_key(const void *ctx, size_t idx, const void *key)
+{
+    const struct shadow *sh = ctx;
+    return streq(sh->e[idx].key, key);
+}
+
+static bool match_ident(const void *ctx, size_t idx, const void *key)
+{
+    const struct shadow *sh = ctx;
+    return sh->e[idx].ident == *(const uint64_t *)key;
+}
+
+struct inst_id {
+    const char *rule;
+    uint64_t ls;
+};
+
+static bool match_instance(const void *ctx, size_t idx, const void *key)
+{
+    const struct shadow *sh = ctx;
+    const struct inst_id *id = key;
+    const char *k = sh->e[idx].key;
+    size_t n = strlen(id->rule);
+    return sh->e[idx].ident == id->ls && strncmp(k, id->rule, n) == 0 &&
+           k[n] == ' ';
+}
+
+/* ---- one walk ----------------------------------------------------------------- */
+
+/* What a walk produces: journal changes, or the arrays of a snapshot. */
+struct walk {
+    struct persist *p;
+    bool snapshot;
+    cJSON *changes;                 /* journal */
+    cJSON *arrays[SH__COUNT];       /* snapshot */
+    size_t nchanges;
+};
+
+static void pending_add(struct persist *p, struct shadow *sh, size_t idx,
+                        uint64_t digest, bool live)
+{
+    XGROW(p->pend, p->npend + 1, p->pcap);
+    p->pend[p->npend++] = (struct pending){ sh, idx, digest, live };
+}
+
+/* The record at idx of sh was met with digest: does it need writing? */
+static bool met(struct walk *w, struct shadow *sh, size_t idx,
+                uint64_t digest)
+{
+    struct shadow_entry *e = &sh->e[idx];
+    e->seen = w->p->walk;
+    if (e->live && e->digest == digest)
+        return false;
+    pending_add(w->p, sh, idx, digest, true);
+    return true;
+}
+
+static void emit_put(struct walk *w, int kind, cJSON *element)
+{
+    struct shadow *sh = &w->p->sh[kind];
+    if (w->snapshot)
+        cJSON_AddItemToArray(w->arrays[kind], element);
+    else
+        cJSON_AddItemToArray(w->changes,
+                             state_change_put(sh->path, sh->by, element));
+    w->nchanges++;
+}
+
+/* Records of sh the walk did not meet: gone. */
+static void emit_gone(struct walk *w, int kind)
+{
+    struct shadow *sh = &w->p->sh[kind];
+    for (size_t i = 0; i < sh->n; i++) {
+        struct shadow_entry *e = &sh->e[i];
+        if (!e->live || e->seen == w->p->walk)
+            continue;
+        pending_add(w->p, sh, i, 0, false);
+        cJSON *key;
+        if (sh->numeric) {
+            double id = 0;
+            parse_double(e->key, &id);
+            key = json_double(id);
+        } else {
+            key = cJSON_CreateString(e->key);
+        }
+        cJSON_AddItemToArray(w->changes,
+                             state_change_del(sh->path, sh->by, key));
+        w->nchanges++;
+    }
+}
+
+static void emit_counter(struct walk *w, const char *path, uint64_t v,
+                         uint64_t on_disk)
+{
+    if (w->snapshot || !w->p->counters_known || v != on_disk) {
+        if (!w->snapshot)
+            cJSON_AddItemToArray(w->changes,
+                                 state_change_set(path, json_double(
+                                                      (double)v)));
+        w->nchanges++;
+    }
+}
 
 static cJSON *labels_json(const struct labelset *ls)
 {
@@ -28,39 +238,265 @@ static cJSON *labels_json(const struct labelset *ls)
     return o;
 }
 
-void daemon_save_state(struct daemon *d)
+static void walk_instances(struct walk *w, const struct evaluator *ev)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddNumberToObject(root, "version", STATE_VERSION);
-    cJSON_AddItemToObject(root, "saved_at", json_double(daemon_now(d)));
-    cJSON *insts = cJSON_AddArrayToObject(root, "instances");
+    struct shadow *sh = &w->p->sh[SH_INSTANCES];
     struct eval_instance *const *all;
-    size_t ni = evaluator_instances(d->ev, &all);
+    size_t ni = evaluator_instances(ev, &all);
     for (size_t i = 0; i < ni; i++) {
         const struct eval_instance *in = all[i];
         /* Inactive instances without history carry nothing worth saving. */
         if (in->st.state == ALERT_INACTIVE && !in->st.flapping &&
             !in->st.announced_firing && in->st.flap_count == 0)
             continue;
+        const char *rule = in->rule->cfg->name;
+        struct inst_id id = { rule, (uint64_t)(uintptr_t)in->series_labels };
+        uint64_t hash = hash_str(rule) ^ mix64(id.ls);
+        size_t idx = index_map_get(&sh->map, hash, match_instance, sh, &id);
+        if (idx == INDEX_NONE) {
+            struct strbuf k = STRBUF_INIT;
+            strbuf_addf(&k, "%s ", rule);
+            labelset_format(in->series_labels, &k);
+            idx = shadow_add(sh, hash, strbuf_detach(&k), id.ls);
+        }
+        if (!met(w, sh, idx, alert_instance_digest(&in->st)))
+            continue;
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "rule", in->rule->cfg->name);
+        cJSON_AddStringToObject(o, "key", sh->e[idx].key);
+        cJSON_AddStringToObject(o, "rule", rule);
         cJSON_AddItemToObject(o, "series", labels_json(in->series_labels));
         cJSON_AddItemToObject(o, "state", alert_instance_to_json(&in->st));
-        cJSON_AddItemToArray(insts, o);
+        emit_put(w, SH_INSTANCES, o);
     }
-    cJSON_AddItemToObject(root, "dispatch", dispatch_to_json(d->disp));
-    cJSON_AddItemToObject(root, "outbox", outbox_to_json(d->ob));
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    char err[256];
-    if (state_save(d->cfg->state_dir, text, strlen(text), err, sizeof(err)) != 0)
-        log_err("daemon: cannot save state: %s", err);
-    else
-        d->dirty = false;
-    free(text);
+    if (!w->snapshot)
+        emit_gone(w, SH_INSTANCES);
 }
 
-static void restore_instances(struct daemon *d, const cJSON *insts,
+/* A record named by a string key: its shadow index. */
+static size_t by_key(struct shadow *sh, const char *key)
+{
+    uint64_t hash = hash_str(key);
+    size_t idx = index_map_get(&sh->map, hash, match_key, sh, key);
+    if (idx == INDEX_NONE)
+        idx = shadow_add(sh, hash, xstrdup(key), 0);
+    return idx;
+}
+
+static void walk_dispatch(struct walk *w, struct dispatcher *disp)
+{
+    struct shadow *sh = &w->p->sh[SH_GROUPS];
+    size_t ng = dispatch_group_count(disp);
+    for (size_t i = 0; i < ng; i++) {
+        size_t idx = by_key(sh, dispatch_group_key(disp, i));
+        if (met(w, sh, idx, dispatch_group_digest(disp, i)))
+            emit_put(w, SH_GROUPS, dispatch_group_to_json(disp, i));
+    }
+    if (!w->snapshot)
+        emit_gone(w, SH_GROUPS);
+
+    sh = &w->p->sh[SH_SILENCES];
+    size_t ns = 0;
+    const struct silence *all = silences_list(dispatch_silences(disp), &ns);
+    for (size_t i = 0; i < ns; i++) {
+        size_t idx = by_key(sh, all[i].id);
+        if (met(w, sh, idx, silence_digest(&all[i])))
+            emit_put(w, SH_SILENCES, silence_to_json(&all[i]));
+    }
+    if (!w->snapshot)
+        emit_gone(w, SH_SILENCES);
+    emit_counter(w, "dispatch.seq", dispatch_seq(disp), w->p->seq);
+}
+
+static void walk_outbox(struct walk *w, const struct outbox *ob)
+{
+    struct persist *p = w->p;
+    if (!w->snapshot && ob == p->ob_seen &&
+        outbox_generation(ob) == p->ob_generation)
+        return;         /* nothing in it moved */
+    struct shadow *sh = &p->sh[SH_OUTBOX];
+    size_t n = outbox_count(ob);
+    for (size_t i = 0; i < n; i++) {
+        const struct outbox_entry *e = outbox_entry_at(ob, i);
+        uint64_t hash = mix64(e->id);
+        size_t idx = index_map_get(&sh->map, hash, match_ident, sh, &e->id);
+        if (idx == INDEX_NONE)
+            idx = shadow_add(sh, hash, xasprintf("%" PRIu64, e->id), e->id);
+        if (met(w, sh, idx, outbox_entry_digest(e)))
+            emit_put(w, SH_OUTBOX, outbox_entry_to_json(e));
+    }
+    if (!w->snapshot)
+        emit_gone(w, SH_OUTBOX);
+    emit_counter(w, "outbox.next_id", outbox_next_id(ob), p->next_id);
+}
+
+static void walk_all(struct walk *w, const struct persist_parts *parts)
+{
+    w->p->walk++;
+    w->p->npend = 0;
+    walk_instances(w, parts->ev);
+    walk_dispatch(w, parts->disp);
+    walk_outbox(w, parts->ob);
+}
+
+/* The write is durable: the shadows follow it. */
+static void commit(struct persist *p, const struct persist_parts *parts)
+{
+    for (size_t i = 0; i < p->npend; i++) {
+        struct shadow_entry *e = &p->pend[i].sh->e[p->pend[i].idx];
+        e->digest = p->pend[i].digest;
+        e->live = p->pend[i].live;
+    }
+    p->npend = 0;
+    p->counters_known = true;
+    p->seq = dispatch_seq(parts->disp);
+    p->next_id = outbox_next_id(parts->ob);
+    p->ob_seen = parts->ob;
+    p->ob_generation = outbox_generation(parts->ob);
+}
+
+/* ---- saving ---------------------------------------------------------------------- */
+
+struct persist *persist_new(const char *state_dir)
+{
+    struct persist *p = xcalloc(1, sizeof(*p));
+    p->dir = xstrdup(state_dir);
+    p->compact_min_bytes = PERSIST_COMPACT_MIN_BYTES;
+    p->compact_ratio = PERSIST_COMPACT_RATIO;
+    for (int k = 0; k < SH__COUNT; k++)
+        shadow_init(&p->sh[k], k);
+    return p;
+}
+
+void persist_free(struct persist *p)
+{
+    if (!p)
+        return;
+    state_journal_close(p->journal);
+    for (int k = 0; k < SH__COUNT; k++)
+        shadow_clear(&p->sh[k]);
+    free(p->pend);
+    free(p->dir);
+    free(p);
+}
+
+void persist_set_compact_bound(struct persist *p, uint64_t min_bytes,
+                               double ratio)
+{
+    p->compact_min_bytes = min_bytes;
+    p->compact_ratio = ratio;
+}
+
+uint64_t persist_journal_bytes(const struct persist *p)
+{
+    return p->journal ? state_journal_bytes(p->journal) : 0;
+}
+
+static void drop_journal(struct persist *p)
+{
+    state_journal_close(p->journal);
+    p->journal = NULL;
+}
+
+static int compact(struct persist *p, const struct persist_parts *parts,
+                   double now, struct persist_save_stats *st, char *err,
+                   size_t errlen)
+{
+    /* from empty shadows every record is a put: the snapshot's arrays */
+    drop_journal(p);
+    for (int k = 0; k < SH__COUNT; k++)
+        shadow_clear(&p->sh[k]);
+    p->counters_known = false;
+    p->ob_seen = NULL;
+
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "version", STATE_VERSION);
+    cJSON_AddItemToObject(root, "saved_at", json_double(now));
+    struct walk w = { p, true, NULL, { NULL }, 0 };
+    w.arrays[SH_INSTANCES] = cJSON_AddArrayToObject(root, "instances");
+    cJSON *disp = cJSON_AddObjectToObject(root, "dispatch");
+    cJSON_AddNumberToObject(disp, "version", 1);
+    cJSON_AddItemToObject(disp, "seq",
+                          json_double((double)dispatch_seq(parts->disp)));
+    w.arrays[SH_GROUPS] = cJSON_AddArrayToObject(disp, "groups");
+    w.arrays[SH_SILENCES] = cJSON_AddArrayToObject(disp, "silences");
+    cJSON *ob = cJSON_AddObjectToObject(root, "outbox");
+    cJSON_AddItemToObject(ob, "next_id",
+                          json_double((double)outbox_next_id(parts->ob)));
+    w.arrays[SH_OUTBOX] = cJSON_AddArrayToObject(ob, "entries");
+    walk_all(&w, parts);
+
+    uint64_t gen = p->generation + 1;
+    size_t bytes = 0;
+    int rc = state_write_snapshot(p->dir, root, gen, &p->journal, &bytes,
+                                  err, errlen);
+    cJSON_Delete(root);
+    /* generations only grow, whatever reached the disk */
+    p->generation = gen;
+    if (rc != 0) {
+        drop_journal(p);
+        return -1;
+    }
+    commit(p, parts);
+    p->snapshot_bytes = bytes;
+    if (st) {
+        st->compacted = true;
+        st->changes = w.nchanges;
+        st->bytes = bytes;
+    }
+    return 0;
+}
+
+/* 0 appended (or nothing to append), -1 failed. */
+static int append_changes(struct persist *p, const struct persist_parts *parts,
+                          double now, struct persist_save_stats *st,
+                          char *err, size_t errlen)
+{
+    struct walk w = { p, false, cJSON_CreateArray(), { NULL }, 0 };
+    walk_all(&w, parts);
+    int rc = 0;
+    size_t bytes = 0;
+    if (w.nchanges)
+        rc = state_journal_append(p->journal, now, w.changes, &bytes, err,
+                                  errlen);
+    cJSON_Delete(w.changes);
+    if (rc != 0)
+        return -1;
+    commit(p, parts);
+    if (st) {
+        st->changes = w.nchanges;
+        st->bytes = bytes;
+    }
+    return 0;
+}
+
+static bool compaction_due(const struct persist *p)
+{
+    uint64_t j = state_journal_bytes(p->journal);
+    return j > p->compact_min_bytes &&
+           (double)j > p->compact_ratio * (double)p->snapshot_bytes;
+}
+
+int persist_save(struct persist *p, const struct persist_parts *parts,
+                 double now, enum persist_how how,
+                 struct persist_save_stats *st, char *err, size_t errlen)
+{
+    if (st)
+        memset(st, 0, sizeof(*st));
+    if (how == PERSIST_CHANGES && p->journal && state_journal_ok(p->journal)) {
+        if (append_changes(p, parts, now, st, err, errlen) != 0) {
+            /* the journal is not trusted any more: a full rewrite now */
+            log_err("state: %s; writing a full snapshot instead", err);
+            drop_journal(p);
+        } else if (!compaction_due(p)) {
+            return 0;
+        }
+    }
+    return compact(p, parts, now, st, err, errlen);
+}
+
+/* ---- restoring ------------------------------------------------------------------- */
+
+static void restore_instances(struct persist_parts *parts, const cJSON *insts,
                               size_t *restored, size_t *dropped)
 {
     char err[256];
@@ -76,56 +512,115 @@ static void restore_instances(struct daemon *d, const cJSON *insts,
             continue;
         }
         struct labels_builder b;
-        labels_builder_init(&b, d->pool);
+        labels_builder_init(&b, parts->pool);
         const cJSON *kv;
         cJSON_ArrayForEach(kv, series)
             if (cJSON_IsString(kv))
                 labels_builder_add(&b, kv->string, kv->valuestring);
         const struct labelset *ls = labels_builder_finish(&b);
         labels_builder_free(&b);
-        if (evaluator_restore(d->ev, rule, ls, &st))
+        if (evaluator_restore(parts->ev, rule, ls, &st))
             (*restored)++;
         else
             (*dropped)++;
     }
 }
 
-int daemon_restore_state(struct daemon *d)
+int persist_restore(struct persist *p, struct persist_parts *parts,
+                    size_t outbox_max, uint64_t seed,
+                    struct persist_restore_stats *st, char *err,
+                    size_t errlen)
 {
-    char err[256];
-    bool quarantined = false;
-    cJSON *root = state_load_json(d->cfg->state_dir, err, sizeof(err),
-                                  &quarantined);
+    struct persist_restore_stats local;
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof(*st));
+    struct state_read_info info;
+    char why[512];
+    cJSON *root = state_read(p->dir, STATE_READ_RECOVER, &info, why,
+                             sizeof(why));
+    /* a compaction must not reuse a generation a file on disk names */
+    p->generation = info.generation > info.journal_generation
+                        ? info.generation : info.journal_generation;
     if (!root) {
-        if (quarantined) {
+        if (info.snapshot_corrupt && info.quarantined) {
             log_err("daemon: the state file was corrupt (%s); it was moved "
-                    "aside and segalert starts clean", err);
+                    "aside and segalert starts clean", why);
+            st->clean_start = true;
             return 0;
         }
+        err_set(err, errlen, "%s", why);
+        return -1;
+    }
+    char derr[256];
+    restore_instances(parts, json_member(root, "instances"), &st->instances,
+                      &st->dropped);
+    const cJSON *disp = json_member(root, "dispatch");
+    if (disp && dispatch_from_json(parts->disp, disp, derr,
+                                   sizeof(derr)) != 0)
+        log_err("daemon: state file: notification groups not restored: %s",
+                derr);
+    const cJSON *ob = json_member(root, "outbox");
+    if (ob) {
+        struct outbox *o = outbox_from_json(ob, outbox_max, seed, derr,
+                                            sizeof(derr));
+        if (o) {
+            outbox_free(parts->ob);
+            parts->ob = o;
+        } else {
+            log_err("daemon: state file: outbox not restored: %s", derr);
+        }
+    }
+    st->queued = outbox_count(parts->ob);
+    st->journal_records = info.records;
+    cJSON_Delete(root);
+    return 0;
+}
+
+/* ---- the daemon's -------------------------------------------------------------- */
+
+void daemon_save_state(struct daemon *d)
+{
+    struct persist_parts parts = { d->ev, d->pool, d->disp, d->ob };
+    /* teardown sets stopping before its last save: a clean shutdown
+     * leaves a full snapshot and an empty journal */
+    enum persist_how how = d->stopping ? PERSIST_COMPACT : PERSIST_CHANGES;
+    struct persist_save_stats st;
+    char err[512];
+    if (persist_save(d->persist, &parts, daemon_now(d), how, &st, err,
+                     sizeof(err)) != 0) {
+        log_err("daemon: cannot save state: %s", err);
+        return;
+    }
+    d->dirty = false;
+    if (st.compacted)
+        log_debug("state: compacted: %zu records, %zu bytes", st.changes,
+                  st.bytes);
+}
+
+int daemon_restore_state(struct daemon *d)
+{
+    d->persist = persist_new(d->cfg->state_dir);
+    struct persist_parts parts = { d->ev, d->pool, d->disp, d->ob };
+    struct persist_restore_stats st;
+    char err[512];
+    if (persist_restore(d->persist, &parts, DAEMON_OUTBOX_MAX,
+                        (uint64_t)getpid(), &st, err, sizeof(err)) != 0) {
         log_err("daemon: cannot read the state file in %s: %s",
                 d->cfg->state_dir, err);
         return -1;
     }
-    size_t restored = 0, dropped = 0;
-    restore_instances(d, json_member(root, "instances"), &restored, &dropped);
-    const cJSON *disp = json_member(root, "dispatch");
-    if (disp && dispatch_from_json(d->disp, disp, err, sizeof(err)) != 0)
-        log_err("daemon: state file: notification groups not restored: %s",
-                err);
-    const cJSON *ob = json_member(root, "outbox");
-    if (ob) {
-        struct outbox *o = outbox_from_json(ob, DAEMON_OUTBOX_MAX,
-                                            (uint64_t)getpid(), err,
-                                            sizeof(err));
-        if (o) {
-            outbox_free(d->ob);
-            d->ob = o;
-        } else {
-            log_err("daemon: state file: outbox not restored: %s", err);
-        }
+    d->ob = parts.ob;
+    if (!st.clean_start)
+        log_info("daemon: state restored: %zu alert instances (%zu dropped), "
+                 "%zu queued notifications (snapshot and %zu journal saves)",
+                 st.instances, st.dropped, st.queued, st.journal_records);
+    /* Start from a full snapshot and an empty journal: what was read
+     * (damaged parts moved aside) becomes the base of this run. */
+    if (persist_save(d->persist, &parts, daemon_now(d), PERSIST_COMPACT, NULL,
+                     err, sizeof(err)) != 0) {
+        log_err("daemon: cannot save state: %s", err);
+        d->dirty = true;
     }
-    log_info("daemon: state restored: %zu alert instances (%zu dropped), %zu "
-             "queued notifications", restored, dropped, outbox_count(d->ob));
-    cJSON_Delete(root);
     return 0;
 }

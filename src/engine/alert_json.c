@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "core/util.h"
 
 static const char *state_name_i(int i)
 {
@@ -47,6 +48,22 @@ cJSON *alert_instance_to_json(const struct alert_instance *in)
     cJSON_AddStringToObject(o, "announced_severity",
                             alert_severity_name(in->announced_severity));
     return o;
+}
+
+uint64_t alert_instance_digest(const struct alert_instance *in)
+{
+    const double d[] = {
+        in->created_at, in->active_at, in->fired_at, in->resolved_at,
+        in->last_true_at, in->last_data_at, in->last_eval_at, in->nodata_s,
+        in->value,
+    };
+    const int64_t n[] = {
+        in->state, in->severity, in->nodata, (int64_t)in->flap_bits,
+        in->flap_count, in->flapping, in->announced_firing,
+        in->announced_severity,
+    };
+    uint64_t h = hash_bytes(d, sizeof(d), 0);
+    return hash_bytes(n, sizeof(n), h);
 }
 
 int alert_instance_from_json(const cJSON *j, struct alert_instance *out,

@@ -1078,6 +1078,53 @@ cJSON *dispatch_to_json(const struct dispatcher *d)
     return o;
 }
 
+size_t dispatch_group_count(const struct dispatcher *d)
+{
+    return d->ngroups;
+}
+
+const char *dispatch_group_key(const struct dispatcher *d, size_t i)
+{
+    return d->groups[i]->key;
+}
+
+/* Keep in step with group_to_json(). */
+uint64_t dispatch_group_digest(const struct dispatcher *d, size_t i)
+{
+    const struct group *g = d->groups[i];
+    uint64_t h = notify_digest_str(0, g->key);
+    h = notify_digest_str(h, g->route);
+    h = notify_digest_str(h, g->receiver);
+    h = notify_digest_kv(h, g->labels, g->nlabels);
+    h = notify_digest_num(h, g->created_at);
+    h = notify_digest_num(h, g->next_flush);
+    h = notify_digest_int(h, g->flushed);
+    h = notify_digest_int(h, (int64_t)g->nalerts);
+    for (size_t k = 0; k < g->nalerts; k++) {
+        h = notify_alert_digest(h, &g->alerts[k].a);
+        h = notify_digest_int(h, g->alerts[k].was_silenced);
+    }
+    h = notify_digest_num(h, g->notified_at);
+    h = notify_digest_int(h, (int64_t)g->nnf);
+    for (size_t k = 0; k < g->nnf; k++) {
+        h = notify_digest_str(h, g->nf[k].fingerprint);
+        h = notify_digest_str(h, g->nf[k].severity);
+        h = notify_digest_int(h, g->nf[k].flapping);
+        h = notify_digest_int(h, g->nf[k].muted);
+    }
+    return h;
+}
+
+cJSON *dispatch_group_to_json(const struct dispatcher *d, size_t i)
+{
+    return group_to_json(d->groups[i]);
+}
+
+uint64_t dispatch_seq(const struct dispatcher *d)
+{
+    return d->seq;
+}
+
 /* Parsing: every helper reports "where: what" in err and returns -1. */
 struct jctx {
     char *err;

@@ -9,6 +9,7 @@
 
 #include "config/receiver_type.h"
 #include "core/json.h"
+#include "core/util.h"
 
 cJSON *notify_alert_to_json(const struct notify_alert *a)
 {
@@ -48,6 +49,57 @@ cJSON *notification_to_json(const struct notification *n)
         cJSON_AddItemToArray(arr, notify_alert_to_json(&n->alerts[i]));
     return o;
 }
+
+/* ---- digests ----------------------------------------------------------- */
+
+uint64_t notify_digest_str(uint64_t h, const char *s)
+{
+    /* 0 = NULL; 1, the bytes and the NUL = a string */
+    static const unsigned char null_mark = 0, str_mark = 1;
+    if (!s)
+        return hash_bytes(&null_mark, 1, h);
+    h = hash_bytes(&str_mark, 1, h);
+    return hash_bytes(s, strlen(s) + 1, h);
+}
+
+uint64_t notify_digest_num(uint64_t h, double v)
+{
+    return hash_bytes(&v, sizeof(v), h);
+}
+
+uint64_t notify_digest_int(uint64_t h, int64_t v)
+{
+    return hash_bytes(&v, sizeof(v), h);
+}
+
+uint64_t notify_digest_kv(uint64_t h, const struct kv *kv, size_t n)
+{
+    h = notify_digest_int(h, (int64_t)n);
+    for (size_t i = 0; i < n; i++) {
+        h = notify_digest_str(h, kv[i].key);
+        h = notify_digest_str(h, kv[i].value);
+    }
+    return h;
+}
+
+uint64_t notify_alert_digest(uint64_t h, const struct notify_alert *a)
+{
+    h = notify_digest_str(h, a->rule);
+    h = notify_digest_str(h, a->fingerprint);
+    h = notify_digest_kv(h, a->labels, a->nlabels);
+    h = notify_digest_str(h, a->severity);
+    h = notify_digest_str(h, a->status);
+    h = notify_digest_int(h, a->nodata);
+    h = notify_digest_int(h, a->flapping);
+    h = notify_digest_num(h, a->value);
+    h = notify_digest_str(h, a->summary);
+    h = notify_digest_str(h, a->description);
+    h = notify_digest_str(h, a->runbook_url);
+    h = notify_digest_num(h, a->starts_at);
+    return notify_digest_num(h, a->ends_at);
+}
+
+/* ---- decoding ----------------------------------------------------------- */
 
 static int alert_from_json(const cJSON *ao, struct notify_alert *a,
                            char *err, size_t errlen)

@@ -387,27 +387,50 @@ enum outbox_done_status outbox_done(struct outbox *ob, uint64_t id,
 
 /* ---- state file ---------------------------------------------------------- */
 
+cJSON *outbox_entry_to_json(const struct outbox_entry *e)
+{
+    cJSON *eo = cJSON_CreateObject();
+    cJSON_AddItemToObject(eo, "id", json_double((double)e->id));
+    cJSON_AddItemToObject(eo, "attempts", json_double(e->attempts));
+    cJSON_AddItemToObject(eo, "added_at", json_double(e->added_at));
+    cJSON_AddItemToObject(eo, "next_attempt", json_double(e->next_attempt));
+    cJSON_AddItemToObject(eo, "first_attempt",
+                          json_double(e->first_attempt));
+    cJSON_AddStringToObject(eo, "last_error", e->last_error);
+    cJSON_AddItemToObject(eo, "notification", notification_to_json(e->n));
+    return eo;
+}
+
 cJSON *outbox_to_json(const struct outbox *ob)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "next_id", json_double((double)ob->next_id));
     cJSON *arr = cJSON_AddArrayToObject(o, "entries");
-    for (size_t i = 0; i < ob->n; i++) {
-        const struct outbox_entry *e = ob->entries[i];
-        cJSON *eo = cJSON_CreateObject();
-        cJSON_AddItemToObject(eo, "id", json_double((double)e->id));
-        cJSON_AddItemToObject(eo, "attempts", json_double(e->attempts));
-        cJSON_AddItemToObject(eo, "added_at", json_double(e->added_at));
-        cJSON_AddItemToObject(eo, "next_attempt",
-                              json_double(e->next_attempt));
-        cJSON_AddItemToObject(eo, "first_attempt",
-                              json_double(e->first_attempt));
-        cJSON_AddStringToObject(eo, "last_error", e->last_error);
-        cJSON_AddItemToObject(eo, "notification",
-                              notification_to_json(e->n));
-        cJSON_AddItemToArray(arr, eo);
-    }
+    for (size_t i = 0; i < ob->n; i++)
+        cJSON_AddItemToArray(arr, outbox_entry_to_json(ob->entries[i]));
     return o;
+}
+
+const struct outbox_entry *outbox_entry_at(const struct outbox *ob, size_t i)
+{
+    return ob->entries[i];
+}
+
+/* Keep in step with outbox_entry_to_json(). */
+uint64_t outbox_entry_digest(const struct outbox_entry *e)
+{
+    uint64_t h = notify_digest_int(0, (int64_t)e->id);
+    h = notify_digest_int(h, e->attempts);
+    h = notify_digest_num(h, e->added_at);
+    h = notify_digest_num(h, e->next_attempt);
+    h = notify_digest_num(h, e->first_attempt);
+    h = notify_digest_str(h, e->last_error);
+    return notify_digest_str(h, e->n ? e->n->id : NULL);
+}
+
+uint64_t outbox_next_id(const struct outbox *ob)
+{
+    return ob->next_id;
 }
 
 /* ids are kept below 2^53 so they survive the trip through a double */

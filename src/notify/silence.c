@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "notify/notify_json.h"
 #include "core/util.h"
 #include "notify/notify.h"
 
@@ -250,28 +251,42 @@ size_t silences_gc(struct silences *set, double now, double retention_s)
 
 /* ---- state file -------------------------------------------------------- */
 
+cJSON *silence_to_json(const struct silence *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", s->id);
+    cJSON *m = cJSON_AddArrayToObject(o, "matchers");
+    for (size_t k = 0; k < s->n; k++) {
+        char *txt = xasprintf("%s=%s", s->matchers[k].key,
+                              s->matchers[k].value);
+        cJSON_AddItemToArray(m, cJSON_CreateString(txt));
+        free(txt);
+    }
+    cJSON_AddItemToObject(o, "starts_at", json_double(s->starts_at));
+    cJSON_AddItemToObject(o, "ends_at", json_double(s->ends_at));
+    if (s->created_by)
+        cJSON_AddStringToObject(o, "created_by", s->created_by);
+    if (s->comment)
+        cJSON_AddStringToObject(o, "comment", s->comment);
+    return o;
+}
+
+/* Keep in step with silence_to_json(). */
+uint64_t silence_digest(const struct silence *s)
+{
+    uint64_t h = notify_digest_str(0, s->id);
+    h = notify_digest_kv(h, s->matchers, s->n);
+    h = notify_digest_num(h, s->starts_at);
+    h = notify_digest_num(h, s->ends_at);
+    h = notify_digest_str(h, s->created_by);
+    return notify_digest_str(h, s->comment);
+}
+
 cJSON *silences_to_json(const struct silences *set)
 {
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; i < set->n; i++) {
-        const struct silence *s = &set->items[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "id", s->id);
-        cJSON *m = cJSON_AddArrayToObject(o, "matchers");
-        for (size_t k = 0; k < s->n; k++) {
-            char *txt = xasprintf("%s=%s", s->matchers[k].key,
-                                  s->matchers[k].value);
-            cJSON_AddItemToArray(m, cJSON_CreateString(txt));
-            free(txt);
-        }
-        cJSON_AddNumberToObject(o, "starts_at", s->starts_at);
-        cJSON_AddNumberToObject(o, "ends_at", s->ends_at);
-        if (s->created_by)
-            cJSON_AddStringToObject(o, "created_by", s->created_by);
-        if (s->comment)
-            cJSON_AddStringToObject(o, "comment", s->comment);
-        cJSON_AddItemToArray(arr, o);
-    }
+    for (size_t i = 0; i < set->n; i++)
+        cJSON_AddItemToArray(arr, silence_to_json(&set->items[i]));
     return arr;
 }
 

@@ -60,6 +60,11 @@ i=0; while ! grep -q READY "$T/smtp.out" 2>/dev/null && [ $i -lt 100 ]; do sleep
 kill $SMTP_PID 2>/dev/null; wait $SMTP_PID 2>/dev/null
 echo
 
+# ---- state file ----------------------------------------------------------------
+echo "## State saves: journal of what changed vs rewriting the whole file (2,000 and 20,000 alerts)"
+"$O/bench/bench_state" 2000 20000
+echo
+
 # ---- polling ----------------------------------------------------------------
 start_sim() {
     "$SIM" --listen 127.0.0.1:0 --scenario "$1" >"$T/sim.out" 2>"$T/sim.err" &

@@ -445,7 +445,7 @@ done
 check "daemon: the postponed notifications stay queued in the state file after SIGTERM" \
     later_sched
 leaks=$(grep -lF -e "$HOOK_SECRET" "$T/retry.err" "$T/later.err" "$T/perm.err" \
-    "$T/retry.out" "$T/later.out" "$T/perm.out" "$T"/*-state/state.json 2>/dev/null)
+    "$T/retry.out" "$T/later.out" "$T/perm.out" "$T"/*-state/state.* 2>/dev/null)
 check "daemon: the HMAC secret is not in the logs (debug) or the state file${leaks:+: $leaks}" \
     [ -z "$leaks" ]
 san=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T"/*.err "$T"/*.out 2>/dev/null)

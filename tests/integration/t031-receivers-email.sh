@@ -357,7 +357,7 @@ for p in $DPID $FPID; do
     fi
 done
 leaks=$(grep -lF -e "$SMTP_PASSWORD" -e "$B64_PLAIN" -e "$B64_LOGIN" "$T"/daemon*.out \
-    "$T"/daemon*.err "$T"/f-state/state.json 2>/dev/null)
+    "$T"/daemon*.err "$T"/f-state/state.* 2>/dev/null)
 check "(f) no password in the daemon's debug log or state file${leaks:+: $leaks}" [ -z "$leaks" ]
 san=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T"/*.err "$T"/*.out 2>/dev/null)
 check "no sanitizer report from segalert or segalert-sim${san:+: $san}" [ -z "$san" ]

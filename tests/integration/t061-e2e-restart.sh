@@ -3,12 +3,14 @@
 # lose what was queued (docs/notifications.md "Restarts and reloads").
 #
 #  A. restart mid-incident: the daemon fires, is stopped with SIGTERM
-#     (state.json holds the firing instance and the notification log), is
+#     (state.json, compacted at the stop, holds the firing instance and
+#     the notification log; the journal is empty), is
 #     started again: no second "firing" (repeat_interval is 1h), and the
 #     "resolved" still arrives, once.
 #  B. kill -9 between enqueue and delivery: the webhook holds the request
-#     without answering, the daemon is killed; state.json holds the
-#     notification in its outbox; after a restart against a healthy
+#     without answering, the daemon is killed; the state (state.json and
+#     the saves in state.journal) holds the notification in its outbox;
+#     after a restart against a healthy
 #     webhook that notification (same id) is delivered exactly once.
 #
 # A and B run side by side (two daemons, two state dirs, one simulator)
@@ -113,11 +115,14 @@ A1=$RUNS
 start_daemon b
 B1=$RUNS
 
-# jstate NAME EXPR: a python expression over S, the daemon's state.json
+# jstate NAME EXPR: a python expression over S, the daemon's state (its
+# state.json and the saves in state.journal, as the daemon reads them)
 jstate() {
-    "$PY" -c "import json, sys
-S = json.load(open(sys.argv[1]))
-print($2)" "$T/$1-state/state.json"
+    "$PY" -c "import sys
+sys.path.insert(0, sys.argv[2])
+import statefile
+S = statefile.load(sys.argv[1])
+print($2)" "$T/$1-state" "$SRC/tests/integration"
 }
 
 # ---- the firings -------------------------------------------------------------------------
@@ -147,13 +152,14 @@ check "A: SIGTERM: exit code 0 ($RC)" [ "$RC" -eq 0 ]
 check "A: state.json holds the instance, firing and announced" [ "$(jstate a "[(i['rule'], i['series']['destination'], i['state']['state'], i['state']['announced_firing']) for i in S['instances']]")" = "[('delivery-discard-ratio', 'amplitude', 'firing', True)]" ]
 check "A: state.json holds the notification log of the group (alert $FP announced)" [ "$(jstate a "[(g['receiver'], [f['fingerprint'] for f in g['nflog']['firing']], g['nflog']['notified_at'] > 0) for g in S['dispatch']['groups']]")" = "[('hook', ['$FP'], True)]" ]
 check "A: nothing left in the outbox" [ "$(jstate a "len(S['outbox']['entries'])")" -eq 0 ]
+check "A: the stop compacted the state (the journal holds no save)" [ "$(jstate a "len(list(statefile.frames(open(sys.argv[1] + '/state.journal', 'rb').read())))")" = 1 ]
 check "A: first run: no sanitizer report" no_sanitizer_report "$T/a.$A1.err"
 start_daemon a
 A2=$RUNS
 check "A: restarted: the instance is restored" wait_for 5 grep -q 'state restored: 1 alert instances (0 dropped)' "$T/a.$A2.err"
 
 # ---- B: what the crash left, restart -------------------------------------------------------
-check "B: state.json holds the notification $NB in the outbox" [ "$(jstate b "[(e['notification']['id'], e['notification']['receiver'], e['notification']['alerts'][0]['status']) for e in S['outbox']['entries']]")" = "[('$NB', 'hook', 'firing')]" ]
+check "B: the state (snapshot + journal) holds the notification $NB in the outbox" [ "$(jstate b "[(e['notification']['id'], e['notification']['receiver'], e['notification']['alerts'][0]['status']) for e in S['outbox']['entries']]")" = "[('$NB', 'hook', 'firing')]" ]
 check "B: not delivered before the crash" sh -c "! grep -q 'notify: delivered' '$T/b.$B1.err'"
 curl -s -X POST --data ok "$hookB_URL/_mode" >/dev/null
 start_daemon b
@@ -165,7 +171,8 @@ else
     tail -n 20 "$T/b.$B2.err"
 fi
 check "B: the restart said 1 queued notification" grep -q 'state restored: 1 alert instances (0 dropped), 1 queued notifications' "$T/b.$B2.err"
-check "B: its outbox is empty once delivered" wait_for 5 sh -c "[ \"\$(\"$PY\" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))[\"outbox\"][\"entries\"]))' '$T/b-state/state.json')\" = 0 ]"
+outbox_empty() { [ "$(jstate b "len(S['outbox']['entries'])")" = 0 ]; }
+check "B: its outbox is empty once delivered" wait_for 5 outbox_empty
 
 # ---- A: no repeat after the restart; the resolved once ----------------------------------------
 # Two group intervals (5 s) and more after the restart.

@@ -7,8 +7,9 @@
 #  - SIGTERM with a delivery hanging: exit 0 within ~12 s (10 s flush),
 #    state.json written (valid, "version": 1) with that notification
 #    still queued, due at once: a restart delivers it right away;
-#  - a corrupt state.json is moved aside as state.json.corrupt-* with a
-#    loud error and the daemon starts clean;
+#  - a corrupt state.json is moved aside as state.json.corrupt-* (its
+#    journal as state.journal.corrupt-*) with a loud error and the daemon
+#    starts clean;
 #  - `segalert run --once`: exit 0 against a healthy sim, 1 on a 401.
 #
 # The daemons and the sim run on a scaled clock (lib.sh use_scaled_clock,
@@ -169,9 +170,11 @@ CPID=$!
 bg_pid $CPID
 check "corrupt state: the daemon starts (/-/healthy 200)" wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $BASE/-/healthy)\" = 200 ]"
 check "corrupt state: the file is moved aside as state.json.corrupt-*" sh -c "ls '$T/state'/state.json.corrupt-* >/dev/null 2>&1 && cmp -s '$T/half' '$T/state'/state.json.corrupt-*"
+check "corrupt state: its journal is moved aside with it (state.journal.corrupt-*)" sh -c "ls '$T/state'/state.journal.corrupt-* >/dev/null 2>&1"
 check "corrupt state: a loud error says so" grep -q 'level=error msg=.*state file was corrupt.*moved aside and segalert starts clean' "$T/c.err"
-valid_state() { "$PY" -c "import json, sys; S = json.load(open(sys.argv[1])); sys.exit(0 if S['version'] == 1 and S['instances'] else 1)" "$T/state/state.json" 2>/dev/null; }
-check "corrupt state: a fresh valid state.json is written" wait_for 20 valid_state
+# the state as the daemon reads it: state.json and the saves of its journal
+valid_state() { "$PY" -c "import sys; sys.path.insert(0, sys.argv[2]); import statefile; S = statefile.load(sys.argv[1]); sys.exit(0 if S['version'] == 1 and S['instances'] else 1)" "$T/state" "$SRC/tests/integration" 2>/dev/null; }
+check "corrupt state: a fresh valid state is written" wait_for 20 valid_state
 stop_daemon $CPID 15
 check "corrupt state: SIGTERM, exit code 0 ($RC)" [ "$RC" -eq 0 ]
 check "corrupt state: no sanitizer report" no_sanitizer_report "$T/c.err"
