@@ -396,8 +396,10 @@ check "daemon: logs the delivery" contains "$T/retry.err" "notify: delivered"
 
 # Retry-After: 100 > back-off: the retry is scheduled >= 100 s later.
 later_sched() {
-    "$PY" - "$T/later-state/state.json" "$T/later" <<'EOF'
+    "$PY" - "$T/later-state" "$T/later" "$SRC/tests/integration" <<'EOF'
 import glob, json, os, sys
+sys.path.insert(0, sys.argv[3])
+import statefile        # the snapshot plus the journal, as the daemon reads it
 # next_attempt is the daemon's (scaled) time: the sink's real time converted
 first = min(json.load(open(f))["time"] for f in glob.glob(sys.argv[2] + "/*.json"))
 first = float(os.environ.get("CLOCK_START", 0)) + \
@@ -411,7 +413,7 @@ def entries(o):
     elif isinstance(o, list):
         for v in o:
             yield from entries(v)
-es = [e for e in entries(json.load(open(sys.argv[1]))) if e["attempts"] >= 1]
+es = [e for e in entries(statefile.load(sys.argv[1])) if e["attempts"] >= 1]
 if not es:
     sys.exit(1)
 print("  # retry scheduled %.1f s after the first request" % (min(e["next_attempt"] for e in es) - first))
