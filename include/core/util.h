@@ -131,6 +131,10 @@ void err_set(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
 /* Read a whole file (capped at max bytes).  Returns a NUL-terminated
  * malloc'd buffer and *len, or NULL with errno set (EFBIG when too big). */
 char *read_file(const char *path, size_t max, size_t *len);
+/* The same, for files segalert owns (the state): never through a symlink
+ * (ELOOP) and only a regular file (EINVAL for a FIFO, device, ...; opening
+ * one does not block). */
+char *read_file_nofollow(const char *path, size_t max, size_t *len);
 
 /* Cheap 64-bit hash (FNV-1a) for hash tables. */
 uint64_t hash_bytes(const void *data, size_t len, uint64_t seed);

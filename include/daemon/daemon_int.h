@@ -48,6 +48,16 @@
 #define DAEMON_MAX_WAIT_S 1.0
 #define META_RULE_WORKSPACE_DOWN "segalert-workspace-down"
 #define META_RULE_COVERAGE "segalert-coverage"
+#define META_RULE_STATE_UNWRITABLE "segalert-state-unwritable"
+/* While the state cannot be saved (disk full, read-only file system),
+ * notifications not yet on disk wait at most this long (real seconds)
+ * before they go out anyway: a crash meanwhile would lose them, a page
+ * held for ever would be worse. */
+#define DAEMON_UNSAVED_HOLD_S 120.0
+/* While saves fail, one attempt per this many (real) seconds at most. */
+#define DAEMON_SAVE_RETRY_S 1.0
+/* At most one "still cannot save" error line per this many seconds. */
+#define DAEMON_SAVE_ERR_LOG_S 60.0
 
 struct daemon {
     struct daemon_opts o;
@@ -69,6 +79,15 @@ struct daemon {
     bool eval_requested;
     bool snapshot_due;
     bool dirty;                     /* state changed since the last save */
+    /* Saving fails (persist.c): since when (real monotonic ms, 0 = it
+     * works), how often, when the last error line was logged. */
+    int64_t unwritable_since_ms;
+    double unwritable_since_wall;   /* the same, on the daemon's clock */
+    unsigned long save_failures;
+    int64_t save_err_logged_ms;
+    int64_t save_attempt_ms;        /* the last attempt that failed */
+    char save_error[512];           /* the last failure */
+    bool state_meta_firing;         /* segalert-state-unwritable announced */
     bool running;                   /* state restored: stopping saves it */
     bool stopping;                  /* aborting what is in flight at exit */
     struct deliverer *dl;
@@ -97,6 +116,9 @@ void daemon_dispatch_meta(struct daemon *d, const struct ws_schedule *w,
 /* Raise or resolve the segalert-coverage meta-alert of w's family k. */
 void daemon_dispatch_coverage(struct daemon *d, const struct ws_schedule *w,
                               enum poll_kind k, bool firing, double now);
+/* segalert-state-unwritable: fire (every pass while saves fail; the
+ * first time also to the log receivers at once) or resolve. */
+void daemon_state_meta(struct daemon *d, double now);
 /* Resolve an announced alert whose rule is gone (reload). */
 void daemon_resolve_instance(struct daemon *d, struct eval_instance *in,
                              double now);
@@ -109,15 +131,28 @@ void daemon_schedule_needs(struct daemon *d, struct schedule_needs *needs);
 void daemon_schedule_needs_free(struct schedule_needs *needs);
 
 /* deliveries.c */
+/* Outbox in, due entries out; while daemon_hold_unsaved(), nothing goes
+ * out of the outbox. */
 void daemon_flush_notifications(struct daemon *d, double now);
+/* Write one alert to every receiver of the local kind (log) at once,
+ * outside the outbox: for what cannot wait for a save. */
+void daemon_write_local(struct daemon *d, const struct notify_alert *a,
+                        double now);
 /* Stop polling and give deliveries up to DAEMON_STOP_FLUSH_S. */
 void daemon_stop_flush(struct daemon *d);
 
 /* persist.c */
 /* Append what changed since the last save to the journal (compacting when
  * the journal is due); a full snapshot once d->stopping is set (the last
- * save of a clean shutdown).  Clears d->dirty on success, logs failures. */
-void daemon_save_state(struct daemon *d);
+ * save of a clean shutdown).  0 (d->dirty cleared), or -1: the failure is
+ * logged (the first at once, then at most every DAEMON_SAVE_ERR_LOG_S)
+ * and d->unwritable_since_ms set until a save succeeds again; meanwhile
+ * one attempt per DAEMON_SAVE_RETRY_S (a failing attempt costs a full
+ * snapshot), except the last save of a shutdown. */
+int daemon_save_state(struct daemon *d);
+/* Is the state unwritable for less than DAEMON_UNSAVED_HOLD_S, so that
+ * notifications not on disk must wait? */
+bool daemon_hold_unsaved(const struct daemon *d);
 /* Create d->persist, read the state into the evaluator, dispatcher and
  * outbox, and compact it (a full snapshot, an empty journal).  0, or -1
  * when the state exists but cannot be read (starting anyway would

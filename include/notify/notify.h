@@ -82,5 +82,7 @@ struct notification *notification_new(void);
 struct notification *notification_dup(const struct notification *n);
 void notification_free(struct notification *n);
 void notify_alert_free_fields(struct notify_alert *a);
+/* Deep copy of a into dst (freed with notify_alert_free_fields). */
+void notify_alert_copy(struct notify_alert *dst, const struct notify_alert *a);
 
 #endif

@@ -614,11 +614,33 @@ void err_set(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+static char *read_fd(int fd, size_t max, size_t *len);
+
 char *read_file(const char *path, size_t max, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
+    return read_fd(fd, max, len);
+}
+
+char *read_file_nofollow(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return NULL;
+    }
+    return read_fd(fd, max, len);
+}
+
+/* Reads fd to the end and closes it. */
+static char *read_fd(int fd, size_t max, size_t *len)
+{
     struct strbuf sb = STRBUF_INIT;
     char chunk[65536];
     for (;;) {

@@ -132,7 +132,7 @@ static void fill_alert_common(struct notify_alert *a, const char *rule,
 }
 
 /* A meta-alert about a workspace (rule, the workspace's labels, extra
- * labels), firing or resolved. */
+ * labels), or about segalert itself (w NULL), firing or resolved. */
 static void dispatch_meta_alert(struct daemon *d, const struct ws_schedule *w,
                                 const char *rule, const struct kv *extra,
                                 size_t nextra, const char *summary,
@@ -141,10 +141,12 @@ static void dispatch_meta_alert(struct daemon *d, const struct ws_schedule *w,
 {
     struct labels_builder b;
     labels_builder_init(&b, d->pool);
-    labels_builder_add(&b, "workspace", w->cfg->name);
-    for (size_t i = 0; i < w->cfg->labels.n; i++)
-        labels_builder_add(&b, w->cfg->labels.items[i].key,
-                           w->cfg->labels.items[i].value);
+    if (w) {
+        labels_builder_add(&b, "workspace", w->cfg->name);
+        for (size_t i = 0; i < w->cfg->labels.n; i++)
+            labels_builder_add(&b, w->cfg->labels.items[i].key,
+                               w->cfg->labels.items[i].value);
+    }
     for (size_t i = 0; i < nextra; i++)
         labels_builder_add(&b, extra[i].key, extra[i].value);
     labels_builder_add(&b, "rule", rule);
@@ -189,6 +191,48 @@ void daemon_dispatch_coverage(struct daemon *d, const struct ws_schedule *w,
     dispatch_meta_alert(d, w, META_RULE_COVERAGE, extra,
                         cv->endpoint[0] ? 2 : 1, summary, cv->reason,
                         cv->since, firing, now);
+}
+
+/* segalert-state-unwritable: firing while saves fail.  Its notification
+ * cannot be saved either: deliveries.c holds what is not on disk, and
+ * writes this alert to the log receivers at once (stderr has the error
+ * line from persist.c). */
+static void dispatch_state_meta(struct daemon *d, bool firing, double now)
+{
+    char summary[512];
+    snprintf(summary, sizeof(summary), "segalert cannot save its state in "
+             "%s", d->cfg->state_dir);
+    struct kv extra[1] = { { (char *)"state_dir", d->cfg->state_dir } };
+    dispatch_meta_alert(d, NULL, META_RULE_STATE_UNWRITABLE, extra, 1,
+                        summary, d->save_error, d->unwritable_since_wall,
+                        firing, now);
+    if (firing && !d->state_meta_firing) {
+        struct notify_alert a = { 0 };
+        struct labels_builder b;
+        labels_builder_init(&b, d->pool);
+        labels_builder_add(&b, "state_dir", d->cfg->state_dir);
+        labels_builder_add(&b, "rule", META_RULE_STATE_UNWRITABLE);
+        const struct labelset *ls = labels_builder_finish(&b);
+        labels_builder_free(&b);
+        fill_alert_common(&a, META_RULE_STATE_UNWRITABLE, ls);
+        a.severity = xstrdup("critical");
+        a.status = xstrdup("firing");
+        a.value = NAN;
+        a.summary = xstrdup(summary);
+        a.description = xstrdup(d->save_error);
+        a.starts_at = d->unwritable_since_wall;
+        daemon_write_local(d, &a, now);
+        notify_alert_free_fields(&a);
+    }
+    d->state_meta_firing = firing;
+}
+
+void daemon_state_meta(struct daemon *d, double now)
+{
+    if (d->unwritable_since_ms)
+        dispatch_state_meta(d, true, now);
+    else if (d->state_meta_firing)
+        dispatch_state_meta(d, false, now);
 }
 
 /* $variables: the plan limits, and the usage period the API says (or the
@@ -321,6 +365,7 @@ void daemon_evaluate(struct daemon *d, double now)
         dispatch_alert(d->disp, &a, now);
         notify_alert_free_fields(&a);
     }
+    daemon_state_meta(d, now);
     for (size_t i = 0; i < d->nws; i++) {
         if (d->ws[i].down)
             daemon_dispatch_meta(d, &d->ws[i], true, now);

@@ -276,7 +276,9 @@ static double next_wait(struct daemon *d, double now)
     for (size_t i = 0; i < d->nws; i++)
         wait = fmin(wait, poller_tick(d->ws[i].poller));
     wait = fmin(wait, dispatch_next_due(d->disp) - now);
-    wait = fmin(wait, outbox_next_due(d->ob) - now);
+    /* Held entries are due but wait for a save (retried every pass) */
+    if (!daemon_hold_unsaved(d))
+        wait = fmin(wait, outbox_next_due(d->ob) - now);
     wait = fmin(wait, d->next_eval - now);
     return wait;
 }

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "daemon/daemon_int.h"
+#include "notify/receiver.h"
 
 struct attempt_ctx {
     struct daemon *d;
@@ -82,6 +83,13 @@ void daemon_flush_notifications(struct daemon *d, double now)
         /* In the state file before the first delivery attempt. */
         daemon_save_state(d);
     }
+    /* A notification goes out only once it is on disk: while saves fail,
+     * the outbox waits (bounded by DAEMON_UNSAVED_HOLD_S, after which an
+     * unsaved page beats no page). */
+    if (d->unwritable_since_ms && !d->dirty)
+        d->dirty = true;        /* retry the save every pass */
+    if (daemon_hold_unsaved(d))
+        return;
     struct outbox_entry *due[64];
     size_t nd;
     while ((nd = outbox_due(d->ob, now, due, ARRAY_SIZE(due))) > 0) {
@@ -89,6 +97,41 @@ void daemon_flush_notifications(struct daemon *d, double now)
             deliver(d, due[i], now);
         if (nd < ARRAY_SIZE(due))
             break;
+    }
+}
+
+static void local_written(void *ud, const struct delivery_verdict *v)
+{
+    (void)ud;
+    (void)v;
+}
+
+void daemon_write_local(struct daemon *d, const struct notify_alert *a,
+                        double now)
+{
+    for (size_t i = 0; i < d->cfg->nreceivers; i++) {
+        const struct receiver_cfg *rc = &d->cfg->receivers[i];
+        const struct receiver_ops *ops = receiver_ops_of(rc);
+        if (!ops || ops->delivery != RECEIVER_LOCAL)
+            continue;
+        struct notification *n = notification_new();
+        n->id = xasprintf("%s-%.0f", a->rule, now);
+        n->receiver = xstrdup(rc->name);
+        n->receiver_type = xstrdup(ops->def.name);
+        n->route = xstrdup("segalert");
+        n->group_key = xasprintf("segalert:{rule=\"%s\"}", a->rule);
+        n->reason = NOTIFY_FIRST;
+        n->created_at = now;
+        n->ngroup_labels = 1;
+        n->group_labels = xcalloc(1, sizeof(struct kv));
+        n->group_labels[0].key = xstrdup("rule");
+        n->group_labels[0].value = xstrdup(a->rule);
+        n->nalerts = 1;
+        n->alerts = xcalloc(1, sizeof(struct notify_alert));
+        notify_alert_copy(&n->alerts[0], a);
+        deliverer_send(d->dl, n, rc, now, d->o.eval_interval_s, local_written,
+                       NULL);
+        notification_free(n);
     }
 }
 

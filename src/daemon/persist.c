@@ -485,7 +485,7 @@ int persist_save(struct persist *p, const struct persist_parts *parts,
     if (how == PERSIST_CHANGES && p->journal && state_journal_ok(p->journal)) {
         if (append_changes(p, parts, now, st, err, errlen) != 0) {
             /* the journal is not trusted any more: a full rewrite now */
-            log_err("state: %s; writing a full snapshot instead", err);
+            log_err("%s; writing a full snapshot instead", err);
             drop_journal(p);
         } else if (!compaction_due(p)) {
             return 0;
@@ -579,23 +579,68 @@ int persist_restore(struct persist *p, struct persist_parts *parts,
 
 /* ---- the daemon's -------------------------------------------------------------- */
 
-void daemon_save_state(struct daemon *d)
+/* A failed save: the first is logged at once with what it means, then
+ * one line per DAEMON_SAVE_ERR_LOG_S (a full disk fails every pass). */
+static void save_failed(struct daemon *d, const char *err)
+{
+    int64_t now_ms = now_mono_ms();
+    d->save_failures++;
+    snprintf(d->save_error, sizeof(d->save_error), "%s", err);
+    if (!d->unwritable_since_ms) {
+        d->unwritable_since_ms = now_ms;
+        d->unwritable_since_wall = daemon_now(d);
+        d->save_err_logged_ms = now_ms;
+        log_err("daemon: cannot save state: %s; alert %s: new notifications "
+                "wait up to %.0f s for a save before they go out unsaved",
+                err, META_RULE_STATE_UNWRITABLE, DAEMON_UNSAVED_HOLD_S);
+        return;
+    }
+    if (now_ms - d->save_err_logged_ms < DAEMON_SAVE_ERR_LOG_S * 1000)
+        return;
+    d->save_err_logged_ms = now_ms;
+    log_err("daemon: still cannot save state (%lu attempts in %.0f s): %s",
+            d->save_failures, (double)(now_ms - d->unwritable_since_ms) / 1e3,
+            err);
+}
+
+int daemon_save_state(struct daemon *d)
 {
     struct persist_parts parts = { d->ev, d->pool, d->disp, d->ob };
     /* teardown sets stopping before its last save: a clean shutdown
      * leaves a full snapshot and an empty journal */
     enum persist_how how = d->stopping ? PERSIST_COMPACT : PERSIST_CHANGES;
+    if (d->unwritable_since_ms && !d->stopping &&
+        now_mono_ms() - d->save_attempt_ms <
+            (int64_t)(DAEMON_SAVE_RETRY_S * 1000))
+        return -1;
     struct persist_save_stats st;
     char err[512];
     if (persist_save(d->persist, &parts, daemon_now(d), how, &st, err,
                      sizeof(err)) != 0) {
-        log_err("daemon: cannot save state: %s", err);
-        return;
+        d->save_attempt_ms = now_mono_ms();
+        save_failed(d, err);
+        return -1;
+    }
+    if (d->unwritable_since_ms) {
+        log_info("daemon: state saved again after %.0f s (%lu failed "
+                 "attempts); alert %s resolved", (double)(now_mono_ms() -
+                 d->unwritable_since_ms) / 1e3, d->save_failures,
+                 META_RULE_STATE_UNWRITABLE);
+        d->unwritable_since_ms = 0;
+        d->save_failures = 0;
     }
     d->dirty = false;
     if (st.compacted)
         log_debug("state: compacted: %zu records, %zu bytes", st.changes,
                   st.bytes);
+    return 0;
+}
+
+bool daemon_hold_unsaved(const struct daemon *d)
+{
+    return d->unwritable_since_ms &&
+           now_mono_ms() - d->unwritable_since_ms <
+               (int64_t)(DAEMON_UNSAVED_HOLD_S * 1000);
 }
 
 int daemon_restore_state(struct daemon *d)
@@ -619,7 +664,7 @@ int daemon_restore_state(struct daemon *d)
      * (damaged parts moved aside) becomes the base of this run. */
     if (persist_save(d->persist, &parts, daemon_now(d), PERSIST_COMPACT, NULL,
                      err, sizeof(err)) != 0) {
-        log_err("daemon: cannot save state: %s", err);
+        save_failed(d, err);
         d->dirty = true;
     }
     return 0;

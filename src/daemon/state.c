@@ -103,8 +103,26 @@ int state_dir_prepare(const char *dir, char *err, size_t errlen)
         free(p);
         return -1;
     }
+    /* Anyone else who can write in state_dir can plant a symlink or
+     * swap the state under the daemon: refuse, do not warn. */
+    if (!created && st.st_uid != geteuid()) {
+        err_set(err, errlen, "state: state_dir '%s' is owned by uid %u, not "
+                "by the user segalert runs as (uid %u); chown it or choose "
+                "another state_dir", p, (unsigned)st.st_uid,
+                (unsigned)geteuid());
+        free(p);
+        return -1;
+    }
+    if (!created && (st.st_mode & 022)) {
+        err_set(err, errlen, "state: state_dir '%s' is writable by %s (mode "
+                "%04o); run chmod 0700 '%s'", p,
+                (st.st_mode & 002) ? "everyone" : "its group",
+                (unsigned)(st.st_mode & 07777), p);
+        free(p);
+        return -1;
+    }
     if (!created && (st.st_mode & 077))
-        log_warn("state: state_dir '%s' is accessible by group/other "
+        log_warn("state: state_dir '%s' is readable by group/other "
                  "(mode %04o); it holds alert state, 0700 is advised",
                  p, (unsigned)(st.st_mode & 07777));
     free(p);
@@ -158,10 +176,22 @@ struct state_lock *state_lock_acquire(const char *dir, char *err,
                                       size_t errlen)
 {
     char *path = path_join(dir, STATE_LOCK_FILE);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* Never through a symlink (it would be truncated below), never a
+     * FIFO or device (O_NONBLOCK: opening one must not hang). */
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+                            O_CLOEXEC, 0600);
     if (fd < 0) {
-        err_set(err, errlen, "state: cannot open lock file '%s': %s", path,
-                strerror(errno));
+        err_set(err, errlen, "state: cannot open lock file '%s': %s%s", path,
+                strerror(errno),
+                errno == ELOOP ? " (it is a symlink; remove it)" : "");
+        free(path);
+        return NULL;
+    }
+    struct stat lst;
+    if (fstat(fd, &lst) != 0 || !S_ISREG(lst.st_mode)) {
+        err_set(err, errlen, "state: lock file '%s' is not a regular file; "
+                "remove it", path);
+        close(fd);
         free(path);
         return NULL;
     }
@@ -261,7 +291,14 @@ static int atomic_replace(const char *dir, const char *name,
     int rc = -1;
     const char *what = "open";
 
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* A fresh file, never one planted in its place (O_EXCL also refuses
+     * a symlink, dangling or not).  A leftover of an earlier process with
+     * our pid is removed (unlink removes a symlink, not its target). */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
     if (fd < 0)
         goto fail;
     /* a temp file left by an earlier process with our pid may have any
@@ -330,7 +367,7 @@ static int load_file(const char *dir, const char *name, char **out,
     char *path = path_join(dir, name);
     *out = NULL;
     *len = 0;
-    char *buf = read_file(path, STATE_MAX_BYTES, len);
+    char *buf = read_file_nofollow(path, STATE_MAX_BYTES, len);
     if (!buf) {
         int e = errno;
         if (e == ENOENT) {
@@ -338,7 +375,9 @@ static int load_file(const char *dir, const char *name, char **out,
             return 1;
         }
         err_set(err, errlen, "state: cannot read '%s': %s", path,
-                strerror(e));
+                e == ELOOP   ? "it is a symlink (remove it)"
+                : e == EINVAL ? "not a regular file (remove it)"
+                              : strerror(e));
         free(path);
         errno = e;
         return -1;

@@ -120,20 +120,22 @@ struct notification *notification_dup(const struct notification *n)
     d->external_url = xstrdup(n->external_url);
     d->nalerts = n->nalerts;
     d->alerts = xcalloc(n->nalerts ? n->nalerts : 1, sizeof(*d->alerts));
-    for (size_t i = 0; i < n->nalerts; i++) {
-        const struct notify_alert *a = &n->alerts[i];
-        struct notify_alert *b = &d->alerts[i];
-        *b = *a;
-        b->rule = xstrdup(a->rule);
-        b->fingerprint = xstrdup(a->fingerprint);
-        b->labels = kv_array_dup(a->labels, a->nlabels);
-        b->severity = xstrdup(a->severity);
-        b->status = xstrdup(a->status);
-        b->summary = xstrdup(a->summary);
-        b->description = xstrdup(a->description);
-        b->runbook_url = xstrdup(a->runbook_url);
-    }
+    for (size_t i = 0; i < n->nalerts; i++)
+        notify_alert_copy(&d->alerts[i], &n->alerts[i]);
     return d;
+}
+
+void notify_alert_copy(struct notify_alert *dst, const struct notify_alert *a)
+{
+    *dst = *a;
+    dst->rule = xstrdup(a->rule);
+    dst->fingerprint = xstrdup(a->fingerprint);
+    dst->labels = kv_array_dup(a->labels, a->nlabels);
+    dst->severity = xstrdup(a->severity);
+    dst->status = xstrdup(a->status);
+    dst->summary = xstrdup(a->summary);
+    dst->description = xstrdup(a->description);
+    dst->runbook_url = xstrdup(a->runbook_url);
 }
 
 void notification_free(struct notification *n)
