@@ -25,7 +25,14 @@ for t in tests/fuzz/fuzz_*.c; do
                    awk -v d="$corpus" '{ f = d "/seed" NR; print > f; close(f) }' ;;
         fuzz_template) for r in rules/*.conf; do sed -n 's/^ *\(summary\|description\) *= *"\(.*\)".*/\2/p' "$r"; done |
                    awk -v d="$corpus" '{ f = d "/seed" NR; print > f; close(f) }' ;;
+        fuzz_config) cp examples/*.conf rules/*.conf tests/fixtures/config/*.conf "$corpus"/ 2>/dev/null ;;
+        fuzz_ruletest) cp tests/rules/*.conf "$corpus"/ 2>/dev/null ;;
+        fuzz_silence_body) cp tests/fixtures/fuzz/silence/* "$corpus"/ 2>/dev/null ;;
+        fuzz_state) cp tests/fixtures/fuzz/state/* "$corpus"/ 2>/dev/null ;;
+        fuzz_smtp_reply) cp tests/fixtures/fuzz/smtp/* "$corpus"/ 2>/dev/null ;;
     esac
+    # the regression corpus (inputs that once failed) runs first, every time
+    [ -d "tests/fuzz/regressions/$name" ] && cp "tests/fuzz/regressions/$name"/* "$corpus"/ 2>/dev/null
     if ! "$O/$name" -max_total_time="$SECS" -rss_limit_mb=1024 "$corpus" >"$O/$name.log" 2>&1; then
         echo "FAIL $name (see $O/$name.log)"; tail -30 "$O/$name.log"; rc=1
     else
