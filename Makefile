@@ -6,7 +6,7 @@
 #   make demo         run the simulator and the daemon with the demo config
 #   make bench        benchmarks, figures printed in a table
 #   make fuzz         run each libFuzzer target briefly (clang)
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (SYSCONFDIR=/etc UNITDIR=...)
 #
 # Variables: DEVELOPER=1 (-Werror), SANITIZE=address,undefined (or thread),
 # O=build dir, V=1 (print whole commands), CC, CPPFLAGS, CFLAGS, LDFLAGS.
@@ -16,6 +16,7 @@ BINDIR_INST = $(PREFIX)/bin
 DATADIR     = $(PREFIX)/share/segalert
 MANDIR      = $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
 PKG_CONFIG ?= pkg-config
 CC         ?= cc
 
@@ -182,19 +183,37 @@ fuzz: test-deps
 
 # ---- install ----------------------------------------------------------------
 
+# Paths of the install, written into the unit, the man page and the
+# configuration put in SYSCONFDIR (which is never overwritten).
+SUBST = sed -e 's|@BINDIR@|$(BINDIR_INST)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+            -e 's|@DATADIR@|$(DATADIR)|g' \
+            -e 's|/usr/local/share/segalert|$(DATADIR)|g' \
+            -e 's|/etc/segalert/|$(SYSCONFDIR)/segalert/|g'
+
 install: all
 	install -d $(DESTDIR)$(BINDIR_INST) $(DESTDIR)$(DATADIR)/rules \
-	        $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/examples
+	        $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/examples \
+	        $(DESTDIR)$(DATADIR)/examples/incidents $(DESTDIR)$(UNITDIR) \
+	        $(DESTDIR)$(SYSCONFDIR)/segalert
 	install -m 0755 segalert segalert-sim $(DESTDIR)$(BINDIR_INST)/
 	install -m 0644 rules/*.conf $(DESTDIR)$(DATADIR)/rules/
 	install -m 0644 examples/*.conf $(DESTDIR)$(DATADIR)/examples/
-	if [ -f docs/segalert.1 ]; then install -m 0644 docs/segalert.1 $(DESTDIR)$(MANDIR)/man1/; fi
-	if [ -f examples/segalert.service ]; then install -m 0644 examples/segalert.service $(DESTDIR)$(DATADIR)/examples/; fi
+	install -m 0644 examples/incidents/*.conf $(DESTDIR)$(DATADIR)/examples/incidents/
+	$(SUBST) docs/segalert.1 >$(DESTDIR)$(MANDIR)/man1/segalert.1
+	$(SUBST) examples/segalert.service.in >$(DESTDIR)$(UNITDIR)/segalert.service
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/segalert.1 $(DESTDIR)$(UNITDIR)/segalert.service
+	@# the configuration: the example, reading the installed rule packs
+	if [ ! -e $(DESTDIR)$(SYSCONFDIR)/segalert/segalert.conf ]; then \
+	    sed -e 's|^rule_files = {"../rules/\*.conf"}|rule_files = {"$(DATADIR)/rules/*.conf"}|' \
+	        examples/segalert.conf >$(DESTDIR)$(SYSCONFDIR)/segalert/segalert.conf && \
+	    chmod 0640 $(DESTDIR)$(SYSCONFDIR)/segalert/segalert.conf; \
+	else echo "kept $(DESTDIR)$(SYSCONFDIR)/segalert/segalert.conf"; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR_INST)/segalert $(DESTDIR)$(BINDIR_INST)/segalert-sim \
-	      $(DESTDIR)$(MANDIR)/man1/segalert.1
+	      $(DESTDIR)$(MANDIR)/man1/segalert.1 $(DESTDIR)$(UNITDIR)/segalert.service
 	rm -rf $(DESTDIR)$(DATADIR)
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/segalert (configuration) and the state directory"
 
 clean:
 	rm -rf build segalert segalert-sim

@@ -55,6 +55,11 @@ int cli_parse(int argc, char **argv, struct cli_common *common,
               void (*usage)(FILE *out), int min_args, int max_args,
               int *first_arg);
 
+/* The configuration file to read: -c, else ./segalert.conf, else
+ * /etc/segalert/segalert.conf.  NULL (after saying on stderr where it
+ * looked and how to name one) when no -c was given and neither exists. */
+const char *cli_config_path(const struct cli_common *common);
+
 /*
  * Load and validate the configuration for a command: prints every
  * diagnostic to stderr.  Returns the config, or NULL when there were

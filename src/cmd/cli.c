@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -22,10 +23,25 @@ void cli_apply_logging(const struct cli_common *common, const char *cfg_level,
     log_set_format(streq(fmt, "json") ? LOG_FMT_JSON : LOG_FMT_TEXT);
 }
 
+const char *cli_config_path(const struct cli_common *common)
+{
+    if (common->config_path)
+        return common->config_path;
+    const char *path = config_default_path();
+    if (access(path, F_OK) == 0)
+        return path;
+    fprintf(stderr, "segalert: no configuration file: looked for "
+            "./segalert.conf and /etc/segalert/segalert.conf; name one with "
+            "-c FILE (an example: examples/segalert.conf, or "
+            "share/segalert/examples/ where segalert is installed)\n");
+    return NULL;
+}
+
 struct config *cli_load_config(const struct cli_common *common)
 {
-    const char *path = common->config_path ? common->config_path
-                                           : config_default_path();
+    const char *path = cli_config_path(common);
+    if (!path)
+        return NULL;
     struct diag_list diags = DIAG_LIST_INIT;
     struct config *cfg = config_load(path, &diags);
     diag_print(&diags, stderr);

@@ -85,7 +85,9 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "segalert run: %s\n", err);
         return 2;
     }
-    o.config_path = common.config_path;
+    o.config_path = cli_config_path(&common);
+    if (!o.config_path)
+        return 2;
     o.verbose = common.verbose;
     o.log_format = common.log_format;
     rc = daemon_run(&o);
