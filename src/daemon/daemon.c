@@ -200,6 +200,13 @@ static int start(struct daemon *d)
     d->store = store_new(&lim);
     d->ev = evaluator_new(d->rs, d->cfg, d->pool);
     d->http = http_client_new();
+    if (d->o.once) {
+        /* One evaluation: what group_wait would gather is all here at
+         * once, so waiting for it would only delay the exit. */
+        d->cfg->defaults.group_wait_s = 0;
+        for (size_t i = 0; i < d->cfg->nroutes; i++)
+            d->cfg->routes[i].timing.group_wait_s = 0;
+    }
     d->disp = dispatch_new(d->cfg);
     d->ob = outbox_new(DAEMON_OUTBOX_MAX, (uint64_t)getpid() ^ (uint64_t)now);
     d->dl = deliverer_new(d->http, d->clock, d->o.dry_run);
@@ -323,10 +330,9 @@ static bool once_done(struct daemon *d, struct once_state *os, double now,
         }
         os->polled = true;
         daemon_evaluate(d, now);
-        /* One cycle includes the notifications it causes: wait for their
-         * group_wait (bounded), then stop. */
-        double due_at = dispatch_next_due(d->disp);
-        os->deadline = isfinite(due_at) && due_at - now < 600 ? due_at : now;
+        /* One cycle includes the notifications it causes (group_wait is 0
+         * with --once): they are flushed and sent before the exit. */
+        os->deadline = now;
         for (size_t i = 0; i < d->nws; i++) {
             const struct poll_health *h = poller_health(d->ws[i].poller);
             for (int k = 0; k < POLL__COUNT; k++)
@@ -336,7 +342,10 @@ static bool once_done(struct daemon *d, struct once_state *os, double now,
                 *rc = 1;
         }
     }
-    return now >= os->deadline;
+    /* done when no group is due, nothing is queued for now and no
+     * delivery is in flight (a retry due later waits for the next run) */
+    return now >= os->deadline && dispatch_next_due(d->disp) > now &&
+           outbox_next_due(d->ob) > now && deliverer_in_flight(d->dl) == 0;
 }
 
 /* --once past its deadline: say what was not finished. */
