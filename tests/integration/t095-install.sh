@@ -1,5 +1,5 @@
 #!/bin/sh
-# t090-install: `make install DESTDIR=... PREFIX=/usr` yields a tree that
+# t095-install: `make install DESTDIR=... PREFIX=/usr` yields a tree that
 # starts: the unit runs binaries that exist in that tree, with a dynamic
 # user and its state directory, does not restart on a configuration error,
 # passes `systemd-analyze verify` (where systemd-analyze exists; the
@@ -10,7 +10,7 @@
 # Runs `make install` (of the release build, ./segalert) in the source
 # tree: only in the release variant of the suite.
 #
-#   SEGALERT=./segalert sh tests/integration/t090-install.sh
+#   SEGALERT=./segalert sh tests/integration/t095-install.sh
 . "$(dirname "$0")/lib.sh"
 
 if [ "${SEGALERT_VARIANT:-release}" != release ]; then
