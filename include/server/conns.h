@@ -14,10 +14,14 @@
  *     its deadline a connection is shut down (conns_sweep).
  *   - a reserve: when an address holds more than max_per_ip -
  *     reserve_per_ip connections, or everyone together more than
- *     max_total - reserve, the connections that have waited longest for a
- *     request (at least evict_after_s) are shut down to make room, so the
- *     hard limits are seldom reached and a client that sends its request
- *     at once always gets in.
+ *     max_total - reserve, the connections that have waited longest for
+ *     their request (header or body; never one being answered) are shut
+ *     down to make room, at once when a connection arrives (never that
+ *     one) and at every sweep.  So the hard limits are seldom reached even
+ *     while slow clients keep reconnecting, and a client that sends its
+ *     request at once gets in and is answered: it is never the one that
+ *     has waited longest.  (A flood of new connections from one address
+ *     still takes that address's share: other addresses keep theirs.)
  *   - one log line per report_interval_s at most about what was closed
  *     (counts and the address that lost most), never one per connection.
  *
@@ -44,7 +48,6 @@ struct conns_limits {
     unsigned reserve_per_ip;    /* likewise within each address's share */
     double wait_s;              /* deadline for a complete request header */
     double request_s;           /* deadline for body and answer */
-    double evict_after_s;       /* a waiting connection may make room */
     double report_interval_s;   /* at most one log line per interval */
 };
 
@@ -65,8 +68,11 @@ void conns_free(struct conns *t);               /* NULL is a no-op */
  * now: it waits for a request.  May shut down others to make room. */
 struct conn *conns_open(struct conns *t, int fd, const struct sockaddr *addr,
                         socklen_t alen, double now);
-/* Its request header is complete: the request deadline starts. */
+/* Its request header is complete: the request deadline starts; until
+ * conns_answer() it may still be closed to make room (a slow body). */
 void conns_request(struct conns *t, struct conn *c, double now);
+/* Its request is complete and being answered. */
+void conns_answer(struct conns *t, struct conn *c);
 /* Its answer is done: it waits for the next request (keep-alive). */
 void conns_idle(struct conns *t, struct conn *c, double now);
 /* It is about to be closed (before its socket is); NULL is a no-op. */

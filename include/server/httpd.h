@@ -59,16 +59,16 @@
 #define HTTPD_CONTROL_TIMEOUT_S 10.0
 
 /* Connections (conns.h): at most HTTPD_MAX_CONNECTIONS in all and
- * HTTPD_MAX_PER_IP from one address, which is what a few Prometheus
- * servers, browsers and CLI runs need, and what a reverse proxy (one
- * address for everyone) needs too.  HTTPD_RESERVE of the total and
- * HTTPD_RESERVE_PER_IP of each address's share are kept free of
- * connections that have waited HTTPD_EVICT_AFTER_S for their request. */
+ * HTTPD_MAX_PER_IP from one address, far more than a few Prometheus
+ * servers, browsers and CLI runs need, or a reverse proxy (one address for
+ * everyone).  HTTPD_RESERVE of the total and HTTPD_RESERVE_PER_IP of each
+ * address's share are kept free of connections waiting for their request,
+ * so that slow clients reconnecting in bursts never fill the hard limits:
+ * a burst makes room for itself by closing the slow ones. */
 #define HTTPD_MAX_CONNECTIONS 256
-#define HTTPD_MAX_PER_IP 32
-#define HTTPD_RESERVE 32
-#define HTTPD_RESERVE_PER_IP 8
-#define HTTPD_EVICT_AFTER_S 1.0
+#define HTTPD_MAX_PER_IP 64
+#define HTTPD_RESERVE 64
+#define HTTPD_RESERVE_PER_IP 32
 /* The whole request header within this after connecting (or after the
  * previous answer on a kept-alive connection), the body and the answer
  * within HTTPD_REQUEST_S after it (beyond HTTPD_CONTROL_TIMEOUT_S). */

@@ -20,7 +20,8 @@
 
 enum conn_phase {
     PH_WAITING = 0,             /* for a (complete) request header */
-    PH_BUSY,                    /* reading the body, answering */
+    PH_BODY,                    /* for the rest of the request body */
+    PH_BUSY,                    /* being answered */
 };
 
 /* A client address, IPv4-mapped IPv6 folded into IPv4. */
@@ -134,16 +135,16 @@ static void shut(struct conns *t, struct conn *c, bool evicted)
     }
 }
 
-/* Shut down the connection (from p, or anyone when p is NULL) that has
- * waited longest for a request, if it waited at least evict_after_s.
- * Returns whether one was. */
-static bool evict_one(struct conns *t, const struct peer *p, double now)
+/* Shut down the connection (from p, or anyone when p is NULL; never
+ * spare) that has waited longest for its request.  Returns whether one
+ * was. */
+static bool evict_one(struct conns *t, const struct peer *p,
+                      const struct conn *spare)
 {
     struct conn *oldest = NULL;
     for (size_t i = 0; i < t->n; i++) {
         struct conn *c = t->items[i];
-        if (c->shut || c->phase != PH_WAITING ||
-            now - c->since < t->lim.evict_after_s ||
+        if (c->shut || c->phase == PH_BUSY || c == spare ||
             (p && !peer_eq(&c->peer, p)))
             continue;
         if (!oldest || c->since < oldest->since)
@@ -155,17 +156,18 @@ static bool evict_one(struct conns *t, const struct peer *p, double now)
     return true;
 }
 
-/* Keep the reserve of p's share and of the total. */
-static void make_room(struct conns *t, const struct peer *p, double now)
+/* Keep the reserve of p's share and of the total, sparing spare. */
+static void make_room(struct conns *t, const struct peer *p,
+                      const struct conn *spare)
 {
     size_t soft_ip = t->lim.max_per_ip > t->lim.reserve_per_ip
                          ? t->lim.max_per_ip - t->lim.reserve_per_ip : 1;
     size_t soft = t->lim.max_total > t->lim.reserve
                       ? t->lim.max_total - t->lim.reserve : 1;
     if (p)
-        while (count_live(t, p) > soft_ip && evict_one(t, p, now))
+        while (count_live(t, p) > soft_ip && evict_one(t, p, spare))
             ;
-    while (count_live(t, NULL) > soft && evict_one(t, NULL, now))
+    while (count_live(t, NULL) > soft && evict_one(t, NULL, spare))
         ;
 }
 
@@ -182,7 +184,7 @@ struct conn *conns_open(struct conns *t, int fd, const struct sockaddr *addr,
     XGROW(t->items, t->n + 1, t->cap);
     c->idx = t->n;
     t->items[t->n++] = c;
-    make_room(t, &c->peer, now);
+    make_room(t, &c->peer, c);
     pthread_mutex_unlock(&t->mu);
     return c;
 }
@@ -192,9 +194,17 @@ void conns_request(struct conns *t, struct conn *c, double now)
     if (!c)
         return;
     pthread_mutex_lock(&t->mu);
-    c->phase = PH_BUSY;
-    c->since = now;
+    c->phase = PH_BODY;
     c->deadline = now + t->lim.request_s;
+    pthread_mutex_unlock(&t->mu);
+}
+
+void conns_answer(struct conns *t, struct conn *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&t->mu);
+    c->phase = PH_BUSY;
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -252,11 +262,11 @@ void conns_sweep(struct conns *t, double now)
         if (!c->shut && now >= c->deadline)
             shut(t, c, false);
     }
-    make_room(t, NULL, now);
+    make_room(t, NULL, NULL);
     /* every address over its share, not only the newest arrival's */
     for (size_t i = 0; i < t->n; i++)
         if (!t->items[i]->shut)
-            make_room(t, &t->items[i]->peer, now);
+            make_room(t, &t->items[i]->peer, NULL);
     report(t, now);
     pthread_mutex_unlock(&t->mu);
 }

@@ -579,6 +579,62 @@ static enum MHD_Result do_get(struct MHD_Connection *c, enum route rt)
 
 /* ---- the handler --------------------------------------------------------- */
 
+/* The connection's entry in the table of conns.h. */
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Headers are in: check, route, authorise, answer what needs no body.
+ * Sets *con_cls when a body is to be read (POST /api/v1/silences). */
+static enum MHD_Result on_headers(struct httpd *h, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  void **con_cls)
+{
+    if (!http_guard_host_ok(h->guard, header(c, MHD_HTTP_HEADER_HOST)))
+        return reply_text(c, MHD_HTTP_MISDIRECTED_REQUEST,
+                          "misdirected request: the Host header names "
+                          "none of this server's addresses (its listen "
+                          "address, localhost, an IP address or an "
+                          "allowed_hosts entry)");
+    char *id = NULL;
+    enum route rt = http_guard_path_ok(url) ? route_of(url, &id) : R_NONE;
+    enum MHD_Result ret;
+    if (rt == R_NONE)
+        return reply_text(c, MHD_HTTP_NOT_FOUND, "not found");
+    if (!method_allowed(rt, method)) {
+        free(id);
+        return reply_405(c, rt, allowed_methods(rt));
+    }
+    bool write = !streq(method, "GET") && !streq(method, "HEAD");
+    if (write && check_write(h, c, rt, &ret) != 0) {
+        free(id);
+        return ret;
+    }
+    if (!write)
+        return do_get(c, rt);
+    if (rt == R_RELOAD)
+        return do_reload(h, c);
+    if (rt == R_SILENCE_ID || rt == R_SILENCE_EXPIRE) {
+        ret = do_expire(h, c, rt, id);
+        free(id);
+        return ret;
+    }
+    /* POST /api/v1/silences: refuse an announced oversized body now,
+     * before reading it. */
+    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    long clen = 0;
+    if (cl && parse_long(cl, &clen) == 0 && clen > (long)HTTPD_MAX_BODY)
+        return reply_error(c, rt, MHD_HTTP_CONTENT_TOO_LARGE,
+                           "request body too large (limit 64 KiB)");
+    struct req *r = xcalloc(1, sizeof(*r));
+    r->route = rt;
+    *con_cls = r;
+    return MHD_YES;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                               const char *url, const char *method,
                               const char *version, const char *upload,
@@ -589,51 +645,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
     (void)version;
 
     if (!r) {
-        /* Headers are in: check, route, authorise, answer what needs no
-         * body. */
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        conns_request(h->conns, ci ? ci->socket_context : NULL, mono_s());
-        if (!http_guard_host_ok(h->guard, header(c, MHD_HTTP_HEADER_HOST)))
-            return reply_text(c, MHD_HTTP_MISDIRECTED_REQUEST,
-                              "misdirected request: the Host header names "
-                              "none of this server's addresses (its listen "
-                              "address, localhost, an IP address or an "
-                              "allowed_hosts entry)");
-        char *id = NULL;
-        enum route rt = http_guard_path_ok(url) ? route_of(url, &id) : R_NONE;
-        enum MHD_Result ret;
-        if (rt == R_NONE)
-            return reply_text(c, MHD_HTTP_NOT_FOUND, "not found");
-        if (!method_allowed(rt, method)) {
-            free(id);
-            return reply_405(c, rt, allowed_methods(rt));
-        }
-        bool write = !streq(method, "GET") && !streq(method, "HEAD");
-        if (write && check_write(h, c, rt, &ret) != 0) {
-            free(id);
-            return ret;
-        }
-        if (!write)
-            return do_get(c, rt);
-        if (rt == R_RELOAD)
-            return do_reload(h, c);
-        if (rt == R_SILENCE_ID || rt == R_SILENCE_EXPIRE) {
-            ret = do_expire(h, c, rt, id);
-            free(id);
-            return ret;
-        }
-        /* POST /api/v1/silences: refuse an announced oversized body now,
-         * before reading it. */
-        const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        long clen = 0;
-        if (cl && parse_long(cl, &clen) == 0 && clen > (long)HTTPD_MAX_BODY)
-            return reply_error(c, rt, MHD_HTTP_CONTENT_TOO_LARGE,
-                               "request body too large (limit 64 KiB)");
-        r = xcalloc(1, sizeof(*r));
-        r->route = rt;
-        *con_cls = r;
-        return MHD_YES;
+        struct conn *conn = conn_of(c);
+        conns_request(h->conns, conn, mono_s());
+        enum MHD_Result ret = on_headers(h, c, url, method, con_cls);
+        if (!*con_cls)
+            conns_answer(h->conns, conn);   /* no body to wait for */
+        return ret;
     }
 
     if (*upload_size) {
@@ -645,6 +662,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
         /* A chunked body past the cap: stop reading, drop the connection. */
         return r->too_big ? MHD_NO : MHD_YES;
     }
+    conns_answer(h->conns, conn_of(c));
     if (r->too_big)
         return reply_error(c, r->route, MHD_HTTP_CONTENT_TOO_LARGE,
                            "request body too large (limit 64 KiB)");
@@ -656,9 +674,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     struct httpd *h = cls;
     (void)toe;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    conns_idle(h->conns, ci ? ci->socket_context : NULL, mono_s());
+    conns_idle(h->conns, conn_of(c), mono_s());
     struct req *r = *con_cls;
     if (r) {
         strbuf_free(&r->body);
@@ -790,7 +806,6 @@ struct httpd *httpd_start(const struct httpd_options *o, char *err,
         .reserve_per_ip = HTTPD_RESERVE_PER_IP,
         .wait_s = HTTPD_WAIT_S,
         .request_s = HTTPD_REQUEST_S,
-        .evict_after_s = HTTPD_EVICT_AFTER_S,
         .report_interval_s = HTTPD_DROP_LOG_INTERVAL_S,
     };
     const char *listen = o->listen;

@@ -2,8 +2,9 @@
  * test_conns.c - server/conns.h on made-up times and socket pairs: the
  * deadline for a request header (which trickled bytes do not reset), the
  * request deadline, the reserve kept per address and in total (the
- * connection that waited longest goes first, young ones never), and the
- * counts.  A shut-down connection is one whose peer reads end-of-stream.
+ * connection that waited longest goes first, never the newcomer, never
+ * one being answered), and the counts.  A shut-down connection is one
+ * whose peer reads end-of-stream.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,7 +41,6 @@ static const struct conns_limits limits = {
     .reserve_per_ip = 2,
     .wait_s = 10,
     .request_s = 30,
-    .evict_after_s = 1,
     .report_interval_s = 60,
 };
 
@@ -90,7 +90,9 @@ static void test_deadlines(void **state)
     open_pair(t, &busy, "10.0.0.2", 100);
     open_pair(t, &idle, "10.0.0.3", 100);
     conns_request(t, busy.c, 101);
+    conns_answer(t, busy.c);
     conns_request(t, idle.c, 101);
+    conns_answer(t, idle.c);
     conns_idle(t, idle.c, 102);
     /* a slow client trickling bytes: nothing resets its deadline */
     conns_sweep(t, 109.9);
@@ -123,8 +125,9 @@ static void test_deadlines(void **state)
 }
 
 /* One address over its share (max_per_ip - reserve_per_ip = 4): the
- * connection that has waited longest goes, and only once it has waited
- * evict_after_s. */
+ * connection that has waited longest for its request goes, as soon as
+ * another arrives; a slow body counts as waiting, an answer in progress
+ * does not. */
 static void test_reserve_per_address(void **state)
 {
     (void)state;
@@ -132,26 +135,30 @@ static void test_reserve_per_address(void **state)
     struct pair p[MAXC], other, fresh;
     for (int i = 0; i < 4; i++)
         open_pair(t, &p[i], "10.0.0.9", 100 + i * 0.1);
-    /* the 5th, all still young: nothing is shut down */
-    open_pair(t, &p[4], "10.0.0.9", 100.5);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 4; i++)
         assert_false(is_shut(&p[i]));
-    /* later the sweep restores the share: the oldest goes */
-    conns_sweep(t, 101.05);
+    /* the 5th: the oldest makes room, the newcomer stays */
+    open_pair(t, &p[4], "10.0.0.9", 100.5);
     assert_true(is_shut(&p[0]));
     for (int i = 1; i < 5; i++)
         assert_false(is_shut(&p[i]));
-    /* a busy connection is never evicted */
-    conns_request(t, p[1].c, 101.1);
+    /* p[1] sends its header but its body slowly; p[2] is being answered */
+    conns_request(t, p[1].c, 101);
+    conns_request(t, p[2].c, 101);
+    conns_answer(t, p[2].c);
     /* another address is not affected */
     open_pair(t, &other, "10.0.0.10", 103);
-    /* a new arrival from the crowded address makes room at once */
+    assert_false(is_shut(&other));
     open_pair(t, &fresh, "10.0.0.9", 103);
-    assert_false(is_shut(&p[1]));
-    assert_true(is_shut(&p[2]));
+    assert_true(is_shut(&p[1]));
+    assert_false(is_shut(&p[2]));
     assert_false(is_shut(&p[3]));
+    assert_false(is_shut(&p[4]));
     assert_false(is_shut(&fresh));
     assert_false(is_shut(&other));
+    /* a sweep with nothing over its share changes nothing */
+    conns_sweep(t, 104);
+    assert_false(is_shut(&p[3]));
     struct conns_stats st;
     conns_get_stats(t, &st);
     assert_int_equal(st.evicted, 2);
@@ -163,6 +170,35 @@ static void test_reserve_per_address(void **state)
     conns_free(t);
 }
 
+/* Connections being answered are never closed to make room, whatever the
+ * count; the newcomer is not either when it arrives. */
+static void test_busy_spared(void **state)
+{
+    (void)state;
+    struct conns *t = conns_new(&limits);
+    struct pair p[6];
+    for (int i = 0; i < 5; i++) {
+        open_pair(t, &p[i], "10.0.0.11", 100);
+        conns_request(t, p[i].c, 100);
+        conns_answer(t, p[i].c);
+    }
+    open_pair(t, &p[5], "10.0.0.11", 101);
+    for (int i = 0; i < 6; i++)
+        assert_false(is_shut(&p[i]));
+    struct conns_stats st;
+    conns_get_stats(t, &st);
+    assert_int_equal(st.evicted, 0);
+    /* later, the only one waiting while the address is over its share is
+     * the one to go */
+    conns_sweep(t, 102);
+    for (int i = 0; i < 5; i++)
+        assert_false(is_shut(&p[i]));
+    assert_true(is_shut(&p[5]));
+    for (int i = 0; i < 6; i++)
+        close_pair(t, &p[i]);
+    conns_free(t);
+}
+
 /* Many addresses together over max_total - reserve = 10. */
 static void test_reserve_total(void **state)
 {
@@ -170,29 +206,26 @@ static void test_reserve_total(void **state)
     struct conns *t = conns_new(&limits);
     struct pair p[MAXC];
     char ip[32];
-    /* a burst of young connections: none has waited long enough to go */
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < 10; i++) {
         snprintf(ip, sizeof(ip), "10.0.1.%d", i + 1);
         open_pair(t, &p[i], ip, 100 + i * 0.01);
     }
-    conns_sweep(t, 100.5);
-    for (int i = 0; i < 12; i++)
+    conns_sweep(t, 105);
+    for (int i = 0; i < 10; i++)
         assert_false(is_shut(&p[i]));
-    /* once they have, the two that waited longest make the reserve */
-    conns_sweep(t, 101.05);
+    /* each newcomer closes the connection that has waited longest, of
+     * whichever address */
+    open_pair(t, &p[10], "10.0.1.11", 106);
+    open_pair(t, &p[11], "10.0.1.12", 106);
     assert_true(is_shut(&p[0]));
     assert_true(is_shut(&p[1]));
     for (int i = 2; i < 12; i++)
         assert_false(is_shut(&p[i]));
-    /* a newcomer gets the room of the next oldest */
-    open_pair(t, &p[12], "10.0.1.13", 102);
-    assert_true(is_shut(&p[2]));
-    for (int i = 3; i <= 12; i++)
-        assert_false(is_shut(&p[i]));
     struct conns_stats st;
     conns_get_stats(t, &st);
-    assert_int_equal(st.evicted, 3);
-    for (int i = 0; i <= 12; i++)
+    assert_int_equal(st.evicted, 2);
+    assert_int_equal(st.open, 12);
+    for (int i = 0; i < 12; i++)
         close_pair(t, &p[i]);
     conns_free(t);
 }
@@ -229,6 +262,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deadlines),
         cmocka_unit_test(test_reserve_per_address),
+        cmocka_unit_test(test_busy_spared),
         cmocka_unit_test(test_reserve_total),
         cmocka_unit_test(test_mapped_address),
     };
