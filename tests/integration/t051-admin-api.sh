@@ -184,6 +184,13 @@ code=$(http POST /-/reload -H 'Content-Type: application/json' \
     -H "Authorization: Bearer $T051_ADMIN")
 check "/-/reload with the token and enable_lifecycle is 200 ($code)" [ "$code" = 200 ]
 check "the daemon reloaded" wait_for 10 grep -q 'daemon: reloaded' "$T/b.err"
+check "... with nothing to say about the HTTP settings" \
+    sh -c "! grep -q 'the HTTP server takes them on restart' '$T/b.err'"
+# The HTTP server keeps its settings until a restart, and says so.
+sed -i 's/^enable_lifecycle = true/enable_lifecycle = false/' "$T/b.conf"
+kill -HUP "$DPID"
+check "a reload that changes enable_lifecycle warns it takes effect on restart" \
+    wait_for 10 grep -q 'enable_lifecycle changed; the HTTP server takes them on restart' "$T/b.err"
 code=$(http POST /-/reload -H 'Origin: http://attacker.example' \
     -H 'Content-Type: text/plain' -H "Authorization: Bearer $T051_ADMIN")
 check "... but not from a form, token or not ($code)" [ "$code" = 403 ]
