@@ -46,11 +46,11 @@ for v in ${VARIANTS:-release sanitize}; do
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_variant sanitize SANITIZE=address,undefined ;;
     tsan)
-        # The threads: HTTP server (libmicrohttpd), SMTP worker, logging
-        # from all of them.  A report fails the run.
+        # The threads: HTTP server (libmicrohttpd, its watchdog: t053),
+        # SMTP worker, logging from all of them.  A report fails the run.
         TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
         UNIT_ONLY="${TSAN_UNIT:-test_log test_deliver test_receivers test_http test_smtp test_httpd test_statuspage}" \
-        INTEGRATION_ONLY="${TSAN_INTEGRATION:-t031 t050 t062}" \
+        INTEGRATION_ONLY="${TSAN_INTEGRATION:-t031 t050 t053 t062}" \
         run_variant tsan SANITIZE=thread ;;
     *)
         echo "unknown variant $v"; TOTAL_FAIL=$((TOTAL_FAIL + 1)) ;;

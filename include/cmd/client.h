@@ -35,8 +35,10 @@ enum client_result {
 /*
  * One request to base_url + path (no proxy, a timeout longer than the
  * server's wait for its main loop, response capped at 32 MiB).  body (may
- * be NULL) is sent as JSON; admin_token (may be NULL) as a Bearer token,
- * wiped from memory afterwards.  On CLIENT_OK, *status holds the HTTP
+ * be NULL) is sent as JSON, and every method but GET and HEAD says
+ * "Content-Type: application/json" even without a body, as the server
+ * requires of writes; admin_token (may be NULL) as a Bearer token, wiped
+ * from memory afterwards.  On CLIENT_OK, *status holds the HTTP
  * status and out the body; otherwise err says why.
  */
 enum client_result client_request(const char *base_url, const char *method,

@@ -157,6 +157,12 @@ struct rule_cfg {
     int expr_col, warn_col, recover_col, summary_col, description_col;
 };
 
+/* Defaults of max_silences and max_silence_size_bytes: far above what
+ * people create by hand, low enough that a runaway script cannot make the
+ * state file or the page unusable. */
+#define CONFIG_MAX_SILENCES 10000
+#define CONFIG_MAX_SILENCE_SIZE 8192
+
 struct config {
     char *path;                     /* the main file as given */
     struct str_list files;          /* every file loaded (main + rule files) */
@@ -165,6 +171,16 @@ struct config {
     char *log_level;                /* default "info" */
     char *log_format;               /* "text" | "json", default "text" */
     char *admin_token;              /* secret, may be NULL */
+    /* Host header values the HTTP server answers besides its listen
+     * address, loopback names and IP literals: "name" (any port) or
+     * "name:port", as written (checked: no scheme, path or spaces). */
+    struct str_list allowed_hosts;
+    bool enable_lifecycle;          /* POST /-/reload over HTTP; default
+                                       false (SIGHUP always works) */
+    /* Silences: active and pending ones at most (0 = no limit), and the
+     * size of one (matchers, comment, author; 0 = no limit). */
+    int max_silences;               /* default CONFIG_MAX_SILENCES */
+    int max_silence_size_bytes;     /* default CONFIG_MAX_SILENCE_SIZE */
     char *external_url;             /* for links in notifications; may be NULL */
     struct str_list rule_files;     /* as written */
 

@@ -79,7 +79,9 @@ size_t dispatch_tick(struct dispatcher *d, double now,
 double dispatch_next_due(const struct dispatcher *d);
 
 /* The dispatcher's silences, for `silence add/expire/list` and the status
- * page.  Adding or expiring takes effect at the next flush of each group. */
+ * page.  Adding or expiring takes effect at the next flush of each group.
+ * They carry the configuration's max_silences and max_silence_size_bytes
+ * (dispatch_new, dispatch_set_config; kept by dispatch_from_json). */
 struct silences *dispatch_silences(struct dispatcher *d);
 
 struct dispatch_stats {

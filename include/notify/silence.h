@@ -18,6 +18,12 @@
  * Errors: the calls that change the set return enum silence_err, so that
  * callers (the HTTP API) can tell a bad request from an unknown id
  * without reading the message, which goes to a caller buffer.
+ *
+ * Limits (README.md "Operations", max_silences / max_silence_size_bytes):
+ * silence_add() refuses a silence larger than max_bytes and a new one
+ * while max_count are active or pending.  Loading a state file never
+ * refuses what it holds (lowering a limit drops no silence).  Finding a
+ * silence by id is a hash lookup, so loading n silences is O(n).
  */
 #ifndef SEGALERT_SILENCE_H
 #define SEGALERT_SILENCE_H
@@ -39,6 +45,13 @@ enum silence_err {
     SILENCE_INVALID,        /* bad matchers or time range */
     SILENCE_NOT_FOUND,      /* no silence with that id */
     SILENCE_ENDED,          /* the silence has already ended */
+    SILENCE_LIMIT,          /* max_silences or max_silence_size_bytes */
+};
+
+/* 0 = no limit. */
+struct silence_limits {
+    size_t max_count;       /* active and pending silences */
+    size_t max_bytes;       /* silence_size() of one */
 };
 
 struct silence {
@@ -53,8 +66,17 @@ struct silence {
 
 struct silences;
 
+/* A new set has no limits. */
 struct silences *silences_new(void);
 void silences_free(struct silences *set);       /* NULL is a no-op */
+void silences_set_limits(struct silences *set,
+                         const struct silence_limits *lim);
+const struct silence_limits *silences_get_limits(const struct silences *set);
+
+/* What max_silence_size_bytes counts: every matcher as "label=glob", the
+ * author and the comment (NULL counts as empty). */
+size_t silence_size(const struct kv *matchers, size_t n,
+                    const char *created_by, const char *comment);
 
 /* Parse "label=glob" into out (two fresh strings, caller frees with
  * free(out->key), free(out->value)).  The label must be a label name
@@ -71,9 +93,10 @@ bool silence_id_valid(const char *s, size_t len);
  * Add a silence (matchers, created_by and comment are copied).  Needs at
  * least one matcher (a silence of everything is almost always a mistake)
  * with valid label names, and ends_at > starts_at; starts_at may lie in
- * the past or the future.  now seeds the id.  Returns SILENCE_OK with the
- * new silence (owned by the set) in *added (added may be NULL), or
- * SILENCE_INVALID with a message in err.
+ * the past or the future.  now seeds the id and tells which silences are
+ * active or pending for max_count.  Returns SILENCE_OK with the new
+ * silence (owned by the set) in *added (added may be NULL), or
+ * SILENCE_INVALID or SILENCE_LIMIT with a message in err.
  */
 enum silence_err silence_add(struct silences *set, const struct kv *matchers,
                              size_t n, double starts_at, double ends_at,
@@ -120,6 +143,9 @@ size_t silences_gc(struct silences *set, double now, double retention_s);
 cJSON *silences_to_json(const struct silences *set);
 int silences_from_json(struct silences *set, const cJSON *j, char *err,
                        size_t errlen);
+/* How many id comparisons the last successful silences_from_json() made
+ * (a test's proof that loading stays linear). */
+size_t silences_load_compares(const struct silences *set);
 
 /* One silence in that form (an element of the array; a new tree), and a
  * 64-bit digest of exactly what it writes, for the state journal

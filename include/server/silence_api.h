@@ -6,9 +6,10 @@
  *   {"matchers": ["rule=x", ...] or [{"name","value"[,"isRegex":false]
  *                [,"isEqual":true]}, ...]   (Alertmanager's form),
  *    "duration": "2h" | "endsAt": RFC 3339,  (exactly one of them)
- *    ["startsAt": RFC 3339], ["comment"], ["createdBy"]}
+ *    ["startsAt": RFC 3339], "comment", ["createdBy"]}
  * A silence already over (ends before now) is refused; so are regex and
- * negative matchers, which silences do not have.
+ * negative matchers, which silences do not have, and a silence without a
+ * comment (or only white space): whoever finds it later must learn why.
  *
  * Pure apart from allocation; safe from any thread.  The request owns its
  * matchers and strings (silence_request_free).
@@ -25,7 +26,7 @@ struct silence_request {
     size_t nmatchers;
     double starts_at, ends_at;  /* unix seconds; starts_at defaults to now */
     char *created_by;           /* may be NULL */
-    char *comment;              /* may be NULL */
+    char *comment;              /* never NULL after a successful parse */
 };
 
 /* Parse body[0..len) at time now into *req.  Returns 0, or -1 with a

@@ -83,8 +83,10 @@ enum client_result client_request(const char *base_url, const char *method,
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "segalert/" SEGALERT_VERSION);
-    if (body) {
+    /* The server takes writes only as JSON (httpd.h), body or not. */
+    if (body || (!streq(method, "GET") && !streq(method, "HEAD")))
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    if (body) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }

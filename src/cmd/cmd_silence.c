@@ -9,9 +9,11 @@
  * (holding the lock proves none runs).
  */
 #include <math.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -31,7 +33,7 @@ static void silence_usage(FILE *out)
     fprintf(out,
             "usage: segalert silence add --match LABEL=GLOB [--match ...]\n"
             "              (--for DURATION | --until TIME)\n"
-            "              [--comment TEXT] [--author NAME] [-c FILE]\n"
+            "              --comment TEXT [--author NAME] [-c FILE]\n"
             "       segalert silence list [--all] [-c FILE]\n"
             "       segalert silence expire ID [-c FILE]\n"
             "\n"
@@ -39,10 +41,12 @@ static void silence_usage(FILE *out)
             "--match must hold: the label (or severity) matches the glob:\n"
             "  segalert silence add --match rule=discard-ratio \\\n"
             "      --match source=web --for 2h --comment \"tracker deploy\"\n"
+            "--comment says why (required); --author defaults to $USER.\n"
             "add prints the new silence id.  list shows active and pending\n"
             "silences (--all: expired ones too).  The running daemon is asked\n"
-            "through its HTTP API (listen); when it is not running, the state\n"
-            "file in state_dir is edited.\n");
+            "through its HTTP API (listen), with admin_token when the\n"
+            "configuration sets one; when it is not running, the state file\n"
+            "in state_dir is edited.\n");
 }
 
 struct opts {
@@ -173,11 +177,18 @@ static int time_range(const struct opts *o, double now, double *ends)
     return 0;
 }
 
+/* --author, else who runs the command ($USER, $LOGNAME, the account). */
 static const char *author_of(const struct opts *o)
 {
     if (o->author)
         return o->author;
     const char *u = getenv("USER");
+    if (!u || !*u)
+        u = getenv("LOGNAME");
+    if (!u || !*u) {
+        const struct passwd *pw = getpwuid(geteuid());
+        u = pw ? pw->pw_name : NULL;
+    }
     return u && *u ? u : NULL;
 }
 
@@ -188,6 +199,11 @@ static void api_error(const char *what, long status, const struct strbuf *b)
     const char *e = json_str(j, "error");
     if (e) {
         fprintf(stderr, "segalert silence %s: %s\n", what, e);
+        if (status == 401)
+            fprintf(stderr, "segalert silence %s: the daemon has an "
+                    "admin_token: give this command the same configuration "
+                    "(admin_token, admin_token_env or admin_token_file)\n",
+                    what);
     } else {
         char *msg = xstrdup(strbuf_str(b));
         size_t n = strlen(msg);
@@ -268,6 +284,12 @@ static int add_offline(const struct opts *o, const struct config *cfg,
     }
     int rc = 1;
     const struct silence *s = NULL;
+    struct silence_limits lim = {
+        (size_t)(cfg->max_silences > 0 ? cfg->max_silences : 0),
+        (size_t)(cfg->max_silence_size_bytes > 0
+                     ? cfg->max_silence_size_bytes : 0),
+    };
+    silences_set_limits(off.set, &lim);
     if (silence_add(off.set, m, n, now, ends, author_of(o), o->comment, now,
                     &s, err, sizeof(err)) != SILENCE_OK) {
         fprintf(stderr, "segalert silence add: %s\n", err);
@@ -296,6 +318,14 @@ static int do_add(const struct opts *o, const struct config *cfg,
     if (o->nmatchers == 0) {
         fprintf(stderr, "segalert silence add: at least one --match "
                         "LABEL=GLOB is needed\n");
+        return 2;
+    }
+    const char *c = o->comment;
+    while (c && (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r'))
+        c++;
+    if (!c || !*c) {
+        fprintf(stderr, "segalert silence add: --comment TEXT is required: "
+                        "say why, for whoever finds the silence later\n");
         return 2;
     }
     /* Checked here, so that neither path sees a malformed matcher. */

@@ -142,6 +142,7 @@ void config_free(struct config *cfg)
     free(cfg->log_level);
     free(cfg->log_format);
     free(cfg->admin_token);
+    str_list_free(&cfg->allowed_hosts);
     free(cfg->external_url);
     str_list_free(&cfg->rule_files);
     for (size_t i = 0; i < cfg->nworkspaces; i++)

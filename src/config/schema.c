@@ -17,6 +17,10 @@ static const struct opt_spec global_opts[] = {
     { "log_format", OPT_STR },
     { "external_url", OPT_STR },
     SECRET_OPTS("admin_token"),
+    { "allowed_hosts", OPT_LIST },
+    { "enable_lifecycle", OPT_STR },
+    { "max_silences", OPT_STR },
+    { "max_silence_size_bytes", OPT_STR },
     { "rule_files", OPT_LIST },
     OPT_END
 };

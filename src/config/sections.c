@@ -4,6 +4,7 @@
  */
 #include "config/sections.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,8 @@ struct config *config_new_defaults(void)
     cfg->listen = xstrdup("127.0.0.1:9477");
     cfg->log_level = xstrdup("info");
     cfg->log_format = xstrdup("text");
+    cfg->max_silences = CONFIG_MAX_SILENCES;
+    cfg->max_silence_size_bytes = CONFIG_MAX_SILENCE_SIZE;
     timing_defaults(&cfg->defaults);
     return cfg;
 }
@@ -86,6 +89,46 @@ static void check_listen(const struct cfg_section *s, const char *listen)
         port < 1 || port > 65535)
         section_error(s, "listen", "invalid listen address '%s' (expected "
                       "HOST:PORT, or \"\" to disable)", listen);
+}
+
+/* "name", "name:port", "[v6]" or "[v6]:port": what a Host header holds.
+ * Anything with a scheme, a path, spaces or an empty name is refused, so
+ * that "http://host/" is reported rather than silently never matching. */
+static bool is_host_entry(const char *h)
+{
+    const char *end = h + strlen(h);
+    const char *port = NULL;
+    bool v6 = h[0] == '[';
+    if (v6) {
+        const char *close = strchr(h, ']');
+        if (!close || close == h + 1)
+            return false;
+        if (close[1] == ':')
+            port = close + 2;
+        else if (close[1])
+            return false;
+        end = close;
+        h++;
+    } else {
+        const char *colon = strchr(h, ':');
+        if (colon) {
+            port = colon + 1;
+            end = colon;
+        }
+    }
+    if (end == h)
+        return false;
+    for (const char *p = h; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+            !(c >= '0' && c <= '9') && c != '-' && c != '.' && c != '_' &&
+            !(c == ':' && v6))
+            return false;
+    }
+    long n;
+    if (port && (parse_long(port, &n) != 0 || n < 1 || n > 65535))
+        return false;
+    return true;
 }
 
 void sections_load_globals(const struct cfg_section *s, struct config *cfg)
@@ -112,6 +155,17 @@ void sections_load_globals(const struct cfg_section *s, struct config *cfg)
                           "http:// or https://");
     }
     secret_get(s, "admin_token", true, &cfg->admin_token);
+    if (section_get_list(s, "allowed_hosts", &cfg->allowed_hosts))
+        for (size_t i = 0; i < cfg->allowed_hosts.n; i++)
+            if (!is_host_entry(cfg->allowed_hosts.items[i]))
+                section_error(s, "allowed_hosts", "allowed_hosts: '%s' is "
+                              "not a host name (expected HOST or HOST:PORT, "
+                              "without scheme or path)",
+                              cfg->allowed_hosts.items[i]);
+    section_get_bool(s, "enable_lifecycle", &cfg->enable_lifecycle);
+    section_get_int(s, "max_silences", &cfg->max_silences, 0, INT_MAX);
+    section_get_int(s, "max_silence_size_bytes",
+                    &cfg->max_silence_size_bytes, 0, INT_MAX);
     section_get_list(s, "rule_files", &cfg->rule_files);
 }
 

@@ -219,8 +219,14 @@ static int start(struct daemon *d)
     daemon_workspaces_start(d, now);
     d->next_eval = now + d->o.eval_interval_s;
     if (d->cfg->listen && d->cfg->listen[0] && !d->o.once) {
-        d->httpd = httpd_start(d->cfg->listen, d->cfg->admin_token,
-                               d->clock, err, sizeof(err));
+        struct httpd_options ho = {
+            .listen = d->cfg->listen,
+            .admin_token = d->cfg->admin_token,
+            .allowed_hosts = &d->cfg->allowed_hosts,
+            .enable_lifecycle = d->cfg->enable_lifecycle,
+            .clock = d->clock,
+        };
+        d->httpd = httpd_start(&ho, err, sizeof(err));
         if (!d->httpd) {
             log_err("daemon: cannot serve HTTP on %s: %s", d->cfg->listen, err);
             fprintf(stderr, "segalert run: cannot listen on %s: %s\n",

@@ -154,6 +154,19 @@ static void drain_pollers(struct daemon *d)
     }
 }
 
+/* The HTTP server is started once (httpd.h): what it was given. */
+static bool http_settings_changed(const struct config *a,
+                                  const struct config *b)
+{
+    bool same = streq(a->listen, b->listen) &&
+                streq(a->admin_token, b->admin_token) &&
+                a->enable_lifecycle == b->enable_lifecycle &&
+                a->allowed_hosts.n == b->allowed_hosts.n;
+    for (size_t i = 0; same && i < a->allowed_hosts.n; i++)
+        same = streq(a->allowed_hosts.items[i], b->allowed_hosts.items[i]);
+    return !same;
+}
+
 enum reload_status daemon_reload(struct daemon *d, char *msg, size_t msglen)
 {
     log_info("daemon: reloading %s", d->config_path);
@@ -170,6 +183,10 @@ enum reload_status daemon_reload(struct daemon *d, char *msg, size_t msglen)
     }
     if (!streq(cfg->state_dir, d->cfg->state_dir))
         log_warn("daemon: state_dir changed; it takes effect on restart");
+    if (http_settings_changed(cfg, d->cfg))
+        log_warn("daemon: listen, admin_token, allowed_hosts or "
+                 "enable_lifecycle changed; the HTTP server takes them on "
+                 "restart");
     double now = daemon_now(d);
     struct evaluator *ev = evaluator_new(rs, cfg, d->pool);
     size_t kept = carry_instances(d, ev, rs, now);

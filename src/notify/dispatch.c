@@ -469,10 +469,22 @@ static void sig_remove(struct dispatcher *d, uint64_t fp)
 
 /* ---- lifecycle --------------------------------------------------------- */
 
+/* max_silences and max_silence_size_bytes (0 = no limit). */
+static void set_silence_limits(struct silences *set, const struct config *cfg)
+{
+    struct silence_limits lim = {
+        (size_t)(cfg->max_silences > 0 ? cfg->max_silences : 0),
+        (size_t)(cfg->max_silence_size_bytes > 0
+                     ? cfg->max_silence_size_bytes : 0),
+    };
+    silences_set_limits(set, &lim);
+}
+
 struct dispatcher *dispatch_new(const struct config *cfg)
 {
     struct dispatcher *d = xcalloc(1, sizeof(*d));
     d->silences = silences_new();
+    set_silence_limits(d->silences, cfg);
     load_routes(d, cfg);
     return d;
 }
@@ -535,6 +547,7 @@ static void reconcile(struct dispatcher *d, const char *why)
 
 void dispatch_set_config(struct dispatcher *d, const struct config *cfg)
 {
+    set_silence_limits(d->silences, cfg);
     load_routes(d, cfg);
     reconcile(d, "reload");
 }
@@ -1342,6 +1355,7 @@ int dispatch_from_json(struct dispatcher *d, const cJSON *j, char *err,
         group_append(&tmp, g);
     }
     tmp.silences = silences_new();
+    silences_set_limits(tmp.silences, silences_get_limits(d->silences));
     const cJSON *sil = cJSON_GetObjectItemCaseSensitive(j, "silences");
     if (sil && silences_from_json(tmp.silences, sil, err, errlen) != 0)
         goto fail;

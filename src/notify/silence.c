@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/index.h"
 #include "core/json.h"
 #include "notify/notify_json.h"
 #include "core/util.h"
@@ -16,7 +17,10 @@
 struct silences {
     struct silence *items;
     size_t n, cap;
-    uint64_t counter;       /* seeds ids; collisions are re-drawn */
+    struct index_map by_id;     /* id -> index into items */
+    uint64_t counter;           /* seeds ids; collisions are re-drawn */
+    struct silence_limits lim;
+    size_t load_compares;       /* by the last silences_from_json() */
 };
 
 struct silences *silences_new(void)
@@ -38,8 +42,20 @@ static void clear(struct silences *set)
     for (size_t i = 0; i < set->n; i++)
         silence_free_fields(&set->items[i]);
     free(set->items);
+    index_map_free(&set->by_id);
     set->items = NULL;
     set->n = set->cap = 0;
+}
+
+void silences_set_limits(struct silences *set,
+                         const struct silence_limits *lim)
+{
+    set->lim = *lim;
+}
+
+const struct silence_limits *silences_get_limits(const struct silences *set)
+{
+    return &set->lim;
 }
 
 void silences_free(struct silences *set)
@@ -96,13 +112,66 @@ bool silence_id_valid(const char *s, size_t len)
     return true;
 }
 
+/* What index_map_get() compares with, counting the comparisons. */
+struct id_lookup {
+    const struct silences *set;
+    size_t *compares;           /* NULL: not counted */
+};
+
+static bool id_match(const void *ctx, size_t idx, const void *key)
+{
+    const struct id_lookup *l = ctx;
+    if (l->compares)
+        (*l->compares)++;
+    return streq(l->set->items[idx].id, key);
+}
+
+static const struct silence *find(const struct silences *set, const char *id,
+                                  size_t *compares)
+{
+    if (!id)
+        return NULL;
+    struct id_lookup l = { set, compares };
+    size_t i = index_map_get(&set->by_id, hash_str(id), id_match, &l, id);
+    return i == INDEX_NONE ? NULL : &set->items[i];
+}
+
 const struct silence *silences_get(const struct silences *set,
                                    const char *id)
 {
+    return find(set, id, NULL);
+}
+
+size_t silences_load_compares(const struct silences *set)
+{
+    return set->load_compares;
+}
+
+/* Append s (taken over) and index it. */
+static struct silence *append(struct silences *set, const struct silence *s)
+{
+    XGROW(set->items, set->n + 1, set->cap);
+    set->items[set->n] = *s;
+    index_map_put(&set->by_id, hash_str(s->id), set->n);
+    return &set->items[set->n++];
+}
+
+static void reindex(struct silences *set)
+{
+    index_map_free(&set->by_id);
     for (size_t i = 0; i < set->n; i++)
-        if (streq(set->items[i].id, id))
-            return &set->items[i];
-    return NULL;
+        index_map_put(&set->by_id, hash_str(set->items[i].id), i);
+}
+
+size_t silence_size(const struct kv *matchers, size_t n,
+                    const char *created_by, const char *comment)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(matchers[i].key ? matchers[i].key : "") + 1 +
+                 strlen(matchers[i].value ? matchers[i].value : "");
+    return bytes + strlen(created_by ? created_by : "") +
+           strlen(comment ? comment : "");
 }
 
 /* Ids only need to be unique within the set and hard to confuse with one
@@ -158,19 +227,36 @@ enum silence_err silence_add(struct silences *set, const struct kv *matchers,
 {
     if (check_silence(matchers, n, starts_at, ends_at, err, errlen) != 0)
         return SILENCE_INVALID;
-    XGROW(set->items, set->n + 1, set->cap);
-    struct silence *s = &set->items[set->n];
-    memset(s, 0, sizeof(*s));
-    s->id = new_id(set, now);
-    s->matchers = kv_array_dup(matchers, n);
-    s->n = n;
-    s->starts_at = starts_at;
-    s->ends_at = ends_at;
-    s->created_by = xstrdup(created_by);
-    s->comment = xstrdup(comment);
-    set->n++;
+    size_t bytes = silence_size(matchers, n, created_by, comment);
+    if (set->lim.max_bytes && bytes > set->lim.max_bytes) {
+        snprintf(err, errlen, "the silence is %zu bytes (matchers, comment "
+                 "and author), more than max_silence_size_bytes (%zu)",
+                 bytes, set->lim.max_bytes);
+        return SILENCE_LIMIT;
+    }
+    if (set->lim.max_count) {
+        size_t live = 0;
+        for (size_t i = 0; i < set->n; i++)
+            live += set->items[i].ends_at > now;
+        if (live >= set->lim.max_count) {
+            snprintf(err, errlen, "%zu silences are active or pending, as "
+                     "many as max_silences allows: expire some first",
+                     live);
+            return SILENCE_LIMIT;
+        }
+    }
+    struct silence s;
+    memset(&s, 0, sizeof(s));
+    s.id = new_id(set, now);
+    s.matchers = kv_array_dup(matchers, n);
+    s.n = n;
+    s.starts_at = starts_at;
+    s.ends_at = ends_at;
+    s.created_by = xstrdup(created_by);
+    s.comment = xstrdup(comment);
+    const struct silence *in = append(set, &s);
     if (added)
-        *added = s;
+        *added = in;
     return SILENCE_OK;
 }
 
@@ -246,6 +332,8 @@ size_t silences_gc(struct silences *set, double now, double retention_s)
         }
     }
     set->n = kept;
+    if (dropped)
+        reindex(set);
     return dropped;
 }
 
@@ -341,25 +429,27 @@ int silences_from_json(struct silences *set, const cJSON *j, char *err,
         snprintf(err, errlen, "silences: expected an array");
         return -1;
     }
-    struct silences tmp = { 0 };
+    struct silences tmp;
+    memset(&tmp, 0, sizeof(tmp));
     const cJSON *o;
     cJSON_ArrayForEach(o, j) {
         struct silence s;
         if (parse_one(o, tmp.n, &s, err, errlen) != 0)
             goto fail;
-        if (silences_get(&tmp, s.id)) {
+        if (find(&tmp, s.id, &tmp.load_compares)) {
             snprintf(err, errlen, "silences[%zu]: duplicate id '%s'", tmp.n,
                      s.id);
             silence_free_fields(&s);
             goto fail;
         }
-        XGROW(tmp.items, tmp.n + 1, tmp.cap);
-        tmp.items[tmp.n++] = s;
+        append(&tmp, &s);
     }
     clear(set);
     set->items = tmp.items;
     set->n = tmp.n;
     set->cap = tmp.cap;
+    set->by_id = tmp.by_id;
+    set->load_compares = tmp.load_compares;
     /* keep drawing fresh ids after a restart */
     set->counter += tmp.n;
     return 0;

@@ -83,6 +83,8 @@ enum control_status control_status_of_silence(enum silence_err e)
     case SILENCE_NOT_FOUND: return CTRL_NOT_FOUND;
     /* Expiring twice is the client's mistake, like a bad matcher. */
     case SILENCE_ENDED:
+    /* a limit is the client's to respect, as Alertmanager answers 400 */
+    case SILENCE_LIMIT:
     case SILENCE_INVALID: return CTRL_INVALID;
     }
     return CTRL_FAILED;

@@ -30,22 +30,51 @@
 #include "core/log.h"
 #include "notify/silence.h"
 #include "server/api_json.h"
+#include "server/conns.h"
 #include "server/control.h"
 #include "server/html.h"
+#include "server/http_guard.h"
 #include "server/prom.h"
 #include "server/silence_api.h"
 #include "server/snapshot.h"
+
+/* How often the watchdog looks at deadlines. */
+#define HTTPD_SWEEP_INTERVAL_MS 100
+/* Distinct libmicrohttpd messages rate-limited separately (more share the
+ * last slot). */
+#define HTTPD_LOG_SLOTS 16
 
 struct httpd {
     struct MHD_Daemon *mhd;
     const struct clock *clock;      /* the daemon's, for silence times */
     char *admin_token;
+    bool lifecycle;
     bool loopback;
     int port;
     char *listen;
+    struct http_guard *guard;
+    struct conns *conns;
     atomic_bool stopping;
     atomic_bool drain_done;
+    /* the watchdog */
+    pthread_t watchdog;
+    bool watchdog_running;
+    pthread_mutex_t wd_mu;
+    pthread_cond_t wd_cv;
+    bool wd_stop;
+    /* libmicrohttpd's messages ("reached connection limit"), one
+     * complaint per format string */
+    pthread_mutex_t log_mu;
+    struct {
+        const char *fmt;
+        struct log_complaint c;
+    } log_slots[HTTPD_LOG_SLOTS];
 };
+
+static double mono_s(void)
+{
+    return (double)now_mono_ms() / 1000.0;
+}
 
 enum route {
     R_NONE = 0,
@@ -343,21 +372,26 @@ static bool token_equal(const char *given, const char *want)
     return diff == 0;
 }
 
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
 /* 0 when the write may go ahead; else the reply was queued (*ret). */
 static int authorise(struct httpd *h, struct MHD_Connection *c,
                      enum route rt, enum MHD_Result *ret)
 {
-    if (h->loopback)
+    bool have_token = h->admin_token && *h->admin_token;
+    if (h->loopback && !have_token)
         return 0;
-    if (!h->admin_token || !*h->admin_token) {
+    if (!have_token) {
         *ret = reply_error(c, rt, MHD_HTTP_FORBIDDEN,
                            "write endpoints are disabled: segalert listens "
                            "on a non-loopback address and no admin_token is "
                            "configured");
         return -1;
     }
-    const char *auth = MHD_lookup_connection_value(
-        c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *auth = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
         const char *tok = auth + 7;
         while (*tok == ' ')
@@ -369,6 +403,38 @@ static int authorise(struct httpd *h, struct MHD_Connection *c,
                        "this endpoint needs Authorization: Bearer "
                        "<admin_token>");
     return -1;
+}
+
+/* A request that changes something (http_guard.h): enabled, not from
+ * another site, JSON, with the token.  0 when it may go ahead; else the
+ * reply was queued (*ret). */
+static int check_write(struct httpd *h, struct MHD_Connection *c,
+                       enum route rt, enum MHD_Result *ret)
+{
+    if (rt == R_RELOAD && !h->lifecycle) {
+        *ret = reply_error(c, rt, MHD_HTTP_FORBIDDEN,
+                           "reloading over HTTP is disabled: set "
+                           "enable_lifecycle = true in the configuration "
+                           "to allow it (SIGHUP always reloads)");
+        return -1;
+    }
+    if (!http_guard_origin_ok(header(c, "Origin"),
+                              header(c, MHD_HTTP_HEADER_HOST)) ||
+        !http_guard_fetch_site_ok(header(c, "Sec-Fetch-Site"))) {
+        *ret = reply_error(c, rt, MHD_HTTP_FORBIDDEN,
+                           "cross-origin request refused: requests that "
+                           "change something may come only from this "
+                           "server's own pages or from clients that send "
+                           "no Origin");
+        return -1;
+    }
+    if (!http_guard_is_json(header(c, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        *ret = reply_error(c, rt, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                           "requests that change something need "
+                           "Content-Type: application/json");
+        return -1;
+    }
+    return authorise(h, c, rt, ret);
 }
 
 /* ---- control commands --------------------------------------------------- */
@@ -513,6 +579,62 @@ static enum MHD_Result do_get(struct MHD_Connection *c, enum route rt)
 
 /* ---- the handler --------------------------------------------------------- */
 
+/* The connection's entry in the table of conns.h. */
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Headers are in: check, route, authorise, answer what needs no body.
+ * Sets *con_cls when a body is to be read (POST /api/v1/silences). */
+static enum MHD_Result on_headers(struct httpd *h, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  void **con_cls)
+{
+    if (!http_guard_host_ok(h->guard, header(c, MHD_HTTP_HEADER_HOST)))
+        return reply_text(c, MHD_HTTP_MISDIRECTED_REQUEST,
+                          "misdirected request: the Host header names "
+                          "none of this server's addresses (its listen "
+                          "address, localhost, an IP address or an "
+                          "allowed_hosts entry)");
+    char *id = NULL;
+    enum route rt = http_guard_path_ok(url) ? route_of(url, &id) : R_NONE;
+    enum MHD_Result ret;
+    if (rt == R_NONE)
+        return reply_text(c, MHD_HTTP_NOT_FOUND, "not found");
+    if (!method_allowed(rt, method)) {
+        free(id);
+        return reply_405(c, rt, allowed_methods(rt));
+    }
+    bool write = !streq(method, "GET") && !streq(method, "HEAD");
+    if (write && check_write(h, c, rt, &ret) != 0) {
+        free(id);
+        return ret;
+    }
+    if (!write)
+        return do_get(c, rt);
+    if (rt == R_RELOAD)
+        return do_reload(h, c);
+    if (rt == R_SILENCE_ID || rt == R_SILENCE_EXPIRE) {
+        ret = do_expire(h, c, rt, id);
+        free(id);
+        return ret;
+    }
+    /* POST /api/v1/silences: refuse an announced oversized body now,
+     * before reading it. */
+    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    long clen = 0;
+    if (cl && parse_long(cl, &clen) == 0 && clen > (long)HTTPD_MAX_BODY)
+        return reply_error(c, rt, MHD_HTTP_CONTENT_TOO_LARGE,
+                           "request body too large (limit 64 KiB)");
+    struct req *r = xcalloc(1, sizeof(*r));
+    r->route = rt;
+    *con_cls = r;
+    return MHD_YES;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                               const char *url, const char *method,
                               const char *version, const char *upload,
@@ -523,42 +645,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
     (void)version;
 
     if (!r) {
-        /* Headers are in: route, authorise, answer what needs no body. */
-        char *id = NULL;
-        enum route rt = route_of(url, &id);
-        enum MHD_Result ret;
-        if (rt == R_NONE)
-            return reply_text(c, MHD_HTTP_NOT_FOUND, "not found");
-        if (!method_allowed(rt, method)) {
-            free(id);
-            return reply_405(c, rt, allowed_methods(rt));
-        }
-        bool write = !streq(method, "GET") && !streq(method, "HEAD");
-        if (write && authorise(h, c, rt, &ret) != 0) {
-            free(id);
-            return ret;
-        }
-        if (!write)
-            return do_get(c, rt);
-        if (rt == R_RELOAD)
-            return do_reload(h, c);
-        if (rt == R_SILENCE_ID || rt == R_SILENCE_EXPIRE) {
-            ret = do_expire(h, c, rt, id);
-            free(id);
-            return ret;
-        }
-        /* POST /api/v1/silences: refuse an announced oversized body now,
-         * before reading it. */
-        const char *cl = MHD_lookup_connection_value(
-            c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        long clen = 0;
-        if (cl && parse_long(cl, &clen) == 0 && clen > (long)HTTPD_MAX_BODY)
-            return reply_error(c, rt, MHD_HTTP_CONTENT_TOO_LARGE,
-                               "request body too large (limit 64 KiB)");
-        r = xcalloc(1, sizeof(*r));
-        r->route = rt;
-        *con_cls = r;
-        return MHD_YES;
+        struct conn *conn = conn_of(c);
+        conns_request(h->conns, conn, mono_s());
+        enum MHD_Result ret = on_headers(h, c, url, method, con_cls);
+        if (!*con_cls)
+            conns_answer(h->conns, conn);   /* no body to wait for */
+        return ret;
     }
 
     if (*upload_size) {
@@ -570,6 +662,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
         /* A chunked body past the cap: stop reading, drop the connection. */
         return r->too_big ? MHD_NO : MHD_YES;
     }
+    conns_answer(h->conns, conn_of(c));
     if (r->too_big)
         return reply_error(c, r->route, MHD_HTTP_CONTENT_TOO_LARGE,
                            "request body too large (limit 64 KiB)");
@@ -579,9 +672,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
+    struct httpd *h = cls;
     (void)toe;
+    conns_idle(h->conns, conn_of(c), mono_s());
     struct req *r = *con_cls;
     if (r) {
         strbuf_free(&r->body);
@@ -590,21 +683,88 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
+/* libmicrohttpd's messages, each kind at most once a minute (log.h's
+ * back-off): a connection flood must not become a log flood. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    struct httpd *h = cls;
     char buf[512];
     vsnprintf(buf, sizeof(buf), fmt, ap);
     size_t n = strlen(buf);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
-    log_warn("httpd: %s", buf);
+    pthread_mutex_lock(&h->log_mu);
+    size_t i = 0;
+    while (i < HTTPD_LOG_SLOTS - 1 && h->log_slots[i].fmt &&
+           h->log_slots[i].fmt != fmt)
+        i++;
+    h->log_slots[i].fmt = fmt;
+    log_complain(&h->log_slots[i].c, LOG_WARN, "httpd: %s", buf);
+    pthread_mutex_unlock(&h->log_mu);
+}
+
+/* Connections come and go: the table of conns.h follows them.  "Closed"
+ * comes before libmicrohttpd closes the socket. */
+static void on_connection(void *cls, struct MHD_Connection *c,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct httpd *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conns_close(h->conns, *socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *fd =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *addr =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!fd)
+        return;
+    const struct sockaddr *sa = addr ? addr->client_addr : NULL;
+    socklen_t len = !sa ? 0
+                    : sa->sa_family == AF_INET6
+                        ? (socklen_t)sizeof(struct sockaddr_in6)
+                        : (socklen_t)sizeof(struct sockaddr_in);
+    *socket_context = conns_open(h->conns, fd->connect_fd, sa, len,
+                                 mono_s());
+}
+
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return http_guard_unescape(s);
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct httpd *h = arg;
+    pthread_mutex_lock(&h->wd_mu);
+    while (!h->wd_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += HTTPD_SWEEP_INTERVAL_MS * 1000L * 1000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->wd_cv, &h->wd_mu, &until);
+        if (h->wd_stop)
+            break;
+        pthread_mutex_unlock(&h->wd_mu);
+        conns_sweep(h->conns, mono_s());
+        pthread_mutex_lock(&h->wd_mu);
+    }
+    pthread_mutex_unlock(&h->wd_mu);
+    return NULL;
 }
 
 /* ---- start / stop -------------------------------------------------------- */
 
 static struct MHD_Daemon *start_mhd(struct httpd *h, unsigned flags,
-                                    const struct sockaddr_storage *ss)
+                                    const struct sockaddr_storage *ss,
+                                    const struct conns_limits *lim)
 {
     return MHD_start_daemon(
         flags | MHD_USE_INTERNAL_POLLING_THREAD |
@@ -613,18 +773,43 @@ static struct MHD_Daemon *start_mhd(struct httpd *h, unsigned flags,
         0, NULL, NULL, handle, h,
         /* the logger first: libmicrohttpd warns (through its own logger)
          * about any option given before it */
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)h,
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTPD_MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)lim->max_total,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)lim->max_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTPD_CONNECTION_TIMEOUT_S,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)h,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, (void *)h,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, (void *)NULL,
         MHD_OPTION_END);
 }
 
-struct httpd *httpd_start(const char *listen, const char *admin_token,
-                          const struct clock *clock, char *err,
+static void free_httpd(struct httpd *h)
+{
+    http_guard_free(h->guard);
+    conns_free(h->conns);
+    pthread_mutex_destroy(&h->log_mu);
+    pthread_mutex_destroy(&h->wd_mu);
+    pthread_cond_destroy(&h->wd_cv);
+    free(h->admin_token);
+    free(h->listen);
+    free(h);
+}
+
+struct httpd *httpd_start(const struct httpd_options *o, char *err,
                           size_t errlen)
 {
+    static const struct conns_limits defaults = {
+        .max_total = HTTPD_MAX_CONNECTIONS,
+        .max_per_ip = HTTPD_MAX_PER_IP,
+        .reserve = HTTPD_RESERVE,
+        .reserve_per_ip = HTTPD_RESERVE_PER_IP,
+        .wait_s = HTTPD_WAIT_S,
+        .request_s = HTTPD_REQUEST_S,
+        .report_interval_s = HTTPD_DROP_LOG_INTERVAL_S,
+    };
+    const char *listen = o->listen;
+    const struct conns_limits *lim = o->limits ? o->limits : &defaults;
     char host[HTTPD_HOST_SIZE], why[320];
     long port = 0;
     struct sockaddr_storage ss;
@@ -637,9 +822,15 @@ struct httpd *httpd_start(const char *listen, const char *admin_token,
         return NULL;
     }
     struct httpd *h = xcalloc(1, sizeof(*h));
-    h->admin_token = xstrdup(admin_token);
+    h->admin_token = xstrdup(o->admin_token);
+    h->lifecycle = o->enable_lifecycle;
     h->listen = xstrdup(listen);
-    h->clock = clock ? clock : clock_system();
+    h->clock = o->clock ? o->clock : clock_system();
+    h->guard = http_guard_new(host, o->allowed_hosts);
+    h->conns = conns_new(lim);
+    pthread_mutex_init(&h->log_mu, NULL);
+    pthread_mutex_init(&h->wd_mu, NULL);
+    pthread_cond_init(&h->wd_cv, NULL);
     atomic_init(&h->stopping, false);
     atomic_init(&h->drain_done, false);
     if (host[0]) {
@@ -649,7 +840,7 @@ struct httpd *httpd_start(const char *listen, const char *admin_token,
         }
         h->loopback = addr_is_loopback((struct sockaddr *)&ss);
         h->mhd = start_mhd(h, ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0,
-                           &ss);
+                           &ss, lim);
     } else {
         /* Every interface: IPv6 with v4-mapped addresses where the kernel
          * has IPv6, plain IPv4 otherwise. */
@@ -658,7 +849,7 @@ struct httpd *httpd_start(const char *listen, const char *admin_token,
         in6->sin6_addr = in6addr_any;
         in6->sin6_port = htons((uint16_t)port);
         sslen = sizeof(*in6);
-        h->mhd = start_mhd(h, MHD_USE_DUAL_STACK, &ss);
+        h->mhd = start_mhd(h, MHD_USE_DUAL_STACK, &ss, lim);
         if (!h->mhd) {
             memset(&ss, 0, sizeof(ss));
             struct sockaddr_in *in = (struct sockaddr_in *)&ss;
@@ -666,7 +857,7 @@ struct httpd *httpd_start(const char *listen, const char *admin_token,
             in->sin_addr.s_addr = htonl(INADDR_ANY);
             in->sin_port = htons((uint16_t)port);
             sslen = sizeof(*in);
-            h->mhd = start_mhd(h, 0, &ss);
+            h->mhd = start_mhd(h, 0, &ss, lim);
         }
     }
     if (!h->mhd) {
@@ -674,19 +865,26 @@ struct httpd *httpd_start(const char *listen, const char *admin_token,
         snprintf(err, errlen, "cannot listen on %s: %s", listen, why);
         goto fail;
     }
+    if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
+        MHD_stop_daemon(h->mhd);
+        snprintf(err, errlen, "cannot listen on %s: cannot start a thread",
+                 listen);
+        goto fail;
+    }
+    h->watchdog_running = true;
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? (int)info->port : (int)port;
-    log_info("httpd: listening on %s (port %d)%s", listen, h->port,
-             h->loopback ? ""
-                         : (h->admin_token && *h->admin_token
-                                ? "; writes need the admin token"
-                                : "; writes disabled (no admin_token)"));
+    bool token = h->admin_token && *h->admin_token;
+    log_info("httpd: listening on %s (port %d)%s%s", listen, h->port,
+             token ? "; writes need the admin token"
+                   : h->loopback ? "; writes open to local clients (no "
+                                   "admin_token)"
+                                 : "; writes disabled (no admin_token)",
+             h->lifecycle ? "; reload over HTTP enabled" : "");
     return h;
 fail:
-    free(h->admin_token);
-    free(h->listen);
-    free(h);
+    free_httpd(h);
     return NULL;
 }
 
@@ -728,13 +926,19 @@ void httpd_stop(struct httpd *h)
     MHD_stop_daemon(h->mhd);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    /* the deadlines held while requests finished; no connection is left */
+    if (h->watchdog_running) {
+        pthread_mutex_lock(&h->wd_mu);
+        h->wd_stop = true;
+        pthread_cond_signal(&h->wd_cv);
+        pthread_mutex_unlock(&h->wd_mu);
+        pthread_join(h->watchdog, NULL);
+    }
     atomic_store(&h->drain_done, true);
     if (drained)
         pthread_join(t, NULL);
     log_info("httpd: stopped listening on %s", h->listen);
-    free(h->admin_token);
-    free(h->listen);
-    free(h);
+    free_httpd(h);
 }
 
 int httpd_port(const struct httpd *h)
@@ -745,4 +949,9 @@ int httpd_port(const struct httpd *h)
 bool httpd_is_loopback(const struct httpd *h)
 {
     return h && h->loopback;
+}
+
+void httpd_conn_stats(struct httpd *h, struct conns_stats *out)
+{
+    conns_get_stats(h->conns, out);
 }

@@ -66,7 +66,16 @@ static int parse_matcher(const cJSON *it, size_t i, struct kv *out, char *err,
     return 0;
 }
 
-/* The optional string members, in this order. */
+/* Has s something other than white space? */
+static bool has_text(const char *s)
+{
+    for (; s && *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+            return true;
+    return false;
+}
+
+/* The string members, in this order (comment is required). */
 enum { OPT_STARTS, OPT_ENDS, OPT_DURATION, OPT_COMMENT, OPT_BY, OPT__COUNT };
 static const char *const opt_keys[OPT__COUNT] = {
     "startsAt", "endsAt", "duration", "comment", "createdBy"
@@ -157,6 +166,11 @@ int silence_api_parse(const char *body, size_t len, double now,
     }
     if (parse_range(v, now, req, err, errlen) != 0)
         goto fail;
+    if (!has_text(v[OPT_COMMENT])) {
+        snprintf(err, errlen, "comment: say why the silence is needed (a "
+                              "non-empty comment is required)");
+        goto fail;
+    }
     /* Copies: the tree goes now. */
     req->created_by = xstrdup(v[OPT_BY]);
     req->comment = xstrdup(v[OPT_COMMENT]);

@@ -65,6 +65,11 @@ echo "## State saves: journal of what changed vs rewriting the whole file (2,000
 "$O/bench/bench_state" 2000 20000
 echo
 
+# ---- silences -------------------------------------------------------------------
+echo "## Loading silences from the state file (linear: no id compared with every other)"
+"$O/bench/bench_silences" 20000 200000
+echo
+
 # ---- polling ----------------------------------------------------------------
 start_sim() {
     "$SIM" --listen 127.0.0.1:0 --scenario "$1" >"$T/sim.out" 2>"$T/sim.err" &

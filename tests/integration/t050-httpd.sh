@@ -36,6 +36,7 @@ BASE="http://127.0.0.1:$PORT"
 cat >"$T/segalert.conf" <<EOF
 state_dir = "$T/state"
 listen = "127.0.0.1:$PORT"
+enable_lifecycle = true
 rule_files = {"$SRC/rules/*.conf"}
 workspace "sim" {
   api_url = "$SIM_URL"
@@ -143,7 +144,10 @@ check "POST /api/v1/silences is 200" [ "$code" = 200 ]
 SID=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["silenceId"])' <"$T/body" 2>/dev/null)
 check "POST /api/v1/silences returns a silenceId" [ -n "$SID" ]
 check "a bad silence is 400" \
-    [ "$(http POST /api/v1/silences --data '{"matchers":["nope"],"duration":"2h"}')" = 400 ]
+    [ "$(http POST /api/v1/silences -H 'Content-Type: application/json' --data '{"matchers":["nope"],"duration":"2h","comment":"x"}')" = 400 ]
+check "a silence without a comment is 400" \
+    [ "$(http POST /api/v1/silences -H 'Content-Type: application/json' --data '{"matchers":["rule=x"],"duration":"2h"}')" = 400 ]
+check "... which says a comment is required" contains "$T/body" "comment is required"
 # the snapshot follows the main loop's next cycle
 silence_listed() {
     http GET /api/v1/silences >/dev/null &&
@@ -160,10 +164,11 @@ check "silence add through the daemon prints an id" \
 "$SEGALERT" silence expire -c "$T/segalert.conf" "$CID" >"$T/exp.out" 2>&1
 check "silence expire through the daemon" contains "$T/exp.out" "expired"
 check "DELETE of an unknown silence is 404" \
-    [ "$(http DELETE /api/v1/silence/ffffffffffffffff)" = 404 ]
+    [ "$(http DELETE /api/v1/silence/ffffffffffffffff -H 'Content-Type: application/json')" = 404 ]
 
 # --- reload ------------------------------------------------------------------
-check "POST /-/reload is 200" [ "$(http POST /-/reload)" = 200 ]
+check "POST /-/reload is 200 (enable_lifecycle)" \
+    [ "$(http POST /-/reload -H 'Content-Type: application/json')" = 200 ]
 check "the daemon is still ready after the reload" wait_for 10 ready
 
 # --- segalert status with the daemon running -----------------------------------
@@ -192,7 +197,7 @@ check "segalert status says it reads the state file" \
     contains "$T/status2.out" "daemon not running; from state file $T/state/state.json saved"
 check "the state file keeps the silence" contains "$T/status2.out" "$SID"
 "$SEGALERT" silence add -c "$T/segalert.conf" --match rule=volume-* --for 1h \
-    >"$T/add2.out" 2>"$T/add2.err"
+    --comment "offline" >"$T/add2.out" 2>"$T/add2.err"
 OID=$(cat "$T/add2.out")
 check "silence add without a daemon edits the state file" \
     sh -c "echo '$OID' | grep -qE '^[0-9a-f]{16}$'"

@@ -24,6 +24,7 @@
 
 static char dir[64];
 static char conf[128];
+static char conf_limits[128];   /* max_silences = 1, 64 bytes each */
 
 /* What a command printed. */
 struct run {
@@ -168,6 +169,87 @@ static void test_silence_options(void **state)
            0, "expired", NULL);
 }
 
+/* A silence needs a reason; its author is recorded; the limits hold
+ * without a daemon too. */
+static void test_silence_comment_author_limits(void **state)
+{
+    (void)state;
+    expect(run_cmd(cmd_silence, "silence", "add", "-c", conf, "--match",
+                   "rule=x", "--for", "1h", NULL),
+           2, NULL, "--comment TEXT is required");
+    expect(run_cmd(cmd_silence, "silence", "add", "-c", conf, "--match",
+                   "rule=x", "--for", "1h", "--comment", " \t", NULL),
+           2, NULL, "--comment TEXT is required");
+
+    const char *user = getenv("USER");
+    char *saved = user ? xstrdup(user) : NULL;
+    setenv("USER", "tester-cli", 1);
+    expect(run_cmd(cmd_silence, "silence", "add", "-c", conf, "--match",
+                   "rule=author", "--for", "1h", "--comment", "who", NULL),
+           0, NULL, NULL);
+    expect(run_cmd(cmd_silence, "silence", "add", "-c", conf, "--match",
+                   "rule=author2", "--for", "1h", "--comment", "who",
+                   "--author", "someone-else", NULL),
+           0, NULL, NULL);
+    struct run r = run_cmd(cmd_silence, "silence", "list", "-c", conf, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "tester-cli"));
+    assert_non_null(strstr(r.out, "someone-else"));
+    run_free(&r);
+    if (saved) {
+        setenv("USER", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("USER");
+    }
+
+    /* max_silences = 1: a second one waits until the first is expired */
+    r = run_cmd(cmd_silence, "silence", "add", "-c", conf_limits, "--match",
+                "rule=x", "--for", "1h", "--comment", "first", NULL);
+    assert_int_equal(r.rc, 0);
+    char id[64];
+    snprintf(id, sizeof(id), "%.16s", r.out);
+    run_free(&r);
+    expect(run_cmd(cmd_silence, "silence", "add", "-c", conf_limits,
+                   "--match", "rule=y", "--for", "1h", "--comment", "second",
+                   NULL),
+           2, NULL, "as many as max_silences allows");
+    expect(run_cmd(cmd_silence, "silence", "expire", id, "-c", conf_limits,
+                   NULL),
+           0, "expired", NULL);
+    r = run_cmd(cmd_silence, "silence", "add", "-c", conf_limits, "--match",
+                "rule=y", "--for", "1h", "--comment", "second", "--author",
+                "a", NULL);
+    assert_int_equal(r.rc, 0);
+    snprintf(id, sizeof(id), "%.16s", r.out);
+    run_free(&r);
+    expect(run_cmd(cmd_silence, "silence", "expire", id, "-c", conf_limits,
+                   NULL),
+           0, "expired", NULL);
+    /* max_silence_size_bytes = 64: "rule=y" (6), "a" (1), 57 bytes of
+     * comment fit, 58 do not */
+    char comment[80];
+    memset(comment, 'c', sizeof(comment));
+    comment[57] = '\0';
+    expect(run_cmd(cmd_silence, "silence", "add", "-c", conf_limits,
+                   "--match", "rule=y", "--for", "1h", "--comment", comment,
+                   "--author", "a", NULL),
+           0, NULL, NULL);
+    r = run_cmd(cmd_silence, "silence", "list", "-c", conf_limits, NULL);
+    snprintf(id, sizeof(id), "%.16s", strstr(r.out, "\n") + 1);
+    run_free(&r);
+    expect(run_cmd(cmd_silence, "silence", "expire", id, "-c", conf_limits,
+                   NULL),
+           0, "expired", NULL);
+    comment[57] = 'c';
+    comment[58] = '\0';
+    expect(run_cmd(cmd_silence, "silence", "add", "-c", conf_limits,
+                   "--match", "rule=y", "--for", "1h", "--comment", comment,
+                   "--author", "a", NULL),
+           2, NULL, "65 bytes (matchers, comment and author), more than "
+                    "max_silence_size_bytes (64)");
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -183,6 +265,18 @@ static int group_setup(void **state)
             "  api_url = \"http://127.0.0.1:1\"\n"
             "  token_env = \"SEGALERT_TEST_CLI_NO_TOKEN\"\n"
             "}\n"
+            "receiver \"console\" { type = \"log\" }\n"
+            "route \"default\" { receiver = \"console\" }\n", dir);
+    fclose(f);
+    snprintf(conf_limits, sizeof(conf_limits), "%s/limits.conf", dir);
+    f = fopen(conf_limits, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "state_dir = \"%s/state2\"\n"
+            "listen = \"\"\n"
+            "max_silences = 1\n"
+            "max_silence_size_bytes = 64\n"
+            "workspace \"w\" { token = \"t\" }\n"
             "receiver \"console\" { type = \"log\" }\n"
             "route \"default\" { receiver = \"console\" }\n", dir);
     fclose(f);
@@ -214,6 +308,8 @@ static int group_teardown(void **state)
     char sub[128];
     snprintf(sub, sizeof(sub), "%s/state", dir);
     remove_dir(sub);
+    snprintf(sub, sizeof(sub), "%s/state2", dir);
+    remove_dir(sub);
     remove_dir(dir);
     return 0;
 }
@@ -223,6 +319,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_options),
         cmocka_unit_test(test_silence_options),
+        cmocka_unit_test(test_silence_comment_author_limits),
     };
     fixture_register_receivers(NULL, 0);
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

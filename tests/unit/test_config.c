@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,6 +377,10 @@ static void test_defaults(void **state)
     assert_null(cfg->external_url);
     assert_int_equal(cfg->rule_files.n, 0);
     assert_list(&cfg->files, 1, "config/minimal.conf");
+    assert_int_equal(cfg->allowed_hosts.n, 0);
+    assert_false(cfg->enable_lifecycle);
+    assert_int_equal(cfg->max_silences, CONFIG_MAX_SILENCES);
+    assert_int_equal(cfg->max_silence_size_bytes, CONFIG_MAX_SILENCE_SIZE);
 
     const struct workspace_cfg *w = &cfg->workspaces[0];
     assert_string_equal(w->name, "prod");
@@ -754,6 +759,70 @@ static void test_secret_env(void **state)
     free(conf);
 }
 
+/* The HTTP server's options and the silence limits: values, and the
+ * mistakes each one reports. */
+static void test_http_and_silence_options(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/segalert-cfg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *conf = xasprintf("%s/h.conf", dir);
+    const char *ws = "workspace \"p\" { token = \"t\" }\n"
+                     "receiver \"c\" { type = \"log\" }\n"
+                     "route \"r\" { receiver = \"c\" }\n";
+    char *text = xasprintf(
+        "allowed_hosts = {\"segalert.internal\", \"Alerts.Example.com:443\","
+        " \"[fd00::1]:9477\", \"10.0.0.5\"}\n"
+        "enable_lifecycle = true\n"
+        "max_silences = 0\n"
+        "max_silence_size_bytes = 100\n%s", ws);
+    write_text(conf, text, 0600);
+    free(text);
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load(conf, &dl);
+    assert_non_null(cfg);
+    expect_no_diags(&dl);
+    assert_list(&cfg->allowed_hosts, 4, "segalert.internal",
+                "Alerts.Example.com:443", "[fd00::1]:9477", "10.0.0.5");
+    assert_true(cfg->enable_lifecycle);
+    assert_int_equal(cfg->max_silences, 0);
+    assert_int_equal(cfg->max_silence_size_bytes, 100);
+    config_free(cfg);
+    diag_list_free(&dl);
+
+    text = xasprintf(
+        "allowed_hosts = {\"http://segalert.internal\", \"a/b\", \"\","
+        " \"x:0\", \"[::1\", \"a b\", \"ok.example\"}\n"
+        "enable_lifecycle = \"maybe\"\n"
+        "max_silences = -1\n"
+        "max_silence_size_bytes = \"lots\"\n%s", ws);
+    write_text(conf, text, 0600);
+    free(text);
+    cfg = config_load(conf, &dl);
+    assert_non_null(cfg);
+    char *want[9];
+    const char *bad[] = { "http://segalert.internal", "a/b", "", "x:0",
+                          "[::1", "a b" };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        want[i] = xasprintf("%s:1: allowed_hosts: '%s' is not a host name "
+                            "(expected HOST or HOST:PORT, without scheme or "
+                            "path)", conf, bad[i]);
+    want[6] = xasprintf("%s:2: invalid boolean 'maybe' for enable_lifecycle "
+                        "(expected true or false)", conf);
+    want[7] = xasprintf("%s:3: max_silences must be between 0 and %d (got "
+                        "-1)", conf, INT_MAX);
+    want[8] = xasprintf("%s:4: invalid integer 'lots' for "
+                        "max_silence_size_bytes", conf);
+    expect_diags(&dl, (const char *const *)want, ARRAY_SIZE(want));
+    for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+        free(want[i]);
+    config_free(cfg);
+    diag_list_free(&dl);
+    unlink(conf);
+    rmdir(dir);
+    free(conf);
+}
+
 static void test_secret_file(void **state)
 {
     (void)state;
@@ -1090,6 +1159,7 @@ int main(void)
         cmocka_unit_test(test_many_rules),
         cmocka_unit_test(test_example_config),
         cmocka_unit_test(test_default_path),
+        cmocka_unit_test(test_http_and_silence_options),
     };
     fixture_register_receivers(NULL, 0);
     return cmocka_run_group_tests(tests, setup_dir, teardown_secrets);

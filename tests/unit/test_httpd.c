@@ -1,7 +1,9 @@
 /*
  * test_httpd.c - the HTTP server on a real loopback socket: every route,
  * status codes and content types, 404/405, request bodies, the admin
- * token rules on a non-loopback bind, control commands answered by a fake
+ * token rules (loopback included), what keeps browsers out (Host, Origin,
+ * Content-Type, enable_lifecycle, control characters in paths), slow
+ * clients (deadlines, the reserve), control commands answered by a fake
  * main loop thread (HTTP statuses from the outcome codes), shutdown while
  * a command waits, start-up errors and the CLI's client (cmd/client.h).
  */
@@ -20,6 +22,13 @@
 #include <strings.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
@@ -27,6 +36,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "notify/silence.h"
+#include "server/conns.h"
 #include "server/control.h"
 #include "server/httpd.h"
 #include "server/snapshot.h"
@@ -35,6 +45,8 @@
 
 static atomic_bool loop_run;
 static atomic_bool reload_fails;
+/* commands the fake loop ran, by kind */
+static atomic_int nreloads, nadds, nexpires;
 static pthread_t loop_thread;
 /* what the last CTRL_SILENCE_ADD carried */
 static char last_matchers[256];
@@ -60,6 +72,7 @@ static void *loop_main(void *arg)
             c->message[0] = '\0';
             switch (c->kind) {
             case CTRL_RELOAD:
+                atomic_fetch_add(&nreloads, 1);
                 if (atomic_load(&reload_fails)) {
                     c->status = CTRL_FAILED;
                     snprintf(c->message, sizeof(c->message),
@@ -67,6 +80,7 @@ static void *loop_main(void *arg)
                 }
                 break;
             case CTRL_SILENCE_ADD: {
+                atomic_fetch_add(&nadds, 1);
                 struct strbuf sb = STRBUF_INIT;
                 for (size_t i = 0; i < c->nmatchers; i++)
                     strbuf_addf(&sb, "%s%s=%s", i ? "," : "",
@@ -84,6 +98,7 @@ static void *loop_main(void *arg)
                 break;
             }
             case CTRL_SILENCE_EXPIRE:
+                atomic_fetch_add(&nexpires, 1);
                 if (streq(c->id, "0123456789abcdef")) {
                     break;
                 } else if (streq(c->id, ID_GONE)) {
@@ -203,8 +218,12 @@ static size_t on_header(char *d, size_t sz, size_t n, void *ud)
 
 static int port;
 
-static CURLcode req_rc(const char *method, const char *path,
-                       const char *body, const char *auth, struct resp *r)
+/* extra: NULL or a NULL-terminated list of header lines; without a
+ * Content-Type among them, writes (any method but GET and HEAD) say
+ * application/json, as the CLI does. */
+static CURLcode req_hdrs(const char *method, const char *path,
+                         const char *body, const char *auth,
+                         const char *const *extra, struct resp *r)
 {
     memset(r, 0, sizeof(*r));
     CURL *c = curl_easy_init();
@@ -227,8 +246,14 @@ static CURLcode req_rc(const char *method, const char *path,
         snprintf(authhdr, sizeof(authhdr), "Authorization: %s", auth);
         h = curl_slist_append(h, authhdr);
     }
-    if (body) {
+    bool ctype = false;
+    for (size_t i = 0; extra && extra[i]; i++) {
+        h = curl_slist_append(h, extra[i]);
+        ctype |= strncasecmp(extra[i], "Content-Type:", 13) == 0;
+    }
+    if (!ctype && !streq(method, "GET") && !streq(method, "HEAD"))
         h = curl_slist_append(h, "Content-Type: application/json");
+    if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
@@ -243,6 +268,12 @@ static CURLcode req_rc(const char *method, const char *path,
     return rc;
 }
 
+static CURLcode req_rc(const char *method, const char *path,
+                       const char *body, const char *auth, struct resp *r)
+{
+    return req_hdrs(method, path, body, auth, NULL, r);
+}
+
 /* cmocka asserts only on the test's own thread */
 static void req(const char *method, const char *path, const char *body,
                 const char *auth, struct resp *r)
@@ -253,6 +284,21 @@ static void req(const char *method, const char *path, const char *body,
 static void resp_free(struct resp *r)
 {
     strbuf_free(&r->body);
+}
+
+/* One request with extra headers: its status, and a piece of its body. */
+static void expect_hdrs(const char *method, const char *path,
+                        const char *body, const char *auth,
+                        const char *const *extra, long status,
+                        const char *has)
+{
+    struct resp r;
+    assert_int_equal(req_hdrs(method, path, body, auth, extra, &r),
+                     CURLE_OK);
+    if (r.status != status || !strstr(strbuf_str(&r.body), has))
+        fail_msg("%s %s: %ld, wanted %ld with '%s': %s", method, path,
+                 r.status, status, has, strbuf_str(&r.body));
+    resp_free(&r);
 }
 
 /* One request without credentials: its status and a piece of its body. */
@@ -267,15 +313,23 @@ static void expect_status(const char *method, const char *path,
     resp_free(&r);
 }
 
-static struct httpd *start(const char *listen, const char *token)
+static struct httpd *start_opts(const struct httpd_options *o)
 {
     char err[256] = "";
-    struct httpd *h = httpd_start(listen, token, NULL, err, sizeof(err));
+    struct httpd *h = httpd_start(o, err, sizeof(err));
     if (!h)
-        fail_msg("httpd_start(%s): %s", listen, err);
+        fail_msg("httpd_start(%s): %s", o->listen, err);
     port = httpd_port(h);
     assert_true(port > 0);
     return h;
+}
+
+/* With reload over HTTP enabled: most tests use it. */
+static struct httpd *start(const char *listen, const char *token)
+{
+    struct httpd_options o = { .listen = listen, .admin_token = token,
+                               .enable_lifecycle = true };
+    return start_opts(&o);
 }
 
 /* ---- tests --------------------------------------------------------------- */
@@ -431,7 +485,8 @@ static void test_silences_and_reload(void **state)
     req("POST", "/api/v1/silences",
         "{\"matchers\":[{\"name\":\"rule\",\"value\":\"mtu-*\","
         "\"isRegex\":false}],\"startsAt\":\"2099-01-01T00:00:00Z\","
-        "\"endsAt\":\"2099-01-01T01:00:00Z\"}", NULL, &r);
+        "\"endsAt\":\"2099-01-01T01:00:00Z\",\"comment\":\"billing\"}",
+        NULL, &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
     assert_string_equal(last_matchers, "rule=mtu-*");
@@ -453,7 +508,12 @@ static void test_silences_and_reload(void **state)
         "{\"matchers\":[{\"name\":\"rule\",\"value\":\"a.*\","
         "\"isRegex\":true}],\"duration\":\"2h\"}",
         "{\"matchers\":[\"rule=a\"],\"duration\":\"2h\",\"comment\":5}",
-        "{\"matchers\":[\"rule=a\"],\"duration\":\"2h\"} trailing",
+        "{\"matchers\":[\"rule=a\"],\"duration\":\"2h\","
+        "\"comment\":\"x\"} trailing",
+        /* no reason given */
+        "{\"matchers\":[\"rule=a\"],\"duration\":\"2h\"}",
+        "{\"matchers\":[\"rule=a\"],\"duration\":\"2h\",\"comment\":\"\"}",
+        "{\"matchers\":[\"rule=a\"],\"duration\":\"2h\",\"comment\":\" \"}",
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         req("POST", "/api/v1/silences", bad[i], NULL, &r);
@@ -590,8 +650,8 @@ static void test_admin_token(void **state)
     assert_int_equal(r.status, 200);
     resp_free(&r);
     req("POST", "/api/v1/silences",
-        "{\"matchers\":[\"rule=x\"],\"duration\":\"1h\"}",
-        "bearer s3cret-token", &r);
+        "{\"matchers\":[\"rule=x\"],\"duration\":\"1h\","
+        "\"comment\":\"t\"}", "bearer s3cret-token", &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
     httpd_stop(h);
@@ -608,11 +668,390 @@ static void test_admin_token(void **state)
     resp_free(&r);
     httpd_stop(h);
 
-    /* loopback: writes need no token even when one is configured */
+    /* loopback: a configured token is needed there too (it was not) */
     h = start("localhost:0", "s3cret-token");
     assert_true(httpd_is_loopback(h));
+    int adds = atomic_load(&nadds);
+    req("POST", "/api/v1/silences",
+        "{\"matchers\":[\"rule=x\"],\"duration\":\"1h\","
+        "\"comment\":\"t\"}", NULL, &r);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    req("DELETE", "/api/v1/silence/0123456789abcdef", NULL, NULL, &r);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    req("POST", "/-/reload", "", NULL, &r);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    assert_int_equal(atomic_load(&nadds), adds);
+    req("POST", "/api/v1/silences",
+        "{\"matchers\":[\"rule=x\"],\"duration\":\"1h\","
+        "\"comment\":\"t\"}", "Bearer s3cret-token", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    /* reads stay open */
+    req("GET", "/api/v1/silences", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    httpd_stop(h);
+
+    /* loopback without a token: local clients may write */
+    h = start("127.0.0.1:0", NULL);
+    req("POST", "/api/v1/silences",
+        "{\"matchers\":[\"rule=x\"],\"duration\":\"1h\","
+        "\"comment\":\"t\"}", NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
     httpd_stop(h);
     loop_stop();
+    snapshot_clear();
+}
+
+/* ---- browsers: Host, Origin, Content-Type, lifecycle, paths ------------- */
+
+#define SILENCE_BODY \
+    "{\"matchers\":[\"rule=*\"],\"duration\":\"8760h\",\"comment\":\"x\"}"
+
+/* DNS rebinding: a page under another name reaches the server, but its
+ * Host header says that name. */
+static void test_host_header(void **state)
+{
+    (void)state;
+    publish(true);
+    loop_start();
+    struct str_list allowed = { NULL, 0 };
+    str_list_add(&allowed, "segalert.internal");
+    str_list_add(&allowed, "alerts.example.com:8443");
+    struct httpd_options o = { .listen = "127.0.0.1:0",
+                               .allowed_hosts = &allowed };
+    struct httpd *h = start_opts(&o);
+    const char *ok[] = { "localhost", "LOCALHOST:%d", "127.0.0.1:%d",
+                         "127.0.0.1", "[::1]:%d", "[::1]", "10.1.2.3:%d",
+                         "segalert.internal", "segalert.internal:%d",
+                         "alerts.example.com:8443" };
+    const char *bad[] = { "attacker.example", "attacker.example:%d",
+                          "alerts.example.com", "alerts.example.com:%d",
+                          "localhost.attacker.example:%d",
+                          "127.0.0.1.nip.io:%d" };
+    char line[128], fmt[64];
+    for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+        snprintf(fmt, sizeof(fmt), "Host: %s", ok[i]);
+        snprintf(line, sizeof(line), fmt, port);
+        const char *hdrs[] = { line, NULL };
+        expect_hdrs("GET", "/api/v1/alerts", NULL, NULL, hdrs, 200,
+                    "\"alerts\"");
+    }
+    int adds = atomic_load(&nadds), expires = atomic_load(&nexpires);
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        snprintf(fmt, sizeof(fmt), "Host: %s", bad[i]);
+        snprintf(line, sizeof(line), fmt, port);
+        const char *hdrs[] = { line, NULL };
+        expect_hdrs("GET", "/api/v1/alerts", NULL, NULL, hdrs, 421,
+                    "Host header");
+        expect_hdrs("GET", "/api/v1/silences", NULL, NULL, hdrs, 421, "");
+        expect_hdrs("GET", "/metrics", NULL, NULL, hdrs, 421, "");
+        expect_hdrs("GET", "/", NULL, NULL, hdrs, 421, "");
+        expect_hdrs("GET", "/nope", NULL, NULL, hdrs, 421, "");
+        expect_hdrs("POST", "/api/v1/silences", SILENCE_BODY, NULL, hdrs,
+                    421, "");
+        expect_hdrs("DELETE", "/api/v1/silence/0123456789abcdef", NULL, NULL,
+                    hdrs, 421, "");
+    }
+    assert_int_equal(atomic_load(&nadds), adds);
+    assert_int_equal(atomic_load(&nexpires), expires);
+    httpd_stop(h);
+    str_list_free(&allowed);
+    loop_stop();
+    snapshot_clear();
+}
+
+/* The CSRF form: a page posts text/plain (no preflight) from its own
+ * origin.  Nothing it sends may change anything. */
+static void test_cross_site_writes(void **state)
+{
+    (void)state;
+    publish(true);
+    loop_start();
+    struct httpd_options o = { .listen = "127.0.0.1:0" };
+    struct httpd *h = start_opts(&o);
+    int adds = atomic_load(&nadds), expires = atomic_load(&nexpires),
+        reloads = atomic_load(&nreloads);
+    const char *form[] = { "Origin: http://attacker.example",
+                           "Content-Type: text/plain", NULL };
+    const char *attacker_json[] = { "Origin: http://attacker.example",
+                                    NULL };
+    const char *null_origin[] = { "Origin: null", NULL };
+    const char *other_port[] = { "Origin: http://127.0.0.1:1", NULL };
+    const char *cross_site[] = { "Sec-Fetch-Site: cross-site", NULL };
+    const char *same_site[] = { "Sec-Fetch-Site: same-site", NULL };
+    const char *text[] = { "Content-Type: text/plain", NULL };
+    const char *urlenc[] = {
+        "Content-Type: application/x-www-form-urlencoded", NULL };
+    const char *multipart[] = {
+        "Content-Type: multipart/form-data; boundary=x", NULL };
+    const char *none[] = { "Content-Type:", NULL };
+    const char *jsonp[] = { "Content-Type: application/jsonp", NULL };
+    const char *const *forbidden[] = { form, attacker_json, null_origin,
+                                       other_port, cross_site, same_site };
+    const char *const *unsupported[] = { text, urlenc, multipart, none,
+                                         jsonp };
+    for (size_t i = 0; i < ARRAY_SIZE(forbidden); i++) {
+        expect_hdrs("POST", "/api/v1/silences", SILENCE_BODY, NULL,
+                    forbidden[i], 403, "cross-origin");
+        expect_hdrs("DELETE", "/api/v1/silence/0123456789abcdef", NULL,
+                    NULL, forbidden[i], 403, "cross-origin");
+        expect_hdrs("POST", "/api/v1/silences/0123456789abcdef/expire", "",
+                    NULL, forbidden[i], 403, "cross-origin");
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++) {
+        expect_hdrs("POST", "/api/v1/silences", SILENCE_BODY, NULL,
+                    unsupported[i], 415, "application/json");
+        expect_hdrs("DELETE", "/api/v1/silence/0123456789abcdef", NULL,
+                    NULL, unsupported[i], 415, "application/json");
+        expect_hdrs("POST", "/api/v1/silences/0123456789abcdef/expire", "",
+                    NULL, unsupported[i], 415, "application/json");
+    }
+    /* reload over HTTP is off unless enable_lifecycle */
+    expect_hdrs("POST", "/-/reload", "", NULL, NULL, 403, "enable_lifecycle");
+    expect_hdrs("PUT", "/-/reload", "", NULL, NULL, 403, "enable_lifecycle");
+    expect_hdrs("POST", "/-/reload", "", NULL, form, 403, "enable_lifecycle");
+    assert_int_equal(atomic_load(&nadds), adds);
+    assert_int_equal(atomic_load(&nexpires), expires);
+    assert_int_equal(atomic_load(&nreloads), reloads);
+
+    /* the server's own origin, a client without Origin, JSON with a
+     * charset: accepted */
+    char own[96];
+    snprintf(own, sizeof(own), "Origin: http://127.0.0.1:%d", port);
+    const char *same[] = { own, "Sec-Fetch-Site: same-origin", NULL };
+    const char *charset[] = {
+        "Content-Type: Application/JSON; charset=utf-8", NULL };
+    expect_hdrs("POST", "/api/v1/silences", SILENCE_BODY, NULL, same, 200,
+                "silenceId");
+    expect_hdrs("POST", "/api/v1/silences", SILENCE_BODY, NULL, charset, 200,
+                "silenceId");
+    expect_hdrs("POST", "/api/v1/silences", SILENCE_BODY, NULL, NULL, 200,
+                "silenceId");
+    expect_hdrs("DELETE", "/api/v1/silence/0123456789abcdef", NULL, NULL,
+                NULL, 200, "success");
+    assert_int_equal(atomic_load(&nadds), adds + 3);
+    assert_int_equal(atomic_load(&nexpires), expires + 1);
+    /* reads need none of it */
+    expect_hdrs("GET", "/api/v1/silences", NULL, NULL, form, 200,
+                "\"silences\"");
+    httpd_stop(h);
+
+    /* with enable_lifecycle: reload works, but not from a form */
+    o.enable_lifecycle = true;
+    h = start_opts(&o);
+    expect_hdrs("POST", "/-/reload", "", NULL, form, 403, "cross-origin");
+    expect_hdrs("POST", "/-/reload", "", NULL, text, 415, "application/json");
+    assert_int_equal(atomic_load(&nreloads), reloads);
+    expect_hdrs("POST", "/-/reload", "", NULL, NULL, 200, "OK");
+    expect_hdrs("PUT", "/-/reload", NULL, NULL, NULL, 200, "OK");
+    assert_int_equal(atomic_load(&nreloads), reloads + 2);
+    httpd_stop(h);
+    loop_stop();
+    snapshot_clear();
+}
+
+/* A raw request line (what curl would not send): the status code, or 0
+ * when the server closed without answering. */
+static long raw_status(const char *request)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    size_t len = strlen(request);
+    assert_int_equal(send(fd, request, len, 0), (ssize_t)len);
+    char buf[256];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof(buf) - 1 &&
+           (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+        got += (size_t)n;
+    buf[got] = '\0';
+    close(fd);
+    long status = 0;
+    if (sscanf(buf, "HTTP/1.%*d %ld", &status) != 1)
+        status = 0;
+    return status;
+}
+
+/* "/-/reload%00.css" was "/-/reload": a path with a control character,
+ * escaped or raw, is no route. */
+static void test_control_characters(void **state)
+{
+    (void)state;
+    publish(true);
+    loop_start();
+    struct httpd *h = start("127.0.0.1:0", NULL);
+    int reloads = atomic_load(&nreloads), expires = atomic_load(&nexpires);
+    expect_status("POST", "/-/reload%00.css", "", 404, "not found");
+    expect_status("POST", "/-/reload%00", "", 404, "not found");
+    expect_status("PUT", "/-/reload%0a", "", 404, "not found");
+    expect_status("GET", "/-/healthy%00", NULL, 404, "not found");
+    expect_status("GET", "/metrics%0d%0a", NULL, 404, "not found");
+    expect_status("GET", "/api/v1/alerts%7f", NULL, 404, "not found");
+    expect_status("GET", "/api/v1/alerts%1b[31m", NULL, 404, "not found");
+    expect_status("DELETE", "/api/v1/silence/0123456789abcdef%00", NULL, 404,
+                  "not found");
+    expect_status("POST", "/api/v1/silences/0123456789abcdef%00/expire", "",
+                  404, "not found");
+    expect_status("GET", "/-/healthy%zz", NULL, 404, "not found");
+    assert_int_equal(atomic_load(&nreloads), reloads);
+    assert_int_equal(atomic_load(&nexpires), expires);
+    /* escapes of printable characters still decode */
+    expect_status("GET", "/%2D/healthy", NULL, 200, "OK");
+    /* raw control bytes in the request line */
+    char req[128];
+    snprintf(req, sizeof(req), "GET /-/healthy\x01 HTTP/1.1\r\nHost: "
+                               "127.0.0.1\r\nConnection: close\r\n\r\n");
+    long st = raw_status(req);
+    if (st == 200)
+        fail_msg("a raw control byte in the path was served");
+    snprintf(req, sizeof(req), "GET /-/healthy HTTP/1.1\r\nHost: "
+                               "127.0.0.1\r\nConnection: close\r\n\r\n");
+    assert_int_equal(raw_status(req), 200);
+    httpd_stop(h);
+    loop_stop();
+    snapshot_clear();
+}
+
+/* ---- slow clients ---------------------------------------------------------- */
+
+/* A connection from source address ip that sends the start of a request
+ * and never finishes it. */
+static int slow_client(const char *ip)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in src, dst;
+    memset(&src, 0, sizeof(src));
+    src.sin_family = AF_INET;
+    assert_int_equal(inet_pton(AF_INET, ip, &src.sin_addr), 1);
+    assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+    memset(&dst, 0, sizeof(dst));
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons((uint16_t)port);
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0);
+    const char *start = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-a: ";
+    (void)!send(fd, start, strlen(start), MSG_NOSIGNAL);
+    return fd;
+}
+
+/* Was fd closed by the server within timeout_ms (reads end-of-stream or an
+ * error)?  Bytes of an answer are skipped. */
+static bool closed_within(int fd, int timeout_ms)
+{
+    double until = now_wall() + timeout_ms / 1000.0;
+    for (;;) {
+        int left = (int)((until - now_wall()) * 1000);
+        if (left <= 0)
+            return false;
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (poll(&p, 1, left) <= 0)
+            return false;
+        char b[256];
+        ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            return true;
+    }
+}
+
+/* A GET /-/healthy from source address ip: the status (0 = no answer). */
+static long healthy_from(const char *ip)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in src, dst;
+    memset(&src, 0, sizeof(src));
+    src.sin_family = AF_INET;
+    assert_int_equal(inet_pton(AF_INET, ip, &src.sin_addr), 1);
+    assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+    memset(&dst, 0, sizeof(dst));
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons((uint16_t)port);
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = { 5, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    long status = 0;
+    if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == 0) {
+        const char *rq = "GET /-/healthy HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Connection: close\r\n\r\n";
+        char buf[256];
+        ssize_t n;
+        if (send(fd, rq, strlen(rq), MSG_NOSIGNAL) > 0 &&
+            (n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+            buf[n] = '\0';
+            if (sscanf(buf, "HTTP/1.%*d %ld", &status) != 1)
+                status = 0;
+        }
+    }
+    close(fd);
+    return status;
+}
+
+static void test_slow_clients(void **state)
+{
+    (void)state;
+    publish(true);
+    const struct conns_limits lim = {
+        .max_total = 24, .max_per_ip = 8, .reserve = 4, .reserve_per_ip = 2,
+        .wait_s = 1.5, .request_s = 5, .report_interval_s = 60,
+    };
+    struct httpd_options o = { .listen = "127.0.0.1:0", .limits = &lim };
+    struct httpd *h = start_opts(&o);
+
+    /* a request header trickled byte by byte does not reset the deadline
+     * (libmicrohttpd's own timeout is 15 s of silence) */
+    int fd = slow_client("127.0.0.2");
+    bool closed = false;
+    for (int i = 0; i < 40 && !closed; i++) {
+        (void)!send(fd, "x", 1, MSG_NOSIGNAL);
+        closed = closed_within(fd, 100);
+    }
+    assert_true(closed);
+    close(fd);
+
+    /* one address holding more than its share: others are not affected,
+     * and the same address still gets an answer (the slow ones make
+     * room) */
+    int slow[20];
+    for (int i = 0; i < 20; i++)
+        slow[i] = slow_client("127.0.0.3");
+    assert_int_equal(healthy_from("127.0.0.1"), 200);
+    const struct timespec wait = { 0, 200 * 1000 * 1000 };
+    nanosleep(&wait, NULL);
+    assert_int_equal(healthy_from("127.0.0.3"), 200);
+    assert_int_equal(healthy_from("127.0.0.1"), 200);
+    for (int i = 0; i < 20; i++)
+        close(slow[i]);
+
+    /* many addresses up to the total: the reserve lets a newcomer in */
+    int many[24];
+    char ip[32];
+    for (int i = 0; i < 24; i++) {
+        snprintf(ip, sizeof(ip), "127.0.1.%d", i / 4 + 1);
+        many[i] = slow_client(ip);
+    }
+    nanosleep(&wait, NULL);
+    assert_int_equal(healthy_from("127.0.0.1"), 200);
+    assert_int_equal(healthy_from("127.0.2.1"), 200);
+    for (int i = 0; i < 24; i++)
+        close(many[i]);
+
+    struct conns_stats st;
+    httpd_conn_stats(h, &st);
+    assert_true(st.timed_out >= 1);
+    assert_true(st.evicted >= 4);
+    httpd_stop(h);
     snapshot_clear();
 }
 
@@ -664,13 +1103,15 @@ static void test_start_errors_and_client(void **state)
                           "[::1", "[::1]9477", "1:2:3:4", "127.0.0.1:x" };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         err[0] = '\0';
-        assert_null(httpd_start(bad[i], NULL, NULL, err, sizeof(err)));
+        struct httpd_options o = { .listen = bad[i] };
+        assert_null(httpd_start(&o, err, sizeof(err)));
         assert_non_null(strstr(err, "invalid listen address"));
     }
     struct httpd *h = start("127.0.0.1:0", NULL);
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-    assert_null(httpd_start(listen, NULL, NULL, err, sizeof(err)));
+    struct httpd_options again = { .listen = listen };
+    assert_null(httpd_start(&again, err, sizeof(err)));
     assert_non_null(strstr(err, "cannot listen on 127.0.0.1:"));
     assert_non_null(strstr(err, "in use"));
 
@@ -711,7 +1152,8 @@ static void test_ipv6(void **state)
 {
     (void)state;
     char err[256];
-    struct httpd *h = httpd_start("[::1]:0", NULL, NULL, err, sizeof(err));
+    struct httpd_options o = { .listen = "[::1]:0" };
+    struct httpd *h = httpd_start(&o, err, sizeof(err));
     if (!h) {
         print_message("skipping IPv6: %s\n", err);
         return;
@@ -758,6 +1200,10 @@ int main(void)
         cmocka_unit_test(test_expire_status_from_code),
         cmocka_unit_test(test_outcome_statuses),
         cmocka_unit_test(test_admin_token),
+        cmocka_unit_test(test_host_header),
+        cmocka_unit_test(test_cross_site_writes),
+        cmocka_unit_test(test_control_characters),
+        cmocka_unit_test(test_slow_clients),
         cmocka_unit_test(test_stop_while_waiting),
         cmocka_unit_test(test_start_errors_and_client),
         cmocka_unit_test(test_ipv6),
