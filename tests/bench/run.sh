@@ -60,6 +60,10 @@ i=0; while ! grep -q READY "$T/smtp.out" 2>/dev/null && [ $i -lt 100 ]; do sleep
 kill $SMTP_PID 2>/dev/null; wait $SMTP_PID 2>/dev/null
 echo
 
+# ---- alert groups at once (segalert beside Alertmanager) ----------------------
+sh tests/bench/groups.sh "$O"
+echo
+
 # ---- polling ----------------------------------------------------------------
 start_sim() {
     "$SIM" --listen 127.0.0.1:0 --scenario "$1" >"$T/sim.out" 2>"$T/sim.err" &
