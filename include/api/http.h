@@ -7,12 +7,13 @@
  * body (capped) and the headers segalert cares about.  Connections are
  * kept alive and reused between requests to the same host (curl's
  * connection cache, sized with http_client_reserve_connections()), and
- * requests to a host that speaks HTTP/2 share its connections
- * (multiplexing).  The client does not limit how many transfers run at
+ * requests to an https host that speaks HTTP/2 share its connections
+ * (multiplexing; plain http is HTTP/1.1, one request per connection at a
+ * time).  The client does not limit how many transfers run at
  * once: its users do (the Segment client, the deliverer per receiver host).
  *
  * Timeouts: timeout_ms counts from http_submit() (the transfer really
- * starts then: nothing waits inside curl).  It is enforced here rather
+ * starts then: nothing waits inside curl for another transfer's answer).  It is enforced here rather
  * than by curl, and only after curl has read what the sockets hold: an
  * answer that arrived while the loop was busy elsewhere (evaluating,
  * saving) for longer than the timeout is that answer, not a timeout.

@@ -204,10 +204,14 @@ int http_submit(struct http_client *c, struct http_request *r)
                      r->connect_timeout_ms > 0 ? r->connect_timeout_ms
                                                : DEFAULT_CONNECT_TIMEOUT_MS);
     /* No CURLOPT_TIMEOUT: expire() enforces it after reading (http.h). */
-    /* A second request to a host whose first connection is still being
-     * set up waits to learn whether it can share it (HTTP/2) instead of
-     * opening another one; plain HTTP/1.1 does not wait. */
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* https: a second request to a host whose first connection is still
+     * being set up waits to learn whether it can share it (HTTP/2, known
+     * from the TLS handshake) instead of opening another one.  Not for
+     * plain http: curl would learn that only from the first answer, and
+     * the requests behind it would wait that long - counted in their
+     * timeout, so a slow receiver's burst timed out and was sent again. */
+    if (strncasecmp(r->url, "https:", 6) == 0)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");

@@ -7,7 +7,10 @@
  *   - timeouts: an answer that arrived while the loop was busy for longer
  *     than the timeout is an answer, not a timeout (the cause of duplicate
  *     notifications at 20,000 groups); a peer that never answers times out
- *     and http_run() wakes for it.
+ *     and http_run() wakes for it;
+ *   - a burst of requests to a plain-http host opens its connections at
+ *     once: none waits for the first answer (which counted in its timeout,
+ *     and a slow receiver's burst timed out and was sent again).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -206,12 +210,55 @@ static void test_silent_peer_times_out(void **state)
     close(lfd);
 }
 
+/* Three requests at once to an http:// host: three connections reach the
+ * peer before any answer.  (curl's PIPEWAIT would hold the second and
+ * third until the first answer told it the host speaks HTTP/1.1.) */
+static void test_http_burst_does_not_wait(void **state)
+{
+    (void)state;
+    int port;
+    int lfd = silent_listener(&port);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/burst", port);
+
+    struct http_client *c = http_client_new();
+    struct seen s[3] = { { 0 } };
+    struct http_request *r[3];
+    for (int i = 0; i < 3; i++) {
+        r[i] = http_request_new(url);
+        r[i]->done = on_done;
+        r[i]->ud = &s[i];
+        assert_int_equal(http_submit(c, r[i]), 0);
+    }
+    for (int i = 0; i < 10; i++)
+        http_run(c, 10);
+    /* every connection the client opened waits in the backlog */
+    assert_int_equal(fcntl(lfd, F_SETFL, O_NONBLOCK), 0);
+    int fds[4], n = 0;
+    while (n < 4) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0)
+            break;
+        fds[n++] = fd;
+    }
+    assert_int_equal(n, 3);
+    assert_int_equal(s[0].calls + s[1].calls + s[2].calls, 0);
+
+    http_client_free(c);
+    for (int i = 0; i < 3; i++)
+        http_request_free(r[i]);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    close(lfd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_abort_all_keeps_the_client),
         cmocka_unit_test(test_late_loop_is_not_a_timeout),
         cmocka_unit_test(test_silent_peer_times_out),
+        cmocka_unit_test(test_http_burst_does_not_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
