@@ -31,8 +31,8 @@
 # here); lost = notifications never received; peak RSS = VmHWM.
 set -u
 O=${1:-build/rel}
-SEGALERT=$PWD/segalert
-SIM=$PWD/segalert-sim
+SEGALERT=${SEGALERT:-$PWD/segalert}
+SIM=${SEGALERT_SIM:-$PWD/segalert-sim}
 SINK=$PWD/$O/bench/count_sink
 AM=${AM:-/usr/bin/prometheus-alertmanager}
 PY=/usr/bin/python3
