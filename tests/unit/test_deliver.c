@@ -457,7 +457,7 @@ static int burst_index(const struct rig *g, size_t i)
 {
     const struct http_request *r = g->fake.pending[i];
     const char *p = strstr(strbuf_str(&r->post_body), "burst:{k=\\\"");
-    return p ? atoi(p + strlen("burst:{k=\\\"")) : -1;
+    return p ? (int)strtol(p + strlen("burst:{k=\\\""), NULL, 10) : -1;
 }
 
 /* Posts pending to URLs starting with prefix. */
