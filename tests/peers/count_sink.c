@@ -26,7 +26,9 @@
  *                 seconds with microseconds (CLOCK_REALTIME; 0 = none)
  *   open          TCP connections open now; max_open: the most at once
  *   inflight      requests being answered now; max_inflight: the most
- *   connections   TCP connections accepted in all
+ *   connections   TCP connections that carried a notification (a POST
+ *                 outside /_*), in all: the control requests' own
+ *                 connections are not counted
  * GET /_dups lists the notifications seen more than once ("count key"
  * lines).
  * POST /_reset forgets everything above.  Nothing else is recorded.
@@ -241,10 +243,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
             abort();
         *state = rq;
         if (strcmp(method, "POST") == 0 && strncmp(url, "/_", 2) != 0) {
+            /* the connection's flag, set up by on_connection() */
+            const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+                c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+            bool *carried = ci ? ci->socket_context : NULL;
             rq->counted_inflight = true;
             pthread_mutex_lock(&lock);
             if (++inflight > max_inflight)
                 max_inflight = inflight;
+            if (carried && !*carried) {
+                *carried = true;
+                connections++;
+            }
             pthread_mutex_unlock(&lock);
         }
         return MHD_YES;
@@ -323,15 +333,23 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
     *state = NULL;
 }
 
+/* *socket_ctx: whether the connection carried a notification yet. */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code)
 {
     (void)cls;
     (void)c;
-    (void)socket_ctx;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        bool *carried = calloc(1, sizeof(*carried));
+        if (!carried)
+            abort();
+        *socket_ctx = carried;
+    } else {
+        free(*socket_ctx);
+        *socket_ctx = NULL;
+    }
     pthread_mutex_lock(&lock);
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        connections++;
         if (++open_now > max_open)
             max_open = open_now;
     } else {
