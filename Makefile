@@ -49,6 +49,7 @@ endif
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+MHD_LIBS   := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
 ALL_CFLAGS  = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
@@ -67,6 +68,9 @@ UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 BENCH_SRC = $(wildcard tests/bench/bench_*.c)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
+# Peers written in C (tests/peers/*.c): fast HTTP sinks for the benchmarks.
+PEER_SRC  = $(wildcard tests/peers/*.c)
+PEER_BIN  = $(PEER_SRC:tests/peers/%.c=$(O)/bench/%)
 
 # The default build puts ./segalert and ./segalert-sim at the top; every
 # other variant keeps its binaries in $(O)/bin.
@@ -90,7 +94,7 @@ endif
 # intermediates and rebuild them every time).
 .SECONDARY:
 
-.PHONY: all test test-tsan test-deps unit-tests print-dirs demo bench fuzz install uninstall clean deps check-deps
+.PHONY: all test test-tsan test-deps unit-tests peers print-dirs demo bench fuzz install uninstall clean deps check-deps
 .DEFAULT_GOAL := all
 
 all: $(SEGALERT) $(SIM)
@@ -139,7 +143,16 @@ $(O)/bench/%: $(O)/bench/%.o $(O)/libsegalert.a
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# A peer stands alone: no libsegalert, only libmicrohttpd and pthreads.
+$(PEER_BIN): $(O)/bench/%: tests/peers/%.c
+	@mkdir -p $(@D)
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(MHD_LIBS) -lpthread
+
 unit-tests: $(UNIT_BIN)
+
+# The C peers alone (`make bench` builds them; `make all` does not).
+peers: $(PEER_BIN)
 
 # Where this variant's objects and binaries are (tests/run-all.sh asks).
 print-dirs:
@@ -175,7 +188,7 @@ demo: deps all
 	@sh examples/demo.sh
 
 bench: test-deps
-	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(PEER_BIN)
 	@sh tests/bench/run.sh $(O)
 
 fuzz: test-deps

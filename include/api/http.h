@@ -5,23 +5,42 @@
  * http_request, submit it, and keep calling http_run(); when a transfer
  * finishes its done() callback runs on the calling thread with the status,
  * body (capped) and the headers segalert cares about.  Connections are
- * reused between requests to the same host (curl's connection cache).
+ * kept alive and reused between requests to the same host (curl's
+ * connection cache, sized with http_client_reserve_connections()), and
+ * requests to an https host that speaks HTTP/2 share its connections
+ * (multiplexing; plain http is HTTP/1.1, one request per connection at a
+ * time).  The client does not limit how many transfers run at
+ * once: its users do (the Segment client, the deliverer per receiver host).
+ *
+ * Timeouts: timeout_ms counts from http_submit() (the transfer really
+ * starts then: nothing waits inside curl for another transfer's answer).  It is enforced here rather
+ * than by curl, and only after curl has read what the sockets hold: an
+ * answer that arrived while the loop was busy elsewhere (evaluating,
+ * saving) for longer than the timeout is that answer, not a timeout.
+ * curl checks its own overall timeout before it reads, which reported
+ * requests the peer had processed as timed out, and their retries were
+ * duplicates.  A transfer that did time out completes with curl_code
+ * CURLE_OPERATION_TIMEDOUT (28).
  *
  * Ownership: the request is borrowed from submit until done() is called;
- * done() may free it or resubmit it (after http_request_reset()).  The
- * client never frees requests; http_client_abort_all() and
- * http_client_free() abort transfers still in flight and call done() for
- * them with curl_code CURLE_ABORTED_BY_CALLBACK.
+ * done() may free it or resubmit it (after http_request_reset()), and may
+ * submit other requests.  The client never frees requests;
+ * http_client_abort_all() and http_client_free() abort transfers still in
+ * flight and call done() for them with curl_code CURLE_ABORTED_BY_CALLBACK
+ * (http_request_aborted() says so); done() should not start new transfers
+ * for an aborted one.
  *
  * struct http_transport is the seam between code that produces requests
- * (the Segment client) and what carries them: the curl client in
- * production (http_client_transport), a test double in unit tests.
+ * (the Segment client, the deliverer) and what carries them: the curl
+ * client in production (http_client_transport), a test double in unit
+ * tests.
  */
 #ifndef SEGALERT_HTTP_H
 #define SEGALERT_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/util.h"
 
@@ -38,7 +57,8 @@ struct http_request {
     char **headers;             /* "Name: value" lines, owned */
     size_t nheaders;
     long connect_timeout_ms;    /* 0 = 10 s */
-    long timeout_ms;            /* whole transfer; 0 = 30 s */
+    long timeout_ms;            /* whole transfer from http_submit();
+                                   0 = 30 s */
     size_t max_body;            /* response cap; 0 = 8 MiB */
     http_done_fn done;
     void *ud;
@@ -54,10 +74,13 @@ struct http_request {
     char *ratelimit_remaining;  /* X-RateLimit-Remaining */
     char *content_type;
     double elapsed_s;
+    int http_major;             /* HTTP version of the answer: 1, 2, 3;
+                                   0 = unknown or no answer */
 
     /* --- private --- */
     void *easy;
     void *slist;
+    int64_t deadline_ms;        /* now_mono_ms() when it times out */
 };
 
 struct http_client *http_client_new(void);
@@ -75,6 +98,14 @@ void http_request_add_header(struct http_request *r, const char *fmt, ...)
 /* Clear the outputs so the request can be submitted again. */
 void http_request_reset(struct http_request *r);
 void http_request_free(struct http_request *r);
+/* Whether r completed because its client aborted it (shutting down). */
+bool http_request_aborted(const struct http_request *r);
+
+/* Keep up to n more idle connections alive for reuse (on top of a base of
+ * HTTP_BASE_CONNECTIONS), e.g. a user that may run n transfers at once to
+ * a new host.  Calls add up. */
+#define HTTP_BASE_CONNECTIONS 64
+void http_client_reserve_connections(struct http_client *c, long n);
 
 /* Start a transfer.  Returns 0, or -1 when curl refuses it (done() is then
  * not called; the reason is in r->error). */

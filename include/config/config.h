@@ -84,6 +84,10 @@ struct timing_cfg {
 
 struct receiver_type_def;           /* config/receiver_type.h */
 
+/* A receiver's max_connections: the default and the largest accepted. */
+#define RECEIVER_MAX_CONNECTIONS 16
+#define RECEIVER_MAX_CONNECTIONS_LIMIT 1024
+
 /* What every receiver has; what only one type has is in priv. */
 struct receiver_cfg {
     char *name;
@@ -103,6 +107,9 @@ struct receiver_cfg {
     struct kv_list headers;         /* extra request headers; values may
                                        be secrets (registered with the log) */
     double timeout_s;               /* default 10 */
+    /* HTTP receivers: the most of this receiver's posts in progress at once
+     * to each host it posts to (docs/notifications.md "Delivery") */
+    int max_connections;            /* default RECEIVER_MAX_CONNECTIONS */
     /* templates (text; compiled by template.c) */
     char *subject;                  /* email subject / slack header; NULL = default */
     int subject_line;

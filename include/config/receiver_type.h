@@ -51,7 +51,8 @@ struct receiver_type_def {
     /* the options only receivers of this type accept, OPT_END-terminated;
      * the common ones (type, send_resolved, subject, body) are not
      * listed.  An option may be listed by several types.  `timeout` is
-     * read into r->timeout_s when listed. */
+     * read into r->timeout_s and `max_connections` into
+     * r->max_connections when listed (HTTP types list both). */
     const struct opt_spec *opts;
     /* Read this type's options from s into r (which holds the defaults
      * and the common options already), reporting every problem through

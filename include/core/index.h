@@ -17,7 +17,9 @@
  *     already present adds a second entry, and index_map_get() then returns
  *     either.  Look first when keys may repeat ("first one wins").
  *   - Indexes are the caller's; the map does not follow the array when it
- *     is reordered.  Removing entries is not supported (no need so far).
+ *     is reordered.  index_map_remove() takes one entry out (an element
+ *     that moves in the array is removed and put again under its new
+ *     index).
  *
  * Ownership: the map owns its slot array; index_map_free() releases it and
  * leaves an empty map (freeing an empty map is a no-op).
@@ -54,6 +56,10 @@ size_t index_map_get(const struct index_map *m, uint64_t hash,
 
 /* Add idx under hash (see the contract about keys already present). */
 void index_map_put(struct index_map *m, uint64_t hash, size_t idx);
+
+/* Remove the entry stored under hash with index idx; returns whether there
+ * was one.  O(1) on average; the slot array does not shrink. */
+bool index_map_remove(struct index_map *m, uint64_t hash, size_t idx);
 
 void index_map_free(struct index_map *m);
 

@@ -6,6 +6,15 @@
  * SMTP worker thread, or the type's own write() at once - and reports one
  * verdict per attempt.  No type is known here by name.
  *
+ * Connections: at most rc->max_connections posts of a receiver are in
+ * progress at once to each host (scheme://host:port) it posts to, counting
+ * the posts of every receiver to that host; the others wait in the host's
+ * queue, first in first out, and start as earlier ones finish.  A post's
+ * timeout (rc->timeout_s) runs from when it starts, not while it waits.
+ * Connections are kept alive and reused (api/http.h), so a burst of
+ * notifications to one receiver opens max_connections connections, not
+ * one per notification.
+ *
  * Used by the daemon (the outbox decides about retries) and by
  * `segalert notify-test`.  Runs on the main thread; done() is called from
  * deliverer_poll() or http_run() on that thread, exactly once per
@@ -38,7 +47,9 @@ struct deliverer *deliverer_new(struct http_client *http,
  * api/http.h); t.ud is borrowed. */
 void deliverer_set_transport(struct deliverer *dl, struct http_transport t);
 /* Stops the SMTP worker (the running batch finishes).  Deliveries still
- * pending get no callback: their outbox entries stay queued. */
+ * pending get no callback: their outbox entries stay queued.  Abort the
+ * HTTP client's transfers first (http_client_abort_all): posts waiting in
+ * a host's queue are dropped here, posts in progress must have completed. */
 void deliverer_free(struct deliverer *dl);
 
 /* Start an attempt.  n and rc are borrowed for the duration of the call
@@ -51,7 +62,9 @@ void deliverer_send(struct deliverer *dl, const struct notification *n,
                     deliver_done_fn done, void *ud);
 /* Collect finished email batches (call every loop cycle). */
 void deliverer_poll(struct deliverer *dl);
-/* Attempts started and not yet reported. */
+/* Attempts started and not yet reported (waiting ones included). */
 unsigned deliverer_in_flight(const struct deliverer *dl);
+/* HTTP posts waiting for a connection to their host. */
+unsigned deliverer_waiting(const struct deliverer *dl);
 
 #endif

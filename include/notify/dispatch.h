@@ -24,6 +24,13 @@
  * decides (first / new_alerts / resolved / all_resolved / flapping /
  * repeat / nothing).
  *
+ * Cost: routing an alert costs O(routes + its labels), independent of the
+ * number of groups and alerts held (groups and alerts are found through
+ * hash indexes); dispatch_tick() and dispatch_next_due() cost O(1) plus
+ * O(log groups) per group due or changed since the last call (a changed
+ * group's next due time is recomputed once, from its alerts).  Adding or
+ * ending a silence makes every group's due time recomputed once.
+ *
  * Ownership: the dispatcher copies everything it keeps (the config's
  * routes and receivers, the alerts), so the config and the alert may be
  * freed right after the call.  Notifications returned by dispatch_tick()
@@ -75,8 +82,9 @@ size_t dispatch_tick(struct dispatcher *d, double now,
                      struct notification ***out);
 
 /* Earliest time a dispatch_tick() could produce or change something;
- * INFINITY when nothing is pending. */
-double dispatch_next_due(const struct dispatcher *d);
+ * INFINITY when nothing is pending.  O(1) plus the recomputation of the
+ * groups changed since the last call (see "Cost" above). */
+double dispatch_next_due(struct dispatcher *d);
 
 /* The dispatcher's silences, for `silence add/expire/list` and the status
  * page.  Adding or expiring takes effect at the next flush of each group.

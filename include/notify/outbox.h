@@ -182,6 +182,9 @@ struct outbox *outbox_from_json(const cJSON *j, size_t max_entries,
  * last_error) and the notification's id: a queued notification itself
  * never changes.  outbox_next_id() is "next_id".
  */
+/* Squeeze out the holes removals leave (entries stay in id order), so
+ * that outbox_entry_at() indexes 0 .. outbox_count() - 1. */
+void outbox_compact(struct outbox *ob);
 const struct outbox_entry *outbox_entry_at(const struct outbox *ob,
                                            size_t i);
 cJSON *outbox_entry_to_json(const struct outbox_entry *e);

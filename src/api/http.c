@@ -1,5 +1,7 @@
 /*
- * http.c - see http.h.  A thin layer over libcurl's multi interface.
+ * http.c - see http.h.  A thin layer over libcurl's multi interface; the
+ * one thing it does itself is the whole-transfer timeout (see http.h for
+ * why).
  */
 #include "api/http.h"
 
@@ -10,6 +12,8 @@
 #include <curl/curl.h>
 
 #define DEFAULT_MAX_BODY (8u * 1024 * 1024)
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define DEFAULT_TIMEOUT_MS 30000L
 
 struct http_client {
     CURLM *multi;
@@ -18,6 +22,7 @@ struct http_client {
     size_t nactive, active_cap;
     int watch[HTTP_MAX_WATCH_FDS];  /* extra fds that wake http_run */
     size_t nwatch;
+    long max_connects;              /* curl's connection cache size */
 };
 
 static bool curl_ready;
@@ -35,10 +40,22 @@ struct http_client *http_client_new(void)
         free(c);
         return NULL;
     }
-    /* Reuse connections: a small cache per host is enough for the API and
-     * a handful of receivers. */
-    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 64L);
+    /* Reuse connections: the base covers the API; users that run many
+     * transfers to a host reserve more (http_client_reserve_connections). */
+    c->max_connects = HTTP_BASE_CONNECTIONS;
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->max_connects);
+    /* Several requests on one HTTP/2 connection when the peer offers it
+     * (curl's default since 7.62; said here because we rely on it). */
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     return c;
+}
+
+void http_client_reserve_connections(struct http_client *c, long n)
+{
+    if (!c || n <= 0)
+        return;
+    c->max_connects += n;
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->max_connects);
 }
 
 static void finish(struct http_client *c, CURL *easy, CURLcode code);
@@ -81,6 +98,11 @@ void http_request_add_header(struct http_request *r, const char *fmt, ...)
     r->headers[r->nheaders++] = strbuf_detach(&sb);
 }
 
+bool http_request_aborted(const struct http_request *r)
+{
+    return r->curl_code == CURLE_ABORTED_BY_CALLBACK;
+}
+
 void http_request_reset(struct http_request *r)
 {
     r->status = 0;
@@ -95,6 +117,7 @@ void http_request_reset(struct http_request *r)
     r->retry_after = r->ratelimit_reset = r->ratelimit_remaining = NULL;
     r->content_type = NULL;
     r->elapsed_s = 0;
+    r->http_major = 0;
 }
 
 void http_request_free(struct http_request *r)
@@ -178,9 +201,17 @@ int http_submit(struct http_client *c, struct http_request *r)
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->error);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     r->connect_timeout_ms > 0 ? r->connect_timeout_ms : 10000L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                     r->timeout_ms > 0 ? r->timeout_ms : 30000L);
+                     r->connect_timeout_ms > 0 ? r->connect_timeout_ms
+                                               : DEFAULT_CONNECT_TIMEOUT_MS);
+    /* No CURLOPT_TIMEOUT: expire() enforces it after reading (http.h). */
+    /* https: a second request to a host whose first connection is still
+     * being set up waits to learn whether it can share it (HTTP/2, known
+     * from the TLS handshake) instead of opening another one.  Not for
+     * plain http: curl would learn that only from the first answer, and
+     * the requests behind it would wait that long - counted in their
+     * timeout, so a slow receiver's burst timed out and was sent again. */
+    if (strncasecmp(r->url, "https:", 6) == 0)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
@@ -196,6 +227,8 @@ int http_submit(struct http_client *c, struct http_request *r)
     r->error[0] = '\0';
     r->easy = e;
     r->slist = sl;
+    r->deadline_ms = now_mono_ms() +
+                     (r->timeout_ms > 0 ? r->timeout_ms : DEFAULT_TIMEOUT_MS);
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         snprintf(r->error, sizeof(r->error), "curl_multi_add_handle failed");
         curl_easy_cleanup(e);
@@ -223,9 +256,14 @@ struct http_transport http_client_transport(struct http_client *c)
 static void finish(struct http_client *c, CURL *easy, CURLcode code)
 {
     struct http_request *r = NULL;
+    long version = 0;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status);
     curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &r->elapsed_s);
+    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+    r->http_major = version == CURL_HTTP_VERSION_3 ? 3
+                  : version == CURL_HTTP_VERSION_2_0 ? 2
+                  : version ? 1 : 0;
     r->curl_code = (int)code;
     if (code != CURLE_OK && r->error[0] == '\0')
         snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(code));
@@ -249,6 +287,44 @@ static void finish(struct http_client *c, CURL *easy, CURLcode code)
         r->done(r, r->ud);
 }
 
+/* Time out the transfers past their deadline.  Called right after
+ * curl_multi_perform() and dispatch_finished(), so an answer that was
+ * waiting in a socket has been read and delivered first. */
+static int expire(struct http_client *c)
+{
+    int64_t now = now_mono_ms();
+    size_t i = 0;
+    int n = 0;
+    while (i < c->nactive) {
+        struct http_request *r = c->active[i];
+        if (r->deadline_ms > now) {
+            i++;
+            continue;
+        }
+        long ms = r->timeout_ms > 0 ? r->timeout_ms : DEFAULT_TIMEOUT_MS;
+        snprintf(r->error, sizeof(r->error),
+                 "Operation timed out after %ld milliseconds", ms);
+        /* finish() puts the last entry at i; done() may append new ones,
+         * whose deadlines are in the future */
+        finish(c, r->easy, CURLE_OPERATION_TIMEDOUT);
+        n++;
+    }
+    return n;
+}
+
+/* Milliseconds until the earliest deadline (>= 0), at most cap. */
+static int until_deadline(const struct http_client *c, int cap)
+{
+    int64_t now = now_mono_ms();
+    int64_t best = cap;
+    for (size_t i = 0; i < c->nactive; i++) {
+        int64_t left = c->active[i]->deadline_ms - now;
+        if (left < best)
+            best = left < 0 ? 0 : left;
+    }
+    return (int)best;
+}
+
 static int dispatch_finished(struct http_client *c)
 {
     CURLMsg *msg;
@@ -266,7 +342,9 @@ int http_run(struct http_client *c, int timeout_ms)
 {
     int running = 0;
     curl_multi_perform(c->multi, &running);
-    if (dispatch_finished(c) > 0 || timeout_ms <= 0)
+    int finished = dispatch_finished(c);
+    finished += expire(c);
+    if (finished > 0 || timeout_ms <= 0)
         return c->in_flight;
     /* Nothing finished yet: sleep until a socket is ready or the timeout
      * (curl_multi_poll also waits when there is no transfer at all, which
@@ -277,9 +355,11 @@ int http_run(struct http_client *c, int timeout_ms)
         extra[i].events = CURL_WAIT_POLLIN;
         extra[i].revents = 0;
     }
-    curl_multi_poll(c->multi, extra, (unsigned)c->nwatch, timeout_ms, NULL);
+    curl_multi_poll(c->multi, extra, (unsigned)c->nwatch,
+                    until_deadline(c, timeout_ms), NULL);
     curl_multi_perform(c->multi, &running);
     dispatch_finished(c);
+    expire(c);
     return c->in_flight;
 }
 

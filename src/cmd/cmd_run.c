@@ -1,12 +1,48 @@
 /*
  * cmd_run.c - `segalert run [-c FILE] [--once] [--dry-run]`.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 
 #include "cmd/cli.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "daemon/daemon.h"
+
+/*
+ * Raise the open-files soft limit to the hard limit.  Every receiver
+ * connection, API connection and the state file take a descriptor; the
+ * soft limit many service managers start daemons with (1024) is far below
+ * what a burst of notifications to several receivers can need, while the
+ * hard limit is what the administrator allows.  Failing is not fatal.
+ */
+static void raise_open_files_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        log_warn("daemon: cannot read the open files limit: %s",
+                 strerror(errno));
+        return;
+    }
+    if (rl.rlim_cur >= rl.rlim_max) {
+        log_debug("daemon: open files limit %llu (the hard limit)",
+                  (unsigned long long)rl.rlim_cur);
+        return;
+    }
+    rlim_t old = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        log_warn("daemon: cannot raise the open files limit from %llu to "
+                 "%llu: %s", (unsigned long long)old,
+                 (unsigned long long)rl.rlim_max, strerror(errno));
+        return;
+    }
+    log_info("daemon: open files limit raised from %llu to %llu",
+             (unsigned long long)old, (unsigned long long)rl.rlim_cur);
+}
 
 static void run_usage(FILE *out)
 {
@@ -90,6 +126,9 @@ int cmd_run(int argc, char **argv)
         return 2;
     o.verbose = common.verbose;
     o.log_format = common.log_format;
+    /* the logger as daemon_run() starts it, until the config is read */
+    log_configure(NULL, NULL, o.verbose > 0, o.log_format);
+    raise_open_files_limit();
     rc = daemon_run(&o);
     clock_free(o.clock);
     return rc;

@@ -109,6 +109,7 @@ static void receiver_defaults(struct receiver_cfg *r)
     memset(r, 0, sizeof(*r));
     r->send_resolved = true;
     r->timeout_s = 10;
+    r->max_connections = RECEIVER_MAX_CONNECTIONS;
 }
 
 static bool type_accepts(const struct receiver_type_def *d, const char *opt)
@@ -168,6 +169,9 @@ void sections_load_receiver(const struct cfg_file *file, struct cfg_t *sec,
                             o->name, d->name);
     if (type_accepts(d, "timeout"))
         section_get_interval(s, "timeout", &r->timeout_s, false);
+    if (type_accepts(d, "max_connections"))
+        section_get_int(s, "max_connections", &r->max_connections, 1,
+                        RECEIVER_MAX_CONNECTIONS_LIMIT);
     if (d->load)
         d->load(s, r);
 done:

@@ -46,6 +46,41 @@ static void slot_insert(struct index_slot *slots, size_t cap, uint64_t hash,
     slots[i].idx = idx;
 }
 
+bool index_map_remove(struct index_map *m, uint64_t hash, size_t idx)
+{
+    if (m->cap == 0)
+        return false;
+    size_t mask = m->cap - 1;
+    size_t i = hash & mask;
+    while (m->slots[i].idx != INDEX_NONE &&
+           !(m->slots[i].hash == hash && m->slots[i].idx == idx))
+        i = (i + 1) & mask;
+    if (m->slots[i].idx == INDEX_NONE)
+        return false;
+    /* Backward-shift deletion: later entries of the probe run that could
+     * live in the hole move into it, so every run still ends at an empty
+     * slot and no tombstone is needed. */
+    size_t j = i;
+    for (;;) {
+        m->slots[i].idx = INDEX_NONE;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (m->slots[j].idx == INDEX_NONE) {
+                m->n--;
+                return true;
+            }
+            size_t home = m->slots[j].hash & mask;
+            /* j stays when its home lies cyclically in (i, j] */
+            bool stays = i <= j ? (i < home && home <= j)
+                                : (i < home || home <= j);
+            if (!stays)
+                break;
+        }
+        m->slots[i] = m->slots[j];
+        i = j;
+    }
+}
+
 void index_map_put(struct index_map *m, uint64_t hash, size_t idx)
 {
     if ((m->n + 1) * 4 > m->cap * 3) {

@@ -90,14 +90,17 @@ void daemon_flush_notifications(struct daemon *d, double now)
         d->dirty = true;        /* retry the save every pass */
     if (daemon_hold_unsaved(d))
         return;
-    struct outbox_entry *due[64];
-    size_t nd;
-    while ((nd = outbox_due(d->ob, now, due, ARRAY_SIZE(due))) > 0) {
-        for (size_t i = 0; i < nd; i++)
-            deliver(d, due[i], now);
-        if (nd < ARRAY_SIZE(due))
-            break;
-    }
+    /* Everything due at once: the deliverer queues what cannot start yet
+     * (max_connections per receiver host), so no entry waits in the
+     * outbox for a loop pass, and one hand-out costs O(due log n). */
+    if (outbox_next_due(d->ob) > now)
+        return;
+    size_t cap = outbox_queued(d->ob);
+    struct outbox_entry **due = xcalloc(cap ? cap : 1, sizeof(*due));
+    size_t nd = outbox_due(d->ob, now, due, cap);
+    for (size_t i = 0; i < nd; i++)
+        deliver(d, due[i], now);
+    free(due);
 }
 
 static void local_written(void *ud, const struct delivery_verdict *v)

@@ -335,6 +335,7 @@ static void walk_all(struct walk *w, const struct persist_parts *parts)
     w->p->npend = 0;
     walk_instances(w, parts->ev);
     walk_dispatch(w, parts->disp);
+    outbox_compact(parts->ob);      /* entry_at() indexes without holes */
     walk_outbox(w, parts->ob);
 }
 

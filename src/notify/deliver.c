@@ -1,12 +1,21 @@
 /*
  * deliver.c - see deliver.h.
+ *
+ * HTTP posts go through one FIFO per receiver host (scheme://host:port):
+ * a post starts when fewer than its receiver's max_connections posts are
+ * in progress to that host, otherwise it waits at the back of the host's
+ * queue, and each finished post starts the next one.  Hosts are few (one
+ * per receiver URL) and live as long as the deliverer; they are found
+ * through a hash index.
  */
 #include "notify/deliver.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/index.h"
 #include "core/log.h"
 #include "notify/receiver.h"
 #include "notify/recv_log.h"
@@ -22,11 +31,30 @@ struct attempt {
     struct deliverer *owner;
     receiver_classify_fn classify;      /* HTTP answers */
     bool any_url_suffices;
-    int pending;                /* outstanding requests (fan-out) */
+    int pending;                /* outstanding requests (fan-out), plus one
+                                   while deliverer_send() runs */
     int ok;                     /* requests that succeeded */
     struct delivery_verdict worst;
     deliver_done_fn done;
     void *ud;
+};
+
+/* One receiver host and its queue. */
+struct host {
+    char *key;                  /* scheme://host:port, lower case */
+    uint64_t hash;
+    unsigned active;            /* posts submitted, not completed */
+    struct post *head, *tail;   /* waiting, oldest first */
+    long reserved;              /* idle connections reserved in the client */
+};
+
+/* One HTTP post of an attempt: the request's ud. */
+struct post {
+    struct attempt *a;
+    struct host *h;
+    struct http_request *r;
+    unsigned limit;             /* the receiver's max_connections */
+    struct post *next;          /* in the host's queue */
 };
 
 struct deliverer {
@@ -36,8 +64,12 @@ struct deliverer {
     struct smtp_worker *smtp;
     bool dry_run;
     unsigned in_flight;
+    unsigned waiting;           /* posts queued behind a host's limit */
     struct attempt **email;     /* handed to the SMTP worker */
     size_t nemail, email_cap;
+    struct host **hosts;
+    size_t nhosts, hosts_cap;
+    struct index_map host_index;        /* key -> hosts[] */
 };
 
 struct deliverer *deliverer_new(struct http_client *http,
@@ -62,6 +94,22 @@ void deliverer_free(struct deliverer *dl)
     for (size_t i = 0; i < dl->nemail; i++)
         free(dl->email[i]);
     free(dl->email);
+    /* Posts still waiting were never sent: no callback (deliver.h). */
+    for (size_t i = 0; i < dl->nhosts; i++) {
+        struct host *h = dl->hosts[i];
+        while (h->head) {
+            struct post *p = h->head;
+            h->head = p->next;
+            http_request_free(p->r);
+            if (--p->a->pending == 0)
+                free(p->a);
+            free(p);
+        }
+        free(h->key);
+        free(h);
+    }
+    free(dl->hosts);
+    index_map_free(&dl->host_index);
     free(dl);
 }
 
@@ -73,6 +121,68 @@ void deliverer_set_transport(struct deliverer *dl, struct http_transport t)
 unsigned deliverer_in_flight(const struct deliverer *dl)
 {
     return dl->in_flight;
+}
+
+unsigned deliverer_waiting(const struct deliverer *dl)
+{
+    return dl->waiting;
+}
+
+/* ---- receiver hosts -------------------------------------------------------- */
+
+/* scheme://host:port of url, lower case, the port made explicit; user
+ * info, path, query and fragment left out.  A string that is not an
+ * absolute URL is its own key. */
+static char *host_key(const char *url)
+{
+    const char *sep = strstr(url, "://");
+    if (!sep)
+        return xstrdup(url);
+    const char *auth = sep + 3;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', alen);
+    while (at) {        /* the last '@' ends the user info */
+        alen -= (size_t)(at + 1 - auth);
+        auth = at + 1;
+        at = memchr(auth, '@', alen);
+    }
+    struct strbuf sb = STRBUF_INIT;
+    for (const char *p = url; p < sep; p++)
+        strbuf_addc(&sb, (char)tolower((unsigned char)*p));
+    strbuf_adds(&sb, "://");
+    bool has_port = false;
+    for (size_t i = 0; i < alen; i++) {
+        if (auth[i] == ':' && !memchr(auth + i, ']', alen - i))
+            has_port = true;
+        strbuf_addc(&sb, (char)tolower((unsigned char)auth[i]));
+    }
+    if (!has_port)
+        strbuf_adds(&sb, strncmp(sb.buf, "https:", 6) == 0 ? ":443" : ":80");
+    return strbuf_detach(&sb);
+}
+
+static bool host_match(const void *ctx, size_t idx, const void *key)
+{
+    const struct deliverer *dl = ctx;
+    return streq(dl->hosts[idx]->key, key);
+}
+
+static struct host *host_get(struct deliverer *dl, const char *url)
+{
+    char *key = host_key(url);
+    uint64_t h = hash_str(key);
+    size_t i = index_map_get(&dl->host_index, h, host_match, dl, key);
+    if (i != INDEX_NONE) {
+        free(key);
+        return dl->hosts[i];
+    }
+    struct host *ho = xcalloc(1, sizeof(*ho));
+    ho->key = key;
+    ho->hash = h;
+    XGROW(dl->hosts, dl->nhosts + 1, dl->hosts_cap);
+    index_map_put(&dl->host_index, h, dl->nhosts);
+    dl->hosts[dl->nhosts++] = ho;
+    return ho;
 }
 
 static void finish(struct attempt *a)
@@ -90,19 +200,61 @@ static void finish(struct attempt *a)
     done(ud, &v);
 }
 
+static void record(struct attempt *a, const struct delivery_verdict *v)
+{
+    if (v->outcome == DELIVERY_OK)
+        a->ok++;
+    else if (a->worst.outcome == DELIVERY_OK ||
+             v->outcome == DELIVERY_PERMANENT)
+        a->worst = *v;
+}
+
+static void pump(struct host *h);
+
 static void on_post_done(struct http_request *r, void *ud)
 {
-    struct attempt *a = ud;
+    struct post *p = ud;
+    struct attempt *a = p->a;
+    struct host *h = p->h;
     struct delivery_verdict v;
+    bool aborted = http_request_aborted(r);
+    h->active--;
     a->classify(r->status, r->curl_code, strbuf_str(&r->body), r->body.len,
                 r->retry_after, clock_wall(a->owner->clock), &v);
-    if (v.outcome == DELIVERY_OK)
-        a->ok++;
-    else if (a->worst.outcome == DELIVERY_OK || v.outcome == DELIVERY_PERMANENT)
-        a->worst = v;
+    record(a, &v);
     http_request_free(r);
+    free(p);
+    /* The connection is free: the next post to the host goes now (not
+     * when the HTTP client is shutting down). */
+    if (!aborted)
+        pump(h);
     if (--a->pending == 0)
         finish(a);
+}
+
+/* Start the posts at the head of h's queue while their limit allows. */
+static void pump(struct host *h)
+{
+    while (h->head && h->active < h->head->limit) {
+        struct post *p = h->head;
+        struct attempt *a = p->a;
+        struct deliverer *dl = a->owner;
+        h->head = p->next;
+        if (!h->head)
+            h->tail = NULL;
+        dl->waiting--;
+        h->active++;
+        if (dl->transport.submit(dl->transport.ud, p->r) == 0)
+            continue;
+        h->active--;
+        struct delivery_verdict v = { DELIVERY_RETRY, -1, "" };
+        snprintf(v.reason, sizeof(v.reason), "%.120s", p->r->error);
+        record(a, &v);
+        http_request_free(p->r);
+        free(p);
+        if (--a->pending == 0)
+            finish(a);
+    }
 }
 
 static void post_json(struct attempt *a, const char *url,
@@ -121,15 +273,30 @@ static void post_json(struct attempt *a, const char *url,
     r->timeout_ms = (long)((rc->timeout_s > 0 ? rc->timeout_s
                                               : DEFAULT_TIMEOUT_S) * 1000);
     r->max_body = MAX_ANSWER_BYTES;
-    r->done = on_post_done;
-    r->ud = a;
-    a->pending++;
-    if (a->owner->transport.submit(a->owner->transport.ud, r) != 0) {
-        a->pending--;
-        a->worst.outcome = DELIVERY_RETRY;
-        snprintf(a->worst.reason, sizeof(a->worst.reason), "%.120s", r->error);
-        http_request_free(r);
+
+    struct deliverer *dl = a->owner;
+    struct post *p = xcalloc(1, sizeof(*p));
+    p->a = a;
+    p->h = host_get(dl, url);
+    p->r = r;
+    p->limit = rc->max_connections > 0 ? (unsigned)rc->max_connections
+                                       : RECEIVER_MAX_CONNECTIONS;
+    if ((long)p->limit > p->h->reserved) {
+        /* keep that many connections to the host alive between posts */
+        http_client_reserve_connections(dl->http,
+                                        (long)p->limit - p->h->reserved);
+        p->h->reserved = (long)p->limit;
     }
+    r->done = on_post_done;
+    r->ud = p;
+    a->pending++;
+    if (p->h->tail)
+        p->h->tail->next = p;
+    else
+        p->h->head = p;
+    p->h->tail = p;
+    dl->waiting++;
+    pump(p->h);
 }
 
 /* RECEIVER_HTTP: one POST per URL, all with the same body and headers. */
@@ -190,7 +357,7 @@ static void send_smtp(struct attempt *a, const struct receiver_ops *ops,
     struct smtp_message m = { body->buf, body->len,
                               (const char *const *)rcpts->items, rcpts->n };
     smtp_job_add(job, &m, a);
-    a->pending = 1;
+    a->pending++;
     XGROW(dl->email, dl->nemail + 1, dl->email_cap);
     dl->email[dl->nemail++] = a;
     smtp_worker_submit(dl->smtp, job);
@@ -206,6 +373,9 @@ void deliverer_send(struct deliverer *dl, const struct notification *n,
     a->ud = ud;
     a->worst.outcome = DELIVERY_OK;
     a->worst.retry_after_s = -1;
+    /* held until the end of this function, so that a post failing at once
+     * cannot finish (and free) the attempt while it is being built */
+    a->pending = 1;
     dl->in_flight++;
     const struct receiver_ops *ops = receiver_ops_of(rc);
     struct strbuf body = STRBUF_INIT;
@@ -234,7 +404,7 @@ void deliverer_send(struct deliverer *dl, const struct notification *n,
         }
     }
     strbuf_free(&body);
-    if (a->pending == 0)
+    if (--a->pending == 0)
         finish(a);
 }
 

@@ -13,6 +13,20 @@
  * something (plan() says so), which lets dispatch_next_due() skip idle
  * grid points instead of waking the daemon every group_interval for
  * every group.
+ *
+ * Nothing that happens per alert or per loop pass looks at every group:
+ *   - groups are found by key through a hash index (group_index);
+ *   - a fingerprint index (fps) says which groups hold an alert and how
+ *     it was routed last time, so an alert that moves or resolves touches
+ *     only its own groups;
+ *   - inside a group, alerts are found by fingerprint through the group's
+ *     own index once it holds more than GROUP_SCAN_MAX of them;
+ *   - each group's next due time is cached in a heap (due_heap).  A change
+ *     that may move it (an alert fed that changes the plan, a flush, a
+ *     reload, a silence added or ended) marks the group stale; the stale
+ *     ones are recomputed once, at the next dispatch_next_due() or
+ *     dispatch_tick(), so an evaluation feeding thousands of alerts to a
+ *     group recomputes that group once.
  */
 #include "notify/dispatch.h"
 
@@ -23,6 +37,8 @@
 #include <string.h>
 
 #include "config/receiver_type.h"
+#include "core/heap.h"
+#include "core/index.h"
 #include "core/json.h"
 #include "notify/notify_json.h"
 #include "core/log.h"
@@ -30,6 +46,9 @@
 
 /* Expired silences stay listed this long (Alertmanager keeps 5 days). */
 #define SILENCE_RETENTION_S (5 * 86400.0)
+/* Groups with up to this many alerts find one by scanning them; larger
+ * ones keep an index by fingerprint. */
+#define GROUP_SCAN_MAX 8
 
 struct route {
     char *name;
@@ -70,19 +89,31 @@ struct group {
     double created_at;
     double next_flush;          /* grid point: next possible flush */
     bool flushed;               /* the group_wait flush happened */
-    struct galert *alerts;
+    struct galert *alerts;      /* in the order they joined */
     size_t nalerts, acap;
+    struct index_map by_fp;     /* fingerprint -> alerts[], when nalerts >
+                                   GROUP_SCAN_MAX (else empty) */
     /* notification log */
     double notified_at;         /* last notification, 0 = none */
-    struct nfentry *nf;
+    struct nfentry *nf;         /* sorted by fingerprint */
     size_t nnf, nfcap;
+    /* scheduling */
+    uint64_t seq;               /* creation order: ties within a tick */
+    double due;                 /* cached group_due(); INFINITY = never */
+    size_t heap_pos;            /* in due_heap, HEAP_NONE when not */
+    bool stale;                 /* in d->stale: due to be recomputed */
 };
 
-/* fingerprint hash -> hash of the keys of the groups it was routed to
- * (0 = matched no route); sorted by fp for bsearch. */
-struct route_sig {
-    uint64_t fp;
+/* A fingerprint: the hash of the keys of the groups it was routed to last
+ * (0 = matched no route; valid when has_sig) and the groups holding it
+ * (firing, or resolved until their next flush). */
+struct fpent {
+    char *fp;
+    uint64_t hash;
     uint64_t sig;
+    bool has_sig;
+    struct group **groups;
+    size_t ngroups, gcap;
 };
 
 struct dispatcher {
@@ -92,13 +123,21 @@ struct dispatcher {
 
     struct group **groups;      /* in creation order */
     size_t ngroups, gcap;
+    struct index_map group_index;       /* key -> groups[] */
+    uint64_t group_seq;         /* last struct group.seq given */
+    struct heap due_heap;       /* groups with a finite due, earliest first */
+    struct group **stale;       /* groups whose due must be recomputed */
+    size_t nstale, stale_cap;
+    uint64_t silences_sig;      /* of the silences the dues were computed
+                                   with */
 
     struct silences *silences;
     uint64_t seq;               /* last notification sequence number */
     double last_now;
 
-    struct route_sig *sigs;
-    size_t nsigs, sigcap;
+    struct fpent **fps;         /* fingerprint index, any order */
+    size_t nfps, fpcap;
+    struct index_map fp_index;          /* fingerprint -> fps[] */
     char **unrouted_rules;      /* rules already logged as unrouted */
     size_t nunrouted_rules, urcap;
 
@@ -125,11 +164,6 @@ static const char *alert_label(const struct notify_alert *a, const char *key)
     if (!v && streq(key, "rule"))
         v = a->rule;
     return v;
-}
-
-static uint64_t fp_hash(const char *fp)
-{
-    return hash_str(fp ? fp : "");
 }
 
 static void alert_copy(struct notify_alert *dst, const struct notify_alert *a)
@@ -301,6 +335,7 @@ static void group_free(struct group *g)
 {
     if (!g)
         return;
+    index_map_free(&g->by_fp);
     free(g->key);
     free(g->route);
     free(g->receiver);
@@ -316,63 +351,91 @@ static void group_free(struct group *g)
     free(g);
 }
 
-static struct group *group_find(const struct dispatcher *d, const char *key)
+static bool group_key_match(const void *ctx, size_t idx, const void *key)
 {
-    uint64_t h = hash_str(key);
-    for (size_t i = 0; i < d->ngroups; i++)
-        if (d->groups[i]->key_hash == h && streq(d->groups[i]->key, key))
-            return d->groups[i];
-    return NULL;
+    const struct dispatcher *d = ctx;
+    return streq(d->groups[idx]->key, key);
 }
 
+static struct group *group_find(const struct dispatcher *d, const char *key)
+{
+    size_t i = index_map_get(&d->group_index, hash_str(key), group_key_match,
+                             d, key);
+    return i == INDEX_NONE ? NULL : d->groups[i];
+}
+
+/* Append a new group (not scheduled yet: see mark_stale). */
 static void group_append(struct dispatcher *d, struct group *g)
 {
+    g->seq = ++d->group_seq;
+    g->due = INFINITY;
+    g->heap_pos = HEAP_NONE;
     XGROW(d->groups, d->ngroups + 1, d->gcap);
+    index_map_put(&d->group_index, g->key_hash, d->ngroups);
     d->groups[d->ngroups++] = g;
 }
 
-/* Alerts and log entries are kept sorted by fingerprint: groups can hold
- * thousands of alerts (one per connection), and every evaluation looks
- * each of them up. */
-static size_t galert_pos(const struct group *g, const char *fp, bool *found)
+static void groups_reindex(struct dispatcher *d)
 {
-    size_t lo = 0, hi = g->nalerts;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(g->alerts[mid].a.fingerprint, fp);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    index_map_free(&d->group_index);
+    for (size_t i = 0; i < d->ngroups; i++)
+        index_map_put(&d->group_index, d->groups[i]->key_hash, i);
+}
+
+/* ---- alerts of a group ----------------------------------------------------- */
+
+/* Groups can hold thousands of alerts (one per connection), and every
+ * evaluation looks each of them up: past GROUP_SCAN_MAX through an index
+ * by fingerprint.  Alerts stay in the order they joined. */
+static bool galert_match(const void *ctx, size_t idx, const void *key)
+{
+    const struct group *g = ctx;
+    return streq(g->alerts[idx].a.fingerprint, key);
+}
+
+static void galert_reindex(struct group *g)
+{
+    index_map_free(&g->by_fp);
+    if (g->nalerts <= GROUP_SCAN_MAX)
+        return;
+    for (size_t i = 0; i < g->nalerts; i++)
+        index_map_put(&g->by_fp, hash_str(g->alerts[i].a.fingerprint), i);
 }
 
 static struct galert *galert_find(const struct group *g, const char *fp)
 {
-    bool found;
-    size_t pos = galert_pos(g, fp, &found);
-    return found ? &g->alerts[pos] : NULL;
+    if (g->nalerts > GROUP_SCAN_MAX) {
+        size_t i = index_map_get(&g->by_fp, hash_str(fp), galert_match, g,
+                                 fp);
+        return i == INDEX_NONE ? NULL : &g->alerts[i];
+    }
+    for (size_t i = 0; i < g->nalerts; i++)
+        if (streq(g->alerts[i].a.fingerprint, fp))
+            return &g->alerts[i];
+    return NULL;
 }
 
-/* The entry for fp, inserted (zeroed) when absent. */
-static struct galert *galert_get(struct group *g, const char *fp)
+static void fp_join(struct dispatcher *d, const char *fp, struct group *g);
+
+/* The entry for fp, appended when absent: zeroed but for a copy of the
+ * fingerprint (galert_set fills the rest). */
+static struct galert *galert_get(struct dispatcher *d, struct group *g,
+                                 const char *fp, bool *added)
 {
-    bool found;
-    size_t pos = galert_pos(g, fp, &found);
-    if (found)
-        return &g->alerts[pos];
+    struct galert *ga = galert_find(g, fp);
+    *added = ga == NULL;
+    if (ga)
+        return ga;
     XGROW(g->alerts, g->nalerts + 1, g->acap);
-    memmove(&g->alerts[pos + 1], &g->alerts[pos],
-            (g->nalerts - pos) * sizeof(*g->alerts));
-    g->nalerts++;
-    memset(&g->alerts[pos], 0, sizeof(g->alerts[pos]));
-    return &g->alerts[pos];
+    ga = &g->alerts[g->nalerts++];
+    memset(ga, 0, sizeof(*ga));
+    ga->a.fingerprint = xstrdup(fp);
+    if (g->nalerts == GROUP_SCAN_MAX + 1)
+        galert_reindex(g);
+    else if (g->nalerts > GROUP_SCAN_MAX)
+        index_map_put(&g->by_fp, hash_str(fp), g->nalerts - 1);
+    fp_join(d, fp, g);
+    return ga;
 }
 
 static struct nfentry *nf_find(const struct group *g, const char *fp)
@@ -391,6 +454,12 @@ static struct nfentry *nf_find(const struct group *g, const char *fp)
     return NULL;
 }
 
+static int nfentry_cmp(const void *x, const void *y)
+{
+    return strcmp(((const struct nfentry *)x)->fingerprint,
+                  ((const struct nfentry *)y)->fingerprint);
+}
+
 static const struct route *group_route(const struct dispatcher *d,
                                        const struct group *g)
 {
@@ -399,7 +468,8 @@ static const struct route *group_route(const struct dispatcher *d,
     return &d->routes[g->route_idx];
 }
 
-/* Remove groups for which keep() is false, preserving order. */
+/* Remove groups for which keep() is false, preserving order.  The caller
+ * has taken them out of the schedule (heap and stale list). */
 static void groups_drop(struct dispatcher *d, size_t *dropped_alerts,
                         bool (*keep)(struct dispatcher *, struct group *))
 {
@@ -414,57 +484,175 @@ static void groups_drop(struct dispatcher *d, size_t *dropped_alerts,
             group_free(g);
         }
     }
-    d->ngroups = kept;
-}
-
-/* ---- routing signatures ------------------------------------------------ */
-
-static struct route_sig *sig_find(const struct dispatcher *d, uint64_t fp,
-                                  size_t *pos)
-{
-    size_t lo = 0, hi = d->nsigs;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (d->sigs[mid].fp < fp)
-            lo = mid + 1;
-        else
-            hi = mid;
+    if (kept != d->ngroups) {
+        d->ngroups = kept;
+        groups_reindex(d);
     }
-    if (pos)
-        *pos = lo;
-    return lo < d->nsigs && d->sigs[lo].fp == fp ? &d->sigs[lo] : NULL;
 }
 
-/* Set fp's signature; returns true when it differs from the stored one
- * (or there was none). */
-static bool sig_update(struct dispatcher *d, uint64_t fp, uint64_t sig,
-                       bool *was_known)
+/* ---- the fingerprint index ------------------------------------------------- */
+
+static bool fp_match(const void *ctx, size_t idx, const void *key)
 {
-    size_t pos;
-    struct route_sig *s = sig_find(d, fp, &pos);
-    *was_known = s != NULL;
-    if (s) {
-        bool changed = s->sig != sig;
-        s->sig = sig;
-        return changed;
-    }
-    XGROW(d->sigs, d->nsigs + 1, d->sigcap);
-    memmove(&d->sigs[pos + 1], &d->sigs[pos],
-            (d->nsigs - pos) * sizeof(*d->sigs));
-    d->sigs[pos].fp = fp;
-    d->sigs[pos].sig = sig;
-    d->nsigs++;
-    return true;
+    const struct dispatcher *d = ctx;
+    return streq(d->fps[idx]->fp, key);
 }
 
-static void sig_remove(struct dispatcher *d, uint64_t fp)
+static struct fpent *fp_find(const struct dispatcher *d, const char *fp)
 {
-    size_t pos;
-    if (!sig_find(d, fp, &pos))
+    size_t i = index_map_get(&d->fp_index, hash_str(fp), fp_match, d, fp);
+    return i == INDEX_NONE ? NULL : d->fps[i];
+}
+
+static struct fpent *fp_get(struct dispatcher *d, const char *fp)
+{
+    struct fpent *e = fp_find(d, fp);
+    if (e)
+        return e;
+    e = xcalloc(1, sizeof(*e));
+    e->fp = xstrdup(fp);
+    e->hash = hash_str(fp);
+    XGROW(d->fps, d->nfps + 1, d->fpcap);
+    index_map_put(&d->fp_index, e->hash, d->nfps);
+    d->fps[d->nfps++] = e;
+    return e;
+}
+
+/* Forget e when it says nothing any more (no signature, in no group). */
+static void fp_forget_if_unused(struct dispatcher *d, struct fpent *e)
+{
+    if (e->has_sig || e->ngroups > 0)
         return;
-    memmove(&d->sigs[pos], &d->sigs[pos + 1],
-            (d->nsigs - pos - 1) * sizeof(*d->sigs));
-    d->nsigs--;
+    size_t i = index_map_get(&d->fp_index, e->hash, fp_match, d, e->fp);
+    index_map_remove(&d->fp_index, e->hash, i);
+    size_t last = --d->nfps;
+    if (i != last) {
+        struct fpent *moved = d->fps[last];
+        index_map_remove(&d->fp_index, moved->hash, last);
+        index_map_put(&d->fp_index, moved->hash, i);
+        d->fps[i] = moved;
+    }
+    free(e->groups);
+    free(e->fp);
+    free(e);
+}
+
+static void fp_join(struct dispatcher *d, const char *fp, struct group *g)
+{
+    struct fpent *e = fp_get(d, fp);
+    XGROW(e->groups, e->ngroups + 1, e->gcap);
+    e->groups[e->ngroups++] = g;
+}
+
+static void fp_leave(struct dispatcher *d, const char *fp,
+                     const struct group *g)
+{
+    struct fpent *e = fp_find(d, fp);
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->ngroups; i++) {
+        if (e->groups[i] == g) {
+            e->groups[i] = e->groups[--e->ngroups];
+            break;
+        }
+    }
+    fp_forget_if_unused(d, e);
+}
+
+static void fps_free(struct dispatcher *d)
+{
+    for (size_t i = 0; i < d->nfps; i++) {
+        free(d->fps[i]->groups);
+        free(d->fps[i]->fp);
+        free(d->fps[i]);
+    }
+    free(d->fps);
+    d->fps = NULL;
+    d->nfps = d->fpcap = 0;
+    index_map_free(&d->fp_index);
+}
+
+/* Every group's alerts, no signature (reload, restart). */
+static void fps_rebuild(struct dispatcher *d)
+{
+    fps_free(d);
+    for (size_t i = 0; i < d->ngroups; i++)
+        for (size_t k = 0; k < d->groups[i]->nalerts; k++)
+            fp_join(d, d->groups[i]->alerts[k].a.fingerprint, d->groups[i]);
+}
+
+/* ---- the schedule ---------------------------------------------------------- */
+
+static bool due_less(const void *x, const void *y)
+{
+    const struct group *a = x, *b = y;
+    if (a->due != b->due)
+        return a->due < b->due;
+    return a->seq < b->seq;
+}
+
+static size_t *due_pos(void *g)
+{
+    return &((struct group *)g)->heap_pos;
+}
+
+static void mark_stale(struct dispatcher *d, struct group *g)
+{
+    if (g->stale)
+        return;
+    g->stale = true;
+    XGROW(d->stale, d->nstale + 1, d->stale_cap);
+    d->stale[d->nstale++] = g;
+}
+
+/* Forget every cached due (before groups are dropped or replaced): each
+ * group is then stale. */
+static void schedule_reset(struct dispatcher *d)
+{
+    heap_free(&d->due_heap);
+    d->nstale = 0;
+    for (size_t i = 0; i < d->ngroups; i++) {
+        d->groups[i]->heap_pos = HEAP_NONE;
+        d->groups[i]->stale = false;
+    }
+}
+
+/* What the silences look like, to notice that one was added, expired or
+ * collected (each can move the due time of any group). */
+static uint64_t silences_signature(const struct silences *set)
+{
+    size_t n;
+    const struct silence *sil = silences_list(set, &n);
+    uint64_t h = hash_bytes(&n, sizeof(n), 0);
+    for (size_t i = 0; i < n; i++) {
+        h = hash_bytes(sil[i].id, strlen(sil[i].id), h);
+        h = hash_bytes(&sil[i].starts_at, sizeof(sil[i].starts_at), h);
+        h = hash_bytes(&sil[i].ends_at, sizeof(sil[i].ends_at), h);
+    }
+    return h;
+}
+
+static double group_due(const struct dispatcher *d, const struct group *g);
+
+/* Recompute the due time of every stale group. */
+static void settle(struct dispatcher *d)
+{
+    uint64_t ss = silences_signature(d->silences);
+    if (ss != d->silences_sig) {
+        d->silences_sig = ss;
+        for (size_t i = 0; i < d->ngroups; i++)
+            mark_stale(d, d->groups[i]);
+    }
+    for (size_t i = 0; i < d->nstale; i++) {
+        struct group *g = d->stale[i];
+        g->stale = false;
+        g->due = group_route(d, g) ? group_due(d, g) : INFINITY;
+        if (isfinite(g->due))
+            heap_update(&d->due_heap, g);
+        else
+            heap_remove(&d->due_heap, g);
+    }
+    d->nstale = 0;
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -485,6 +673,8 @@ struct dispatcher *dispatch_new(const struct config *cfg)
     struct dispatcher *d = xcalloc(1, sizeof(*d));
     d->silences = silences_new();
     set_silence_limits(d->silences, cfg);
+    heap_init(&d->due_heap, due_less, due_pos);
+    d->silences_sig = silences_signature(d->silences);
     load_routes(d, cfg);
     return d;
 }
@@ -496,6 +686,7 @@ static void groups_free(struct dispatcher *d)
     free(d->groups);
     d->groups = NULL;
     d->ngroups = d->gcap = 0;
+    index_map_free(&d->group_index);
 }
 
 void dispatch_free(struct dispatcher *d)
@@ -504,9 +695,11 @@ void dispatch_free(struct dispatcher *d)
         return;
     routes_free(d->routes, d->nroutes);
     free(d->external_url);
+    schedule_reset(d);
+    free(d->stale);
     groups_free(d);
+    fps_free(d);
     silences_free(d->silences);
-    free(d->sigs);
     str_array_free(d->unrouted_rules, d->nunrouted_rules);
     free(d);
 }
@@ -532,14 +725,18 @@ static bool keep_on_reload(struct dispatcher *d, struct group *g)
 static void reconcile(struct dispatcher *d, const char *why)
 {
     size_t before = d->ngroups, alerts = 0;
+    schedule_reset(d);
     groups_drop(d, &alerts, keep_on_reload);
     if (d->ngroups != before)
         log_info("dispatch: %s: dropped %zu group(s) with %zu alert(s) "
                  "whose route or receiver is gone", why,
                  before - d->ngroups, alerts);
+    /* Timing may have changed for every group. */
+    for (size_t i = 0; i < d->ngroups; i++)
+        mark_stale(d, d->groups[i]);
     /* Routing may have changed for every alert: recompute signatures at
      * the next evaluation (each firing alert is fed again). */
-    d->nsigs = 0;
+    fps_rebuild(d);
     str_array_free(d->unrouted_rules, d->nunrouted_rules);
     d->unrouted_rules = NULL;
     d->nunrouted_rules = d->urcap = 0;
@@ -554,10 +751,18 @@ void dispatch_set_config(struct dispatcher *d, const struct config *cfg)
 
 /* ---- feeding alerts ---------------------------------------------------- */
 
-static void galert_set(struct galert *ga, const struct notify_alert *a)
+/* Replace the alert's copy; returns whether what a flush plans from
+ * changed (status, severity, flapping). */
+static bool galert_set(struct galert *ga, const struct notify_alert *a)
 {
+    bool changed = !ga->a.status ||
+                   !streq(ga->a.severity,
+                          a->severity ? a->severity : "critical") ||
+                   is_resolved(&ga->a) != is_resolved(a) ||
+                   ga->a.flapping != a->flapping;
     notify_alert_free_fields(&ga->a);
     alert_copy(&ga->a, a);
+    return changed;
 }
 
 /* The alert left group g (its routing changed): from g's point of view it
@@ -586,15 +791,20 @@ static void note_unrouted(struct dispatcher *d, const struct notify_alert *a)
 static void feed_resolved(struct dispatcher *d, const struct notify_alert *a,
                           const char *fp, double now)
 {
-    for (size_t i = 0; i < d->ngroups; i++) {
-        struct galert *ga = galert_find(d->groups[i], fp);
+    struct fpent *e = fp_find(d, fp);
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->ngroups; i++) {
+        struct galert *ga = galert_find(e->groups[i], fp);
         if (!ga)
             continue;
         galert_set(ga, a);
         if (!(ga->a.ends_at > 0))
             ga->a.ends_at = now;
+        mark_stale(d, e->groups[i]);
     }
-    sig_remove(d, fp_hash(fp));
+    e->has_sig = false;
+    fp_forget_if_unused(d, e);
 }
 
 void dispatch_alert(struct dispatcher *d, const struct notify_alert *a,
@@ -656,8 +866,10 @@ void dispatch_alert(struct dispatcher *d, const struct notify_alert *a,
             free(key);
             kv_array_free(labels, nl);
         }
-        struct galert *ga = galert_get(g, fp);
-        galert_set(ga, a);
+        bool added;
+        struct galert *ga = galert_get(d, g, fp, &added);
+        if (galert_set(ga, a) || added)
+            mark_stale(d, g);
         if (silenced)
             ga->was_silenced = true;
         targets[ntargets++] = g;
@@ -666,12 +878,14 @@ void dispatch_alert(struct dispatcher *d, const struct notify_alert *a,
             break;
     }
 
-    bool known;
-    if (sig_update(d, fp_hash(fp), sig, &known)) {
+    struct fpent *e = fp_get(d, fp);
+    if (!e->has_sig || e->sig != sig) {
         /* Routed differently than last time (or first seen since start or
          * reload): it is no longer part of any other group. */
-        for (size_t i = 0; i < d->ngroups; i++) {
-            struct group *g = d->groups[i];
+        e->sig = sig;
+        e->has_sig = true;
+        for (size_t i = 0; i < e->ngroups; i++) {
+            struct group *g = e->groups[i];
             bool target = false;
             for (size_t k = 0; k < ntargets && !target; k++)
                 target = targets[k] == g;
@@ -679,6 +893,7 @@ void dispatch_alert(struct dispatcher *d, const struct notify_alert *a,
             if (ga && !is_resolved(&ga->a)) {
                 log_debug("dispatch: alert %s left group %s", fp, g->key);
                 resolve_in_group(ga, now);
+                mark_stale(d, g);
             }
         }
         if (ntargets == 0)
@@ -793,15 +1008,11 @@ static double group_due(const struct dispatcher *d, const struct group *g)
     return best;
 }
 
-double dispatch_next_due(const struct dispatcher *d)
+double dispatch_next_due(struct dispatcher *d)
 {
-    double best = INFINITY;
-    for (size_t i = 0; i < d->ngroups; i++) {
-        double t = group_due(d, d->groups[i]);
-        if (t < best)
-            best = t;
-    }
-    return best;
+    settle(d);
+    const struct group *g = heap_top(&d->due_heap);
+    return g ? g->due : INFINITY;
 }
 
 /* ---- flushing ---------------------------------------------------------- */
@@ -917,6 +1128,9 @@ static void nf_rebuild(const struct dispatcher *d, struct group *g, double now)
         free(g->nf[i].severity);
     }
     free(g->nf);
+    /* sorted for nf_find (the alerts are in the order they joined) */
+    if (n > 1)
+        qsort(nf, n, sizeof(*nf), nfentry_cmp);
     g->nf = nf;
     g->nnf = n;
     g->nfcap = g->nalerts + 1;
@@ -927,7 +1141,7 @@ static void nf_rebuild(const struct dispatcher *d, struct group *g, double now)
 static void drop_resolved(struct dispatcher *d, struct group *g,
                           const struct route *r)
 {
-    size_t kept = 0;
+    size_t kept = 0, before = g->nalerts;
     for (size_t i = 0; i < g->nalerts; i++) {
         struct galert *ga = &g->alerts[i];
         if (!is_resolved(&ga->a)) {
@@ -953,9 +1167,12 @@ static void drop_resolved(struct dispatcher *d, struct group *g,
             }
             free(name);
         }
+        fp_leave(d, ga->a.fingerprint, g);
         notify_alert_free_fields(&ga->a);
     }
     g->nalerts = kept;
+    if (kept != before)
+        galert_reindex(g);
 }
 
 /* Flush g at now; returns the notification or NULL. */
@@ -1000,25 +1217,51 @@ static bool keep_nonempty(struct dispatcher *d, struct group *g)
     return g->nalerts > 0;
 }
 
+static int by_seq(const void *x, const void *y)
+{
+    const struct group *a = *(const struct group *const *)x;
+    const struct group *b = *(const struct group *const *)y;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
 size_t dispatch_tick(struct dispatcher *d, double now,
                      struct notification ***out)
 {
     struct notification **v = NULL;
     size_t n = 0, cap = 0;
+    struct group **due = NULL;
+    size_t ndue = 0, due_cap = 0;
+    bool emptied = false;
 
     if (now > d->last_now)
         d->last_now = now;
-    for (size_t i = 0; i < d->ngroups; i++) {
-        struct group *g = d->groups[i];
-        if (!group_route(d, g) || group_due(d, g) > now)
-            continue;
-        struct notification *nt = flush(d, g, now);
+    settle(d);
+    struct group *g;
+    while ((g = heap_top(&d->due_heap)) != NULL && g->due <= now) {
+        heap_pop(&d->due_heap);
+        XGROW(due, ndue + 1, due_cap);
+        due[ndue++] = g;
+    }
+    /* in group order, as they were created */
+    if (ndue > 1)
+        qsort(due, ndue, sizeof(*due), by_seq);
+    for (size_t i = 0; i < ndue; i++) {
+        struct notification *nt = flush(d, due[i], now);
         if (nt) {
             XGROW(v, n + 1, cap);
             v[n++] = nt;
         }
+        mark_stale(d, due[i]);
+        emptied |= due[i]->nalerts == 0;
     }
-    groups_drop(d, NULL, keep_nonempty);
+    free(due);
+    settle(d);
+    if (emptied) {
+        for (size_t i = 0; i < d->ngroups; i++)
+            if (d->groups[i]->nalerts == 0)
+                heap_remove(&d->due_heap, d->groups[i]);
+        groups_drop(d, NULL, keep_nonempty);
+    }
     silences_gc(d->silences, now, SILENCE_RETENTION_S);
     *out = v;
     return n;
@@ -1227,16 +1470,9 @@ fail:
     return -1;
 }
 
-static int galert_cmp(const void *x, const void *y)
+static int str_ptr_cmp(const void *x, const void *y)
 {
-    return strcmp(((const struct galert *)x)->a.fingerprint,
-                  ((const struct galert *)y)->a.fingerprint);
-}
-
-static int nfentry_cmp(const void *x, const void *y)
-{
-    return strcmp(((const struct nfentry *)x)->fingerprint,
-                  ((const struct nfentry *)y)->fingerprint);
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
 static int group_from_json(struct jctx *c, const cJSON *o, struct group **out)
@@ -1298,21 +1534,31 @@ static int group_from_json(struct jctx *c, const cJSON *o, struct group **out)
         e->muted = json_bool(it, "muted");
         g->nnf++;
     }
-    /* Lookups bsearch: sort, and refuse duplicates rather than guess. */
-    if (g->nalerts > 1)
-        qsort(g->alerts, g->nalerts, sizeof(*g->alerts), galert_cmp);
+    /* The log is looked up by bsearch: sort it.  Alerts keep their order
+     * (the order they joined).  Refuse duplicates rather than guess. */
     if (g->nnf > 1)
         qsort(g->nf, g->nnf, sizeof(*g->nf), nfentry_cmp);
-    for (size_t i = 1; i < g->nalerts; i++)
-        if (galert_cmp(&g->alerts[i - 1], &g->alerts[i]) == 0) {
-            jfail(c, "duplicate alert fingerprint");
-            goto fail;
-        }
     for (size_t i = 1; i < g->nnf; i++)
         if (nfentry_cmp(&g->nf[i - 1], &g->nf[i]) == 0) {
             jfail(c, "duplicate nflog fingerprint");
             goto fail;
         }
+    if (g->nalerts > 1) {
+        const char **fps = xcalloc(g->nalerts, sizeof(*fps));
+        for (size_t i = 0; i < g->nalerts; i++)
+            fps[i] = g->alerts[i].a.fingerprint;
+        qsort(fps, g->nalerts, sizeof(*fps), str_ptr_cmp);
+        bool dup = false;
+        for (size_t i = 1; i < g->nalerts && !dup; i++)
+            dup = strcmp(fps[i - 1], fps[i]) == 0;
+        free(fps);
+        if (dup) {
+            jfail(c, "duplicate alert fingerprint");
+            goto fail;
+        }
+    }
+    galert_reindex(g);
+    g->heap_pos = HEAP_NONE;
     *out = g;
     return 0;
 fail:
@@ -1360,10 +1606,14 @@ int dispatch_from_json(struct dispatcher *d, const cJSON *j, char *err,
     if (sil && silences_from_json(tmp.silences, sil, err, errlen) != 0)
         goto fail;
 
+    schedule_reset(d);
     groups_free(d);
     d->groups = tmp.groups;
     d->ngroups = tmp.ngroups;
     d->gcap = tmp.gcap;
+    d->group_seq = tmp.group_seq;
+    groups_reindex(d);
+    index_map_free(&tmp.group_index);
     silences_free(d->silences);
     d->silences = tmp.silences;
     d->seq = (uint64_t)seq;

@@ -1,5 +1,15 @@
 /*
  * outbox.c - see outbox.h.
+ *
+ * Nothing per entry looks at every entry:
+ *   - entries sit in an array by id (binary search); a removed entry
+ *     leaves a hole (NULL) until holes outnumber entries, then the array
+ *     is compacted, so removal is O(1) amortised;
+ *   - entries of one order key form a list, oldest first, reached through
+ *     a hash index of the keys: only the oldest of a key can be handed out;
+ *   - the entries that can be handed out (queued; the oldest of their key
+ *     or unordered) wait in a heap by (next_attempt, id), so the next due
+ *     time is its top and a hand-out pops what is due.
  */
 #include "notify/outbox.h"
 
@@ -9,9 +19,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/heap.h"
+#include "core/index.h"
 #include "core/json.h"
 #include "notify/notify_json.h"
 #include "core/util.h"
+
+/* An entry and what only the outbox sees of it. */
+struct entry {
+    struct outbox_entry pub;    /* first: callers get &pub */
+    struct orderq *q;           /* its key's list; NULL = unordered */
+    struct entry *older, *newer;        /* in that list */
+    size_t heap_pos;            /* in ob->ready, HEAP_NONE when not */
+};
+
+/* The entries of one order key, oldest first. */
+struct orderq {
+    uint64_t key;
+    struct entry *head, *tail;
+};
+
+/* Compact the entry array once it has this many holes and more holes than
+ * entries. */
+#define MIN_HOLES 64
 
 struct reason_count {
     char *reason;
@@ -21,13 +51,21 @@ struct reason_count {
 struct recv_stats {
     char *name;
     uint64_t delivered, failed, retries;
+    size_t entries;             /* in the outbox now */
     struct reason_count reasons[OUTBOX_MAX_REASONS + 1];   /* + "other" */
     size_t nreasons;
 };
 
 struct outbox {
-    struct outbox_entry **entries;  /* increasing id (= insertion order) */
-    size_t n, cap;
+    struct entry **entries;     /* increasing id (= insertion order);
+                                   NULL = a hole */
+    uint64_t *ids;              /* entries[i]'s id, holes included */
+    size_t n, cap;              /* slots used (holes included) */
+    size_t live, queued;        /* entries; of them not in flight */
+    struct orderq **queues;     /* any order */
+    size_t nqueues, queues_cap;
+    struct index_map queue_index;       /* order key -> queues[] */
+    struct heap ready;          /* entries outbox_due() could hand out */
     struct recv_stats *recv;
     size_t nrecv, recv_cap;
     size_t max_entries;
@@ -36,18 +74,32 @@ struct outbox {
     struct rng rng;
 };
 
+static bool ready_less(const void *x, const void *y)
+{
+    const struct entry *a = x, *b = y;
+    if (a->pub.next_attempt != b->pub.next_attempt)
+        return a->pub.next_attempt < b->pub.next_attempt;
+    return a->pub.id < b->pub.id;
+}
+
+static size_t *ready_pos(void *e)
+{
+    return &((struct entry *)e)->heap_pos;
+}
+
 struct outbox *outbox_new(size_t max_entries, uint64_t seed)
 {
     struct outbox *ob = xcalloc(1, sizeof(*ob));
     ob->max_entries = max_entries;
     ob->next_id = 1;
     rng_seed(&ob->rng, seed);
+    heap_init(&ob->ready, ready_less, ready_pos);
     return ob;
 }
 
-static void entry_free(struct outbox_entry *e)
+static void entry_free(struct entry *e)
 {
-    notification_free(e->n);
+    notification_free(e->pub.n);
     free(e);
 }
 
@@ -56,8 +108,15 @@ void outbox_free(struct outbox *ob)
     if (!ob)
         return;
     for (size_t i = 0; i < ob->n; i++)
-        entry_free(ob->entries[i]);
+        if (ob->entries[i])
+            entry_free(ob->entries[i]);
     free(ob->entries);
+    free(ob->ids);
+    for (size_t i = 0; i < ob->nqueues; i++)
+        free(ob->queues[i]);
+    free(ob->queues);
+    index_map_free(&ob->queue_index);
+    heap_free(&ob->ready);
     for (size_t i = 0; i < ob->nrecv; i++) {
         free(ob->recv[i].name);
         for (size_t r = 0; r < ob->recv[i].nreasons; r++)
@@ -124,9 +183,8 @@ void outbox_receiver_stats(const struct outbox *ob, const char *receiver,
         out->delivered = rs->delivered;
         out->failed = rs->failed;
         out->retries = rs->retries;
+        out->queued = rs->entries;
     }
-    for (size_t i = 0; i < ob->n; i++)
-        out->queued += streq(ob->entries[i]->n->receiver, receiver);
 }
 
 size_t outbox_failures(const struct outbox *ob, const char *receiver,
@@ -161,41 +219,144 @@ static uint64_t order_key(const struct notification *n)
     return h ? h : 1;   /* 0 means "unordered" */
 }
 
+/* Slot of id in the entry array (a hole when removed), or (size_t)-1. */
 static size_t find_index(const struct outbox *ob, uint64_t id)
 {
     size_t lo = 0, hi = ob->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ob->entries[mid]->id < id)
+        if (ob->ids[mid] < id)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < ob->n && ob->entries[lo]->id == id ? lo : (size_t)-1;
+    return lo < ob->n && ob->ids[lo] == id && ob->entries[lo]
+           ? lo : (size_t)-1;
+}
+
+static bool queue_match(const void *ctx, size_t idx, const void *key)
+{
+    const struct outbox *ob = ctx;
+    return ob->queues[idx]->key == *(const uint64_t *)key;
+}
+
+static size_t queue_slot(const struct outbox *ob, uint64_t key)
+{
+    return index_map_get(&ob->queue_index, key, queue_match, ob, &key);
+}
+
+/* e joins the back of its key's list; it can be handed out when it is the
+ * only one there (or unordered). */
+static void enqueue(struct outbox *ob, struct entry *e)
+{
+    uint64_t key = e->pub.order_key;
+    if (key) {
+        size_t i = queue_slot(ob, key);
+        struct orderq *q;
+        if (i == INDEX_NONE) {
+            q = xcalloc(1, sizeof(*q));
+            q->key = key;
+            XGROW(ob->queues, ob->nqueues + 1, ob->queues_cap);
+            index_map_put(&ob->queue_index, key, ob->nqueues);
+            ob->queues[ob->nqueues++] = q;
+        } else {
+            q = ob->queues[i];
+        }
+        e->q = q;
+        e->older = q->tail;
+        if (q->tail)
+            q->tail->newer = e;
+        else
+            q->head = e;
+        q->tail = e;
+    }
+    if (!e->older && e->pub.state == OB_QUEUED)
+        heap_push(&ob->ready, e);
+}
+
+/* Take e out of its key's list and the ready heap; the next of its key
+ * becomes ready when e was the oldest. */
+static void dequeue(struct outbox *ob, struct entry *e)
+{
+    heap_remove(&ob->ready, e);
+    struct orderq *q = e->q;
+    if (!q)
+        return;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        q->head = e->newer;
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        q->tail = e->older;
+    if (!e->older && q->head && q->head->pub.state == OB_QUEUED)
+        heap_push(&ob->ready, q->head);
+    e->q = NULL;
+    e->older = e->newer = NULL;
+    if (q->head)
+        return;
+    size_t i = queue_slot(ob, q->key);
+    index_map_remove(&ob->queue_index, q->key, i);
+    size_t last = --ob->nqueues;
+    if (i != last) {
+        struct orderq *moved = ob->queues[last];
+        index_map_remove(&ob->queue_index, moved->key, last);
+        index_map_put(&ob->queue_index, moved->key, i);
+        ob->queues[i] = moved;
+    }
+    free(q);
+}
+
+/* Squeeze the holes out of the entry array. */
+static void compact(struct outbox *ob)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < ob->n; i++) {
+        if (!ob->entries[i])
+            continue;
+        ob->entries[k] = ob->entries[i];
+        ob->ids[k++] = ob->ids[i];
+    }
+    ob->n = k;
 }
 
 static void remove_at(struct outbox *ob, size_t i)
 {
-    entry_free(ob->entries[i]);
-    memmove(&ob->entries[i], &ob->entries[i + 1],
-            (ob->n - i - 1) * sizeof(ob->entries[0]));
-    ob->n--;
+    struct entry *e = ob->entries[i];
+    dequeue(ob, e);
+    if (e->pub.state == OB_QUEUED)
+        ob->queued--;
+    get_recv(ob, e->pub.n->receiver)->entries--;
+    entry_free(e);
+    ob->entries[i] = NULL;
+    ob->live--;
+    size_t holes = ob->n - ob->live;
+    if (holes >= MIN_HOLES && holes > ob->live)
+        compact(ob);
 }
 
-/* Append (ids only grow, so the array stays sorted). */
-static struct outbox_entry *append(struct outbox *ob, struct notification *n,
-                                   uint64_t id)
+/* Append a queued entry (ids only grow, so the array stays sorted). */
+static struct entry *append(struct outbox *ob, struct notification *n,
+                            uint64_t id)
 {
-    struct outbox_entry *e = xcalloc(1, sizeof(*e));
-    e->id = id;
-    e->n = n;
-    e->order_key = order_key(n);
-    e->state = OB_QUEUED;
+    struct entry *e = xcalloc(1, sizeof(*e));
+    e->pub.id = id;
+    e->pub.n = n;
+    e->pub.order_key = order_key(n);
+    e->pub.state = OB_QUEUED;
+    e->heap_pos = HEAP_NONE;
+    size_t cap = ob->cap;
     XGROW(ob->entries, ob->n + 1, ob->cap);
-    ob->entries[ob->n++] = e;
+    if (ob->cap != cap)
+        ob->ids = xrealloc(ob->ids, ob->cap * sizeof(*ob->ids));
+    ob->entries[ob->n] = e;
+    ob->ids[ob->n++] = id;
+    ob->live++;
+    ob->queued++;
     if (id >= ob->next_id)
         ob->next_id = id + 1;
-    get_recv(ob, n->receiver);
+    get_recv(ob, n->receiver)->entries++;
     return e;
 }
 
@@ -203,41 +364,43 @@ uint64_t outbox_add(struct outbox *ob, struct notification *n, double now)
 {
     assert(n && n->id && n->receiver);
     ob->generation++;
-    while (ob->max_entries && ob->n >= ob->max_entries) {
+    while (ob->max_entries && ob->live >= ob->max_entries) {
+        /* the oldest queued entry goes (a full outbox is the exception:
+         * the scan is fine there) */
         size_t i = 0;
-        while (i < ob->n && ob->entries[i]->state != OB_QUEUED)
+        while (i < ob->n && (!ob->entries[i] ||
+                             ob->entries[i]->pub.state != OB_QUEUED))
             i++;
         if (i == ob->n) {
             count_failure(ob, n->receiver, OUTBOX_REASON_FULL);
             notification_free(n);
             return 0;
         }
-        count_failure(ob, ob->entries[i]->n->receiver, OUTBOX_REASON_FULL);
+        count_failure(ob, ob->entries[i]->pub.n->receiver,
+                      OUTBOX_REASON_FULL);
         remove_at(ob, i);
     }
-    struct outbox_entry *e = append(ob, n, ob->next_id);
-    e->added_at = now;
-    e->next_attempt = now;
-    return e->id;
+    struct entry *e = append(ob, n, ob->next_id);
+    e->pub.added_at = now;
+    e->pub.next_attempt = now;
+    enqueue(ob, e);
+    return e->pub.id;
 }
 
 const struct outbox_entry *outbox_get(const struct outbox *ob, uint64_t id)
 {
     size_t i = find_index(ob, id);
-    return i == (size_t)-1 ? NULL : ob->entries[i];
+    return i == (size_t)-1 ? NULL : &ob->entries[i]->pub;
 }
 
 size_t outbox_count(const struct outbox *ob)
 {
-    return ob->n;
+    return ob->live;
 }
 
 size_t outbox_queued(const struct outbox *ob)
 {
-    size_t c = 0;
-    for (size_t i = 0; i < ob->n; i++)
-        c += ob->entries[i]->state == OB_QUEUED;
-    return c;
+    return ob->queued;
 }
 
 uint64_t outbox_generation(const struct outbox *ob)
@@ -247,75 +410,41 @@ uint64_t outbox_generation(const struct outbox *ob)
 
 /* ---- scheduling -------------------------------------------------------- */
 
-/* Open-addressing set of order keys (0 = empty slot) for one scan. */
-struct keyset {
-    uint64_t *slot;
-    size_t mask;
-};
-
-static void keyset_init(struct keyset *ks, size_t n)
+static int by_id(const void *x, const void *y)
 {
-    size_t cap = 16;
-    while (cap < 2 * n)
-        cap *= 2;
-    ks->slot = xcalloc(cap, sizeof(*ks->slot));
-    ks->mask = cap - 1;
-}
-
-/* Insert key; returns true when it was already there. */
-static bool keyset_test_add(struct keyset *ks, uint64_t key)
-{
-    for (size_t i = (size_t)key & ks->mask;; i = (i + 1) & ks->mask) {
-        if (ks->slot[i] == key)
-            return true;
-        if (ks->slot[i] == 0) {
-            ks->slot[i] = key;
-            return false;
-        }
-    }
-}
-
-/*
- * Walk the entries oldest first.  An entry is eligible when it is queued
- * and no older entry with its order key is still in the outbox; eligible
- * entries due at now are collected into out (up to max), the earliest
- * next_attempt of the others goes to *next.
- */
-static size_t scan(const struct outbox *ob, double now,
-                   struct outbox_entry *out[], size_t max, double *next)
-{
-    struct keyset ks;
-    keyset_init(&ks, ob->n);
-    size_t got = 0;
-    *next = INFINITY;
-    for (size_t i = 0; i < ob->n; i++) {
-        struct outbox_entry *e = ob->entries[i];
-        /* the first entry of a key claims it; later ones wait */
-        if (e->order_key && keyset_test_add(&ks, e->order_key))
-            continue;
-        if (e->state != OB_QUEUED)
-            continue;
-        if (e->next_attempt <= now && got < max)
-            out[got++] = e;
-        else if (e->next_attempt < *next)
-            *next = e->next_attempt;
-    }
-    free(ks.slot);
-    return got;
+    const struct entry *a = *(const struct entry *const *)x;
+    const struct entry *b = *(const struct entry *const *)y;
+    return a->pub.id < b->pub.id ? -1 : a->pub.id > b->pub.id;
 }
 
 size_t outbox_due(struct outbox *ob, double now, struct outbox_entry *out[],
                   size_t max)
 {
-    double next;
-    size_t got = scan(ob, now, out, max, &next);
-    for (size_t i = 0; i < got; i++) {
-        struct outbox_entry *e = out[i];
-        e->state = OB_IN_FLIGHT;
-        e->attempts++;
-        if (e->first_attempt == 0)
-            e->first_attempt = now;
+    /* Everything due leaves the heap; the oldest max are handed out, the
+     * others go back (the daemon takes all of them at once). */
+    struct entry **due = NULL;
+    size_t ndue = 0, cap = 0;
+    struct entry *e;
+    while ((e = heap_top(&ob->ready)) != NULL && e->pub.next_attempt <= now) {
+        heap_pop(&ob->ready);
+        XGROW(due, ndue + 1, cap);
+        due[ndue++] = e;
     }
+    if (ndue > 1)
+        qsort(due, ndue, sizeof(*due), by_id);
+    size_t got = ndue < max ? ndue : max;
+    for (size_t i = 0; i < got; i++) {
+        e = due[i];
+        e->pub.state = OB_IN_FLIGHT;
+        e->pub.attempts++;
+        if (e->pub.first_attempt == 0)
+            e->pub.first_attempt = now;
+        ob->queued--;
+        out[i] = &e->pub;
+    }
+    for (size_t i = got; i < ndue; i++)
+        heap_push(&ob->ready, due[i]);
+    free(due);
     if (got)
         ob->generation++;
     return got;
@@ -323,9 +452,8 @@ size_t outbox_due(struct outbox *ob, double now, struct outbox_entry *out[],
 
 double outbox_next_due(const struct outbox *ob)
 {
-    double next;
-    scan(ob, -INFINITY, NULL, 0, &next);
-    return next;
+    const struct entry *e = heap_top(&ob->ready);
+    return e ? e->pub.next_attempt : INFINITY;
 }
 
 static double backoff_s(int attempts, struct rng *rng)
@@ -343,9 +471,10 @@ enum outbox_done_status outbox_done(struct outbox *ob, uint64_t id,
                                     double now)
 {
     size_t i = find_index(ob, id);
-    if (i == (size_t)-1 || ob->entries[i]->state != OB_IN_FLIGHT)
+    if (i == (size_t)-1 || ob->entries[i]->pub.state != OB_IN_FLIGHT)
         return OUTBOX_UNKNOWN;
-    struct outbox_entry *e = ob->entries[i];
+    struct entry *en = ob->entries[i];
+    struct outbox_entry *e = &en->pub;
     ob->generation++;
 
     switch (res->kind) {
@@ -382,6 +511,9 @@ enum outbox_done_status outbox_done(struct outbox *ob, uint64_t id,
     snprintf(e->last_error, sizeof(e->last_error), "%s",
              res->reason ? res->reason : "");
     e->state = OB_QUEUED;
+    ob->queued++;
+    /* still the oldest of its key: ready again */
+    heap_push(&ob->ready, en);
     return OUTBOX_RESCHEDULED;
 }
 
@@ -407,13 +539,22 @@ cJSON *outbox_to_json(const struct outbox *ob)
     cJSON_AddItemToObject(o, "next_id", json_double((double)ob->next_id));
     cJSON *arr = cJSON_AddArrayToObject(o, "entries");
     for (size_t i = 0; i < ob->n; i++)
-        cJSON_AddItemToArray(arr, outbox_entry_to_json(ob->entries[i]));
+        if (ob->entries[i])
+            cJSON_AddItemToArray(arr,
+                                 outbox_entry_to_json(&ob->entries[i]->pub));
     return o;
+}
+
+void outbox_compact(struct outbox *ob)
+{
+    if (ob->n != ob->live)
+        compact(ob);
 }
 
 const struct outbox_entry *outbox_entry_at(const struct outbox *ob, size_t i)
 {
-    return ob->entries[i];
+    /* outbox_compact() first: no holes, so i < outbox_count() indexes */
+    return i < ob->n && ob->entries[i] ? &ob->entries[i]->pub : NULL;
 }
 
 /* Keep in step with outbox_entry_to_json(). */
@@ -473,12 +614,14 @@ static int entry_from_json(struct outbox *ob, const cJSON *eo, size_t idx,
     struct notification *n = notification_from_json(nj, why, sizeof(why));
     if (!n)
         goto fail;
-    struct outbox_entry *e = append(ob, n, (uint64_t)id);
+    struct entry *en = append(ob, n, (uint64_t)id);
+    struct outbox_entry *e = &en->pub;
     e->attempts = (int)attempts;
     e->added_at = added;
     e->next_attempt = next;
     e->first_attempt = first;
     snprintf(e->last_error, sizeof(e->last_error), "%s", last_error);
+    enqueue(ob, en);
     return 0;
 fail:
     snprintf(err, errlen, "outbox: entries[%zu]: %s", idx, why);
@@ -513,7 +656,7 @@ struct outbox *outbox_from_json(const cJSON *j, size_t max_entries,
             outbox_free(ob);
             return NULL;
         }
-        prev = ob->entries[ob->n - 1]->id;
+        prev = ob->ids[ob->n - 1];
     }
     return ob;
 }

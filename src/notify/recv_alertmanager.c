@@ -21,6 +21,7 @@
 
 static const struct opt_spec alertmanager_opts[] = {
     { "timeout", OPT_STR },
+    { "max_connections", OPT_STR },
     SECRET_OPTS("url"),
     { "urls", OPT_LIST },
     { "headers", OPT_LIST },

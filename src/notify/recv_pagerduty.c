@@ -26,6 +26,7 @@
 
 static const struct opt_spec pagerduty_opts[] = {
     { "timeout", OPT_STR },
+    { "max_connections", OPT_STR },
     SECRET_OPTS("url"),
     SECRET_OPTS("routing_key"),
     OPT_END

@@ -24,6 +24,7 @@
 
 static const struct opt_spec slack_opts[] = {
     { "timeout", OPT_STR },
+    { "max_connections", OPT_STR },
     SECRET_OPTS("url"),
     OPT_END
 };

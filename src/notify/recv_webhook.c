@@ -20,6 +20,7 @@
 
 static const struct opt_spec webhook_opts[] = {
     { "timeout", OPT_STR },
+    { "max_connections", OPT_STR },
     SECRET_OPTS("url"),
     SECRET_OPTS("hmac_secret"),
     { "headers", OPT_LIST },

@@ -70,6 +70,10 @@ echo "## Loading silences from the state file (linear: no id compared with every
 "$O/bench/bench_silences" 20000 200000
 echo
 
+# ---- alert groups at once (segalert beside Alertmanager) ----------------------
+sh tests/bench/groups.sh "$O"
+echo
+
 # ---- polling ----------------------------------------------------------------
 start_sim() {
     "$SIM" --listen 127.0.0.1:0 --scenario "$1" >"$T/sim.out" 2>"$T/sim.err" &

@@ -39,6 +39,11 @@ Control endpoints (not recorded):
     POST /_mode   body = the new MODE (list); answers 200 "ok"
     GET  /_mode   the current mode list
     GET  /_count  the number of requests recorded so far
+    GET  /_stats  {"count": recorded, "inflight": recorded requests not yet
+                  answered, "max_inflight": the most at once so far}
+                  (a request counts from its arrival until its answer is
+                  about to be written, so it never outlasts the client's
+                  view of the request)
 """
 
 import argparse
@@ -66,7 +71,18 @@ class Sink:
         self.dir = directory
         self.lock = threading.Lock()
         self.count = 0
+        self.inflight = 0
+        self.max_inflight = 0
         self.modes = parse_modes(mode)
+
+    def enter(self):
+        with self.lock:
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+
+    def leave(self):
+        with self.lock:
+            self.inflight -= 1
 
     def take_mode(self):
         with self.lock:
@@ -146,6 +162,12 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path
         if path == "/_count" and self.command == "GET":
             return self.answer(200, "%d\n" % self.sink.count)
+        if path == "/_stats" and self.command == "GET":
+            with self.sink.lock:
+                stats = {"count": self.sink.count,
+                         "inflight": self.sink.inflight,
+                         "max_inflight": self.sink.max_inflight}
+            return self.answer(200, stats)
         if path == "/_mode" and self.command == "GET":
             return self.answer(200, ",".join(self.sink.modes) + "\n")
         if path == "/_mode" and self.command == "POST":
@@ -155,6 +177,18 @@ class Handler(BaseHTTPRequestHandler):
                 return self.answer(400, "%s\n" % e)
             return self.answer(200, "ok")
 
+        self.sink.enter()
+        try:
+            status, reply, extra = self.record_and_wait(arrived, body, path)
+        finally:
+            self.sink.leave()
+        try:
+            self.answer(status, reply, extra=extra)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout): nothing to do
+
+    def record_and_wait(self, arrived, body, path):
+        """Record the request; returns the answer after the mode's delay."""
         mode = self.sink.take_mode()
         status, reply, extra, delay = 200, {"status": "ok"}, [], 0.0
         if mode == "slack-ok":
@@ -193,10 +227,7 @@ class Handler(BaseHTTPRequestHandler):
         })
         if delay:
             time.sleep(delay)
-        try:
-            self.answer(status, reply, extra=extra)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (timeout): nothing to do
+        return status, reply, extra
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
 
@@ -214,6 +245,9 @@ def main():
         sys.stderr.write("http_sink.py: %s\n" % e)
         return 2
 
+    # a burst of connections (a receiver's max_connections at once) must
+    # not overflow the listen queue (default 5)
+    ThreadingHTTPServer.request_queue_size = 128
     server = ThreadingHTTPServer((HOST, args.port), Handler)
     server.daemon_threads = True
     stop = threading.Event()

@@ -2,7 +2,11 @@
  * test_deliver.c - the deliverer without peers: what each HTTP receiver
  * type posts (URLs, headers, body byte for byte, timeout) through a fake
  * transport and how the answers become one verdict (Alertmanager fan-out:
- * any URL that took it is enough); log lines and dry runs on stdout; a
+ * any URL that took it is enough); the connections per receiver host
+ * (never more than max_connections posts in progress to a host, the rest
+ * wait first in first out and start when one finishes, receivers posting
+ * to the same host share it, a refused start fails only that post, an
+ * aborted client starts nothing more); log lines and dry runs on stdout; a
  * receiver that no longer exists; an email when the SMTP worker thread
  * cannot start (no file descriptor left for its pipe) fails as retryable
  * instead of crashing, and the deliverer works again once descriptors are
@@ -23,6 +27,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "api/http.h"
 #include "config/receiver_type.h"
@@ -414,10 +420,252 @@ static void test_log_and_dry_run(void **state)
     rig_free(&g);
 }
 
+/* ---- connections per receiver host ------------------------------------------ */
+
+static struct config *load_text_ok(const char *text)
+{
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = fixture_load_text(text, &dl);
+    for (size_t i = 0; i < dl.n; i++)
+        print_error("%s\n", dl.items[i].msg);
+    assert_int_equal(dl.n, 0);
+    diag_list_free(&dl);
+    return cfg;
+}
+
+#define HOST_RECEIVERS \
+    "workspace \"p\" { token = \"t0ken\" }\n" \
+    "receiver \"slow\" { type = \"webhook\" " \
+    "url = \"http://sink.example:8080/a\" max_connections = 3 }\n" \
+    "receiver \"same\" { type = \"webhook\" " \
+    "url = \"http://user:pw@Sink.Example:8080/b?x=1\" }\n" \
+    "receiver \"elsewhere\" { type = \"webhook\" " \
+    "url = \"http://other.example/c\" max_connections = 1 }\n" \
+    "route \"r\" { receiver = \"slow\" }\n"
+
+/* Notification k of a burst: its own group key, so the body says which. */
+static struct notification *burst_notification(const char *receiver, int k)
+{
+    struct notification *n = http_notification(receiver);
+    free(n->group_key);
+    n->group_key = xasprintf("burst:{k=\"%d\"}", k);
+    return n;
+}
+
+/* Which burst notification pending request i carries (-1: none). */
+static int burst_index(const struct rig *g, size_t i)
+{
+    const struct http_request *r = g->fake.pending[i];
+    const char *p = strstr(strbuf_str(&r->post_body), "burst:{k=\\\"");
+    return p ? (int)strtol(p + strlen("burst:{k=\\\""), NULL, 10) : -1;
+}
+
+/* Posts pending to URLs starting with prefix. */
+static size_t pending_to(const struct rig *g, const char *prefix)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g->fake.npending; i++)
+        n += strncmp(g->fake.pending[i]->url, prefix, strlen(prefix)) == 0;
+    return n;
+}
+
+/* The oldest pending request to a URL starting with prefix. */
+static size_t oldest_to(const struct rig *g, const char *prefix)
+{
+    for (size_t i = 0; i < g->fake.npending; i++)
+        if (strncmp(g->fake.pending[i]->url, prefix, strlen(prefix)) == 0)
+            return i;
+    fail_msg("nothing pending to %s", prefix);
+    return 0;
+}
+
+static void test_connections_per_host(void **state)
+{
+    (void)state;
+    enum { BURST = 10 };
+    struct rig g;
+    rig_init(&g, false);
+    config_free(g.cfg);
+    g.cfg = load_text_ok(HOST_RECEIVERS);
+    const struct receiver_cfg *slow = config_receiver(g.cfg, "slow");
+    const struct receiver_cfg *same = config_receiver(g.cfg, "same");
+    const struct receiver_cfg *elsewhere = config_receiver(g.cfg, "elsewhere");
+    assert_int_equal(slow->max_connections, 3);
+    assert_int_equal(same->max_connections, RECEIVER_MAX_CONNECTIONS);
+
+    struct notification *ns[BURST + 2];
+    struct fixture_outcome o[BURST + 2];
+    memset(o, 0, sizeof(o));
+    for (int k = 0; k < BURST; k++) {
+        ns[k] = burst_notification("slow", k);
+        deliverer_send(g.dl, ns[k], slow, T0, RESEND_S, fixture_on_done,
+                       &o[k]);
+    }
+    /* three start, seven wait in segalert */
+    assert_int_equal(g.fake.npending, 3);
+    assert_int_equal(deliverer_waiting(g.dl), BURST - 3);
+    assert_int_equal(deliverer_in_flight(g.dl), BURST);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(burst_index(&g, i), (int)i);
+
+    /* another host is not held up by this one */
+    ns[BURST] = burst_notification("elsewhere", BURST);
+    deliverer_send(g.dl, ns[BURST], elsewhere, T0, RESEND_S,
+                   fixture_on_done, &o[BURST]);
+    assert_int_equal(pending_to(&g, "http://other.example/"), 1);
+    /* a receiver posting to the same host (other spelling, user info,
+     * path) queues behind the posts already waiting for it */
+    ns[BURST + 1] = burst_notification("same", BURST + 1);
+    deliverer_send(g.dl, ns[BURST + 1], same, T0, RESEND_S,
+                   fixture_on_done, &o[BURST + 1]);
+    assert_int_equal(pending_to(&g, "http://user:pw@Sink.Example:8080/"), 0);
+    assert_int_equal(deliverer_waiting(g.dl), BURST - 3 + 1);
+
+    /* Each finished post starts the oldest waiting one, at that moment
+     * (its timeout starts then), and never more than three at once. */
+    int order[BURST];
+    int done = 0;
+    while (done < BURST) {
+        size_t i = oldest_to(&g, "http://sink.example:8080/");
+        order[done++] = burst_index(&g, i);
+        size_t sent_before = g.fake.nsent;
+        clock_fake_advance(g.clock, 1.0);
+        fake_reply_with(&g.fake, i, 200, NULL);
+        assert_true(pending_to(&g, "http://sink.example:8080/") <= 3);
+        if (g.fake.nsent > sent_before)
+            assert_true(g.fake.sent[g.fake.nsent - 1].mono ==
+                        clock_mono(g.clock));
+    }
+    for (int k = 0; k < BURST; k++) {
+        assert_int_equal(order[k], k);
+        assert_int_equal(o[k].calls, 1);
+        assert_int_equal(o[k].v.outcome, DELIVERY_OK);
+    }
+    /* the other receiver's post started once the queue ahead of it had
+     * gone (its own limit, 16, allowed it beside slow's three) */
+    assert_int_equal(pending_to(&g, "http://user:pw@Sink.Example:8080/"), 1);
+    assert_int_equal(deliverer_waiting(g.dl), 0);
+    fake_reply_with(&g.fake, oldest_to(&g, "http://user"), 200, NULL);
+    fake_reply_with(&g.fake, oldest_to(&g, "http://other.example/"), 500,
+                    NULL);
+    assert_int_equal(o[BURST].v.outcome, DELIVERY_RETRY);
+    assert_int_equal(o[BURST + 1].v.outcome, DELIVERY_OK);
+    assert_int_equal(deliverer_in_flight(g.dl), 0);
+    for (int k = 0; k < BURST + 2; k++)
+        notification_free(ns[k]);
+    rig_free(&g);
+}
+
+/* A post the transport refuses when its turn comes fails alone (retry
+ * later); the queue moves on. */
+static void test_refused_start_fails_only_that_post(void **state)
+{
+    (void)state;
+    struct rig g;
+    rig_init(&g, false);
+    config_free(g.cfg);
+    g.cfg = load_text_ok(HOST_RECEIVERS);
+    const struct receiver_cfg *elsewhere = config_receiver(g.cfg, "elsewhere");
+    struct notification *ns[3];
+    struct fixture_outcome o[3];
+    memset(o, 0, sizeof(o));
+    for (int k = 0; k < 3; k++) {
+        ns[k] = burst_notification("elsewhere", k);
+        deliverer_send(g.dl, ns[k], elsewhere, T0, RESEND_S, fixture_on_done,
+                       &o[k]);
+    }
+    assert_int_equal(g.fake.npending, 1);
+    assert_int_equal(deliverer_waiting(g.dl), 2);
+    g.fake.refuse = 1;      /* the next start (notification 1) fails */
+    fake_reply_with(&g.fake, 0, 200, NULL);
+    assert_int_equal(o[0].v.outcome, DELIVERY_OK);
+    assert_int_equal(o[1].calls, 1);
+    assert_int_equal(o[1].v.outcome, DELIVERY_RETRY);
+    assert_non_null(strstr(o[1].v.reason, "refused"));
+    assert_int_equal(g.fake.npending, 1);
+    assert_int_equal(burst_index(&g, 0), 2);
+    fake_reply_with(&g.fake, 0, 200, NULL);
+    assert_int_equal(o[2].v.outcome, DELIVERY_OK);
+    assert_int_equal(deliverer_in_flight(g.dl), 0);
+    for (int k = 0; k < 3; k++)
+        notification_free(ns[k]);
+    rig_free(&g);
+}
+
+/* When the HTTP client aborts (shutdown), nothing more starts; the posts
+ * still waiting are dropped by deliverer_free without a callback (their
+ * outbox entries stay queued in the state file). */
+static void test_abort_starts_nothing_more(void **state)
+{
+    (void)state;
+    struct rig g;
+    rig_init(&g, false);
+    config_free(g.cfg);
+    g.cfg = load_text_ok(HOST_RECEIVERS);
+    const struct receiver_cfg *elsewhere = config_receiver(g.cfg, "elsewhere");
+    struct notification *ns[3];
+    struct fixture_outcome o[3];
+    memset(o, 0, sizeof(o));
+    for (int k = 0; k < 3; k++) {
+        ns[k] = burst_notification("elsewhere", k);
+        deliverer_send(g.dl, ns[k], elsewhere, T0, RESEND_S, fixture_on_done,
+                       &o[k]);
+    }
+    struct fake_reply aborted = { .curl_code = CURLE_ABORTED_BY_CALLBACK,
+                                  .error = "aborted" };
+    fake_complete(&g.fake, 0, &aborted);
+    assert_int_equal(o[0].calls, 1);
+    assert_int_equal(o[0].v.outcome, DELIVERY_RETRY);
+    assert_int_equal(g.fake.npending, 0);
+    assert_int_equal(g.fake.nsent, 1);
+    assert_int_equal(deliverer_waiting(g.dl), 2);
+    rig_free(&g);           /* frees the two waiting posts */
+    assert_int_equal(o[1].calls + o[2].calls, 0);
+    for (int k = 0; k < 3; k++)
+        notification_free(ns[k]);
+}
+
+/* max_connections: an integer in [1, 1024], for HTTP receivers only. */
+static void test_max_connections_option(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = fixture_load_text(
+        "workspace \"p\" { token = \"t0ken\" }\n"
+        "receiver \"a\" { type = \"webhook\" url = \"http://x/\" "
+        "max_connections = 0 }\n"
+        "receiver \"b\" { type = \"slack\" url = \"http://x/\" "
+        "max_connections = 5000 }\n"
+        "receiver \"c\" { type = \"log\" max_connections = 4 }\n"
+        "receiver \"d\" { type = \"alertmanager\" url = \"http://x/\" "
+        "max_connections = 2 }\n"
+        "route \"r\" { receiver = \"c\" }\n", &dl);
+    size_t errors = 0, warnings = 0;
+    for (size_t i = 0; i < dl.n; i++) {
+        const char *m = dl.items[i].msg;
+        assert_non_null(strstr(m, "max_connections"));
+        if (strstr(m, "not used by log receivers"))
+            warnings++;
+        else
+            errors++;
+    }
+    assert_int_equal(errors, 2);
+    assert_int_equal(warnings, 1);
+    assert_int_equal(config_receiver(cfg, "d")->max_connections, 2);
+    assert_int_equal(config_receiver(cfg, "a")->max_connections,
+                     RECEIVER_MAX_CONNECTIONS);
+    diag_list_free(&dl);
+    config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_webhook_post),
+        cmocka_unit_test(test_connections_per_host),
+        cmocka_unit_test(test_refused_start_fails_only_that_post),
+        cmocka_unit_test(test_abort_starts_nothing_more),
+        cmocka_unit_test(test_max_connections_option),
         cmocka_unit_test(test_slack_and_pagerduty_posts),
         cmocka_unit_test(test_alertmanager_fan_out),
         cmocka_unit_test(test_log_and_dry_run),

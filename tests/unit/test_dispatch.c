@@ -1,6 +1,8 @@
 /*
  * test_dispatch.c - routes, groups, notification log and silences
- * (dispatch.h) on a fake clock.
+ * (dispatch.h) on a fake clock; at scale, thousands of groups and a group
+ * of thousands of alerts (found through the indexes, added and removed
+ * in any order, every group notified exactly once).
  *
  * Most tests are timelines: alerts are fed at given times and every tick
  * is described as a string so that a failure shows both sides:
@@ -254,7 +256,7 @@ static void free_all(struct notification **v, size_t n)
     free(v);
 }
 
-static double due(const struct dispatcher *d)
+static double due(struct dispatcher *d)
 {
     return dispatch_next_due(d) - T0;
 }
@@ -1046,6 +1048,144 @@ static void test_reload(void **state)
     dispatch_free(d);
 }
 
+/* ---- many groups, many alerts -------------------------------------------------- */
+
+#define MANY 4000
+
+/* One alert per group (group_by "..."): each group is notified once, in
+ * the order the groups were created; groups whose alerts resolved go;
+ * feeding the same alerts again changes nothing. */
+static void test_many_groups(void **state)
+{
+    (void)state;
+    struct config *c = simple_config(true);
+    set_group_by(&c->routes[0].timing, "...");
+    struct dispatcher *d = dispatch_new(c);
+    config_free(c);
+    char id[32];
+
+    for (int i = 0; i < MANY; i++) {
+        snprintf(id, sizeof(id), "a%05d", i);
+        fire(d, 0, id);
+    }
+    assert_int_equal(stats(d).groups, MANY);
+    assert_true(due(d) == 30);
+    struct notification **v;
+    size_t n = tick_keep(d, 30, &v);
+    assert_int_equal(n, MANY);
+    for (int i = 0; i < MANY; i++) {
+        snprintf(id, sizeof(id), "a%05d", i);
+        assert_int_equal(v[i]->reason, NOTIFY_FIRST);
+        assert_int_equal(v[i]->nalerts, 1);
+        assert_string_equal(kv_array_get(v[i]->alerts[0].labels,
+                                         v[i]->alerts[0].nlabels, "id"), id);
+    }
+    free_all(v, n);
+    /* nothing more until the repeat */
+    assert_true(due(d) == 30 + 4 * 3600);
+    assert_string_equal(tick(d, 60), "");
+
+    /* the next evaluation feeds them all again: no change, no flush */
+    for (int i = 0; i < MANY; i++) {
+        snprintf(id, sizeof(id), "a%05d", i);
+        fire(d, 90, id);
+    }
+    assert_true(due(d) == 30 + 4 * 3600);
+
+    /* every other one resolves, in a scattered order */
+    for (int k = 0; k < MANY / 2; k++) {
+        int i = (int)(((long)k * 7919) % (MANY / 2)) * 2 + 1;
+        snprintf(id, sizeof(id), "a%05d", i);
+        resolve(d, 100, id);
+    }
+    n = tick_keep(d, 330, &v);
+    assert_int_equal(n, MANY / 2);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(v[i]->reason, NOTIFY_ALL_RESOLVED);
+        snprintf(id, sizeof(id), "a%05zu", 2 * i + 1);
+        assert_string_equal(kv_array_get(v[i]->alerts[0].labels,
+                                         v[i]->alerts[0].nlabels, "id"), id);
+    }
+    free_all(v, n);
+    assert_int_equal(stats(d).groups, MANY / 2);
+    assert_int_equal(stats(d).alerts, MANY / 2);
+
+    /* the rest survive a restart, then resolve too: no group is left */
+    struct config *c2 = simple_config(true);
+    set_group_by(&c2->routes[0].timing, "...");
+    d = restart(d, c2);
+    assert_int_equal(stats(d).groups, MANY / 2);
+    for (int i = 0; i < MANY; i += 2) {
+        snprintf(id, sizeof(id), "a%05d", i);
+        resolve(d, 400, id);
+    }
+    n = tick_keep(d, 630, &v);
+    assert_int_equal(n, MANY / 2);
+    free_all(v, n);
+    assert_int_equal(stats(d).groups, 0);
+    assert_true(isinf(dispatch_next_due(d)));
+    dispatch_free(d);
+    config_free(c2);
+}
+
+/* A group of thousands of alerts (past the size where it keeps an index):
+ * one notification with all of them, resolved ones leave it, the others
+ * are still found after removals and a restart. */
+static void test_big_group(void **state)
+{
+    (void)state;
+    struct config *c = simple_config(true);
+    struct dispatcher *d = dispatch_new(c);
+    char id[32];
+    for (int i = 0; i < MANY; i++) {
+        snprintf(id, sizeof(id), "b%05d", i);
+        fire(d, 0, id);
+    }
+    assert_int_equal(stats(d).groups, 1);
+    assert_int_equal(stats(d).alerts, MANY);
+    struct notification **v;
+    size_t n = tick_keep(d, 30, &v);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0]->reason, NOTIFY_FIRST);
+    assert_int_equal(v[0]->nalerts, MANY);
+    free_all(v, n);
+
+    for (int i = 0; i < MANY; i += 3) {
+        snprintf(id, sizeof(id), "b%05d", i);
+        resolve(d, 100, id);
+    }
+    n = tick_keep(d, 330, &v);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0]->reason, NOTIFY_RESOLVED);
+    size_t resolved = 0;
+    for (size_t i = 0; i < v[0]->nalerts; i++)
+        resolved += streq(v[0]->alerts[i].status, "resolved");
+    assert_int_equal(resolved, (MANY + 2) / 3);
+    free_all(v, n);
+    size_t left = MANY - (MANY + 2) / 3;
+    assert_int_equal(stats(d).alerts, left);
+
+    d = restart(d, c);
+    /* the ones still firing are known: feeding them again is no news */
+    for (int i = 0; i < MANY; i++) {
+        if (i % 3 == 0)
+            continue;
+        snprintf(id, sizeof(id), "b%05d", i);
+        fire(d, 400, id);
+    }
+    assert_string_equal(tick(d, 630), "");
+    assert_int_equal(stats(d).alerts, left);
+    /* one that resolved fires again: new_alerts with it alone new */
+    fire(d, 700, "b00000");
+    n = tick_keep(d, 930, &v);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0]->reason, NOTIFY_NEW_ALERTS);
+    assert_int_equal(v[0]->nalerts, left + 1);
+    free_all(v, n);
+    dispatch_free(d);
+    config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1072,6 +1212,8 @@ int main(void)
         cmocka_unit_test(test_silence_after_announce),
         cmocka_unit_test(test_silence_expire_early),
         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_many_groups),
+        cmocka_unit_test(test_big_group),
     };
     log_set_level(LOG_ERR);
     fixture_register_receivers(NULL, 0);

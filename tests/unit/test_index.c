@@ -1,6 +1,6 @@
 /*
  * test_index.c - core/index.h: the hash -> index map (empty map, growth,
- * keys whose hashes collide, repeated keys, freeing).
+ * keys whose hashes collide, repeated keys, removal, freeing).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,6 +103,53 @@ static void test_first_wins(void **state)
     index_map_free(&m);
 }
 
+/* Removing keys (colliding ones included) in a scattered order leaves
+ * every other key findable; swap-remove as the dispatcher does it. */
+static void test_remove(void **state)
+{
+    (void)state;
+    static char buf[NKEYS][16];
+    static const char *names[NKEYS];
+    static size_t where[NKEYS];         /* key k -> its array index */
+    static size_t key_at[NKEYS];        /* array index -> key */
+    struct index_map m = INDEX_MAP_INIT;
+    for (size_t i = 0; i < NKEYS; i++) {
+        snprintf(buf[i], sizeof(buf[i]), "fp-%zu", i);
+        where[i] = key_at[i] = i;
+        /* every fourth key shares its hash with the key before it */
+        index_map_put(&m, hash_str(buf[i - (i % 4 == 3)]), i);
+    }
+    size_t n = NKEYS;
+    assert_false(index_map_remove(&m, 12345, 0));
+    for (size_t step = 0; step < NKEYS / 2; step++) {
+        size_t k = (step * 7919) % NKEYS;       /* scattered */
+        if (where[k] == INDEX_NONE)
+            continue;
+        size_t i = where[k];
+        uint64_t hk = hash_str(buf[k - (k % 4 == 3)]);
+        assert_true(index_map_remove(&m, hk, i));
+        assert_false(index_map_remove(&m, hk, i));
+        where[k] = INDEX_NONE;
+        n--;
+        if (i != n) {       /* the last element moves into the hole */
+            size_t moved = key_at[n];
+            uint64_t hm = hash_str(buf[moved - (moved % 4 == 3)]);
+            assert_true(index_map_remove(&m, hm, n));
+            index_map_put(&m, hm, i);
+            key_at[i] = moved;
+            where[moved] = i;
+        }
+    }
+    assert_int_equal(m.n, n);
+    for (size_t i = 0; i < n; i++)
+        names[i] = buf[key_at[i]];
+    for (size_t k = 0; k < NKEYS; k++)
+        assert_int_equal(index_map_get(&m, hash_str(buf[k - (k % 4 == 3)]),
+                                       name_match, names, buf[k]),
+                         where[k]);
+    index_map_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_collisions),
         cmocka_unit_test(test_first_wins),
+        cmocka_unit_test(test_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

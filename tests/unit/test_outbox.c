@@ -1,7 +1,9 @@
 /*
  * test_outbox.c - retry schedule (exact, with the seeded jitter),
  * Retry-After, the 24 h give-up, failure stats, ordering per group,
- * capacity and the state file form.
+ * capacity and the state file form; thousands of entries handed out at
+ * once and finished in any order (order per group kept, counts right
+ * while removed entries are compacted away).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -498,6 +500,88 @@ static void test_json_hostile(void **state)
     cJSON_free(good);
 }
 
+#define MANY 6000
+#define MANY_GROUPS 40
+
+/* Every entry of MANY is handed out exactly once per attempt, one group at
+ * a time and oldest first within a group; entries finish in a scattered
+ * order, a tenth of them retry once; the counts follow. */
+static void test_many_entries(void **state)
+{
+    struct outbox *ob = outbox_new(0, SEED);
+    static uint64_t ids[MANY];
+    static int attempts[MANY];
+    char id[32], gk[32];
+    for (int i = 0; i < MANY; i++) {
+        snprintf(id, sizeof(id), "n-%d", i);
+        /* half unordered (own group), half in MANY_GROUPS groups */
+        if (i % 2)
+            snprintf(gk, sizeof(gk), "solo-%d", i);
+        else
+            snprintf(gk, sizeof(gk), "g-%d", (i / 2) % MANY_GROUPS);
+        ids[i] = outbox_add(ob, mk(id, i % 3 ? "hook" : "mail", gk), T0);
+        assert_true(ids[i] > 0);
+    }
+    struct outbox_stats st;
+    outbox_receiver_stats(ob, "mail", &st);
+    assert_int_equal(st.queued, MANY / 3);
+    struct outbox_entry **e = xcalloc(MANY, sizeof(*e));
+    double now = T0;
+    size_t delivered = 0;
+    int rounds = 0;
+    while (delivered < MANY) {
+        assert_true(++rounds < 4 * MANY);     /* no livelock */
+        size_t n = outbox_due(ob, now, e, MANY);
+        if (n == 0) {
+            now = outbox_next_due(ob);
+            assert_true(isfinite(now));
+            continue;
+        }
+        /* one per group at a time, oldest first */
+        for (size_t k = 1; k < n; k++)
+            assert_true(e[k]->id > e[k - 1]->id);
+        uint64_t *got = xcalloc(n, sizeof(*got));
+        for (size_t k = 0; k < n; k++) {
+            got[k] = e[k]->id;
+            if (e[k]->order_key)
+                for (size_t m = 0; m < k; m++)
+                    assert_false(e[m]->order_key == e[k]->order_key);
+        }
+        /* finish in a scattered order */
+        for (size_t k = 0; k < n; k++) {
+            size_t j = (k * 7919) % n;
+            while (got[j] == 0)
+                j = (j + 1) % n;
+            int idx = -1;
+            for (int m = 0; m < MANY && idx < 0; m++)
+                if (ids[m] == got[j])
+                    idx = m;
+            assert_true(idx >= 0);
+            attempts[idx]++;
+            struct outbox_result res = retry(0, "timeout");
+            bool fail = idx % 10 == 0 && attempts[idx] == 1;
+            enum outbox_done_status st2 =
+                outbox_done(ob, got[j], fail ? &res : &OK, now);
+            assert_int_equal(st2, fail ? OUTBOX_RESCHEDULED
+                                       : OUTBOX_DELIVERED);
+            if (!fail)
+                delivered++;
+            got[j] = 0;
+        }
+        free(got);
+        assert_int_equal(outbox_count(ob), MANY - delivered);
+    }
+    for (int i = 0; i < MANY; i++)
+        assert_int_equal(attempts[i], i % 10 == 0 ? 2 : 1);
+    assert_int_equal(outbox_queued(ob), 0);
+    assert_true(isinf(outbox_next_due(ob)));
+    outbox_receiver_stats(ob, "mail", &st);
+    assert_int_equal(st.queued, 0);
+    assert_int_equal(st.delivered, MANY / 3);
+    free(e);
+    outbox_free(ob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_unknown_and_generation),
         cmocka_unit_test(test_json_in_flight_requeued),
         cmocka_unit_test(test_json_hostile),
+        cmocka_unit_test(test_many_entries),
     };
     fixture_register_receivers(NULL, 0);
     return cmocka_run_group_tests(tests, NULL, NULL);
