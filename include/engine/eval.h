@@ -96,6 +96,12 @@ struct eval_stats {
     size_t pending, firing;
 };
 void evaluator_stats(const struct evaluator *ev, struct eval_stats *out);
+/* Moves whenever an instance may have changed (a pass, a restore): the
+ * state saver skips the instances when it did not. */
+unsigned long evaluator_generation(const struct evaluator *ev);
+/* Say that an instance was changed outside a pass (through the pointers
+ * evaluator_instances() hands out). */
+void evaluator_mark_changed(struct evaluator *ev);
 
 /* Default $variables for a workspace config (NULL = all limits 0). */
 void eval_default_vars(const struct workspace_cfg *ws, double now,

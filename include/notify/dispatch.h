@@ -135,5 +135,9 @@ const char *dispatch_group_key(const struct dispatcher *d, size_t i);
 uint64_t dispatch_group_digest(const struct dispatcher *d, size_t i);
 cJSON *dispatch_group_to_json(const struct dispatcher *d, size_t i);
 uint64_t dispatch_seq(const struct dispatcher *d);
+/* Moves whenever a group may have changed (an alert routed, a flush, a
+ * new configuration, a restore): the state saver skips the groups when it
+ * did not.  Silences are not covered. */
+uint64_t dispatch_generation(const struct dispatcher *d);
 
 #endif

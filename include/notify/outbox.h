@@ -190,5 +190,13 @@ const struct outbox_entry *outbox_entry_at(const struct outbox *ob,
 cJSON *outbox_entry_to_json(const struct outbox_entry *e);
 uint64_t outbox_entry_digest(const struct outbox_entry *e);
 uint64_t outbox_next_id(const struct outbox *ob);
+/* The ids of entries added, changed (handed out, rescheduled) or removed
+ * since the last outbox_changes_clear(), possibly repeated, so that a save
+ * after a delivery costs O(changed) rather than a digest of every entry.
+ * Returns false when the log gave up (too long, or a new outbox): then
+ * every entry must be looked at. */
+bool outbox_changes(const struct outbox *ob, const uint64_t **ids,
+                    size_t *n);
+void outbox_changes_clear(struct outbox *ob);
 
 #endif

@@ -85,6 +85,11 @@ struct persist {
     /* the outbox as of the last save: skipped while it did not move */
     const struct outbox *ob_seen;
     uint64_t ob_generation;
+    /* the same for the instances and the groups */
+    const struct evaluator *ev_seen;
+    unsigned long ev_generation;
+    const struct dispatcher *disp_seen;
+    uint64_t disp_generation;
     struct pending *pend;
     size_t npend, pcap;
 };
@@ -195,27 +200,33 @@ static void emit_put(struct walk *w, int kind, cJSON *element)
     w->nchanges++;
 }
 
+/* The record at i of sh is gone (when it is on disk): a "del". */
+static void emit_del(struct walk *w, int kind, size_t i)
+{
+    struct shadow *sh = &w->p->sh[kind];
+    struct shadow_entry *e = &sh->e[i];
+    if (!e->live)
+        return;
+    pending_add(w->p, sh, i, 0, false);
+    cJSON *key;
+    if (sh->numeric) {
+        double id = 0;
+        parse_double(e->key, &id);
+        key = json_double(id);
+    } else {
+        key = cJSON_CreateString(e->key);
+    }
+    cJSON_AddItemToArray(w->changes, state_change_del(sh->path, sh->by, key));
+    w->nchanges++;
+}
+
 /* Records of sh the walk did not meet: gone. */
 static void emit_gone(struct walk *w, int kind)
 {
     struct shadow *sh = &w->p->sh[kind];
-    for (size_t i = 0; i < sh->n; i++) {
-        struct shadow_entry *e = &sh->e[i];
-        if (!e->live || e->seen == w->p->walk)
-            continue;
-        pending_add(w->p, sh, i, 0, false);
-        cJSON *key;
-        if (sh->numeric) {
-            double id = 0;
-            parse_double(e->key, &id);
-            key = json_double(id);
-        } else {
-            key = cJSON_CreateString(e->key);
-        }
-        cJSON_AddItemToArray(w->changes,
-                             state_change_del(sh->path, sh->by, key));
-        w->nchanges++;
-    }
+    for (size_t i = 0; i < sh->n; i++)
+        if (sh->e[i].live && sh->e[i].seen != w->p->walk)
+            emit_del(w, kind, i);
 }
 
 static void emit_counter(struct walk *w, const char *path, uint64_t v,
@@ -241,6 +252,9 @@ static cJSON *labels_json(const struct labelset *ls)
 static void walk_instances(struct walk *w, const struct evaluator *ev)
 {
     struct shadow *sh = &w->p->sh[SH_INSTANCES];
+    if (!w->snapshot && ev == w->p->ev_seen &&
+        evaluator_generation(ev) == w->p->ev_generation)
+        return;         /* no pass since the last save: nothing moved */
     struct eval_instance *const *all;
     size_t ni = evaluator_instances(ev, &all);
     for (size_t i = 0; i < ni; i++) {
@@ -285,14 +299,19 @@ static size_t by_key(struct shadow *sh, const char *key)
 static void walk_dispatch(struct walk *w, struct dispatcher *disp)
 {
     struct shadow *sh = &w->p->sh[SH_GROUPS];
-    size_t ng = dispatch_group_count(disp);
-    for (size_t i = 0; i < ng; i++) {
-        size_t idx = by_key(sh, dispatch_group_key(disp, i));
-        if (met(w, sh, idx, dispatch_group_digest(disp, i)))
-            emit_put(w, SH_GROUPS, dispatch_group_to_json(disp, i));
+    /* a delivery storm changes the outbox only: its saves skip the
+     * groups instead of taking a digest of every one */
+    if (w->snapshot || disp != w->p->disp_seen ||
+        dispatch_generation(disp) != w->p->disp_generation) {
+        size_t ng = dispatch_group_count(disp);
+        for (size_t i = 0; i < ng; i++) {
+            size_t idx = by_key(sh, dispatch_group_key(disp, i));
+            if (met(w, sh, idx, dispatch_group_digest(disp, i)))
+                emit_put(w, SH_GROUPS, dispatch_group_to_json(disp, i));
+        }
+        if (!w->snapshot)
+            emit_gone(w, SH_GROUPS);
     }
-    if (!w->snapshot)
-        emit_gone(w, SH_GROUPS);
 
     sh = &w->p->sh[SH_SILENCES];
     size_t ns = 0;
@@ -314,6 +333,31 @@ static void walk_outbox(struct walk *w, const struct outbox *ob)
         outbox_generation(ob) == p->ob_generation)
         return;         /* nothing in it moved */
     struct shadow *sh = &p->sh[SH_OUTBOX];
+    const uint64_t *ids;
+    size_t nids;
+    if (!w->snapshot && ob == p->ob_seen && outbox_changes(ob, &ids, &nids)) {
+        /* only the entries the outbox says changed since the last save */
+        for (size_t i = 0; i < nids; i++) {
+            uint64_t id = ids[i];
+            const struct outbox_entry *e = outbox_get(ob, id);
+            size_t idx = index_map_get(&sh->map, mix64(id), match_ident, sh,
+                                       &id);
+            if (idx != INDEX_NONE && sh->e[idx].seen == p->walk)
+                continue;       /* listed twice */
+            if (e) {
+                if (idx == INDEX_NONE)
+                    idx = shadow_add(sh, mix64(id),
+                                     xasprintf("%" PRIu64, id), id);
+                if (met(w, sh, idx, outbox_entry_digest(e)))
+                    emit_put(w, SH_OUTBOX, outbox_entry_to_json(e));
+            } else if (idx != INDEX_NONE) {
+                sh->e[idx].seen = p->walk;
+                emit_del(w, SH_OUTBOX, idx);
+            }
+        }
+        emit_counter(w, "outbox.next_id", outbox_next_id(ob), p->next_id);
+        return;
+    }
     size_t n = outbox_count(ob);
     for (size_t i = 0; i < n; i++) {
         const struct outbox_entry *e = outbox_entry_at(ob, i);
@@ -353,6 +397,11 @@ static void commit(struct persist *p, const struct persist_parts *parts)
     p->next_id = outbox_next_id(parts->ob);
     p->ob_seen = parts->ob;
     p->ob_generation = outbox_generation(parts->ob);
+    outbox_changes_clear(parts->ob);
+    p->ev_seen = parts->ev;
+    p->ev_generation = evaluator_generation(parts->ev);
+    p->disp_seen = parts->disp;
+    p->disp_generation = dispatch_generation(parts->disp);
 }
 
 /* ---- saving ---------------------------------------------------------------------- */
@@ -408,6 +457,8 @@ static int compact(struct persist *p, const struct persist_parts *parts,
         shadow_clear(&p->sh[k]);
     p->counters_known = false;
     p->ob_seen = NULL;
+    p->ev_seen = NULL;
+    p->disp_seen = NULL;
 
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "version", STATE_VERSION);

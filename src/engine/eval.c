@@ -20,6 +20,7 @@ struct evaluator {
     struct eval_event *events;
     size_t nevents, events_cap;
     unsigned long pass;
+    unsigned long restores;         /* evaluator_restore() calls */
     struct eval_stats stats;
 };
 
@@ -320,9 +321,20 @@ struct eval_instance *evaluator_restore(struct evaluator *ev,
         struct eval_instance *in = instance_get(ev, r, series_labels,
                                                 st->created_at);
         in->st = *st;
+        ev->restores++;
         if (in->st.state != ALERT_INACTIVE)
             eval_instance_labels(ev, in);
         return in;
     }
     return NULL;
+}
+
+unsigned long evaluator_generation(const struct evaluator *ev)
+{
+    return ev->pass + ev->restores;
+}
+
+void evaluator_mark_changed(struct evaluator *ev)
+{
+    ev->restores++;
 }

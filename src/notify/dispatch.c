@@ -145,6 +145,7 @@ struct dispatcher {
     uint64_t unrouted;
     uint64_t suppressed_short_lived;
     uint64_t silenced_resolved;
+    uint64_t generation;        /* dispatch_generation() */
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -744,6 +745,7 @@ static void reconcile(struct dispatcher *d, const char *why)
 
 void dispatch_set_config(struct dispatcher *d, const struct config *cfg)
 {
+    d->generation++;
     set_silence_limits(d->silences, cfg);
     load_routes(d, cfg);
     reconcile(d, "reload");
@@ -810,6 +812,7 @@ static void feed_resolved(struct dispatcher *d, const struct notify_alert *a,
 void dispatch_alert(struct dispatcher *d, const struct notify_alert *a,
                     double now)
 {
+    d->generation++;
     char fpbuf[17];
     const char *fp = a->fingerprint;
     struct notify_alert copy;
@@ -1242,6 +1245,8 @@ size_t dispatch_tick(struct dispatcher *d, double now,
         XGROW(due, ndue + 1, due_cap);
         due[ndue++] = g;
     }
+    if (ndue)
+        d->generation++;
     /* in group order, as they were created */
     if (ndue > 1)
         qsort(due, ndue, sizeof(*due), by_seq);
@@ -1569,6 +1574,7 @@ fail:
 int dispatch_from_json(struct dispatcher *d, const cJSON *j, char *err,
                        size_t errlen)
 {
+    d->generation++;
     struct jctx c = { err, errlen, "dispatch" };
     struct dispatcher tmp;
     const cJSON *groups, *it;
@@ -1630,4 +1636,9 @@ fail:
     groups_free(&tmp);
     silences_free(tmp.silences);
     return -1;
+}
+
+uint64_t dispatch_generation(const struct dispatcher *d)
+{
+    return d->generation;
 }

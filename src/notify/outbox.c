@@ -71,8 +71,28 @@ struct outbox {
     size_t max_entries;
     uint64_t next_id;
     uint64_t generation;
+    /* ids added, changed or removed since outbox_changes_clear(), for a
+     * state save in O(changed); changed_all when the log gave up */
+    uint64_t *changed;
+    size_t nchanged, changed_cap;
+    bool changed_all;
     struct rng rng;
 };
+
+/* Log a change of entry id (see outbox_changes()).  A log longer than
+ * the outbox twice over is no cheaper than a walk: it gives up. */
+static void note_change(struct outbox *ob, uint64_t id)
+{
+    if (ob->changed_all)
+        return;
+    if (ob->nchanged >= 2 * ob->live + 1024) {
+        ob->changed_all = true;
+        ob->nchanged = 0;
+        return;
+    }
+    XGROW(ob->changed, ob->nchanged + 1, ob->changed_cap);
+    ob->changed[ob->nchanged++] = id;
+}
 
 static bool ready_less(const void *x, const void *y)
 {
@@ -90,6 +110,7 @@ static size_t *ready_pos(void *e)
 struct outbox *outbox_new(size_t max_entries, uint64_t seed)
 {
     struct outbox *ob = xcalloc(1, sizeof(*ob));
+    ob->changed_all = true;         /* nothing saved yet: walk them all */
     ob->max_entries = max_entries;
     ob->next_id = 1;
     rng_seed(&ob->rng, seed);
@@ -112,6 +133,7 @@ void outbox_free(struct outbox *ob)
             entry_free(ob->entries[i]);
     free(ob->entries);
     free(ob->ids);
+    free(ob->changed);
     for (size_t i = 0; i < ob->nqueues; i++)
         free(ob->queues[i]);
     free(ob->queues);
@@ -324,6 +346,7 @@ static void compact(struct outbox *ob)
 static void remove_at(struct outbox *ob, size_t i)
 {
     struct entry *e = ob->entries[i];
+    note_change(ob, e->pub.id);
     dequeue(ob, e);
     if (e->pub.state == OB_QUEUED)
         ob->queued--;
@@ -353,6 +376,7 @@ static struct entry *append(struct outbox *ob, struct notification *n,
     ob->entries[ob->n] = e;
     ob->ids[ob->n++] = id;
     ob->live++;
+    note_change(ob, id);
     ob->queued++;
     if (id >= ob->next_id)
         ob->next_id = id + 1;
@@ -437,6 +461,7 @@ size_t outbox_due(struct outbox *ob, double now, struct outbox_entry *out[],
         e = due[i];
         e->pub.state = OB_IN_FLIGHT;
         e->pub.attempts++;
+        note_change(ob, e->pub.id);
         if (e->pub.first_attempt == 0)
             e->pub.first_attempt = now;
         ob->queued--;
@@ -491,6 +516,7 @@ enum outbox_done_status outbox_done(struct outbox *ob, uint64_t id,
     }
 
     get_recv(ob, e->n->receiver)->retries++;
+    note_change(ob, e->id);
     double deadline = e->first_attempt + OUTBOX_GIVE_UP_S;
     if (now >= deadline) {
         count_failure(ob, e->n->receiver, OUTBOX_REASON_EXPIRED);
@@ -659,4 +685,17 @@ struct outbox *outbox_from_json(const cJSON *j, size_t max_entries,
         prev = ob->ids[ob->n - 1];
     }
     return ob;
+}
+
+bool outbox_changes(const struct outbox *ob, const uint64_t **ids, size_t *n)
+{
+    *ids = ob->changed;
+    *n = ob->nchanged;
+    return !ob->changed_all;
+}
+
+void outbox_changes_clear(struct outbox *ob)
+{
+    ob->nchanged = 0;
+    ob->changed_all = false;
 }

@@ -582,6 +582,44 @@ static void test_many_entries(void **state)
     outbox_free(ob);
 }
 
+/* The change log the state saver reads: every add, hand-out, retry and
+ * removal, until cleared; a new outbox says "look at everything". */
+static void test_change_log(void **state)
+{
+    (void)state;
+    struct outbox *ob = outbox_new(0, 1);
+    const uint64_t *ids;
+    size_t n;
+    assert_false(outbox_changes(ob, &ids, &n));
+    outbox_changes_clear(ob);
+    assert_true(outbox_changes(ob, &ids, &n));
+    assert_int_equal(n, 0);
+    uint64_t a = outbox_add(ob, mk("n1", "hook", "g1"), 100);
+    uint64_t b = outbox_add(ob, mk("n2", "hook", "g2"), 100);
+    assert_true(outbox_changes(ob, &ids, &n));
+    assert_int_equal(n, 2);
+    assert_true(ids[0] == a && ids[1] == b);
+    outbox_changes_clear(ob);
+    struct outbox_entry *due[2];
+    assert_int_equal(outbox_due(ob, 100, due, 2), 2);
+    struct outbox_result ok = { OUTBOX_OK, 0, NULL };
+    struct outbox_result later = { OUTBOX_RETRY, 0, "500" };
+    assert_int_equal(outbox_done(ob, a, &ok, 101), OUTBOX_DELIVERED);
+    assert_int_equal(outbox_done(ob, b, &later, 101), OUTBOX_RESCHEDULED);
+    assert_true(outbox_changes(ob, &ids, &n));
+    /* both handed out, then a removed and b rescheduled */
+    size_t na = 0, nb = 0;
+    for (size_t i = 0; i < n; i++) {
+        na += ids[i] == a;
+        nb += ids[i] == b;
+    }
+    assert_true(na >= 1 && nb >= 1 && na + nb == n);
+    outbox_changes_clear(ob);
+    assert_true(outbox_changes(ob, &ids, &n));
+    assert_int_equal(n, 0);
+    outbox_free(ob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -596,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_json_in_flight_requeued),
         cmocka_unit_test(test_json_hostile),
         cmocka_unit_test(test_many_entries),
+        cmocka_unit_test(test_change_log),
     };
     fixture_register_receivers(NULL, 0);
     return cmocka_run_group_tests(tests, NULL, NULL);

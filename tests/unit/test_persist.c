@@ -210,11 +210,13 @@ static const struct labelset *series(struct world *w, size_t i)
     return ls;
 }
 
-/* The instance of rule for series i, created (inactive) when missing. */
+/* The instance of rule for series i, created (inactive) when missing.
+ * The caller changes it: the evaluator is told (evaluator_mark_changed). */
 static struct alert_instance *instance(struct world *w, const char *rule,
                                        size_t i, double now)
 {
     const struct labelset *ls = series(w, i);
+    evaluator_mark_changed(w->ev);
     struct eval_instance *in = evaluator_find(w->ev, rule, ls);
     if (!in) {
         struct alert_instance st;
