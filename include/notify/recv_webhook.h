@@ -22,6 +22,8 @@ extern const struct receiver_ops recv_webhook;
  * receiver_cfg.priv; url and headers are the common ones). */
 struct webhook_cfg {
     char *hmac_secret;              /* secret; NULL = unsigned */
+    size_t max_body_bytes;          /* max_body_bytes, default
+                                       RENDER_MAX_BODY_DEFAULT */
 };
 
 /* r's settings, or NULL when r is NULL or not a webhook receiver. */
@@ -39,10 +41,17 @@ const struct webhook_cfg *recv_webhook_cfg(const struct receiver_cfg *r);
  * summary, description, runbook_url and value (formatted as templates
  * print numbers) when present.  endsAt is "0001-01-01T00:00:00Z" while
  * firing (as AM sends it); a resolved alert without ends_at gets `now`.
- * generatorURL is the external URL or "".  Appended to out.
+ * generatorURL is the external URL or "".  Appended to out.  No size
+ * limit: every value whole, every alert.
  */
 void recv_webhook_payload(const struct notification *n, double now,
                           struct strbuf *out);
+
+/* The same within max_bytes (what the receiver sends, with its
+ * max_body_bytes): render_fit() cuts long values with "… [truncated]",
+ * then leaves alerts out, counted in truncatedAlerts. */
+void recv_webhook_payload_max(const struct notification *n, double now,
+                              size_t max_bytes, struct strbuf *out);
 
 /*
  * The X-Segalert-Signature value for a webhook body: appends

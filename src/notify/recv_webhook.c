@@ -5,6 +5,7 @@
  */
 #include "notify/recv_webhook.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ static const struct opt_spec webhook_opts[] = {
     SECRET_OPTS("url"),
     SECRET_OPTS("hmac_secret"),
     { "headers", OPT_LIST },
+    { "max_body_bytes", OPT_STR },
     OPT_END
 };
 
@@ -41,6 +43,9 @@ static void load_webhook(const struct cfg_section *s, struct receiver_cfg *r)
     section_check_secret_url(s, r->url);
     secret_get(s, "hmac_secret", true, &w->hmac_secret);
     section_get_http_headers(s, "headers", &r->headers);
+    int max = RENDER_MAX_BODY_DEFAULT;
+    section_get_int(s, "max_body_bytes", &max, RENDER_MAX_BODY_MIN, INT_MAX);
+    w->max_body_bytes = (size_t)max;
 }
 
 const struct webhook_cfg *recv_webhook_cfg(const struct receiver_cfg *r)
@@ -77,10 +82,14 @@ static struct render_pair *common_of(const struct pairset *sets, size_t nsets,
     return out;
 }
 
-void recv_webhook_payload(const struct notification *n, double now,
-                          struct strbuf *out)
+/* The body under lim: values cut to lim->field_cap, the first
+ * lim->max_alerts alerts (the others counted in truncatedAlerts). */
+static void webhook_body(const struct notification *n, double now,
+                         const struct render_limits *lim, struct strbuf *out)
 {
     size_t na = n->nalerts;
+    size_t cap = lim->field_cap;
+    size_t shown = na < lim->max_alerts ? na : lim->max_alerts;
     struct render_pair **labels = xcalloc(na + 1, sizeof(*labels));
     struct pairset *ls = xcalloc(na + 1, sizeof(*ls));
     struct pairset *as = xcalloc(na + 1, sizeof(*as));
@@ -104,29 +113,29 @@ void recv_webhook_payload(const struct notification *n, double now,
 
     strbuf_addc(out, '{');      /* a root: never after a comma */
     jw_str(out, "version", "4");
-    jw_str(out, "groupKey", n->group_key);
-    jw_int(out, "truncatedAlerts", 0);
+    render_json_str_capped(out, "groupKey", n->group_key, cap);
+    jw_int(out, "truncatedAlerts", (long long)(na - shown));
     jw_str(out, "status", notification_status(n));
     jw_str(out, "receiver", n->receiver);
-    render_json_pairs(out, "groupLabels", gl, n->ngroup_labels);
-    render_json_pairs(out, "commonLabels", cl, ncl);
-    render_json_pairs(out, "commonAnnotations", ca, nca);
-    jw_str(out, "externalURL", n->external_url);
+    render_json_pairs(out, "groupLabels", gl, n->ngroup_labels, cap);
+    render_json_pairs(out, "commonLabels", cl, ncl, cap);
+    render_json_pairs(out, "commonAnnotations", ca, nca, cap);
+    render_json_str_capped(out, "externalURL", n->external_url, cap);
     jw_open(out, "alerts", '[');
-    for (size_t i = 0; i < na; i++) {
+    for (size_t i = 0; i < shown; i++) {
         const struct notify_alert *a = &n->alerts[i];
         bool firing = render_is_firing(a);
         jw_open(out, NULL, '{');
         jw_str(out, "status", firing ? "firing" : "resolved");
-        render_json_pairs(out, "labels", ls[i].p, ls[i].n);
-        render_json_pairs(out, "annotations", an[i].p, an[i].n);
+        render_json_pairs(out, "labels", ls[i].p, ls[i].n, cap);
+        render_json_pairs(out, "annotations", an[i].p, an[i].n, cap);
         render_json_time(out, "startsAt", a->starts_at);
         if (firing)
             jw_str(out, "endsAt", "0001-01-01T00:00:00Z");
         else
             render_json_time(out, "endsAt", a->ends_at > 0 ? a->ends_at : now);
-        jw_str(out, "generatorURL", n->external_url);
-        jw_str(out, "fingerprint", a->fingerprint);
+        render_json_str_capped(out, "generatorURL", n->external_url, cap);
+        render_json_str_capped(out, "fingerprint", a->fingerprint, cap);
         jw_close(out, '}');
     }
     jw_close(out, ']');
@@ -147,13 +156,39 @@ void recv_webhook_payload(const struct notification *n, double now,
     free(an);
 }
 
+void recv_webhook_payload(const struct notification *n, double now,
+                          struct strbuf *out)
+{
+    webhook_body(n, now, &render_unlimited, out);
+}
+
+struct webhook_fit {
+    const struct notification *n;
+    double now;
+};
+
+static void webhook_fit_build(void *ud, const struct render_limits *lim,
+                              struct strbuf *out)
+{
+    const struct webhook_fit *f = ud;
+    webhook_body(f->n, f->now, lim, out);
+}
+
+void recv_webhook_payload_max(const struct notification *n, double now,
+                              size_t max_bytes, struct strbuf *out)
+{
+    struct webhook_fit f = { n, now };
+    render_fit(webhook_fit_build, &f, n->nalerts, max_bytes, out);
+}
+
 static void webhook_build(const struct receiver_cfg *rc,
                           const struct notification *n, double now,
                           double resend_s, struct strbuf *out)
 {
-    UNUSED(rc);
     UNUSED(resend_s);
-    recv_webhook_payload(n, now, out);
+    const struct webhook_cfg *w = recv_webhook_cfg(rc);
+    recv_webhook_payload_max(n, now, w ? w->max_body_bytes
+                                       : RENDER_MAX_BODY_DEFAULT, out);
 }
 
 /* ---- the signature ----------------------------------------------------------- */
