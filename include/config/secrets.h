@@ -6,7 +6,9 @@
  *
  * A resolved secret is registered with the logger for redaction (unless
  * the caller says it is not secret, as for Alertmanager URLs) so that it
- * never appears in a log line.  A secret file readable by group or others
+ * never appears in a log line; for a secret URL its path and query are
+ * registered too (from 16 bytes), as a service refusing a request may
+ * quote them.  A secret file readable by group or others
  * draws a warning.  Messages name the option, the variable or the path,
  * never the value.  For commands that only read the running daemon, a
  * secret that is not available here may be left unresolved

@@ -54,12 +54,14 @@ void recv_webhook_payload_max(const struct notification *n, double now,
                               size_t max_bytes, struct strbuf *out);
 
 /*
- * The X-Segalert-Signature value for a webhook body: appends
- * "sha256=" + hex(HMAC-SHA256(secret, body[0..len))) to header_value.
- * Exactly the body bytes are signed, nothing else (docs/notifications.md).
- * `timestamp` (the X-Segalert-Timestamp value) is NOT part of the MAC and
- * is ignored; receivers that want replay protection de-duplicate on
- * segalert.notificationId, which is inside the signed body.
+ * The X-Segalert-Signature value for a webhook body sent at `timestamp`
+ * (unix seconds, whole seconds are used): appends
+ *     t=<timestamp>,v1=<hex HMAC-SHA256(secret, "<timestamp>." + body)>
+ * to header_value - Stripe's scheme: the time is signed with the exact
+ * body bytes, so a receiver that refuses old timestamps (5 minutes, say)
+ * refuses replays, and one that also de-duplicates on
+ * segalert.notificationId (inside the signed body) gets each notification
+ * once.  Verifying examples in docs/notifications.md "Webhook signatures".
  * Returns 0, or -1 when HMAC fails (header_value unchanged).
  */
 int recv_webhook_signature(const char *secret, const void *body, size_t len,

@@ -13,6 +13,23 @@
 #include "core/util.h"
 
 #define SECRET_MAX_BYTES (64u << 10)    /* a *_file secret */
+/* The path of a secret URL is redacted on its own from this length: long
+ * enough to be the secret part (a Slack webhook's /services/T../B../xxx),
+ * too long to be an ordinary word of a log line. */
+#define URL_PATH_SECRET_MIN 16
+
+/* Register a secret for redaction; for a URL, its path and query too,
+ * which is what a service quoting the request it refused echoes back. */
+static void register_secret(const char *val)
+{
+    log_secret_register(val);
+    const char *scheme = strstr(val, "://");
+    if (!scheme || !section_is_http_url(val))
+        return;
+    const char *path = strchr(scheme + 3, '/');
+    if (path && strlen(path) >= URL_PATH_SECRET_MIN)
+        log_secret_register(path);
+}
 
 /* See config_set_secrets_optional(). */
 static bool secrets_optional;
@@ -91,7 +108,7 @@ enum secret_status secret_get(const struct cfg_section *s, const char *base,
         goto done;
     }
     if (redact)
-        log_secret_register(val);
+        register_secret(val);
     free(*out);
     *out = val;
     st = SECRET_OK;

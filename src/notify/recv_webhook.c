@@ -196,17 +196,24 @@ static void webhook_build(const struct receiver_cfg *rc,
 int recv_webhook_signature(const char *secret, const void *body, size_t len,
                            double timestamp, struct strbuf *header_value)
 {
-    UNUSED(timestamp);
     char hex[SHA256_HEX_LEN + 1];
-    if (hmac_sha256_hex(secret, strlen(render_nz(secret)), body, len, hex) < 0)
-        return -1;
-    strbuf_adds(header_value, "sha256=");
-    strbuf_adds(header_value, hex);
-    return 0;
+    struct strbuf signed_text = STRBUF_INIT;
+    strbuf_addf(&signed_text, "%.0f.", floor(timestamp));
+    size_t tlen = signed_text.len - 1;      /* the digits, without '.' */
+    strbuf_add(&signed_text, body ? body : "", len);
+    int rc = hmac_sha256_hex(secret, strlen(render_nz(secret)),
+                             signed_text.buf, signed_text.len, hex);
+    if (rc == 0)
+        strbuf_addf(header_value, "t=%.*s,v1=%s", (int)tlen, signed_text.buf,
+                    hex);
+    strbuf_free(&signed_text);
+    return rc;
 }
 
-/* X-Segalert-Signature and X-Segalert-Timestamp (whole seconds of the
- * deliverer's clock) when a secret is configured. */
+/* X-Segalert-Signature (the time and the MAC of time and body) and
+ * X-Segalert-Timestamp (the same time, for readers that show it) when a
+ * secret is configured; the time is whole seconds of the deliverer's
+ * clock at this attempt, so a retry is signed anew. */
 static void webhook_headers(const struct receiver_cfg *rc,
                             const struct strbuf *body, double now,
                             struct str_list *lines)

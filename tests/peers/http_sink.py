@@ -30,6 +30,8 @@ How it answers depends on the mode (initially --mode, default "ok"):
     400-invalid-payload  400 "invalid_payload"  (Slack's error style)
     400-json             400 {"status":"invalid event","message":"Event object
                          is invalid","errors":["..."]}  (PagerDuty's style)
+    400-echo             400 "refused <path>: <first 60 bytes of the body>"
+                         (a service that quotes what it got, secrets and all)
     slow:N               sleep N seconds, then 200 {"status":"ok"}
 
 MODE may be a comma-separated list ("429:2,ok"): each request consumes the
@@ -90,7 +92,7 @@ class Sink:
         os.rename(base + ".tmp", base + ".json")
 
 
-MODE_RE = re.compile(r"^(ok|slack-ok|pd-202|400-invalid-payload|400-json|"
+MODE_RE = re.compile(r"^(ok|slack-ok|pd-202|400-invalid-payload|400-json|400-echo|"
                      r"429:\d+(\.\d+)?|slow:\d+(\.\d+)?|[1-5]\d\d)$")
 
 
@@ -174,6 +176,9 @@ class Handler(BaseHTTPRequestHandler):
             status, reply = 400, "invalid_payload"
         elif mode == "400-json":
             status, reply = 400, PD_INVALID
+        elif mode == "400-echo":
+            status = 400
+            reply = "refused %s: %s" % (path, body[:60].decode("utf-8", "replace"))
         elif mode.startswith("slow:"):
             delay = float(mode[5:])
         elif mode != "ok":
