@@ -65,9 +65,15 @@ size_t render_utf8_cut(const char *s, size_t len, size_t max);
 void render_add_trunc(struct strbuf *out, const char *s, size_t len,
                       size_t max);
 
-/* Append s with CR, LF and other control characters replaced by a space:
- * for texts that must stay on one line (titles, labels in a body). */
+/* Append s with CR, LF and other control characters (C0, DEL, C1)
+ * replaced by a space: for texts that must stay on one line (titles,
+ * labels in a body). */
 void render_add_oneline(struct strbuf *out, const char *s);
+
+/* Append s[0..len) made well-formed UTF-8 (U+FFFD), with control
+ * characters other than TAB, CR and LF (C0, DEL, C1) as spaces: for
+ * multi-line plain text (an email body). */
+void render_add_text(struct strbuf *out, const char *s, size_t len);
 
 /* ---- size limits ------------------------------------------------------------ */
 

@@ -311,9 +311,15 @@ static void emit_body_line(struct strbuf *out, const char *s, size_t len)
     strbuf_adds(out, "\r\n");
 }
 
-/* CRLF, CR or LF -> CRLF; the body always ends with CRLF. */
-static void add_body(struct strbuf *out, const char *s, size_t len)
+/* CRLF, CR or LF -> CRLF; the body always ends with CRLF.  The text is
+ * made well-formed UTF-8 and its other control characters spaces first
+ * (render_add_text): a mail shown in a terminal must not drive it. */
+static void add_body(struct strbuf *out, const char *text, size_t tlen)
 {
+    struct strbuf clean = STRBUF_INIT;
+    render_add_text(&clean, text, tlen);
+    const char *s = strbuf_str(&clean);
+    size_t len = clean.len;
     size_t i = 0;
     while (i < len) {
         size_t j = i;
@@ -324,6 +330,7 @@ static void add_body(struct strbuf *out, const char *s, size_t len)
             j++;
         i = j + 1;
     }
+    strbuf_free(&clean);
 }
 
 /* render_add_oneline() of s cut to cap bytes. */

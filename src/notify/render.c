@@ -56,8 +56,38 @@ void render_add_trunc(struct strbuf *out, const char *s, size_t len,
 void render_add_oneline(struct strbuf *out, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)render_nz(s); *p;
-         p++)
+         p++) {
+        if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] < 0xA0) {
+            strbuf_addc(out, ' ');      /* a C1 control (CSI is U+009B) */
+            p++;
+            continue;
+        }
         strbuf_addc(out, (*p < 0x20 || *p == 0x7f) ? ' ' : (char)*p);
+    }
+}
+
+void render_add_text(struct strbuf *out, const char *s, size_t len)
+{
+    struct strbuf fixed = STRBUF_INIT;
+    if (!utf8_valid(s, len)) {
+        utf8_sanitize_append(&fixed, s, len);
+        s = fixed.buf;
+        len = fixed.len;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == 0xC2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+            (unsigned char)s[i + 1] < 0xA0) {
+            strbuf_addc(out, ' ');
+            i++;
+        } else if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') ||
+                   c == 0x7f) {
+            strbuf_addc(out, ' ');
+        } else {
+            strbuf_addc(out, (char)c);
+        }
+    }
+    strbuf_free(&fixed);
 }
 
 /* ---- size limits ------------------------------------------------------------ */

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A recording HTTP peer for segalert's receiver tests (standard library only).
 
-    http_sink.py --port P --dir DIR [--mode MODE]
+    http_sink.py --port P --dir DIR [--mode MODE] [--strict] [--max-body N]
 
 Listens on 127.0.0.1 only (--port 0 picks a free port) and prints
 "READY <port>" on stdout once it accepts connections; otherwise quiet.
@@ -36,6 +36,14 @@ How it answers depends on the mode (initially --mode, default "ok"):
 
 MODE may be a comma-separated list ("429:2,ok"): each request consumes the
 first entry while more than one remain, so the last one sticks.
+
+Like a strict service, whatever the mode:
+    --strict      a body that is not valid UTF-8 JSON (Python's json.loads
+                  of the bytes decoded strictly) is answered 400
+                  "invalid_payload" (what Slack, PagerDuty or a strict
+                  webhook answer: a permanent failure for segalert);
+    --max-body N  a body over N bytes is answered 413.
+The record then has "refused" with the reason.
 
 Control endpoints (not recorded):
     POST /_mode   body = the new MODE (list); answers 200 "ok"
@@ -110,6 +118,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"   # keep-alive; answers Expect: 100-continue
     server_version = "segalert-http-sink/1"
     sink = None                     # set in main()
+    strict = False
+    max_body = None
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -146,6 +156,15 @@ class Handler(BaseHTTPRequestHandler):
         arrived = time.time()
         body = self.read_body()
         path = self.path
+        refused = None
+        if path not in ("/_count", "/_mode"):
+            if self.max_body is not None and len(body) > self.max_body:
+                refused = (413, "body of %d bytes over %d" % (len(body), self.max_body))
+            elif self.strict:
+                try:
+                    json.loads(body.decode("utf-8"))
+                except ValueError as e:     # UnicodeDecodeError included
+                    refused = (400, "invalid_payload: %s" % e)
         if path == "/_count" and self.command == "GET":
             return self.answer(200, "%d\n" % self.sink.count)
         if path == "/_mode" and self.command == "GET":
@@ -159,6 +178,8 @@ class Handler(BaseHTTPRequestHandler):
 
         mode = self.sink.take_mode()
         status, reply, extra, delay = 200, {"status": "ok"}, [], 0.0
+        if refused:
+            mode = "refused"
         if mode == "slack-ok":
             reply = "ok"
         elif mode == "pd-202":
@@ -181,6 +202,8 @@ class Handler(BaseHTTPRequestHandler):
             reply = "refused %s: %s" % (path, body[:60].decode("utf-8", "replace"))
         elif mode.startswith("slow:"):
             delay = float(mode[5:])
+        elif mode == "refused":
+            status, reply = refused
         elif mode != "ok":
             status = int(mode)
             reply = "internal server error" if status == 500 else \
@@ -195,6 +218,7 @@ class Handler(BaseHTTPRequestHandler):
             "time": arrived,
             "mode": mode,
             "status": status,
+            "refused": refused[1] if refused else None,
         })
         if delay:
             time.sleep(delay)
@@ -211,7 +235,11 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--mode", default="ok")
+    ap.add_argument("--strict", action="store_true")
+    ap.add_argument("--max-body", type=int, default=None)
     args = ap.parse_args()
+    Handler.strict = args.strict
+    Handler.max_body = args.max_body
     os.makedirs(args.dir, exist_ok=True)
     try:
         Handler.sink = Sink(args.dir, args.mode)
