@@ -977,6 +977,27 @@ static void test_hmac(void **state)
     strbuf_free(&h);
 }
 
+/* An answer with invalid UTF-8 and terminal escapes is quoted in the
+ * reason (logged, shown by notify-test and on the page) as valid UTF-8 on
+ * one line, without raw control characters. */
+static void test_excerpt_hostile(void **state)
+{
+    (void)state;
+    static const char body[] = "  bad \xff\xc0\xaf \x1b[31mred\x07 \xc2\x9b" "2J\n"
+                               "next \xe2\x82";
+    struct strbuf ex = STRBUF_INIT;
+    http_verdict_excerpt(body, sizeof(body) - 1, &ex);
+    assert_string_equal(ex.buf, "bad \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                                "  [31mred   2J next");
+    strbuf_free(&ex);
+    struct delivery_verdict v;
+    memset(&v, 0, sizeof(v));
+    http_verdict_classify(400, 0, body, sizeof(body) - 1, NULL, T0, &v);
+    for (const unsigned char *p = (const unsigned char *)v.reason; *p; p++)
+        assert_true(*p >= 0x20 && *p != 0x7f && *p != 0xff);
+    assert_null(strstr(v.reason, "\xc2\x9b"));
+}
+
 /* ---- classification ----------------------------------------------------- */
 
 struct ccase {
@@ -1192,6 +1213,7 @@ int main(void)
         cmocka_unit_test(test_render_template),
         cmocka_unit_test(test_hmac),
         cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_excerpt_hostile),
         cmocka_unit_test(test_degenerate),
     };
     fixture_register_receivers(NULL, 0);
