@@ -9,6 +9,7 @@
 
 #include "core/index.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "api/segment_parse.h"
 
 /* Keys already seen in one listing, to drop items repeated across pages. */
@@ -310,8 +311,11 @@ static void note_result(struct poller *p, enum poll_kind k, enum seg_status st,
         p->health.cancelled[k]++;
     } else {
         p->health.errors[k]++;
-        snprintf(p->health.last_error[k], sizeof(p->health.last_error[k]),
-                 "%s: %s", seg_status_name(st), msg);
+        /* shown on the page and in `status`: cut on a character */
+        char *text = xasprintf("%s: %s", seg_status_name(st), msg);
+        utf8_sanitize_copy(p->health.last_error[k],
+                           sizeof(p->health.last_error[k]), text);
+        free(text);
     }
 }
 
@@ -350,8 +354,8 @@ static void note_endpoint(struct poller *p, enum seg_endpoint ep,
                      "permission; the other endpoints go on", p->ws->name,
                      seg_endpoint_name(ep), msg);
         }
-        snprintf(h->forbidden_msg[ep], sizeof(h->forbidden_msg[ep]), "%s",
-                 msg);
+        utf8_sanitize_copy(h->forbidden_msg[ep], sizeof(h->forbidden_msg[ep]),
+                           msg);
     }
 }
 

@@ -311,8 +311,13 @@ static const cJSON *get_data(const cJSON *root, char *err, size_t errlen)
         char type[64], msg[256];
         copy_str(type, sizeof(type), get_str(e0, "type"));
         copy_str(msg, sizeof(msg), get_str(e0, "message"));
-        err_set(err, errlen, "API error %s: %s", type[0] ? type : "(no type)",
-                msg[0] ? msg : "(no message)");
+        /* into err cut on a character, not wherever errlen falls */
+        char *text = xasprintf("API error %s: %s", type[0] ? type
+                                                          : "(no type)",
+                               msg[0] ? msg : "(no message)");
+        if (err && errlen)
+            utf8_sanitize_copy(err, errlen, text);
+        free(text);
         return NULL;
     }
     if (!cJSON_IsObject(data)) {

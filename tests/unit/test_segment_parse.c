@@ -20,10 +20,12 @@
 #include <string.h>
 
 #include "api/segment_parse.h"
+#include "core/utf8.h"
 #include "core/util.h"
 
 #define ERRLEN 256
 #define MS 0.001        /* latency_scale for millisecond latencies */
+#define RC "\xef\xbf\xbd"  /* U+FFFD, what invalid UTF-8 becomes */
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -1552,12 +1554,48 @@ static void test_hostile_usage_mixed_types(void **state)
 }
 
 /* Fails when a hostile fixture is added without a test above. */
+/* Names with invalid UTF-8 and terminal escapes (what segalert-sim
+ * serves for t034): repaired, escapes kept for each consumer to escape. */
+static void test_hostile_invalid_utf8_names(void **state)
+{
+    (void)state;
+    struct body b = fixture("hostile/invalid-utf8-names.json");
+    struct seg_sources s;
+    char err[ERRLEN] = "";
+    assert_int_equal(segparse_sources(b.p, b.len, &s, err, ERRLEN), 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.items[0].id, "src" RC "1");
+    assert_string_equal(s.items[0].slug, "web" RC RC "\x1b[31m");
+    assert_string_equal(s.items[0].name, "Web " RC RC RC " prod\x07\xc2\x9b");
+    seg_sources_free(&s);
+    body_free(&b);
+}
+
+/* An error envelope whose message is long and full of invalid bytes, with
+ * trailing junk (found by fuzz_segment_parse: the message cut by errlen
+ * split a U+FFFD): every message is valid UTF-8. */
+static void test_hostile_long_error(void **state)
+{
+    (void)state;
+    struct body b = fixture("hostile/long-error-invalid-utf8.json");
+    struct seg_sources s;
+    struct seg_error e;
+    char err[ERRLEN] = "";
+    assert_int_equal(segparse_sources(b.p, b.len, &s, err, ERRLEN), -1);
+    assert_true(utf8_valid(err, strlen(err)));
+    segparse_error(b.p, b.len, &e);
+    assert_true(utf8_valid(e.message, strlen(e.message)));
+    assert_true(utf8_valid(e.type, strlen(e.type)));
+    body_free(&b);
+}
+
 static void test_every_hostile_fixture_covered(void **state)
 {
     static const char *others[] = {
         "huge-numbers.json", "delivery-metrics-wrong-types.json",
         "delivery-metrics-strings-and-unknown.json",
         "event-volume-wrong-types.json", "usage-mixed-types.json",
+        "invalid-utf8-names.json", "long-error-invalid-utf8.json",
     };
     DIR *dir = opendir(FIXTURES_DIR "/hostile");
     struct dirent *de;
@@ -1685,7 +1723,6 @@ static void test_implausible_counted(void **state)
     body_free(&b);
 }
 
-#define RC "\xef\xbf\xbd"      /* U+FFFD */
 
 /* No raw ill-formed byte left, and the replacement there. */
 static void assert_repaired(const char *s)
@@ -1786,6 +1823,23 @@ static void test_invalid_utf8_repaired(void **state)
                                                ERRLEN), 0);
     assert_contains(dm.warning, "duplicate");
     body_free(&b);
+    /* a long message full of replacements, cut to fit err: on a
+     * character, never inside a U+FFFD (found by fuzz_segment_parse) */
+    struct strbuf big = STRBUF_INIT;
+    strbuf_adds(&big, "{\"errors\":[{\"message\":\"Rate limit");
+    for (int i = 0; i < 200; i++)
+        strbuf_addc(&big, '\xff');
+    strbuf_adds(&big, "\"}]}");
+    b = exact_n(big.buf, big.len);
+    for (size_t errlen = 20; errlen <= ERRLEN; errlen++) {
+        assert_int_equal(segparse_sources(b.p, b.len, &s, err, errlen), -1);
+        assert_true(utf8_valid(err, strlen(err)));
+    }
+    assert_int_equal(segparse_error(b.p, b.len, &e), 0);
+    assert_true(utf8_valid(e.message, strlen(e.message)));
+    body_free(&b);
+    strbuf_free(&big);
+
     /* the cursor too: it is shown when it repeats */
     b = exact("{\"data\":{\"sources\":[{\"id\":\"a\",\"enabled\":true}],"
               "\"pagination\":{\"next\":\"c\xff\"}}}");
@@ -1885,6 +1939,8 @@ int main(void)
         cmocka_unit_test(test_hostile_huge_numbers),
         cmocka_unit_test(test_implausible_counts_never_inf_or_zero),
         cmocka_unit_test(test_implausible_counted),
+        cmocka_unit_test(test_hostile_invalid_utf8_names),
+        cmocka_unit_test(test_hostile_long_error),
         cmocka_unit_test(test_invalid_utf8_repaired),
         cmocka_unit_test(test_fixed_buffers_cut_on_characters),
         cmocka_unit_test(test_hostile_delivery_wrong_types),
