@@ -131,6 +131,10 @@ struct poll_health {
                                            destinations were a 404 */
     unsigned long sources_skipped;      /* the same, over all discoveries */
     unsigned long samples;              /* samples handed to the sink */
+    unsigned long implausible;          /* values refused as implausible
+                                           (segment_parse.h), over all
+                                           polls; each poll that has some
+                                           logs a rate-limited warning */
 };
 
 /* Delivery metrics at MINUTE granularity accept windows up to 4 hours. */

@@ -14,12 +14,21 @@
  * Bodies larger than SEGPARSE_MAX_BODY are refused.  Unknown fields and
  * unknown metric names are ignored.  Counts sent as JSON strings
  * ("apiCalls": "3104455") are accepted where the API does that and also
- * where it normally sends numbers; a count that is neither a finite
- * non-negative number nor a numeric string makes that value absent.
+ * where it normally sends numbers; a count that is not a number (bool,
+ * "abc") makes that value absent.  So does an implausible one - negative,
+ * not finite (1e400) or above SEGPARSE_MAX_COUNT (1.79e308) - which is
+ * also counted in ->implausible, with the first one named, so the caller
+ * can warn: such a value never becomes a sample (attempted = inf would
+ * make discard_ratio 0 and hide discards).
  *
  * All strings in results are heap copies owned by the result; free each
  * result with its *_free() function (NULL-safe, resets the struct).
  * String fields are never NULL unless marked (absent optional ones are "").
+ * Every string in a result - names, slugs, ids, messages, warnings - is
+ * well-formed UTF-8: ill-formed parts of the body's strings are replaced
+ * with U+FFFD (core/utf8.h), so whatever the API sends, labels, logs,
+ * payloads, /metrics and the status page get valid UTF-8.  Control
+ * characters are kept: each consumer escapes them for its medium.
  *
  * next: a non-empty data.pagination.next string; NULL when it is absent,
  * null or "" (last page).  Any other type is also NULL, with a warning, so
@@ -39,6 +48,18 @@
 #include "engine/metrics.h"
 
 #define SEGPARSE_MAX_BODY (8u * 1024 * 1024)
+
+/* The largest count (or latency, or time) believed: 10^15 events is a
+ * million times the largest workspace's yearly volume, and every count up
+ * to it is an exact double. */
+#define SEGPARSE_MAX_COUNT 1e15
+
+/* Implausible values refused by a parser: how many, and the first as
+ * "name = value". */
+struct seg_implausible {
+    size_t n;
+    char first[96];
+};
 
 /* ---- GET /sources ---------------------------------------------------- */
 
@@ -110,8 +131,8 @@ void seg_destinations_free(struct seg_destinations *d);
  * metrics_derive().  An empty metrics array is a valid summary with
  * nothing present.  The "total" of time_to_* is a sample count, not a
  * latency, and is not kept.  A value that is not a count (bool, negative,
- * 1e400, "abc") is absent and named in ->warning; a duplicated name keeps
- * its first value.  latency_scale must be finite and > 0 (asserted).
+ * 1e400, 1e300, "abc") is absent and named in ->warning (implausible ones
+ * also in ->implausible); a duplicated name keeps its first value.  latency_scale must be finite and > 0 (asserted).
  * There is nothing to free.
  */
 struct seg_delivery {
@@ -123,6 +144,7 @@ struct seg_delivery {
     char first_unknown[64];
     size_t skipped;             /* metrics[] entries without a name */
     char warning[256];          /* first problem: bad value, duplicate... */
+    struct seg_implausible implausible;
 };
 
 int segparse_delivery_metrics(const char *body, size_t len,
@@ -152,6 +174,7 @@ struct seg_volume {
     char *next;
     size_t skipped;         /* points or groups skipped */
     char warning[256];
+    struct seg_implausible implausible;     /* counts among them */
 };
 
 int segparse_event_volume(const char *body, size_t len, struct seg_volume *out,
@@ -183,6 +206,7 @@ struct seg_usage {
     char *next;
     size_t skipped;
     char warning[256];
+    struct seg_implausible implausible;     /* counts and periods */
 };
 
 /* Rows without a valid timestamp, without sourceId (per-source kinds) or

@@ -71,6 +71,8 @@ struct workspace_cfg {
     struct kv_list labels;          /* added to every alert */
     double connect_timeout_s;       /* default 10 */
     double request_timeout_s;       /* default 30 */
+    bool allow_insecure_http;       /* api_url may be http:// to a host
+                                       that is not loopback */
 };
 
 struct timing_cfg {
@@ -242,6 +244,15 @@ const struct workspace_cfg *config_workspace(const struct config *cfg,
  * operator running `segalert status` need not hold the Segment token.
  */
 void config_set_secrets_optional(bool optional);
+
+/*
+ * Warn (a diagnostic warning per option) when a secret is written inline
+ * in a configuration file that group or others may read.  Off by default,
+ * so that loading a configuration is a function of its text; main() turns
+ * it on for every command, so `segalert check`, `run` (and each reload)
+ * say it.  Set once at start-up, like config_set_secrets_optional().
+ */
+void config_set_check_file_modes(bool check);
 
 /* Default config path: ./segalert.conf if it exists, else
  * /etc/segalert/segalert.conf. */

@@ -6,9 +6,15 @@
  *
  * A resolved secret is registered with the logger for redaction (unless
  * the caller says it is not secret, as for Alertmanager URLs) so that it
- * never appears in a log line.  A secret file readable by group or others
- * draws a warning.  Messages name the option, the variable or the path,
- * never the value.  For commands that only read the running daemon, a
+ * never appears in a log line; for a secret URL its path and query are
+ * registered too (from 16 bytes), as a service refusing a request may
+ * quote them.  A secret file readable by group or others
+ * draws a warning, and so does an inline secret in a configuration file
+ * readable by group or others.  Messages name the option, the variable or
+ * the path, never the value - nor a *_env "name" that does not look like
+ * one (lower case, not an identifier, very long): a token pasted into
+ * token_env by mistake gets "token_env must name an environment variable"
+ * without being repeated, and is registered for redaction.  For commands that only read the running daemon, a
  * secret that is not available here may be left unresolved
  * (config_set_secrets_optional() in config.h).
  *

@@ -127,6 +127,10 @@ char *cfg_file_resolve_path(const struct cfg_file *file, const char *path);
 bool section_is_label_name(const char *name);
 /* Starts with http:// or https://. */
 bool section_is_http_url(const char *url);
+/* The host of url is a loopback one: localhost, 127.0.0.0/8, [::1] (or
+ * 127.x mapped in IPv6).  A name that merely resolves to loopback is not:
+ * what the name resolves to can change. */
+bool section_url_is_loopback(const char *url);
 /* Drop trailing '/' in place (NULL is a no-op). */
 void section_strip_trailing_slashes(char *url);
 /* An error (at the section, without quoting url: receiver URLs often

@@ -104,6 +104,9 @@ void jw_open(struct strbuf *sb, const char *key, char bracket);  /* '{' '[' */
 void jw_close(struct strbuf *sb, char bracket);                  /* '}' ']' */
 void jw_key(struct strbuf *sb, const char *key);
 void jw_str(struct strbuf *sb, const char *key, const char *v); /* NULL -> "" */
+/* jw_str without the UTF-8 repair (strbuf_add_json_bytes): segalert-sim
+ * only, to serve the invalid UTF-8 a hostile API may send. */
+void jw_str_bytes(struct strbuf *sb, const char *key, const char *v);
 void jw_str_or_null(struct strbuf *sb, const char *key, const char *v);
 void jw_int(struct strbuf *sb, const char *key, long long v);
 void jw_uint(struct strbuf *sb, const char *key, unsigned long long v);

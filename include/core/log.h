@@ -7,6 +7,14 @@
  * never be passed here; log_secret_register() adds a string that is
  * replaced by "<redacted>" wherever it would appear, as a second line of
  * defence (tokens, webhook URLs, passwords are registered at config load).
+ * Redaction runs on the message before it is escaped, so a secret holding
+ * '"' or '\' is redacted too.
+ *
+ * Lines are always well-formed UTF-8 (ill-formed bytes become U+FFFD).  In
+ * text lines control characters other than tab - ESC, BEL, DEL, the C1
+ * controls - are escaped (\x1b, \u009b) and CR/LF become spaces, so text
+ * from the API cannot drive the terminal that shows the log; JSON lines
+ * escape them as JSON does (\u001b).
  */
 #ifndef SEGALERT_LOG_H
 #define SEGALERT_LOG_H
@@ -30,6 +38,10 @@ void log_configure(const char *level, const char *format, bool verbose,
 /* Register a secret (copied) to be redacted from every log line. */
 void log_secret_register(const char *secret);
 void log_secrets_clear(void);
+/* Append in to out with every registered secret replaced by "<redacted>":
+ * for text from outside that is printed rather than logged (the answer a
+ * receiver gave, shown by notify-test). */
+void log_redact(const char *in, struct strbuf *out);
 
 void log_msg(enum log_level lvl, const char *fmt, ...) PRINTF_LIKE(2, 3);
 

@@ -62,8 +62,16 @@ void strbuf_free(struct strbuf *sb);
 char *strbuf_detach(struct strbuf *sb);        /* caller frees; sb reset */
 const char *strbuf_str(const struct strbuf *sb); /* "" when empty */
 
-/* Append s as a JSON string literal (with quotes and escapes). */
+/* Append s as a JSON string literal (with quotes and escapes).  The
+ * result is always valid JSON in well-formed UTF-8: ill-formed UTF-8 in s
+ * becomes U+FFFD (core/utf8.h), and control characters, DEL and the C1
+ * controls are escaped (\u001b), so no reader and no terminal gets bytes
+ * it would choke on or obey. */
 void strbuf_add_json_str(struct strbuf *sb, const char *s);
+/* The same without the UTF-8 repair: bytes >= 0x80 go out as they are.
+ * Only for segalert-sim, which must be able to send what a hostile API
+ * sends (docs/sim.md); everything else uses strbuf_add_json_str(). */
+void strbuf_add_json_bytes(struct strbuf *sb, const char *s);
 /* Append s percent-encoded for a URL query value (RFC 3986 unreserved kept). */
 void strbuf_add_urlenc(struct strbuf *sb, const char *s);
 

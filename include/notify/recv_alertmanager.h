@@ -26,6 +26,8 @@ extern const struct receiver_ops recv_alertmanager;
  * receiver_cfg.priv; headers are the common ones, url the first of urls). */
 struct alertmanager_cfg {
     struct str_list urls;           /* base URLs, no trailing '/' */
+    size_t max_body_bytes;          /* max_body_bytes, default
+                                       RENDER_MAX_BODY_DEFAULT */
 };
 
 /* r's settings, or NULL when r is NULL or not an alertmanager receiver. */
@@ -40,9 +42,20 @@ recv_alertmanager_cfg(const struct receiver_cfg *r);
  * now + 4 * resend_s, so Alertmanager keeps it between our re-sends and
  * resolves it by itself if we die; resend_s <= 0 omits endsAt (AM then
  * applies its resolve_timeout).  A resolved alert's endsAt is its ends_at
- * (or `now` when unset), which resolves it in AM.  Appended to out.
+ * (or `now` when unset), which resolves it in AM.  Appended to out.  No
+ * size limit.
  */
 void recv_alertmanager_payload(const struct notification *n, double now,
                                double resend_s, struct strbuf *out);
+
+/* The same within max_bytes (what the receiver sends, with its
+ * max_body_bytes): render_fit() cuts long label and annotation values with
+ * "… [truncated]" (the same cut every time, so an alert keeps its
+ * identity in Alertmanager), then leaves the last alerts out of the post
+ * (only when thousands of alerts do not fit even with every value cut to
+ * RENDER_MIN_FIELD_CAP bytes). */
+void recv_alertmanager_payload_max(const struct notification *n, double now,
+                                   double resend_s, size_t max_bytes,
+                                   struct strbuf *out);
 
 #endif

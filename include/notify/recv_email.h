@@ -21,6 +21,9 @@
 #define EMAIL_MAX_ALERTS 100
 /* Longest line without CRLF (RFC 5322 2.1.1). */
 #define EMAIL_LINE_MAX 998
+/* Most bytes of a message body (after the headers): far below what mail
+ * servers refuse (10 MB and more), far above any useful alert mail. */
+#define EMAIL_BODY_MAX (1024 * 1024)
 
 extern const struct receiver_ops recv_email;
 
@@ -55,7 +58,11 @@ const struct email_cfg *recv_email_cfg(const struct receiver_cfg *r);
  * plain description of every alert; line ends normalised to CRLF, long
  * lines hard-wrapped, and a line consisting of a single "." is sent as
  * ". " so the message stays valid even through a transport that does not
- * dot-stuff (libesmtp does).  r may be NULL (defaults); message_id_domain
+ * dot-stuff (libesmtp does).  The body is at most EMAIL_BODY_MAX bytes:
+ * long values are cut with "… [truncated]" (render_fit), then fewer alerts
+ * are described, and a template that still writes too much is cut at the
+ * end.  The Subject is cut to 600 bytes before encoding, every other
+ * header line to 998.  r may be NULL (defaults); message_id_domain
  * NULL = "segalert.invalid".  Appended to out.
  */
 void recv_email_message(const struct notification *n,

@@ -23,6 +23,9 @@
 #define PAGERDUTY_SUMMARY_MAX  1024 /* bytes of payload.summary */
 #define PAGERDUTY_DEDUP_MAX    255  /* bytes of a dedup_key */
 #define PAGERDUTY_MAX_DETAILS  50   /* alerts per firing/resolved list */
+/* PagerDuty refuses an event over 512 KB (Events API v2); KB read as
+ * 1000 bytes, whichever PagerDuty means. */
+#define PAGERDUTY_MAX_BYTES    512000
 
 extern const struct receiver_ops recv_pagerduty;
 
@@ -42,7 +45,9 @@ const struct pagerduty_cfg *recv_pagerduty_cfg(const struct receiver_cfg *r);
  * (distinct runbooks, then the status page), client, client_url.  When
  * nothing fires: only {"routing_key","event_action":"resolve","dedup_key"}.
  * routing_key may be NULL ("" is sent; PagerDuty answers 400).  Appended
- * to out.
+ * to out.  Never more than PAGERDUTY_MAX_BYTES: render_fit() cuts long
+ * values (a 300 KB destination name) with "… [truncated]", then lists
+ * fewer alerts (the others counted in firing_omitted/resolved_omitted).
  */
 void recv_pagerduty_payload(const struct notification *n,
                             const char *routing_key, struct strbuf *out);

@@ -22,6 +22,8 @@ extern const struct receiver_ops recv_webhook;
  * receiver_cfg.priv; url and headers are the common ones). */
 struct webhook_cfg {
     char *hmac_secret;              /* secret; NULL = unsigned */
+    size_t max_body_bytes;          /* max_body_bytes, default
+                                       RENDER_MAX_BODY_DEFAULT */
 };
 
 /* r's settings, or NULL when r is NULL or not a webhook receiver. */
@@ -39,18 +41,27 @@ const struct webhook_cfg *recv_webhook_cfg(const struct receiver_cfg *r);
  * summary, description, runbook_url and value (formatted as templates
  * print numbers) when present.  endsAt is "0001-01-01T00:00:00Z" while
  * firing (as AM sends it); a resolved alert without ends_at gets `now`.
- * generatorURL is the external URL or "".  Appended to out.
+ * generatorURL is the external URL or "".  Appended to out.  No size
+ * limit: every value whole, every alert.
  */
 void recv_webhook_payload(const struct notification *n, double now,
                           struct strbuf *out);
 
+/* The same within max_bytes (what the receiver sends, with its
+ * max_body_bytes): render_fit() cuts long values with "… [truncated]",
+ * then leaves alerts out, counted in truncatedAlerts. */
+void recv_webhook_payload_max(const struct notification *n, double now,
+                              size_t max_bytes, struct strbuf *out);
+
 /*
- * The X-Segalert-Signature value for a webhook body: appends
- * "sha256=" + hex(HMAC-SHA256(secret, body[0..len))) to header_value.
- * Exactly the body bytes are signed, nothing else (docs/notifications.md).
- * `timestamp` (the X-Segalert-Timestamp value) is NOT part of the MAC and
- * is ignored; receivers that want replay protection de-duplicate on
- * segalert.notificationId, which is inside the signed body.
+ * The X-Segalert-Signature value for a webhook body sent at `timestamp`
+ * (unix seconds, whole seconds are used): appends
+ *     t=<timestamp>,v1=<hex HMAC-SHA256(secret, "<timestamp>." + body)>
+ * to header_value - Stripe's scheme: the time is signed with the exact
+ * body bytes, so a receiver that refuses old timestamps (5 minutes, say)
+ * refuses replays, and one that also de-duplicates on
+ * segalert.notificationId (inside the signed body) gets each notification
+ * once.  Verifying examples in docs/notifications.md "Webhook signatures".
  * Returns 0, or -1 when HMAC fails (header_value unchanged).
  */
 int recv_webhook_signature(const char *secret, const void *body, size_t len,

@@ -35,6 +35,10 @@
 /* "…" (U+2026) in UTF-8: what a cut text ends with. */
 #define RENDER_ELLIPSIS "\xe2\x80\xa6"
 
+/* What a field cut to fit a receiver's size limit ends with: visible, so
+ * nobody takes the rest for the whole value. */
+#define RENDER_TRUNC_MARK RENDER_ELLIPSIS " [truncated]"
+
 /* ---- text ------------------------------------------------------------------ */
 
 /* s, or "" for NULL. */
@@ -61,9 +65,69 @@ size_t render_utf8_cut(const char *s, size_t len, size_t max);
 void render_add_trunc(struct strbuf *out, const char *s, size_t len,
                       size_t max);
 
-/* Append s with CR, LF and other control characters replaced by a space:
- * for texts that must stay on one line (titles, labels in a body). */
+/* Append s with CR, LF and other control characters (C0, DEL, C1)
+ * replaced by a space: for texts that must stay on one line (titles,
+ * labels in a body). */
 void render_add_oneline(struct strbuf *out, const char *s);
+
+/* Append s[0..len) made well-formed UTF-8 (U+FFFD), with control
+ * characters other than TAB, CR and LF (C0, DEL, C1) as spaces: for
+ * multi-line plain text (an email body). */
+void render_add_text(struct strbuf *out, const char *s, size_t len);
+
+/* ---- size limits ------------------------------------------------------------ */
+
+/*
+ * How much of a notification a builder writes, so that its body stays
+ * within what the receiving service accepts (docs/notifications.md "Size
+ * limits").  field_cap: the most bytes of one value (a label, an
+ * annotation, a summary, the group key...); a longer one is cut at a
+ * character boundary and ends with RENDER_TRUNC_MARK, the mark included
+ * in the cap.  max_alerts: the most alerts written in full; the others
+ * are counted where the format has room for it (truncatedAlerts,
+ * "...and N more").
+ */
+struct render_limits {
+    size_t field_cap;           /* RENDER_NO_CAP: values whole */
+    size_t max_alerts;          /* RENDER_NO_CAP: every alert */
+};
+#define RENDER_NO_CAP ((size_t)-1)
+/* The smallest field cap render_fit() tries. */
+#define RENDER_MIN_FIELD_CAP 64
+/* max_body_bytes of the webhook and alertmanager types: its default
+ * (1 MiB, what common webhook endpoints and proxies accept) and the least
+ * it may be set to (room for a notification whose values are all cut). */
+#define RENDER_MAX_BODY_DEFAULT (1024 * 1024)
+#define RENDER_MAX_BODY_MIN 4096
+
+/* No limit at all: what a body within its size looks like. */
+extern const struct render_limits render_unlimited;
+
+/* Append s (NULL = "") cut to at most cap bytes, RENDER_TRUNC_MARK
+ * included, without splitting a character (RENDER_NO_CAP: whole). */
+void render_add_capped(struct strbuf *out, const char *s, size_t cap);
+
+/* jw_str(sb, key, v) with v cut to cap. */
+void render_json_str_capped(struct strbuf *sb, const char *key,
+                            const char *v, size_t cap);
+
+/* Appends to out what one notification looks like under lim. */
+typedef void (*render_build_fn)(void *ud, const struct render_limits *lim,
+                                struct strbuf *out);
+
+/*
+ * Append to out the fullest body build() makes within max_bytes: first
+ * with no limit (so a body that fits is what it always was), then with
+ * field caps of 64 KiB, 16 KiB, 4 KiB, 1 KiB, 256 and 64 bytes, then with
+ * half as many alerts each time (of nalerts, the notification's), down
+ * to none.  Deterministic, so a retry
+ * sends the same bytes.  When even that is too big (max_bytes smaller
+ * than an empty notification), the last, smallest body is kept: an alert
+ * too big to send whole goes out cut, never not at all.  max_bytes 0 =
+ * no limit.
+ */
+void render_fit(render_build_fn build, void *ud, size_t nalerts,
+                size_t max_bytes, struct strbuf *out);
 
 /* ---- the group ------------------------------------------------------------- */
 
@@ -115,9 +179,10 @@ void render_alert_annots(const struct notify_alert *a,
 
 /* ---- JSON pieces (core/json.h writer) --------------------------------------- */
 
-/* {"k":"v",...} of p[0..n) in their order. */
+/* {"k":"v",...} of p[0..n) in their order, values cut to cap
+ * (RENDER_NO_CAP: whole). */
 void render_json_pairs(struct strbuf *sb, const char *key,
-                       const struct render_pair *p, size_t n);
+                       const struct render_pair *p, size_t n, size_t cap);
 
 /* RFC 3339 UTC time, always a string (Alertmanager's timestamps are
  * strings even at the epoch). */
@@ -148,6 +213,12 @@ void render_title(const struct notification *n, const struct receiver_cfg *r,
  */
 void render_template(const char *tpl_text, const struct notification *n,
                      struct strbuf *out);
+
+/* render_template() with every substituted string cut to cap bytes
+ * (render_add_capped), for bodies with a size limit. */
+void render_template_capped(const char *tpl_text,
+                            const struct notification *n, size_t cap,
+                            struct strbuf *out);
 
 /* tpl_text compiled, or NULL when it is NULL or does not compile (render
  * the raw text then).  Free with template_free(). */

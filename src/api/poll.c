@@ -9,6 +9,7 @@
 
 #include "core/index.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "api/segment_parse.h"
 
 /* Keys already seen in one listing, to drop items repeated across pages. */
@@ -130,7 +131,24 @@ struct poller {
     bool have_period;
     double period_start, period_end;
     double period_logged;               /* period_start last logged */
+    struct log_complaint implausible_log;   /* rate-limits its warning */
 };
+
+/* Count the implausible values a parse refused and say so, at most once a
+ * minute (doubling to an hour) per workspace: a broken proxy sends them
+ * on every poll. */
+static void note_implausible(struct poller *p, const char *what,
+                             const struct seg_implausible *imp)
+{
+    if (imp->n == 0)
+        return;
+    p->health.implausible += imp->n;
+    log_complain(&p->implausible_log, LOG_WARN,
+                 "poll: ws=%s %s: ignored %zu implausible value%s (negative, "
+                 "not finite or above %g; first: %s), %lu so far",
+                 p->ws->name, what, imp->n, imp->n == 1 ? "" : "s",
+                 SEGPARSE_MAX_COUNT, imp->first, p->health.implausible);
+}
 
 const char *poll_kind_name(enum poll_kind k)
 {
@@ -293,8 +311,11 @@ static void note_result(struct poller *p, enum poll_kind k, enum seg_status st,
         p->health.cancelled[k]++;
     } else {
         p->health.errors[k]++;
-        snprintf(p->health.last_error[k], sizeof(p->health.last_error[k]),
-                 "%s: %s", seg_status_name(st), msg);
+        /* shown on the page and in `status`: cut on a character */
+        char *text = xasprintf("%s: %s", seg_status_name(st), msg);
+        utf8_sanitize_copy(p->health.last_error[k],
+                           sizeof(p->health.last_error[k]), text);
+        free(text);
     }
 }
 
@@ -333,8 +354,8 @@ static void note_endpoint(struct poller *p, enum seg_endpoint ep,
                      "permission; the other endpoints go on", p->ws->name,
                      seg_endpoint_name(ep), msg);
         }
-        snprintf(h->forbidden_msg[ep], sizeof(h->forbidden_msg[ep]), "%s",
-                 msg);
+        utf8_sanitize_copy(h->forbidden_msg[ep], sizeof(h->forbidden_msg[ep]),
+                           msg);
     }
 }
 
@@ -827,6 +848,7 @@ static int delivery_page(void *ud, const char *body, size_t len, char **next,
     if (d.unknown_metrics)
         log_debug("poll: ws=%s ignoring %zu unknown delivery metrics (first "
                   "'%s')", p->ws->name, d.unknown_metrics, d.first_unknown);
+    note_implausible(p, "delivery metrics", &d.implausible);
     struct kv labels[7];
     size_t nlabels = conn_labels(p, c, labels);
     c->last_polled = clock_wall(p->clock);
@@ -997,6 +1019,7 @@ static int volume_page(void *ud, const char *body, size_t len, char **next,
     if (v.skipped)
         log_warn("poll: ws=%s event volume: skipped %zu malformed entries (%s)",
                  p->ws->name, v.skipped, v.warning);
+    note_implausible(p, "event volume", &v.implausible);
     *next = v.next;
     v.next = NULL;
     seg_volume_free(&v);
@@ -1154,6 +1177,7 @@ static int usage_page(void *ud, const char *body, size_t len, char **next,
     if (u.skipped)
         log_warn("poll: ws=%s %s: skipped %zu malformed rows (%s)", p->ws->name,
                  seg_usage_path(uc->kind), u.skipped, u.warning);
+    note_implausible(p, seg_usage_path(uc->kind), &u.implausible);
     *next = u.next;
     u.next = NULL;
     seg_usage_free(&u);

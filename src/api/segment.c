@@ -11,6 +11,7 @@
 
 #include "core/kv.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "api/segment_parse.h"
 
 struct seg_job {
@@ -448,8 +449,10 @@ static void handle_response(struct http_request *r, void *ud)
                 /* Following it would fetch pages already seen, for ever
                  * (until the page cap): the listing is broken. */
                 snprintf(msg, sizeof(msg), "%s: GET %s: pagination cursor "
-                         "'%.64s' repeats after page %d; listing stopped",
-                         seg_endpoint_name(j->ep), what, next, j->pages);
+                         "'%.*s' repeats after page %d; listing stopped",
+                         seg_endpoint_name(j->ep), what,
+                         (int)utf8_cut(next, strlen(next), 64), next,
+                         j->pages);
                 free(next);
                 log_warn("segment: ws=%s %s", c->workspace, msg);
                 job_finish(j, SEG_BADBODY, msg);

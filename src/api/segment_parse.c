@@ -20,6 +20,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/utf8.h"
 #include "core/util.h"
 
 #define WARN_LEN 256
@@ -34,11 +35,14 @@ static void warn(char warning[WARN_LEN], const char *fmt, ...)
 static void warn(char warning[WARN_LEN], const char *fmt, ...)
 {
     va_list ap;
+    char raw[WARN_LEN];
     if (warning[0] != '\0')
         return;
     va_start(ap, fmt);
-    vsnprintf(warning, WARN_LEN, fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    /* names from the body may be in it */
+    utf8_sanitize_copy(warning, WARN_LEN, raw);
 }
 
 static const char *type_name(const cJSON *j)
@@ -72,52 +76,112 @@ static const char *get_str(const cJSON *obj, const char *key)
     return cJSON_IsString(j) ? j->valuestring : NULL;
 }
 
+/*
+ * Every string copied out of a body goes through one of these two, which
+ * repair ill-formed UTF-8 (U+FFFD, core/utf8.h): from here on names, ids
+ * and messages are well-formed wherever they go (labels, logs, payloads,
+ * /metrics, the page).
+ */
+
 /* A heap copy of obj[key] when it is a string, else of dflt (may be NULL). */
 static char *dup_str(const cJSON *obj, const char *key, const char *dflt)
 {
     const char *s = get_str(obj, key);
-    return xstrdup(s ? s : dflt);
+    return utf8_sanitize_dup(s ? s : dflt);
 }
 
+/* s (NULL = "") into dst, cut without splitting a character. */
 static void copy_str(char *dst, size_t dstlen, const char *s)
 {
-    snprintf(dst, dstlen, "%s", s ? s : "");
+    utf8_sanitize_copy(dst, dstlen, s);
 }
 
 /*
  * A numeric string as the API sends big counts ("20412").  strtod alone
  * would also take " 12", "0x1f", "nan" and "inf", none of which is a count,
- * so the characters are checked first.
+ * so the characters are checked first.  Returns 0, -1 for a string that
+ * is not a number, or -2 for a number out of the double range ("1e400").
+ * A leading '-' is read (a negative count is implausible, not absent).
  */
 static int parse_num_str(const char *s, double *out)
 {
-    if (!isdigit((unsigned char)s[0]))
+    const char *d = s[0] == '-' ? s + 1 : s;
+    if (!isdigit((unsigned char)d[0]))
         return -1;
-    for (const char *p = s; *p; p++)
+    for (const char *p = d; *p; p++)
         if (!isdigit((unsigned char)*p) && !strchr(".eE+-", *p))
             return -1;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno == ERANGE)
+    if (end == s || *end != '\0')
         return -1;
+    if (errno == ERANGE && fabs(v) > 1)
+        return -2;
     *out = v;
     return 0;
 }
 
-/* A count or latency: a finite non-negative JSON number or numeric string.
- * Anything else (bool, object, negative, 1e400 -> inf) is "absent". */
-static bool get_count(const cJSON *j, double *out)
+enum count_kind {
+    COUNT_OK,
+    COUNT_ABSENT,           /* missing, or not a number at all */
+    COUNT_IMPLAUSIBLE       /* a number no count can be */
+};
+
+/* A count or latency: a finite number in [0, SEGPARSE_MAX_COUNT], as a
+ * JSON number or a numeric string.  A bool, an object, "abc" are absent;
+ * a negative, non-finite or larger number (1e400 -> inf, 1.79e308, -3) is
+ * implausible: never a value, or sums would become inf and ratios 0. */
+static enum count_kind get_count(const cJSON *j, double *out)
 {
     double v;
-    if (cJSON_IsNumber(j))
+    if (cJSON_IsNumber(j)) {
         v = j->valuedouble;
-    else if (!cJSON_IsString(j) || parse_num_str(j->valuestring, &v) < 0)
-        return false;
-    if (!isfinite(v) || v < 0)
-        return false;
+    } else if (cJSON_IsString(j)) {
+        int r = parse_num_str(j->valuestring, &v);
+        if (r == -1)
+            return COUNT_ABSENT;
+        if (r == -2)
+            return COUNT_IMPLAUSIBLE;
+    } else {
+        return COUNT_ABSENT;
+    }
+    if (!isfinite(v) || v < 0 || v > SEGPARSE_MAX_COUNT)
+        return COUNT_IMPLAUSIBLE;
     *out = v;
-    return true;
+    return COUNT_OK;
+}
+
+/* Count an implausible value j of field name (the first one is kept as
+ * "name = value" for the log). */
+static void implausible(struct seg_implausible *imp, const char *name,
+                        const cJSON *j)
+{
+    if (imp->n++ > 0)
+        return;
+    char raw[sizeof(imp->first)];
+    if (cJSON_IsNumber(j))
+        snprintf(raw, sizeof(raw), "%s = %g", name, j->valuedouble);
+    else
+        snprintf(raw, sizeof(raw), "%s = \"%.40s\"", name,
+                 cJSON_IsString(j) ? j->valuestring : "");
+    utf8_sanitize_copy(imp->first, sizeof(imp->first), raw);
+}
+
+/* get_count() that counts implausible values in imp. */
+static bool take_count(const cJSON *j, const char *name,
+                       struct seg_implausible *imp, double *out)
+{
+    switch (get_count(j, out)) {
+    case COUNT_OK:
+        return true;
+    case COUNT_IMPLAUSIBLE:
+        implausible(imp, name, j);
+        return false;
+    case COUNT_ABSENT:
+        break;
+    }
+    return false;
 }
 
 /* ---- body -> tree -------------------------------------------------------- */
@@ -244,10 +308,16 @@ static const cJSON *get_data(const cJSON *root, char *err, size_t errlen)
     const cJSON *errors = get(root, "errors");
     if (!data && cJSON_IsArray(errors)) {
         const cJSON *e0 = cJSON_GetArrayItem(errors, 0);
-        const char *type = get_str(e0, "type");
-        const char *msg = get_str(e0, "message");
-        err_set(err, errlen, "API error %s: %s", type ? type : "(no type)",
-                msg ? msg : "(no message)");
+        char type[64], msg[256];
+        copy_str(type, sizeof(type), get_str(e0, "type"));
+        copy_str(msg, sizeof(msg), get_str(e0, "message"));
+        /* into err cut on a character, not wherever errlen falls */
+        char *text = xasprintf("API error %s: %s", type[0] ? type
+                                                          : "(no type)",
+                               msg[0] ? msg : "(no message)");
+        if (err && errlen)
+            utf8_sanitize_copy(err, errlen, text);
+        free(text);
         return NULL;
     }
     if (!cJSON_IsObject(data)) {
@@ -294,7 +364,9 @@ static char *get_next(const cJSON *data, char warning[WARN_LEN])
              type_name(next));
         return NULL;
     }
-    return next->valuestring[0] ? xstrdup(next->valuestring) : NULL;
+    /* a cursor is opaque (base64 in practice), but it is shown in
+     * messages when it repeats */
+    return next->valuestring[0] ? utf8_sanitize_dup(next->valuestring) : NULL;
 }
 
 static size_t array_len(const cJSON *a)
@@ -323,7 +395,7 @@ static bool parse_source(const cJSON *j, size_t i, struct seg_source *s,
              type_name(enabled));
         return false;
     }
-    s->id = xstrdup(id);
+    s->id = utf8_sanitize_dup(id);
     s->slug = dup_str(j, "slug", "");
     s->name = dup_str(j, "name", "");
     s->enabled = cJSON_IsTrue(enabled);
@@ -464,7 +536,7 @@ static bool parse_destination(const cJSON *j, size_t i,
     }
     /* settings are deliberately never read: they hold (masked) secrets. */
     const cJSON *meta = get(j, "metadata");
-    d->id = xstrdup(id);
+    d->id = utf8_sanitize_dup(id);
     d->name = dup_str(j, "name", "");
     d->slug = dup_str(meta, "slug", "");
     d->metadata_id = dup_str(meta, "id", "");
@@ -585,10 +657,22 @@ static void dm_set(struct seg_delivery *out, int id, const cJSON *val,
         warn(out->warning, "%s: duplicate metric, first value kept", name);
         return;
     }
-    if (!get_count(val, &v)) {
+    enum count_kind k = get_count(val, &v);
+    if (k == COUNT_IMPLAUSIBLE) {
+        implausible(&out->implausible, name, val);
+        if (cJSON_IsNumber(val) && isfinite(val->valuedouble) &&
+            val->valuedouble >= 0)
+            warn(out->warning, "%s: value %g is above %g, not a count", name,
+                 val->valuedouble, SEGPARSE_MAX_COUNT);
+        else
+            warn(out->warning, "%s: value is %s, not a count", name,
+                 cJSON_IsNumber(val) ? "a negative or non-finite number"
+                                     : "an implausible numeric string");
+        return;
+    }
+    if (k != COUNT_OK) {
         warn(out->warning, "%s: value is %s, not a count", name,
-             cJSON_IsNumber(val) ? "a negative or non-finite number"
-                                 : type_name(val));
+             type_name(val));
         return;
     }
     out->v[id] = v * scale;
@@ -688,11 +772,12 @@ int segparse_delivery_metrics(const char *body, size_t len,
 
 /* ---- events volume ------------------------------------------------------- */
 
-static bool parse_point(const cJSON *p, struct seg_volume_point *pt)
+static bool parse_point(const cJSON *p, struct seg_volume_point *pt,
+                        struct seg_implausible *imp)
 {
     const char *t = get_str(p, "time");
     return t && parse_iso8601(t, &pt->time) == 0 &&
-           get_count(get(p, "count"), &pt->count);
+           take_count(get(p, "count"), "count", imp, &pt->count);
 }
 
 /* The source label of a group.  Absent source = ungrouped (ids stay NULL);
@@ -706,7 +791,7 @@ static bool parse_group_source(const cJSON *g, struct seg_volume_group *grp)
     const char *id = get_str(src, "id");
     if (!id || !id[0])
         return false;
-    grp->source_id = xstrdup(id);
+    grp->source_id = utf8_sanitize_dup(id);
     grp->source_name = dup_str(src, "name", NULL);
     grp->source_slug = dup_str(src, "slug", NULL);
     return true;
@@ -735,7 +820,7 @@ static bool parse_group(const cJSON *g, size_t gi, struct seg_volume *out)
     size_t pi = 0;
     const cJSON *p;
     cJSON_ArrayForEach(p, series) {
-        if (parse_point(p, &grp->points[grp->npoints])) {
+        if (parse_point(p, &grp->points[grp->npoints], &out->implausible)) {
             grp->npoints++;
         } else {
             out->skipped++;
@@ -830,17 +915,20 @@ static const struct {
 
 /* Returns how many counts were present. */
 static int usage_counts(const struct usage_kind_info *k, const cJSON *r,
-                        size_t i, struct seg_usage_row *row, char *warning)
+                        size_t i, struct seg_usage_row *row, char *warning,
+                        struct seg_implausible *imp)
 {
     int n = 0;
     if (!k->mtu) {
-        n = get_count(get(r, "apiCalls"), &row->v[M_API_CALLS]);
+        n = take_count(get(r, "apiCalls"), "apiCalls", imp,
+                       &row->v[M_API_CALLS]);
         row->has[M_API_CALLS] = n > 0;
         return n;
     }
     for (size_t f = 0; f < ARRAY_SIZE(mtu_fields); f++) {
         int id = mtu_fields[f].id;
-        row->has[id] = get_count(get(r, mtu_fields[f].field), &row->v[id]);
+        row->has[id] = take_count(get(r, mtu_fields[f].field),
+                                  mtu_fields[f].field, imp, &row->v[id]);
         if (row->has[id])
             n++;
         else
@@ -855,15 +943,16 @@ static int usage_counts(const struct usage_kind_info *k, const cJSON *r,
     return n;
 }
 
-static double get_period(const cJSON *r, const char *key)
+static double get_period(const cJSON *r, const char *key,
+                         struct seg_implausible *imp)
 {
     double v;
-    return get_count(get(r, key), &v) ? v : NAN;
+    return take_count(get(r, key), key, imp, &v) ? v : NAN;
 }
 
 static bool parse_usage_row(const struct usage_kind_info *k, const cJSON *r,
                             size_t i, struct seg_usage_row *row,
-                            char *warning)
+                            char *warning, struct seg_implausible *imp)
 {
     const char *ts = get_str(r, "timestamp");
     const char *sid = get_str(r, "sourceId");
@@ -880,14 +969,14 @@ static bool parse_usage_row(const struct usage_kind_info *k, const cJSON *r,
         warn(warning, "%s[%zu]: missing sourceId", k->key, i);
         return false;
     }
-    if (usage_counts(k, r, i, row, warning) == 0) {
+    if (usage_counts(k, r, i, row, warning, imp) == 0) {
         warn(warning, "%s[%zu]: no usable count", k->key, i);
         memset(row, 0, sizeof(*row));
         return false;
     }
-    row->period_start = get_period(r, "periodStart");
-    row->period_end = get_period(r, "periodEnd");
-    row->source_id = k->per_source ? xstrdup(sid) : NULL;
+    row->period_start = get_period(r, "periodStart", imp);
+    row->period_end = get_period(r, "periodEnd", imp);
+    row->source_id = k->per_source ? utf8_sanitize_dup(sid) : NULL;
     return true;
 }
 
@@ -910,7 +999,8 @@ int segparse_usage(enum seg_usage_kind kind, const char *body, size_t len,
     size_t i = 0;
     const cJSON *r;
     cJSON_ArrayForEach(r, arr) {
-        if (parse_usage_row(k, r, i++, &out->rows[out->nrows], out->warning))
+        if (parse_usage_row(k, r, i++, &out->rows[out->nrows], out->warning,
+                            &out->implausible))
             out->nrows++;
         else
             out->skipped++;
@@ -968,7 +1058,7 @@ int segparse_error(const char *body, size_t len, struct seg_error *out)
     copy_str(out->message, sizeof(out->message), get_str(e0, "message"));
     copy_str(out->field, sizeof(out->field), get_str(e0, "field"));
     double ms;
-    if (get_count(get(get(e0, "data"), "msBeforeNext"), &ms))
+    if (get_count(get(get(e0, "data"), "msBeforeNext"), &ms) == COUNT_OK)
         out->ms_before_next = ms;
     cJSON_Delete(root);
     return 0;

@@ -407,6 +407,11 @@ int cmd_fetch(int argc, char **argv)
                     "skipped: connected destinations not found (404)\n",
                     cfg->workspaces[i].name, h->nsources_skipped,
                     h->nsources_skipped == 1 ? "" : "s");
+        if (h->implausible)
+            fprintf(stderr, "segalert fetch: workspace \"%s\": %lu "
+                    "implausible value%s ignored (negative, not finite or "
+                    "above 1e15)\n", cfg->workspaces[i].name, h->implausible,
+                    h->implausible == 1 ? "" : "s");
         struct seg_client_stats st;
         seg_client_stats(poller_client(pollers[i]), &st);
         unsigned long total = 0;

@@ -117,11 +117,17 @@ int cmd_notify_test(int argc, char **argv)
         printf("receiver \"%s\" (%s): delivered test notification %s\n", name,
                receiver_type_name(rc->type), n->id);
     } else {
+        /* The reason quotes the receiver's answer, which may echo what it
+         * was sent (a routing key, a URL path holding a token): redacted
+         * as a log line would be. */
+        struct strbuf reason = STRBUF_INIT;
+        log_redact(out.v.reason, &reason);
         printf("receiver \"%s\" (%s): NOT delivered: %s (%s)\n", name,
-               receiver_type_name(rc->type), out.v.reason,
+               receiver_type_name(rc->type), strbuf_str(&reason),
                out.v.outcome == DELIVERY_PERMANENT
                    ? "permanent: segalert would not retry"
                    : "temporary: segalert would retry with back-off");
+        strbuf_free(&reason);
         rc_exit = 1;
     }
     deliverer_free(dl);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include "cmd/cli.h"
@@ -101,6 +102,25 @@ static int set_eval_interval(void *ud, const char *arg)
     return 0;
 }
 
+/*
+ * The daemon holds the Segment tokens, receiver secrets and the admin
+ * token in memory for its whole life: no core file may carry them off
+ * (RLIMIT_CORE 0, soft and hard, so it cannot be raised back), and no
+ * other process of the same user may read its memory or environment
+ * (not dumpable: no ptrace attach, /proc/PID/mem and environ owned by
+ * root).  A failure is logged, not fatal: the daemon still works.
+ */
+static void harden_process(void)
+{
+    struct rlimit none = { 0, 0 };
+    if (setrlimit(RLIMIT_CORE, &none) != 0)
+        log_warn("run: cannot disable core dumps (RLIMIT_CORE): %s",
+                 strerror(errno));
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        log_warn("run: cannot make the process non-dumpable: %s",
+                 strerror(errno));
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct daemon_opts o = { 0 };
@@ -129,6 +149,7 @@ int cmd_run(int argc, char **argv)
     /* the logger as daemon_run() starts it, until the config is read */
     log_configure(NULL, NULL, o.verbose > 0, o.log_format);
     raise_open_files_limit();
+    harden_process();
     rc = daemon_run(&o);
     clock_free(o.clock);
     return rc;

@@ -61,6 +61,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "segalert: receiver types: %s\n", err);
         abort();        /* a mistake in src/notify/receivers.c */
     }
+    /* Every command that loads a configuration says when it holds
+     * inline secrets others can read. */
+    config_set_check_file_modes(true);
     if (argc < 2) {
         usage(stderr);
         return 2;

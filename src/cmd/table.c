@@ -23,9 +23,10 @@ static size_t u8_width(const char *s)
     return n;
 }
 
-/* A printable copy: control characters become spaces (an error message
- * with a newline must not break the table), long cells are cut at a
- * character boundary. */
+/* A printable copy: control characters (C0, DEL, C1) become spaces (an
+ * error message with a newline must not break the table, a name from the
+ * API must not drive the terminal), long cells are cut at a character
+ * boundary. */
 static char *cell_copy(const char *s)
 {
     struct strbuf sb = STRBUF_INIT;
@@ -40,6 +41,12 @@ static char *cell_copy(const char *s)
                 break;
             }
             chars++;
+        }
+        if (ch == 0xC2 && (unsigned char)p[1] >= 0x80 &&
+            (unsigned char)p[1] < 0xA0) {
+            strbuf_addc(&sb, ' ');      /* a C1 control (CSI is U+009B) */
+            p++;
+            continue;
         }
         strbuf_addc(&sb, ch < 0x20 || ch == 0x7f ? ' ' : (char)ch);
     }

@@ -31,6 +31,7 @@ static const struct opt_spec rulefile_root_opts[] = {
 
 static const struct opt_spec workspace_opts[] = {
     { "api_url", OPT_STR },
+    { "allow_insecure_http", OPT_STR },
     SECRET_OPTS("token"),
     { "sources", OPT_LIST },
     { "exclude_sources", OPT_LIST },

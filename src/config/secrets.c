@@ -13,13 +13,78 @@
 #include "core/util.h"
 
 #define SECRET_MAX_BYTES (64u << 10)    /* a *_file secret */
+/* The path of a secret URL is redacted on its own from this length: long
+ * enough to be the secret part (a Slack webhook's /services/T../B../xxx),
+ * too long to be an ordinary word of a log line. */
+#define URL_PATH_SECRET_MIN 16
 
-/* See config_set_secrets_optional(). */
+/* See config_set_secrets_optional() and config_set_check_file_modes(). */
 static bool secrets_optional;
+static bool check_file_modes;
+
+/* Longest environment variable name shown in a message. */
+#define ENV_NAME_SHOWN_MAX 64
+
+/* name could be an environment variable's: [A-Za-z_][A-Za-z0-9_]*. */
+static bool is_env_name(const char *name)
+{
+    if (!name[0] || (name[0] >= '0' && name[0] <= '9'))
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    return true;
+}
+
+/* name looks like what people call their variables (SEGMENT_TOKEN), not
+ * like a token that happens to be an identifier (sgp_Xk2...): only such
+ * a name is shown in a message. */
+static bool is_plain_env_name(const char *name)
+{
+    if (strlen(name) > ENV_NAME_SHOWN_MAX)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            return false;
+    return is_env_name(name);
+}
+
+/* An inline secret in a file others can read is readable by them: say so
+ * (once per option). */
+static void check_inline(const struct cfg_section *s, const char *base)
+{
+    struct stat st;
+    const char *file = section_file(s);
+    if (check_file_modes && file && stat(file, &st) == 0 &&
+        (st.st_mode & (S_IRGRP | S_IROTH)))
+        section_warning(s, base, "%s is written inline in '%s', which "
+                        "group/other can read: move it to %s_env or "
+                        "%s_file, or chmod 600 the file", base, file, base,
+                        base);
+}
+
+/* Register a secret for redaction; for a URL, its path and query too,
+ * which is what a service quoting the request it refused echoes back. */
+static void register_secret(const char *val)
+{
+    log_secret_register(val);
+    const char *scheme = strstr(val, "://");
+    if (!scheme || !section_is_http_url(val))
+        return;
+    const char *path = strchr(scheme + 3, '/');
+    if (path && strlen(path) >= URL_PATH_SECRET_MIN)
+        log_secret_register(path);
+}
 
 void config_set_secrets_optional(bool optional)
 {
     secrets_optional = optional;
+}
+
+void config_set_check_file_modes(bool check)
+{
+    check_file_modes = check;
 }
 
 enum secret_status secret_get(const struct cfg_section *s, const char *base,
@@ -39,7 +104,25 @@ enum secret_status secret_get(const struct cfg_section *s, const char *base,
         goto done;
     }
     if (inl) {
+        check_inline(s, base);
         val = xstrdup(inl);
+    } else if (env && !is_plain_env_name(env) && !getenv(env)) {
+        /* Most likely the secret itself, pasted into the wrong option:
+         * never repeat it (nor log it later). */
+        log_secret_register(env);
+        if (secrets_optional) {
+            st = SECRET_OK;     /* as for any variable not set here */
+            goto done;
+        }
+        if (is_env_name(env))
+            section_error(s, n_env, "%s must name an environment variable; "
+                          "the one it names is not set (its name is not "
+                          "shown: it may be the secret itself)", n_env);
+        else
+            section_error(s, n_env, "%s must name an environment variable, "
+                          "not hold the secret (the value is not shown)",
+                          n_env);
+        goto done;
     } else if (env) {
         const char *v = getenv(env);
         if (!v && secrets_optional) {
@@ -91,7 +174,7 @@ enum secret_status secret_get(const struct cfg_section *s, const char *base,
         goto done;
     }
     if (redact)
-        log_secret_register(val);
+        register_secret(val);
     free(*out);
     *out = val;
     st = SECRET_OK;

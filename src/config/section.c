@@ -3,7 +3,9 @@
  */
 #include "config/section.h"
 
+#include <arpa/inet.h>
 #include <confuse.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +311,52 @@ bool section_is_label_name(const char *k)
 bool section_is_http_url(const char *u)
 {
     return str_has_prefix(u, "http://") || str_has_prefix(u, "https://");
+}
+
+bool section_url_is_loopback(const char *url)
+{
+    const char *p = strstr(url ? url : "", "://");
+    if (!p)
+        return false;
+    p += 3;
+    size_t auth = strcspn(p, "/?#");            /* [userinfo@]host[:port] */
+    const char *at = memchr(p, '@', auth);
+    if (at) {
+        /* the last '@' of the authority ends the userinfo */
+        for (const char *q = at; q < p + auth; q++)
+            if (*q == '@')
+                at = q;
+        auth -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    char host[256];
+    size_t hl;
+    if (*p == '[') {
+        const char *close = memchr(p, ']', auth);
+        if (!close)
+            return false;
+        hl = (size_t)(close - p - 1);
+        p++;
+    } else {
+        const char *colon = memchr(p, ':', auth);
+        hl = colon ? (size_t)(colon - p) : auth;
+    }
+    if (hl == 0 || hl >= sizeof(host))
+        return false;
+    memcpy(host, p, hl);
+    host[hl] = '\0';
+    if (host[hl - 1] == '.')
+        host[hl - 1] = '\0';                  /* "localhost." */
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) ||
+               (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return false;
 }
 
 void section_strip_trailing_slashes(char *url)

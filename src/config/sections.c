@@ -183,9 +183,18 @@ void sections_load_workspace(const struct cfg_file *file, struct cfg_t *sec,
 
     section_get_string(s, "api_url", &w->api_url);
     section_strip_trailing_slashes(w->api_url);
+    section_get_bool(s, "allow_insecure_http", &w->allow_insecure_http);
     if (!section_is_http_url(w->api_url))
         section_error(s, "api_url", "api_url must start with http:// or "
                       "https:// (got '%s')", w->api_url);
+    else if (str_has_prefix(w->api_url, "http://") &&
+             !section_url_is_loopback(w->api_url) && !w->allow_insecure_http)
+        /* every request carries the token as a bearer header */
+        section_error(s, "api_url", "api_url '%s' is plain http:// to a host "
+                      "that is not loopback: the token would cross the "
+                      "network in cleartext (use https://, or set "
+                      "allow_insecure_http = true in this workspace)",
+                      w->api_url);
     secret_require(s, "token", true, &w->token);
     section_get_list(s, "sources", &w->sources);
     section_get_list(s, "exclude_sources", &w->exclude_sources);

@@ -279,6 +279,12 @@ void jw_str(struct strbuf *sb, const char *key, const char *v)
     strbuf_add_json_str(sb, v ? v : "");
 }
 
+void jw_str_bytes(struct strbuf *sb, const char *key, const char *v)
+{
+    jw_key(sb, key);
+    strbuf_add_json_bytes(sb, v ? v : "");
+}
+
 void jw_str_or_null(struct strbuf *sb, const char *key, const char *v)
 {
     jw_key(sb, key);

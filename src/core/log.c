@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 /*
  * Threads: the main loop, the HTTP server threads and the SMTP worker all
  * log, and a reload (main thread) changes the level, the format and the
@@ -91,7 +93,8 @@ void log_secrets_clear(void)
     pthread_mutex_unlock(&log_lock);
 }
 
-/* Caller holds log_lock. */
+/* Caller holds log_lock.  Runs on the raw text, before any escaping: a
+ * secret holding '"' or '\\' would not match its escaped form. */
 static void redact(struct strbuf *sb)
 {
     for (size_t i = 0; i < nsecrets; i++) {
@@ -108,34 +111,77 @@ static void redact(struct strbuf *sb)
     }
 }
 
+void log_redact(const char *in, struct strbuf *out)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_adds(&sb, in ? in : "");
+    pthread_mutex_lock(&log_lock);
+    redact(&sb);
+    pthread_mutex_unlock(&log_lock);
+    strbuf_add(out, sb.buf, sb.len);
+    strbuf_free(&sb);
+}
+
+/*
+ * The message of a text line, between quotes: '"' and '\\' escaped, CR
+ * and LF as spaces (one line per message), other control characters, DEL
+ * and the C1 controls as \xNN / \u00NN so that a name from the API
+ * cannot move the cursor, recolour or retitle the terminal showing the
+ * log, and ill-formed UTF-8 as U+FFFD.
+ */
+static void add_text_msg(struct strbuf *line, const char *msg, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)msg[i];
+        size_t bad, l = 1;
+        if (c >= 0x80)
+            l = utf8_char_len(msg + i, len - i, &bad);
+        if (l == 0) {
+            strbuf_adds(line, UTF8_REPLACEMENT);
+            i += bad;
+        } else if (l == 2 && c == 0xC2 && (unsigned char)msg[i + 1] < 0xA0) {
+            strbuf_addf(line, "\\u%04x", (unsigned char)msg[i + 1]);
+            i += 2;
+        } else if (l > 1) {
+            strbuf_add(line, msg + i, l);
+            i += l;
+        } else {
+            if (c == '"' || c == '\\')
+                strbuf_addc(line, '\\');
+            if (c == '\n' || c == '\r')
+                strbuf_addc(line, ' ');
+            else if ((c < 0x20 && c != '\t') || c == 0x7f)
+                strbuf_addf(line, "\\x%02x", c);
+            else
+                strbuf_addc(line, (char)c);
+            i++;
+        }
+    }
+}
+
 static void emit(enum log_level lvl, const char *msg)
 {
     char ts[32];
-    struct strbuf line = STRBUF_INIT;
+    struct strbuf raw = STRBUF_INIT, line = STRBUF_INIT;
     format_iso8601(now_wall(), ts, sizeof(ts));
+    strbuf_adds(&raw, msg);
+    pthread_mutex_lock(&log_lock);
+    redact(&raw);
     if (atomic_load_explicit(&cur_format, memory_order_relaxed) ==
         LOG_FMT_JSON) {
         strbuf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts,
                     level_names[lvl]);
-        strbuf_add_json_str(&line, msg);
+        strbuf_add_json_str(&line, strbuf_str(&raw));
         strbuf_adds(&line, "}\n");
     } else {
         strbuf_addf(&line, "ts=%s level=%s msg=\"", ts, level_names[lvl]);
-        for (const char *p = msg; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                strbuf_addc(&line, '\\');
-            if (*p == '\n' || *p == '\r')
-                strbuf_addc(&line, ' ');
-            else
-                strbuf_addc(&line, *p);
-        }
+        add_text_msg(&line, strbuf_str(&raw), raw.len);
         strbuf_adds(&line, "\"\n");
     }
-    pthread_mutex_lock(&log_lock);
-    redact(&line);
     fputs(line.buf, stderr);
     fflush(stderr);
     pthread_mutex_unlock(&log_lock);
+    strbuf_free(&raw);
     strbuf_free(&line);
 }
 

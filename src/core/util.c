@@ -3,6 +3,8 @@
  */
 #include "core/util.h"
 
+#include "core/utf8.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -173,23 +175,67 @@ const char *strbuf_str(const struct strbuf *sb)
     return sb->buf ? sb->buf : "";
 }
 
+/* One character of a JSON string: the escapes JSON requires, and \uXXXX
+ * for DEL and the C1 controls (U+0080..U+009F), which JSON allows raw but
+ * which a terminal showing the text would obey. */
+static void json_char(struct strbuf *sb, const unsigned char *p, size_t l)
+{
+    if (l == 2 && p[0] == 0xC2 && p[1] < 0xA0) {
+        strbuf_addf(sb, "\\u%04x", p[1]);
+        return;
+    }
+    if (l > 1) {
+        strbuf_add(sb, p, l);
+        return;
+    }
+    switch (*p) {
+    case '"': strbuf_adds(sb, "\\\""); break;
+    case '\\': strbuf_adds(sb, "\\\\"); break;
+    case '\n': strbuf_adds(sb, "\\n"); break;
+    case '\r': strbuf_adds(sb, "\\r"); break;
+    case '\t': strbuf_adds(sb, "\\t"); break;
+    default:
+        if (*p < 0x20 || *p == 0x7f)
+            strbuf_addf(sb, "\\u%04x", *p);
+        else
+            strbuf_addc(sb, (char)*p);
+    }
+}
+
 void strbuf_add_json_str(struct strbuf *sb, const char *s)
 {
+    size_t len = s ? strlen(s) : 0;
     strbuf_addc(sb, '"');
-    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-        switch (*p) {
-        case '"': strbuf_adds(sb, "\\\""); break;
-        case '\\': strbuf_adds(sb, "\\\\"); break;
-        case '\n': strbuf_adds(sb, "\\n"); break;
-        case '\r': strbuf_adds(sb, "\\r"); break;
-        case '\t': strbuf_adds(sb, "\\t"); break;
-        default:
-            if (*p < 0x20)
-                strbuf_addf(sb, "\\u%04x", *p);
-            else
-                strbuf_addc(sb, (char)*p);
+    for (size_t i = 0; i < len;) {
+        /* Printable ASCII other than '"' and '\\' goes in runs. */
+        size_t run = i;
+        while (run < len && (unsigned char)s[run] >= 0x20 &&
+               (unsigned char)s[run] < 0x7f && s[run] != '"' &&
+               s[run] != '\\')
+            run++;
+        if (run > i) {
+            strbuf_add(sb, s + i, run - i);
+            i = run;
+            continue;
         }
+        size_t bad;
+        size_t l = utf8_char_len(s + i, len - i, &bad);
+        if (l == 0) {
+            strbuf_adds(sb, UTF8_REPLACEMENT);
+            i += bad;
+            continue;
+        }
+        json_char(sb, (const unsigned char *)s + i, l);
+        i += l;
     }
+    strbuf_addc(sb, '"');
+}
+
+void strbuf_add_json_bytes(struct strbuf *sb, const char *s)
+{
+    strbuf_addc(sb, '"');
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
+        json_char(sb, p, 1);
     strbuf_addc(sb, '"');
 }
 

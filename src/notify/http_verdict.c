@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "core/utf8.h"
 #include "notify/render.h"
 
 /* Body bytes quoted in a reason. */
@@ -38,10 +39,20 @@ void http_verdict_excerpt(const char *body, size_t len, struct strbuf *out)
         while (i < len && isspace((unsigned char)body[i]))
             i++;
         size_t cut = render_utf8_cut(body + i, len - i, EXCERPT_MAX);
-        for (size_t k = i; k < i + cut; k++) {
-            unsigned char c = (unsigned char)body[k];
+        /* from outside: valid UTF-8 on one line, whatever it held */
+        struct strbuf fixed = STRBUF_INIT;
+        utf8_sanitize_append(&fixed, body + i, cut);
+        for (size_t k = 0; k < fixed.len; k++) {
+            unsigned char c = (unsigned char)fixed.buf[k];
+            if (c == 0xC2 && k + 1 < fixed.len &&
+                (unsigned char)fixed.buf[k + 1] < 0xA0) {
+                strbuf_addc(out, ' ');      /* a C1 control */
+                k++;
+                continue;
+            }
             strbuf_addc(out, (c < 0x20 || c == 0x7f) ? ' ' : (char)c);
         }
+        strbuf_free(&fixed);
         while (out->len > start && out->buf[out->len - 1] == ' ')
             out->buf[--out->len] = '\0';
     }

@@ -6,6 +6,7 @@
 #include "notify/recv_alertmanager.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ static const struct opt_spec alertmanager_opts[] = {
     SECRET_OPTS("url"),
     { "urls", OPT_LIST },
     { "headers", OPT_LIST },
+    { "max_body_bytes", OPT_STR },
     OPT_END
 };
 
@@ -61,6 +63,9 @@ static void load_alertmanager(const struct cfg_section *s,
                           "or https://)", am->urls.items[i]);
     }
     section_get_http_headers(s, "headers", &r->headers);
+    int max = RENDER_MAX_BODY_DEFAULT;
+    section_get_int(s, "max_body_bytes", &max, RENDER_MAX_BODY_MIN, INT_MAX);
+    am->max_body_bytes = (size_t)max;
 }
 
 const struct alertmanager_cfg *
@@ -85,11 +90,16 @@ static void add_label_name(struct strbuf *sb, const char *k)
     strbuf_free(&t);
 }
 
-void recv_alertmanager_payload(const struct notification *n, double now,
-                               double resend_s, struct strbuf *out)
+/* The body under lim: values cut to lim->field_cap, the first
+ * lim->max_alerts alerts. */
+static void am_body(const struct notification *n, double now, double resend_s,
+                    const struct render_limits *lim, struct strbuf *out)
 {
+    size_t cap = lim->field_cap;
+    size_t shown = n->nalerts < lim->max_alerts ? n->nalerts
+                                                : lim->max_alerts;
     strbuf_addc(out, '[');      /* a root: never after a comma */
-    for (size_t i = 0; i < n->nalerts; i++) {
+    for (size_t i = 0; i < shown; i++) {
         const struct notify_alert *a = &n->alerts[i];
         size_t np;
         struct render_pair *p = render_alert_labels(a, true, &np);
@@ -101,10 +111,10 @@ void recv_alertmanager_payload(const struct notification *n, double now,
             if (!render_has_text(p[k].value))
                 continue;   /* empty = absent in the Prometheus model */
             add_label_name(out, p[k].key);
-            strbuf_add_json_str(out, p[k].value);
+            render_json_str_capped(out, NULL, p[k].value, cap);
         }
         jw_close(out, '}');
-        render_json_pairs(out, "annotations", an.p, an.n);
+        render_json_pairs(out, "annotations", an.p, an.n, cap);
         if (a->starts_at > 0)
             render_json_time(out, "startsAt", a->starts_at);
         if (!render_is_firing(a))
@@ -113,19 +123,47 @@ void recv_alertmanager_payload(const struct notification *n, double now,
             render_json_time(out, "endsAt",
                              now + ALERTMANAGER_ENDS_AFTER_RESENDS * resend_s);
         if (render_has_text(n->external_url))
-            jw_str(out, "generatorURL", n->external_url);
+            render_json_str_capped(out, "generatorURL", n->external_url, cap);
         jw_close(out, '}');
         free(p);
     }
     strbuf_addc(out, ']');
 }
 
+void recv_alertmanager_payload(const struct notification *n, double now,
+                               double resend_s, struct strbuf *out)
+{
+    am_body(n, now, resend_s, &render_unlimited, out);
+}
+
+struct am_fit {
+    const struct notification *n;
+    double now, resend_s;
+};
+
+static void am_fit_build(void *ud, const struct render_limits *lim,
+                         struct strbuf *out)
+{
+    const struct am_fit *f = ud;
+    am_body(f->n, f->now, f->resend_s, lim, out);
+}
+
+void recv_alertmanager_payload_max(const struct notification *n, double now,
+                                   double resend_s, size_t max_bytes,
+                                   struct strbuf *out)
+{
+    struct am_fit f = { n, now, resend_s };
+    render_fit(am_fit_build, &f, n->nalerts, max_bytes, out);
+}
+
 static void alertmanager_build(const struct receiver_cfg *rc,
                                const struct notification *n, double now,
                                double resend_s, struct strbuf *out)
 {
-    UNUSED(rc);
-    recv_alertmanager_payload(n, now, resend_s, out);
+    const struct alertmanager_cfg *am = recv_alertmanager_cfg(rc);
+    recv_alertmanager_payload_max(n, now, resend_s,
+                                  am ? am->max_body_bytes
+                                     : RENDER_MAX_BODY_DEFAULT, out);
 }
 
 static void add_alerts_url(struct str_list *urls, const char *base)

@@ -20,6 +20,7 @@
 #include "config/secrets.h"
 #include "config/section.h"
 #include "engine/template.h"
+#include "core/utf8.h"
 #include "notify/render.h"
 
 #define DEFAULT_DOMAIN "segalert.invalid"
@@ -310,9 +311,15 @@ static void emit_body_line(struct strbuf *out, const char *s, size_t len)
     strbuf_adds(out, "\r\n");
 }
 
-/* CRLF, CR or LF -> CRLF; the body always ends with CRLF. */
-static void add_body(struct strbuf *out, const char *s, size_t len)
+/* CRLF, CR or LF -> CRLF; the body always ends with CRLF.  The text is
+ * made well-formed UTF-8 and its other control characters spaces first
+ * (render_add_text): a mail shown in a terminal must not drive it. */
+static void add_body(struct strbuf *out, const char *text, size_t tlen)
 {
+    struct strbuf clean = STRBUF_INIT;
+    render_add_text(&clean, text, tlen);
+    const char *s = strbuf_str(&clean);
+    size_t len = clean.len;
     size_t i = 0;
     while (i < len) {
         size_t j = i;
@@ -323,17 +330,33 @@ static void add_body(struct strbuf *out, const char *s, size_t len)
             j++;
         i = j + 1;
     }
+    strbuf_free(&clean);
 }
 
-static void default_alert(const struct notify_alert *a, struct strbuf *b)
+/* render_add_oneline() of s cut to cap bytes. */
+static void add_oneline_capped(struct strbuf *b, const char *s, size_t cap)
+{
+    if (cap == RENDER_NO_CAP || !s || strlen(s) <= cap) {
+        render_add_oneline(b, s);
+        return;
+    }
+    struct strbuf t = STRBUF_INIT;
+    render_add_capped(&t, s, cap);
+    render_add_oneline(b, t.buf);
+    strbuf_free(&t);
+}
+
+static void default_alert(const struct notify_alert *a, size_t cap,
+                          struct strbuf *b)
 {
     char t[32];
     strbuf_addf(b, "\n%s: ", render_is_firing(a) ? "FIRING" : "RESOLVED");
-    render_add_oneline(b, render_has_text(a->summary) ? a->summary : a->rule);
+    add_oneline_capped(b, render_has_text(a->summary) ? a->summary : a->rule,
+                       cap);
     strbuf_adds(b, "\n  Rule: ");
-    render_add_oneline(b, a->rule);
+    add_oneline_capped(b, a->rule, cap);
     strbuf_adds(b, "\n  Severity: ");
-    render_add_oneline(b, a->severity);
+    add_oneline_capped(b, a->severity, cap);
     if (!isnan(a->value)) {
         strbuf_adds(b, "\n  Value: ");
         template_format_number(a->value, b);
@@ -348,49 +371,116 @@ static void default_alert(const struct notify_alert *a, struct strbuf *b)
     }
     if (render_has_text(a->description)) {
         /* May span lines; keep them, indented under the field. */
+        struct strbuf d = STRBUF_INIT;
+        render_add_capped(&d, a->description, cap);
         strbuf_adds(b, "\n  Description:\n    ");
-        for (const char *p = a->description; *p; p++) {
+        for (const char *p = d.buf; *p; p++) {
             if (*p == '\r' && p[1] == '\n')
                 continue;
             strbuf_addc(b, *p == '\r' ? '\n' : *p);
             if (*p == '\n' || *p == '\r')
                 strbuf_adds(b, "    ");
         }
+        strbuf_free(&d);
     }
     if (render_has_text(a->runbook_url)) {
         strbuf_adds(b, "\n  Runbook: ");
-        render_add_oneline(b, a->runbook_url);
+        add_oneline_capped(b, a->runbook_url, cap);
     }
     strbuf_adds(b, "\n  Labels:");
     for (size_t k = 0; k < a->nlabels; k++) {
         strbuf_adds(b, "\n    ");
         render_add_oneline(b, a->labels[k].key);
         strbuf_adds(b, " = ");
-        render_add_oneline(b, a->labels[k].value);
+        add_oneline_capped(b, a->labels[k].value, cap);
     }
     strbuf_adds(b, "\n");
 }
 
-static void default_body(const struct notification *n, struct strbuf *b)
+static void default_body(const struct notification *n,
+                         const struct render_limits *lim, struct strbuf *b)
 {
+    size_t most = lim->max_alerts < EMAIL_MAX_ALERTS ? lim->max_alerts
+                                                     : EMAIL_MAX_ALERTS;
     render_default_title(n, b);
     strbuf_adds(b, "\n\nReason: ");
     strbuf_adds(b, notify_reason_name(n->reason));
     strbuf_adds(b, "\n");
     if (render_has_text(n->external_url)) {
         strbuf_adds(b, "Status page: ");
-        render_add_oneline(b, n->external_url);
+        add_oneline_capped(b, n->external_url, lim->field_cap);
         strbuf_adds(b, "\n");
     }
     for (size_t i = 0; i < n->nalerts; i++) {
-        if (i == EMAIL_MAX_ALERTS) {
+        if (i == most) {
             strbuf_addf(b, "\n...and %zu more alerts (see the status page)\n",
-                        n->nalerts - EMAIL_MAX_ALERTS);
+                        n->nalerts - most);
             break;
         }
-        default_alert(&n->alerts[i], b);
+        default_alert(&n->alerts[i], lim->field_cap, b);
     }
     strbuf_addf(b, "\n-- \nsegalert %s\n", SEGALERT_VERSION);
+}
+
+/* The body's text under lim: r->body rendered with values cut to the field
+ * cap, else the default description. */
+static void body_text(const struct notification *n,
+                      const struct receiver_cfg *r,
+                      const struct render_limits *lim, struct strbuf *v)
+{
+    size_t start = v->len;
+    if (r && r->body)
+        render_template_capped(r->body, n, lim->field_cap, v);
+    if (v->len == start)
+        default_body(n, lim, v);
+}
+
+struct email_fit {
+    const struct notification *n;
+    const struct receiver_cfg *r;
+};
+
+static void email_fit_build(void *ud, const struct render_limits *lim,
+                            struct strbuf *out)
+{
+    const struct email_fit *f = ud;
+    struct strbuf v = STRBUF_INIT;
+    body_text(f->n, f->r, lim, &v);
+    add_body(out, strbuf_str(&v), v.len);
+    strbuf_free(&v);
+}
+
+/* The body within EMAIL_BODY_MAX: values cut, then fewer alerts
+ * (render_fit); a template that still writes too much is cut at the end,
+ * on a character boundary, with a last line saying so. */
+static void add_body_max(struct strbuf *out, const struct notification *n,
+                         const struct receiver_cfg *r)
+{
+    struct email_fit f = { n, r };
+    size_t start = out->len;
+    render_fit(email_fit_build, &f, n->nalerts, EMAIL_BODY_MAX, out);
+    if (out->len - start <= EMAIL_BODY_MAX)
+        return;
+    static const struct render_limits least = { RENDER_MIN_FIELD_CAP, 0 };
+    struct strbuf v = STRBUF_INIT, cut = STRBUF_INIT;
+    body_text(n, r, &least, &v);
+    size_t keep = v.len < EMAIL_BODY_MAX ? v.len : EMAIL_BODY_MAX;
+    for (;;) {
+        out->len = start;
+        if (out->buf)
+            out->buf[start] = '\0';
+        strbuf_reset(&cut);
+        strbuf_add(&cut, strbuf_str(&v), utf8_cut(strbuf_str(&v), v.len, keep));
+        strbuf_adds(&cut, "\n" RENDER_TRUNC_MARK "\n");
+        add_body(out, cut.buf, cut.len);
+        size_t len = out->len - start;
+        if (len <= EMAIL_BODY_MAX || keep == 0)
+            break;
+        size_t over = len - EMAIL_BODY_MAX;
+        keep = keep > over ? keep - over : 0;
+    }
+    strbuf_free(&v);
+    strbuf_free(&cut);
 }
 
 /* ---- the message ------------------------------------------------------------ */
@@ -435,13 +525,8 @@ void recv_email_message(const struct notification *n,
     header(out, "X-Segalert-Notification", n->id);
     strbuf_adds(out, "\r\n");
 
-    strbuf_reset(&v);
-    if (r && r->body)
-        render_template(r->body, n, &v);
-    if (v.len == 0)
-        default_body(n, &v);
-    add_body(out, strbuf_str(&v), v.len);
     strbuf_free(&v);
+    add_body_max(out, n, r);
 }
 
 static void email_build(const struct receiver_cfg *rc,

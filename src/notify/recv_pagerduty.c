@@ -99,27 +99,30 @@ static void json_number(struct strbuf *sb, const char *key, double v)
 }
 
 static void pd_alert_list(struct strbuf *sb, const struct notification *n,
-                          bool firing, const char *key)
+                          bool firing, const char *key,
+                          const struct render_limits *lim)
 {
     size_t total = 0, shown = 0;
+    size_t most = lim->max_alerts < PAGERDUTY_MAX_DETAILS
+                      ? lim->max_alerts : PAGERDUTY_MAX_DETAILS;
     jw_open(sb, key, '[');
     for (size_t i = 0; i < n->nalerts; i++) {
         const struct notify_alert *a = &n->alerts[i];
         if (render_is_firing(a) != firing)
             continue;
         total++;
-        if (shown == PAGERDUTY_MAX_DETAILS)
+        if (shown == most)
             continue;
         shown++;
         size_t np;
         struct render_pair *p = render_alert_labels(a, false, &np);
         jw_open(sb, NULL, '{');
         for (size_t k = 0; k < np; k++)
-            jw_str(sb, p[k].key, p[k].value);
+            render_json_str_capped(sb, p[k].key, p[k].value, lim->field_cap);
         if (!isnan(a->value) && !render_pairs_get(p, np, "value"))
             json_number(sb, "value", a->value);
         if (render_has_text(a->summary) && !render_pairs_get(p, np, "summary"))
-            jw_str(sb, "summary", a->summary);
+            render_json_str_capped(sb, "summary", a->summary, lim->field_cap);
         jw_close(sb, '}');
         free(p);
     }
@@ -133,7 +136,8 @@ static void pd_alert_list(struct strbuf *sb, const struct notification *n,
 }
 
 /* Distinct runbooks of firing alerts (a few), then the status page. */
-static void pd_links(struct strbuf *out, const struct notification *n)
+static void pd_links(struct strbuf *out, const struct notification *n,
+                     size_t cap)
 {
     const char *seen[MAX_RUNBOOK_LINKS];
     size_t nseen = 0;
@@ -152,22 +156,25 @@ static void pd_links(struct strbuf *out, const struct notification *n)
     jw_open(out, "links", '[');
     for (size_t i = 0; i < nseen; i++) {
         jw_open(out, NULL, '{');
-        jw_str(out, "href", seen[i]);
+        render_json_str_capped(out, "href", seen[i], cap);
         jw_str(out, "text", "Runbook");
         jw_close(out, '}');
     }
     if (render_has_text(n->external_url)) {
         jw_open(out, NULL, '{');
-        jw_str(out, "href", n->external_url);
+        render_json_str_capped(out, "href", n->external_url, cap);
         jw_str(out, "text", "segalert status page");
         jw_close(out, '}');
     }
     jw_close(out, ']');
 }
 
-void recv_pagerduty_payload(const struct notification *n,
-                            const char *routing_key, struct strbuf *out)
+/* The event under lim: values cut to lim->field_cap, at most
+ * lim->max_alerts alerts in each list of custom_details. */
+static void pd_body(const struct notification *n, const char *routing_key,
+                    const struct render_limits *lim, struct strbuf *out)
 {
+    size_t cap = lim->field_cap;
     char dedup[PAGERDUTY_DEDUP_MAX + 1];
     recv_pagerduty_dedup_key(n, dedup);
     bool firing = notification_count(n, "firing") > 0;
@@ -196,32 +203,53 @@ void recv_pagerduty_payload(const struct notification *n,
     const char *rule = render_common_rule(n);
     jw_open(out, "payload", '{');
     jw_str(out, "summary", strbuf_str(&sum));
-    jw_str(out, "source", render_has_text(ws) ? ws : "segalert");
+    render_json_str_capped(out, "source", render_has_text(ws) ? ws
+                                                              : "segalert",
+                           cap);
     jw_str(out, "severity", pd_severity(notification_severity(n)));
     double ts = n->created_at > 0 ? n->created_at : lead ? lead->starts_at : 0;
     if (ts > 0)
         render_json_time(out, "timestamp", ts);
     if (render_has_text(dest))
-        jw_str(out, "component", dest);
+        render_json_str_capped(out, "component", dest, cap);
     if (render_has_text(rule)) {
-        jw_str(out, "group", rule);
-        jw_str(out, "class", rule);
+        render_json_str_capped(out, "group", rule, cap);
+        render_json_str_capped(out, "class", rule, cap);
     }
     jw_open(out, "custom_details", '{');
     jw_str(out, "reason", notify_reason_name(n->reason));
-    jw_str(out, "notification_id", n->id);
-    pd_alert_list(out, n, true, "firing");
-    pd_alert_list(out, n, false, "resolved");
+    render_json_str_capped(out, "notification_id", n->id, cap);
+    pd_alert_list(out, n, true, "firing", lim);
+    pd_alert_list(out, n, false, "resolved", lim);
     jw_close(out, '}');
     jw_close(out, '}');
-    pd_links(out, n);
+    pd_links(out, n, cap);
     jw_str(out, "client", "segalert");
     if (render_has_text(n->external_url))
-        jw_str(out, "client_url", n->external_url);
+        render_json_str_capped(out, "client_url", n->external_url, cap);
     jw_close(out, '}');
     strbuf_free(&s);
     strbuf_free(&line);
     strbuf_free(&sum);
+}
+
+struct pd_fit {
+    const struct notification *n;
+    const char *routing_key;
+};
+
+static void pd_fit_build(void *ud, const struct render_limits *lim,
+                         struct strbuf *out)
+{
+    const struct pd_fit *f = ud;
+    pd_body(f->n, f->routing_key, lim, out);
+}
+
+void recv_pagerduty_payload(const struct notification *n,
+                            const char *routing_key, struct strbuf *out)
+{
+    struct pd_fit f = { n, routing_key };
+    render_fit(pd_fit_build, &f, n->nalerts, PAGERDUTY_MAX_BYTES, out);
 }
 
 static void pagerduty_build(const struct receiver_cfg *rc,

@@ -5,6 +5,7 @@
  */
 #include "notify/recv_webhook.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ static const struct opt_spec webhook_opts[] = {
     SECRET_OPTS("url"),
     SECRET_OPTS("hmac_secret"),
     { "headers", OPT_LIST },
+    { "max_body_bytes", OPT_STR },
     OPT_END
 };
 
@@ -42,6 +44,9 @@ static void load_webhook(const struct cfg_section *s, struct receiver_cfg *r)
     section_check_secret_url(s, r->url);
     secret_get(s, "hmac_secret", true, &w->hmac_secret);
     section_get_http_headers(s, "headers", &r->headers);
+    int max = RENDER_MAX_BODY_DEFAULT;
+    section_get_int(s, "max_body_bytes", &max, RENDER_MAX_BODY_MIN, INT_MAX);
+    w->max_body_bytes = (size_t)max;
 }
 
 const struct webhook_cfg *recv_webhook_cfg(const struct receiver_cfg *r)
@@ -78,10 +83,14 @@ static struct render_pair *common_of(const struct pairset *sets, size_t nsets,
     return out;
 }
 
-void recv_webhook_payload(const struct notification *n, double now,
-                          struct strbuf *out)
+/* The body under lim: values cut to lim->field_cap, the first
+ * lim->max_alerts alerts (the others counted in truncatedAlerts). */
+static void webhook_body(const struct notification *n, double now,
+                         const struct render_limits *lim, struct strbuf *out)
 {
     size_t na = n->nalerts;
+    size_t cap = lim->field_cap;
+    size_t shown = na < lim->max_alerts ? na : lim->max_alerts;
     struct render_pair **labels = xcalloc(na + 1, sizeof(*labels));
     struct pairset *ls = xcalloc(na + 1, sizeof(*ls));
     struct pairset *as = xcalloc(na + 1, sizeof(*as));
@@ -105,29 +114,29 @@ void recv_webhook_payload(const struct notification *n, double now,
 
     strbuf_addc(out, '{');      /* a root: never after a comma */
     jw_str(out, "version", "4");
-    jw_str(out, "groupKey", n->group_key);
-    jw_int(out, "truncatedAlerts", 0);
+    render_json_str_capped(out, "groupKey", n->group_key, cap);
+    jw_int(out, "truncatedAlerts", (long long)(na - shown));
     jw_str(out, "status", notification_status(n));
     jw_str(out, "receiver", n->receiver);
-    render_json_pairs(out, "groupLabels", gl, n->ngroup_labels);
-    render_json_pairs(out, "commonLabels", cl, ncl);
-    render_json_pairs(out, "commonAnnotations", ca, nca);
-    jw_str(out, "externalURL", n->external_url);
+    render_json_pairs(out, "groupLabels", gl, n->ngroup_labels, cap);
+    render_json_pairs(out, "commonLabels", cl, ncl, cap);
+    render_json_pairs(out, "commonAnnotations", ca, nca, cap);
+    render_json_str_capped(out, "externalURL", n->external_url, cap);
     jw_open(out, "alerts", '[');
-    for (size_t i = 0; i < na; i++) {
+    for (size_t i = 0; i < shown; i++) {
         const struct notify_alert *a = &n->alerts[i];
         bool firing = render_is_firing(a);
         jw_open(out, NULL, '{');
         jw_str(out, "status", firing ? "firing" : "resolved");
-        render_json_pairs(out, "labels", ls[i].p, ls[i].n);
-        render_json_pairs(out, "annotations", an[i].p, an[i].n);
+        render_json_pairs(out, "labels", ls[i].p, ls[i].n, cap);
+        render_json_pairs(out, "annotations", an[i].p, an[i].n, cap);
         render_json_time(out, "startsAt", a->starts_at);
         if (firing)
             jw_str(out, "endsAt", "0001-01-01T00:00:00Z");
         else
             render_json_time(out, "endsAt", a->ends_at > 0 ? a->ends_at : now);
-        jw_str(out, "generatorURL", n->external_url);
-        jw_str(out, "fingerprint", a->fingerprint);
+        render_json_str_capped(out, "generatorURL", n->external_url, cap);
+        render_json_str_capped(out, "fingerprint", a->fingerprint, cap);
         jw_close(out, '}');
     }
     jw_close(out, ']');
@@ -148,13 +157,39 @@ void recv_webhook_payload(const struct notification *n, double now,
     free(an);
 }
 
+void recv_webhook_payload(const struct notification *n, double now,
+                          struct strbuf *out)
+{
+    webhook_body(n, now, &render_unlimited, out);
+}
+
+struct webhook_fit {
+    const struct notification *n;
+    double now;
+};
+
+static void webhook_fit_build(void *ud, const struct render_limits *lim,
+                              struct strbuf *out)
+{
+    const struct webhook_fit *f = ud;
+    webhook_body(f->n, f->now, lim, out);
+}
+
+void recv_webhook_payload_max(const struct notification *n, double now,
+                              size_t max_bytes, struct strbuf *out)
+{
+    struct webhook_fit f = { n, now };
+    render_fit(webhook_fit_build, &f, n->nalerts, max_bytes, out);
+}
+
 static void webhook_build(const struct receiver_cfg *rc,
                           const struct notification *n, double now,
                           double resend_s, struct strbuf *out)
 {
-    UNUSED(rc);
     UNUSED(resend_s);
-    recv_webhook_payload(n, now, out);
+    const struct webhook_cfg *w = recv_webhook_cfg(rc);
+    recv_webhook_payload_max(n, now, w ? w->max_body_bytes
+                                       : RENDER_MAX_BODY_DEFAULT, out);
 }
 
 /* ---- the signature ----------------------------------------------------------- */
@@ -162,17 +197,24 @@ static void webhook_build(const struct receiver_cfg *rc,
 int recv_webhook_signature(const char *secret, const void *body, size_t len,
                            double timestamp, struct strbuf *header_value)
 {
-    UNUSED(timestamp);
     char hex[SHA256_HEX_LEN + 1];
-    if (hmac_sha256_hex(secret, strlen(render_nz(secret)), body, len, hex) < 0)
-        return -1;
-    strbuf_adds(header_value, "sha256=");
-    strbuf_adds(header_value, hex);
-    return 0;
+    struct strbuf signed_text = STRBUF_INIT;
+    strbuf_addf(&signed_text, "%.0f.", floor(timestamp));
+    size_t tlen = signed_text.len - 1;      /* the digits, without '.' */
+    strbuf_add(&signed_text, body ? body : "", len);
+    int rc = hmac_sha256_hex(secret, strlen(render_nz(secret)),
+                             signed_text.buf, signed_text.len, hex);
+    if (rc == 0)
+        strbuf_addf(header_value, "t=%.*s,v1=%s", (int)tlen, signed_text.buf,
+                    hex);
+    strbuf_free(&signed_text);
+    return rc;
 }
 
-/* X-Segalert-Signature and X-Segalert-Timestamp (whole seconds of the
- * deliverer's clock) when a secret is configured. */
+/* X-Segalert-Signature (the time and the MAC of time and body) and
+ * X-Segalert-Timestamp (the same time, for readers that show it) when a
+ * secret is configured; the time is whole seconds of the deliverer's
+ * clock at this attempt, so a retry is signed anew. */
 static void webhook_headers(const struct receiver_cfg *rc,
                             const struct strbuf *body, double now,
                             struct str_list *lines)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "core/utf8.h"
 
 /* ---- text ------------------------------------------------------------------ */
 
@@ -55,8 +56,95 @@ void render_add_trunc(struct strbuf *out, const char *s, size_t len,
 void render_add_oneline(struct strbuf *out, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)render_nz(s); *p;
-         p++)
+         p++) {
+        if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] < 0xA0) {
+            strbuf_addc(out, ' ');      /* a C1 control (CSI is U+009B) */
+            p++;
+            continue;
+        }
         strbuf_addc(out, (*p < 0x20 || *p == 0x7f) ? ' ' : (char)*p);
+    }
+}
+
+void render_add_text(struct strbuf *out, const char *s, size_t len)
+{
+    struct strbuf fixed = STRBUF_INIT;
+    if (!utf8_valid(s, len)) {
+        utf8_sanitize_append(&fixed, s, len);
+        s = fixed.buf;
+        len = fixed.len;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == 0xC2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+            (unsigned char)s[i + 1] < 0xA0) {
+            strbuf_addc(out, ' ');
+            i++;
+        } else if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') ||
+                   c == 0x7f) {
+            strbuf_addc(out, ' ');
+        } else {
+            strbuf_addc(out, (char)c);
+        }
+    }
+    strbuf_free(&fixed);
+}
+
+/* ---- size limits ------------------------------------------------------------ */
+
+const struct render_limits render_unlimited = { RENDER_NO_CAP,
+                                                RENDER_NO_CAP };
+
+void render_add_capped(struct strbuf *out, const char *s, size_t cap)
+{
+    size_t len = s ? strlen(s) : 0;
+    size_t mark = strlen(RENDER_TRUNC_MARK);
+    if (len <= cap) {
+        strbuf_add(out, s ? s : "", len);
+        return;
+    }
+    size_t keep = cap > mark ? utf8_cut(s, len, cap - mark) : 0;
+    strbuf_add(out, s, keep);
+    strbuf_adds(out, RENDER_TRUNC_MARK);
+}
+
+void render_json_str_capped(struct strbuf *sb, const char *key,
+                            const char *v, size_t cap)
+{
+    if (cap == RENDER_NO_CAP || !v || strlen(v) <= cap) {
+        jw_str(sb, key, v);
+        return;
+    }
+    struct strbuf t = STRBUF_INIT;
+    render_add_capped(&t, v, cap);
+    jw_str(sb, key, t.buf);
+    strbuf_free(&t);
+}
+
+void render_fit(render_build_fn build, void *ud, size_t nalerts,
+                size_t max_bytes, struct strbuf *out)
+{
+    static const size_t caps[] = { RENDER_NO_CAP, 65536, 16384, 4096, 1024,
+                                   256, RENDER_MIN_FIELD_CAP };
+    size_t start = out->len;
+    struct render_limits lim = render_unlimited;
+    for (size_t step = 0;; step++) {
+        out->len = start;
+        if (out->buf)
+            out->buf[start] = '\0';
+        if (step < ARRAY_SIZE(caps))
+            lim.field_cap = caps[step];
+        build(ud, &lim, out);
+        if (max_bytes == 0 || out->len - start <= max_bytes)
+            return;
+        if (step + 1 < ARRAY_SIZE(caps))
+            continue;
+        size_t shown = lim.max_alerts == RENDER_NO_CAP ? nalerts
+                                                       : lim.max_alerts;
+        if (shown == 0)
+            return;             /* the smallest there is: sent as it is */
+        lim.max_alerts = shown / 2;
+    }
 }
 
 /* ---- the group ------------------------------------------------------------- */
@@ -174,11 +262,11 @@ void render_alert_annots(const struct notify_alert *a,
 /* ---- JSON pieces ------------------------------------------------------------- */
 
 void render_json_pairs(struct strbuf *sb, const char *key,
-                       const struct render_pair *p, size_t n)
+                       const struct render_pair *p, size_t n, size_t cap)
 {
     jw_open(sb, key, '{');
     for (size_t i = 0; i < n; i++)
-        jw_str(sb, p[i].key, p[i].value);
+        render_json_str_capped(sb, p[i].key, p[i].value, cap);
     jw_close(sb, '}');
 }
 
@@ -199,9 +287,10 @@ struct tctx {
     const char *severity;
     const char *state;
     render_escape_fn escape;        /* NULL: substitute as is */
+    size_t cap;                     /* most bytes of a substituted string */
     char started[32];
     char **owned;
-    size_t nowned, cap;
+    size_t nowned, cap_owned;
 };
 
 static void tctx_init(struct tctx *c, const struct notification *n,
@@ -212,6 +301,7 @@ static void tctx_init(struct tctx *c, const struct notification *n,
     c->n = n;
     c->a = a;
     c->escape = escape;
+    c->cap = RENDER_NO_CAP;
     if (per_alert && a) {
         c->severity = a->severity;
         c->state = a->status;
@@ -229,7 +319,7 @@ static void tctx_release(struct tctx *c)
         free(c->owned[i]);
     free(c->owned);
     c->owned = NULL;
-    c->nowned = c->cap = 0;
+    c->nowned = c->cap_owned = 0;
 }
 
 static const char *tctx_raw(const struct tctx *c, const char *name)
@@ -261,18 +351,29 @@ static const char *tctx_raw(const struct tctx *c, const char *name)
     return v;
 }
 
+/* Keep s (taken) until the render is over. */
+static const char *tctx_keep(struct tctx *c, char *s)
+{
+    XGROW(c->owned, c->nowned + 1, c->cap_owned);
+    c->owned[c->nowned++] = s;
+    return s ? s : "";
+}
+
 static bool tctx_string(void *ud, const char *name, const char **str)
 {
     struct tctx *c = ud;
     const char *v = tctx_raw(c, name);
     if (!v)
         return false;
+    if (c->cap != RENDER_NO_CAP && strlen(v) > c->cap) {
+        struct strbuf t = STRBUF_INIT;
+        render_add_capped(&t, v, c->cap);
+        v = tctx_keep(c, strbuf_detach(&t));
+    }
     if (c->escape) {
         struct strbuf e = STRBUF_INIT;
         c->escape(&e, v, strlen(v));
-        XGROW(c->owned, c->nowned + 1, c->cap);
-        c->owned[c->nowned++] = strbuf_detach(&e);
-        v = c->owned[c->nowned - 1] ? c->owned[c->nowned - 1] : "";
+        v = tctx_keep(c, strbuf_detach(&e));
     }
     *str = v;
     return true;
@@ -319,9 +420,17 @@ static void render_ctx(const struct template *t, const char *raw,
 void render_template(const char *tpl_text, const struct notification *n,
                      struct strbuf *out)
 {
+    render_template_capped(tpl_text, n, RENDER_NO_CAP, out);
+}
+
+void render_template_capped(const char *tpl_text,
+                            const struct notification *n, size_t cap,
+                            struct strbuf *out)
+{
     struct template *t = render_compile(tpl_text);
     struct tctx c;
     tctx_init(&c, n, render_lead_alert(n), false, NULL);
+    c.cap = cap;
     render_ctx(t, tpl_text, &c, out);
     template_free(t);
 }

@@ -32,13 +32,16 @@ const char *sim_endpoint_name(enum sim_endpoint ep)
 
 /* ---- /sources ---------------------------------------------------------- */
 
+/* Names, slugs and labels go out byte for byte (jw_str_bytes): a scenario
+ * may give them invalid UTF-8 ("\xff") or control characters to rehearse
+ * a hostile API (docs/sim.md "Hostile names"). */
 static void source_json(struct strbuf *sb, const struct scenario *sc,
                         const struct sim_source *s)
 {
     jw_open(sb, NULL, '{');
     jw_str(sb, "id", s->id);
-    jw_str(sb, "slug", s->slug);
-    jw_str(sb, "name", s->name);
+    jw_str_bytes(sb, "slug", s->slug);
+    jw_str_bytes(sb, "name", s->name);
     jw_str(sb, "workspaceId", sc->workspace_id);
     jw_bool(sb, "enabled", s->enabled);
     jw_open(sb, "writeKeys", '[');
@@ -66,8 +69,8 @@ static void source_json(struct strbuf *sb, const struct scenario *sc,
     jw_open(sb, "labels", '[');
     for (size_t i = 0; i < s->n_labels; i++) {
         jw_open(sb, NULL, '{');
-        jw_str(sb, "key", s->label_keys[i]);
-        jw_str(sb, "value", s->label_values[i]);
+        jw_str_bytes(sb, "key", s->label_keys[i]);
+        jw_str_bytes(sb, "value", s->label_values[i]);
         jw_close(sb, '}');
     }
     jw_close(sb, ']');
@@ -144,7 +147,7 @@ static void dest_json(struct strbuf *sb, const struct sim_source *s,
 {
     jw_open(sb, NULL, '{');
     jw_str(sb, "id", d->id);
-    jw_str(sb, "name", d->name);
+    jw_str_bytes(sb, "name", d->name);
     jw_bool(sb, "enabled", d->enabled);
     jw_str(sb, "sourceId", s->id);
     jw_open(sb, "settings", '{');
@@ -152,7 +155,7 @@ static void dest_json(struct strbuf *sb, const struct sim_source *s,
     jw_open(sb, "metadata", '{');
     jw_str(sb, "id", d->meta_id);
     jw_str(sb, "name", d->meta_name);
-    jw_str(sb, "slug", d->slug);
+    jw_str_bytes(sb, "slug", d->slug);
     jw_str(sb, "description", "");
     jw_str(sb, "website", "https://segment.com");
     jw_str(sb, "status", "PUBLIC");
@@ -357,8 +360,8 @@ static void volume_group(struct strbuf *sb, const struct scenario *sc,
     if (with_source) {
         jw_open(sb, "source", '{');
         jw_str(sb, "id", srcs[0]->id);
-        jw_str(sb, "name", srcs[0]->name);
-        jw_str(sb, "slug", srcs[0]->slug);
+        jw_str_bytes(sb, "name", srcs[0]->name);
+        jw_str_bytes(sb, "slug", srcs[0]->slug);
         jw_close(sb, '}');
     }
     jw_int(sb, "total", total);

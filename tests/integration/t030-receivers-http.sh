@@ -147,10 +147,12 @@ check "webhook: alerts[0] is the firing test alert (rule segalert-test, alertnam
     rec hook 1 'len(b["alerts"]) == 1 and b["alerts"][0]["status"] == "firing" and b["alerts"][0]["labels"]["rule"] == "segalert-test" and b["alerts"][0]["labels"]["alertname"] == "segalert-test"'
 check "webhook: alert has startsAt (RFC 3339), endsAt zero time, fingerprint, annotations.summary" \
     rec hook 1 're.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$", b["alerts"][0]["startsAt"]) and b["alerts"][0]["endsAt"] == "0001-01-01T00:00:00Z" and b["alerts"][0]["fingerprint"] and "Test notification" in b["alerts"][0]["annotations"]["summary"]'
-check "webhook: X-Segalert-Signature is sha256=<HMAC-SHA256(secret, body)>" \
-    rec hook 1 'r["headers"].get("X-Segalert-Signature") == "sha256=" + hmac.new(os.environ["HOOK_SECRET"].encode(), raw, hashlib.sha256).hexdigest()'
+check "webhook: X-Segalert-Signature is t=<time>,v1=<HMAC-SHA256(secret, time.body)>" \
+    rec hook 1 'r["headers"].get("X-Segalert-Signature") == "t=%s,v1=%s" % (r["headers"]["X-Segalert-Timestamp"], hmac.new(os.environ["HOOK_SECRET"].encode(), r["headers"]["X-Segalert-Timestamp"].encode() + b"." + raw, hashlib.sha256).hexdigest())'
 check "webhook: the signature does not verify with another secret" \
-    rec hook 1 'r["headers"].get("X-Segalert-Signature") != "sha256=" + hmac.new(b"other-secret", raw, hashlib.sha256).hexdigest()'
+    rec hook 1 'r["headers"].get("X-Segalert-Signature") != "t=%s,v1=%s" % (r["headers"]["X-Segalert-Timestamp"], hmac.new(b"other-secret", r["headers"]["X-Segalert-Timestamp"].encode() + b"." + raw, hashlib.sha256).hexdigest())'
+check "webhook: the body alone is not what is signed (no replay without the time)" \
+    rec hook 1 'hmac.new(os.environ["HOOK_SECRET"].encode(), raw, hashlib.sha256).hexdigest() not in r["headers"].get("X-Segalert-Signature")'
 check "webhook: X-Segalert-Timestamp is the current Unix time" \
     rec hook 1 "abs(int(r['headers'].get('X-Segalert-Timestamp', '0')) - $T0) <= 5"
 check "webhook: custom header X-Team arrives" rec hook 1 'r["headers"].get("X-Team") == "data-eng"'
@@ -184,6 +186,15 @@ check "slack: says NOT delivered with Slack's error token" out_has chat-400 'NOT
 check "slack: ... permanent" out_has chat-400 "permanent: segalert would not retry"
 check "slack: one request per notify-test (3 so far)" [ "$(sink_count slack)" = 3 ]
 
+# A service that quotes what it got: the secret URL path comes back in the
+# answer, which notify-test prints redacted (it used to print it as is).
+sink_mode slack 400-echo
+notify chat-echo chat
+check "slack: an answer quoting the request exits 1" rc_is chat-echo 1
+check "slack: ... and notify-test prints it" out_has chat-echo 'NOT delivered: HTTP 400: refused'
+check "slack: ... with the secret webhook path redacted" sh -c "! grep -qF SlackS3cretPath '$T/nt-chat-echo.out'"
+check "slack: ... as <redacted>" out_has chat-echo '<redacted>'
+
 # --- pagerduty --------------------------------------------------------------
 sink_mode pd pd-202
 notify pager pager
@@ -207,6 +218,12 @@ check "pagerduty: the reason carries PagerDuty's message" out_has pager-400 "Eve
 check "pagerduty: ... and its errors" out_has pager-400 "routing_key"
 check "pagerduty: same dedup_key for the same group" \
     "$PY" -c "import json,sys; a=json.load(open('$T/pd/0001.json')); b=json.load(open('$T/pd/0002.json')); sys.exit(0 if json.loads(a['body'])['dedup_key'] == json.loads(b['body'])['dedup_key'] else 1)"
+
+sink_mode pd 400-echo
+notify pager-echo pager
+check "pagerduty: an answer quoting the event (routing key and all) exits 1" rc_is pager-echo 1
+check "pagerduty: ... printed with the routing key redacted" \
+    sh -c "grep -qF 'routing_key' '$T/nt-pager-echo.out' && grep -qF '<redacted>' '$T/nt-pager-echo.out' && ! grep -qF '$PD_ROUTING_KEY' '$T/nt-pager-echo.out'"
 
 # --- webhook failures -------------------------------------------------------
 sink_mode hook 500
@@ -334,7 +351,7 @@ else
 fi
 check "daemon: the first answer was a 429" rec retry 1 'r["status"] == 429'
 check "daemon: the webhook is signed" \
-    rec retry 1 'r["headers"].get("X-Segalert-Signature") == "sha256=" + hmac.new(os.environ["HOOK_SECRET"].encode(), raw, hashlib.sha256).hexdigest()'
+    rec retry 1 'r["headers"].get("X-Segalert-Signature") == "t=%s,v1=%s" % (r["headers"]["X-Segalert-Timestamp"], hmac.new(os.environ["HOOK_SECRET"].encode(), r["headers"]["X-Segalert-Timestamp"].encode() + b"." + raw, hashlib.sha256).hexdigest())'
 check "daemon: a real alert: rule always, severity warning, reason first" \
     rec retry 1 'b["alerts"][0]["labels"]["rule"] == "always" and b["alerts"][0]["labels"]["severity"] == "warning" and b["segalert"]["reason"] == "first"'
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A recording HTTP peer for segalert's receiver tests (standard library only).
 
-    http_sink.py --port P --dir DIR [--mode MODE]
+    http_sink.py --port P --dir DIR [--mode MODE] [--strict] [--max-body N]
 
 Listens on 127.0.0.1 only (--port 0 picks a free port) and prints
 "READY <port>" on stdout once it accepts connections; otherwise quiet.
@@ -30,10 +30,20 @@ How it answers depends on the mode (initially --mode, default "ok"):
     400-invalid-payload  400 "invalid_payload"  (Slack's error style)
     400-json             400 {"status":"invalid event","message":"Event object
                          is invalid","errors":["..."]}  (PagerDuty's style)
+    400-echo             400 "refused <path>: <first 60 bytes of the body>"
+                         (a service that quotes what it got, secrets and all)
     slow:N               sleep N seconds, then 200 {"status":"ok"}
 
 MODE may be a comma-separated list ("429:2,ok"): each request consumes the
 first entry while more than one remain, so the last one sticks.
+
+Like a strict service, whatever the mode:
+    --strict      a body that is not valid UTF-8 JSON (Python's json.loads
+                  of the bytes decoded strictly) is answered 400
+                  "invalid_payload" (what Slack, PagerDuty or a strict
+                  webhook answer: a permanent failure for segalert);
+    --max-body N  a body over N bytes is answered 413.
+The record then has "refused" with the reason.
 
 Control endpoints (not recorded):
     POST /_mode   body = the new MODE (list); answers 200 "ok"
@@ -106,7 +116,7 @@ class Sink:
         os.rename(base + ".tmp", base + ".json")
 
 
-MODE_RE = re.compile(r"^(ok|slack-ok|pd-202|400-invalid-payload|400-json|"
+MODE_RE = re.compile(r"^(ok|slack-ok|pd-202|400-invalid-payload|400-json|400-echo|"
                      r"429:\d+(\.\d+)?|slow:\d+(\.\d+)?|[1-5]\d\d)$")
 
 
@@ -124,6 +134,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"   # keep-alive; answers Expect: 100-continue
     server_version = "segalert-http-sink/1"
     sink = None                     # set in main()
+    strict = False
+    max_body = None
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -160,6 +172,15 @@ class Handler(BaseHTTPRequestHandler):
         arrived = time.time()
         body = self.read_body()
         path = self.path
+        refused = None
+        if path not in ("/_count", "/_mode"):
+            if self.max_body is not None and len(body) > self.max_body:
+                refused = (413, "body of %d bytes over %d" % (len(body), self.max_body))
+            elif self.strict:
+                try:
+                    json.loads(body.decode("utf-8"))
+                except ValueError as e:     # UnicodeDecodeError included
+                    refused = (400, "invalid_payload: %s" % e)
         if path == "/_count" and self.command == "GET":
             return self.answer(200, "%d\n" % self.sink.count)
         if path == "/_stats" and self.command == "GET":
@@ -191,6 +212,8 @@ class Handler(BaseHTTPRequestHandler):
         """Record the request; returns the answer after the mode's delay."""
         mode = self.sink.take_mode()
         status, reply, extra, delay = 200, {"status": "ok"}, [], 0.0
+        if refused:
+            mode = "refused"
         if mode == "slack-ok":
             reply = "ok"
         elif mode == "pd-202":
@@ -208,8 +231,13 @@ class Handler(BaseHTTPRequestHandler):
             status, reply = 400, "invalid_payload"
         elif mode == "400-json":
             status, reply = 400, PD_INVALID
+        elif mode == "400-echo":
+            status = 400
+            reply = "refused %s: %s" % (path, body[:60].decode("utf-8", "replace"))
         elif mode.startswith("slow:"):
             delay = float(mode[5:])
+        elif mode == "refused":
+            status, reply = refused
         elif mode != "ok":
             status = int(mode)
             reply = "internal server error" if status == 500 else \
@@ -224,6 +252,7 @@ class Handler(BaseHTTPRequestHandler):
             "time": arrived,
             "mode": mode,
             "status": status,
+            "refused": refused[1] if refused else None,
         })
         if delay:
             time.sleep(delay)
@@ -237,7 +266,11 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--mode", default="ok")
+    ap.add_argument("--strict", action="store_true")
+    ap.add_argument("--max-body", type=int, default=None)
     args = ap.parse_args()
+    Handler.strict = args.strict
+    Handler.max_body = args.max_body
     os.makedirs(args.dir, exist_ok=True)
     try:
         Handler.sink = Sink(args.dir, args.mode)

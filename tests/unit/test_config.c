@@ -1134,6 +1134,201 @@ static void test_default_path(void **state)
     rmdir(dir);
 }
 
+/* A token pasted into token_env by mistake: the error says what is
+ * wrong without repeating it, and it is redacted from logs from then on.
+ * (The error used to quote it: "environment variable 'sgp_...' ...".) */
+static void test_secret_env_never_echoed(void **state)
+{
+    (void)state;
+    static const char *const pasted[] = {
+        "sgp_Xk2LmN0pQ7rStUv8wXyZ3aBcD",             /* an identifier */
+        "eyJhbGciOi.J9eyJzdWIi-Oi/IxMjM0NTY=",       /* not one */
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(pasted); i++) {
+        char dir[] = "/tmp/segalert-cfg-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char *conf = xasprintf("%s/s.conf", dir);
+        char *text = xasprintf("workspace \"p\" {\n  token_env = \"%s\"\n}\n",
+                               pasted[i]);
+        write_text(conf, text, 0600);
+        unsetenv(pasted[i]);
+        struct diag_list dl = DIAG_LIST_INIT;
+        struct config *cfg = config_load(conf, &dl);
+        assert_non_null(cfg);
+        struct strbuf all = STRBUF_INIT;
+        for (size_t k = 0; k < dl.n; k++)
+            diag_format(&dl.items[k], &all);
+        assert_int_equal(dl.nerrors, 1);
+        if (!strstr(all.buf, ":2: workspace \"p\": token_env must name an "
+                             "environment variable"))
+            fail_msg("unexpected: %s", all.buf);
+        assert_null(strstr(all.buf, pasted[i]));
+        assert_null(strstr(all.buf, "sgp_"));
+        struct strbuf red = STRBUF_INIT;
+        log_redact(pasted[i], &red);
+        assert_string_equal(red.buf, "<redacted>");
+        strbuf_free(&red);
+        strbuf_free(&all);
+        config_free(cfg);
+        diag_list_free(&dl);
+        log_secrets_clear();
+        unlink(conf);
+        rmdir(dir);
+        free(conf);
+        free(text);
+    }
+}
+
+/* An ordinary variable name is still named when it is not set. */
+static void test_secret_env_plain_name_shown(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/segalert-cfg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *conf = xasprintf("%s/s.conf", dir);
+    write_text(conf, "workspace \"p\" { token_env = \"SEGALERT_T_NOPE\" }\n",
+               0600);
+    unsetenv("SEGALERT_T_NOPE");
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load(conf, &dl);
+    char *want = xasprintf("%s:1: workspace \"p\": environment variable "
+                           "'SEGALERT_T_NOPE' (token_env) is not set", conf);
+    EXPECT_DIAGS(&dl, want);
+    free(want);
+    config_free(cfg);
+    diag_list_free(&dl);
+    unlink(conf);
+    rmdir(dir);
+    free(conf);
+}
+
+/* A remote plain-http api_url would send the bearer token in cleartext:
+ * refused, naming file:line, unless the workspace says
+ * allow_insecure_http = true; loopback is fine. */
+static void test_api_url_insecure_http(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "http://api.segmentapis.com", "http://10.0.0.7:8080",
+        "http://localhost.evil.example", "http://127.0.0.1.evil.example",
+        "http://127.0.0.1@evil.example", "http://[::2]:9480",
+        "http://[::ffff:10.0.0.1]",
+    };
+    static const char *const accepted[] = {
+        "https://api.segmentapis.com", "https://10.0.0.7",
+        "http://127.0.0.1:9480", "http://127.8.9.10", "http://localhost:1",
+        "http://LOCALHOST.", "http://[::1]:9480", "http://user:pw@127.0.0.1/",
+        "http://[::ffff:127.0.0.1]:80",
+    };
+    char dir[] = "/tmp/segalert-cfg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *conf = xasprintf("%s/s.conf", dir);
+    for (size_t i = 0; i < ARRAY_SIZE(refused) + ARRAY_SIZE(accepted); i++) {
+        bool bad = i < ARRAY_SIZE(refused);
+        const char *url = bad ? refused[i] : accepted[i - ARRAY_SIZE(refused)];
+        for (int allow = 0; allow < 2; allow++) {
+            char *text = xasprintf("workspace \"p\" {\n  token = \"t0k3n\"\n"
+                                   "  api_url = \"%s\"\n%s}\n", url,
+                                   allow ? "  allow_insecure_http = true\n"
+                                         : "");
+            write_text(conf, text, 0600);
+            struct diag_list dl = DIAG_LIST_INIT;
+            struct config *cfg = config_load(conf, &dl);
+            assert_non_null(cfg);
+            if (bad && !allow) {
+                char *want = xasprintf(
+                    "%s:3: workspace \"p\": api_url '%s' is plain http:// to "
+                    "a host that is not loopback: the token would cross the "
+                    "network in cleartext (use https://, or set "
+                    "allow_insecure_http = true in this workspace)", conf,
+                    url);
+                EXPECT_DIAGS(&dl, want);
+                free(want);
+            } else {
+                expect_no_diags(&dl);
+                assert_int_equal(cfg->workspaces[0].allow_insecure_http,
+                                 allow);
+            }
+            config_free(cfg);
+            diag_list_free(&dl);
+            free(text);
+        }
+    }
+    unlink(conf);
+    rmdir(dir);
+    free(conf);
+}
+
+/* Inline secrets in a file group/other can read draw a warning naming the
+ * option and the file (when the check is on, as main() turns it on). */
+static void test_inline_secret_readable_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/segalert-cfg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *conf = xasprintf("%s/s.conf", dir);
+    static const char text[] =
+        "admin_token = \"adm1n-t0ken\"\n"
+        "workspace \"p\" { token = \"t0k3n-value\" }\n"
+        "workspace \"q\" { token_env = \"SEGALERT_T_TOK\" }\n"
+        "receiver \"s\" { type = \"slack\"\n"
+        "  url = \"https://hooks.slack.com/services/T/B/xyz\" }\n"
+        "route \"r\" { receiver = \"s\" }\n";
+    setenv("SEGALERT_T_TOK", "tok-from-env", 1);
+    config_set_check_file_modes(true);
+    static const mode_t modes[] = { 0644, 0640, 0604, 0600, 0400 };
+    for (size_t m = 0; m < ARRAY_SIZE(modes); m++) {
+        write_text(conf, text, modes[m]);
+        struct diag_list dl = DIAG_LIST_INIT;
+        struct config *cfg = config_load(conf, &dl);
+        assert_non_null(cfg);
+        if (modes[m] & 044) {
+            char *w1 = xasprintf("%s:1: warning: admin_token is written "
+                                 "inline in '%s', which group/other can read: "
+                                 "move it to admin_token_env or "
+                                 "admin_token_file, or chmod 600 the file",
+                                 conf, conf);
+            char *w2 = xasprintf("%s:2: warning: workspace \"p\": token is "
+                                 "written inline in '%s', which group/other "
+                                 "can read: move it to token_env or "
+                                 "token_file, or chmod 600 the file", conf,
+                                 conf);
+            char *w3 = xasprintf("%s:5: warning: receiver \"s\": url is "
+                                 "written inline in '%s', which group/other "
+                                 "can read: move it to url_env or url_file, "
+                                 "or chmod 600 the file", conf, conf);
+            EXPECT_DIAGS(&dl, w1, w2, w3);
+            assert_int_equal(dl.nerrors, 0);
+            /* the values themselves are never in a message */
+            struct strbuf all = STRBUF_INIT;
+            for (size_t k = 0; k < dl.n; k++)
+                diag_format(&dl.items[k], &all);
+            assert_null(strstr(all.buf, "t0k3n-value"));
+            assert_null(strstr(all.buf, "adm1n-t0ken"));
+            strbuf_free(&all);
+            free(w1);
+            free(w2);
+            free(w3);
+        } else {
+            expect_no_diags(&dl);
+        }
+        config_free(cfg);
+        diag_list_free(&dl);
+    }
+    config_set_check_file_modes(false);
+    /* off (the default): no warning whatever the mode */
+    write_text(conf, text, 0644);
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load(conf, &dl);
+    expect_no_diags(&dl);
+    config_free(cfg);
+    diag_list_free(&dl);
+    log_secrets_clear();
+    unlink(conf);
+    rmdir(dir);
+    free(conf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1160,6 +1355,10 @@ int main(void)
         cmocka_unit_test(test_example_config),
         cmocka_unit_test(test_default_path),
         cmocka_unit_test(test_http_and_silence_options),
+        cmocka_unit_test(test_secret_env_never_echoed),
+        cmocka_unit_test(test_secret_env_plain_name_shown),
+        cmocka_unit_test(test_api_url_insecure_http),
+        cmocka_unit_test(test_inline_secret_readable_file),
     };
     fixture_register_receivers(NULL, 0);
     return cmocka_run_group_tests(tests, setup_dir, teardown_secrets);

@@ -240,15 +240,18 @@ static void test_webhook_post(void **state)
     struct strbuf body = STRBUF_INIT;
     recv_webhook_payload(n, T0, &body);
     assert_post(&g, 0, "http://hook.example/in", &body, 10000);
-    /* the configured headers, then the signature of exactly the body and
-     * the (unsigned) time of the clock, in whole seconds */
+    /* the configured headers, then the signature of the time of the clock
+     * (whole seconds) and exactly the body, and that time again */
     char hex[65];
-    assert_int_equal(hmac_sha256_hex("s3cret", 6, body.buf, body.len, hex), 0);
+    char *signed_text = xasprintf("%.0f.%s", T0, body.buf);
+    assert_int_equal(hmac_sha256_hex("s3cret", 6, signed_text,
+                                     strlen(signed_text), hex), 0);
+    free(signed_text);
     char *want = xasprintf("Content-Type: application/json\n"
                            "X-Team: data\n"
                            "Authorization: Bearer t0k\n"
-                           "X-Segalert-Signature: sha256=%s\n"
-                           "X-Segalert-Timestamp: %.0f\n", hex, T0);
+                           "X-Segalert-Signature: t=%.0f,v1=%s\n"
+                           "X-Segalert-Timestamp: %.0f\n", T0, hex, T0);
     char *got = headers_text(&g, 0);
     assert_string_equal(got, want);
     free(got);

@@ -963,15 +963,39 @@ static void test_hmac(void **state)
     assert_int_equal(hmac_sha256_hex(key, sizeof(key), "Hi There", 8, hex), 0);
     assert_string_equal(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
 
+    /* v1 signs "<t>." + body: Python's hmac.new(b"Jefe",
+     * b"1787227200.what do ya want for nothing?", sha256) */
     struct strbuf h = STRBUF_INIT;
     assert_int_equal(recv_webhook_signature("Jefe", "what do ya want for nothing?",
                                                28, T0, &h), 0);
-    assert_string_equal(h.buf, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-    /* The timestamp is not signed. */
+    assert_string_equal(h.buf, "t=1787227200,v1=a75d157cf6d037a44776cd09605149ecef358681c5c3ceb9fcc9fd1e196c4d77");
+    /* The timestamp is signed (it used not to be): another time, another
+     * MAC; a fraction of a second is dropped. */
     strbuf_reset(&h);
-    recv_webhook_signature("Jefe", "what do ya want for nothing?", 28, T0 + 99, &h);
-    assert_string_equal(h.buf, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    recv_webhook_signature("Jefe", "what do ya want for nothing?", 28, T0 + 99.7, &h);
+    assert_string_equal(h.buf, "t=1787227299,v1=a1eb5b5485552fd74193ab2af995770d1956bda7d7517a525191890ccb29cafa");
     strbuf_free(&h);
+}
+
+/* An answer with invalid UTF-8 and terminal escapes is quoted in the
+ * reason (logged, shown by notify-test and on the page) as valid UTF-8 on
+ * one line, without raw control characters. */
+static void test_excerpt_hostile(void **state)
+{
+    (void)state;
+    static const char body[] = "  bad \xff\xc0\xaf \x1b[31mred\x07 \xc2\x9b" "2J\n"
+                               "next \xe2\x82";
+    struct strbuf ex = STRBUF_INIT;
+    http_verdict_excerpt(body, sizeof(body) - 1, &ex);
+    assert_string_equal(ex.buf, "bad \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                                "  [31mred   2J next");
+    strbuf_free(&ex);
+    struct delivery_verdict v;
+    memset(&v, 0, sizeof(v));
+    http_verdict_classify(400, 0, body, sizeof(body) - 1, NULL, T0, &v);
+    for (const unsigned char *p = (const unsigned char *)v.reason; *p; p++)
+        assert_true(*p >= 0x20 && *p != 0x7f && *p != 0xff);
+    assert_null(strstr(v.reason, "\xc2\x9b"));
 }
 
 /* ---- classification ----------------------------------------------------- */
@@ -1189,6 +1213,7 @@ int main(void)
         cmocka_unit_test(test_render_template),
         cmocka_unit_test(test_hmac),
         cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_excerpt_hostile),
         cmocka_unit_test(test_degenerate),
     };
     fixture_register_receivers(NULL, 0);

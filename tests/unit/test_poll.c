@@ -1187,6 +1187,65 @@ static void label_of(const char *labels, const char *name, char *out,
  * connection it was asked for; a re-discovery keeps what it knew of the
  * connections and sources that stay, and finds every connection by its
  * ids (poller_find_connection). */
+/* ---- implausible numbers ------------------------------------------------ */
+
+static bool route_implausible(void *ud, const char *path, long *status,
+                              const char **body)
+{
+    (void)ud;
+    if (!strstr(path, "/delivery-metrics"))
+        return false;
+    *status = 200;
+    *body = "{\"data\":{\"deliveryMetricsSummary\":{\"sourceId\":\"" WEB_ID
+            "\",\"metrics\":[{\"metricName\":\"successes\",\"total\":1.79e308},"
+            "{\"metricName\":\"discarded\",\"total\":50},"
+            "{\"metricName\":\"expired\",\"total\":1.79e308}]}}}";
+    return true;
+}
+
+/* A count of 1.79e308 is refused at parse time: counted in the health,
+ * warned about once however often it comes (rate-limited), and never a
+ * sample value: no attempted = inf, no discard_ratio = 0. */
+static void test_implausible_counted_and_warned(void **state)
+{
+    (void)state;
+    struct penv e;
+    env_init(&e);
+    e.route = route_implausible;
+    env_start(&e);
+    discover(&e);
+    enum log_level saved = log_get_level();
+    log_set_level(LOG_WARN);
+    struct capture cap;
+    capture_start(&cap);
+    for (int i = 0; i < 3; i++) {
+        clock_fake_advance(e.clock, 300);
+        poller_poll_delivery(e.p, clock_wall(e.clock));
+        drive(&e);
+    }
+    char *logs = capture_end(&cap);
+    log_set_level(saved);
+
+    assert_int_equal(poller_health(e.p)->implausible, 6);
+    assert_int_equal(e.nsamples, 3);
+    for (size_t i = 0; i < e.nsamples; i++) {
+        const struct sample *s = &e.samples[i];
+        for (int m = 0; m < M__COUNT; m++)
+            if (s->has[m])
+                assert_true(isfinite(s->v[m]));
+        assert_false(s->has[M_ATTEMPTED]);
+        assert_false(s->has[M_DISCARD_RATIO]);
+        assert_true(s->has[M_DISCARDED] && s->v[M_DISCARDED] == 50);
+    }
+    /* one warning line, not one per poll */
+    const char *w = strstr(logs, "implausible value");
+    assert_non_null(w);
+    assert_null(strstr(w + 1, "implausible value"));
+    assert_non_null(strstr(logs, "first: successes = 1.79e+308"));
+    free(logs);
+    env_free(&e);
+}
+
 static void test_many_connections_indexed(void **state)
 {
     (void)state;
@@ -1284,6 +1343,7 @@ int main(void)
         cmocka_unit_test(test_longer_delivery_window),
         cmocka_unit_test(test_usage_period),
         cmocka_unit_test(test_cancel_counted),
+        cmocka_unit_test(test_implausible_counted_and_warned),
         cmocka_unit_test(test_many_connections_indexed),
     };
     log_set_level(LOG_ERR);

@@ -20,10 +20,12 @@
 #include <string.h>
 
 #include "api/segment_parse.h"
+#include "core/utf8.h"
 #include "core/util.h"
 
 #define ERRLEN 256
 #define MS 0.001        /* latency_scale for millisecond latencies */
+#define RC "\xef\xbf\xbd"  /* U+FFFD, what invalid UTF-8 becomes */
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -1051,10 +1053,19 @@ static void test_delivery_negative_and_huge_named(void **state)
     parse_delivery_ok("{\"metricName\":\"expired\",\"total\":1e400}", MS, &d);
     assert_false(d.has[M_EXPIRED]);
     assert_contains(d.warning, "expired: value is a negative or non-finite");
-    /* 1e300 is finite: a (silly) count, kept */
+    assert_int_equal(d.implausible.n, 1);
+    /* 1e300 is finite but above SEGPARSE_MAX_COUNT: implausible too (it
+     * used to be kept as a count) */
     parse_delivery_ok("{\"metricName\":\"expired\",\"total\":1e300}", MS, &d);
+    assert_false(d.has[M_EXPIRED]);
+    assert_string_equal(d.warning, "expired: value 1e+300 is above 1e+15, "
+                        "not a count");
+    assert_int_equal(d.implausible.n, 1);
+    assert_string_equal(d.implausible.first, "expired = 1e+300");
+    /* SEGPARSE_MAX_COUNT itself is a count */
+    parse_delivery_ok("{\"metricName\":\"expired\",\"total\":1e15}", MS, &d);
     assert_true(d.has[M_EXPIRED]);
-    assert_true(d.v[M_EXPIRED] == 1e300);
+    assert_int_equal(d.implausible.n, 0);
 }
 
 static void test_delivery_string_counts(void **state)
@@ -1333,13 +1344,17 @@ static void test_usage_api_calls_variants(void **state)
     char err[ERRLEN] = "";
     assert_int_equal(segparse_usage(USAGE_API_CALLS_WORKSPACE, b.p, b.len, &u,
                                     err, ERRLEN), 0);
-    assert_int_equal(u.nrows, 2);
-    assert_int_equal(u.skipped, 3);
-    assert_string_equal(u.warning, "dailyWorkspaceAPICallsUsage[2]: no usable "
+    /* 2^64 - 1 API calls is above SEGPARSE_MAX_COUNT: implausible, its row
+     * has no usable count (it used to be kept) */
+    assert_int_equal(u.nrows, 1);
+    assert_int_equal(u.skipped, 4);
+    assert_string_equal(u.warning, "dailyWorkspaceAPICallsUsage[1]: no usable "
                         "count");
+    assert_int_equal(u.implausible.n, 1);
+    assert_string_equal(u.implausible.first,
+                        "apiCalls = \"18446744073709551615\"");
     assert_null(u.rows[0].source_id);
     assert_true(u.rows[0].v[M_API_CALLS] == 3104473);
-    assert_true(u.rows[1].v[M_API_CALLS] == 18446744073709551615.0);
     for (int i = M_MTU; i <= M_MTU_NEVER_IDENTIFIED; i++)
         assert_false(u.rows[0].has[i]);
     seg_usage_free(&u);
@@ -1539,12 +1554,48 @@ static void test_hostile_usage_mixed_types(void **state)
 }
 
 /* Fails when a hostile fixture is added without a test above. */
+/* Names with invalid UTF-8 and terminal escapes (what segalert-sim
+ * serves for t034): repaired, escapes kept for each consumer to escape. */
+static void test_hostile_invalid_utf8_names(void **state)
+{
+    (void)state;
+    struct body b = fixture("hostile/invalid-utf8-names.json");
+    struct seg_sources s;
+    char err[ERRLEN] = "";
+    assert_int_equal(segparse_sources(b.p, b.len, &s, err, ERRLEN), 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.items[0].id, "src" RC "1");
+    assert_string_equal(s.items[0].slug, "web" RC RC "\x1b[31m");
+    assert_string_equal(s.items[0].name, "Web " RC RC RC " prod\x07\xc2\x9b");
+    seg_sources_free(&s);
+    body_free(&b);
+}
+
+/* An error envelope whose message is long and full of invalid bytes, with
+ * trailing junk (found by fuzz_segment_parse: the message cut by errlen
+ * split a U+FFFD): every message is valid UTF-8. */
+static void test_hostile_long_error(void **state)
+{
+    (void)state;
+    struct body b = fixture("hostile/long-error-invalid-utf8.json");
+    struct seg_sources s;
+    struct seg_error e;
+    char err[ERRLEN] = "";
+    assert_int_equal(segparse_sources(b.p, b.len, &s, err, ERRLEN), -1);
+    assert_true(utf8_valid(err, strlen(err)));
+    segparse_error(b.p, b.len, &e);
+    assert_true(utf8_valid(e.message, strlen(e.message)));
+    assert_true(utf8_valid(e.type, strlen(e.type)));
+    body_free(&b);
+}
+
 static void test_every_hostile_fixture_covered(void **state)
 {
     static const char *others[] = {
         "huge-numbers.json", "delivery-metrics-wrong-types.json",
         "delivery-metrics-strings-and-unknown.json",
         "event-volume-wrong-types.json", "usage-mixed-types.json",
+        "invalid-utf8-names.json", "long-error-invalid-utf8.json",
     };
     DIR *dir = opendir(FIXTURES_DIR "/hostile");
     struct dirent *de;
@@ -1564,6 +1615,261 @@ static void test_every_hostile_fixture_covered(void **state)
     }
     closedir(dir);
     assert_int_equal(seen, ARRAY_SIZE(others) + ARRAY_SIZE(hostile_refused));
+}
+
+/* ---- hostile values: implausible numbers, invalid UTF-8 ------------------ */
+
+/* The audit's case: a count of 1.79e308 made attempted = inf and
+ * discard_ratio = 0, hiding the discards.  Implausible counts are absent
+ * (and counted), so the derived values are absent too, never inf or 0. */
+static void test_implausible_counts_never_inf_or_zero(void **state)
+{
+    (void)state;
+    struct seg_delivery d;
+    parse_delivery_ok("{\"metricName\":\"successes\",\"total\":1.79e308},"
+                      "{\"metricName\":\"discarded\",\"total\":50},"
+                      "{\"metricName\":\"expired\",\"total\":1.79e308}", MS,
+                      &d);
+    assert_false(d.has[M_SUCCESSES]);
+    assert_false(d.has[M_EXPIRED]);
+    assert_true(d.has[M_DISCARDED] && d.v[M_DISCARDED] == 50);
+    for (int m = 0; m < M__COUNT; m++)
+        if (d.has[m])
+            assert_true(isfinite(d.v[m]));
+    assert_false(d.has[M_ATTEMPTED]);
+    assert_false(d.has[M_DISCARD_RATIO]);
+    assert_contains(d.warning, "successes: value 1.79e+308 is above 1e+15");
+    /* a big count that is still plausible is kept, ratios are right */
+    parse_delivery_ok("{\"metricName\":\"successes\",\"total\":999999999999000},"
+                      "{\"metricName\":\"discarded\",\"total\":1000},"
+                      "{\"metricName\":\"expired\",\"total\":0}", MS, &d);
+    assert_true(d.has[M_ATTEMPTED] && d.v[M_ATTEMPTED] == 1e15);
+    assert_true(d.has[M_DISCARD_RATIO] && d.v[M_DISCARD_RATIO] > 0);
+    /* negative counts and latencies, numeric strings out of range */
+    parse_delivery_ok("{\"metricName\":\"retried\",\"total\":-4},"
+                      "{\"metricName\":\"discarded\",\"total\":\"1e999\"},"
+                      "{\"metricName\":\"time_to_success\",\"breakdown\":["
+                      "{\"metricName\":\"time_to_success_p95\","
+                      "\"value\":-250}]}", MS, &d);
+    assert_false(d.has[M_RETRIED]);
+    assert_false(d.has[M_DISCARDED]);
+    assert_false(d.has[M_TIME_TO_SUCCESS_P95]);
+
+    /* event volume: the point is skipped, never stored as inf */
+    struct body b = exact(
+        "{\"data\":{\"result\":[{\"source\":{\"id\":\"S1\"},\"series\":["
+        "{\"time\":\"2026-08-20T12:00:00Z\",\"count\":1.79e308},"
+        "{\"time\":\"2026-08-20T12:01:00Z\",\"count\":-7},"
+        "{\"time\":\"2026-08-20T12:02:00Z\",\"count\":12}]}]}}");
+    struct seg_volume v;
+    char err[ERRLEN] = "";
+    assert_int_equal(segparse_event_volume(b.p, b.len, &v, err, ERRLEN), 0);
+    assert_int_equal(v.groups[0].npoints, 1);
+    assert_true(v.groups[0].points[0].count == 12);
+    assert_int_equal(v.skipped, 2);
+    seg_volume_free(&v);
+    body_free(&b);
+
+    /* usage: absent, and a row without any usable count is skipped */
+    b = exact("{\"data\":{\"dailyWorkspaceMTUUsage\":["
+              "{\"identified\":\"1.79e308\",\"neverIdentified\":\"5\","
+              "\"anonymous\":\"5\",\"anonymousIdentified\":\"-1\","
+              "\"periodStart\":1e300,\"timestamp\":\"2026-08-01\"}]}}");
+    struct seg_usage u;
+    assert_int_equal(segparse_usage(USAGE_MTU_WORKSPACE, b.p, b.len, &u, err,
+                                    ERRLEN), 0);
+    assert_int_equal(u.nrows, 1);
+    assert_false(u.rows[0].has[M_MTU_IDENTIFIED]);
+    assert_false(u.rows[0].has[M_MTU_ANONYMOUS_IDENTIFIED]);
+    assert_false(u.rows[0].has[M_MTU]);
+    assert_true(isnan(u.rows[0].period_start));
+    seg_usage_free(&u);
+    body_free(&b);
+}
+
+/* The implausible values are counted, the first one named. */
+static void test_implausible_counted(void **state)
+{
+    (void)state;
+    struct seg_delivery d;
+    parse_delivery_ok("{\"metricName\":\"successes\",\"total\":1.79e308},"
+                      "{\"metricName\":\"discarded\",\"total\":-1},"
+                      "{\"metricName\":\"expired\",\"total\":true}", MS, &d);
+    assert_int_equal(d.implausible.n, 2);       /* the bool is not a number */
+    assert_string_equal(d.implausible.first, "successes = 1.79e+308");
+
+    struct body b = exact(
+        "{\"data\":{\"result\":[{\"series\":["
+        "{\"time\":\"2026-08-20T12:00:00Z\",\"count\":1e400},"
+        "{\"time\":\"2026-08-20T12:01:00Z\",\"count\":\"x\"}]}]}}");
+    struct seg_volume v;
+    char err[ERRLEN] = "";
+    assert_int_equal(segparse_event_volume(b.p, b.len, &v, err, ERRLEN), 0);
+    assert_int_equal(v.implausible.n, 1);
+    assert_string_equal(v.implausible.first, "count = inf");
+    seg_volume_free(&v);
+    body_free(&b);
+
+    b = exact("{\"data\":{\"dailyWorkspaceMTUUsage\":["
+              "{\"identified\":\"-3\",\"neverIdentified\":\"5\","
+              "\"anonymous\":\"5\",\"anonymousIdentified\":\"1\","
+              "\"periodStart\":1e300,\"timestamp\":\"2026-08-01\"}]}}");
+    struct seg_usage u;
+    assert_int_equal(segparse_usage(USAGE_MTU_WORKSPACE, b.p, b.len, &u, err,
+                                    ERRLEN), 0);
+    assert_int_equal(u.implausible.n, 2);
+    assert_string_equal(u.implausible.first, "identified = \"-3\"");
+    seg_usage_free(&u);
+    body_free(&b);
+}
+
+
+/* No raw ill-formed byte left, and the replacement there. */
+static void assert_repaired(const char *s)
+{
+    if (!s)
+        fail_msg("NULL string");
+    if (!strstr(s, RC))
+        fail_msg("'%s' has no U+FFFD", s);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p == 0xff || *p == 0xc0 || *p == 0xfe)
+            fail_msg("'%s' still holds byte 0x%02x", s, *p);
+}
+
+/* Invalid UTF-8 in any string of any body (names, slugs, ids, messages,
+ * metric names) comes out repaired (U+FFFD), never as raw bytes. */
+static void test_invalid_utf8_repaired(void **state)
+{
+    (void)state;
+    char err[ERRLEN] = "";
+    struct body b = exact(
+        "{\"data\":{\"sources\":[{\"id\":\"id\xff\",\"slug\":\"web\xc0\xaf\","
+        "\"name\":\"Web \xfe prod\",\"enabled\":true}]}}");
+    struct seg_sources s;
+    assert_int_equal(segparse_sources(b.p, b.len, &s, err, ERRLEN), 0);
+    assert_int_equal(s.n, 1);
+    assert_repaired(s.items[0].id);
+    assert_string_equal(s.items[0].slug, "web" RC RC);
+    assert_string_equal(s.items[0].name, "Web " RC " prod");
+    seg_sources_free(&s);
+    body_free(&b);
+
+    b = exact("{\"data\":{\"destinations\":[{\"id\":\"D\xff\",\"name\":"
+              "\"Amp\xed\xa0\x80litude\",\"enabled\":true,\"sourceId\":\"S\xff\","
+              "\"metadata\":{\"slug\":\"amp\xff\",\"id\":\"M\xff\"}}]}}");
+    struct seg_destinations d;
+    assert_int_equal(segparse_destinations(b.p, b.len, &d, err, ERRLEN), 0);
+    assert_int_equal(d.n, 1);
+    assert_repaired(d.items[0].id);
+    assert_string_equal(d.items[0].name, "Amp" RC RC RC "litude");
+    assert_repaired(d.items[0].slug);
+    assert_repaired(d.items[0].metadata_id);
+    assert_repaired(d.items[0].source_id);
+    seg_destinations_free(&d);
+    body_free(&b);
+
+    b = exact("{\"data\":{\"deliveryMetricsSummary\":{\"sourceId\":\"S\xff\","
+              "\"destinationMetadataId\":\"M\xff\",\"metrics\":["
+              "{\"metricName\":\"new\xff\",\"total\":1},"
+              "{\"metricName\":\"successes\",\"total\":1},"
+              "{\"metricName\":\"successes\",\"total\":2}]}}}");
+    struct seg_delivery dm;
+    assert_int_equal(segparse_delivery_metrics(b.p, b.len, MS, &dm, err,
+                                               ERRLEN), 0);
+    assert_repaired(dm.source_id);
+    assert_repaired(dm.destination_metadata_id);
+    assert_repaired(dm.first_unknown);
+    body_free(&b);
+
+    b = exact("{\"data\":{\"result\":[{\"source\":{\"id\":\"S\xff\","
+              "\"name\":\"n\xff\",\"slug\":\"s\xff\"},\"series\":[]}]}}");
+    struct seg_volume v;
+    assert_int_equal(segparse_event_volume(b.p, b.len, &v, err, ERRLEN), 0);
+    assert_repaired(v.groups[0].source_id);
+    assert_repaired(v.groups[0].source_name);
+    assert_repaired(v.groups[0].source_slug);
+    seg_volume_free(&v);
+    body_free(&b);
+
+    b = exact("{\"data\":{\"dailyPerSourceMTUUsage\":[{\"sourceId\":\"S\xff\","
+              "\"identified\":1,\"timestamp\":\"2026-08-01\"}]}}");
+    struct seg_usage u;
+    assert_int_equal(segparse_usage(USAGE_MTU_SOURCES, b.p, b.len, &u, err,
+                                    ERRLEN), 0);
+    assert_repaired(u.rows[0].source_id);
+    seg_usage_free(&u);
+    body_free(&b);
+
+    /* error envelopes: the message a log line shows */
+    b = exact("{\"errors\":[{\"type\":\"Bad\xff\",\"message\":\"no \xc0\xaf"
+              "way\",\"field\":\"f\xff\"}]}");
+    struct seg_error e;
+    assert_int_equal(segparse_error(b.p, b.len, &e), 0);
+    assert_repaired(e.type);
+    assert_string_equal(e.message, "no " RC RC "way");
+    assert_repaired(e.field);
+    assert_int_equal(segparse_sources(b.p, b.len, &s, err, ERRLEN), -1);
+    assert_repaired(err);
+    seg_sources_free(&s);
+    body_free(&b);
+
+    /* warnings name what the body held */
+    b = exact("{\"data\":{\"deliveryMetricsSummary\":{\"metrics\":["
+              "{\"metricName\":\"time_to_success\",\"breakdown\":["
+              "{\"metricName\":\"time_to_success_p95\",\"value\":1},"
+              "{\"metricName\":\"time_to_success_p95\",\"value\":2}]},"
+              "{\"metricName\":\"successes\",\"total\":\"x\xff\"}]}}}");
+    assert_int_equal(segparse_delivery_metrics(b.p, b.len, MS, &dm, err,
+                                               ERRLEN), 0);
+    assert_contains(dm.warning, "duplicate");
+    body_free(&b);
+    /* a long message full of replacements, cut to fit err: on a
+     * character, never inside a U+FFFD (found by fuzz_segment_parse) */
+    struct strbuf big = STRBUF_INIT;
+    strbuf_adds(&big, "{\"errors\":[{\"message\":\"Rate limit");
+    for (int i = 0; i < 200; i++)
+        strbuf_addc(&big, '\xff');
+    strbuf_adds(&big, "\"}]}");
+    b = exact_n(big.buf, big.len);
+    for (size_t errlen = 20; errlen <= ERRLEN; errlen++) {
+        assert_int_equal(segparse_sources(b.p, b.len, &s, err, errlen), -1);
+        assert_true(utf8_valid(err, strlen(err)));
+    }
+    assert_int_equal(segparse_error(b.p, b.len, &e), 0);
+    assert_true(utf8_valid(e.message, strlen(e.message)));
+    body_free(&b);
+    strbuf_free(&big);
+
+    /* the cursor too: it is shown when it repeats */
+    b = exact("{\"data\":{\"sources\":[{\"id\":\"a\",\"enabled\":true}],"
+              "\"pagination\":{\"next\":\"c\xff\"}}}");
+    assert_int_equal(segparse_sources(b.p, b.len, &s, err, ERRLEN), 0);
+    assert_repaired(s.next);
+    seg_sources_free(&s);
+    body_free(&b);
+}
+
+/* A long name full of multi-byte characters is cut, in fixed buffers,
+ * without splitting a character. */
+static void test_fixed_buffers_cut_on_characters(void **state)
+{
+    (void)state;
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_adds(&sb, "{\"data\":{\"deliveryMetricsSummary\":{\"sourceId\":\"x");
+    for (int i = 0; i < 40; i++)
+        strbuf_adds(&sb, "\xe2\x82\xac");       /* 120 bytes of euros */
+    strbuf_adds(&sb, "\",\"metrics\":[]}}}");
+    struct body b = exact_n(sb.buf, sb.len);
+    struct seg_delivery d;
+    char err[ERRLEN] = "";
+    assert_int_equal(segparse_delivery_metrics(b.p, b.len, MS, &d, err,
+                                               ERRLEN), 0);
+    size_t n = strlen(d.source_id);
+    assert_true(n > 0 && n < sizeof(d.source_id));
+    assert_int_equal((n - 1) % 3, 0);           /* whole characters only */
+    assert_null(strstr(d.source_id, RC));
+    body_free(&b);
+    strbuf_free(&sb);
 }
 
 int main(void)
@@ -1631,6 +1937,12 @@ int main(void)
         cmocka_unit_test(test_err_buffer_small_or_null),
         cmocka_unit_test(test_hostile_files_refused),
         cmocka_unit_test(test_hostile_huge_numbers),
+        cmocka_unit_test(test_implausible_counts_never_inf_or_zero),
+        cmocka_unit_test(test_implausible_counted),
+        cmocka_unit_test(test_hostile_invalid_utf8_names),
+        cmocka_unit_test(test_hostile_long_error),
+        cmocka_unit_test(test_invalid_utf8_repaired),
+        cmocka_unit_test(test_fixed_buffers_cut_on_characters),
         cmocka_unit_test(test_hostile_delivery_wrong_types),
         cmocka_unit_test(test_hostile_volume_wrong_types),
         cmocka_unit_test(test_hostile_usage_mixed_types),

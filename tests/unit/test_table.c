@@ -59,11 +59,27 @@ static void test_long_cells(void **state)
     table_free(&t);
 }
 
+/* Terminal escapes from a name (ESC, BEL, DEL, the C1 CSI) print as
+ * spaces: a table of alerts cannot recolour or retitle the terminal. */
+static void test_escapes(void **state)
+{
+    (void)state;
+    struct table t;
+    table_init(&t, 2);
+    table_row(&t, "a\x1b[31mb\x07" "c", "d\xc2\x9b" "2Je\x7f");
+    struct strbuf out = STRBUF_INIT;
+    table_write(&t, &out);
+    assert_string_equal(strbuf_str(&out), "a [31mb c  d 2Je \n");
+    strbuf_free(&out);
+    table_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_long_cells),
+        cmocka_unit_test(test_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
