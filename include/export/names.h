@@ -56,6 +56,8 @@ enum export_metric {
     EXM_WORKSPACE_API_CALLS_LIMIT,
     /* alert states: 1 while pending/firing, with rule, severity, state */
     EXM_ALERT,
+    /* what `segalert export-test` sends: 1 */
+    EXM_EXPORT_TEST,
     EXM__COUNT
 };
 
@@ -66,8 +68,9 @@ enum export_kind {
 
 struct export_metric_info {
     const char *name;       /* exported name without prefix */
-    const char *family;     /* "connection", "source", "usage", "alert":
-                               the Influx measurement after the prefix */
+    const char *family;     /* "connection", "source", "usage", "alert",
+                               "segalert": the Influx measurement after
+                               the prefix */
     enum export_kind kind;
     int metric;             /* the enum metric_id it comes from, -1 none */
     bool workspace_level;   /* the series without a source label */

@@ -178,7 +178,11 @@ void exporter_offer(struct exporter *x, const struct ledger_out *o,
             /* whole seconds: a tolerance for the float round trip of the
              * cursor file */
             if (p->t < from - 1e-3) {
-                x->st.dropped[EXPORT_DROP_OVERLAP]++;
+                /* exported already (a re-read after a restart), or -
+                 * straddling the cursor - impossible to export without
+                 * counting part of it twice */
+                if (p->t + p->interval_s > from + 1e-3)
+                    x->st.dropped[EXPORT_DROP_OVERLAP]++;
                 continue;
             }
             if (p->t + p->interval_s > end)

@@ -92,6 +92,9 @@ const struct export_metric_info export_metric_table[EXM__COUNT] = {
     [EXM_ALERT] = { "alert", "alert", EXK_GAUGE, -1, false, "1", NULL, NULL,
         "1 while an alert is pending or firing (labels rule, severity, "
         "state and the alert's labels)." },
+    [EXM_EXPORT_TEST] = { "export_test", "segalert", EXK_GAUGE, -1, false,
+        "1", NULL, NULL, "1, sent by `segalert export-test` (label "
+        "exporter)." },
 };
 
 int export_metric_of(enum family fam, enum metric_id m, bool workspace_level)
