@@ -181,7 +181,9 @@ struct export_cfg {
     char *token;                    /* secret: influx (Authorization:
                                        Token ...); may be NULL */
     char *database;                 /* influx 1.x / VictoriaMetrics */
-    char *bucket, *org;             /* influx 2.x */
+    char *bucket, *org;             /* influx 2.x (neither these nor
+                                       database when url is the write
+                                       endpoint with its query) */
     struct kv_list headers;         /* extra request headers (headers and
                                        headers_env); values may be secrets */
     char *prefix;                   /* default "segment." */
@@ -257,6 +259,11 @@ const struct export_cfg *config_export(const struct config *cfg,
                                        const char *name);
 /* "datadog", "newrelic", "influx", "otlp"; "unknown" otherwise. */
 const char *export_type_name(int type);
+/* Whether an influx exporter's url is the write endpoint itself, with its
+ * query ("http://h:8086/write?db=segment", ".../api/v2/write?org=o&
+ * bucket=b"), rather than the server's base URL plus database / bucket
+ * and org. */
+bool export_influx_write_url(const char *url);
 
 /*
  * For commands that only read the running daemon or its state file

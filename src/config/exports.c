@@ -65,6 +65,31 @@ const char *export_type_name(int type)
     return type >= 0 && type < EXPORT__COUNT ? types[type].name : "unknown";
 }
 
+bool export_influx_write_url(const char *url)
+{
+    const char *q = url ? strchr(url, '?') : NULL;
+    if (!q)
+        return false;
+    static const char *const ends[] = { "/write", "/api/v2/write" };
+    for (size_t i = 0; i < ARRAY_SIZE(ends); i++) {
+        size_t n = strlen(ends[i]);
+        if ((size_t)(q - url) >= n && strncmp(q - n, ends[i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Whether the query of url has parameter name (name given with its '='). */
+static bool query_has(const char *url, const char *name)
+{
+    const char *q = strchr(url, '?');
+    size_t n = strlen(name);
+    for (const char *p = q; p; p = strchr(p + 1, '&'))
+        if (strncmp(p + 1, name, n) == 0)
+            return true;
+    return false;
+}
+
 static bool type_uses(int type, const char *opt)
 {
     for (const char *const *o = types[type].opts; *o; o++)
@@ -254,7 +279,20 @@ void sections_load_export(const struct cfg_file *file, struct cfg_t *sec,
         section_get_string(s, "database", &x->database);
         section_get_string(s, "bucket", &x->bucket);
         section_get_string(s, "org", &x->org);
-        if (x->database && (x->bucket || x->org))
+        if (export_influx_write_url(x->url)) {
+            /* the form: url = "http://h:8086/write?db=segment" */
+            if (x->database || x->bucket || x->org)
+                section_error(s, "url", "url is a write endpoint with its "
+                              "query: give the database there or in "
+                              "database / bucket and org, not both");
+            else if (!query_has(x->url, "db=") &&
+                     !query_has(x->url, "bucket="))
+                section_error(s, "url", "the write url names no database "
+                              "(?db=NAME) or bucket (?org=ORG&bucket=NAME)");
+            else if (query_has(x->url, "precision="))
+                section_error(s, "url", "drop precision= from the url: "
+                              "segalert writes whole seconds and says so");
+        } else if (x->database && (x->bucket || x->org))
             section_error(s, "database", "give database (InfluxDB 1.x, "
                           "VictoriaMetrics) or bucket and org (InfluxDB "
                           "2.x), not both");

@@ -2,7 +2,9 @@
  * intake_influx.c - InfluxDB line protocol (see intake.h): POST
  * {url}/write?db=DATABASE&precision=s (InfluxDB 1.x; VictoriaMetrics
  * takes the same) or {url}/api/v2/write?org=ORG&bucket=BUCKET&precision=s
- * (InfluxDB 2.x), with "Authorization: Token ..." when a token is set.
+ * (InfluxDB 2.x) - or, when url is the write endpoint with its query
+ * already (url = "http://h:8086/write?db=segment"), url&precision=s -
+ * with "Authorization: Token ..." when a token is set.
  *
  *   segment_connection,destination=Amplitude,source=web,workspace=prod
  *       attempted=1240,discarded=6,...,successes=1234,interval_s=300
@@ -42,6 +44,11 @@ static void limits(const struct export_cfg *xc, struct export_limits *out)
 static void url(const struct export_cfg *xc, struct strbuf *out)
 {
     strbuf_adds(out, xc->url ? xc->url : "");
+    if (export_influx_write_url(xc->url)) {
+        /* the write endpoint with its query, as configured */
+        strbuf_adds(out, "&precision=s");
+        return;
+    }
     if (xc->bucket) {
         strbuf_adds(out, "/api/v2/write?org=");
         strbuf_add_urlenc(out, xc->org ? xc->org : "");

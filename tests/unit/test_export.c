@@ -654,6 +654,16 @@ static void test_intake_urls(void **state)
     export_intake_of(EXPORT_INFLUX)->url(&xc, &u);
     assert_string_equal(u.buf,
                         "http://i:8086/api/v2/write?org=o&bucket=b&precision=s");
+    /* the write endpoint with its query, as in the README's example */
+    strbuf_reset(&u);
+    xc.bucket = xc.org = NULL;
+    xc.url = (char *)"http://127.0.0.1:8086/write?db=segment";
+    export_intake_of(EXPORT_INFLUX)->url(&xc, &u);
+    assert_string_equal(u.buf,
+                        "http://127.0.0.1:8086/write?db=segment&precision=s");
+    assert_false(export_influx_write_url("http://i:8086"));
+    assert_false(export_influx_write_url("http://i:8086/writer?db=x"));
+    assert_true(export_influx_write_url("http://i/api/v2/write?org=o&bucket=b"));
     strbuf_free(&u);
     export_cfg_clear(&xc);
 }
@@ -1018,6 +1028,130 @@ static void test_exporters_set(void **state)
     clock_free(clk);
 }
 
+/* ---- the export section of the configuration -------------------------------------------- */
+
+/* Load text as a configuration file in tmpdir; diagnostics into dl. */
+static struct config *load_text(const char *text, struct diag_list *dl)
+{
+    char *path = xasprintf("%s/seg.conf", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    struct config *cfg = config_load(path, dl);
+    unlink(path);
+    free(path);
+    return cfg;
+}
+
+/* Whether a diagnostic's message contains text. */
+static bool diag_has(const struct diag_list *dl, const char *text)
+{
+    for (size_t i = 0; i < dl->n; i++)
+        if (strstr(dl->items[i].msg, text))
+            return true;
+    return false;
+}
+
+/* The example of the issue (README.md "Export to your observability
+ * tool") as written, and the mistakes `segalert check` reports. */
+static void test_config_section(void **state)
+{
+    (void)state;
+    setenv("DD_API_KEY", "dd-key", 1);
+    setenv("NR_LICENSE_KEY", "nr-key", 1);
+    setenv("INFLUX_TOKEN", "in-token", 1);
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = load_text(
+        "workspace \"prod\" { token = \"x\" }\n"
+        "export \"dd\" {\n"
+        "  type        = \"datadog\"\n"
+        "  url         = \"https://api.datadoghq.com\"\n"
+        "  api_version = 2\n"
+        "  api_key_env = \"DD_API_KEY\"\n"
+        "  prefix      = \"segment.\"\n"
+        "  tags        = {\"env:prod\"}\n"
+        "  interval    = \"1m\"\n"
+        "  workspaces  = {\"*\"}\n"
+        "}\n"
+        "export \"nr\"     { type = \"newrelic\" url = \"https://metric-api."
+        "newrelic.com/metric/v1\"  api_key_env = \"NR_LICENSE_KEY\" }\n"
+        "export \"influx\" { type = \"influx\"   url = \"http://127.0.0.1:8086"
+        "/write?db=segment\"     token_env = \"INFLUX_TOKEN\" }\n"
+        "export \"otel\"   { type = \"otlp\"     url = \"http://127.0.0.1:4318"
+        "/v1/metrics\"  headers = {\"Authorization=Bearer abc\"} "
+        "buffer = 5000 batch_size = 100 gzip = false timeout = \"3s\" }\n",
+        &dl);
+    assert_non_null(cfg);
+    diag_print(&dl, stderr);
+    assert_int_equal(dl.nerrors, 0);
+    assert_int_equal(cfg->nexports, 4);
+    const struct export_cfg *x = &cfg->exports[0];
+    assert_string_equal(x->name, "dd");
+    assert_int_equal(x->type, EXPORT_DATADOG);
+    assert_int_equal(x->api_version, 2);
+    assert_string_equal(x->api_key, "dd-key");
+    assert_string_equal(x->prefix, "segment.");
+    assert_string_equal(kv_list_get(&x->tags, "env"), "prod");
+    assert_true(x->interval_s == 60);
+    assert_int_equal(x->workspaces.n, 1);
+    assert_true(x->gzip);                       /* the defaults */
+    assert_int_equal(x->batch_points, 0);
+    assert_true(x->buffer_points > 0);
+    x = &cfg->exports[1];
+    assert_int_equal(x->type, EXPORT_NEWRELIC);
+    assert_string_equal(x->api_key, "nr-key");
+    x = &cfg->exports[2];
+    assert_int_equal(x->type, EXPORT_INFLUX);
+    assert_string_equal(x->token, "in-token");
+    assert_null(x->database);
+    struct strbuf u = STRBUF_INIT;
+    export_intake_of(EXPORT_INFLUX)->url(x, &u);
+    assert_string_equal(u.buf,
+                        "http://127.0.0.1:8086/write?db=segment&precision=s");
+    strbuf_free(&u);
+    x = &cfg->exports[3];
+    assert_int_equal(x->type, EXPORT_OTLP);
+    assert_string_equal(kv_list_get(&x->headers, "Authorization"),
+                        "Bearer abc");
+    assert_int_equal(x->buffer_points, 5000);
+    assert_int_equal(x->batch_points, 100);
+    assert_false(x->gzip);
+    assert_true(x->timeout_s == 3);
+    config_free(cfg);
+    diag_list_free(&dl);
+
+    /* mistakes */
+    struct diag_list d2 = DIAG_LIST_INIT;
+    cfg = load_text(
+        "workspace \"prod\" { token = \"x\" }\n"
+        "export \"a\" { type = \"datadgo\" }\n"
+        "export \"b\" { type = \"influx\" url = \"http://i:8086\" }\n"
+        "export \"c\" { type = \"influx\" url = \"http://i/write?u=1\" }\n"
+        "export \"d\" { type = \"influx\" url = \"http://i/write?db=x\" "
+        "database = \"y\" }\n"
+        "export \"e\" { type = \"otlp\" }\n"
+        "export \"f\" { type = \"newrelic\" }\n"
+        "export \"g/h\" { type = \"otlp\" url = \"http://o\" interval = "
+        "\"500ms\" prefix = \"9x\" tags = {\"no-value\"} }\n"
+        "export \"i\" { type = \"otlp\" url = \"http://o\" api_key = \"k\" "
+        "}\n", &d2);
+    assert_non_null(cfg);
+    assert_true(diag_has(&d2, "did you mean 'datadog'"));
+    assert_true(diag_has(&d2, "influx exporters need database"));
+    assert_true(diag_has(&d2, "names no database"));
+    assert_true(diag_has(&d2, "not both"));
+    assert_true(diag_has(&d2, "url is required for otlp exporters"));
+    assert_true(diag_has(&d2, "api_key is required"));
+    assert_true(diag_has(&d2, "invalid export name 'g/h'"));
+    assert_true(diag_has(&d2, "interval must be at least 1s"));
+    assert_true(diag_has(&d2, "invalid prefix '9x'"));
+    assert_true(diag_has(&d2, "invalid tag 'no-value'"));
+    assert_true(diag_has(&d2, "api_key is not used by otlp exporters"));
+    config_free(cfg);
+    diag_list_free(&d2);
+}
+
 /* ---- gzip -------------------------------------------------------------------------- */
 
 static void test_gzip(void **state)
@@ -1068,6 +1202,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_exporters_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gzip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_section, setup_dir,
+                                        teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
