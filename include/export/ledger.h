@@ -21,7 +21,9 @@
  *               when the series has a bucket two bucket lengths newer.  A
  *               bucket is counted once, with its latest value.
  *   usage       Cumulative counts since the period start: gauges, one per
- *               newer row; the workspace's plan limits ride along.
+ *               newer row of each metric (MTU and API calls come in
+ *               samples of their own, stamped alike); the workspace's
+ *               plan limits ride along.
  * History from before the ledger started (the back-filled hourly volume,
  * past usage rows) is not exported: only what ends after
  * started_at - LEDGER_BACKFILL_S, which keeps the first minutes of volume

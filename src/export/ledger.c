@@ -33,6 +33,10 @@ struct lseries {
     /* end of the newest interval counted, newest gauge time */
     double count_end;
     double gauge_t;
+    /* usage: the newest time of each exported metric ([EXM__COUNT],
+     * allocated for usage series only): MTU and API calls come in
+     * separate samples stamped alike (api/poll.c) */
+    double *usage_t;
     /* running totals: connection counts (EXM_SUCCESSES...) or volume */
     double total[LEDGER_TOTALS];
     bool has_total;
@@ -66,6 +70,8 @@ void ledger_free(struct ledger *l)
 {
     if (!l)
         return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->s[i].usage_t);
     free(l->s);
     index_map_free(&l->by_ls);
     free(l);
@@ -217,25 +223,38 @@ static void add_volume(struct ledger *l, struct lseries *s,
 
 /* ---- usage --------------------------------------------------------------------- */
 
+/* A gauge of a usage series when newer than the last one of its metric. */
+static void put_usage(struct lseries *s, int x, double t, double v,
+                      struct ledger_out *out)
+{
+    if (t <= s->usage_t[x])
+        return;
+    s->usage_t[x] = t;
+    put(out, s, x, t, 0, v);
+}
+
 static void add_usage(struct ledger *l, struct lseries *s,
                       const struct export_sample *smp, struct ledger_out *out)
 {
     double t = smp->t;
-    if (t <= s->gauge_t || t < l->horizon)
+    if (t < l->horizon)
         return;
-    s->gauge_t = t;
+    if (!s->usage_t)
+        s->usage_t = xcalloc(EXM__COUNT, sizeof(*s->usage_t));
+    if (t > s->gauge_t)
+        s->gauge_t = t;
     for (int m = 0; m < M__COUNT; m++) {
         if (metric_table[m].family != FAM_USAGE || !smp->has[m])
             continue;
         int x = export_metric_of(FAM_USAGE, (enum metric_id)m, s->ws_level);
         if (x >= 0)
-            put(out, s, x, t, 0, smp->v[m]);
+            put_usage(s, x, t, smp->v[m], out);
     }
     if (s->ws_level && smp->mtu_limit > 0)
-        put(out, s, EXM_WORKSPACE_MTU_LIMIT, t, 0, smp->mtu_limit);
+        put_usage(s, EXM_WORKSPACE_MTU_LIMIT, t, smp->mtu_limit, out);
     if (s->ws_level && smp->api_calls_limit > 0)
-        put(out, s, EXM_WORKSPACE_API_CALLS_LIMIT, t, 0,
-            smp->api_calls_limit);
+        put_usage(s, EXM_WORKSPACE_API_CALLS_LIMIT, t, smp->api_calls_limit,
+                  out);
 }
 
 void ledger_add(struct ledger *l, const struct export_sample *smp,
