@@ -8,7 +8,11 @@
  * after the series' cursor (what this exporter queued before, across
  * restarts: export/cursor.h); the cursor then moves to its end.  Counts
  * that start earlier are skipped and counted ("overlap").  Gauges are
- * always queued.  A full queue drops its oldest point ("buffer_full").
+ * always queued.  `buffer` bounds the points held, queued or in a batch
+ * waiting for its retry: beyond it the oldest is dropped ("buffer_full"),
+ * so an intake that is down for long costs bounded memory and what it
+ * gets when it is back is the newest data.  (The points of a request in
+ * flight count too.)
  *
  * Sending (exporter_tick), never blocking the loop: every `interval` (or
  * as soon as a whole batch is queued) the queue is drained in batches of

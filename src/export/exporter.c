@@ -152,6 +152,25 @@ static bool wants_workspace(const struct exporter *x,
     return false;
 }
 
+/* Make room for one point: `buffer` bounds the queue AND the batch that
+ * waits for its retry, so the oldest point goes - the batch's first while
+ * it waits, else the queue's first (a batch in flight cannot shrink). */
+static void make_room(struct exporter *x)
+{
+    if (x->ring.n + x->nbatch < x->ring.cap)
+        return;
+    if (x->nbatch && !x->req) {
+        memmove(&x->batch[0], &x->batch[1],
+                (x->nbatch - 1) * sizeof(x->batch[0]));
+        x->nbatch--;
+        x->st.dropped[EXPORT_DROP_BUFFER_FULL]++;
+    } else if (x->ring.n) {
+        struct export_point gone;
+        export_ring_take(&x->ring, &gone, 1);
+        x->st.dropped[EXPORT_DROP_BUFFER_FULL]++;
+    }
+}
+
 static void queue(struct exporter *x, const struct export_point *p,
                   double now)
 {
@@ -159,6 +178,7 @@ static void queue(struct exporter *x, const struct export_point *p,
     q.queued_at = now;
     q.seq = x->next_seq++;
     x->st.queued++;
+    make_room(x);
     x->st.dropped[EXPORT_DROP_BUFFER_FULL] += export_ring_push(&x->ring, &q);
 }
 

@@ -23,7 +23,8 @@ OTLP specification's answer to a malformed payload, never retried).  A
 valid one gets the intake's success: New Relic 202 {"requestId": ...};
 OTLP 200 application/json {} (an ExportMetricsServiceResponse without
 partialSuccess).  --mode / POST /_mode "503" answers 503 instead (a busy
-intake), "ok" goes back.
+intake), "hang" never answers (the request is recorded, then the
+connection is held for an hour), "ok" goes back.
 
 What is checked (the documents the exporters follow):
 
@@ -390,7 +391,7 @@ class Handler(BaseHTTPRequestHandler):
         if errors:
             status, reply = 400, {"errors": errors[:20]}
             points = []
-        elif sink.mode == "503":
+        elif sink.mode in ("503", "hang"):
             status, reply = 503, {"error": "busy"}
             points = []
         elif sink.schema == "newrelic":
@@ -400,7 +401,11 @@ class Handler(BaseHTTPRequestHandler):
         sink.record({"path": self.path, "headers": dict(self.headers),
                      "gzip": enc == "gzip", "wire_bytes": len(raw),
                      "body_bytes": len(body or b""), "errors": errors,
-                     "points": points, "status": status, "time": arrived})
+                     "points": points, "status": status, "time": arrived,
+                     "mode": sink.mode})
+        if sink.mode == "hang":
+            time.sleep(3600)
+            return
         try:
             self.answer(status, reply)
         except (BrokenPipeError, ConnectionResetError):

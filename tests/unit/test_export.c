@@ -927,6 +927,27 @@ static void test_exporter_failures(void **state)
     assert_int_equal(st.requests_retried, 3);   /* 503, 413 and this */
     assert_int_equal(st.buffered, 10);
 
+    /* points queued while that batch waits for its retry: the buffer
+     * bounds both, and the batch's oldest points make room */
+    unsigned long long before = st.dropped[EXPORT_DROP_BUFFER_FULL];
+    o = window_out(ls, T0 + 2000, 300, 4);
+    exporter_offer(x, &o, T0 + 1001);
+    exporter_stats(x, T0 + 1001, &st);
+    assert_int_equal(st.buffered, 10);
+    assert_int_equal(st.dropped[EXPORT_DROP_BUFFER_FULL], before + 4);
+    /* drained (in batches of 2 since the 413): the 10 newest */
+    bool newest = false;
+    for (int i = 0; i < 10 && (exporter_tick(x, T0 + 5000), ft.npending);
+         i++) {
+        if (strstr(ft.pending[0]->post_body.buf, " 1787218400"))
+            newest = true;
+        fake_reply_with(&ft, 0, 204, "");
+    }
+    assert_true(newest);
+    exporter_stats(x, T0 + 5000, &st);
+    assert_int_equal(st.sent, 4 + 10);
+    assert_int_equal(st.buffered, 0);
+
     exporter_free(x);
     export_cfg_clear(&xc);
     config_free(cfg);
