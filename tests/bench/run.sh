@@ -65,6 +65,13 @@ echo "## State saves: journal of what changed vs rewriting the whole file (2,000
 "$O/bench/bench_state" 2000 20000
 echo
 
+# ---- export ------------------------------------------------------------------
+echo "## Export at 10,000 connections: one delivery sweep (11 points a connection), batches of each intake's documented size"
+echo "| what | points | batches | CPU per batch | CPU per batch with gzip | bytes per point | bytes per point gzipped |"
+echo "|---|---|---|---|---|---|---|"
+"$O/bench/bench_export"
+echo
+
 # ---- polling ----------------------------------------------------------------
 start_sim() {
     "$SIM" --listen 127.0.0.1:0 --scenario "$1" >"$T/sim.out" 2>"$T/sim.err" &
