@@ -111,6 +111,20 @@ else
     cat "$T/check.out"
 fi
 
+# segalert export-test: one batch through each section, the answer shown
+for x in dd vmi idb nr otel; do
+    if SIM_TOKEN=test-token "$SEGALERT" export-test -c "$T/seg.conf" $x \
+            >"$T/export-test-$x.out" 2>&1 &&
+            grep -q '^  accepted' "$T/export-test-$x.out"; then
+        ok "export-test $x: the intake accepted the test batch"
+    else
+        notok "export-test $x: the intake accepted the test batch"
+        cat "$T/export-test-$x.out"
+    fi
+done
+check "export-test: the test gauge reached New Relic and OTLP" \
+    [ "$(sinkpy nr "[p['name'] for r in R for p in r['points']]")$(sinkpy otel "[p['name'] for r in R for p in r['points']]")" = "['segment.export_test']['segment.export_test']" ]
+
 RUNS=0
 start_daemon() {
     RUNS=$((RUNS + 1))
