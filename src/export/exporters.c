@@ -130,13 +130,10 @@ double exporters_alert_interval(const struct exporters *s)
     return iv;
 }
 
-static bool has_ls(const struct export_point *p, size_t n,
-                   const struct labelset *ls)
+static bool match_point(const void *ctx, size_t idx, const void *key)
 {
-    for (size_t i = 0; i < n; i++)
-        if (p[i].labels == ls)
-            return true;
-    return false;
+    const struct export_point *p = ctx;
+    return p[idx].labels == key;
 }
 
 void exporters_alerts(struct exporters *s, const struct export_point *p,
@@ -146,21 +143,28 @@ void exporters_alerts(struct exporters *s, const struct export_point *p,
         s->nalerts = 0;
         return;
     }
-    /* Alerts that ended since last time: one last 0.  (Both lists are as
-     * long as the active alerts; a pass is quadratic only in them.) */
+    /* Alerts that ended since last time: one last 0.  (An index of the
+     * active ones keeps this linear: there may be tens of thousands.) */
+    struct index_map active = INDEX_MAP_INIT;
+    for (size_t i = 0; i < n; i++)
+        index_map_put(&active, labelset_hash(p[i].labels), i);
     struct export_point *all = xcalloc(n + s->nalerts + 1, sizeof(*all));
-    memcpy(all, p, n * sizeof(*p));
+    if (n)
+        memcpy(all, p, n * sizeof(*p));
     size_t na = n;
     for (size_t i = 0; i < s->nalerts; i++) {
-        if (has_ls(p, n, s->alerts[i]))
+        const struct labelset *ls = s->alerts[i];
+        if (index_map_get(&active, labelset_hash(ls), match_point, p, ls) !=
+            INDEX_NONE)
             continue;
         struct export_point z = { 0 };
-        z.labels = s->alerts[i];
+        z.labels = ls;
         z.metric = EXM_ALERT;
         z.t = now;
         z.v = 0;
         all[na++] = z;
     }
+    index_map_free(&active);
     for (size_t i = 0; i < s->n; i++)
         exporter_offer_gauges(s->x[i], all, na, now);
     free(all);
