@@ -73,7 +73,9 @@ struct export_sample {
     const double *v;                /* [M__COUNT] */
     const bool *has;                /* [M__COUNT] */
     /* connection */
-    bool history;                   /* a history read: not exported */
+    bool history;                   /* not a window of the tiling (a
+                                       history read, the minute so far):
+                                       not exported */
     unsigned generation;            /* the poller instance that read it
                                        (a new poller starts new windows) */
     double window_s;                /* the window of a poll that does not

@@ -5,12 +5,13 @@
  * export interval, the exporters' turn in the loop, and their flush at
  * shutdown.
  *
- * A history read and a regular window of the first delivery sweep arrive
- * in the same sweep, and the sample sink does not say which is which.  The
- * connection's public state does: the poller sets window_end to the end
- * of a regular window before handing it over, and a history read leaves
- * it alone (api/poll.h).  Only the first sweep of a poller reads history,
- * so only then is the connection looked up (by an index built for it).
+ * A connection sample is a window of the tiling, a history read (the
+ * first sweep's look-back) or the minute so far (a poll with no whole
+ * minute since the last window), and the sample sink does not say which.
+ * The connection's public state does: the poller sets window_end to the
+ * end of a window before handing it over and leaves it alone otherwise
+ * (api/poll.h), so a sample stamped anywhere else is not a count of its
+ * own (the connection is found by an index built for it).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -94,12 +95,11 @@ static struct conn_index *conn_index_of(struct daemon *d, size_t w)
     return ci;
 }
 
-/* Is this connection sample the history read of a first sweep? */
+/* Is this connection sample not a window of the tiling (a history read
+ * or the minute so far)? */
 static bool is_history(struct daemon *d, size_t w, const struct labelset *ls,
                        double t)
 {
-    if (d->ws[w].swept[POLL_DELIVERY])
-        return false;   /* only a poller's first sweep reads history */
     struct conn_key k = { labelset_get(ls, "source_id"),
                           labelset_get(ls, "destination_id") };
     if (!k.src || !k.dst)

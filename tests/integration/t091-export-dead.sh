@@ -132,8 +132,13 @@ done
 RSS_A=$(awk '/VmRSS/ {print $2}' /proc/$PID_A/status)
 RSS_B=$(awk '/VmRSS/ {print $2}' /proc/$PID_B/status)
 echo "# RSS after 11 minutes: A ${RSS_A} kB, B ${RSS_B} kB"
-check "B's memory is A's, give or take 4 MiB (A $RSS_A kB, B $RSS_B kB)" \
-    [ "$RSS_B" -le $((RSS_A + 4096)) ]
+case "${SEGALERT_VARIANT:-release}" in
+release)
+    check "B's memory is A's, give or take 4 MiB (A $RSS_A kB, B $RSS_B kB)" \
+        [ "$RSS_B" -le $((RSS_A + 4096)) ] ;;
+*)  # a sanitizer's quarantine keeps what B's failed requests freed
+    echo "# ($SEGALERT_VARIANT build: RSS not compared)" ;;
+esac
 
 # ---- the notifications ------------------------------------------------------------------------
 note() {    # note HOOK: the notifications, in order, as (status, alerts)

@@ -305,10 +305,11 @@ static void test_delivery_window_and_labels(void **state)
     poller_poll_delivery(e.p, clock_wall(e.clock));
     drive(&e);
     assert_int_equal(e.fake.nsent, before + 1);
-    /* [now - delivery_window, now], to the second */
+    /* [now - delivery_window, now], ending on the last whole minute (no
+     * volume known yet): the API counts whole minutes */
     assert_string_equal(fake_url(&e.fake, before),
         BASE "/destinations/" AMP_ID "/delivery-metrics?sourceId=" WEB_ID
-        "&startTime=2026-08-20T15%3A30%3A30Z&endTime=2026-08-20T16%3A00%3A30Z"
+        "&startTime=2026-08-20T15%3A30%3A00Z&endTime=2026-08-20T16%3A00%3A00Z"
         "&granularity=MINUTE");
     assert_string_equal(e.fake.sent[before].accept,
                         "application/vnd.segment.v1beta+json");
@@ -319,7 +320,7 @@ static void test_delivery_window_and_labels(void **state)
     assert_string_equal(s->labels, "workspace=prod,source=web_prod,source_id="
                         WEB_ID ",destination=Amplitude (prod),destination_id="
                         AMP_ID ",destination_type=amplitude,mode=cloud");
-    assert_true(s->t == T0 + 30);
+    assert_true(s->t == T0);
     assert_true(s->has[M_SUCCESSES] && s->v[M_SUCCESSES] == 48213);
     assert_true(s->has[M_DISCARDED] && s->v[M_DISCARDED] == 112);
     assert_true(s->has[M_EXPIRED] && s->v[M_EXPIRED] == 4);
@@ -339,9 +340,32 @@ static void test_delivery_window_and_labels(void **state)
     poller_poll_delivery(e.p, clock_wall(e.clock));
     drive(&e);
     assert_non_null(strstr(fake_url(&e.fake, before + 1),
-                           "&startTime=2026-08-20T16%3A00%3A30Z"
-                           "&endTime=2026-08-20T16%3A05%3A30Z&"));
-    assert_true(e.samples[1].t == T0 + 330);
+                           "&startTime=2026-08-20T16%3A00%3A00Z"
+                           "&endTime=2026-08-20T16%3A05%3A00Z&"));
+    assert_true(e.samples[1].t == T0 + 300);
+    assert_true(conns[0].window_end == T0 + 300);
+
+    /* 20 s later no whole minute has passed: the minute so far is read
+     * (stamped now) and the windows stay where they are... */
+    clock_fake_advance(e.clock, 20);        /* 16:05:50.6 */
+    poller_poll_delivery(e.p, clock_wall(e.clock));
+    drive(&e);
+    assert_non_null(strstr(fake_url(&e.fake, before + 2),
+                           "&startTime=2026-08-20T16%3A05%3A00Z"
+                           "&endTime=2026-08-20T16%3A05%3A50Z&"));
+    assert_true(e.samples[2].t == T0 + 350);
+    poller_connections(e.p, &conns);
+    assert_true(conns[0].window_end == T0 + 300);
+    /* ...so the next window reads that minute whole */
+    clock_fake_advance(e.clock, 20);        /* 16:06:10.6 */
+    poller_poll_delivery(e.p, clock_wall(e.clock));
+    drive(&e);
+    assert_non_null(strstr(fake_url(&e.fake, before + 3),
+                           "&startTime=2026-08-20T16%3A05%3A00Z"
+                           "&endTime=2026-08-20T16%3A06%3A00Z&"));
+    assert_true(e.samples[3].t == T0 + 360);
+    poller_connections(e.p, &conns);
+    assert_true(conns[0].window_end == T0 + 360);
     env_free(&e);
 }
 
