@@ -12,7 +12,8 @@
  * waiting for its retry: beyond it the oldest is dropped ("buffer_full"),
  * so an intake that is down for long costs bounded memory and what it
  * gets when it is back is the newest data.  (The points of a request in
- * flight count too.)
+ * flight count too, but cannot be dropped while it is out: then the
+ * queue's oldest go instead.)
  *
  * Sending (exporter_tick), never blocking the loop: every `interval` (or
  * as soon as a whole batch is queued) the queue is drained in batches of

@@ -832,8 +832,14 @@ static int delivery_page(void *ud, const char *body, size_t len, char **next,
     size_t nlabels = conn_labels(p, c, labels);
     c->last_polled = clock_wall(p->clock);
     double sv;
-    if (!dc->history && !dc->partial)
-        c->window_end = dc->end;
+    if (!dc->history && !dc->partial) {
+        /* the tiling goes on from the window's last whole minute (its end,
+         * but for a first window read to the second) */
+        double m = floor(dc->end / POLL_DELIVERY_GRANULARITY_S) *
+                   POLL_DELIVERY_GRANULARITY_S;
+        if (m > c->window_end)
+            c->window_end = m;
+    }
     if (source_volume(c->source, dc->end - dc->window_s, dc->end, &sv)) {
         d.v[M_SOURCE_VOLUME] = sv;
         d.has[M_SOURCE_VOLUME] = true;
@@ -900,13 +906,15 @@ static void poll_delivery(struct poller *p, double now, double window_s,
          * ended: windows neither overlap nor leave gaps (within the API's
          * 4-hour limit), so their counts add up.  With no whole minute
          * since the last window, the minute so far is read (to the
-         * second) for the rules, and the windows stay where they are. */
+         * second) for the rules, and the windows stay where they are.
+         * The first window (nothing read yet) ends now, to the second, as
+         * fresh as can be; the tiling starts at its last whole minute. */
         double end = floor(now);
         bool partial = false;
         double known = volume_known_until(c->source);
         if (known > c->window_end && known >= now - 5 * 60) {
             end = known;
-        } else if (!history) {
+        } else if (!history && c->window_end > 0) {
             double minute = floor(now / POLL_DELIVERY_GRANULARITY_S) *
                             POLL_DELIVERY_GRANULARITY_S;
             if (minute > c->window_end)

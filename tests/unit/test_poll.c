@@ -305,11 +305,11 @@ static void test_delivery_window_and_labels(void **state)
     poller_poll_delivery(e.p, clock_wall(e.clock));
     drive(&e);
     assert_int_equal(e.fake.nsent, before + 1);
-    /* [now - delivery_window, now], ending on the last whole minute (no
-     * volume known yet): the API counts whole minutes */
+    /* [now - delivery_window, now], to the second (a first window, no
+     * volume known yet) */
     assert_string_equal(fake_url(&e.fake, before),
         BASE "/destinations/" AMP_ID "/delivery-metrics?sourceId=" WEB_ID
-        "&startTime=2026-08-20T15%3A30%3A00Z&endTime=2026-08-20T16%3A00%3A00Z"
+        "&startTime=2026-08-20T15%3A30%3A30Z&endTime=2026-08-20T16%3A00%3A30Z"
         "&granularity=MINUTE");
     assert_string_equal(e.fake.sent[before].accept,
                         "application/vnd.segment.v1beta+json");
@@ -320,7 +320,7 @@ static void test_delivery_window_and_labels(void **state)
     assert_string_equal(s->labels, "workspace=prod,source=web_prod,source_id="
                         WEB_ID ",destination=Amplitude (prod),destination_id="
                         AMP_ID ",destination_type=amplitude,mode=cloud");
-    assert_true(s->t == T0);
+    assert_true(s->t == T0 + 30);
     assert_true(s->has[M_SUCCESSES] && s->v[M_SUCCESSES] == 48213);
     assert_true(s->has[M_DISCARDED] && s->v[M_DISCARDED] == 112);
     assert_true(s->has[M_EXPIRED] && s->v[M_EXPIRED] == 4);
@@ -334,8 +334,13 @@ static void test_delivery_window_and_labels(void **state)
     assert_true(poller_health(e.p)->last_attempt[POLL_DELIVERY] == T0 + 30.6);
     assert_int_equal(poller_health(e.p)->samples, 1);
 
-    /* Five minutes later the window has moved with the clock, and starts
-     * where the previous one ended: no overlap, no gap. */
+    /* The tiling starts at its last whole minute */
+    assert_true(conns[0].window_end == T0);
+
+    /* Five minutes later the window has moved with the clock, starts
+     * where the tiling is, ends on the last whole minute (the API counts
+     * whole minutes: a window ending mid-minute would count it again in
+     * the next one): no overlap, no gap. */
     clock_fake_advance(e.clock, 300);
     poller_poll_delivery(e.p, clock_wall(e.clock));
     drive(&e);
