@@ -7,9 +7,11 @@
 #                       /write, PromQL at /api/v1/query); sets VM_URL
 #   start_influxd       InfluxDB 1.x with a database "segment"; sets
 #                       INFLUX_URL
-#   start_export_sink NAME SCHEMA [PORT [MODE]]
+#   start_export_sink NAME SCHEMA [PORT [MODE [--dead]]]
 #                       tests/peers/export_sink.py (newrelic | otlp),
-#                       recording into $T/NAME; sets NAME_URL
+#                       recording into $T/NAME; sets NAME_URL and
+#                       NAME_PID (--dead: refuses connections until
+#                       kill -USR1 NAME_PID)
 #   metric URL NAME [LABELS]   the value of one /metrics series (or empty)
 
 VM_BIN=${VM_BIN:-/usr/bin/victoria-metrics}
@@ -82,7 +84,7 @@ CONF
 start_export_sink() {
     mkdir -p "$T/$1"
     "$PY" "$SRC/tests/peers/export_sink.py" --schema "$2" --dir "$T/$1" \
-        --port "${3:-0}" --mode "${4:-ok}" >"$T/$1.out" 2>"$T/$1.err" &
+        --port "${3:-0}" --mode "${4:-ok}" ${5:-} >"$T/$1.out" 2>"$T/$1.err" &
     bg_pid $!
     eval "${1}_PID=$!"
     i=0

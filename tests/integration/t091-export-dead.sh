@@ -6,7 +6,8 @@
 # and their own webhook: A exports nothing; B has two exporters whose
 # intakes are down for 11 scenario minutes, with a buffer of 200 points:
 #
-#   dead   type = "otlp" to a port nothing listens on (connection refused)
+#   dead   type = "otlp" to a port bound but not listening (connection
+#          refused)
 #   hang   type = "newrelic" to a sink that takes the request and never
 #          answers (timeout = "2s")
 #
@@ -51,7 +52,9 @@ start_sim "$T/scenario.conf" || { notok "sim starts"; finish; }
 start_sink hookA || { notok "webhook A starts"; finish; }
 start_sink hookB || { notok "webhook B starts"; finish; }
 start_export_sink hang newrelic 0 hang || { notok "hanging sink starts"; finish; }
-DEAD_PORT=$(free_port)
+# bound but not listening: connections refused, the port kept for later
+start_export_sink dead otlp 0 ok --dead || { notok "dead sink starts"; finish; }
+DEAD_PORT=${dead_URL##*:}
 
 cat >"$T/rules.conf" <<'CONF'
 rule "delivery-discard-ratio" {
@@ -150,7 +153,7 @@ check "B: the same notifications as A ($(note hookB))" [ "$(note hookA)" = "$(no
 
 # ---- recovery ----------------------------------------------------------------------------------
 T_BACK=$(vnow)
-start_export_sink dead otlp "$DEAD_PORT" || notok "the OTLP intake starts on port $DEAD_PORT"
+kill -USR1 "$dead_PID"
 curl -s -X POST --data ok "$hang_URL/_mode" >/dev/null
 recovered() {
     for x in dead hang; do

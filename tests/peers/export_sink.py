@@ -5,9 +5,11 @@ the points it accepted (standard library only).
 
     export_sink.py --schema newrelic|otlp --dir DIR [--port P] [--mode M]
 
-Listens on 127.0.0.1 only (--port 0 picks a free port; a fixed port lets a
-test start the intake late, "dead" until then) and prints "READY <port>"
-once it accepts connections.  SIGTERM stops it.
+Listens on 127.0.0.1 only (--port 0 picks a free port) and prints "READY
+<port>" once it accepts connections.  With --dead it binds the port but
+does not listen - connections are refused, as by an intake that is down,
+and no other process can take the port - until SIGUSR1 brings it up.
+SIGTERM stops it.
 
 Every request is checked, then recorded as DIR/NNNN.json (written to a
 temporary file and renamed):
@@ -418,14 +420,24 @@ def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--mode", default="ok")
+    ap.add_argument("--dead", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     Handler.sink = Sink(a.dir, a.schema, a.mode)
-    srv = ThreadingHTTPServer((HOST, a.port), Handler)
+    srv = ThreadingHTTPServer((HOST, a.port), Handler,
+                              bind_and_activate=False)
     srv.daemon_threads = True
+    srv.server_bind()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    up = threading.Event()
+    signal.signal(signal.SIGUSR1, lambda *_: up.set())
+    if not a.dead:
+        up.set()
     print("READY %d" % srv.server_address[1], flush=True)
     try:
+        while not up.wait(0.1):
+            pass
+        srv.server_activate()       # listen(): connections are accepted
         srv.serve_forever()
     except (KeyboardInterrupt, SystemExit):
         pass
