@@ -235,5 +235,6 @@ check "VictoriaMetrics: the exporter's tags are on the series" \
     vm_has 'count_over_time({__name__="segment.successes",env="test",destination="amplitude"}[3h])' '"value"'
 
 check "no error logged" sh -c "! grep -h 'level=error' '$T/seg.1.err' '$T/seg.2.err'"
+check "no sanitizer report" sh -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined)' '$T/seg.1.err' '$T/seg.2.err' $T/export-test-*.out"
 echo "# scenario time: $T_START .. $T_END (kill -9 at $T_KILL)"
 finish

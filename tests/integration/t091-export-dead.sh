@@ -186,4 +186,5 @@ stop_daemon $PID_B 12
 check "B: SIGTERM, exit code 0 ($RC)" [ "$RC" -eq 0 ]
 check "B: the failures were logged as warnings, rate-limited ($(grep -c 'export: ' "$T/b.err") lines)" \
     [ "$(grep -c 'export: ' "$T/b.err")" -le 12 ]
+check "no sanitizer report" no_sanitizer_report "$T/a.err" "$T/b.err"
 finish

@@ -111,4 +111,5 @@ check "grafana: last week by offset, the forecast by predict_linear" \
     sh -c "grep -q 'offset 1w' '$SRC/examples/dashboards/grafana-segalert.json' && grep -q 'predict_linear' '$SRC/examples/dashboards/grafana-segalert.json'"
 check "datadog: last week by week_before, the forecast by forecast()" \
     sh -c "grep -q 'week_before(' '$SRC/examples/dashboards/datadog-segalert.json' && grep -q 'forecast(' '$SRC/examples/dashboards/datadog-segalert.json'"
+check "no sanitizer report" sh -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined)' '$T/seg.err'"
 finish
