@@ -1,8 +1,7 @@
 /*
  * exports.c - the daemon's side of exporting (see daemon_int.h and
- * export/exporters.h): what each poller sample is (a regular delivery
- * window, or the history read of a first sweep), the alert states every
- * export interval, the exporters' turn in the loop, and their flush at
+ * export/exporters.h): what each poller sample is (a window of the
+ * tiling or not), the alert states every export interval, the exporters' turn in the loop, and their flush at
  * shutdown.
  *
  * A connection sample is a window of the tiling, a history read (the
@@ -11,13 +10,12 @@
  * The connection's public state does: the poller sets window_end to the
  * end of a window before handing it over and leaves it alone otherwise
  * (api/poll.h), so a sample stamped anywhere else is not a count of its
- * own (the connection is found by an index built for it).
+ * own (poller_find_connection: O(1)).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/index.h"
 #include "core/log.h"
 #include "daemon/daemon_int.h"
 #include "engine/alert.h"
@@ -28,86 +26,22 @@
  * share of the stop flush, like the receivers'). */
 #define EXPORT_STOP_FLUSH_S 3.0
 
-/* A workspace's connections by (source id, destination id), rebuilt when
- * its poller or topology changes. */
-struct conn_index {
-    const struct poller *poller;
-    const struct poll_connection *conns;
-    size_t n;
-    struct index_map map;
-};
-
 struct export_glue {
-    struct conn_index *ws;          /* one per d->ws entry */
-    size_t nws;
     double next_alerts;             /* next alert-state sample */
 };
 
-struct conn_key {
-    const char *src, *dst;
-};
-
-static uint64_t conn_hash(const char *src, const char *dst)
-{
-    return hash_str(src) * 31 ^ hash_str(dst);
-}
-
-static bool conn_match(const void *ctx, size_t idx, const void *key)
-{
-    const struct conn_index *ci = ctx;
-    const struct conn_key *k = key;
-    return streq(ci->conns[idx].source->id, k->src) &&
-           streq(ci->conns[idx].dest_id, k->dst);
-}
-
-static void glue_free(struct export_glue *g)
-{
-    if (!g)
-        return;
-    for (size_t i = 0; i < g->nws; i++)
-        index_map_free(&g->ws[i].map);
-    free(g->ws);
-    free(g);
-}
-
-static struct conn_index *conn_index_of(struct daemon *d, size_t w)
-{
-    struct export_glue *g = d->export_glue;
-    if (g->nws != d->nws) {
-        for (size_t i = 0; i < g->nws; i++)
-            index_map_free(&g->ws[i].map);
-        free(g->ws);
-        g->nws = d->nws;
-        g->ws = xcalloc(g->nws ? g->nws : 1, sizeof(*g->ws));
-    }
-    struct conn_index *ci = &g->ws[w];
-    struct poll_connection *conns;
-    size_t n = poller_connections(d->ws[w].poller, &conns);
-    if (ci->poller != d->ws[w].poller || ci->conns != conns || ci->n != n) {
-        index_map_free(&ci->map);
-        ci->poller = d->ws[w].poller;
-        ci->conns = conns;
-        ci->n = n;
-        for (size_t i = 0; i < n; i++)
-            index_map_put(&ci->map, conn_hash(conns[i].source->id,
-                                              conns[i].dest_id), i);
-    }
-    return ci;
-}
-
-/* Is this connection sample not a window of the tiling (a history read
- * or the minute so far)? */
+/* Is this connection sample not a window of the tiling (a history read,
+ * a first window or the minute so far)? */
 static bool is_history(struct daemon *d, size_t w, const struct labelset *ls,
                        double t)
 {
-    struct conn_key k = { labelset_get(ls, "source_id"),
-                          labelset_get(ls, "destination_id") };
-    if (!k.src || !k.dst)
+    const char *src = labelset_get(ls, "source_id");
+    const char *dst = labelset_get(ls, "destination_id");
+    if (!src || !dst)
         return false;
-    struct conn_index *ci = conn_index_of(d, w);
-    size_t i = index_map_get(&ci->map, conn_hash(k.src, k.dst), conn_match,
-                             ci, &k);
-    return i != INDEX_NONE && ci->conns[i].window_end != t;
+    const struct poll_connection *c =
+        poller_find_connection(d->ws[w].poller, src, dst);
+    return c && c->window_end != t;
 }
 
 void daemon_export_sample(struct daemon *d, enum family fam,
@@ -220,7 +154,7 @@ void daemon_export_free(struct daemon *d)
 {
     exporters_free(d->exp);
     d->exp = NULL;
-    glue_free(d->export_glue);
+    free(d->export_glue);
     d->export_glue = NULL;
 }
 
