@@ -20,7 +20,7 @@ UNITDIR    ?= $(PREFIX)/lib/systemd/system
 PKG_CONFIG ?= pkg-config
 CC         ?= cc
 
-PKGS = libcurl libcjson libconfuse libesmtp-1.0 libmicrohttpd openssl
+PKGS = libcurl libcjson libconfuse libesmtp-1.0 libmicrohttpd openssl zlib
 
 # Build directory per variant (and per compiler other than the default),
 # so switching SANITIZE or CC never mixes objects.
@@ -59,7 +59,7 @@ LIBS        = $(PKG_LIBS) -lpthread -lm
 # Layers, lowest first: a file may include headers of its own layer and of
 # the layers before it (tests/layering.sh checks).  Every src/LAYER/*.c but
 # cmd/main.c forms libsegalert.a; src/sim/*.c is the simulator.
-LAYERS    = core config engine api notify server daemon cmd
+LAYERS    = core config engine api notify export server daemon cmd
 CORE_SRC  = $(filter-out src/cmd/main.c,$(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)))
 CORE_OBJ  = $(CORE_SRC:src/%.c=$(O)/obj/%.o)
 SIM_SRC   = $(wildcard src/sim/*.c)
@@ -163,9 +163,10 @@ print-dirs:
 # What the product needs to build and run (make deps; make demo), and what
 # only the tests need on top (make test-deps; make test).
 DEB_PKGS = pkg-config gcc make libcurl4-openssl-dev libcjson-dev libconfuse-dev \
-           libesmtp-dev libmicrohttpd-dev libssl-dev curl
+           libesmtp-dev libmicrohttpd-dev libssl-dev zlib1g-dev curl
 DEB_TEST_PKGS = libcmocka-dev python3 python3-aiosmtpd openssl procps psmisc bc \
-           clang prometheus-alertmanager prometheus chromium
+           clang prometheus-alertmanager prometheus chromium \
+           victoria-metrics influxdb
 
 deps:
 	@sh tests/deps.sh $(DEB_PKGS)

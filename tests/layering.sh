@@ -4,7 +4,7 @@
 # listed before it, never of a later one.  Prints "ok - ..." / "not ok - ..."
 # like an integration test.
 cd "$(dirname "$0")/.." || exit 1
-LAYERS="core config engine api notify server daemon cmd"
+LAYERS="core config engine api notify export server daemon cmd"
 rank() {
     i=0
     for l in $LAYERS; do

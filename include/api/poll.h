@@ -87,9 +87,14 @@ struct poll_connection {
     const char *mode;                   /* "cloud", "device" or NULL
                                            (static strings) */
     double last_polled;                 /* wall time of the last good poll */
-    double window_end;                  /* end of the last delivery window
-                                           read (the next one starts there);
-                                           0 = none yet */
+    double window_end;                  /* where the next delivery window
+                                           starts: the end of the last one
+                                           read, a whole minute; 0 = none
+                                           yet.  A sample of the connection
+                                           stamped elsewhere is a history
+                                           read, a first window or the
+                                           minute so far, not a window of
+                                           the tiling */
     int priority;                       /* raised by the scheduler for
                                            connections with active alerts */
 };
@@ -139,6 +144,10 @@ struct poll_health {
 
 /* Delivery metrics at MINUTE granularity accept windows up to 4 hours. */
 #define POLL_DELIVERY_WINDOW_MAX_S (4 * 3600.0)
+/* Delivery metrics at MINUTE granularity count whole minutes: a window
+ * [start, end) covers the minutes that start in it (docs/segment-api.md),
+ * so windows that tile end on a whole minute. */
+#define POLL_DELIVERY_GRANULARITY_S 60.0
 
 struct poller;
 
@@ -160,7 +169,14 @@ void poller_free(struct poller *p);
  * failure the previous one is kept. */
 void poller_discover(struct poller *p);
 /* One delivery-metrics request per connection, window [now - window, now]
- * with the workspace's delivery_window. */
+ * with the workspace's delivery_window, continuing the previous window:
+ * windows end on the newest whole minute whose event volume is known, or
+ * else on the last whole minute (POLL_DELIVERY_GRANULARITY_S).  When no
+ * whole minute has passed since the last window, the minute so far is
+ * read for the rules (stamped now) without moving window_end: the next
+ * window reads it whole.  A connection's first window without known
+ * volume ends now, to the second (fresh for the rules and for `segalert
+ * fetch`); window_end is then its last whole minute. */
 void poller_poll_delivery(struct poller *p, double now);
 /* A history read: one summary per connection over [now - window_s, now]
  * (capped at POLL_DELIVERY_WINDOW_MAX_S), stamped at the window's START,

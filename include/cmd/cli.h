@@ -24,6 +24,7 @@ struct cli_common {
 int cmd_fetch(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_notify_test(int argc, char **argv);
+int cmd_export_test(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_silence(int argc, char **argv);
 int cmd_check(int argc, char **argv);

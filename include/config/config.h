@@ -19,8 +19,8 @@
  *
  * All strings are owned by the struct config and freed by config_free().
  * Secrets (token, receiver URLs and headers, the settings a receiver type
- * keeps in receiver_cfg.priv, admin_token) are resolved strings: never log
- * them.
+ * keeps in receiver_cfg.priv, admin_token, the keys, tokens and headers of
+ * export sections) are resolved strings: never log them.
  *
  * Thread safety: loads may run on several threads at once, each with its
  * own diag_list; a loaded config is immutable and may be read from any
@@ -172,6 +172,48 @@ struct rule_cfg {
 #define CONFIG_MAX_SILENCES 10000
 #define CONFIG_MAX_SILENCE_SIZE 8192
 
+/* The intakes an export section may name (`type =`). */
+enum export_type {
+    EXPORT_DATADOG = 0,
+    EXPORT_NEWRELIC,
+    EXPORT_INFLUX,
+    EXPORT_OTLP,
+    EXPORT__COUNT
+};
+
+/* An export section (README.md "Export to your observability tool"):
+ * where segalert pushes the Segment metrics and alert states. */
+struct export_cfg {
+    char *name;                     /* letters, digits, '-', '_', '.' (it
+                                       names the cursor file) */
+    struct srcloc loc;
+    int type;                       /* enum export_type; -1 when missing or
+                                       unknown (an error was reported) */
+    char *url;                      /* no trailing slash; the default of
+                                       the type when not given */
+    int api_version;                /* datadog: 1 | 2 (default 2) */
+    char *api_key;                  /* secret: datadog, newrelic */
+    char *token;                    /* secret: influx (Authorization:
+                                       Token ...); may be NULL */
+    char *database;                 /* influx 1.x / VictoriaMetrics */
+    char *bucket, *org;             /* influx 2.x (neither these nor
+                                       database when url is the write
+                                       endpoint with its query) */
+    struct kv_list headers;         /* extra request headers (headers and
+                                       headers_env); values may be secrets */
+    char *prefix;                   /* default "segment." */
+    struct kv_list tags;            /* extra tags/attributes, in order */
+    double interval_s;              /* how often buffered points are sent;
+                                       default 60 */
+    struct str_list workspaces;     /* globs; default {"*"} */
+    size_t buffer_points;           /* most points held for this exporter;
+                                       the oldest are dropped beyond it */
+    size_t batch_points;            /* most points per request (0 = the
+                                       intake's documented limit) */
+    bool gzip;                      /* Content-Encoding: gzip (default on) */
+    double timeout_s;               /* per request, default 10 */
+};
+
 struct config {
     char *path;                     /* the main file as given */
     struct str_list files;          /* every file loaded (main + rule files) */
@@ -202,6 +244,8 @@ struct config {
     size_t nroutes;
     struct rule_cfg *rules;         /* from every rule file, in load order */
     size_t nrules;
+    struct export_cfg *exports;     /* export sections, in file order */
+    size_t nexports;
 };
 
 /*
@@ -236,6 +280,15 @@ const struct receiver_cfg *config_receiver(const struct config *cfg,
                                            const char *name);
 const struct workspace_cfg *config_workspace(const struct config *cfg,
                                              const char *name);
+const struct export_cfg *config_export(const struct config *cfg,
+                                       const char *name);
+/* "datadog", "newrelic", "influx", "otlp"; "unknown" otherwise. */
+const char *export_type_name(int type);
+/* Whether an influx exporter's url is the write endpoint itself, with its
+ * query ("http://h:8086/write?db=segment", ".../api/v2/write?org=o&
+ * bucket=b"), rather than the server's base URL plus database / bucket
+ * and org. */
+bool export_influx_write_url(const char *url);
 
 /*
  * For commands that only read the running daemon or its state file

@@ -49,6 +49,16 @@ enum secret_status {
 enum secret_status secret_get(const struct cfg_section *s, const char *base,
                               bool redact, char **out);
 
+/*
+ * HTTP headers whose values come from environment variables: the list
+ * option name holds "Name=VAR" entries (Name an HTTP header name); each
+ * value found is appended to *out and registered for redaction.  A
+ * variable that is not set is an error naming the option and the
+ * variable (skipped silently when secrets are optional).
+ */
+void secret_get_env_headers(const struct cfg_section *s, const char *name,
+                            struct kv_list *out);
+
 /* The same, and an error naming the three options when none is given and
  * *out has no value yet. */
 void secret_require(const struct cfg_section *s, const char *base,

@@ -5,7 +5,8 @@
  * reader (section.h) as "FILE:LINE: SECTION: message".
  *
  * The loaders are in sections.c, except the receiver loader, which is
- * table-driven (receiver_type.h) and lives in receivers.c.  config.c
+ * table-driven (receiver_type.h) and lives in receivers.c, and the export
+ * loader (exports.c).  config.c
  * decides which sections to load, in which order, and checks what spans
  * sections (duplicate rules across files, the whole configuration).
  *
@@ -44,5 +45,9 @@ void sections_load_route(const struct cfg_file *file, struct cfg_t *sec,
 
 void sections_load_rule(const struct cfg_file *file, struct cfg_t *sec,
                         struct rule_cfg *out);
+
+/* exports.c: an export section (the intake types and their options). */
+void sections_load_export(const struct cfg_file *file, struct cfg_t *sec,
+                          struct export_cfg *out);
 
 #endif

@@ -11,6 +11,7 @@
  *                the last save, daemon/persist.h), how it is restored
  *   reload.c     loading the configuration and rules, SIGHUP reloads
  *   publish.c    the snapshot the HTTP server reads
+ *   exports.c    samples and alert states to the exporters
  *
  * Everything here is owned and touched by the main thread; the HTTP
  * server thread sees only published snapshots and talks to the loop
@@ -93,6 +94,14 @@ struct daemon {
     struct deliverer *dl;
     struct httpd *httpd;
     double started_at;
+    /* exporting (exports.c): the exporters and the ledger, what the
+     * glue keeps, and the generation of the pollers (bumped whenever they
+     * are replaced: a new poller starts new delivery windows) */
+    struct exporters *exp;
+    struct export_glue *export_glue;
+    unsigned poller_generation;
+    double next_export;             /* clock time the exporters want a
+                                       turn */
     /* connections whose implausible latencies were logged (interned label
      * sets, compared by pointer) */
     const struct labelset **latency_warned;
@@ -181,5 +190,24 @@ enum reload_status daemon_reload(struct daemon *d, char *msg, size_t msglen);
 
 /* publish.c */
 void daemon_publish_snapshot(struct daemon *d, double now);
+
+/* exports.c */
+void daemon_export_start(struct daemon *d, double now);
+/* After a reload replaced the configuration and the pollers. */
+void daemon_export_reload(struct daemon *d, double now);
+/* A sample of a poller (called by daemon_on_sample after the store). */
+void daemon_export_sample(struct daemon *d, enum family fam,
+                          const struct labelset *ls, double t,
+                          const double v[M__COUNT], const bool has[M__COUNT]);
+/* Alert states when due, then the exporters' sends; returns the clock
+ * time of the next thing to do. */
+double daemon_export_tick(struct daemon *d, double now);
+/* Shutdown: send what is queued, for a few seconds at most. */
+void daemon_export_stop(struct daemon *d);
+void daemon_export_free(struct daemon *d);
+/* Fill the snapshot's exporters and the series' running totals. */
+struct snapshot;
+void daemon_export_snapshot(struct daemon *d, struct snapshot *sn,
+                            double now);
 
 #endif

@@ -21,6 +21,8 @@
 #include "api/poll.h"
 #include "api/segment.h"
 #include "notify/notify.h"
+#include "export/exporter.h"
+#include "export/names.h"
 
 struct snap_point {
     double t, v;
@@ -54,6 +56,9 @@ struct snap_workspace {
     bool blind[POLL__COUNT];
     char *blind_reason[POLL__COUNT];    /* NULL unless blind */
     double blind_since[POLL__COUNT];
+    /* plan limits (0 = unset) and the usage period (unix seconds) */
+    double mtu_limit, api_calls_limit;
+    double period_start, period_end;
 };
 
 struct snap_alert {
@@ -102,7 +107,9 @@ struct snap_silence {
     bool active;
 };
 
-/* A Segment series for /metrics: segment_<metric>{labels} value. */
+/* A Segment series for /metrics: its newest values, and the running
+ * totals of its counts (export/ledger.h), indexed by enum export_metric
+ * (the count metrics of its family; has_totals false when none yet). */
 struct snap_series {
     enum family fam;
     struct kv *labels;
@@ -110,6 +117,16 @@ struct snap_series {
     double v[M__COUNT];
     bool has[M__COUNT];
     double t;                   /* newest sample time */
+    bool has_totals;
+    double total[EXM__COUNT];
+};
+
+/* An exporter's health.  st.name and st.type are NULL (name and type
+ * are the snapshot's copies); nothing secret (no URL, key or header). */
+struct snap_exporter {
+    char *name;
+    char *type;
+    struct exporter_stats st;
 };
 
 struct snapshot {
@@ -135,6 +152,7 @@ struct snapshot {
     struct snap_receiver *receivers;   size_t nreceivers;
     struct snap_silence *silences;     size_t nsilences;
     struct snap_series *series;        size_t nseries;
+    struct snap_exporter *exporters;   size_t nexporters;
 };
 
 struct snapshot *snapshot_new(void);

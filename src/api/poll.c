@@ -806,6 +806,7 @@ struct delivery_ctx {
                                        for a history read */
     double window_s;
     bool history;
+    bool partial;                   /* the minute so far (see poll.h) */
 };
 
 struct poll_connection *poller_find_connection(struct poller *p,
@@ -853,8 +854,14 @@ static int delivery_page(void *ud, const char *body, size_t len, char **next,
     size_t nlabels = conn_labels(p, c, labels);
     c->last_polled = clock_wall(p->clock);
     double sv;
-    if (!dc->history)
-        c->window_end = dc->end;
+    if (!dc->history && !dc->partial) {
+        /* the tiling goes on from the window's last whole minute (its end,
+         * but for a first window read to the second) */
+        double m = floor(dc->end / POLL_DELIVERY_GRANULARITY_S) *
+                   POLL_DELIVERY_GRANULARITY_S;
+        if (m > c->window_end)
+            c->window_end = m;
+    }
     if (source_volume(c->source, dc->end - dc->window_s, dc->end, &sv)) {
         d.v[M_SOURCE_VOLUME] = sv;
         d.has[M_SOURCE_VOLUME] = true;
@@ -915,13 +922,28 @@ static void poll_delivery(struct poller *p, double now, double window_s,
          * newest complete minute, a minute or two ago), so its
          * source_volume covers exactly the same time: a source that stops
          * is then not mistaken for a connection that stalls.  Without
-         * recent volume it ends now (to the second).  It starts where the
-         * previous one ended: windows neither overlap nor leave gaps
-         * (within the API's 4-hour limit). */
+         * recent volume it ends on the last whole minute: the API counts
+         * whole minutes, and a window ending mid-minute would count that
+         * minute again in the next one.  It starts where the previous one
+         * ended: windows neither overlap nor leave gaps (within the API's
+         * 4-hour limit), so their counts add up.  With no whole minute
+         * since the last window, the minute so far is read (to the
+         * second) for the rules, and the windows stay where they are.
+         * The first window (nothing read yet) ends now, to the second, as
+         * fresh as can be; the tiling starts at its last whole minute. */
         double end = floor(now);
+        bool partial = false;
         double known = volume_known_until(c->source);
-        if (known > c->window_end && known >= now - 5 * 60)
+        if (known > c->window_end && known >= now - 5 * 60) {
             end = known;
+        } else if (!history && c->window_end > 0) {
+            double minute = floor(now / POLL_DELIVERY_GRANULARITY_S) *
+                            POLL_DELIVERY_GRANULARITY_S;
+            if (minute > c->window_end)
+                end = minute;
+            else
+                partial = true;
+        }
         double start = end - window_s;
         if (!history && c->window_end > 0 && c->window_end < end &&
             end - c->window_end <= POLL_DELIVERY_WINDOW_MAX_S)
@@ -934,6 +956,7 @@ static void poll_delivery(struct poller *p, double now, double window_s,
         dc->t = history ? start : end;
         dc->window_s = end - start;
         dc->history = history;
+        dc->partial = partial;
         struct strbuf pq = STRBUF_INIT;
         strbuf_adds(&pq, "/destinations/");
         strbuf_add_urlenc(&pq, c->dest_id);

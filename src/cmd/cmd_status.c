@@ -256,6 +256,42 @@ static void print_receivers(const cJSON *data, struct strbuf *o)
     table_free(&t);
 }
 
+static void print_exporters(const cJSON *data, struct strbuf *o)
+{
+    const cJSON *ex = json_member(data, "exporters");
+    if (cJSON_GetArraySize(ex) == 0)
+        return;
+    strbuf_addf(o, "\nEXPORTERS: %d\n", cJSON_GetArraySize(ex));
+    struct table t;
+    table_init(&t, 8);
+    table_row(&t, "EXPORTER", "TYPE", "STATE", "SENT", "FAILED", "DROPPED",
+              "BUFFERED", "LAG / LAST ERROR");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, ex) {
+        char sent[32], failed[32], dropped[32], buffered[32], lag[64];
+        snprintf(sent, sizeof(sent), "%.0f", json_num(e, "sent", 0));
+        snprintf(failed, sizeof(failed), "%.0f", json_num(e, "failed", 0));
+        double nd = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, json_member(e, "dropped"))
+            if (cJSON_IsNumber(it))
+                nd += it->valuedouble;
+        snprintf(dropped, sizeof(dropped), "%.0f", nd);
+        snprintf(buffered, sizeof(buffered), "%.0f",
+                 json_num(e, "buffered", 0));
+        format_age(json_num(e, "lagSeconds", 0), lag, sizeof(lag));
+        const char *err = json_str(e, "lastError");
+        struct strbuf last = STRBUF_INIT;
+        strbuf_addf(&last, "%s%s%s", lag, err ? " / " : "", err ? err : "");
+        table_row(&t, json_str(e, "name"), json_str(e, "type"),
+                  json_bool(e, "up") ? "up" : "DOWN", sent, failed, dropped,
+                  buffered, last.buf);
+        strbuf_free(&last);
+    }
+    table_write(&t, o);
+    table_free(&t);
+}
+
 /* GET path; returns the parsed document (caller deletes) or NULL with a
  * message.  *down when nothing listens. */
 static cJSON *api_get(const char *base, const char *path, bool *down,
@@ -343,6 +379,7 @@ static int from_daemon(const char *base, bool json, char *err, size_t errlen)
         print_alerts(al, now, why && !str_has_prefix(why, "starting"), &o);
         print_rules(ru, &o);
         print_receivers(data, &o);
+        print_exporters(data, &o);
     }
     fwrite(o.buf, 1, o.len, stdout);
     strbuf_free(&o);

@@ -24,6 +24,7 @@ static const struct command commands[] = {
     { "status", cmd_status, "status [-c FILE] [--json]  workspaces, alerts, rules and receivers of the running daemon" },
     { "silence", cmd_silence, "silence add|list|expire   manage silences (add --match k=glob --for 2h)" },
     { "notify-test", cmd_notify_test, "notify-test [-c FILE] RECEIVER  send one test notification" },
+    { "export-test", cmd_export_test, "export-test [-c FILE] NAME  send one batch through an export section" },
     { "fetch", cmd_fetch, "fetch [-c FILE] [--json]  poll every metric family once and print the series" },
 };
 

@@ -107,6 +107,21 @@ static void receiver_free(struct receiver_cfg *r)
     free(r->body);
 }
 
+static void export_free(struct export_cfg *x)
+{
+    free(x->name);
+    free(x->url);
+    free(x->api_key);
+    free(x->token);
+    free(x->database);
+    free(x->bucket);
+    free(x->org);
+    kv_list_free(&x->headers);
+    free(x->prefix);
+    kv_list_free(&x->tags);
+    str_list_free(&x->workspaces);
+}
+
 static void route_free(struct route_cfg *r)
 {
     free(r->name);
@@ -158,6 +173,9 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->nrules; i++)
         rule_free(&cfg->rules[i]);
     free(cfg->rules);
+    for (size_t i = 0; i < cfg->nexports; i++)
+        export_free(&cfg->exports[i]);
+    free(cfg->exports);
     free(cfg);
 }
 
@@ -483,6 +501,12 @@ static void load_main_sections(struct file_ctx *fc, cfg_t *c)
         sections_load_route(f, cfg_getnsec(c, "route", i), cfg,
                             &cfg->routes[cfg->nroutes++]);
 
+    n = cfg_size(c, "export");
+    cfg->exports = xcalloc(n ? n : 1, sizeof(*cfg->exports));
+    for (unsigned i = 0; i < n; i++)
+        sections_load_export(f, cfg_getnsec(c, "export", i),
+                             &cfg->exports[cfg->nexports++]);
+
     load_rules_from(fc, c);
 }
 
@@ -499,6 +523,20 @@ static void check_config(struct loader *ld, const char *main_file)
                      "any receiver");
     if (cfg->nworkspaces == 0)
         return;
+    for (size_t i = 0; i < cfg->nexports; i++) {
+        const struct export_cfg *x = &cfg->exports[i];
+        for (size_t k = 0; k < x->workspaces.n; k++) {
+            bool hit = false;
+            for (size_t w = 0; w < cfg->nworkspaces && !hit; w++)
+                hit = glob_match(x->workspaces.items[k],
+                                 cfg->workspaces[w].name);
+            if (!hit)
+                diag_warning(ld->diags, x->loc.file, x->loc.line, 0,
+                             "export \"%s\": workspaces pattern '%s' "
+                             "matches no workspace", x->name,
+                             x->workspaces.items[k]);
+        }
+    }
     for (size_t i = 0; i < cfg->nrules; i++) {
         const struct rule_cfg *r = &cfg->rules[i];
         for (size_t k = 0; k < r->workspaces.n; k++) {
@@ -629,6 +667,15 @@ const struct receiver_cfg *config_receiver(const struct config *cfg,
     for (size_t i = 0; i < cfg->nreceivers; i++)
         if (streq(cfg->receivers[i].name, name))
             return &cfg->receivers[i];
+    return NULL;
+}
+
+const struct export_cfg *config_export(const struct config *cfg,
+                                       const char *name)
+{
+    for (size_t i = 0; i < cfg->nexports; i++)
+        if (streq(cfg->exports[i].name, name))
+            return &cfg->exports[i];
     return NULL;
 }
 

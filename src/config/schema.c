@@ -91,6 +91,30 @@ static const struct opt_spec rule_opts[] = {
     OPT_END
 };
 
+/* export "NAME" { ... }: every option of every intake type; the loader
+ * (exports.c) warns about those the type does not use. */
+static const struct opt_spec export_opts[] = {
+    { "type", OPT_STR },
+    { "url", OPT_STR },
+    { "api_version", OPT_STR },
+    SECRET_OPTS("api_key"),
+    SECRET_OPTS("token"),
+    { "database", OPT_STR },
+    { "bucket", OPT_STR },
+    { "org", OPT_STR },
+    { "headers", OPT_LIST },
+    { "headers_env", OPT_LIST },
+    { "prefix", OPT_STR },
+    { "tags", OPT_LIST },
+    { "interval", OPT_STR },
+    { "workspaces", OPT_LIST },
+    { "buffer", OPT_STR },
+    { "batch_size", OPT_STR },
+    { "gzip", OPT_STR },
+    { "timeout", OPT_STR },
+    OPT_END
+};
+
 static const struct sec_spec sec_workspace = {
     "workspace", workspace_opts, true
 };
@@ -101,9 +125,11 @@ static const struct sec_spec sec_defaults = {
 static struct sec_spec sec_receiver = { "receiver", NULL, true };
 static const struct sec_spec sec_route = { "route", route_opts, true };
 static const struct sec_spec sec_rule = { "rule", rule_opts, true };
+static const struct sec_spec sec_export = { "export", export_opts, true };
 
 static const struct sec_spec *const main_secs[] = {
-    &sec_workspace, &sec_defaults, &sec_receiver, &sec_route, &sec_rule
+    &sec_workspace, &sec_defaults, &sec_receiver, &sec_route, &sec_rule,
+    &sec_export
 };
 static const struct sec_spec *const rulefile_secs[] = { &sec_rule };
 

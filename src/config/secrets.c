@@ -191,3 +191,34 @@ void secret_require(const struct cfg_section *s, const char *base,
         section_error(s, NULL, "%s is required (%s, %s_env or %s_file)",
                       base, base, base, base);
 }
+
+void secret_get_env_headers(const struct cfg_section *s, const char *name,
+                            struct kv_list *out)
+{
+    struct str_list entries = { NULL, 0 };
+    section_get_list(s, name, &entries);
+    for (size_t i = 0; i < entries.n; i++) {
+        char *buf = NULL;
+        const char *hname, *var;
+        if (split_kv(entries.items[i], &buf, &hname, &var) != 0 ||
+            !var[0] || strpbrk(hname, " \t:\r\n")) {
+            section_error(s, name, "invalid entry %zu in %s (expected "
+                          "Name=ENVIRONMENT_VARIABLE)", i + 1, name);
+            free(buf);
+            continue;
+        }
+        const char *v = getenv(var);
+        if (!v && !secrets_optional)
+            section_error(s, name, "header '%s': environment variable '%s' "
+                          "is not set", hname, var);
+        else if (v && strpbrk(v, "\r\n"))
+            section_error(s, name, "header '%s': the value of '%s' must not "
+                          "contain line breaks", hname, var);
+        else if (v) {
+            kv_list_add(out, hname, v);
+            log_secret_register(v);
+        }
+        free(buf);
+    }
+    str_list_free(&entries);
+}

@@ -96,6 +96,7 @@ void daemon_on_sample(void *ud, enum family fam, const struct kv *labels,
         check_latency_unit(d, ls, v, has);
     struct series *s = store_get_or_add(d->store, fam, ls);
     store_add(d->store, s, t, v, has);
+    daemon_export_sample(d, fam, ls, t, v, has);
 }
 
 static const struct ws_schedule *ws_by_name(const struct daemon *d,

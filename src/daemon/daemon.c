@@ -210,6 +210,7 @@ static int start(struct daemon *d)
     d->disp = dispatch_new(d->cfg);
     d->ob = outbox_new(DAEMON_OUTBOX_MAX, (uint64_t)getpid() ^ (uint64_t)now);
     d->dl = deliverer_new(d->http, d->clock, d->o.dry_run);
+    daemon_export_start(d, now);
     if (daemon_restore_state(d) != 0) {
         fprintf(stderr, "segalert run: cannot read the state file in %s; not "
                 "starting (it would be overwritten)\n", d->cfg->state_dir);
@@ -251,6 +252,7 @@ static void teardown(struct daemon *d)
     httpd_stop(d->httpd);
     snapshot_clear();
     if (d->running) {
+        daemon_export_stop(d);
         daemon_stop_flush(d);
         /* Abort what is still in flight (callbacks run now, while the
          * pollers, the deliverer and the outbox exist), then free the
@@ -268,6 +270,7 @@ static void teardown(struct daemon *d)
     deliverer_free(d->dl);          /* before the client it watches */
     http_client_free(d->http);
     daemon_workspaces_stop(d);
+    daemon_export_free(d);      /* after the client (its callbacks ran) */
     outbox_free(d->ob);
     dispatch_free(d->disp);
     evaluator_free(d->ev);
@@ -293,6 +296,7 @@ static double next_wait(struct daemon *d, double now)
     if (!daemon_hold_unsaved(d))
         wait = fmin(wait, outbox_next_due(d->ob) - now);
     wait = fmin(wait, d->next_eval - now);
+    wait = fmin(wait, d->next_export - now);
     return wait;
 }
 
@@ -421,6 +425,7 @@ static int loop(struct daemon *d)
         }
         daemon_flush_notifications(d, now);
         deliverer_poll(d->dl);
+        d->next_export = daemon_export_tick(d, now);
         if (d->dirty)
             daemon_save_state(d);
         if (d->o.once && once_done(d, &once, now, &rc))

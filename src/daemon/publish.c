@@ -12,6 +12,7 @@
 #include "config/receiver_type.h"
 #include "daemon/daemon_int.h"
 #include "engine/annotate.h"
+#include "export/exporters.h"
 #include "server/snapshot.h"
 
 static struct kv *labels_to_kv(const struct labelset *ls, size_t *n)
@@ -68,6 +69,10 @@ static void snapshot_workspaces(struct daemon *d, struct snapshot *sn, double no
             if (sw->blind[k])
                 sw->blind_reason[k] = xstrdup(w->coverage[k].reason);
         }
+        sw->mtu_limit = w->cfg->mtu_limit;
+        sw->api_calls_limit = w->cfg->api_calls_limit;
+        poller_usage_period(w->poller, now, &sw->period_start,
+                            &sw->period_end);
     }
 }
 
@@ -230,6 +235,9 @@ static void snapshot_series(struct daemon *d, struct snapshot *sn)
                 continue;
             ss->fam = (enum family)f;
             ss->t = series_last_update(s);
+            bool unused[EXM__COUNT];
+            ss->has_totals = d->exp && exporters_totals(d->exp,
+                series_labels(s), ss->total, unused);
             ss->labels = labels_to_kv(series_labels(s), &ss->nlabels);
             sn->nseries++;
         }
@@ -292,6 +300,7 @@ void daemon_publish_snapshot(struct daemon *d, double now)
     snapshot_receivers(d, sn);
     snapshot_silences(d, sn, now);
     snapshot_series(d, sn);
+    daemon_export_snapshot(d, sn, now);
     snapshot_publish(sn);
 }
 

@@ -226,6 +226,7 @@ enum reload_status daemon_reload(struct daemon *d, char *msg, size_t msglen)
     daemon_store_limits(d, &lim);
     store_set_limits(d->store, &lim);
     daemon_workspaces_start(d, now);
+    daemon_export_reload(d, now);
     for (size_t i = 0; i < d->nws; i++)
         for (size_t k = 0; k < nold; k++)
             if (streq(old_names[k], d->ws[i].cfg->name))

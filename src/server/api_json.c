@@ -210,6 +210,35 @@ static void receiver_json(struct strbuf *out, const struct snap_receiver *r)
     jw_close(out, '}');
 }
 
+static void exporter_json(struct strbuf *out, const struct snap_exporter *e)
+{
+    const struct exporter_stats *st = &e->st;
+    jw_open(out, NULL, '{');
+    jw_str(out, "name", e->name);
+    jw_str(out, "type", e->type);
+    jw_bool(out, "up", st->up);
+    jw_uint(out, "queued", st->queued);
+    jw_uint(out, "sent", st->sent);
+    jw_uint(out, "failed", st->failed);
+    jw_open(out, "dropped", '{');
+    for (int r = 0; r < EXPORT_DROP__COUNT; r++)
+        jw_uint(out, export_drop_name((enum export_drop)r), st->dropped[r]);
+    jw_close(out, '}');
+    jw_uint(out, "buffered", st->buffered);
+    jw_double(out, "lagSeconds", st->lag_s);
+    jw_open(out, "requests", '{');
+    jw_uint(out, "ok", st->requests_ok);
+    jw_uint(out, "retry", st->requests_retried);
+    jw_uint(out, "failed", st->requests_failed);
+    jw_close(out, '}');
+    jw_uint(out, "bytesSent", st->bytes_sent);
+    jw_time(out, "lastSuccessAt", st->last_ok);
+    jw_time(out, "nextAttemptAt", st->next_attempt);
+    jw_str_or_null(out, "lastError", st->last_error[0] ? st->last_error
+                                                       : NULL);
+    jw_close(out, '}');
+}
+
 void api_json_status(const struct snapshot *s, struct strbuf *out)
 {
     strbuf_addc(out, '{');
@@ -259,6 +288,10 @@ void api_json_status(const struct snapshot *s, struct strbuf *out)
     jw_open(out, "receivers", '[');
     for (size_t i = 0; i < s->nreceivers; i++)
         receiver_json(out, &s->receivers[i]);
+    jw_close(out, ']');
+    jw_open(out, "exporters", '[');
+    for (size_t i = 0; i < s->nexporters; i++)
+        exporter_json(out, &s->exporters[i]);
     jw_close(out, ']');
     jw_open(out, "silences", '[');
     for (size_t i = 0; i < s->nsilences; i++)

@@ -712,6 +712,50 @@ static void html_receivers(const struct snapshot *s, struct strbuf *out)
     strbuf_adds(out, "</tbody></table></section>\n");
 }
 
+static void html_exporters(const struct snapshot *s, struct strbuf *out)
+{
+    if (!s->nexporters)
+        return;
+    strbuf_addf(out, "<section id=\"exporters\"><h2>Exporters <span "
+                     "class=\"count\">%zu</span></h2>\n", s->nexporters);
+    strbuf_adds(out, "<table><thead><tr><th>Exporter</th><th>Type</th>"
+                     "<th>State</th>"
+                     "<th style=\"text-align:right\">Sent</th>"
+                     "<th style=\"text-align:right\">Failed</th>"
+                     "<th style=\"text-align:right\">Dropped</th>"
+                     "<th style=\"text-align:right\">Buffered</th>"
+                     "<th>Lag</th><th>Last error</th></tr></thead><tbody>\n");
+    for (size_t i = 0; i < s->nexporters; i++) {
+        const struct snap_exporter *e = &s->exporters[i];
+        unsigned long long dropped = 0;
+        for (int r = 0; r < EXPORT_DROP__COUNT; r++)
+            dropped += e->st.dropped[r];
+        char lag[64];
+        format_age(e->st.lag_s, lag, sizeof(lag));
+        strbuf_adds(out, "<tr class=\"exporter\"><td><strong>");
+        H(e->name);
+        strbuf_adds(out, "</strong></td><td>");
+        H(e->type);
+        strbuf_addf(out, "</td><td><span class=\"badge %s\">%s</span></td>",
+                    e->st.up ? "b-ok" : "b-err", e->st.up ? "up" : "down");
+        strbuf_addf(out, "<td class=\"num\">%llu</td>", e->st.sent);
+        strbuf_addf(out, "<td class=\"num\">%llu</td>", e->st.failed);
+        strbuf_addf(out, "<td class=\"num\">%llu</td>", dropped);
+        strbuf_addf(out, "<td class=\"num\">%zu</td><td>", e->st.buffered);
+        H(lag);
+        strbuf_adds(out, "</td><td>");
+        if (e->st.last_error[0]) {
+            strbuf_adds(out, "<div class=\"err\">");
+            H(e->st.last_error);
+            strbuf_adds(out, "</div>");
+        } else {
+            strbuf_adds(out, "<span class=\"muted\">&ndash;</span>");
+        }
+        strbuf_adds(out, "</td></tr>\n");
+    }
+    strbuf_adds(out, "</tbody></table></section>\n");
+}
+
 static void html_silences(const struct snapshot *s, struct strbuf *out)
 {
     size_t active = snapshot_count_active_silences(s);
@@ -775,6 +819,7 @@ void html_status_page(const struct snapshot *s, struct strbuf *out)
     html_workspaces(s, out);
     html_rules(s, out);
     html_receivers(s, out);
+    html_exporters(s, out);
     html_silences(s, out);
     strbuf_adds(out, "</main><footer>");
     char iso[40];

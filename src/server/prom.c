@@ -10,8 +10,10 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "core/json.h"
+#include "export/names.h"
 #include "notify/notify.h"
 
 void prom_format_double(struct strbuf *out, double v)
@@ -345,23 +347,199 @@ static void self_metrics(const struct snapshot *s, struct strbuf *out)
                 (double)snapshot_count_active_silences(s), NULL);
 }
 
+/* ---- exporters ------------------------------------------------------ */
+
+/* Per-exporter family with only the exporter label. */
+#define EXP_FAMILY(fam_, type_, help_, expr_)                              \
+    do {                                                                    \
+        prom_family(out, fam_, type_, help_);                               \
+        for (size_t i = 0; i < s->nexporters; i++) {                        \
+            const struct snap_exporter *e = &s->exporters[i];               \
+            prom_sample(out, fam_, (double)(expr_), "exporter",             \
+                        nn(e->name), NULL);                                 \
+        }                                                                   \
+    } while (0)
+
+static void export_metrics(const struct snapshot *s, struct strbuf *out)
+{
+    if (!s->nexporters)
+        return;
+    prom_family(out, "segalert_export_info", "gauge",
+                "An export section (always 1), with its intake type.");
+    for (size_t i = 0; i < s->nexporters; i++)
+        prom_sample(out, "segalert_export_info", 1, "exporter",
+                    nn(s->exporters[i].name), "type",
+                    nn(s->exporters[i].type), NULL);
+    EXP_FAMILY("segalert_export_points_queued_total", "counter",
+               "Points queued for the intake.", e->st.queued);
+    EXP_FAMILY("segalert_export_points_sent_total", "counter",
+               "Points the intake accepted.", e->st.sent);
+    EXP_FAMILY("segalert_export_points_failed_total", "counter",
+               "Points the intake refused (not retried).", e->st.failed);
+    prom_family(out, "segalert_export_points_dropped_total", "counter",
+                "Points never sent: the buffer was full (oldest dropped), "
+                "they were older than the intake accepts, or a count "
+                "overlapped one already exported.");
+    for (size_t i = 0; i < s->nexporters; i++)
+        for (int r = 0; r < EXPORT_DROP__COUNT; r++)
+            prom_sample(out, "segalert_export_points_dropped_total",
+                        (double)s->exporters[i].st.dropped[r], "exporter",
+                        nn(s->exporters[i].name), "reason",
+                        export_drop_name((enum export_drop)r), NULL);
+    prom_family(out, "segalert_export_requests_total", "counter",
+                "Requests to the intake by outcome (ok, retry: kept for "
+                "another try, failed: refused).");
+    for (size_t i = 0; i < s->nexporters; i++) {
+        const struct snap_exporter *e = &s->exporters[i];
+        prom_sample(out, "segalert_export_requests_total",
+                    (double)e->st.requests_ok, "exporter", nn(e->name),
+                    "outcome", "ok", NULL);
+        prom_sample(out, "segalert_export_requests_total",
+                    (double)e->st.requests_retried, "exporter", nn(e->name),
+                    "outcome", "retry", NULL);
+        prom_sample(out, "segalert_export_requests_total",
+                    (double)e->st.requests_failed, "exporter", nn(e->name),
+                    "outcome", "failed", NULL);
+    }
+    EXP_FAMILY("segalert_export_sent_bytes_total", "counter",
+               "Request bodies sent, as sent (gzipped when enabled).",
+               e->st.bytes_sent);
+    EXP_FAMILY("segalert_export_buffered_points", "gauge",
+               "Points waiting to be sent.", e->st.buffered);
+    EXP_FAMILY("segalert_export_lag_seconds", "gauge",
+               "Age of the oldest point waiting to be sent (0 when none).",
+               e->st.lag_s);
+    EXP_FAMILY("segalert_export_up", "gauge",
+               "1 when the last request to the intake succeeded.",
+               e->st.up ? 1 : 0);
+    prom_family(out, "segalert_export_last_success_timestamp_seconds",
+                "gauge", "Unix time of the last accepted request.");
+    for (size_t i = 0; i < s->nexporters; i++)
+        if (s->exporters[i].st.last_ok > 0)
+            prom_sample(out, "segalert_export_last_success_timestamp_seconds",
+                        s->exporters[i].st.last_ok, "exporter",
+                        nn(s->exporters[i].name), NULL);
+}
+
+/* ---- Segment series ---------------------------------------------------- */
+
+static bool series_is_workspace_level(const struct snap_series *se)
+{
+    const char *src = NULL;
+    for (size_t i = 0; i < se->nlabels; i++)
+        if (streq(se->labels[i].key, "source"))
+            src = se->labels[i].value;
+    return export_is_workspace_level(se->fam, src);
+}
+
+/* The value of exported metric m for series se, or false. */
+static bool series_value(const struct snap_series *se, int m, double *v)
+{
+    const struct export_metric_info *mi = &export_metric_table[m];
+    if (mi->metric < 0 || metric_table[mi->metric].family != se->fam)
+        return false;
+    if (se->fam != FAM_CONNECTION &&
+        series_is_workspace_level(se) != mi->workspace_level)
+        return false;
+    if (mi->kind == EXK_COUNT) {
+        if (!se->has_totals)
+            return false;
+        *v = se->total[m];
+        return true;
+    }
+    if (!se->has[mi->metric])
+        return false;
+    *v = se->v[mi->metric];
+    return true;
+}
+
+static void segment_metrics(const struct snapshot *s, struct strbuf *out)
+{
+    struct strbuf help = STRBUF_INIT;
+    for (int m = 0; m < EXM__COUNT; m++) {
+        const struct export_metric_info *mi = &export_metric_table[m];
+        if (!mi->prom || mi->metric < 0)
+            continue;
+        bool any = false;
+        double v;
+        for (size_t i = 0; i < s->nseries && !any; i++)
+            any = series_value(&s->series[i], m, &v);
+        if (!any)
+            continue;
+        strbuf_reset(&help);
+        strbuf_adds(&help, mi->help);
+        if (mi->kind == EXK_COUNT)
+            strbuf_adds(&help, " Counter: the sum of the non-overlapping "
+                        "windows read since segalert started.");
+        prom_family(out, mi->prom, mi->kind == EXK_COUNT ? "counter"
+                                                         : "gauge",
+                    strbuf_str(&help));
+        for (size_t i = 0; i < s->nseries; i++) {
+            const struct snap_series *se = &s->series[i];
+            if (series_value(se, m, &v))
+                prom_kv_sample(out, mi->prom, se->labels, se->nlabels, v);
+        }
+    }
+    strbuf_free(&help);
+
+    /* The plan and the usage period, per workspace. */
+    static const struct {
+        const char *name, *help;
+    } ws_fams[] = {
+        { "segment_workspace_mtu_limit",
+          "The plan's MTU limit (mtu_limit of the workspace)." },
+        { "segment_workspace_api_calls_limit",
+          "The plan's API call limit (api_calls_limit of the workspace)." },
+        { "segment_workspace_period_start_timestamp_seconds",
+          "Start of the current usage period (unix time)." },
+        { "segment_workspace_period_end_timestamp_seconds",
+          "End of the current usage period (unix time)." },
+    };
+    for (size_t f = 0; f < ARRAY_SIZE(ws_fams); f++) {
+        bool header = false;
+        for (size_t i = 0; i < s->nworkspaces; i++) {
+            const struct snap_workspace *w = &s->workspaces[i];
+            double v = f == 0 ? w->mtu_limit : f == 1 ? w->api_calls_limit
+                     : f == 2 ? w->period_start : w->period_end;
+            if (!(v > 0))
+                continue;
+            if (!header)
+                prom_family(out, ws_fams[f].name, "gauge", ws_fams[f].help);
+            header = true;
+            prom_sample(out, ws_fams[f].name, v, "workspace", nn(w->name),
+                        NULL);
+        }
+    }
+}
+
+/* ALERTS{alertname, alertstate, severity, labels...} 1, as Prometheus. */
+static void alert_series(const struct snapshot *s, struct strbuf *out)
+{
+    prom_family(out, "ALERTS", "gauge",
+                "1 for every pending or firing alert: alertname (the rule), "
+                "alertstate, severity and the alert's labels.");
+    for (size_t i = 0; i < s->nalerts; i++) {
+        const struct snap_alert *a = &s->alerts[i];
+        size_t n = 0;
+        struct kv *kv = xcalloc(a->nlabels + 3, sizeof(*kv));
+        kv[n++] = (struct kv){ (char *)"alertname", a->rule };
+        kv[n++] = (struct kv){ (char *)"alertstate", a->state };
+        kv[n++] = (struct kv){ (char *)"severity", a->severity };
+        for (size_t k = 0; k < a->nlabels; k++) {
+            const char *key = a->labels[k].key;
+            if (!streq(key, "alertname") && !streq(key, "alertstate") &&
+                !streq(key, "severity"))
+                kv[n++] = a->labels[k];
+        }
+        prom_kv_sample(out, "ALERTS", kv, n, 1);
+        free(kv);
+    }
+}
+
 void prom_render_metrics(const struct snapshot *s, struct strbuf *out)
 {
     self_metrics(s, out);
-    /* One block per metric over every series that has it. */
-    for (int m = 0; m < M__COUNT; m++) {
-        bool any = false;
-        for (size_t i = 0; i < s->nseries && !any; i++)
-            any = s->series[i].has[m];
-        if (!any)
-            continue;
-        char name[96];
-        snprintf(name, sizeof(name), "segment_%s", metric_table[m].name);
-        prom_family(out, name, "gauge", metric_table[m].help);
-        for (size_t i = 0; i < s->nseries; i++) {
-            const struct snap_series *se = &s->series[i];
-            if (se->has[m])
-                prom_kv_sample(out, name, se->labels, se->nlabels, se->v[m]);
-        }
-    }
+    export_metrics(s, out);
+    segment_metrics(s, out);
+    alert_series(s, out);
 }

@@ -77,6 +77,11 @@ static void snapshot_free(struct snapshot *s)
     for (size_t i = 0; i < s->nseries; i++)
         kv_array_free(s->series[i].labels, s->series[i].nlabels);
     free(s->series);
+    for (size_t i = 0; i < s->nexporters; i++) {
+        free(s->exporters[i].name);
+        free(s->exporters[i].type);
+    }
+    free(s->exporters);
     free(s);
 }
 

@@ -74,6 +74,13 @@ echo
 sh tests/bench/groups.sh "$O"
 echo
 
+# ---- export ------------------------------------------------------------------
+echo "## Export at 10,000 connections: one delivery sweep (11 points a connection), batches of each intake's documented size"
+echo "| what | points | batches | CPU per batch | CPU per batch with gzip | bytes per point | bytes per point gzipped |"
+echo "|---|---|---|---|---|---|---|"
+"$O/bench/bench_export"
+echo
+
 # ---- polling ----------------------------------------------------------------
 start_sim() {
     "$SIM" --listen 127.0.0.1:0 --scenario "$1" >"$T/sim.out" 2>"$T/sim.err" &

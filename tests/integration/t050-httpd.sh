@@ -65,7 +65,7 @@ check "no libmicrohttpd warning at start" sh -c "! grep -q 'MHD_OPTION\|level=wa
 
 # --- /metrics -------------------------------------------------------------
 has_series() {
-    http GET /metrics >/dev/null && grep -q '^segment_successes{' "$T/body"
+    http GET /metrics >/dev/null && grep -q '^segment_successes_total{' "$T/body"
 }
 check "/metrics has collected Segment series" wait_for 30 has_series
 cp "$T/body" "$T/metrics"
@@ -91,7 +91,7 @@ check "poll staleness per family" \
 check "connections gauge" grep -q '^segalert_connections{workspace="sim"} 3$' "$T/metrics"
 check "alerts by state" grep -q '^segalert_alerts{state="firing"} ' "$T/metrics"
 check "Segment series carry their labels" \
-    grep -q '^segment_successes{.*destination="Amplitude (prod)".*workspace="sim"} ' "$T/metrics"
+    grep -q '^segment_successes_total{.*destination="Amplitude (prod)".*workspace="sim"} ' "$T/metrics"
 check "the token never appears in /metrics" sh -c "! grep -q test-token '$T/metrics'"
 
 # --- JSON API -------------------------------------------------------------

@@ -305,7 +305,8 @@ static void test_delivery_window_and_labels(void **state)
     poller_poll_delivery(e.p, clock_wall(e.clock));
     drive(&e);
     assert_int_equal(e.fake.nsent, before + 1);
-    /* [now - delivery_window, now], to the second */
+    /* [now - delivery_window, now], to the second (a first window, no
+     * volume known yet) */
     assert_string_equal(fake_url(&e.fake, before),
         BASE "/destinations/" AMP_ID "/delivery-metrics?sourceId=" WEB_ID
         "&startTime=2026-08-20T15%3A30%3A30Z&endTime=2026-08-20T16%3A00%3A30Z"
@@ -333,15 +334,43 @@ static void test_delivery_window_and_labels(void **state)
     assert_true(poller_health(e.p)->last_attempt[POLL_DELIVERY] == T0 + 30.6);
     assert_int_equal(poller_health(e.p)->samples, 1);
 
-    /* Five minutes later the window has moved with the clock, and starts
-     * where the previous one ended: no overlap, no gap. */
+    /* The tiling starts at its last whole minute */
+    assert_true(conns[0].window_end == T0);
+
+    /* Five minutes later the window has moved with the clock, starts
+     * where the tiling is, ends on the last whole minute (the API counts
+     * whole minutes: a window ending mid-minute would count it again in
+     * the next one): no overlap, no gap. */
     clock_fake_advance(e.clock, 300);
     poller_poll_delivery(e.p, clock_wall(e.clock));
     drive(&e);
     assert_non_null(strstr(fake_url(&e.fake, before + 1),
-                           "&startTime=2026-08-20T16%3A00%3A30Z"
-                           "&endTime=2026-08-20T16%3A05%3A30Z&"));
-    assert_true(e.samples[1].t == T0 + 330);
+                           "&startTime=2026-08-20T16%3A00%3A00Z"
+                           "&endTime=2026-08-20T16%3A05%3A00Z&"));
+    assert_true(e.samples[1].t == T0 + 300);
+    assert_true(conns[0].window_end == T0 + 300);
+
+    /* 20 s later no whole minute has passed: the minute so far is read
+     * (stamped now) and the windows stay where they are... */
+    clock_fake_advance(e.clock, 20);        /* 16:05:50.6 */
+    poller_poll_delivery(e.p, clock_wall(e.clock));
+    drive(&e);
+    assert_non_null(strstr(fake_url(&e.fake, before + 2),
+                           "&startTime=2026-08-20T16%3A05%3A00Z"
+                           "&endTime=2026-08-20T16%3A05%3A50Z&"));
+    assert_true(e.samples[2].t == T0 + 350);
+    poller_connections(e.p, &conns);
+    assert_true(conns[0].window_end == T0 + 300);
+    /* ...so the next window reads that minute whole */
+    clock_fake_advance(e.clock, 20);        /* 16:06:10.6 */
+    poller_poll_delivery(e.p, clock_wall(e.clock));
+    drive(&e);
+    assert_non_null(strstr(fake_url(&e.fake, before + 3),
+                           "&startTime=2026-08-20T16%3A05%3A00Z"
+                           "&endTime=2026-08-20T16%3A06%3A00Z&"));
+    assert_true(e.samples[3].t == T0 + 360);
+    poller_connections(e.p, &conns);
+    assert_true(conns[0].window_end == T0 + 360);
     env_free(&e);
 }
 

@@ -197,6 +197,11 @@ static struct snapshot *build(void)
     se->has[M_DISCARD_RATIO] = true;
     se->v[M_SUCCESSES] = 3900;
     se->has[M_SUCCESSES] = true;
+    se->v[M_TIME_TO_SUCCESS_P95] = 1.5;
+    se->has[M_TIME_TO_SUCCESS_P95] = true;
+    se->has_totals = true;
+    se->total[EXM_SUCCESSES] = 3900;
+    se->total[EXM_DISCARDED] = 100;
     se->t = NOW - 12;
     se = &s->series[1];
     se->fam = FAM_CONNECTION;
@@ -205,6 +210,20 @@ static struct snapshot *build(void)
     se->nlabels = 3;
     se->v[M_SUCCESSES] = 10;
     se->has[M_SUCCESSES] = true;
+    se->has_totals = true;
+    se->total[EXM_SUCCESSES] = 10;
+
+    s->nexporters = 1;
+    s->exporters = xcalloc(1, sizeof(*s->exporters));
+    s->exporters[0].name = xstrdup("dd");
+    s->exporters[0].type = xstrdup("datadog");
+    s->exporters[0].st.sent = 1200;
+    s->exporters[0].st.dropped[EXPORT_DROP_BUFFER_FULL] = 7;
+    s->exporters[0].st.lag_s = 42;
+    s->exporters[0].st.buffered = 300;
+    s->exporters[0].st.up = false;
+    snprintf(s->exporters[0].st.last_error,
+             sizeof(s->exporters[0].st.last_error), "HTTP 503: busy");
     return s;
 }
 
@@ -273,15 +292,46 @@ static void test_metrics_lines(void **state)
                             "\"hook\",reason=\"http_4xx\"} 2"));
     assert_true(has_line(m, "segalert_outbox_queued 2"));
     assert_true(has_line(m, "segalert_silences_active 1"));
-    /* Segment series */
-    assert_true(has_line(m, "# TYPE segment_discard_ratio gauge"));
-    assert_true(has_line(m, "segment_discard_ratio{destination=\"Amplitude\","
-                            "source=\"web\",workspace=\"prod\"} 0.025"));
-    assert_true(has_line(m, "segment_successes{destination=\"Amplitude\","
-                            "source=\"web\",workspace=\"prod\"} 3900"));
+    /* Segment series: counts are counters of the windows read (the
+     * renamed segment_successes), latencies in seconds, derived ratios
+     * are computed in the tool (segment_discard_ratio is gone) */
+    assert_true(has_line(m, "# TYPE segment_successes_total counter"));
+    assert_true(has_line(m, "segment_successes_total{destination="
+                            "\"Amplitude\",source=\"web\",workspace="
+                            "\"prod\"} 3900"));
+    assert_true(has_line(m, "segment_discarded_total{destination="
+                            "\"Amplitude\",source=\"web\",workspace="
+                            "\"prod\"} 100"));
+    assert_true(has_line(m, "# TYPE segment_time_to_success_p95_seconds "
+                            "gauge"));
+    assert_true(has_line(m, "segment_time_to_success_p95_seconds{destination="
+                            "\"Amplitude\",source=\"web\",workspace="
+                            "\"prod\"} 1.5"));
+    assert_null(strstr(m, "segment_discard_ratio"));
     /* label escaping: backslash, quote, newline */
-    assert_true(has_line(m, "segment_successes{destination=\"a\\\"b\\\\c\\nd\","
+    assert_true(has_line(m, "segment_successes_total{destination=\"a\\\"b\\\\c\\nd\","
                             "source=\"ios\",workspace=\"prod\"} 10"));
+    /* alert states, as Prometheus' ALERTS */
+    assert_true(has_line(m, "ALERTS{alertname=\"discard-ratio\",alertstate="
+                            "\"firing\",severity=\"critical\",destination="
+                            "\"Amplitude\",rule=\"discard-ratio\",source="
+                            "\"web\",workspace=\"prod\"} 1"));
+    assert_true(has_line(m, "ALERTS{alertname=\"source-silent\",alertstate="
+                            "\"pending\",severity=\"warning\",rule="
+                            "\"source-silent\",source=\"<script>alert(1)"
+                            "</script>\",workspace=\"prod\"} 1"));
+    /* exporters */
+    assert_true(has_line(m, "segalert_export_info{exporter=\"dd\",type="
+                            "\"datadog\"} 1"));
+    assert_true(has_line(m, "segalert_export_points_sent_total{exporter="
+                            "\"dd\"} 1200"));
+    assert_true(has_line(m, "segalert_export_points_dropped_total{exporter="
+                            "\"dd\",reason=\"buffer_full\"} 7"));
+    assert_true(has_line(m, "segalert_export_lag_seconds{exporter=\"dd\"} "
+                            "42"));
+    assert_true(has_line(m, "segalert_export_buffered_points{exporter="
+                            "\"dd\"} 300"));
+    assert_true(has_line(m, "segalert_export_up{exporter=\"dd\"} 0"));
     /* a metric no series has is not announced */
     assert_null(strstr(m, "segment_mtu"));
     strbuf_free(&sb);
