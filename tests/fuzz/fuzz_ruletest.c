@@ -1,5 +1,5 @@
 /* libFuzzer target: rule test files (`segalert test`), parsed and run.
- * The seeds are tests/rules/*.conf, which name the shipped packs as
+ * The seeds are the files of tests/rules, which name the shipped packs as
  * "../../rules/NAME.conf": the input is written two directories below a
  * copy of rules/ (run.sh runs this from the repository's top). */
 #include "fuzz_common.h"

@@ -208,7 +208,7 @@ check "email: every message UTF-8, body <= 1 MiB, lines <= 998, no raw ESC/BEL" 
 
 # ---- /metrics, the page, the API ----------------------------------------------------
 curl -s "http://127.0.0.1:$PORT/metrics" >"$T/metrics"
-check "/metrics has the hostile series" grep -q 'segment_successes{' "$T/metrics"
+check "/metrics has the hostile series" grep -q 'segment_successes_total{' "$T/metrics"
 check "/metrics has a U+FFFD where the bad bytes were" grep -q "$(printf '\357\277\275')" "$T/metrics"
 if promtool check metrics <"$T/metrics" >"$T/promtool.out" 2>&1; then
     ok "promtool check metrics accepts /metrics"

@@ -200,7 +200,8 @@ class Handler(BaseHTTPRequestHandler):
 
         self.sink.enter()
         try:
-            status, reply, extra = self.record_and_wait(arrived, body, path)
+            status, reply, extra = self.record_and_wait(arrived, body, path,
+                                                        refused)
         finally:
             self.sink.leave()
         try:
@@ -208,8 +209,9 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout): nothing to do
 
-    def record_and_wait(self, arrived, body, path):
-        """Record the request; returns the answer after the mode's delay."""
+    def record_and_wait(self, arrived, body, path, refused):
+        """Record the request; returns the answer after the mode's delay.
+        refused: (status, reason) when --strict/--max-body refuse the body."""
         mode = self.sink.take_mode()
         status, reply, extra, delay = 200, {"status": "ok"}, [], 0.0
         if refused:
