@@ -170,7 +170,7 @@ static void world_close(struct world *w)
 
 static struct persist_parts parts_of(struct world *w)
 {
-    struct persist_parts parts = { w->ev, w->pool, w->disp, w->ob };
+    struct persist_parts parts = { w->ev, w->pool, w->disp, w->ob, 0 };
     return parts;
 }
 
@@ -428,7 +428,8 @@ static void single_changes(size_t n, size_t bytes[CH__COUNT],
         uint64_t before = persist_journal_bytes(w.p);
         st = save(&w, now, PERSIST_CHANGES);
         assert_false(st.compacted);
-        assert_int_equal(st.changes, 1);
+        /* a delivery also moves the receiver's counters (one "set") */
+        assert_int_equal(st.changes, k == CH_OUTBOX ? 2 : 1);
         assert_int_equal(persist_journal_bytes(w.p), before + st.bytes);
         bytes[k] = st.bytes;
     }
