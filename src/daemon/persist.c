@@ -262,9 +262,15 @@ static void walk_instances(struct walk *w, const struct evaluator *ev)
     size_t ni = evaluator_instances(ev, &all);
     for (size_t i = 0; i < ni; i++) {
         const struct eval_instance *in = all[i];
-        /* Inactive instances without history carry nothing worth saving. */
+        /* An inactive instance is saved only when a restart would lose
+         * something the data cannot give back: an announced alert, a
+         * flap history with a firing observation in it, data-less time
+         * counting towards no_data.  The rest (most of them: every rule
+         * x every series) is rebuilt from data, so the state grows with
+         * the alerts, not with rules x connections. */
         if (in->st.state == ALERT_INACTIVE && !in->st.flapping &&
-            !in->st.announced_firing && in->st.flap_count == 0)
+            !in->st.announced_firing && in->st.flap_bits == 0 &&
+            !(in->st.nodata_s > 0))
             continue;
         const char *rule = in->rule->cfg->name;
         struct inst_id id = { rule, (uint64_t)(uintptr_t)in->series_labels };
