@@ -30,6 +30,7 @@
 #include "daemon/persist.h"
 #include "daemon/schedule.h"
 #include "daemon/state.h"
+#include "daemon/timefix.h"
 #include "engine/eval.h"
 #include "engine/labels.h"
 #include "engine/rules.h"
@@ -80,6 +81,9 @@ struct daemon {
     bool eval_requested;
     bool snapshot_due;
     bool dirty;                     /* state changed since the last save */
+    bool outcomes_unsaved;          /* a receiver answered since the last
+                                       save: saved before anything else */
+    struct clock_watch clock_watch; /* steps of the wall clock */
     /* Saving fails (persist.c): since when (real monotonic ms, 0 = it
      * works), how often, when the last error line was logged. */
     int64_t unwritable_since_ms;

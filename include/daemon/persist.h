@@ -64,6 +64,8 @@ struct persist_parts {
     struct label_pool *pool;    /* restore: interns the series labels */
     struct dispatcher *disp;
     struct outbox *ob;          /* restore replaces it */
+    double now;                 /* restore: the clock, for the time check
+                                   (daemon/timefix.h); 0 = no check */
 };
 
 enum persist_how {
@@ -83,6 +85,9 @@ struct persist_restore_stats {
     size_t queued;              /* outbox entries */
     size_t journal_records;     /* saves replayed from the journal */
     bool clean_start;           /* a corrupt snapshot was moved aside */
+    double ahead_s;             /* the state's times were this far ahead
+                                   of parts->now and were moved back (a
+                                   warning was logged); 0 = they were not */
 };
 
 /* state_dir is copied: saves go where the state was read from, even if a
@@ -101,7 +106,9 @@ void persist_set_compact_bound(struct persist *p, uint64_t min_bytes,
  * (those of rules that no longer exist are dropped), the dispatcher
  * through dispatch_from_json(), the outbox rebuilt (outbox_from_json with
  * outbox_max and seed).  A section that does not decode is logged and
- * left as it was.  Returns 0 (also after a corrupt snapshot was moved
+ * left as it was.  With parts->now set, a state whose times lie ahead
+ * of it (the clock went back since the save) is moved back first
+ * (timefix_state_doc, one warning).  Returns 0 (also after a corrupt snapshot was moved
  * aside: a clean start), or -1 with err when the state exists but cannot
  * be read: the caller must not start (it would be overwritten).  Does not
  * write: the caller compacts next (persist_save PERSIST_COMPACT).

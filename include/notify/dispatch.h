@@ -140,4 +140,9 @@ uint64_t dispatch_seq(const struct dispatcher *d);
  * did not.  Silences are not covered. */
 uint64_t dispatch_generation(const struct dispatcher *d);
 
+/* Move every group's times (created, next flush, last notified, its
+ * alerts' starts and ends) by delta_s: the wall clock stepped, and each
+ * group keeps what it had left to wait.  Silences keep theirs. */
+void dispatch_shift_times(struct dispatcher *d, double delta_s);
+
 #endif

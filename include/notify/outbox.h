@@ -30,8 +30,9 @@
  * "dropped: outbox full" of its receiver.
  *
  * Statistics (delivered, failed by reason, retries, per receiver) count
- * since the outbox was created; they are not saved in the state file
- * (Prometheus counters restart with the process).
+ * since the state was created: they are saved in the state file
+ * (outbox_stats_to_json, "stats" of outbox_from_json), so totals add up
+ * across restarts and crashes (up to the last save).
  */
 #ifndef SEGALERT_OUTBOX_H
 #define SEGALERT_OUTBOX_H
@@ -136,8 +137,10 @@ uint64_t outbox_generation(const struct outbox *ob);
 struct outbox_stats {
     uint64_t delivered;
     uint64_t failed;        /* permanent + expired + dropped */
-    uint64_t retries;       /* retryable failures */
+    uint64_t retries;       /* retryable failures (a total) */
     size_t queued;          /* entries now in the outbox (in flight too) */
+    size_t retrying;        /* of them queued again after a failed attempt,
+                               waiting for their retry (a gauge) */
 };
 
 /* Stats of one receiver (zeros for one never seen). */
@@ -160,12 +163,19 @@ size_t outbox_receivers(const struct outbox *ob, const char *out[],
 
 /* ---- state file ---------------------------------------------------------- */
 
+/* Move every entry's times by delta_s (a step of the wall clock: the
+ * daemon keeps what each entry had left to wait). */
+void outbox_shift_times(struct outbox *ob, double delta_s);
+
 /*
  *   {"next_id": 43,
  *    "entries": [{"id": 41, "attempts": 2, "added_at": ...,
  *                 "next_attempt": ..., "first_attempt": ...,
- *                 "last_error": "...", "notification": {...}}, ...]}
- * (notification as in state.h).  No state member: an entry in flight when
+ *                 "last_error": "...", "notification": {...}}, ...],
+ *    "stats": {"RECEIVER": {"delivered": 7, "failed": 1, "retries": 3,
+ *              "reasons": [{"reason": "http 404", "count": 1}]}, ...}}
+ * (notification as in state.h; "stats" optional, from
+ * outbox_stats_to_json(), which outbox_to_json() includes).  No state member: an entry in flight when
  * saved is queued when loaded, due at its stored next_attempt.
  * from_json builds a new outbox (all or nothing) or returns NULL with err.
  */
@@ -190,6 +200,10 @@ const struct outbox_entry *outbox_entry_at(const struct outbox *ob,
 cJSON *outbox_entry_to_json(const struct outbox_entry *e);
 uint64_t outbox_entry_digest(const struct outbox_entry *e);
 uint64_t outbox_next_id(const struct outbox *ob);
+/* The "stats" member (a new tree), and a count bumped whenever it
+ * changes (the state journal sets it again only then). */
+cJSON *outbox_stats_to_json(const struct outbox *ob);
+uint64_t outbox_stats_generation(const struct outbox *ob);
 /* The ids of entries added, changed (handed out, rescheduled) or removed
  * since the last outbox_changes_clear(), possibly repeated, so that a save
  * after a delivery costs O(changed) rather than a digest of every entry.

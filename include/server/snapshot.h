@@ -93,7 +93,9 @@ struct snap_rule {
 struct snap_receiver {
     char *name;
     char *type;
-    unsigned long delivered, failed, retrying;
+    unsigned long delivered, failed;
+    unsigned long retrying;     /* waiting for a retry now (a gauge) */
+    unsigned long retries;      /* failed attempts retried (a total) */
     struct kv *failures;        /* reason -> count (as decimal string) */
     size_t nfailures;
     char *last_error;           /* may be NULL */

@@ -5,9 +5,12 @@
  * Cycle of the main loop (at most DAEMON_MAX_WAIT_S apart):
  *   1. signals and control commands: reload / stop / silences
  *   2. per workspace: start discovery, back-fill and polls that are due
+ *   0. a step of the wall clock moves every timer by the step
  *   3. drive HTTP transfers (API polls and receiver posts share the loop;
  *      the SMTP worker's pipe wakes it too), then at once start the polls
- *      that the finished ones made room for
+ *      that the finished ones made room for; a receiver's answer is saved
+ *      right then, before anything else is sent (so a crash re-sends at
+ *      most what one save had not yet written)
  *   4. note finished sweeps and workspace health
  *   5. evaluate the rules every eval_interval and after a sweep
  *   6. publish a snapshot for the HTTP server when something changed
@@ -285,6 +288,31 @@ static void teardown(struct daemon *d)
 
 /* ---- the loop --------------------------------------------------------------- */
 
+/* The wall clock jumped by step_s (positive: forward) while running: every
+ * timer and alert time moves with it, so each keeps the (monotonic) time
+ * it had left: nothing waits "until tomorrow", nothing fires early. */
+static void clock_stepped(struct daemon *d, double step_s, double now)
+{
+    char by[32];
+    format_duration(fabs(step_s), by, sizeof(by));
+    log_warn("daemon: the wall clock jumped %s by %s (%.0f s): timers, "
+             "notification groups, queued deliveries and alert times move "
+             "with it", step_s > 0 ? "forward" : "back", by, fabs(step_s));
+    struct eval_instance *const *all;
+    size_t n = evaluator_instances(d->ev, &all);
+    for (size_t i = 0; i < n; i++)
+        timefix_instance(&all[i]->st, step_s, now);
+    dispatch_shift_times(d->disp, step_s);
+    outbox_shift_times(d->ob, step_s);
+    d->next_eval += step_s;
+    d->started_at += step_s;
+    if (d->unwritable_since_wall > 0)
+        d->unwritable_since_wall += step_s;
+    d->eval_requested = true;       /* the instances are saved with it */
+    d->dirty = true;
+    d->snapshot_due = true;
+}
+
 /* Seconds of the daemon's clock until something is due (<= the cap). */
 static double next_wait(struct daemon *d, double now)
 {
@@ -389,6 +417,10 @@ static int loop(struct daemon *d)
                                (int64_t)(d->o.once_timeout_s * 1000);
     while (!sig_stop) {
         double now = daemon_now(d);
+        double step = clock_watch_step(&d->clock_watch, d->clock,
+                                       TIMEFIX_TOLERANCE_S);
+        if (step != 0)
+            clock_stepped(d, step, now);
         if (sig_reload) {
             char msg[512];
             sig_reload = 0;
@@ -405,6 +437,12 @@ static int loop(struct daemon *d)
         double real_wait = clock_real_delay(d->clock, wait);
         http_run(d->http, real_wait <= 0 ? 0 : (int)(real_wait * 1000) + 1);
         refill_polls(d);
+        /* Receivers that answered are saved before anything else is sent
+         * or evaluated: a crash re-sends at most what this one write had
+         * not made durable (README.md "Restarts and duplicates"). */
+        deliverer_poll(d->dl);
+        if (d->outcomes_unsaved)
+            daemon_save_state(d);
         now = daemon_now(d);
         for (size_t i = 0; i < d->nws; i++) {
             if (ws_schedule_note_sweeps(&d->ws[i], now))

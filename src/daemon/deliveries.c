@@ -55,6 +55,7 @@ static void on_delivered(void *ud, const struct delivery_verdict *v)
         break;
     }
     d->dirty = true;
+    d->outcomes_unsaved = true;
     free(ac);
 }
 

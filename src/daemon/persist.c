@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "daemon/daemon_int.h"
 #include "daemon/state.h"
+#include "daemon/timefix.h"
 #include "engine/alert_json.h"
 #include "notify/silence.h"
 
@@ -85,6 +86,8 @@ struct persist {
     /* the outbox as of the last save: skipped while it did not move */
     const struct outbox *ob_seen;
     uint64_t ob_generation;
+    /* the receivers' counters as of the last save */
+    uint64_t stats_generation;
     /* the same for the instances and the groups */
     const struct evaluator *ev_seen;
     unsigned long ev_generation;
@@ -259,9 +262,15 @@ static void walk_instances(struct walk *w, const struct evaluator *ev)
     size_t ni = evaluator_instances(ev, &all);
     for (size_t i = 0; i < ni; i++) {
         const struct eval_instance *in = all[i];
-        /* Inactive instances without history carry nothing worth saving. */
+        /* An inactive instance is saved only when a restart would lose
+         * something the data cannot give back: an announced alert, a
+         * flap history with a firing observation in it, data-less time
+         * counting towards no_data.  The rest (most of them: every rule
+         * x every series) is rebuilt from data, so the state grows with
+         * the alerts, not with rules x connections. */
         if (in->st.state == ALERT_INACTIVE && !in->st.flapping &&
-            !in->st.announced_firing && in->st.flap_count == 0)
+            !in->st.announced_firing && in->st.flap_bits == 0 &&
+            !(in->st.nodata_s > 0))
             continue;
         const char *rule = in->rule->cfg->name;
         struct inst_id id = { rule, (uint64_t)(uintptr_t)in->series_labels };
@@ -326,6 +335,17 @@ static void walk_dispatch(struct walk *w, struct dispatcher *disp)
     emit_counter(w, "dispatch.seq", dispatch_seq(disp), w->p->seq);
 }
 
+/* The receivers' counters: a "set" whenever they moved. */
+static void emit_stats(struct walk *w, const struct outbox *ob)
+{
+    if (w->snapshot || (w->p->counters_known && ob == w->p->ob_seen &&
+                        outbox_stats_generation(ob) == w->p->stats_generation))
+        return;
+    cJSON_AddItemToArray(w->changes, state_change_set(
+                             "outbox.stats", outbox_stats_to_json(ob)));
+    w->nchanges++;
+}
+
 static void walk_outbox(struct walk *w, const struct outbox *ob)
 {
     struct persist *p = w->p;
@@ -356,6 +376,7 @@ static void walk_outbox(struct walk *w, const struct outbox *ob)
             }
         }
         emit_counter(w, "outbox.next_id", outbox_next_id(ob), p->next_id);
+        emit_stats(w, ob);
         return;
     }
     size_t n = outbox_count(ob);
@@ -371,6 +392,7 @@ static void walk_outbox(struct walk *w, const struct outbox *ob)
     if (!w->snapshot)
         emit_gone(w, SH_OUTBOX);
     emit_counter(w, "outbox.next_id", outbox_next_id(ob), p->next_id);
+    emit_stats(w, ob);
 }
 
 static void walk_all(struct walk *w, const struct persist_parts *parts)
@@ -397,6 +419,7 @@ static void commit(struct persist *p, const struct persist_parts *parts)
     p->next_id = outbox_next_id(parts->ob);
     p->ob_seen = parts->ob;
     p->ob_generation = outbox_generation(parts->ob);
+    p->stats_generation = outbox_stats_generation(parts->ob);
     outbox_changes_clear(parts->ob);
     p->ev_seen = parts->ev;
     p->ev_generation = evaluator_generation(parts->ev);
@@ -475,6 +498,7 @@ static int compact(struct persist *p, const struct persist_parts *parts,
     cJSON_AddItemToObject(ob, "next_id",
                           json_double((double)outbox_next_id(parts->ob)));
     w.arrays[SH_OUTBOX] = cJSON_AddArrayToObject(ob, "entries");
+    cJSON_AddItemToObject(ob, "stats", outbox_stats_to_json(parts->ob));
     walk_all(&w, parts);
 
     uint64_t gen = p->generation + 1;
@@ -605,6 +629,15 @@ int persist_restore(struct persist *p, struct persist_parts *parts,
         return -1;
     }
     char derr[256];
+    st->ahead_s = timefix_state_doc(root, parts->now, TIMEFIX_TOLERANCE_S);
+    if (st->ahead_s > 0) {
+        char ahead[32];
+        format_duration(st->ahead_s, ahead, sizeof(ahead));
+        log_warn("daemon: the state file's times are up to %s (%.0f s) "
+                 "ahead of the clock (was the clock set back since it was "
+                 "saved?): moved back by that much, so what was due is "
+                 "due now", ahead, st->ahead_s);
+    }
     restore_instances(parts, json_member(root, "instances"), &st->instances,
                       &st->dropped);
     const cJSON *disp = json_member(root, "dispatch");
@@ -657,7 +690,7 @@ static void save_failed(struct daemon *d, const char *err)
 
 int daemon_save_state(struct daemon *d)
 {
-    struct persist_parts parts = { d->ev, d->pool, d->disp, d->ob };
+    struct persist_parts parts = { d->ev, d->pool, d->disp, d->ob, 0 };
     /* teardown sets stopping before its last save: a clean shutdown
      * leaves a full snapshot and an empty journal */
     enum persist_how how = d->stopping ? PERSIST_COMPACT : PERSIST_CHANGES;
@@ -682,6 +715,7 @@ int daemon_save_state(struct daemon *d)
         d->save_failures = 0;
     }
     d->dirty = false;
+    d->outcomes_unsaved = false;
     if (st.compacted)
         log_debug("state: compacted: %zu records, %zu bytes", st.changes,
                   st.bytes);
@@ -698,7 +732,8 @@ bool daemon_hold_unsaved(const struct daemon *d)
 int daemon_restore_state(struct daemon *d)
 {
     d->persist = persist_new(d->cfg->state_dir);
-    struct persist_parts parts = { d->ev, d->pool, d->disp, d->ob };
+    struct persist_parts parts = { d->ev, d->pool, d->disp, d->ob,
+                                   daemon_now(d) };
     struct persist_restore_stats st;
     char err[512];
     if (persist_restore(d->persist, &parts, DAEMON_OUTBOX_MAX,

@@ -176,7 +176,8 @@ static void snapshot_receivers(struct daemon *d, struct snapshot *sn)
         sr->type = xstrdup(receiver_type_name(rc->type));
         sr->delivered = os.delivered;
         sr->failed = os.failed;
-        sr->retrying = os.retries;
+        sr->retrying = os.retrying;
+        sr->retries = os.retries;
         struct outbox_failure f[OUTBOX_MAX_REASONS];
         size_t nf = outbox_failures(d->ob, rc->name, f, ARRAY_SIZE(f));
         sr->failures = xcalloc(nf ? nf : 1, sizeof(struct kv));

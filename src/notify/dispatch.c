@@ -1642,3 +1642,26 @@ uint64_t dispatch_generation(const struct dispatcher *d)
 {
     return d->generation;
 }
+
+static void shift_time(double *t, double delta_s)
+{
+    if (*t > 0)
+        *t += delta_s;
+}
+
+void dispatch_shift_times(struct dispatcher *d, double delta_s)
+{
+    d->generation++;
+    for (size_t i = 0; i < d->ngroups; i++) {
+        struct group *g = d->groups[i];
+        shift_time(&g->created_at, delta_s);
+        shift_time(&g->next_flush, delta_s);
+        shift_time(&g->notified_at, delta_s);
+        for (size_t k = 0; k < g->nalerts; k++) {
+            shift_time(&g->alerts[k].a.starts_at, delta_s);
+            shift_time(&g->alerts[k].a.ends_at, delta_s);
+        }
+        mark_stale(d, g);
+    }
+    shift_time(&d->last_now, delta_s);
+}

@@ -52,6 +52,7 @@ struct recv_stats {
     char *name;
     uint64_t delivered, failed, retries;
     size_t entries;             /* in the outbox now */
+    size_t waiting;             /* of them queued after a failed attempt */
     struct reason_count reasons[OUTBOX_MAX_REASONS + 1];   /* + "other" */
     size_t nreasons;
 };
@@ -71,6 +72,7 @@ struct outbox {
     size_t max_entries;
     uint64_t next_id;
     uint64_t generation;
+    uint64_t stats_generation;  /* bumped by every change of the counters */
     /* ids added, changed or removed since outbox_changes_clear(), for a
      * state save in O(changed); changed_all when the log gave up */
     uint64_t *changed;
@@ -150,6 +152,13 @@ void outbox_free(struct outbox *ob)
 
 /* ---- statistics -------------------------------------------------------- */
 
+/* Queued again after an attempt: waiting for a retry (an entry in flight
+ * when the state was saved is one too after a restart). */
+static bool waits_for_retry(const struct entry *e)
+{
+    return e->pub.state == OB_QUEUED && e->pub.attempts > 0;
+}
+
 static struct recv_stats *find_recv(const struct outbox *ob, const char *name)
 {
     for (size_t i = 0; i < ob->nrecv; i++)
@@ -175,6 +184,7 @@ static void count_failure(struct outbox *ob, const char *receiver,
 {
     struct recv_stats *rs = get_recv(ob, receiver);
     char buf[OUTBOX_REASON_LEN + 1];
+    ob->stats_generation++;
     snprintf(buf, sizeof(buf), "%s", reason && *reason ? reason : "unknown");
     rs->failed++;
     for (size_t i = 0; i < rs->nreasons; i++) {
@@ -206,6 +216,7 @@ void outbox_receiver_stats(const struct outbox *ob, const char *receiver,
         out->failed = rs->failed;
         out->retries = rs->retries;
         out->queued = rs->entries;
+        out->retrying = rs->waiting;
     }
 }
 
@@ -350,7 +361,10 @@ static void remove_at(struct outbox *ob, size_t i)
     dequeue(ob, e);
     if (e->pub.state == OB_QUEUED)
         ob->queued--;
-    get_recv(ob, e->pub.n->receiver)->entries--;
+    struct recv_stats *rs = get_recv(ob, e->pub.n->receiver);
+    rs->entries--;
+    if (waits_for_retry(e))
+        rs->waiting--;
     entry_free(e);
     ob->entries[i] = NULL;
     ob->live--;
@@ -459,6 +473,8 @@ size_t outbox_due(struct outbox *ob, double now, struct outbox_entry *out[],
     size_t got = ndue < max ? ndue : max;
     for (size_t i = 0; i < got; i++) {
         e = due[i];
+        if (waits_for_retry(e))
+            get_recv(ob, e->pub.n->receiver)->waiting--;
         e->pub.state = OB_IN_FLIGHT;
         e->pub.attempts++;
         note_change(ob, e->pub.id);
@@ -505,6 +521,7 @@ enum outbox_done_status outbox_done(struct outbox *ob, uint64_t id,
     switch (res->kind) {
     case OUTBOX_OK:
         get_recv(ob, e->n->receiver)->delivered++;
+        ob->stats_generation++;
         remove_at(ob, i);
         return OUTBOX_DELIVERED;
     case OUTBOX_PERMANENT:
@@ -516,6 +533,7 @@ enum outbox_done_status outbox_done(struct outbox *ob, uint64_t id,
     }
 
     get_recv(ob, e->n->receiver)->retries++;
+    ob->stats_generation++;
     note_change(ob, e->id);
     double deadline = e->first_attempt + OUTBOX_GIVE_UP_S;
     if (now >= deadline) {
@@ -538,6 +556,7 @@ enum outbox_done_status outbox_done(struct outbox *ob, uint64_t id,
              res->reason ? res->reason : "");
     e->state = OB_QUEUED;
     ob->queued++;
+    get_recv(ob, e->n->receiver)->waiting++;
     /* still the oldest of its key: ready again */
     heap_push(&ob->ready, en);
     return OUTBOX_RESCHEDULED;
@@ -568,6 +587,7 @@ cJSON *outbox_to_json(const struct outbox *ob)
         if (ob->entries[i])
             cJSON_AddItemToArray(arr,
                                  outbox_entry_to_json(&ob->entries[i]->pub));
+    cJSON_AddItemToObject(o, "stats", outbox_stats_to_json(ob));
     return o;
 }
 
@@ -647,11 +667,112 @@ static int entry_from_json(struct outbox *ob, const cJSON *eo, size_t idx,
     e->next_attempt = next;
     e->first_attempt = first;
     snprintf(e->last_error, sizeof(e->last_error), "%s", last_error);
+    if (waits_for_retry(en))
+        get_recv(ob, n->receiver)->waiting++;
     enqueue(ob, en);
     return 0;
 fail:
     snprintf(err, errlen, "outbox: entries[%zu]: %s", idx, why);
     return -1;
+}
+
+cJSON *outbox_stats_to_json(const struct outbox *ob)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; i < ob->nrecv; i++) {
+        const struct recv_stats *rs = &ob->recv[i];
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddItemToObject(r, "delivered", json_double((double)rs->delivered));
+        cJSON_AddItemToObject(r, "failed", json_double((double)rs->failed));
+        cJSON_AddItemToObject(r, "retries", json_double((double)rs->retries));
+        cJSON *reasons = cJSON_AddArrayToObject(r, "reasons");
+        for (size_t k = 0; k < rs->nreasons; k++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "reason", rs->reasons[k].reason);
+            cJSON_AddItemToObject(e, "count",
+                                  json_double((double)rs->reasons[k].count));
+            cJSON_AddItemToArray(reasons, e);
+        }
+        cJSON_AddItemToObject(o, rs->name, r);
+    }
+    return o;
+}
+
+uint64_t outbox_stats_generation(const struct outbox *ob)
+{
+    return ob->stats_generation;
+}
+
+/* The counters of a state file (all or nothing: checked first). */
+static int stats_from_json(struct outbox *ob, const cJSON *j, char *err,
+                           size_t errlen)
+{
+    char why[200] = "";
+    const cJSON *r;
+    if (!cJSON_IsObject(j)) {
+        snprintf(why, sizeof(why), "not an object");
+        goto fail;
+    }
+    cJSON_ArrayForEach(r, j) {
+        double v;
+        const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(r, "reasons");
+        const cJSON *e;
+        if (!cJSON_IsObject(r) ||
+            json_get_int(r, "delivered", 0, MAX_ID, &v, why, sizeof(why)) ||
+            json_get_int(r, "failed", 0, MAX_ID, &v, why, sizeof(why)) ||
+            json_get_int(r, "retries", 0, MAX_ID, &v, why, sizeof(why)) ||
+            !cJSON_IsArray(reasons) ||
+            cJSON_GetArraySize(reasons) > OUTBOX_MAX_REASONS + 1) {
+            if (!why[0])
+                snprintf(why, sizeof(why), "receiver '%s': malformed",
+                         r->string ? r->string : "?");
+            goto fail;
+        }
+        cJSON_ArrayForEach(e, reasons) {
+            const char *reason;
+            if (json_get_string(e, "reason", false, &reason, why,
+                                sizeof(why)) ||
+                json_get_int(e, "count", 0, MAX_ID, &v, why, sizeof(why)))
+                goto fail;
+        }
+    }
+    cJSON_ArrayForEach(r, j) {
+        struct recv_stats *rs = get_recv(ob, r->string);
+        rs->delivered = (uint64_t)json_num(r, "delivered", 0);
+        rs->failed = (uint64_t)json_num(r, "failed", 0);
+        rs->retries = (uint64_t)json_num(r, "retries", 0);
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r, "reasons")) {
+            char buf[OUTBOX_REASON_LEN + 1];
+            snprintf(buf, sizeof(buf), "%s", json_str(e, "reason"));
+            rs->reasons[rs->nreasons].reason = xstrdup(buf);
+            rs->reasons[rs->nreasons++].count =
+                (uint64_t)json_num(e, "count", 0);
+        }
+    }
+    return 0;
+fail:
+    snprintf(err, errlen, "outbox: stats: %s", why);
+    return -1;
+}
+
+void outbox_shift_times(struct outbox *ob, double delta_s)
+{
+    /* every entry moves by the same amount: the ready heap keeps its
+     * order */
+    for (size_t i = 0; i < ob->n; i++) {
+        struct entry *e = ob->entries[i];
+        if (!e)
+            continue;
+        if (e->pub.added_at > 0)
+            e->pub.added_at += delta_s;
+        if (e->pub.next_attempt > 0)
+            e->pub.next_attempt += delta_s;
+        if (e->pub.first_attempt > 0)
+            e->pub.first_attempt += delta_s;
+        note_change(ob, e->pub.id);
+    }
+    ob->generation++;
 }
 
 struct outbox *outbox_from_json(const cJSON *j, size_t max_entries,
@@ -675,6 +796,11 @@ struct outbox *outbox_from_json(const cJSON *j, size_t max_entries,
     }
     struct outbox *ob = outbox_new(max_entries, seed);
     ob->next_id = (uint64_t)next_id;
+    const cJSON *stats = cJSON_GetObjectItemCaseSensitive(j, "stats");
+    if (stats && stats_from_json(ob, stats, err, errlen) != 0) {
+        outbox_free(ob);
+        return NULL;
+    }
     size_t idx = 0;
     uint64_t prev = 0;
     for (const cJSON *eo = arr->child; eo; eo = eo->next, idx++) {

@@ -198,6 +198,7 @@ static void receiver_json(struct strbuf *out, const struct snap_receiver *r)
     jw_uint(out, "delivered", r->delivered);
     jw_uint(out, "failed", r->failed);
     jw_uint(out, "retrying", r->retrying);
+    jw_uint(out, "retries_total", r->retries);
     jw_open(out, "failures", '{');
     for (size_t j = 0; j < r->nfailures; j++) {
         double v = 0;

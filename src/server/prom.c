@@ -324,6 +324,9 @@ static void self_metrics(const struct snapshot *s, struct strbuf *out)
         RECV_FAMILY("segalert_notifications_retrying", "gauge",
                     "Notifications waiting for a retry, by receiver.",
                     r->retrying);
+        RECV_FAMILY("segalert_notifications_retries_total", "counter",
+                    "Delivery attempts that failed and were retried, by "
+                    "receiver.", r->retries);
         prom_family(out, "segalert_notifications_failures_total", "counter",
                     "Permanent delivery failures, by receiver and reason.");
         for (size_t i = 0; i < s->nreceivers; i++) {

@@ -228,7 +228,7 @@ static double restore_time(struct world *w, const char *dir,
     for (int r = 0; r < REPS; r++) {
         struct world x = *w;
         models_new(&x, dir);
-        struct persist_parts parts = { x.ev, x.pool, x.disp, x.ob };
+        struct persist_parts parts = { x.ev, x.pool, x.disp, x.ob, 0 };
         struct persist_restore_stats st;
         char err[512];
         double t = now_s();
@@ -257,7 +257,7 @@ static void bench(size_t n, struct restore_row *rr)
     double now = T0;
     for (size_t i = 0; i < n; i++)
         alert(&w, i, 0.5, now);
-    struct persist_parts parts = { w.ev, w.pool, w.disp, w.ob };
+    struct persist_parts parts = { w.ev, w.pool, w.disp, w.ob, 0 };
     struct persist_save_stats st;
     char err[512];
 

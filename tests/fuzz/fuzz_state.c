@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct dispatcher *disp = dispatch_new(cfg);
     struct outbox *ob = outbox_new(0, 42);
     struct persist *p = persist_new(dir);
-    struct persist_parts parts = { ev, pool, disp, ob };
+    struct persist_parts parts = { ev, pool, disp, ob, 0 };
     struct persist_restore_stats st;
     char err[512];
     if (persist_restore(p, &parts, 1000, 42, &st, err, sizeof(err)) == 0)

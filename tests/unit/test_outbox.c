@@ -620,6 +620,62 @@ static void test_change_log(void **state)
     outbox_free(ob);
 }
 
+/* retrying is a gauge (waiting for a retry now), retries a total; both
+ * and the other counters come back from the state file */
+static void test_retrying_gauge_and_saved_counters(void **state)
+{
+    (void)state;
+    struct outbox *ob = outbox_new(0, SEED);
+    struct outbox_stats st;
+    uint64_t a = outbox_add(ob, mk("a-1", "hook", "a"), T0);
+    uint64_t b = outbox_add(ob, mk("b-1", "hook", "b"), T0);
+    struct outbox_entry *e[4];
+    assert_int_equal(outbox_due(ob, T0, e, 4), 2);
+    struct outbox_result r = retry(0, "http 500");
+    assert_int_equal(outbox_done(ob, a, &r, T0 + 1), OUTBOX_RESCHEDULED);
+    assert_int_equal(outbox_done(ob, b, &r, T0 + 1), OUTBOX_RESCHEDULED);
+    outbox_receiver_stats(ob, "hook", &st);
+    assert_int_equal(st.retrying, 2);
+    assert_int_equal(st.retries, 2);
+
+    /* handed out again: no longer waiting */
+    assert_int_equal(outbox_due(ob, T0 + 1000, e, 4), 2);
+    outbox_receiver_stats(ob, "hook", &st);
+    assert_int_equal(st.retrying, 0);
+    assert_int_equal(outbox_done(ob, a, &OK, T0 + 1001), OUTBOX_DELIVERED);
+    struct outbox_result p = permanent("http 404");
+    assert_int_equal(outbox_done(ob, b, &p, T0 + 1001), OUTBOX_FAILED);
+    outbox_receiver_stats(ob, "hook", &st);
+    assert_int_equal(st.retrying, 0);
+    assert_int_equal(st.retries, 2);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.failed, 1);
+
+    /* one more waiting, then the process restarts */
+    uint64_t c = outbox_add(ob, mk("c-1", "hook", "c"), T0 + 2000);
+    assert_int_equal(outbox_due(ob, T0 + 2000, e, 4), 1);
+    assert_int_equal(outbox_done(ob, c, &r, T0 + 2001), OUTBOX_RESCHEDULED);
+    struct outbox *ob2 = reload(ob, 0);
+    outbox_receiver_stats(ob2, "hook", &st);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.failed, 1);
+    assert_int_equal(st.retries, 3);
+    assert_int_equal(st.retrying, 1);
+    assert_int_equal(st.queued, 1);
+    struct outbox_failure f[4];
+    assert_int_equal(outbox_failures(ob2, "hook", f, 4), 1);
+    assert_string_equal(f[0].reason, "http 404");
+    assert_int_equal(f[0].count, 1);
+
+    /* a clock step moves the wait with it */
+    double next = outbox_get(ob2, c)->next_attempt;
+    outbox_shift_times(ob2, -86400);
+    assert_true(outbox_get(ob2, c)->next_attempt == next - 86400);
+    assert_true(outbox_next_due(ob2) == next - 86400);
+    outbox_free(ob);
+    outbox_free(ob2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_json_hostile),
         cmocka_unit_test(test_many_entries),
         cmocka_unit_test(test_change_log),
+        cmocka_unit_test(test_retrying_gauge_and_saved_counters),
     };
     fixture_register_receivers(NULL, 0);
     return cmocka_run_group_tests(tests, NULL, NULL);
