@@ -230,7 +230,7 @@ static const char *const page_css =
     "td strong,time{white-space:nowrap}"
     "a{color:#175cd3;text-decoration:none}a:hover{text-decoration:underline}"
     "footer{color:var(--muted);font-size:12px;text-align:center;"
-    "padding:4px 0 24px}"
+    "padding:4px 10px 24px;overflow-wrap:anywhere}"
     "footer a{margin:0 6px}"
     /* silenced alerts: muted, never red */
     "tr.alert[data-silenced] td{color:var(--muted)}"
@@ -287,6 +287,8 @@ static const char *const page_css =
     "#alerts td.c-spark{margin-left:auto}"
     ".chip{white-space:normal;max-width:100%;word-break:break-all}"
     ".filters{padding:8px 12px}"
+    "#rules code{word-break:normal;overflow-wrap:anywhere}"
+    "#rules td:first-child{min-width:9em}"
     "}";
 
 static int severity_rank(const char *sev)
@@ -1000,10 +1002,11 @@ void html_status_page(const struct snapshot *s, struct strbuf *out)
     }
     strbuf_addf(out, " &middot; refreshes every %d s<br>",
                 HTML_REFRESH_S);
-    strbuf_adds(out, "<a href=\"metrics\">/metrics</a>"
-                     "<a href=\"api/v1/alerts\">/api/v1/alerts</a>"
-                     "<a href=\"api/v1/rules\">/api/v1/rules</a>"
-                     "<a href=\"api/v1/status\">/api/v1/status</a>"
+    /* spaces between the links: a phone may wrap them */
+    strbuf_adds(out, "<a href=\"metrics\">/metrics</a> "
+                     "<a href=\"api/v1/alerts\">/api/v1/alerts</a> "
+                     "<a href=\"api/v1/rules\">/api/v1/rules</a> "
+                     "<a href=\"api/v1/status\">/api/v1/status</a> "
                      "<a href=\"api/v1/silences\">/api/v1/silences</a>"
                      "</footer>\n</body></html>\n");
 }

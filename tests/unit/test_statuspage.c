@@ -570,6 +570,14 @@ static void test_html(void **state)
                               "&gt;= 100</code>"));
     assert_non_null(strstr(h, "href=\"https://wiki.example.com/discards\""));
     assert_true(str_has_prefix(h + sb.len - 8, "</html>\n"));
+    /* t054 renders this page in Chromium at 1280 and 390 px */
+    const char *keep = getenv("STATUSPAGE_HTML");
+    if (keep && *keep) {
+        FILE *f = fopen(keep, "w");
+        assert_non_null(f);
+        assert_int_equal(fwrite(sb.buf, 1, sb.len, f), sb.len);
+        assert_int_equal(fclose(f), 0);
+    }
     strbuf_free(&sb);
     snapshot_release(s);
 }
