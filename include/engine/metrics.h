@@ -77,7 +77,9 @@ const char *family_name(enum family f);
  * everything else counts.  metric_table[].unit is filled from it. */
 enum metric_unit metric_unit_of_name(const char *name);
 /* "count", "ratio", "seconds" (JSON and docs). */
-const char *metric_unit_name(enum metric_unit u);     /* "connection" ... */
+const char *metric_unit_name(enum metric_unit u);
+/* metric_unit_name() back; UNIT_COUNT for NULL or an unknown name. */
+enum metric_unit metric_unit_parse(const char *s);     /* "connection" ... */
 int family_lookup(const char *name);        /* -1 when unknown */
 
 /*

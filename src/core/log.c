@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /*
  * Threads: the main loop, the HTTP server threads and the SMTP worker all
@@ -108,8 +109,25 @@ static void redact(struct strbuf *sb)
     }
 }
 
-static void emit(enum log_level lvl, const char *msg)
+/* Colour only for a person at a terminal. */
+static bool colour_ok(void)
 {
+    static atomic_int tty = -1;
+    int v = atomic_load_explicit(&tty, memory_order_relaxed);
+    if (v < 0) {
+        const char *term = getenv("TERM");
+        v = isatty(STDERR_FILENO) && !getenv("NO_COLOR") && term &&
+            !streq(term, "dumb");
+        atomic_store_explicit(&tty, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+static void emit_event(enum log_level lvl, const char *msg,
+                       enum log_colour colour, const char *json_fields)
+{
+    static const char *const sgr[] = { "", "\033[1;31m", "\033[1;33m",
+                                       "\033[1;32m", "\033[1;34m" };
     char ts[32];
     struct strbuf line = STRBUF_INIT;
     format_iso8601(now_wall(), ts, sizeof(ts));
@@ -118,9 +136,19 @@ static void emit(enum log_level lvl, const char *msg)
         strbuf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts,
                     level_names[lvl]);
         strbuf_add_json_str(&line, msg);
+        /* the members of {...}, after the message */
+        const char *f = json_fields ? strchr(json_fields, '{') : NULL;
+        const char *e = f ? strrchr(f, '}') : NULL;
+        if (f && e && e > f + 1) {
+            strbuf_addc(&line, ',');
+            strbuf_add(&line, f + 1, (size_t)(e - f - 1));
+        }
         strbuf_adds(&line, "}\n");
     } else {
-        strbuf_addf(&line, "ts=%s level=%s msg=\"", ts, level_names[lvl]);
+        bool paint = colour != LOG_COLOUR_NONE &&
+                     (unsigned)colour < ARRAY_SIZE(sgr) && colour_ok();
+        strbuf_addf(&line, "ts=%s level=%s msg=\"%s", ts, level_names[lvl],
+                    paint ? sgr[colour] : "");
         for (const char *p = msg; *p; p++) {
             if (*p == '"' || *p == '\\')
                 strbuf_addc(&line, '\\');
@@ -129,7 +157,7 @@ static void emit(enum log_level lvl, const char *msg)
             else
                 strbuf_addc(&line, *p);
         }
-        strbuf_adds(&line, "\"\n");
+        strbuf_adds(&line, paint ? "\033[0m\"\n" : "\"\n");
     }
     pthread_mutex_lock(&log_lock);
     redact(&line);
@@ -137,6 +165,25 @@ static void emit(enum log_level lvl, const char *msg)
     fflush(stderr);
     pthread_mutex_unlock(&log_lock);
     strbuf_free(&line);
+}
+
+static void emit(enum log_level lvl, const char *msg)
+{
+    emit_event(lvl, msg, LOG_COLOUR_NONE, NULL);
+}
+
+void log_event(enum log_level lvl, enum log_colour colour,
+               const char *json_fields, const char *fmt, ...)
+{
+    if (lvl > log_get_level())
+        return;
+    struct strbuf sb = STRBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    emit_event(lvl, strbuf_str(&sb), colour, json_fields);
+    strbuf_free(&sb);
 }
 
 static void vlog(enum log_level lvl, const char *fmt, va_list ap)

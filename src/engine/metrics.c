@@ -71,6 +71,14 @@ const char *metric_unit_name(enum metric_unit u)
     return (unsigned)u < UNIT__COUNT ? names[u] : "count";
 }
 
+enum metric_unit metric_unit_parse(const char *s)
+{
+    for (int u = 0; u < UNIT__COUNT; u++)
+        if (streq(s, metric_unit_name((enum metric_unit)u)))
+            return (enum metric_unit)u;
+    return UNIT_COUNT;
+}
+
 int metric_lookup(const char *name)
 {
     for (int i = 0; i < M__COUNT; i++)

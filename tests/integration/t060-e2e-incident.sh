@@ -235,7 +235,7 @@ sys.exit(0 if ok else 1)" "$T/resolved.json" "$T/firing.json"
 vsleep 11
 check "exactly one firing and one resolved notification, nothing else" \
     [ "$(sinkq hook "(st('firing'), st('resolved'), len(R))")" = "(1, 1, 2)" ]
-check "the daemon logged both transitions" sh -c "grep -q 'alert: firing rule=delivery-discard-ratio' '$T/d.err' && grep -q 'alert: resolved rule=delivery-discard-ratio' '$T/d.err'"
+check "the daemon logged both transitions" sh -c "grep -q 'FIRING critical delivery-discard-ratio  amplitude ← web' '$T/d.err' && grep -q 'RESOLVED critical delivery-discard-ratio  amplitude ← web  now ' '$T/d.err'"
 
 stop_daemon $DPID 15
 check "SIGTERM stops the daemon with exit code 0 ($RC)" [ "$RC" -eq 0 ]
