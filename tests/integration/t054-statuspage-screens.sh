@@ -11,7 +11,12 @@
 . "$(dirname "$0")/lib.sh"
 
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-PAGE_TEST=${STATUSPAGE_TEST:-$SRC/build/${SEGALERT_VARIANT:-rel}/tests/test_statuspage}
+# the unit tests of the variant under test (build/rel or build/san)
+case "$SEGALERT" in
+*/build/san/*) PAGE_DIR=$SRC/build/san ;;
+*) PAGE_DIR=$SRC/build/rel ;;
+esac
+PAGE_TEST=${STATUSPAGE_TEST:-$PAGE_DIR/tests/test_statuspage}
 OUT=${LOGDIR:-$T}
 mkdir -p "$OUT"
 
