@@ -45,6 +45,20 @@ void log_redact(const char *in, struct strbuf *out);
 
 void log_msg(enum log_level lvl, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
+/*
+ * An event for people and machines (an alert changed): the message is one
+ * human line; with the JSON format the members of json_fields (a JSON
+ * object, "{...}", or NULL) are added to the line's object, so machines
+ * keep rule, severity, labels and value.  In the text format on a
+ * terminal (stderr a TTY, NO_COLOR unset, TERM not "dumb") the message is
+ * coloured; never in a file or a pipe.
+ */
+enum log_colour { LOG_COLOUR_NONE = 0, LOG_COLOUR_RED, LOG_COLOUR_YELLOW,
+                  LOG_COLOUR_GREEN, LOG_COLOUR_BLUE };
+void log_event(enum log_level lvl, enum log_colour colour,
+               const char *json_fields, const char *fmt, ...)
+    PRINTF_LIKE(4, 5);
+
 #define log_enabled(lvl) ((lvl) <= log_get_level())
 #define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  do { if (log_enabled(LOG_WARN)) log_msg(LOG_WARN, __VA_ARGS__); } while (0)

@@ -111,6 +111,10 @@ bool expr_uses_metric(const struct expr *e, enum metric_id m);
 /* The metric the rule value reads (the first metric of the left-hand side
  * of the first comparison, else the first metric read), or -1. */
 int expr_value_metric(const struct expr *e);
+/* The unit of the rule value, from the metrics it reads: "a / b" of one
+ * unit is a ratio, "x / 60" or "x * 2" keeps x's unit, count() counts,
+ * timeleft() is seconds; a value that reads no metric counts. */
+enum metric_unit expr_value_unit(const struct expr *e);
 const char *expr_source(const struct expr *e);
 
 struct expr_result {

@@ -48,11 +48,21 @@ enum metric_id {
     M__COUNT
 };
 
+/* What a metric's numbers mean, for people: the status page, `segalert
+ * status`, log lines and notifications format a value by its unit. */
+enum metric_unit {
+    UNIT_COUNT = 0,         /* events, users, calls: SI (48.3k) */
+    UNIT_RATIO,             /* 0..1: percent (4.8 %) */
+    UNIT_SECONDS,           /* a time: duration (2m0s) */
+    UNIT__COUNT
+};
+
 struct metric_info {
     const char *name;       /* rule name, also /metrics "segment_<name>" */
     enum family family;
     bool derived;
     const char *help;       /* one line for /metrics HELP and docs */
+    enum metric_unit unit;  /* from the name: metric_unit_of_name() */
 };
 
 extern const struct metric_info metric_table[M__COUNT];
@@ -61,7 +71,15 @@ extern const struct metric_info metric_table[M__COUNT];
 int metric_lookup(const char *name);
 /* Closest metric name within edit distance 3, or NULL (did-you-mean). */
 const char *metric_suggest(const char *name);
-const char *family_name(enum family f);     /* "connection" ... */
+const char *family_name(enum family f);
+/* The unit a metric name implies, the one rule for every metric:
+ * "*_ratio" is a ratio, "time_*" ("*_avg", "*_p95" of a time) are seconds,
+ * everything else counts.  metric_table[].unit is filled from it. */
+enum metric_unit metric_unit_of_name(const char *name);
+/* "count", "ratio", "seconds" (JSON and docs). */
+const char *metric_unit_name(enum metric_unit u);
+/* metric_unit_name() back; UNIT_COUNT for NULL or an unknown name. */
+enum metric_unit metric_unit_parse(const char *s);     /* "connection" ... */
 int family_lookup(const char *name);        /* -1 when unknown */
 
 /*

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 
 #include "core/util.h"
+#include "engine/metrics.h"
 
 struct template;
 
@@ -58,6 +59,10 @@ void template_render(const struct template *t, const struct template_lookup *lk,
 void template_format_number(double v, struct strbuf *out);
 void template_format_pct(double v, struct strbuf *out);
 void template_format_si(double v, struct strbuf *out);
+/* A value as a person reads it in its unit: 4.8% (ratio), 1m59s or 4.21s
+ * (seconds), 48.3k (count); "no data" for NaN.  Every place that shows a
+ * rule value (page, `segalert status`, log lines, notifications) uses it. */
+void template_format_unit(enum metric_unit u, double v, struct strbuf *out);
 
 /* Names every template may use besides labels and metrics. */
 bool template_builtin_name(const char *name);

@@ -19,6 +19,7 @@
 
 #include "config/config.h"
 #include "core/util.h"
+#include "engine/metrics.h"
 
 /* Why a notification is sent (carried in every payload). */
 enum notify_reason {
@@ -44,6 +45,7 @@ struct notify_alert {
     bool nodata;            /* firing because of no_data = alert */
     bool flapping;
     double value;           /* the rule value, NAN when none */
+    enum metric_unit unit;  /* of value: how people read it */
     char *summary;          /* rendered, may be NULL */
     char *description;      /* rendered, may be NULL */
     char *runbook_url;      /* may be NULL */

@@ -68,9 +68,13 @@ struct snap_alert {
     char *state;                /* "pending", "firing", "nodata" */
     char *severity;             /* "critical", "warning"... */
     double value;               /* NAN when none */
+    enum metric_unit unit;      /* of value (expr_value_unit) */
     double active_at, fired_at;
     bool flapping;
     bool silenced;
+    /* The silence that matches (when silenced): who, why, until when. */
+    char *silence_id, *silence_by, *silence_comment;  /* may be NULL */
+    double silence_ends_at;
     char *summary;              /* may be NULL */
     char *runbook_url;          /* may be NULL */
     struct snap_point *spark;   /* recent values of the rule's first metric */

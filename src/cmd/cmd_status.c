@@ -18,6 +18,8 @@
 #include "core/json.h"
 #include "core/util.h"
 #include "daemon/state.h"
+#include "engine/rules.h"
+#include "engine/template.h"
 
 static void status_usage(FILE *out)
 {
@@ -54,15 +56,13 @@ static void labels_text(const cJSON *labels, struct strbuf *out)
     }
 }
 
-static void fmt_value(const cJSON *v, char *buf, size_t len)
+/* The rule value as people read it, in its unit (4.8%, 1m59s, 48.3k). */
+static void fmt_value(const cJSON *v, enum metric_unit unit, char *buf,
+                      size_t len)
 {
     if (cJSON_IsNumber(v)) {
         struct strbuf sb = STRBUF_INIT;
-        double d = v->valuedouble;
-        if (d == floor(d) && fabs(d) < 1e15)
-            strbuf_addf(&sb, "%.0f", d);
-        else
-            strbuf_addf(&sb, "%.4g", d);
+        template_format_unit(unit, v->valuedouble, &sb);
         snprintf(buf, len, "%s", sb.buf);
         strbuf_free(&sb);
     } else if (cJSON_IsString(v)) {
@@ -176,7 +176,9 @@ static void print_alerts(const cJSON *alerts, double now, bool blind,
         struct strbuf labels = STRBUF_INIT;
         labels_text(json_member(a, "labels"), &labels);
         char value[64], since[64];
-        fmt_value(json_member(a, "value"), value, sizeof(value));
+        fmt_value(json_member(a, "value"),
+                  metric_unit_parse(json_str(a, "unit")), value,
+                  sizeof(value));
         double fired = json_time(a, "firedAt");
         double t0 = streq(json_str(a, "state"), "firing") && fired > 0
                         ? fired : json_time(a, "activeAt");
@@ -391,7 +393,20 @@ static int from_daemon(const char *base, bool json, char *err, size_t errlen)
 
 /* ---- from the state file ------------------------------------------------- */
 
-static void print_instances(const cJSON *insts, double now, struct strbuf *o)
+/* The state file keeps the tier ("critical" = the expr tier, "warning" =
+ * the warn tier); the severity people see is the rule's for the expr
+ * tier.  The value's unit comes from the compiled rule. */
+static const struct rule *find_rule(const struct ruleset *rs,
+                                    const char *name)
+{
+    for (size_t i = 0; rs && name && i < rs->n; i++)
+        if (streq(rs->rules[i].cfg->name, name))
+            return &rs->rules[i];
+    return NULL;
+}
+
+static void print_instances(const cJSON *insts, const struct ruleset *rs,
+                            double now, struct strbuf *o)
 {
     struct table t;
     table_init(&t, 6);
@@ -411,12 +426,18 @@ static void print_instances(const cJSON *insts, double now, struct strbuf *o)
         struct strbuf labels = STRBUF_INIT;
         labels_text(json_member(it, "series"), &labels);
         char value[64], since[64];
-        fmt_value(json_member(st, "value"), value, sizeof(value));
+        const struct rule *r = find_rule(rs, json_str(it, "rule"));
+        fmt_value(json_member(st, "value"),
+                  r ? expr_value_unit(r->expr) : UNIT_COUNT, value,
+                  sizeof(value));
+        const char *sev = json_str(st, "severity");
+        if (r && streq(sev, "critical") && r->cfg->severity)
+            sev = r->cfg->severity;
         double fired = json_num(st, "fired_at", 0);
         double t0 = streq(state, "firing") && fired > 0
                         ? fired : json_num(st, "active_at", 0);
         fmt_since(t0, now, since, sizeof(since));
-        table_row(&t, state, json_str(st, "severity"),
+        table_row(&t, state, sev,
                   json_str(it, "rule"), labels.buf, value, since);
         strbuf_free(&labels);
         shown++;
@@ -487,8 +508,8 @@ static void print_silences(const cJSON *sil, double now, struct strbuf *o)
 }
 
 /* 0 printed, -1 no usable state file (err). */
-static int from_state(const char *dir, const char *why, bool json, char *err,
-                      size_t errlen)
+static int from_state(const char *dir, const struct ruleset *rs,
+                      const char *why, bool json, char *err, size_t errlen)
 {
     /* Read-only: the snapshot and its journal as the daemon would read
      * them; damage is reported, not moved aside (that is the daemon's
@@ -543,7 +564,7 @@ static int from_state(const char *dir, const char *why, bool json, char *err,
                         "this is the state before the damage; the daemon "
                         "will move it aside when it starts\n", dir,
                         STATE_JOURNAL_FILE, info.why);
-        print_instances(json_member(root, "instances"), now, &o);
+        print_instances(json_member(root, "instances"), rs, now, &o);
         print_outbox(json_member(root, "outbox"), now, &o);
         print_silences(json_member(json_member(root, "dispatch"), "silences"),
                        now, &o);
@@ -552,6 +573,18 @@ static int from_state(const char *dir, const char *why, bool json, char *err,
     strbuf_free(&o);
     cJSON_Delete(root);
     return 0;
+}
+
+/* from_state() with the rules compiled, for severities and units. */
+static int from_state_rules(const struct config *cfg, const char *why,
+                            bool json, char *err, size_t errlen)
+{
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct ruleset *rs = ruleset_compile(cfg, &dl);
+    int rc = from_state(cfg->state_dir, rs, why, json, err, errlen);
+    ruleset_free(rs);
+    diag_list_free(&dl);
+    return rc;
 }
 
 int cmd_status(int argc, char **argv)
@@ -586,7 +619,7 @@ int cmd_status(int argc, char **argv)
         fprintf(stderr, "segalert status: %s\n", err);
         exit_code = 1;
     } else if (rc == 1 &&
-               from_state(cfg->state_dir, why, json, err, sizeof(err)) != 0) {
+               from_state_rules(cfg, why, json, err, sizeof(err)) != 0) {
         fprintf(stderr, "segalert status: %s\n", err);
         exit_code = 1;
     }

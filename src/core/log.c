@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/utf8.h"
 
@@ -159,30 +160,83 @@ static void add_text_msg(struct strbuf *line, const char *msg, size_t len)
     }
 }
 
-static void emit(enum log_level lvl, const char *msg)
+/* Colour only for a person at a terminal. */
+static bool colour_ok(void)
 {
+    static atomic_int tty = -1;
+    int v = atomic_load_explicit(&tty, memory_order_relaxed);
+    if (v < 0) {
+        const char *term = getenv("TERM");
+        v = isatty(STDERR_FILENO) && !getenv("NO_COLOR") && term &&
+            !streq(term, "dumb");
+        atomic_store_explicit(&tty, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+/* One line: the message (redacted before it is escaped, so a secret with
+ * quotes or backslashes is still found), coloured on a terminal, and in
+ * JSON the members of json_fields ("{...}", may be NULL) after it. */
+static void emit_event(enum log_level lvl, const char *msg,
+                       enum log_colour colour, const char *json_fields)
+{
+    static const char *const sgr[] = { "", "\033[1;31m", "\033[1;33m",
+                                       "\033[1;32m", "\033[1;34m" };
     char ts[32];
-    struct strbuf raw = STRBUF_INIT, line = STRBUF_INIT;
+    struct strbuf raw = STRBUF_INIT, fields = STRBUF_INIT,
+                  line = STRBUF_INIT;
     format_iso8601(now_wall(), ts, sizeof(ts));
     strbuf_adds(&raw, msg);
+    strbuf_adds(&fields, json_fields ? json_fields : "");
     pthread_mutex_lock(&log_lock);
     redact(&raw);
+    redact(&fields);
     if (atomic_load_explicit(&cur_format, memory_order_relaxed) ==
         LOG_FMT_JSON) {
         strbuf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts,
                     level_names[lvl]);
         strbuf_add_json_str(&line, strbuf_str(&raw));
+        /* the members of {...}, after the message */
+        const char *f = strchr(strbuf_str(&fields), '{');
+        const char *e = f ? strrchr(f, '}') : NULL;
+        if (f && e && e > f + 1) {
+            strbuf_addc(&line, ',');
+            strbuf_add(&line, f + 1, (size_t)(e - f - 1));
+        }
         strbuf_adds(&line, "}\n");
     } else {
-        strbuf_addf(&line, "ts=%s level=%s msg=\"", ts, level_names[lvl]);
+        bool paint = colour != LOG_COLOUR_NONE &&
+                     (unsigned)colour < ARRAY_SIZE(sgr) && colour_ok();
+        strbuf_addf(&line, "ts=%s level=%s msg=\"%s", ts, level_names[lvl],
+                    paint ? sgr[colour] : "");
         add_text_msg(&line, strbuf_str(&raw), raw.len);
-        strbuf_adds(&line, "\"\n");
+        strbuf_adds(&line, paint ? "\033[0m\"\n" : "\"\n");
     }
     fputs(line.buf, stderr);
     fflush(stderr);
     pthread_mutex_unlock(&log_lock);
     strbuf_free(&raw);
+    strbuf_free(&fields);
     strbuf_free(&line);
+}
+
+static void emit(enum log_level lvl, const char *msg)
+{
+    emit_event(lvl, msg, LOG_COLOUR_NONE, NULL);
+}
+
+void log_event(enum log_level lvl, enum log_colour colour,
+               const char *json_fields, const char *fmt, ...)
+{
+    if (lvl > log_get_level())
+        return;
+    struct strbuf sb = STRBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    emit_event(lvl, strbuf_str(&sb), colour, json_fields);
+    strbuf_free(&sb);
 }
 
 static void vlog(enum log_level lvl, const char *fmt, va_list ap)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "daemon/daemon_int.h"
 #include "engine/annotate.h"
@@ -274,6 +275,7 @@ static void notify_alert_from(struct daemon *d, struct eval_instance *in,
     a->nodata = in->st.nodata;
     a->flapping = flapping;
     a->value = in->st.value;
+    a->unit = expr_value_unit(in->rule->expr);
     a->summary = sum.len ? strbuf_detach(&sum) : NULL;
     a->description = desc.len ? strbuf_detach(&desc) : NULL;
     a->runbook_url = xstrdup(in->rule->cfg->runbook_url);
@@ -292,18 +294,92 @@ void daemon_resolve_instance(struct daemon *d, struct eval_instance *in,
     notify_alert_free_fields(&a);
 }
 
+/* Who the alert is about, for a person: "Amplitude \u2190 web" for a
+ * connection, the source, or the workspace; the workspace is added when
+ * there are several. */
+static void alert_subject(const struct daemon *d, const struct labelset *ls,
+                          struct strbuf *out)
+{
+    const char *src = labelset_get(ls, "source");
+    const char *dst = labelset_get(ls, "destination");
+    const char *ws = labelset_get(ls, "workspace");
+    if (dst && src)
+        strbuf_addf(out, "%s \xe2\x86\x90 %s", dst, src);
+    else if (dst || src)
+        strbuf_adds(out, dst ? dst : src);
+    if (ws && (d->cfg->nworkspaces > 1 || !(dst || src)))
+        strbuf_addf(out, "%s%s", out->len ? " @ " : "", ws);
+}
+
+/* One line per alert change for the person watching `segalert run`:
+ *   FIRING critical delivery-discard-ratio  Amplitude <- web  4.8% (for 2m)
+ * a resolve gives the value now; --log-format json keeps the machine
+ * fields (event, rule, severity, labels, value). */
 static void log_transition(struct daemon *d, struct eval_instance *in,
                            const struct alert_event *e)
 {
-    struct strbuf lbl = STRBUF_INIT, val = STRBUF_INIT;
-    labelset_format(eval_instance_labels(d->ev, in), &lbl);
-    template_format_number(e->value, &val);
-    log_info("alert: %s rule=%s severity=%s value=%s labels=%s",
-             alert_event_kind_name(e->kind), in->rule->cfg->name,
-             alert_severity_label(e->severity, in->rule->cfg->severity),
-             strbuf_str(&val), strbuf_str(&lbl));
-    strbuf_free(&lbl);
+    if (!log_enabled(LOG_INFO))
+        return;
+    const struct labelset *ls = eval_instance_labels(d->ev, in);
+    const char *sev = alert_severity_label(e->severity, in->rule->cfg->severity);
+    struct strbuf subj = STRBUF_INIT, val = STRBUF_INIT, js = STRBUF_INIT;
+    alert_subject(d, ls, &subj);
+    template_format_unit(expr_value_unit(in->rule->expr), e->value, &val);
+    char dur[40] = "";
+    const char *word = "", *when = "";
+    enum log_colour colour = LOG_COLOUR_NONE;
+    switch (e->kind) {
+    case ALERT_EV_FIRING:
+        word = "FIRING";
+        when = "for";
+        colour = streq(sev, "critical") ? LOG_COLOUR_RED : LOG_COLOUR_YELLOW;
+        if (e->active_at > 0)
+            format_duration(e->at - e->active_at, dur, sizeof(dur));
+        break;
+    case ALERT_EV_RESOLVED:
+        word = "RESOLVED";
+        when = "fired";
+        colour = LOG_COLOUR_GREEN;
+        if (e->active_at > 0)
+            format_duration(e->at - e->active_at, dur, sizeof(dur));
+        break;
+    case ALERT_EV_SEVERITY:
+        word = "SEVERITY";
+        colour = streq(sev, "critical") ? LOG_COLOUR_RED : LOG_COLOUR_YELLOW;
+        break;
+    case ALERT_EV_FLAP_START:
+        word = "FLAPPING";
+        colour = LOG_COLOUR_BLUE;
+        break;
+    case ALERT_EV_FLAP_STOP:
+        word = "STEADY";
+        colour = LOG_COLOUR_BLUE;
+        break;
+    }
+    jw_open(&js, NULL, '{');
+    jw_str(&js, "event", alert_event_kind_name(e->kind));
+    jw_str(&js, "rule", in->rule->cfg->name);
+    jw_str(&js, "severity", sev);
+    jw_open(&js, "labels", '{');
+    for (size_t i = 0; i < labelset_count(ls); i++)
+        jw_str(&js, labelset_key(ls, i), labelset_value(ls, i));
+    jw_close(&js, '}');
+    jw_double(&js, "value", e->value);
+    jw_close(&js, '}');
+    char extra[96] = "";
+    if (e->kind == ALERT_EV_SEVERITY)
+        snprintf(extra, sizeof(extra), " (was %s)",
+                 alert_severity_label(e->old_severity,
+                                      in->rule->cfg->severity));
+    else if (*dur)
+        snprintf(extra, sizeof(extra), " (%s %s)", when, dur);
+    log_event(LOG_INFO, colour, js.buf, "%s %s %s  %s%s%s%s%s", word, sev,
+              in->rule->cfg->name, strbuf_str(&subj), subj.len ? "  " : "",
+              e->kind == ALERT_EV_RESOLVED ? "now " : "", strbuf_str(&val),
+              extra);
+    strbuf_free(&subj);
     strbuf_free(&val);
+    strbuf_free(&js);
 }
 
 /* Which series are stale: three missed polls (event volume lags by a

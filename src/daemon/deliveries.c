@@ -41,7 +41,7 @@ static void on_delivered(void *ud, const struct delivery_verdict *v)
     snprintf(nid, sizeof(nid), "%s", e && e->n ? e->n->id : "?");
     switch (outbox_done(d->ob, ac->entry_id, &res, now)) {
     case OUTBOX_DELIVERED:
-        log_info("notify: delivered %s to receiver \"%s\"", nid, ac->receiver);
+        log_debug("notify: delivered %s to receiver \"%s\"", nid, ac->receiver);
         break;
     case OUTBOX_RESCHEDULED:
         log_warn("notify: receiver \"%s\" failed for %s (%s); will retry",
@@ -74,7 +74,7 @@ void daemon_flush_notifications(struct daemon *d, double now)
     struct notification **ns = NULL;
     size_t n = dispatch_tick(d->disp, now, &ns);
     for (size_t i = 0; i < n; i++) {
-        log_info("notify: %s reason=%s receiver=%s group=%s alerts=%zu",
+        log_debug("notify: %s queued reason=%s receiver=%s group=%s alerts=%zu",
                  ns[i]->id, notify_reason_name(ns[i]->reason), ns[i]->receiver,
                  ns[i]->group_key, ns[i]->nalerts);
         outbox_add(d->ob, ns[i], now);

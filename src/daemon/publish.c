@@ -108,8 +108,16 @@ static void snapshot_alerts(struct daemon *d, struct snapshot *sn, double now)
         sa->active_at = in->st.active_at;
         sa->fired_at = in->st.fired_at;
         sa->flapping = in->st.flapping;
-        sa->silenced = silences_match(sil, sa->labels, sa->nlabels, sa->severity,
-                                      now) != NULL;
+        sa->unit = expr_value_unit(in->rule->expr);
+        const struct silence *si = silences_match(sil, sa->labels, sa->nlabels,
+                                                  sa->severity, now);
+        sa->silenced = si != NULL;
+        if (si) {
+            sa->silence_id = xstrdup(si->id);
+            sa->silence_by = xstrdup(si->created_by);
+            sa->silence_comment = xstrdup(si->comment);
+            sa->silence_ends_at = si->ends_at;
+        }
         sa->summary = sum.len ? strbuf_detach(&sum) : NULL;
         sa->runbook_url = xstrdup(in->rule->cfg->runbook_url);
         int m = expr_value_metric(in->rule->expr);

@@ -879,6 +879,80 @@ int expr_value_metric(const struct expr *e)
     return -1;
 }
 
+/* A unit for every stack slot while the code runs, up to the rule value.
+ * UNITLESS is a literal or a variable: it takes the unit of what it is
+ * combined with, so "x / 60" keeps x's unit and "a / b" of one unit is a
+ * ratio. */
+#define UNITLESS (-1)
+
+static int unit_combine(enum op op, int a, int b)
+{
+    switch (op) {
+    case OP_ADD: case OP_SUB: case OP_MUL:
+        return a == UNITLESS ? b : a;
+    case OP_DIV:
+        if (b == UNITLESS)
+            return a;
+        if (a == UNITLESS)
+            return UNITLESS;
+        return a == b ? (int)UNIT_RATIO : a;
+    default:
+        return UNITLESS;    /* comparisons and logic: a truth value */
+    }
+}
+
+enum metric_unit expr_value_unit(const struct expr *e)
+{
+    int *st = xcalloc(e->ncode + 1, sizeof(*st));
+    size_t sp = 0;
+    int value = UNITLESS;
+    bool captured = false;
+    for (size_t i = 0; i < e->ncode && !captured; i++) {
+        const struct insn *in = &e->code[i];
+        switch (in->op) {
+        case OP_CONST: case OP_VAR:
+            st[sp++] = UNITLESS;
+            break;
+        case OP_LATEST:
+            st[sp++] = (int)metric_table[in->idx].unit;
+            break;
+        case OP_WINDOW:
+            st[sp++] = in->agg == AGG_COUNT ? (int)UNIT_COUNT
+                                            : (int)metric_table[in->idx].unit;
+            break;
+        case OP_FORECAST:
+            if (sp)
+                st[sp - 1] = (int)metric_table[in->idx].unit;
+            break;
+        case OP_TIMELEFT:
+            if (sp)
+                st[sp - 1] = (int)UNIT_SECONDS;
+            break;
+        case OP_CAPTURE:
+            value = sp ? st[sp - 1] : UNITLESS;
+            captured = true;
+            break;
+        case OP_NEG:
+            break;
+        case OP_NOT:
+            if (sp)
+                st[sp - 1] = UNITLESS;
+            break;
+        default:
+            if (sp >= 2) {
+                st[sp - 2] = unit_combine((enum op)in->op, st[sp - 2],
+                                          st[sp - 1]);
+                sp--;
+            }
+            break;
+        }
+    }
+    if (!captured && sp)
+        value = st[sp - 1];
+    free(st);
+    return value == UNITLESS ? UNIT_COUNT : (enum metric_unit)value;
+}
+
 const char *expr_source(const struct expr *e)
 {
     return e->src;

@@ -5,50 +5,79 @@
 
 #include "core/util.h"
 
+#include <string.h>
+
 const struct metric_info metric_table[M__COUNT] = {
     [M_SUCCESSES] = { "successes", FAM_CONNECTION, false,
-        "Events delivered in the delivery window." },
+        "Events delivered in the delivery window.", UNIT_COUNT },
     [M_SUCCESSES_FIRST_ATTEMPT] = { "successes_first_attempt", FAM_CONNECTION, false,
-        "Events delivered on the first attempt." },
+        "Events delivered on the first attempt.", UNIT_COUNT },
     [M_SUCCESSES_AFTER_RETRY] = { "successes_after_retry", FAM_CONNECTION, false,
-        "Events delivered after one or more retries." },
+        "Events delivered after one or more retries.", UNIT_COUNT },
     [M_DISCARDED] = { "discarded", FAM_CONNECTION, false,
-        "Events permanently failed (discarded)." },
+        "Events permanently failed (discarded).", UNIT_COUNT },
     [M_EXPIRED] = { "expired", FAM_CONNECTION, false,
-        "Events that ran out of retry time." },
+        "Events that ran out of retry time.", UNIT_COUNT },
     [M_RETRIED] = { "retried", FAM_CONNECTION, false,
-        "Retry attempts." },
+        "Retry attempts.", UNIT_COUNT },
     [M_TIME_TO_SUCCESS_AVG] = { "time_to_success_avg", FAM_CONNECTION, false,
-        "Average time to successful delivery, seconds." },
+        "Average time to successful delivery, seconds.", UNIT_SECONDS },
     [M_TIME_TO_SUCCESS_P95] = { "time_to_success_p95", FAM_CONNECTION, false,
-        "95th percentile time to successful delivery, seconds." },
+        "95th percentile time to successful delivery, seconds.", UNIT_SECONDS },
     [M_TIME_TO_FIRST_ATTEMPT_AVG] = { "time_to_first_attempt_avg", FAM_CONNECTION, false,
-        "Average time to first delivery attempt, seconds." },
+        "Average time to first delivery attempt, seconds.", UNIT_SECONDS },
     [M_TIME_TO_FIRST_ATTEMPT_P95] = { "time_to_first_attempt_p95", FAM_CONNECTION, false,
-        "95th percentile time to first delivery attempt, seconds." },
+        "95th percentile time to first delivery attempt, seconds.", UNIT_SECONDS },
     [M_ATTEMPTED] = { "attempted", FAM_CONNECTION, true,
-        "successes + discarded + expired." },
+        "successes + discarded + expired.", UNIT_COUNT },
     [M_DISCARD_RATIO] = { "discard_ratio", FAM_CONNECTION, true,
-        "(discarded + expired) / attempted." },
+        "(discarded + expired) / attempted.", UNIT_RATIO },
     [M_RETRY_RATIO] = { "retry_ratio", FAM_CONNECTION, true,
-        "successes_after_retry / successes." },
+        "successes_after_retry / successes.", UNIT_RATIO },
     [M_SOURCE_VOLUME] = { "source_volume", FAM_CONNECTION, false,
-        "Events the source received during the delivery window." },
+        "Events the source received during the delivery window.", UNIT_COUNT },
     [M_EVENT_VOLUME] = { "event_volume", FAM_SOURCE, false,
-        "Events received by the source per bucket." },
+        "Events received by the source per bucket.", UNIT_COUNT },
     [M_MTU] = { "mtu", FAM_USAGE, false,
-        "Monthly tracked users so far this period (identified + never identified)." },
+        "Monthly tracked users so far this period (identified + never identified).", UNIT_COUNT },
     [M_MTU_IDENTIFIED] = { "mtu_identified", FAM_USAGE, false,
-        "Identified users so far this period." },
+        "Identified users so far this period.", UNIT_COUNT },
     [M_MTU_ANONYMOUS] = { "mtu_anonymous", FAM_USAGE, false,
-        "Anonymous users so far this period." },
+        "Anonymous users so far this period.", UNIT_COUNT },
     [M_MTU_ANONYMOUS_IDENTIFIED] = { "mtu_anonymous_identified", FAM_USAGE, false,
-        "Anonymous users later identified so far this period." },
+        "Anonymous users later identified so far this period.", UNIT_COUNT },
     [M_MTU_NEVER_IDENTIFIED] = { "mtu_never_identified", FAM_USAGE, false,
-        "Users never identified so far this period." },
+        "Users never identified so far this period.", UNIT_COUNT },
     [M_API_CALLS] = { "api_calls", FAM_USAGE, false,
-        "API calls so far this period." },
+        "API calls so far this period.", UNIT_COUNT },
 };
+
+enum metric_unit metric_unit_of_name(const char *name)
+{
+    if (!name)
+        return UNIT_COUNT;
+    size_t n = strlen(name);
+    if (n > 6 && streq(name + n - 6, "_ratio"))
+        return UNIT_RATIO;
+    if (str_has_prefix(name, "time_"))
+        return UNIT_SECONDS;
+    return UNIT_COUNT;
+}
+
+const char *metric_unit_name(enum metric_unit u)
+{
+    static const char *const names[UNIT__COUNT] = { "count", "ratio",
+                                                    "seconds" };
+    return (unsigned)u < UNIT__COUNT ? names[u] : "count";
+}
+
+enum metric_unit metric_unit_parse(const char *s)
+{
+    for (int u = 0; u < UNIT__COUNT; u++)
+        if (streq(s, metric_unit_name((enum metric_unit)u)))
+            return (enum metric_unit)u;
+    return UNIT_COUNT;
+}
 
 int metric_lookup(const char *name)
 {

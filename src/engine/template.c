@@ -242,6 +242,34 @@ void template_format_si(double v, struct strbuf *out)
     template_format_number(v, out);
 }
 
+void template_format_unit(enum metric_unit u, double v, struct strbuf *out)
+{
+    if (isnan(v)) {
+        strbuf_adds(out, "no data");
+        return;
+    }
+    switch (u) {
+    case UNIT_RATIO:
+        template_format_pct(v, out);
+        return;
+    case UNIT_SECONDS:
+        if (isfinite(v) && fabs(v) >= 1 && fabs(v) < 60) {
+            strbuf_addf(out, "%.3gs", v);
+        } else {
+            char buf[64];
+            format_duration(v, buf, sizeof(buf));
+            strbuf_adds(out, buf);
+        }
+        return;
+    default:
+        if (isfinite(v) && fabs(v) < 1000 && v != floor(v))
+            strbuf_addf(out, "%.3g", v);
+        else
+            template_format_si(v, out);
+        return;
+    }
+}
+
 static void apply(const struct part *p, const struct template_lookup *lk,
                   struct strbuf *out)
 {

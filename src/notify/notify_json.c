@@ -22,6 +22,8 @@ cJSON *notify_alert_to_json(const struct notify_alert *a)
     cJSON_AddBoolToObject(ao, "nodata", a->nodata);
     cJSON_AddBoolToObject(ao, "flapping", a->flapping);
     cJSON_AddItemToObject(ao, "value", json_double(a->value));
+    if (a->unit != UNIT_COUNT)      /* absent: a count, as before units */
+        cJSON_AddStringToObject(ao, "unit", metric_unit_name(a->unit));
     cJSON_AddItemToObject(ao, "summary", json_str_or_null(a->summary));
     cJSON_AddItemToObject(ao, "description", json_str_or_null(a->description));
     cJSON_AddItemToObject(ao, "runbook_url", json_str_or_null(a->runbook_url));
@@ -122,6 +124,7 @@ static int alert_from_json(const cJSON *ao, struct notify_alert *a,
         json_get_double(ao, "starts_at", &a->starts_at, err, errlen) ||
         json_get_double(ao, "ends_at", &a->ends_at, err, errlen))
         return -1;
+    a->unit = metric_unit_parse(json_str(ao, "unit"));
     return 0;
 }
 

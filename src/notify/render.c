@@ -251,7 +251,11 @@ void render_alert_annots(const struct notify_alert *a,
     }
     if (!isnan(a->value)) {
         struct strbuf t = STRBUF_INIT;
-        template_format_number(a->value, &t);
+        /* a count stays the exact number; a ratio or a time reads as one */
+        if (a->unit == UNIT_COUNT)
+            template_format_number(a->value, &t);
+        else
+            template_format_unit(a->unit, a->value, &t);
         snprintf(an->value, sizeof(an->value), "%s", strbuf_str(&t));
         strbuf_free(&t);
         an->p[an->n].key = "value";

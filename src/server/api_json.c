@@ -47,12 +47,21 @@ static void alert_json(struct strbuf *out, const struct snap_alert *a)
     jw_str(out, "state", a->state);
     jw_str(out, "severity", a->severity);
     jw_double(out, "value", a->value);
+    jw_str(out, "unit", metric_unit_name(a->unit));
     jw_time(out, "activeAt", a->active_at);
     jw_time(out, "firedAt", a->fired_at);
     jw_str_or_null(out, "summary", a->summary);
     jw_str_or_null(out, "runbookUrl", a->runbook_url);
     jw_bool(out, "flapping", a->flapping);
     jw_bool(out, "silenced", a->silenced);
+    if (a->silenced) {
+        jw_open(out, "silence", '{');
+        jw_str_or_null(out, "id", a->silence_id);
+        jw_str_or_null(out, "createdBy", a->silence_by);
+        jw_str_or_null(out, "comment", a->silence_comment);
+        jw_time(out, "endsAt", a->silence_ends_at);
+        jw_close(out, '}');
+    }
     jw_close(out, '}');
 }
 

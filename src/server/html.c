@@ -57,16 +57,7 @@ static void html_when(struct strbuf *out, const struct snapshot *s, double t)
 static void html_value(struct strbuf *out, const struct snap_alert *a)
 {
     struct strbuf v = STRBUF_INIT;
-    const char *m = a->spark_metric;
-    bool ratio = m && strlen(m) > 6 && streq(m + strlen(m) - 6, "_ratio");
-    if (isnan(a->value))
-        strbuf_adds(&v, "no data");
-    else if (ratio)
-        template_format_pct(a->value, &v);
-    else if (fabs(a->value) >= 10000)
-        template_format_si(a->value, &v);
-    else
-        template_format_number(a->value, &v);
+    template_format_unit(a->unit, a->value, &v);
     struct strbuf exact = STRBUF_INIT;
     prom_format_double(&exact, a->value);
     strbuf_adds(out, "<span title=\"");
@@ -110,8 +101,12 @@ static void html_spark(struct strbuf *out, const struct snap_alert *a)
     strbuf_adds(out, "<title>");
     H(a->spark_metric ? a->spark_metric : "value");
     struct strbuf lo = STRBUF_INIT, hi = STRBUF_INIT;
-    template_format_number(vmin, &lo);
-    template_format_number(vmax, &hi);
+    enum metric_unit u = UNIT_COUNT;
+    int m = a->spark_metric ? metric_lookup(a->spark_metric) : -1;
+    if (m >= 0)
+        u = metric_table[m].unit;
+    template_format_unit(u, vmin, &lo);
+    template_format_unit(u, vmax, &hi);
     strbuf_addf(out, ": %zu points, min %s, max %s</title>", n, lo.buf,
                 hi.buf);
     strbuf_free(&lo);
@@ -235,8 +230,66 @@ static const char *const page_css =
     "td strong,time{white-space:nowrap}"
     "a{color:#175cd3;text-decoration:none}a:hover{text-decoration:underline}"
     "footer{color:var(--muted);font-size:12px;text-align:center;"
-    "padding:4px 0 24px}"
-    "footer a{margin:0 6px}";
+    "padding:4px 10px 24px;overflow-wrap:anywhere}"
+    "footer a{margin:0 6px}"
+    /* silenced alerts: muted, never red */
+    "tr.alert[data-silenced] td{color:var(--muted)}"
+    "tr.alert[data-silenced] td:first-child{border-left-color:#98a2b3}"
+    "tr.alert[data-silenced] svg.spark polyline{stroke:#98a2b3}"
+    "tr.alert[data-silenced] svg.spark circle{fill:#98a2b3}"
+    ".sil{font-size:12px;margin-top:2px;word-break:break-word}"
+    /* filters: radio buttons read by :has(), no script */
+    ".filters{display:flex;flex-wrap:wrap;gap:6px 16px;padding:8px 16px;"
+    "border-bottom:1px solid var(--line);align-items:center;"
+    "font-size:12.5px}"
+    ".filters .grp{display:flex;flex-wrap:wrap;gap:4px;align-items:center}"
+    ".filters .grp>b,.filters summary{color:var(--muted);font-size:11.5px;"
+    "text-transform:uppercase;letter-spacing:.05em;margin-right:2px}"
+    ".filters summary{cursor:pointer;font-weight:600}"
+    ".filters details[open]{flex-basis:100%}"
+    ".filters details .grp{margin-top:4px}"
+    ".filters input{position:absolute;opacity:0;width:1px;height:1px;"
+    "margin:0}"
+    ".filters label{padding:1px 9px;border-radius:999px;background:#f2f4f7;"
+    "color:#344054;cursor:pointer;white-space:nowrap;max-width:100%;"
+    "overflow:hidden;text-overflow:ellipsis}"
+    ".filters input:checked+label{background:#101828;color:#fff}"
+    ".filters input:focus-visible+label{outline:2px solid var(--info)}"
+    "#alerts:has(#fs-firing:checked) tr.alert:not([data-f~=st-firing]),"
+    "#alerts:has(#fs-pending:checked) tr.alert:not([data-f~=st-pending]),"
+    "#alerts:has(#fs-nodata:checked) tr.alert:not([data-f~=st-nodata]),"
+    "#alerts:has(#fs-silenced:checked) tr.alert:not([data-f~=st-silenced])"
+    "{display:none}"
+    /* wide tables scroll inside their section, never the page */
+    ".tw{overflow-x:auto}"
+    /* phones: alerts become cards, the header and margins shrink */
+    "@media (max-width:760px){"
+    "header{padding:12px 14px}"
+    "header .totals{margin-left:0}"
+    "main{padding:12px 10px 4px}"
+    "section h2{padding:10px 12px}"
+    "#alerts table,#alerts tbody,#alerts td{display:block}"
+    "#alerts thead{display:none}"
+    "#alerts tr.alert{display:flex;flex-wrap:wrap;align-items:baseline;"
+    "gap:4px 10px;padding:10px 12px;border-bottom:1px solid var(--line);"
+    "border-left:3px solid transparent}"
+    "#alerts tr.alert td{border:0;padding:0;background:none}"
+    "#alerts tr.alert[data-severity=critical][data-state=firing]"
+    "{border-left-color:var(--crit)}"
+    "#alerts tr.alert[data-severity=warning][data-state=firing]"
+    "{border-left-color:var(--warn)}"
+    "#alerts tr.alert[data-state=pending]{border-left-color:#fdb022}"
+    "#alerts tr.alert[data-silenced]{border-left-color:#98a2b3}"
+    "#alerts td.c-rule{flex:1 1 0;min-width:0;word-break:break-word}"
+    "#alerts td.c-value{margin-left:auto}"
+    "#alerts td.c-labels,#alerts td.c-summary{flex-basis:100%}"
+    "#alerts td.c-since{font-size:12px;color:var(--muted)}"
+    "#alerts td.c-spark{margin-left:auto}"
+    ".chip{white-space:normal;max-width:100%;word-break:break-all}"
+    ".filters{padding:8px 12px}"
+    "#rules code{word-break:normal;overflow-wrap:anywhere}"
+    "#rules td:first-child{min-width:9em}"
+    "}";
 
 static int severity_rank(const char *sev)
 {
@@ -285,7 +338,7 @@ static const char *sev_class(const char *sev)
 }
 
 static void html_header(const struct snapshot *s, struct strbuf *out,
-                        size_t firing, size_t pending)
+                        size_t firing, size_t pending, size_t silenced)
 {
     char age[40];
     strbuf_adds(out, "<header><h1>segalert</h1><span class=\"meta\">");
@@ -317,6 +370,9 @@ static void html_header(const struct snapshot *s, struct strbuf *out,
                 firing ? "b-critical" : "b-muted", firing);
     strbuf_addf(out, "<span class=\"badge %s\">%zu pending</span>",
                 pending ? "b-warn" : "b-muted", pending);
+    if (silenced)
+        strbuf_addf(out, "<span class=\"badge b-muted\">%zu silenced</span>",
+                    silenced);
     size_t up = 0;
     for (size_t i = 0; i < s->nworkspaces; i++)
         if (s->workspaces[i].up)
@@ -382,7 +438,7 @@ static void html_workspaces(const struct snapshot *s, struct strbuf *out)
                          "</div></section>\n");
         return;
     }
-    strbuf_adds(out, "<table><thead><tr><th>Workspace</th><th>Status</th>");
+    strbuf_adds(out, "<div class=\"tw\"><table><thead><tr><th>Workspace</th><th>Status</th>");
     static const int order[] = { POLL_DELIVERY, POLL_VOLUME, POLL_USAGE,
                                  POLL_DISCOVERY };
     for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
@@ -453,7 +509,7 @@ static void html_workspaces(const struct snapshot *s, struct strbuf *out)
                     w->nconnections, w->nsources,
                     w->nsources == 1 ? "" : "s");
     }
-    strbuf_adds(out, "</tbody></table></section>\n");
+    strbuf_adds(out, "</tbody></table></div></section>\n");
 }
 
 /* Labels worth reading in the table; ids, rule and severity (shown in
@@ -466,17 +522,74 @@ static bool key_label(const char *k)
     return !(n > 3 && streq(k + n - 3, "_id"));
 }
 
-static void html_alert_row(const struct snapshot *s, struct strbuf *out,
-                           const struct snap_alert *a)
+/* Alert state for people and for the filters: a silenced alert is
+ * "silenced" whatever its state, so it is never counted or shown as
+ * firing. */
+static const char *row_state(const struct snap_alert *a)
 {
+    return a->silenced ? "silenced" : nn(a->state);
+}
+
+/* The label values the filter offers: "key=value" of the labels worth
+ * reading (key_label), in order of first appearance, at most
+ * HTML_MAX_LABEL_FILTERS so that 20,000 alerts do not make a page of
+ * buttons. */
+#define HTML_MAX_LABEL_FILTERS 40
+
+static int facet_index(const struct str_list *l, const char *k, const char *v)
+{
+    size_t kl = strlen(k);
+    for (size_t i = 0; i < l->n; i++)
+        if (strncmp(l->items[i], k, kl) == 0 && l->items[i][kl] == '=' &&
+            streq(l->items[i] + kl + 1, v))
+            return (int)i;
+    return -1;
+}
+
+static bool key_label(const char *k);
+
+static void collect_labels(const struct snapshot *s, struct str_list *out)
+{
+    for (size_t i = 0; i < s->nalerts && out->n < HTML_MAX_LABEL_FILTERS;
+         i++) {
+        const struct snap_alert *a = &s->alerts[i];
+        for (size_t j = 0; j < a->nlabels && out->n < HTML_MAX_LABEL_FILTERS;
+             j++) {
+            const char *k = nn(a->labels[j].key), *v = nn(a->labels[j].value);
+            if (!key_label(k) || facet_index(out, k, v) >= 0)
+                continue;
+            char *kv = xasprintf("%s=%s", k, v);
+            str_list_add(out, kv);
+            free(kv);
+        }
+    }
+}
+
+static void html_alert_row(const struct snapshot *s, struct strbuf *out,
+                           const struct snap_alert *a,
+                           const struct str_list *facets)
+{
+    /* class="alert" data-rule data-state stay the page's stable hooks;
+     * the filters read the tokens of data-f. */
     strbuf_adds(out, "<tr class=\"alert\" data-rule=\"");
     H(a->rule);
     strbuf_adds(out, "\" data-state=\"");
     H(a->state);
     strbuf_adds(out, "\" data-severity=\"");
     H(a->severity);
-    strbuf_adds(out, "\"><td>");
-    if (streq(a->state, "firing")) {
+    strbuf_adds(out, "\" data-f=\"st-");
+    H(row_state(a));
+    for (size_t j = 0; j < a->nlabels; j++) {
+        int fi = facet_index(facets, nn(a->labels[j].key),
+                             nn(a->labels[j].value));
+        if (fi >= 0)
+            strbuf_addf(out, " l%d", fi);
+    }
+    strbuf_addf(out, "\"%s><td class=\"c-state\">",
+                a->silenced ? " data-silenced=\"true\"" : "");
+    if (a->silenced) {
+        strbuf_adds(out, "<span class=\"badge b-muted\">silenced</span>");
+    } else if (streq(a->state, "firing")) {
         strbuf_addf(out, "<span class=\"badge %s\">", sev_class(a->severity));
         H(a->severity);
         strbuf_adds(out, "</span>");
@@ -487,22 +600,41 @@ static void html_alert_row(const struct snapshot *s, struct strbuf *out,
         H(a->state);
         strbuf_adds(out, "</span>");
     }
-    if (!streq(a->state, "firing")) {
+    if (a->silenced || !streq(a->state, "firing")) {
         strbuf_adds(out, "<div class=\"small muted\">");
+        if (a->silenced) {
+            H(streq(a->state, "nodata") ? "no data" : a->state);
+            strbuf_adds(out, " &middot; ");
+        }
         H(a->severity);
         strbuf_adds(out, "</div>");
     }
-    strbuf_adds(out, "</td><td><strong>");
+    strbuf_adds(out, "</td><td class=\"c-rule\"><strong>");
     H(a->rule);
     strbuf_adds(out, "</strong>");
-    if (a->silenced)
-        strbuf_adds(out, "<span class=\"mark m-silenced\" title=\"an active "
-                         "silence matches: not notified\">silenced</span>");
     if (a->flapping)
         strbuf_adds(out, "<span class=\"mark m-flapping\" title=\"changing "
                          "state too often: notifications paused\">flapping"
                          "</span>");
-    strbuf_adds(out, "</td><td title=\"");
+    if (a->silenced) {
+        strbuf_adds(out, "<div class=\"sil muted\" title=\"an active "
+                         "silence matches: not notified\">silenced");
+        if (a->silence_by && *a->silence_by) {
+            strbuf_adds(out, " by ");
+            H(a->silence_by);
+        }
+        if (a->silence_ends_at > 0) {
+            strbuf_adds(out, ", ends ");
+            html_when(out, s, a->silence_ends_at);
+        }
+        if (a->silence_comment && *a->silence_comment) {
+            strbuf_adds(out, ": &ldquo;");
+            H(a->silence_comment);
+            strbuf_adds(out, "&rdquo;");
+        }
+        strbuf_adds(out, "</div>");
+    }
+    strbuf_adds(out, "</td><td class=\"c-labels\" title=\"");
     for (size_t j = 0; j < a->nlabels; j++) {
         H(a->labels[j].key);
         strbuf_addc(out, '=');
@@ -519,13 +651,13 @@ static void html_alert_row(const struct snapshot *s, struct strbuf *out,
         H(a->labels[j].value);
         strbuf_adds(out, "</span>");
     }
-    strbuf_adds(out, "</td><td class=\"num\">");
+    strbuf_adds(out, "</td><td class=\"num c-value\">");
     html_value(out, a);
-    strbuf_adds(out, "</td><td>");
+    strbuf_adds(out, "</td><td class=\"c-since\">");
     double since = streq(a->state, "firing") && a->fired_at > 0
                        ? a->fired_at : a->active_at;
     html_when(out, s, since);
-    strbuf_adds(out, "</td><td>");
+    strbuf_adds(out, "</td><td class=\"c-summary\">");
     if (a->summary && *a->summary)
         H(a->summary);
     else
@@ -537,9 +669,70 @@ static void html_alert_row(const struct snapshot *s, struct strbuf *out,
         H(a->runbook_url);
         strbuf_adds(out, "\" rel=\"noopener noreferrer\">runbook</a>");
     }
-    strbuf_adds(out, "</td><td>");
+    strbuf_adds(out, "</td><td class=\"c-spark\">");
     html_spark(out, a);
     strbuf_adds(out, "</td></tr>\n");
+}
+
+/* One radio button of a filter group. */
+static void filter_radio(struct strbuf *out, const char *group,
+                         const char *id, const char *text, bool checked)
+{
+    strbuf_addf(out, "<input type=\"radio\" name=\"%s\" id=\"%s\"%s>"
+                     "<label for=\"%s\">", group, id,
+                checked ? " checked" : "", id);
+    H(text);
+    strbuf_adds(out, "</label>");
+}
+
+/* State, severity and label filters.  Radio buttons and :has() rules in
+ * the page's CSS (the CSP allows no script); the label rules are made
+ * here, one per offered value. */
+static void html_filters(const struct snapshot *s, struct strbuf *out,
+                         const struct str_list *facets)
+{
+    static const char *const states[][2] = {
+        { "fs-firing", "firing" }, { "fs-pending", "pending" },
+        { "fs-nodata", "no data" }, { "fs-silenced", "silenced" } };
+    static const char *const sevs[] = { "critical", "warning", "info" };
+    strbuf_adds(out, "<style>");
+    for (size_t i = 0; i < ARRAY_SIZE(sevs); i++)
+        strbuf_addf(out, "#alerts:has(#fv-%s:checked) tr.alert:not("
+                         "[data-severity=%s]){display:none}", sevs[i],
+                    sevs[i]);
+    for (size_t i = 0; i < facets->n; i++)
+        strbuf_addf(out, "#alerts:has(#fl-%zu:checked) tr.alert:not([data-f~=l%zu])"
+                         "{display:none}", i, i);
+    strbuf_adds(out, "</style><div class=\"filters\"><div class=\"grp\">"
+                     "<b>State</b>");
+    filter_radio(out, "fs", "fs-all", "all", true);
+    for (size_t i = 0; i < ARRAY_SIZE(states); i++)
+        filter_radio(out, "fs", states[i][0], states[i][1], false);
+    strbuf_adds(out, "</div><div class=\"grp\"><b>Severity</b>");
+    filter_radio(out, "fv", "fv-all", "all", true);
+    for (size_t i = 0; i < ARRAY_SIZE(sevs); i++) {
+        bool present = false;
+        for (size_t j = 0; j < s->nalerts && !present; j++)
+            present = streq(s->alerts[j].severity, sevs[i]);
+        if (present) {
+            char id[32];
+            snprintf(id, sizeof(id), "fv-%s", sevs[i]);
+            filter_radio(out, "fv", id, sevs[i], false);
+        }
+    }
+    strbuf_adds(out, "</div>");
+    if (facets->n) {
+        strbuf_addf(out, "<details><summary>Labels (%zu)</summary>"
+                         "<div class=\"grp\">", facets->n);
+        filter_radio(out, "fl", "fl-all", "all", true);
+        for (size_t i = 0; i < facets->n; i++) {
+            char id[32];
+            snprintf(id, sizeof(id), "fl-%zu", i);
+            filter_radio(out, "fl", id, facets->items[i], false);
+        }
+        strbuf_adds(out, "</div></details>");
+    }
+    strbuf_adds(out, "</div>\n");
 }
 
 /* Every family that is not fresh, above everything else. */
@@ -593,13 +786,17 @@ static void html_alerts(const struct snapshot *s, struct strbuf *out)
     for (size_t i = 0; i < s->nalerts; i++)
         order[i] = &s->alerts[i];
     qsort(order, s->nalerts, sizeof(*order), alert_cmp);
-    strbuf_adds(out, "<table><thead><tr><th>State</th><th>Rule</th>"
+    struct str_list facets = { 0 };
+    collect_labels(s, &facets);
+    html_filters(s, out, &facets);
+    strbuf_adds(out, "<div class=\"tw\"><table><thead><tr><th>State</th><th>Rule</th>"
                      "<th>Labels</th><th style=\"text-align:right\">Value</th>"
                      "<th>Since</th><th>Summary</th><th>Recent values</th>"
                      "</tr></thead><tbody>\n");
     for (size_t i = 0; i < s->nalerts; i++)
-        html_alert_row(s, out, order[i]);
-    strbuf_adds(out, "</tbody></table></section>\n");
+        html_alert_row(s, out, order[i], &facets);
+    strbuf_adds(out, "</tbody></table></div></section>\n");
+    str_list_free(&facets);
     free(order);
 }
 
@@ -614,7 +811,7 @@ static void html_rules(const struct snapshot *s, struct strbuf *out)
                          "</section>\n");
         return;
     }
-    strbuf_adds(out, "<table><thead><tr><th>Rule</th><th>Family</th>"
+    strbuf_adds(out, "<div class=\"tw\"><table><thead><tr><th>Rule</th><th>Family</th>"
                      "<th>Expression</th><th>For</th><th>Severity</th>"
                      "<th>Instances</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < s->nrules; i++) {
@@ -659,7 +856,7 @@ static void html_rules(const struct snapshot *s, struct strbuf *out)
         strbuf_addf(out, "<span class=\"badge b-muted\">%zu ok</span>"
                          "</td></tr>\n", r->inactive);
     }
-    strbuf_adds(out, "</tbody></table></section>\n");
+    strbuf_adds(out, "</tbody></table></div></section>\n");
 }
 
 static void html_receivers(const struct snapshot *s, struct strbuf *out)
@@ -671,7 +868,7 @@ static void html_receivers(const struct snapshot *s, struct strbuf *out)
                          "</section>\n");
         return;
     }
-    strbuf_adds(out, "<table><thead><tr><th>Receiver</th><th>Type</th>"
+    strbuf_adds(out, "<div class=\"tw\"><table><thead><tr><th>Receiver</th><th>Type</th>"
                      "<th style=\"text-align:right\">Delivered</th>"
                      "<th style=\"text-align:right\">Failed</th>"
                      "<th style=\"text-align:right\">Retrying</th>"
@@ -709,7 +906,7 @@ static void html_receivers(const struct snapshot *s, struct strbuf *out)
         }
         strbuf_adds(out, "</td></tr>\n");
     }
-    strbuf_adds(out, "</tbody></table></section>\n");
+    strbuf_adds(out, "</tbody></table></div></section>\n");
 }
 
 static void html_exporters(const struct snapshot *s, struct strbuf *out)
@@ -767,7 +964,7 @@ static void html_silences(const struct snapshot *s, struct strbuf *out)
                          "rule=NAME --for 2h</code></div></section>\n");
         return;
     }
-    strbuf_adds(out, "<table><thead><tr><th>ID</th><th>Matchers</th>"
+    strbuf_adds(out, "<div class=\"tw\"><table><thead><tr><th>ID</th><th>Matchers</th>"
                      "<th>Status</th><th>Starts</th><th>Ends</th>"
                      "<th>Created by</th><th>Comment</th></tr></thead>"
                      "<tbody>\n");
@@ -794,13 +991,22 @@ static void html_silences(const struct snapshot *s, struct strbuf *out)
         H(si->comment);
         strbuf_adds(out, "</td></tr>\n");
     }
-    strbuf_adds(out, "</tbody></table></section>\n");
+    strbuf_adds(out, "</tbody></table></div></section>\n");
 }
 
 void html_status_page(const struct snapshot *s, struct strbuf *out)
 {
-    size_t firing = snapshot_count_alerts(s, "firing");
-    size_t pending = snapshot_count_alerts(s, "pending");
+    /* A silenced alert is counted as silenced, not as firing. */
+    size_t firing = 0, pending = 0, silenced = 0;
+    for (size_t i = 0; i < s->nalerts; i++) {
+        const char *st = row_state(&s->alerts[i]);
+        if (streq(st, "silenced"))
+            silenced++;
+        else if (streq(st, "firing"))
+            firing++;
+        else if (streq(st, "pending"))
+            pending++;
+    }
     strbuf_adds(out, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
                      "<meta charset=\"utf-8\">");
     strbuf_addf(out, "<meta http-equiv=\"refresh\" content=\"%d\">",
@@ -812,7 +1018,7 @@ void html_status_page(const struct snapshot *s, struct strbuf *out)
     strbuf_adds(out, "segalert</title><style>");
     strbuf_adds(out, page_css);
     strbuf_adds(out, "</style></head><body>\n");
-    html_header(s, out, firing, pending);
+    html_header(s, out, firing, pending, silenced);
     strbuf_adds(out, "<main>\n");
     html_blind_banner(s, out);
     html_alerts(s, out);
@@ -841,10 +1047,11 @@ void html_status_page(const struct snapshot *s, struct strbuf *out)
     }
     strbuf_addf(out, " &middot; refreshes every %d s<br>",
                 HTML_REFRESH_S);
-    strbuf_adds(out, "<a href=\"metrics\">/metrics</a>"
-                     "<a href=\"api/v1/alerts\">/api/v1/alerts</a>"
-                     "<a href=\"api/v1/rules\">/api/v1/rules</a>"
-                     "<a href=\"api/v1/status\">/api/v1/status</a>"
+    /* spaces between the links: a phone may wrap them */
+    strbuf_adds(out, "<a href=\"metrics\">/metrics</a> "
+                     "<a href=\"api/v1/alerts\">/api/v1/alerts</a> "
+                     "<a href=\"api/v1/rules\">/api/v1/rules</a> "
+                     "<a href=\"api/v1/status\">/api/v1/status</a> "
                      "<a href=\"api/v1/silences\">/api/v1/silences</a>"
                      "</footer>\n</body></html>\n");
 }

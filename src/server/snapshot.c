@@ -46,6 +46,9 @@ static void snapshot_free(struct snapshot *s)
         free(a->runbook_url);
         free(a->spark);
         free(a->spark_metric);
+        free(a->silence_id);
+        free(a->silence_by);
+        free(a->silence_comment);
     }
     free(s->alerts);
     for (size_t i = 0; i < s->nrules; i++) {

@@ -195,7 +195,7 @@ sys.exit(0 if ok else 1)" "$T/firing.json"
 # summary = "amplitude discards X% of events from web": X is the rule value
 # (the discard ratio of the delivery window when the rule fired), above the
 # rule's 2% and at most the incident's 30%, and the same number the payload
-# carries as its value annotation.  The window ends at the poll time, so
+# carries as its value annotation (in percent: the rule value is a ratio).  The window ends at the poll time, so
 # `segalert fetch` a moment later sees a ratio in the same range, not the
 # same number.
 check "firing: summary carries the rule value" "$PY" -c "import json, re, sys
@@ -203,7 +203,9 @@ a = json.load(open(sys.argv[1]))['alerts'][0]
 m = re.fullmatch(r'amplitude discards ([0-9.]+)% of events from web', a['annotations'].get('summary', ''))
 f = [l for l in open(sys.argv[2]) if l.startswith('connection ') and 'destination=\"amplitude\"' in l]
 r = re.search(r' discard_ratio=([0-9.e+-]+)', f[0]) if f else None
-v = float(a['annotations'].get('value', 'nan'))
+# the value annotation is in the rule's unit: a ratio reads as a percentage
+vs = a['annotations'].get('value', 'nan')
+v = float(vs[:-1]) / 100 if vs.endswith('%') else float(vs)
 if not m or not r:
     sys.exit(1)
 x, now = float(m.group(1)), 100 * float(r.group(1))
@@ -235,7 +237,7 @@ sys.exit(0 if ok else 1)" "$T/resolved.json" "$T/firing.json"
 vsleep 11
 check "exactly one firing and one resolved notification, nothing else" \
     [ "$(sinkq hook "(st('firing'), st('resolved'), len(R))")" = "(1, 1, 2)" ]
-check "the daemon logged both transitions" sh -c "grep -q 'alert: firing rule=delivery-discard-ratio' '$T/d.err' && grep -q 'alert: resolved rule=delivery-discard-ratio' '$T/d.err'"
+check "the daemon logged both transitions" sh -c "grep -q 'FIRING critical delivery-discard-ratio  amplitude ← web' '$T/d.err' && grep -q 'RESOLVED critical delivery-discard-ratio  amplitude ← web  now ' '$T/d.err'"
 
 stop_daemon $DPID 15
 check "SIGTERM stops the daemon with exit code 0 ($RC)" [ "$RC" -eq 0 ]

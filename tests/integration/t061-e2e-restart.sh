@@ -104,7 +104,7 @@ CONF
 RUNS=0
 start_daemon() {
     RUNS=$((RUNS + 1))
-    SIM_TOKEN=test-token "$SEGALERT" run -c "$T/$1.conf" >"$T/$1.$RUNS.out" 2>"$T/$1.$RUNS.err" &
+    SIM_TOKEN=test-token "$SEGALERT" run -v -c "$T/$1.conf" >"$T/$1.$RUNS.out" 2>"$T/$1.$RUNS.err" &
     eval "PID_$1=$!"
     bg_pid $!
 }

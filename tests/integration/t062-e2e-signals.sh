@@ -63,7 +63,7 @@ defaults {
 receiver "hook" { type = "webhook"  url = "$hook_URL/hook"  timeout = "30s" }
 route "all" { receiver = "hook" }
 CONF
-SIM_TOKEN=test-token "$SEGALERT" run -c "$T/segalert.conf" >"$T/d.out" 2>"$T/d.err" &
+SIM_TOKEN=test-token "$SEGALERT" run -v -c "$T/segalert.conf" >"$T/d.out" 2>"$T/d.err" &
 DPID=$!
 bg_pid $DPID
 

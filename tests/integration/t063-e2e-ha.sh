@@ -110,7 +110,7 @@ workspace "sim" {
 receiver "am" { type = "alertmanager"  urls = {"http://127.0.0.1:$WA", "http://127.0.0.1:$WB"} }
 route "all" { receiver = "am" }
 CONF
-    SIM_TOKEN=test-token "$SEGALERT" run -c "$T/s$r.conf" >"$T/s$r.out" 2>"$T/s$r.err" &
+    SIM_TOKEN=test-token "$SEGALERT" run -v -c "$T/s$r.conf" >"$T/s$r.out" 2>"$T/s$r.err" &
     eval "PID_s$r=$!"
     bg_pid $!
 done

@@ -687,10 +687,48 @@ static void test_value_metric(void **state)
     expect_value_metric("attempted == 0 and source_volume >= 100", M_ATTEMPTED);
 }
 
+static void expect_unit(const char *src, enum metric_unit want)
+{
+    struct expr_error err;
+    struct expr *e = expr_compile(src, &expr_env_std, &err);
+    assert_non_null(e);
+    assert_int_equal(expr_value_unit(e), want);
+    expr_free(e);
+}
+
+/* The rule value's unit: what the page, `status`, the log and the
+ * notifications format it by. */
+static void test_value_unit(void **state)
+{
+    (void)state;
+    expect_unit("discard_ratio > 2%", UNIT_RATIO);
+    expect_unit("(sum(discarded, 15m) + sum(expired, 15m)) / "
+                "sum(attempted, 15m) > 5% and sum(attempted, 15m) >= 200",
+                UNIT_RATIO);
+    expect_unit("avg(time_to_success_p95, 15m) > 15m", UNIT_SECONDS);
+    expect_unit("avg(event_volume, 10m) / (sum(event_volume, 1h, 7d) / 60) "
+                "< 40%", UNIT_RATIO);
+    expect_unit("avg(event_volume, 3m) < 10% * avg(event_volume, 1h, 10m)",
+                UNIT_COUNT);
+    expect_unit("count(time_to_success_avg, 1h) < 3", UNIT_COUNT);
+    expect_unit("timeleft(mtu, 3d, 1000) < 2d", UNIT_SECONDS);
+    expect_unit("forecast(mtu, 3d, $period_remaining) > $mtu_limit",
+                UNIT_COUNT);
+    expect_unit("$mtu_limit > 0", UNIT_COUNT);
+    /* one rule for every metric: the table follows the names */
+    for (int m = 0; m < M__COUNT; m++)
+        assert_int_equal(metric_table[m].unit,
+                         metric_unit_of_name(metric_table[m].name));
+    assert_int_equal(metric_unit_of_name("retry_ratio"), UNIT_RATIO);
+    assert_int_equal(metric_unit_of_name("time_to_first_attempt_p95"),
+                     UNIT_SECONDS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_units),
+        cmocka_unit_test(test_value_unit),
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_comparisons),
         cmocka_unit_test(test_nodata_logic),

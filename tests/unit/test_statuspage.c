@@ -106,6 +106,7 @@ static struct snapshot *build(void)
     a->state = xstrdup("firing");
     a->severity = xstrdup("critical");
     a->value = 0.025;
+    a->unit = UNIT_RATIO;
     a->active_at = NOW - 900;
     a->fired_at = NOW - 300;
     a->summary = xstrdup("Amplitude discards 2.5% of events from web");
@@ -127,6 +128,10 @@ static struct snapshot *build(void)
     a->value = NAN;
     a->active_at = NOW - 60;
     a->silenced = true;
+    a->silence_id = xstrdup("0123456789abcdef");
+    a->silence_by = xstrdup("alice");
+    a->silence_comment = xstrdup("planned <maintenance>");
+    a->silence_ends_at = NOW + 7200;
 
     a = &s->alerts[2];
     a->rule = xstrdup("mtu-forecast");
@@ -594,10 +599,35 @@ static void test_html(void **state)
     assert_non_null(strstr(h, "slowed from 60"));
     assert_non_null(strstr(h, ">silenced<"));
     assert_non_null(strstr(h, ">flapping<"));
+    /* a silenced alert is muted, says who silenced it, why and until
+     * when, and is counted as silenced, not as pending or firing */
+    assert_non_null(strstr(h, "data-state=\"pending\" data-severity=\""
+                              "warning\" data-f=\"st-silenced"));
+    assert_non_null(strstr(h, "silenced by alice, ends <time"));
+    assert_non_null(strstr(h, "in 2h 0m</time>: &ldquo;planned "
+                              "&lt;maintenance&gt;&rdquo;"));
+    assert_non_null(strstr(h, ">2 firing<"));
+    assert_non_null(strstr(h, ">0 pending<"));
+    assert_non_null(strstr(h, ">1 silenced<"));
+    /* filters: radio buttons for state, severity and label values */
+    assert_non_null(strstr(h, "id=\"fs-silenced\""));
+    assert_non_null(strstr(h, "id=\"fv-warning\""));
+    assert_non_null(strstr(h, "<label for=\"fl-0\">destination=Amplitude"
+                              "</label>"));
+    assert_non_null(strstr(h, "tr.alert:not([data-f~=l0]){display:none}"));
+    assert_null(strstr(h, "<script"));
     assert_non_null(strstr(h, "<code>discard_ratio &gt; 2% and attempted "
                               "&gt;= 100</code>"));
     assert_non_null(strstr(h, "href=\"https://wiki.example.com/discards\""));
     assert_true(str_has_prefix(h + sb.len - 8, "</html>\n"));
+    /* t054 renders this page in Chromium at 1280 and 390 px */
+    const char *keep = getenv("STATUSPAGE_HTML");
+    if (keep && *keep) {
+        FILE *f = fopen(keep, "w");
+        assert_non_null(f);
+        assert_int_equal(fwrite(sb.buf, 1, sb.len, f), sb.len);
+        assert_int_equal(fclose(f), 0);
+    }
     strbuf_free(&sb);
     snapshot_release(s);
 }
