@@ -866,8 +866,13 @@ static int load_incident(struct scenario *sc, struct sim_incident *inc,
     inc->source_glob = xstrdup(cfg_getstr(sec, "source"));
     inc->dest_glob = xstrdup(cfg_getstr(sec, "destination"));
     double at;
+    /* `at` is an ISO time, or an offset from the sim's start ("-30h"),
+     * which puts an incident in history wherever the sim starts. */
     if (cfg_getstr(sec, "at") && parse_iso8601(cfg_getstr(sec, "at"), &at) == 0)
         inc->start = at;
+    else if (cfg_getstr(sec, "at") &&
+             parse_signed_duration(cfg_getstr(sec, "at"), &at) == 0)
+        inc->start = sc->start + at;
     else if (parse_signed_duration(cfg_getstr(sec, "start"), &at) == 0)
         inc->start = sc->start + at;
     else
