@@ -191,6 +191,13 @@ void poller_poll_delivery_history(struct poller *p, double now,
  * window.  Samples are stamped at the window's end. */
 void poller_poll_delivery_window(struct poller *p, double now,
                                  double window_s);
+/* A past window [start, end) for every connection (`segalert backtest`):
+ * granularity HOUR when hourly (windows up to 7 days back), else MINUTE
+ * (within 48 hours, at most POLL_DELIVERY_WINDOW_MAX_S).  Samples are
+ * stamped at end, without source_volume (the caller has the volume), and
+ * the tiling of poller_poll_delivery() is left alone. */
+void poller_poll_delivery_range(struct poller *p, double start, double end,
+                                bool hourly);
 /* Event volume of complete buckets in [from, to) (MINUTE granularity when
  * volume_interval < 1 h, else HOUR), grouped by source. */
 void poller_poll_volume(struct poller *p, double from, double to);

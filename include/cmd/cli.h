@@ -29,6 +29,7 @@ int cmd_status(int argc, char **argv);
 int cmd_silence(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_test(int argc, char **argv);
+int cmd_backtest(int argc, char **argv);
 
 /* A command-specific long option for cli_parse(). */
 struct cli_flag {

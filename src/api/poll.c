@@ -807,6 +807,7 @@ struct delivery_ctx {
     double window_s;
     bool history;
     bool partial;                   /* the minute so far (see poll.h) */
+    bool range;                     /* poller_poll_delivery_range */
 };
 
 struct poll_connection *poller_find_connection(struct poller *p,
@@ -854,7 +855,7 @@ static int delivery_page(void *ud, const char *body, size_t len, char **next,
     size_t nlabels = conn_labels(p, c, labels);
     c->last_polled = clock_wall(p->clock);
     double sv;
-    if (!dc->history && !dc->partial) {
+    if (!dc->history && !dc->partial && !dc->range) {
         /* the tiling goes on from the window's last whole minute (its end,
          * but for a first window read to the second) */
         double m = floor(dc->end / POLL_DELIVERY_GRANULARITY_S) *
@@ -862,7 +863,8 @@ static int delivery_page(void *ud, const char *body, size_t len, char **next,
         if (m > c->window_end)
             c->window_end = m;
     }
-    if (source_volume(c->source, dc->end - dc->window_s, dc->end, &sv)) {
+    if (!dc->range &&
+        source_volume(c->source, dc->end - dc->window_s, dc->end, &sv)) {
         d.v[M_SOURCE_VOLUME] = sv;
         d.has[M_SOURCE_VOLUME] = true;
     }
@@ -967,6 +969,35 @@ static void poll_delivery(struct poller *p, double now, double window_s,
         seg_query_add(&pq, "granularity", "MINUTE");
         call(p, SEGEP_DELIVERY_METRICS, strbuf_str(&pq), false,
                  c->priority, delivery_page, delivery_done, dc);
+        strbuf_free(&pq);
+    }
+}
+
+void poller_poll_delivery_range(struct poller *p, double start, double end,
+                                bool hourly)
+{
+    if (!(end > start))
+        return;
+    for (size_t i = 0; i < p->topo.nconns; i++) {
+        struct poll_connection *c = &p->topo.conns[i];
+        struct delivery_ctx *dc = xcalloc(1, sizeof(*dc));
+        dc->p = p;
+        dc->source_id = xstrdup(c->source->id);
+        dc->dest_id = xstrdup(c->dest_id);
+        dc->end = end;
+        dc->t = end;
+        dc->window_s = end - start;
+        dc->range = true;
+        struct strbuf pq = STRBUF_INIT;
+        strbuf_adds(&pq, "/destinations/");
+        strbuf_add_urlenc(&pq, c->dest_id);
+        strbuf_adds(&pq, "/delivery-metrics");
+        seg_query_add(&pq, "sourceId", c->source->id);
+        seg_query_add_time(&pq, "startTime", start);
+        seg_query_add_time(&pq, "endTime", end);
+        seg_query_add(&pq, "granularity", hourly ? "HOUR" : "MINUTE");
+        call(p, SEGEP_DELIVERY_METRICS, strbuf_str(&pq), false, 0,
+             delivery_page, delivery_done, dc);
         strbuf_free(&pq);
     }
 }

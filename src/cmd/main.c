@@ -26,6 +26,7 @@ static const struct command commands[] = {
     { "notify-test", cmd_notify_test, "notify-test [-c FILE] RECEIVER  send one test notification" },
     { "export-test", cmd_export_test, "export-test [-c FILE] NAME  send one batch through an export section" },
     { "fetch", cmd_fetch, "fetch [-c FILE] [--json]  poll every metric family once and print the series" },
+    { "backtest", cmd_backtest, "backtest [-c FILE] [--days N]  what the rules would have done over past days" },
 };
 
 static void usage(FILE *out)

@@ -446,6 +446,21 @@ static int v_date(cfg_t *cfg, cfg_opt_t *opt)
     return 0;
 }
 
+/* An incident's `at`: an ISO time, or a signed offset from the sim's
+ * start. */
+static int v_at(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *s = cfg_opt_getnstr(opt, 0);
+    double t;
+    if (s && parse_iso8601(s, &t) != 0 && parse_signed_duration(s, &t) != 0) {
+        cfg_error(cfg, "invalid time '%s' for option '%s' (use an ISO-8601 "
+                  "UTC time, or an offset from the sim's start such as "
+                  "\"-30h\")", s, cfg_opt_name(opt));
+        return -1;
+    }
+    return 0;
+}
+
 static int v_label(cfg_t *cfg, cfg_opt_t *opt)
 {
     for (unsigned i = 0; i < cfg_opt_size(opt); i++) {
@@ -577,7 +592,7 @@ static void set_validators(cfg_t *cfg)
     cfg_set_validate_func(cfg, "default_page_size", v_page_size);
     cfg_set_validate_func(cfg, "latency_unit", v_latency_unit);
     cfg_set_validate_func(cfg, "mtu_period_start", v_date);
-    cfg_set_validate_func(cfg, "incident|at", v_date);
+    cfg_set_validate_func(cfg, "incident|at", v_at);
     cfg_set_validate_func(cfg, "incident|start", v_signed_duration);
     cfg_set_validate_func(cfg, "incident|reasons", v_reasons);
     cfg_set_validate_func(cfg, "source|destination|discard_reasons",
