@@ -342,32 +342,66 @@ static double span_of(const struct bt_sample *x, double boundary,
     return x->fam == FAM_CONNECTION ? step : 60;
 }
 
+/* A source's volume bucket, for the join below. */
+struct vol_ref {
+    const char *source_id;
+    double t, len, count;
+};
+
+static int cmp_vol(const void *a, const void *b)
+{
+    const struct vol_ref *x = a, *y = b;
+    int c = strcmp(x->source_id, y->source_id);
+    if (c)
+        return c;
+    return x->t < y->t ? -1 : x->t > y->t;
+}
+
 /* Give connection samples their source_volume from the source's volume
- * buckets over the same window (what api/poll does for live windows). */
+ * buckets over the same window (what api/poll does for live windows):
+ * the buckets sorted by (source, end), each window found by bisection. */
 static void join_source_volume(struct bt *b, double boundary)
 {
-    for (size_t i = 0; i < b->n; i++) {
-        struct bt_sample *c = &b->s[i];
-        if (c->fam != FAM_CONNECTION)
+    struct vol_ref *vr = NULL;
+    size_t nv = 0, cap = 0;
+    for (size_t k = 0; k < b->n; k++) {
+        const struct bt_sample *s = &b->s[k];
+        const char *sid = labelset_get(s->ls, "source_id");
+        if (s->fam != FAM_SOURCE || !s->has[M_EVENT_VOLUME] || !sid)
             continue;
+        XGROW(vr, nv + 1, cap);
+        vr[nv++] = (struct vol_ref){ sid, s->t, span_of(s, boundary, 60),
+                                     s->v[M_EVENT_VOLUME] };
+    }
+    if (nv)
+        qsort(vr, nv, sizeof(*vr), cmp_vol);
+    for (size_t i = 0; i < b->n && nv; i++) {
+        struct bt_sample *c = &b->s[i];
         const char *sid = labelset_get(c->ls, "source_id");
+        if (c->fam != FAM_CONNECTION || !sid)
+            continue;
         const struct workspace_cfg *ws =
             config_workspace(b->cfg, labelset_get(c->ls, "workspace"));
         double step = ws && ws->delivery_window_s > 0 ? ws->delivery_window_s
                                                       : 300;
         double hi = c->t, lo = hi - span_of(c, boundary, step);
+        /* the first bucket of the source ending after lo */
+        size_t a = 0, z = nv;
+        while (a < z) {
+            size_t m = a + (z - a) / 2;
+            int cmp = strcmp(vr[m].source_id, sid);
+            if (cmp < 0 || (cmp == 0 && vr[m].t <= lo))
+                a = m + 1;
+            else
+                z = m;
+        }
         double sum = 0;
         bool any = false;
-        for (size_t k = 0; k < b->n; k++) {
-            const struct bt_sample *s = &b->s[k];
-            if (s->fam != FAM_SOURCE || !s->has[M_EVENT_VOLUME] ||
-                s->t <= lo || s->t - 3600 >= hi ||
-                !streq(labelset_get(s->ls, "source_id"), sid))
-                continue;
-            double len = span_of(s, boundary, step);
-            double a = fmax(s->t - len, lo), z = fmin(s->t, hi);
-            if (z > a) {
-                sum += s->v[M_EVENT_VOLUME] * (z - a) / len;
+        for (size_t k = a; k < nv && streq(vr[k].source_id, sid) &&
+                           vr[k].t - vr[k].len < hi; k++) {
+            double x = fmax(vr[k].t - vr[k].len, lo), y = fmin(vr[k].t, hi);
+            if (y > x) {
+                sum += vr[k].count * (y - x) / vr[k].len;
                 any = true;
             }
         }
@@ -377,6 +411,7 @@ static void join_source_volume(struct bt *b, double boundary)
             metrics_derive(c->v, c->has);
         }
     }
+    free(vr);
 }
 
 struct open_firing {
