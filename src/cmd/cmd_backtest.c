@@ -116,7 +116,12 @@ static void print_labels(FILE *out, const struct kv *l, size_t n)
     fputc('{', out);
     bool first = true;
     for (size_t i = 0; i < n; i++) {
-        if (streq(l[i].key, "rule"))
+        /* what a person tells alerts apart by: ids, the catalogue slug
+         * and the mode only repeat the names */
+        size_t kl = strlen(l[i].key);
+        if (streq(l[i].key, "rule") || streq(l[i].key, "destination_type") ||
+            streq(l[i].key, "mode") ||
+            (kl > 3 && streq(l[i].key + kl - 3, "_id")))
             continue;
         struct strbuf v = STRBUF_INIT;
         strbuf_add_json_str(&v, l[i].value ? l[i].value : "");
@@ -157,11 +162,14 @@ static void print_text(const struct backtest_result *r, FILE *out)
         }
         if (br->nfirings == 0)
             fprintf(out, "  verdict: quiet: would not have paged\n\n");
-        else
-            fprintf(out, "  verdict: would have paged %zu time%s; %zu shorter "
-                    "than %.0f min\n\n", br->nfirings,
-                    br->nfirings == 1 ? "" : "s", shorter,
-                    BACKTEST_SHORT_S / 60);
+        else {
+            char n[32] = "none";
+            if (shorter)
+                snprintf(n, sizeof(n), "%zu", shorter);
+            fprintf(out, "  verdict: would have paged %zu time%s; %s "
+                    "shorter than %.0f min\n\n", br->nfirings,
+                    br->nfirings == 1 ? "" : "s", n, BACKTEST_SHORT_S / 60);
+        }
     }
 }
 
