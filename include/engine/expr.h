@@ -106,6 +106,10 @@ int expr_family(const struct expr *e);
 /* Longest window + offset used, seconds (0 when only latest values): the
  * retention the store needs for this expression. */
 double expr_max_lookback(const struct expr *e);
+/* Longest window + offset over which a window function, forecast() or
+ * timeleft() reads m (seconds), or -1 when nothing reads m's history (a
+ * bare name and last(m) read only the newest value). */
+double expr_metric_lookback(const struct expr *e, enum metric_id m);
 bool expr_uses_metric(const struct expr *e, enum metric_id m);
 /* The source text the expression was compiled from. */
 /* The metric the rule value reads (the first metric of the left-hand side

@@ -39,6 +39,13 @@ struct ruleset {
     struct rule *rules;
     size_t n;
     double lookback_s[FAM__COUNT];  /* per family, the longest of its rules */
+    /* Per metric, the longest window + offset any rule reads it over
+     * (expr_metric_lookback), or -1 when no rule reads its history: the
+     * history the store must keep. */
+    double metric_lookback_s[M__COUNT];
+    /* Metrics that are the value of some rule (expr_value_metric of its
+     * expr): the status page draws their history. */
+    bool value_metric[M__COUNT];
 };
 
 /* Always returns a ruleset holding the rules that compiled; the caller

@@ -858,6 +858,22 @@ double expr_max_lookback(const struct expr *e)
     return e->lookback_s;
 }
 
+double expr_metric_lookback(const struct expr *e, enum metric_id m)
+{
+    double back = -1;
+    for (size_t i = 0; i < e->ncode; i++) {
+        const struct insn *in = &e->code[i];
+        if (in->idx != (int)m)
+            continue;
+        if (in->op == OP_WINDOW && in->a + in->b > back)
+            back = in->a + in->b;
+        else if ((in->op == OP_FORECAST || in->op == OP_TIMELEFT) &&
+                 in->a > back)
+            back = in->a;
+    }
+    return back;
+}
+
 bool expr_uses_metric(const struct expr *e, enum metric_id m)
 {
     return (unsigned)m < M__COUNT && e->uses[m];

@@ -144,6 +144,8 @@ struct ruleset *ruleset_compile(const struct config *cfg, struct diag_list *diag
 {
     struct ruleset *rs = xcalloc(1, sizeof(*rs));
     rs->rules = xcalloc(cfg->nrules ? cfg->nrules : 1, sizeof(struct rule));
+    for (int m = 0; m < M__COUNT; m++)
+        rs->metric_lookback_s[m] = -1;
     for (size_t i = 0; i < cfg->nrules; i++) {
         const struct rule_cfg *rc = &cfg->rules[i];
         struct rule r = { .cfg = rc };
@@ -181,6 +183,19 @@ struct ruleset *ruleset_compile(const struct config *cfg, struct diag_list *diag
                             r.recover ? expr_max_lookback(r.recover) : 0);
         if (r.lookback_s > rs->lookback_s[r.family])
             rs->lookback_s[r.family] = r.lookback_s;
+        for (int m = 0; m < M__COUNT; m++) {
+            const struct expr *ex[3] = { r.expr, r.warn, r.recover };
+            for (int k = 0; k < 3; k++) {
+                double back = ex[k] ? expr_metric_lookback(ex[k],
+                                                           (enum metric_id)m)
+                                    : -1;
+                if (back > rs->metric_lookback_s[m])
+                    rs->metric_lookback_s[m] = back;
+            }
+        }
+        int vm = expr_value_metric(r.expr);
+        if (vm >= 0)
+            rs->value_metric[vm] = true;
         rs->rules[rs->n++] = r;
     }
     return rs;
