@@ -110,7 +110,8 @@ static void snapshot_alerts(struct daemon *d, struct snapshot *sn, double now)
         int m = expr_value_metric(in->rule->expr);
         if (s && m >= 0) {
             double ts[120], vs[120];
-            size_t np = series_points(s, (enum metric_id)m, now - 6 * 3600, now,
+            size_t np = series_points(s, (enum metric_id)m,
+                                      now - DAEMON_SPARK_WINDOW_S, now,
                                       ts, vs, 120);
             sa->spark = xcalloc(np ? np : 1, sizeof(*sa->spark));
             for (size_t k = 0; k < np; k++) {
