@@ -129,14 +129,20 @@ size_t store_expire(struct store *st, double now, double stale_after_s);
 /* Totals: series, rows (of every ring), and heap bytes used by the store. */
 void store_stats(const struct store *st, size_t *nseries, size_t *nsamples,
                  size_t *bytes);
+/* A hint for a caller reading store_at(st, fam, i) for i = 0, 1, 2...:
+ * call it before reading series i; it asks the CPU for the series a few
+ * places ahead, so the reads do not wait on memory.  No effect on
+ * results. */
+void store_prefetch(const struct store *st, enum family fam, size_t i);
 /* Does the store keep history of m (else only its newest value)? */
 bool store_keeps_history(const struct store *st, enum metric_id m);
 
-/* A small integer naming the series for as long as it is in the store,
- * below store_id_bound(); ids of expired series are reused.  Lets a caller
- * keep per-series data in a plain array. */
+/* A small integer naming the series among those of its family for as
+ * long as it is in the store, below store_id_bound(st, family); ids of
+ * expired series are reused (a caller keeping per-series data in a plain
+ * array checks the series' labels).  Survives store_set_limits(). */
 size_t series_id(const struct series *s);
-size_t store_id_bound(const struct store *st);
+size_t store_id_bound(const struct store *st, enum family fam);
 
 const struct labelset *series_labels(const struct series *s);
 enum family series_family(const struct series *s);
@@ -177,6 +183,21 @@ enum store_agg {
  */
 bool series_window(const struct series *s, enum metric_id m,
                    enum store_agg agg, double from, double to, double *out);
+
+/* What one scan of a window gathers: any aggregate follows from it. */
+struct store_window {
+    size_t n;                       /* samples (rows where m is present) */
+    double sum, min, max;
+    double first, last, t_first, t_last;
+};
+/* Scan the rows of m with t in (from, to] once.  false when m is not a
+ * metric of the series' family (then no aggregate has a value, not even
+ * COUNT); a metric kept as newest value only gives n = 0. */
+bool series_window_scan(const struct series *s, enum metric_id m,
+                        double from, double to, struct store_window *w);
+/* The aggregate of a scanned window, as series_window() gives it. */
+bool store_window_agg(const struct store_window *w, enum store_agg agg,
+                      double *out);
 
 /*
  * Least-squares line v = a + b * (t - t0) over the samples of m in

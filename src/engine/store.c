@@ -36,6 +36,7 @@ struct ring {
     uint64_t widths;            /* 2 bits per column: enum width */
     uint32_t head, n, cap;      /* rows head .. head+n-1 (mod cap) */
     uint8_t ncol;
+    uint8_t n64, n32;           /* columns of 8 and 4 bytes (widths) */
     bool t_wide;                /* times are doubles, else offsets */
     double t_base;
     unsigned char *buf;
@@ -75,9 +76,10 @@ struct store {
     size_t nslots, slots_cap;
     struct series **vec[FAM__COUNT];
     size_t vec_n[FAM__COUNT], vec_cap[FAM__COUNT];
-    uint32_t *free_ids;             /* ids of expired series, reusable */
-    size_t nfree_ids, free_ids_cap;
-    size_t id_bound;
+    /* per family: ids of expired series (reusable), and the bound */
+    uint32_t *free_ids[FAM__COUNT];
+    size_t nfree_ids[FAM__COUNT], free_ids_cap[FAM__COUNT];
+    size_t id_bound[FAM__COUNT];
 };
 
 #define SLOTS_INIT_CAP 64
@@ -206,7 +208,8 @@ void store_free(struct store *st)
             series_free(st->vec[f][i]);
         free(st->vec[f]);
     }
-    free(st->free_ids);
+    for (int f = 0; f < FAM__COUNT; f++)
+        free(st->free_ids[f]);
     free(st->slots);
     free(st);
 }
@@ -231,29 +234,48 @@ static size_t ring_row_bytes(const struct ring *r)
     return b;
 }
 
-/* Byte offset of a region (column c, or the times when c < 0) for the
- * ring's widths and capacity: 8-byte regions first, then 4, then 2, the
- * times first in their class. */
-static size_t region_offset(const struct ring *r, int c)
+/* Bit 0 of every 2-bit field of ring.widths. */
+#define FIELD_LOW_BITS 0x5555555555555555ull
+
+/* Bits set in x (no popcount instruction is assumed). */
+static inline size_t popcount64(uint64_t x)
 {
-    enum width tw = r->t_wide ? W64 : W32;
-    size_t off = 0;
-    for (int w = W64; w >= W16; w--) {
-        size_t cell = width_bytes((enum width)w) * (size_t)r->cap;
-        if (tw == (enum width)w) {
-            if (c < 0)
-                return off;
-            off += cell;
-        }
-        for (int k = 0; k < r->ncol; k++) {
-            if (col_width(r, k) != (enum width)w)
-                continue;
-            if (k == c)
-                return off;
-            off += cell;
-        }
-    }
-    return off;
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (size_t)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* Bit 0 of the fields of the columns of width w (among the ring's). */
+static inline uint64_t width_mask(const struct ring *r, enum width w)
+{
+    uint64_t cols = r->ncol >= 32 ? ~0ull : (1ull << (2 * r->ncol)) - 1;
+    uint64_t x = r->widths ^ ((uint64_t)w * FIELD_LOW_BITS);
+    return ~(x | (x >> 1)) & FIELD_LOW_BITS & cols;
+}
+
+/* Byte offset of a region (column c, or the times when c < 0) for the
+ * ring's widths and capacity: the times first, then the 8-byte columns,
+ * the 4-byte ones, the 2-byte ones, each class in column order.  The
+ * capacity is even, so every region is aligned for its cells.  O(1), and
+ * a multiplication when every column is 16-bit (the common case). */
+static inline size_t region_offset(const struct ring *r, int c)
+{
+    if (c < 0)
+        return 0;
+    size_t cap = r->cap;
+    size_t off = cap * (r->t_wide ? 8 : 4);
+    if (!r->widths)
+        return off + 2 * cap * (size_t)c;
+    enum width w = col_width(r, c);
+    uint64_t before = width_mask(r, w) & ((1ull << (2 * c)) - 1);
+    size_t rank = popcount64(before);
+    if (w == W64)
+        return off + rank * 8 * cap;
+    off += r->n64 * 8 * cap;
+    if (w == W32)
+        return off + rank * 4 * cap;
+    return off + r->n32 * 4 * cap + rank * 2 * cap;
 }
 
 /* A column (or the times) resolved once for a scan. */
@@ -357,8 +379,11 @@ static void ring_relayout(struct ring *r, size_t ncap, uint64_t widths,
                           bool t_wide)
 {
     struct ring o = *r;
+    ncap += ncap & 1;               /* even: regions stay aligned */
     r->cap = (uint32_t)ncap;
     r->widths = widths;
+    r->n64 = (uint8_t)popcount64(width_mask(r, W64));
+    r->n32 = (uint8_t)popcount64(width_mask(r, W32));
     r->t_wide = t_wide;
     r->head = 0;
     r->buf = xmalloc(ncap * ring_row_bytes(r));
@@ -515,8 +540,9 @@ struct series *store_get_or_add(struct store *st, enum family fam,
     s->latest_t = -INFINITY;
     s->rolled_to = -INFINITY;
     series_init_rings(s);
-    s->id = (uint32_t)(st->nfree_ids ? st->free_ids[--st->nfree_ids]
-                                     : st->id_bound++);
+    s->id = (uint32_t)(st->nfree_ids[fam]
+                           ? st->free_ids[fam][--st->nfree_ids[fam]]
+                           : st->id_bound[fam]++);
     st->slots[j] = s;
     XGROW(st->vec[fam], st->vec_n[fam] + 1, st->vec_cap[fam]);
     s->vec_idx = st->vec_n[fam];
@@ -575,8 +601,9 @@ size_t store_expire(struct store *st, double now, double stale_after_s)
             struct series *last = st->vec[f][--st->vec_n[f]];
             st->vec[f][i] = last;
             last->vec_idx = i;
-            XGROW(st->free_ids, st->nfree_ids + 1, st->free_ids_cap);
-            st->free_ids[st->nfree_ids++] = s->id;
+            XGROW(st->free_ids[f], st->nfree_ids[f] + 1,
+                  st->free_ids_cap[f]);
+            st->free_ids[f][st->nfree_ids[f]++] = s->id;
             series_free(s);
             dropped++;
         }
@@ -588,10 +615,10 @@ void store_stats(const struct store *st, size_t *nseries, size_t *nsamples,
                  size_t *bytes)
 {
     size_t ns = 0, nr = 0;
-    size_t b = sizeof(*st) + st->slots_cap * sizeof(*st->slots) +
-               st->free_ids_cap * sizeof(*st->free_ids);
+    size_t b = sizeof(*st) + st->slots_cap * sizeof(*st->slots);
     for (int f = 0; f < FAM__COUNT; f++) {
-        b += st->vec_cap[f] * sizeof(*st->vec[f]);
+        b += st->vec_cap[f] * sizeof(*st->vec[f]) +
+             st->free_ids_cap[f] * sizeof(*st->free_ids[f]);
         for (size_t i = 0; i < st->vec_n[f]; i++) {
             const struct series *s = st->vec[f][i];
             ns++;
@@ -610,6 +637,33 @@ void store_stats(const struct store *st, size_t *nseries, size_t *nsamples,
         *bytes = b;
 }
 
+/* store_prefetch(): series headers 2 * PREFETCH_AHEAD places ahead, the
+ * rows of their rings PREFETCH_AHEAD ahead (the header is cached by
+ * then), at most PREFETCH_MAX_BYTES of them a series. */
+#define PREFETCH_AHEAD 4
+#define PREFETCH_MAX_BYTES 4096
+#define CACHE_LINE 64
+
+void store_prefetch(const struct store *st, enum family fam, size_t i)
+{
+    size_t n = st->vec_n[fam];
+    if (i + 2 * PREFETCH_AHEAD < n)
+        __builtin_prefetch(st->vec[fam][i + 2 * PREFETCH_AHEAD]);
+    if (i + PREFETCH_AHEAD >= n)
+        return;
+    const struct series *s = st->vec[fam][i + PREFETCH_AHEAD];
+    size_t budget = PREFETCH_MAX_BYTES;
+    for (int g = 0; g < s->lay->ngroups && budget; g++) {
+        const struct ring *r = &s->rings[g];
+        size_t len = (size_t)r->cap * ring_row_bytes(r);
+        if (len > budget)
+            len = budget;
+        budget -= len;
+        for (size_t off = 0; off < len; off += CACHE_LINE)
+            __builtin_prefetch(r->buf + off);
+    }
+}
+
 bool store_keeps_history(const struct store *st, enum metric_id m)
 {
     return (unsigned)m < M__COUNT &&
@@ -621,9 +675,9 @@ size_t series_id(const struct series *s)
     return s->id;
 }
 
-size_t store_id_bound(const struct store *st)
+size_t store_id_bound(const struct store *st, enum family fam)
 {
-    return st->id_bound;
+    return (unsigned)fam < FAM__COUNT ? st->id_bound[fam] : 0;
 }
 
 /* ---- adding rows -------------------------------------------------------- */
@@ -654,9 +708,9 @@ static void ring_add(const struct store *st, struct series *s, int g,
         return;
     }
 
-    if (r->n == r->cap) {
-        size_t max = st->lim.max_samples;
-        if (r->cap < max) {
+    size_t max = st->lim.max_samples;
+    if (r->n == r->cap || r->n >= max) {
+        if (r->cap < max && r->n == r->cap) {
             size_t target = (size_t)ceil(ret / st->lim.spacing_s[s->fam]) + 2;
             size_t ncap = !r->cap ? (target < 4 ? target : 4)
                         : r->cap < target ? target : (size_t)r->cap * 2;
@@ -980,66 +1034,150 @@ size_t series_points(const struct series *s, enum metric_id m, double from,
     return w;
 }
 
-bool series_window(const struct series *s, enum metric_id m,
-                   enum store_agg agg, double from, double to, double *out)
+/* Physical rows k0 .. k1-1 with times of type TT (TGET(k) reads one) and
+ * cells of type VT (VGET(k), NAN for no data): add the rows up to `to`
+ * into the locals of scan_segment (registers, not *w, in the loop).
+ * Sets stop when a row past `to` ends the window. */
+#define SCAN_SEGMENT(TT, TGET, VT, VGET)                                    \
+    do {                                                                    \
+        const TT *tp = tv->p;                                               \
+        const VT *vp = cv->p;                                               \
+        for (size_t k = k0; k < k1; k++) {                                  \
+            double t = TGET(k);                                             \
+            if (t > to) {                                                   \
+                stop = true;                                                \
+                break;                                                      \
+            }                                                               \
+            double v = VGET(k);                                             \
+            if (isnan(v))                                                   \
+                continue;                                                   \
+            if (!n) {                                                       \
+                first = v;                                                  \
+                t_first = t;                                                \
+            }                                                               \
+            last = v;                                                       \
+            t_last = t;                                                     \
+            sum += v;                                                       \
+            if (v < mn)                                                     \
+                mn = v;                                                     \
+            if (v > mx)                                                     \
+                mx = v;                                                     \
+            n++;                                                            \
+        }                                                                   \
+    } while (0)
+#define T32(k) (tv->t_base + (double)tp[k])
+#define T64(k) (tp[k])
+#define V16(k) (vp[k] == W16_NODATA ? NAN : (double)vp[k])
+#define V32(k) ((double)vp[k])
+#define V64(k) (vp[k])
+
+/* One contiguous run of rows, a loop per cell width (the widths are
+ * fixed for the run: no branch on them per row), added to *w.  true: the
+ * window ended inside the run. */
+static bool scan_segment(const struct cview *tv, const struct cview *cv,
+                         size_t k0, size_t k1, double to,
+                         struct store_window *w)
 {
+    bool stop = false;
+    size_t n = w->n;
+    double sum = w->sum, mn = w->min, mx = w->max;
+    double first = w->first, last = w->last;
+    double t_first = w->t_first, t_last = w->t_last;
+    if (tv->w == W32) {
+        switch (cv->w) {
+        case W16: SCAN_SEGMENT(uint32_t, T32, uint16_t, V16); break;
+        case W32: SCAN_SEGMENT(uint32_t, T32, float, V32); break;
+        case W64: SCAN_SEGMENT(uint32_t, T32, double, V64); break;
+        }
+    } else {
+        switch (cv->w) {
+        case W16: SCAN_SEGMENT(double, T64, uint16_t, V16); break;
+        case W32: SCAN_SEGMENT(double, T64, float, V32); break;
+        case W64: SCAN_SEGMENT(double, T64, double, V64); break;
+        }
+    }
+    w->n = n;
+    w->sum = sum;
+    w->min = mn;
+    w->max = mx;
+    w->first = first;
+    w->last = last;
+    w->t_first = t_first;
+    w->t_last = t_last;
+    return stop;
+}
+
+#undef SCAN_SEGMENT
+#undef T32
+#undef T64
+#undef V16
+#undef V32
+#undef V64
+
+bool series_window_scan(const struct series *s, enum metric_id m,
+                        double from, double to, struct store_window *w)
+{
+    w->n = 0;
+    w->sum = 0;
+    w->min = INFINITY;
+    w->max = -INFINITY;
+    w->first = w->last = w->t_first = w->t_last = 0;
     int c;
     const struct ring *r = history_of(s, m, &c);
-    size_t n = 0;
-    double sum = 0, mn = INFINITY, mx = -INFINITY;
-    double first = 0, last = 0, t_first = 0, t_last = 0;
-    if (r) {
-        struct cview tv = col_view(r, -1), cv = col_view(r, c);
-        for (size_t i = upper_bound(r, from); i < r->n; i++) {
-            size_t k = ri(r, i);
-            double t = time_get(&tv, k);
-            if (t > to)
-                break;
-            double v = cell_get(&cv, k);
-            if (isnan(v))
-                continue;
-            if (!n) {
-                first = v;
-                t_first = t;
-            }
-            last = v;
-            t_last = t;
-            sum += v;
-            if (v < mn)
-                mn = v;
-            if (v > mx)
-                mx = v;
-            n++;
-        }
-    } else if ((unsigned)m >= M__COUNT || s->lay->lcol[m] < 0) {
-        return false;               /* not a metric of this family */
+    if (!r)
+        return (unsigned)m < M__COUNT && s->lay->lcol[m] >= 0;
+    struct cview tv = col_view(r, -1), cv = col_view(r, c);
+    /* the rows from the first one in the window, as up to two runs of
+     * physical rows (the ring wraps at most once) */
+    size_t i = upper_bound(r, from);
+    while (i < r->n) {
+        size_t k = ri(r, i), run = r->n - i;
+        if (run > r->cap - k)
+            run = r->cap - k;
+        if (scan_segment(&tv, &cv, k, k + run, to, w))
+            break;
+        i += run;
     }
+    return true;
+}
+
+bool store_window_agg(const struct store_window *w, enum store_agg agg,
+                      double *out)
+{
     if (agg == AGG_COUNT) {
-        *out = (double)n;
+        *out = (double)w->n;
         return true;
     }
-    if (!n)
+    if (!w->n)
         return false;
     switch (agg) {
-    case AGG_AVG: *out = sum / (double)n; return true;
-    case AGG_MIN: *out = mn; return true;
-    case AGG_MAX: *out = mx; return true;
-    case AGG_SUM: *out = sum; return true;
-    case AGG_LAST: *out = last; return true;
+    case AGG_AVG: *out = w->sum / (double)w->n; return true;
+    case AGG_MIN: *out = w->min; return true;
+    case AGG_MAX: *out = w->max; return true;
+    case AGG_SUM: *out = w->sum; return true;
+    case AGG_LAST: *out = w->last; return true;
     case AGG_DELTA:
-        if (n < 2)
+        if (w->n < 2)
             return false;
-        *out = last - first;
+        *out = w->last - w->first;
         return true;
     case AGG_RATE:
-        if (n < 2)
+        if (w->n < 2)
             return false;
-        *out = (last - first) / (t_last - t_first);
+        *out = (w->last - w->first) / (w->t_last - w->t_first);
         return true;
     case AGG_COUNT:
         break;
     }
     return false;
+}
+
+bool series_window(const struct series *s, enum metric_id m,
+                   enum store_agg agg, double from, double to, double *out)
+{
+    struct store_window w;
+    return series_window_scan(s, m, from, to, &w) &&
+           store_window_agg(&w, agg, out);
 }
 
 bool series_fit(const struct series *s, enum metric_id m, double from,

@@ -961,6 +961,7 @@ static void test_ids_reused(void **state)
     const struct labelset *ls[N];
     struct series *s[N];
     char name[32];
+    /* 6 connection series, 2 source series: ids count per family */
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof(name), "dest-%d", i);
         ls[i] = mk(f->pool, "web", name);
@@ -969,23 +970,27 @@ static void test_ids_reused(void **state)
         add1(f->st, s[i], i < 4 ? 100 : 1000, i < 6 ? M_SUCCESSES
                                                     : M_EVENT_VOLUME, 1);
     }
-    /* ids are small, distinct, below the bound */
-    bool seen[N] = { false };
-    for (int i = 0; i < N; i++) {
-        assert_true(series_id(s[i]) < N);
+    /* ids are small, distinct within their family, below its bound */
+    bool seen[6] = { false };
+    for (int i = 0; i < 6; i++) {
+        assert_true(series_id(s[i]) < 6);
         assert_false(seen[series_id(s[i])]);
         seen[series_id(s[i])] = true;
     }
-    assert_int_equal(store_id_bound(f->st), N);
+    assert_true(series_id(s[6]) < 2 && series_id(s[7]) < 2 &&
+                series_id(s[6]) != series_id(s[7]));
+    assert_int_equal(store_id_bound(f->st, FAM_CONNECTION), 6);
+    assert_int_equal(store_id_bound(f->st, FAM_SOURCE), 2);
+    assert_int_equal(store_id_bound(f->st, FAM_USAGE), 0);
     size_t gone[4];
     for (int i = 0; i < 4; i++)
         gone[i] = series_id(s[i]);
     assert_int_equal(store_expire(f->st, 1000, 500), 4);
-    /* new series take the freed ids; the bound does not move */
-    bool reused[N] = { false };
+    /* new series of the family take the freed ids; the bound stays */
+    bool reused[6] = { false };
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof(name), "new-%d", i);
-        struct series *n = store_get_or_add(f->st, FAM_SOURCE,
+        struct series *n = store_get_or_add(f->st, FAM_CONNECTION,
                                             mk(f->pool, "web", name));
         size_t id = series_id(n);
         bool was_gone = false;
@@ -995,7 +1000,7 @@ static void test_ids_reused(void **state)
         assert_false(reused[id]);
         reused[id] = true;
     }
-    assert_int_equal(store_id_bound(f->st), N);
+    assert_int_equal(store_id_bound(f->st, FAM_CONNECTION), 6);
     /* survivors keep theirs */
     for (int i = 4; i < N; i++)
         assert_int_equal(series_id(store_find(f->st, i < 6 ? FAM_CONNECTION
@@ -1003,9 +1008,10 @@ static void test_ids_reused(void **state)
                                               ls[i])),
                          series_id(s[i]));
     /* one more than ever: a new id */
-    struct series *x = store_get_or_add(f->st, FAM_USAGE, ls[0]);
-    assert_int_equal(series_id(x), N);
-    assert_int_equal(store_id_bound(f->st), N + 1);
+    struct series *x = store_get_or_add(f->st, FAM_CONNECTION, ls[0]);
+    assert_int_equal(series_id(x), 6);
+    assert_int_equal(store_id_bound(f->st, FAM_CONNECTION), 7);
+    assert_int_equal(series_id(store_get_or_add(f->st, FAM_USAGE, ls[0])), 0);
     fx_free(f);
 }
 
