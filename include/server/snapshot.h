@@ -4,7 +4,8 @@
  * /metrics, /api/v1/...) and by `segalert status`.
  *
  * The main loop builds a new snapshot (snapshot_new + filling the arrays,
- * every string a heap copy owned by the snapshot) and publishes it with
+ * every string a heap copy owned by the snapshot, but for the label sets
+ * of series: see struct snap_series) and publishes it with
  * snapshot_publish(); readers take a reference with snapshot_acquire() and
  * drop it with snapshot_release().  A snapshot is never modified after it
  * is published, so readers need no further locking.  No secret is ever put
@@ -17,6 +18,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "engine/labels.h"
 #include "engine/metrics.h"
 #include "api/poll.h"
 #include "api/segment.h"
@@ -102,11 +104,16 @@ struct snap_silence {
     bool active;
 };
 
-/* A Segment series for /metrics: segment_<metric>{labels} value. */
+/* A Segment series for /metrics: segment_<metric>{labels} value.  Its
+ * labels are not copied: they are the series' interned set, borrowed from
+ * the daemon's label pool, which lives until the daemon has stopped the
+ * HTTP server and cleared the published snapshot (labels.h: interned sets
+ * are immutable and safe to read from another thread).  Copying them cost
+ * a dozen strings a series, twice over while a new snapshot replaces the
+ * old one. */
 struct snap_series {
     enum family fam;
-    struct kv *labels;
-    size_t nlabels;
+    const struct labelset *labels;
     double v[M__COUNT];
     bool has[M__COUNT];
     double t;                   /* newest sample time */

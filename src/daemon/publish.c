@@ -1,8 +1,10 @@
 /*
  * publish.c - the snapshot the HTTP server thread reads (status page,
  * /metrics, /api/v1): built from the daemon's state after a cycle that
- * changed something, every string copied, then published whole
- * (server/snapshot.h; see daemon_int.h).
+ * changed something, every string copied (the label sets of series are
+ * borrowed from d->pool, which outlives the published snapshot: teardown
+ * clears it first), then published whole (server/snapshot.h; see
+ * daemon_int.h).
  */
 #include <math.h>
 #include <stdio.h>
@@ -231,7 +233,7 @@ static void snapshot_series(struct daemon *d, struct snapshot *sn)
                 continue;
             ss->fam = (enum family)f;
             ss->t = series_last_update(s);
-            ss->labels = labels_to_kv(series_labels(s), &ss->nlabels);
+            ss->labels = series_labels(s);
             sn->nseries++;
         }
     }

@@ -249,7 +249,7 @@ static bool eval_one(struct evaluator *ev, size_t ri, const struct store *st,
 {
     const struct rule *r = &ev->rs->rules[ri];
     struct eval_instance *in = instance_of(ev, ri, st, s, now);
-    in->seen_pass = ev->pass;
+    in->seen_pass = (uint32_t)ev->pass;
     if (!in->selected)
         return false;
     load_vars(ev, h, in->workspace, now, vcp);
@@ -376,7 +376,7 @@ size_t evaluator_run(struct evaluator *ev, struct store *st, double now,
             ev->stats.pending++;
         else if (in->st.state == ALERT_FIRING)
             ev->stats.firing++;
-        if (in->seen_pass == ev->pass || !in->selected)
+        if (in->seen_pass == (uint32_t)ev->pass || !in->selected)
             continue;
         if (in->st.state == ALERT_INACTIVE && in->rule->params.no_data != NODATA_ALERT)
             continue;

@@ -60,11 +60,9 @@ struct series {
     const struct fam_layout *lay;   /* the store's, for this family */
     enum family fam;
     uint32_t id;
-    size_t vec_idx;                 /* position in the store's family array */
     double last_update;             /* seconds */
     double latest_t;                /* time of the newest row */
     double rolled_to;               /* rows up to here are buckets */
-    bool has_rows;
     struct ring rings[];            /* lay->ngroups, then lay->nlatest
                                        doubles: the newest row */
 };
@@ -85,6 +83,13 @@ struct store {
 #define SLOTS_INIT_CAP 64
 /* Metrics whose histories differ by at most this factor share a ring. */
 #define RING_MERGE_RATIO 2.0
+
+/* Has a sample been added (latest_t is finite then: store_add takes
+ * finite times only)? */
+static inline bool has_rows(const struct series *s)
+{
+    return s->latest_t != -INFINITY;
+}
 
 static inline double *latest_of(const struct series *s)
 {
@@ -545,7 +550,6 @@ struct series *store_get_or_add(struct store *st, enum family fam,
                            : st->id_bound[fam]++);
     st->slots[j] = s;
     XGROW(st->vec[fam], st->vec_n[fam] + 1, st->vec_cap[fam]);
-    s->vec_idx = st->vec_n[fam];
     st->vec[fam][st->vec_n[fam]++] = s;
     if (++st->nslots * 2 > st->slots_cap)
         slots_grow(st);
@@ -600,7 +604,6 @@ size_t store_expire(struct store *st, double now, double stale_after_s)
             slot_remove(st, s);
             struct series *last = st->vec[f][--st->vec_n[f]];
             st->vec[f][i] = last;
-            last->vec_idx = i;
             XGROW(st->free_ids[f], st->nfree_ids[f] + 1,
                   st->free_ids_cap[f]);
             st->free_ids[f][st->nfree_ids[f]++] = s->id;
@@ -809,7 +812,7 @@ void store_add(struct store *st, struct series *s, double t,
 {
     if (!isfinite(t))
         return;
-    if (s->has_rows && t < s->latest_t - st->lim.retention_s[s->fam])
+    if (has_rows(s) && t < s->latest_t - st->lim.retention_s[s->fam])
         return;
     if (t <= s->rolled_to &&
         bucket_end(t, st->lim.rollup_step_s[s->fam]) != t)
@@ -821,12 +824,11 @@ void store_add(struct store *st, struct series *s, double t,
 
     const struct fam_layout *lay = s->lay;
     double *lat = latest_of(s);
-    if (!s->has_rows || t > s->latest_t) {
+    if (!has_rows(s) || t > s->latest_t) {
         for (int m = 0; m < M__COUNT; m++)
             if (lay->lcol[m] >= 0)
                 lat[lay->lcol[m]] = has[m] ? v[m] : NAN;
         s->latest_t = t;
-        s->has_rows = true;
         series_rollup(st, s);
     } else if (t == s->latest_t) {
         for (int m = 0; m < M__COUNT; m++)
@@ -884,7 +886,7 @@ static struct series *series_relayout(struct store *st, struct series *s,
     for (int g = 0; g < old->ngroups; g++)
         if (s->rings[g].n && (!from || s->rings[g].n > from->n))
             from = &s->rings[g];
-    if (!from && s->has_rows) {
+    if (!from && has_rows(s)) {
         one.t_base = floor(s->latest_t) - T_BASE_BEFORE;
         ring_relayout(&one, 1, 0, false);
         if (!time_fits(&one, s->latest_t))
@@ -976,7 +978,7 @@ void series_touch(struct series *s, double now)
 
 size_t series_len(const struct series *s)
 {
-    size_t n = s->has_rows ? 1 : 0;
+    size_t n = has_rows(s) ? 1 : 0;
     for (int g = 0; g < s->lay->ngroups; g++)
         if (s->rings[g].n > n)
             n = s->rings[g].n;
@@ -986,7 +988,7 @@ size_t series_len(const struct series *s)
 bool series_latest(const struct series *s, enum metric_id m, double *v_out,
                    double *t_out)
 {
-    if ((unsigned)m >= M__COUNT || !s->has_rows)
+    if ((unsigned)m >= M__COUNT || !has_rows(s))
         return false;
     int c = s->lay->lcol[m];
     if (c < 0)

@@ -114,18 +114,19 @@ static void prom_sample(struct strbuf *out, const char *name, double v, ...)
     strbuf_addc(out, '\n');
 }
 
-static void prom_kv_sample(struct strbuf *out, const char *name,
-                           const struct kv *labels, size_t n, double v)
+static void prom_labelset_sample(struct strbuf *out, const char *name,
+                                 const struct labelset *ls, double v)
 {
     strbuf_adds(out, name);
+    size_t n = labelset_count(ls);
     if (n) {
         strbuf_addc(out, '{');
         for (size_t i = 0; i < n; i++) {
             if (i)
                 strbuf_addc(out, ',');
-            prom_label_name(out, labels[i].key);
+            prom_label_name(out, labelset_key(ls, i));
             strbuf_adds(out, "=\"");
-            prom_label_value(out, labels[i].value);
+            prom_label_value(out, labelset_value(ls, i));
             strbuf_addc(out, '"');
         }
         strbuf_addc(out, '}');
@@ -361,7 +362,7 @@ void prom_render_metrics(const struct snapshot *s, struct strbuf *out)
         for (size_t i = 0; i < s->nseries; i++) {
             const struct snap_series *se = &s->series[i];
             if (se->has[m])
-                prom_kv_sample(out, name, se->labels, se->nlabels, se->v[m]);
+                prom_labelset_sample(out, name, se->labels, se->v[m]);
         }
     }
 }

@@ -74,9 +74,7 @@ static void snapshot_free(struct snapshot *s)
         free(si->comment);
     }
     free(s->silences);
-    for (size_t i = 0; i < s->nseries; i++)
-        kv_array_free(s->series[i].labels, s->series[i].nlabels);
-    free(s->series);
+    free(s->series);                /* their labels are borrowed */
     free(s);
 }
 

@@ -23,6 +23,7 @@
 #include "server/html.h"
 #include "server/prom.h"
 #include "server/snapshot.h"
+#include "engine/labels.h"
 
 #define NOW 1787227200.0        /* 2026-08-20T12:00:00Z */
 
@@ -37,6 +38,35 @@ static struct kv *kvs(size_t n, ...)
     }
     va_end(ap);
     return out;
+}
+
+/* Label sets of series live in a pool, as the daemon's do. */
+static struct label_pool *pool;
+
+static const struct labelset *lset(size_t n, ...)
+{
+    if (!pool)
+        pool = label_pool_new();
+    struct labels_builder b;
+    labels_builder_init(&b, pool);
+    va_list ap;
+    va_start(ap, n);
+    for (size_t i = 0; i < n; i++) {
+        const char *k = va_arg(ap, const char *);
+        labels_builder_add(&b, k, va_arg(ap, const char *));
+    }
+    va_end(ap);
+    const struct labelset *ls = labels_builder_finish(&b);
+    labels_builder_free(&b);
+    return ls;
+}
+
+static int free_pool(void **state)
+{
+    (void)state;
+    label_pool_free(pool);
+    pool = NULL;
+    return 0;
 }
 
 static struct snapshot *build(void)
@@ -190,9 +220,8 @@ static struct snapshot *build(void)
     s->series = xcalloc(2, sizeof(*s->series));
     struct snap_series *se = &s->series[0];
     se->fam = FAM_CONNECTION;
-    se->labels = kvs(3, "destination", "Amplitude", "source", "web",
-                     "workspace", "prod");
-    se->nlabels = 3;
+    se->labels = lset(3, "destination", "Amplitude", "source", "web",
+                      "workspace", "prod");
     se->v[M_DISCARD_RATIO] = 0.025;
     se->has[M_DISCARD_RATIO] = true;
     se->v[M_SUCCESSES] = 3900;
@@ -200,9 +229,8 @@ static struct snapshot *build(void)
     se->t = NOW - 12;
     se = &s->series[1];
     se->fam = FAM_CONNECTION;
-    se->labels = kvs(3, "destination", "a\"b\\c\nd", "source", "ios",
-                     "workspace", "prod");
-    se->nlabels = 3;
+    se->labels = lset(3, "destination", "a\"b\\c\nd", "source", "ios",
+                      "workspace", "prod");
     se->v[M_SUCCESSES] = 10;
     se->has[M_SUCCESSES] = true;
     return s;
@@ -630,5 +658,5 @@ int main(void)
         cmocka_unit_test(test_html_empty),
         cmocka_unit_test(test_snapshot_refs),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, free_pool);
 }
