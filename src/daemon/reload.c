@@ -95,15 +95,7 @@ void daemon_store_limits(const struct daemon *d, struct store_limits *lim)
      * sample may be stamped after the evaluation that reads it); the
      * value metric of a rule as far back as its sparkline draws, within
      * what the family keeps.  Everything else: the newest value only. */
-    for (int m = 0; m < M__COUNT; m++) {
-        enum family f = metric_table[m].family;
-        double back = d->rs->metric_lookback_s[m];
-        double h = back >= 0 ? back + slack[f] : STORE_LATEST_ONLY;
-        if (d->rs->value_metric[m])
-            h = fmax(h, fmin(DAEMON_SPARK_WINDOW_S, lim->retention_s[f]));
-        lim->history_s[m] = h < 0 ? STORE_LATEST_ONLY
-                                  : fmin(h, lim->retention_s[f]);
-    }
+    ruleset_store_history(d->rs, slack, DAEMON_SPARK_WINDOW_S, lim);
     if (minute_volume &&
         lim->retention_s[FAM_SOURCE] > VOLUME_ROLLUP_AFTER_S + 3600) {
         lim->rollup_after_s[FAM_SOURCE] = VOLUME_ROLLUP_AFTER_S;

@@ -3,6 +3,8 @@
  */
 #include "engine/rules.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,4 +247,19 @@ bool rule_selects(const struct rule *r, const struct labelset *ls)
            filter_selects(&rc->destinations, labelset_get(ls, "destination"),
                           labelset_get(ls, "destination_type"),
                           labelset_get(ls, "destination_id"));
+}
+
+void ruleset_store_history(const struct ruleset *rs,
+                           const double slack_s[FAM__COUNT],
+                           double value_history_s, struct store_limits *lim)
+{
+    for (int m = 0; m < M__COUNT; m++) {
+        enum family f = metric_table[m].family;
+        double back = rs->metric_lookback_s[m];
+        double h = back >= 0 ? back + slack_s[f] : STORE_LATEST_ONLY;
+        if (rs->value_metric[m] && value_history_s > 0)
+            h = fmax(h, fmin(value_history_s, lim->retention_s[f]));
+        lim->history_s[m] = h < 0 ? STORE_LATEST_ONLY
+                                  : fmin(h, lim->retention_s[f]);
+    }
 }

@@ -559,10 +559,10 @@ static bool run_test(cfg_t *t, const char *dir, FILE *out)
         lim.retention_s[f] = rs->lookback_s[f] + 2 * interval + 86400;
         lim.spacing_s[f] = interval;
     }
-    for (int m = 0; m < M__COUNT; m++)
-        lim.history_s[m] = rs->metric_lookback_s[m] >= 0
-                               ? rs->metric_lookback_s[m] + 2 * interval
-                               : STORE_LATEST_ONLY;
+    double slack[FAM__COUNT];
+    for (int f = 0; f < FAM__COUNT; f++)
+        slack[f] = 2 * interval;
+    ruleset_store_history(rs, slack, 0, &lim);
     st = store_new(&lim);
     ev = evaluator_new(rs, cfg, pool);
     struct eval_hooks hooks = { NULL, test_vars_fn, &tv, { 0 } };

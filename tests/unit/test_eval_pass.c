@@ -229,12 +229,38 @@ static void test_memo_gives_what_reads_give(void **state)
     world_close(&w);
 }
 
+static void test_store_history_from_rules(void **state)
+{
+    (void)state;
+    struct world w = { 0 };
+    world_open(&w);
+    struct store_limits lim = { 0 };
+    lim.retention_s[FAM_CONNECTION] = 7200;
+    lim.retention_s[FAM_SOURCE] = 3600;
+    double slack[FAM__COUNT] = { [FAM_CONNECTION] = 60, [FAM_SOURCE] = 30 };
+    /* discarded: 15m windows (and the value metric of both conn rules) */
+    ruleset_store_history(w.rs, slack, 0, &lim);
+    assert_true(lim.history_s[M_DISCARDED] == 900 + 60);
+    assert_true(lim.history_s[M_EVENT_VOLUME] == 900 + 30);
+    assert_true(lim.history_s[M_SUCCESSES] == STORE_LATEST_ONLY);
+    assert_true(lim.history_s[M_MTU] == STORE_LATEST_ONLY);
+    /* a sparkline window for value metrics, within the retention */
+    ruleset_store_history(w.rs, slack, 3600, &lim);
+    assert_true(lim.history_s[M_DISCARDED] == 3600);
+    assert_true(lim.history_s[M_EVENT_VOLUME] == 3600);
+    ruleset_store_history(w.rs, slack, 6 * 3600, &lim);
+    assert_true(lim.history_s[M_DISCARDED] == 7200);
+    assert_true(lim.history_s[M_SUCCESSES] == STORE_LATEST_ONLY);
+    world_close(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_rule_then_series),
         cmocka_unit_test(test_reused_series_id),
         cmocka_unit_test(test_memo_gives_what_reads_give),
+        cmocka_unit_test(test_store_history_from_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
