@@ -231,12 +231,10 @@ static inline size_t width_bytes(enum width w)
     return w == W64 ? 8 : w == W32 ? 4 : 2;
 }
 
-static size_t ring_row_bytes(const struct ring *r)
+static inline size_t ring_row_bytes(const struct ring *r)
 {
-    size_t b = r->t_wide ? 8 : 4;
-    for (int c = 0; c < r->ncol; c++)
-        b += width_bytes(col_width(r, c));
-    return b;
+    return (r->t_wide ? 8u : 4u) + 8u * r->n64 + 4u * r->n32 +
+           2u * (size_t)(r->ncol - r->n64 - r->n32);
 }
 
 /* Bit 0 of every 2-bit field of ring.widths. */
