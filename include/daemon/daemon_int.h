@@ -48,6 +48,9 @@
 #define DAEMON_STOP_FLUSH_S 10.0
 /* Longest sleep of one loop pass, in seconds of the daemon's clock. */
 #define DAEMON_MAX_WAIT_S 1.0
+/* How far back the status page's sparkline of an alert reaches (the
+ * history of its rule's value metric, which the store keeps that long). */
+#define DAEMON_SPARK_WINDOW_S (6 * 3600.0)
 #define META_RULE_WORKSPACE_DOWN "segalert-workspace-down"
 #define META_RULE_COVERAGE "segalert-coverage"
 #define META_RULE_STATE_UNWRITABLE "segalert-state-unwritable"

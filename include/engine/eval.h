@@ -32,7 +32,8 @@ struct eval_instance {
     const char *workspace;                  /* interned "workspace" label, or
                                                NULL (cached for $variables) */
     bool selected;                          /* the rule's filters select it */
-    unsigned long seen_pass;                /* last pass that found its series */
+    uint32_t seen_pass;                     /* last pass that found its series
+                                               (its low 32 bits) */
 };
 
 struct eval_event {

@@ -106,6 +106,10 @@ int expr_family(const struct expr *e);
 /* Longest window + offset used, seconds (0 when only latest values): the
  * retention the store needs for this expression. */
 double expr_max_lookback(const struct expr *e);
+/* Longest window + offset over which a window function, forecast() or
+ * timeleft() reads m (seconds), or -1 when nothing reads m's history (a
+ * bare name and last(m) read only the newest value). */
+double expr_metric_lookback(const struct expr *e, enum metric_id m);
 bool expr_uses_metric(const struct expr *e, enum metric_id m);
 /* The source text the expression was compiled from. */
 /* The metric the rule value reads (the first metric of the left-hand side
@@ -133,6 +137,35 @@ struct expr_result {
  */
 struct expr_result expr_eval(const struct expr *e, const struct series *s,
                              double now, const struct expr_vars *vars);
+
+/*
+ * Windows of one series at one `now`, shared by the expressions evaluated
+ * for it (a rule's expr, warn and recover often read the same windows, an
+ * expression may read one twice, or two aggregates of one window): each
+ * distinct (metric, window, offset) is scanned once.  The caller owns it
+ * (on the stack is fine) and resets it before another series or another
+ * `now`.  A full memo scans again.
+ */
+#define EXPR_MEMO_MAX 16
+struct expr_memo_entry {
+    int metric;
+    double window_s, offset_s;
+    bool of_family;             /* series_window_scan()'s answer */
+    struct store_window w;
+};
+struct expr_memo {
+    size_t n;
+    struct expr_memo_entry e[EXPR_MEMO_MAX];
+};
+static inline void expr_memo_reset(struct expr_memo *m)
+{
+    m->n = 0;
+}
+/* expr_eval with a memo (NULL: one private to the call). */
+struct expr_result expr_eval_memo(const struct expr *e,
+                                  const struct series *s, double now,
+                                  const struct expr_vars *vars,
+                                  struct expr_memo *memo);
 
 /* Append a readable dump of the compiled program (debugging, tests). */
 void expr_dump(const struct expr *e, struct strbuf *sb);

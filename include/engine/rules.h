@@ -39,12 +39,31 @@ struct ruleset {
     struct rule *rules;
     size_t n;
     double lookback_s[FAM__COUNT];  /* per family, the longest of its rules */
+    /* Per metric, the longest window + offset any rule reads it over
+     * (expr_metric_lookback), or -1 when no rule reads its history: the
+     * history the store must keep. */
+    double metric_lookback_s[M__COUNT];
+    /* Metrics that are the value of some rule (expr_value_metric of its
+     * expr): the status page draws their history. */
+    bool value_metric[M__COUNT];
 };
 
 /* Always returns a ruleset holding the rules that compiled; the caller
  * checks diags->nerrors. */
 struct ruleset *ruleset_compile(const struct config *cfg, struct diag_list *diags);
 void ruleset_free(struct ruleset *rs);
+
+/*
+ * The history the store keeps of each metric for these rules, into
+ * lim->history_s (lim->retention_s must be set): as far back as a rule
+ * reads it (metric_lookback_s) plus slack_s[its family]; a rule's value
+ * metric at least value_history_s (what a sparkline of it draws), within
+ * its family's retention; every other metric its newest value only
+ * (STORE_LATEST_ONLY).
+ */
+void ruleset_store_history(const struct ruleset *rs,
+                           const double slack_s[FAM__COUNT],
+                           double value_history_s, struct store_limits *lim);
 
 /* Does the rule's source/destination/workspace filter select a series with
  * these labels?  A filter entry "*" also selects series without the label

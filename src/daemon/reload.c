@@ -57,17 +57,32 @@ struct config *daemon_load_config(const char *path, struct ruleset **rs_out,
     return cfg;
 }
 
+/* Event volume rows older than this become hourly rows: the back-fill
+ * at start reads hours up to about two hours ago and minutes after
+ * (schedule.c), so the rules see the same resolution after a week of
+ * running as after a start, and a week of minutes costs a week of hours. */
+#define VOLUME_ROLLUP_AFTER_S (2 * 3600.0)
+#define VOLUME_ROLLUP_STEP_S 3600.0
+
 void daemon_store_limits(const struct daemon *d, struct store_limits *lim)
 {
     memset(lim, 0, sizeof(*lim));
     double poll = 60;
-    for (size_t i = 0; i < d->cfg->nworkspaces; i++)
+    bool minute_volume = false;
+    for (size_t i = 0; i < d->cfg->nworkspaces; i++) {
         poll = fmax(poll, d->cfg->workspaces[i].poll_interval_s);
+        minute_volume |= d->cfg->workspaces[i].volume_interval_s < 3600;
+    }
     /* What the rules read, plus slack, plus an hour for sparklines. */
+    double slack[FAM__COUNT] = {
+        [FAM_CONNECTION] = 2 * poll,
+        [FAM_SOURCE] = 2 * 3600,
+        [FAM_USAGE] = 2 * 86400,
+    };
     lim->retention_s[FAM_CONNECTION] =
-        fmax(d->rs->lookback_s[FAM_CONNECTION], 3600) + 2 * poll;
+        fmax(d->rs->lookback_s[FAM_CONNECTION], 3600) + slack[FAM_CONNECTION];
     lim->retention_s[FAM_SOURCE] =
-        fmax(d->rs->lookback_s[FAM_SOURCE], 3600) + 2 * 3600;
+        fmax(d->rs->lookback_s[FAM_SOURCE], 3600) + slack[FAM_SOURCE];
     lim->retention_s[FAM_USAGE] =
         fmax(d->rs->lookback_s[FAM_USAGE], 35 * 86400.0);
     lim->spacing_s[FAM_CONNECTION] = poll;
@@ -76,6 +91,16 @@ void daemon_store_limits(const struct daemon *d, struct store_limits *lim)
      * Sizing for minutes would reserve 10,000 rows per source. */
     lim->spacing_s[FAM_SOURCE] = 3600;
     lim->spacing_s[FAM_USAGE] = 86400;
+    /* History per metric: as far back as a rule reads it, plus slack (a
+     * sample may be stamped after the evaluation that reads it); the
+     * value metric of a rule as far back as its sparkline draws, within
+     * what the family keeps.  Everything else: the newest value only. */
+    ruleset_store_history(d->rs, slack, DAEMON_SPARK_WINDOW_S, lim);
+    if (minute_volume &&
+        lim->retention_s[FAM_SOURCE] > VOLUME_ROLLUP_AFTER_S + 3600) {
+        lim->rollup_after_s[FAM_SOURCE] = VOLUME_ROLLUP_AFTER_S;
+        lim->rollup_step_s[FAM_SOURCE] = VOLUME_ROLLUP_STEP_S;
+    }
 }
 
 void daemon_workspaces_start(struct daemon *d, double now)

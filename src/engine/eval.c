@@ -17,6 +17,15 @@ struct evaluator {
     size_t nslots;
     struct eval_instance **all;         /* insertion order */
     size_t nall, all_cap;
+    /* Instances are carved from slabs of EVAL_SLAB: no allocation each,
+     * neighbours in memory.  They are never freed one by one. */
+    struct eval_instance **slabs;
+    size_t nslabs, slabs_cap, slab_used;
+    /* Per rule, its instances by series id (store.h series_id) as last
+     * seen: the lookup of a pass is an array load.  Ids are reused, so an
+     * entry counts only when its labels are the series'. */
+    struct eval_instance ***by_id;
+    size_t *by_id_cap;
     struct eval_event *events;
     size_t nevents, events_cap;
     unsigned long pass;
@@ -67,6 +76,8 @@ static struct eval_instance *table_find(const struct evaluator *ev,
     return NULL;
 }
 
+#define EVAL_SLAB 1024
+
 struct evaluator *evaluator_new(const struct ruleset *rs,
                                 const struct config *cfg,
                                 struct label_pool *pool)
@@ -75,6 +86,8 @@ struct evaluator *evaluator_new(const struct ruleset *rs,
     ev->rs = rs;
     ev->cfg = cfg;
     ev->pool = pool;
+    ev->by_id = xcalloc(rs->n ? rs->n : 1, sizeof(*ev->by_id));
+    ev->by_id_cap = xcalloc(rs->n ? rs->n : 1, sizeof(*ev->by_id_cap));
     table_grow(ev);
     return ev;
 }
@@ -83,8 +96,13 @@ void evaluator_free(struct evaluator *ev)
 {
     if (!ev)
         return;
-    for (size_t i = 0; i < ev->nall; i++)
-        free(ev->all[i]);
+    for (size_t i = 0; i < ev->nslabs; i++)
+        free(ev->slabs[i]);
+    free(ev->slabs);
+    for (size_t i = 0; i < ev->rs->n; i++)
+        free(ev->by_id[i]);
+    free(ev->by_id);
+    free(ev->by_id_cap);
     free(ev->all);
     free(ev->slots);
     free(ev->events);
@@ -100,7 +118,12 @@ static struct eval_instance *instance_get(struct evaluator *ev,
         return in;
     if ((ev->nall + 1) * 2 > ev->nslots)
         table_grow(ev);
-    in = xcalloc(1, sizeof(*in));
+    if (!ev->nslabs || ev->slab_used == EVAL_SLAB) {
+        XGROW(ev->slabs, ev->nslabs + 1, ev->slabs_cap);
+        ev->slabs[ev->nslabs++] = xcalloc(EVAL_SLAB, sizeof(*in));
+        ev->slab_used = 0;
+    }
+    in = &ev->slabs[ev->nslabs - 1][ev->slab_used++];
     in->rule = r;
     in->series_labels = ls;
     in->selected = rule_selects(r, ls);
@@ -109,6 +132,27 @@ static struct eval_instance *instance_get(struct evaluator *ev,
     XGROW(ev->all, ev->nall + 1, ev->all_cap);
     ev->all[ev->nall++] = in;
     table_insert(ev, in);
+    return in;
+}
+
+/* The instance of rule ri for series s, by the series' id. */
+static struct eval_instance *instance_of(struct evaluator *ev, size_t ri,
+                                         const struct store *st,
+                                         const struct series *s, double now)
+{
+    const struct rule *r = &ev->rs->rules[ri];
+    const struct labelset *ls = series_labels(s);
+    size_t id = series_id(s);
+    if (id >= ev->by_id_cap[ri]) {
+        size_t cap = store_id_bound(st, r->family);
+        ev->by_id[ri] = xrealloc(ev->by_id[ri], cap * sizeof(*ev->by_id[ri]));
+        memset(ev->by_id[ri] + ev->by_id_cap[ri], 0,
+               (cap - ev->by_id_cap[ri]) * sizeof(*ev->by_id[ri]));
+        ev->by_id_cap[ri] = cap;
+    }
+    struct eval_instance *in = ev->by_id[ri][id];
+    if (!in || in->series_labels != ls)
+        ev->by_id[ri][id] = in = instance_get(ev, r, ls, now);
     return in;
 }
 
@@ -197,6 +241,103 @@ static void load_vars(struct evaluator *ev, const struct eval_hooks *h,
     vc->down = h && h->api_down && wsname && h->api_down(h->ud, wsname);
 }
 
+/* One (rule, series) of a pass.  Returns whether it was evaluated (the
+ * rule selects the series). */
+static bool eval_one(struct evaluator *ev, size_t ri, const struct store *st,
+                     const struct series *s, double now,
+                     const struct eval_hooks *h, struct vars_cache *vcp)
+{
+    const struct rule *r = &ev->rs->rules[ri];
+    struct eval_instance *in = instance_of(ev, ri, st, s, now);
+    in->seen_pass = (uint32_t)ev->pass;
+    if (!in->selected)
+        return false;
+    load_vars(ev, h, in->workspace, now, vcp);
+    const struct vars_cache vc = *vcp;
+    if (h && h->stale_after_s[r->family] > 0 &&
+        now - series_last_update(s) > h->stale_after_s[r->family]) {
+        struct alert_verdict stale = { .nodata = true, .value = NAN,
+                                       .api_down = vc.down };
+        step(ev, in, &stale, now);
+        return true;
+    }
+    /* A series whose newest sample is older than the one this
+     * instance last judged: the store restarted with the daemon
+     * and the first polls after it may end a little earlier than
+     * the last ones before it.  Judging the past again would
+     * resolve (or fire) on stale news; wait for newer data. */
+    double through = series_last_update(s);
+    if (through < in->st.data_through)
+        return true;
+    struct expr_vars vars = { vc.vals, EXPR_VAR__COUNT };
+    struct expr_memo memo;
+    expr_memo_reset(&memo);
+    struct alert_verdict v = { 0 };
+    struct expr_result res = expr_eval_memo(r->expr, s, now, &vars, &memo);
+    v.crit = res.cond;
+    v.nodata = res.nodata && !res.cond;
+    v.value = res.value;
+    /* The warning tier only matters when the critical one does not
+     * hold, and `recover` only for a firing instance (alert.h):
+     * skipping them keeps a pass to about one expression per
+     * (rule, series). */
+    if (r->warn && !v.crit) {
+        struct expr_result w = expr_eval_memo(r->warn, s, now, &vars, &memo);
+        v.warn = w.cond;
+        if (w.cond)
+            v.nodata = false;
+    }
+    if (r->recover && in->st.state == ALERT_FIRING) {
+        struct expr_result rr = expr_eval_memo(r->recover, s, now, &vars,
+                                               &memo);
+        v.recovered = rr.cond;
+    }
+    v.api_down = vc.down;
+    step(ev, in, &v, now);
+    in->st.data_through = through;
+    return true;
+}
+
+static size_t rule_index(const struct evaluator *ev, const struct rule *r)
+{
+    return (size_t)(r - ev->rs->rules);
+}
+
+/* Stable counting sort of events [0, n) and of instances all[from..] by
+ * rule index: the order of a rule-by-rule pass. */
+static void order_by_rule(struct evaluator *ev, size_t n, size_t from)
+{
+    size_t nr = ev->rs->n;
+    size_t *count = xcalloc(nr + 1, sizeof(*count));
+    if (n > 1) {
+        for (size_t i = 0; i < n; i++)
+            count[rule_index(ev, ev->events[i].inst->rule) + 1]++;
+        for (size_t k = 1; k <= nr; k++)
+            count[k] += count[k - 1];
+        struct eval_event *tmp = xmalloc(n * sizeof(*tmp));
+        for (size_t i = 0; i < n; i++)
+            tmp[count[rule_index(ev, ev->events[i].inst->rule)]++] =
+                ev->events[i];
+        memcpy(ev->events, tmp, n * sizeof(*tmp));
+        free(tmp);
+    }
+    size_t m = ev->nall - from;
+    if (m > 1) {
+        memset(count, 0, (nr + 1) * sizeof(*count));
+        struct eval_instance **all = ev->all + from;
+        for (size_t i = 0; i < m; i++)
+            count[rule_index(ev, all[i]->rule) + 1]++;
+        for (size_t k = 1; k <= nr; k++)
+            count[k] += count[k - 1];
+        struct eval_instance **tmp = xmalloc(m * sizeof(*tmp));
+        for (size_t i = 0; i < m; i++)
+            tmp[count[rule_index(ev, all[i]->rule)]++] = all[i];
+        memcpy(all, tmp, m * sizeof(*tmp));
+        free(tmp);
+    }
+    free(count);
+}
+
 size_t evaluator_run(struct evaluator *ev, struct store *st, double now,
                      const struct eval_hooks *h, const struct eval_event **events)
 {
@@ -204,61 +345,28 @@ size_t evaluator_run(struct evaluator *ev, struct store *st, double now,
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ev->nevents = 0;
     ev->pass++;
-    size_t nevals = 0;
+    size_t nevals = 0, nall0 = ev->nall;
     struct vars_cache vc = { 0 };
 
-    for (size_t ri = 0; ri < ev->rs->n; ri++) {
-        const struct rule *r = &ev->rs->rules[ri];
-        size_t ns = store_count(st, r->family);
-        for (size_t si = 0; si < ns; si++) {
-            struct series *s = store_at(st, r->family, si);
-            const struct labelset *ls = series_labels(s);
-            struct eval_instance *in = instance_get(ev, r, ls, now);
-            in->seen_pass = ev->pass;
-            if (!in->selected)
-                continue;
-            load_vars(ev, h, in->workspace, now, &vc);
-            nevals++;
-            if (h && h->stale_after_s[r->family] > 0 &&
-                now - series_last_update(s) > h->stale_after_s[r->family]) {
-                struct alert_verdict stale = { .nodata = true, .value = NAN,
-                                               .api_down = vc.down };
-                step(ev, in, &stale, now);
-                continue;
-            }
-            /* A series whose newest sample is older than the one this
-             * instance last judged: the store restarted with the daemon
-             * and the first polls after it may end a little earlier than
-             * the last ones before it.  Judging the past again would
-             * resolve (or fire) on stale news; wait for newer data. */
-            double through = series_last_update(s);
-            if (through < in->st.data_through)
-                continue;
-            struct expr_vars vars = { vc.vals, EXPR_VAR__COUNT };
-            struct alert_verdict v = { 0 };
-            struct expr_result res = expr_eval(r->expr, s, now, &vars);
-            v.crit = res.cond;
-            v.nodata = res.nodata && !res.cond;
-            v.value = res.value;
-            /* The warning tier only matters when the critical one does not
-             * hold, and `recover` only for a firing instance (alert.h):
-             * skipping them keeps a pass to about one expression per
-             * (rule, series). */
-            if (r->warn && !v.crit) {
-                struct expr_result w = expr_eval(r->warn, s, now, &vars);
-                v.warn = w.cond;
-                if (w.cond)
-                    v.nodata = false;
-            }
-            if (r->recover && in->st.state == ALERT_FIRING) {
-                struct expr_result rr = expr_eval(r->recover, s, now, &vars);
-                v.recovered = rr.cond;
-            }
-            v.api_down = vc.down;
-            step(ev, in, &v, now);
-            in->st.data_through = through;
+    /* Series by series, every rule of its family while the series' rows
+     * are in cache (rule by rule would read the whole store once per
+     * rule); the events and new instances are then put in rule order,
+     * which is what callers see: rule by rule, series by series. */
+    for (int f = 0; f < FAM__COUNT; f++) {
+        size_t ns = store_count(st, (enum family)f);
+        size_t nr = 0;
+        for (size_t ri = 0; ri < ev->rs->n; ri++)
+            nr += ev->rs->rules[ri].family == (enum family)f;
+        for (size_t si = 0; nr && si < ns; si++) {
+            store_prefetch(st, (enum family)f, si);
+            const struct series *s = store_at(st, (enum family)f, si);
+            for (size_t ri = 0; ri < ev->rs->n; ri++)
+                if (ev->rs->rules[ri].family == (enum family)f &&
+                    eval_one(ev, ri, st, s, now, h, &vc))
+                    nevals++;
         }
     }
+    order_by_rule(ev, ev->nevents, nall0);
     /* Instances whose series left the store: no data (unless the API is
      * down, which freezes them).  The same walk counts states. */
     ev->stats.pending = ev->stats.firing = 0;
@@ -268,7 +376,7 @@ size_t evaluator_run(struct evaluator *ev, struct store *st, double now,
             ev->stats.pending++;
         else if (in->st.state == ALERT_FIRING)
             ev->stats.firing++;
-        if (in->seen_pass == ev->pass || !in->selected)
+        if (in->seen_pass == (uint32_t)ev->pass || !in->selected)
             continue;
         if (in->st.state == ALERT_INACTIVE && in->rule->params.no_data != NODATA_ALERT)
             continue;

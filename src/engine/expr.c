@@ -858,6 +858,22 @@ double expr_max_lookback(const struct expr *e)
     return e->lookback_s;
 }
 
+double expr_metric_lookback(const struct expr *e, enum metric_id m)
+{
+    double back = -1;
+    for (size_t i = 0; i < e->ncode; i++) {
+        const struct insn *in = &e->code[i];
+        if (in->idx != (int)m)
+            continue;
+        if (in->op == OP_WINDOW && in->a + in->b > back)
+            back = in->a + in->b;
+        else if ((in->op == OP_FORECAST || in->op == OP_TIMELEFT) &&
+                 in->a > back)
+            back = in->a;
+    }
+    return back;
+}
+
 bool expr_uses_metric(const struct expr *e, enum metric_id m)
 {
     return (unsigned)m < M__COUNT && e->uses[m];
@@ -989,9 +1005,51 @@ static inline double cmp_result(double l, double r, bool c)
     return isnan(l) || isnan(r) ? NAN : (c ? 1.0 : 0.0);
 }
 
+/* agg(metric) over the window of an OP_WINDOW, through the memo. */
+static double window_value(const struct insn *i, const struct series *s,
+                           double now, struct expr_memo *memo)
+{
+    const struct expr_memo_entry *hit = NULL;
+    struct expr_memo_entry one;
+    for (size_t k = 0; k < memo->n && !hit; k++) {
+        const struct expr_memo_entry *m = &memo->e[k];
+        if (m->metric == i->idx && m->window_s == i->a && m->offset_s == i->b)
+            hit = m;
+    }
+    if (!hit) {
+        if (!s)
+            return NAN;
+        struct expr_memo_entry *m = memo->n < EXPR_MEMO_MAX
+                                        ? &memo->e[memo->n++] : &one;
+        m->metric = i->idx;
+        m->window_s = i->a;
+        m->offset_s = i->b;
+        m->of_family = series_window_scan(s, (enum metric_id)i->idx,
+                                          now - i->b - i->a, now - i->b,
+                                          &m->w);
+        hit = m;
+    }
+    double v;
+    return hit->of_family &&
+           store_window_agg(&hit->w, (enum store_agg)i->agg, &v) ? v : NAN;
+}
+
 struct expr_result expr_eval(const struct expr *e, const struct series *s,
                              double now, const struct expr_vars *vars)
 {
+    return expr_eval_memo(e, s, now, vars, NULL);
+}
+
+struct expr_result expr_eval_memo(const struct expr *e,
+                                  const struct series *s, double now,
+                                  const struct expr_vars *vars,
+                                  struct expr_memo *memo)
+{
+    struct expr_memo own;
+    if (!memo) {
+        own.n = 0;
+        memo = &own;
+    }
     double st[EXPR_STACK_MAX];
     int sp = 0;
     double value = NAN;
@@ -1011,10 +1069,7 @@ struct expr_result expr_eval(const struct expr *e, const struct series *s,
                        ? v : NAN;
             break;
         case OP_WINDOW:
-            st[sp++] = s && series_window(s, (enum metric_id)i->idx,
-                                          (enum store_agg)i->agg,
-                                          now - i->b - i->a, now - i->b, &v)
-                       ? v : NAN;
+            st[sp++] = window_value(i, s, now, memo);
             break;
         case OP_FORECAST:
             r = st[sp - 1];

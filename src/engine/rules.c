@@ -3,6 +3,8 @@
  */
 #include "engine/rules.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +146,8 @@ struct ruleset *ruleset_compile(const struct config *cfg, struct diag_list *diag
 {
     struct ruleset *rs = xcalloc(1, sizeof(*rs));
     rs->rules = xcalloc(cfg->nrules ? cfg->nrules : 1, sizeof(struct rule));
+    for (int m = 0; m < M__COUNT; m++)
+        rs->metric_lookback_s[m] = -1;
     for (size_t i = 0; i < cfg->nrules; i++) {
         const struct rule_cfg *rc = &cfg->rules[i];
         struct rule r = { .cfg = rc };
@@ -181,6 +185,19 @@ struct ruleset *ruleset_compile(const struct config *cfg, struct diag_list *diag
                             r.recover ? expr_max_lookback(r.recover) : 0);
         if (r.lookback_s > rs->lookback_s[r.family])
             rs->lookback_s[r.family] = r.lookback_s;
+        for (int m = 0; m < M__COUNT; m++) {
+            const struct expr *ex[3] = { r.expr, r.warn, r.recover };
+            for (int k = 0; k < 3; k++) {
+                double back = ex[k] ? expr_metric_lookback(ex[k],
+                                                           (enum metric_id)m)
+                                    : -1;
+                if (back > rs->metric_lookback_s[m])
+                    rs->metric_lookback_s[m] = back;
+            }
+        }
+        int vm = expr_value_metric(r.expr);
+        if (vm >= 0)
+            rs->value_metric[vm] = true;
         rs->rules[rs->n++] = r;
     }
     return rs;
@@ -230,4 +247,19 @@ bool rule_selects(const struct rule *r, const struct labelset *ls)
            filter_selects(&rc->destinations, labelset_get(ls, "destination"),
                           labelset_get(ls, "destination_type"),
                           labelset_get(ls, "destination_id"));
+}
+
+void ruleset_store_history(const struct ruleset *rs,
+                           const double slack_s[FAM__COUNT],
+                           double value_history_s, struct store_limits *lim)
+{
+    for (int m = 0; m < M__COUNT; m++) {
+        enum family f = metric_table[m].family;
+        double back = rs->metric_lookback_s[m];
+        double h = back >= 0 ? back + slack_s[f] : STORE_LATEST_ONLY;
+        if (rs->value_metric[m] && value_history_s > 0)
+            h = fmax(h, fmin(value_history_s, lim->retention_s[f]));
+        lim->history_s[m] = h < 0 ? STORE_LATEST_ONLY
+                                  : fmin(h, lim->retention_s[f]);
+    }
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,18 +70,75 @@ static void cfg_err(cfg_t *cfg, const char *fmt, va_list ap)
 
 /* ---- one test ------------------------------------------------------------ */
 
-struct pending_sample {
-    double t;
+/*
+ * One series section, as written: a column per metric it names (promtool
+ * notation expanded), rows at start + k * step.  Rows are built when they
+ * are fed to the store, so a test holds its values as given (9 bytes a
+ * value) and the store only what the rules read: memory follows the
+ * metrics a test uses, not rows of every metric.
+ */
+struct section {
     enum family fam;
     const struct labelset *ls;
-    double v[M__COUNT];
-    bool has[M__COUNT];
+    double start, step;
+    size_t n;                       /* rows: the longest column */
+    size_t next;                    /* the next row to feed */
+    int ncol;
+    enum metric_id col_metric[M__COUNT];
+    struct promseries col[M__COUNT];
+    bool explicit_derived[M__COUNT];
 };
 
-static int cmp_sample(const void *a, const void *b)
+static double section_t(const struct section *sec, size_t k)
 {
-    const struct pending_sample *x = a, *y = b;
-    return x->t < y->t ? -1 : x->t > y->t;
+    return sec->start + (double)k * sec->step;
+}
+
+/* Row k of a section; derived metrics computed unless given. */
+static void section_row(const struct section *sec, size_t k,
+                        double v[M__COUNT], bool has[M__COUNT])
+{
+    memset(v, 0, M__COUNT * sizeof(*v));
+    memset(has, 0, M__COUNT * sizeof(*has));
+    for (int c = 0; c < sec->ncol; c++) {
+        enum metric_id m = sec->col_metric[c];
+        if (k < sec->col[c].n) {
+            v[m] = sec->col[c].values[k];
+            has[m] = sec->col[c].present[k];
+        }
+    }
+    if (sec->fam != FAM_CONNECTION)
+        return;
+    double keep_v[M__COUNT];
+    bool keep_h[M__COUNT];
+    memcpy(keep_v, v, sizeof(keep_v));
+    memcpy(keep_h, has, sizeof(keep_h));
+    metrics_derive(v, has);
+    for (int m = 0; m < M__COUNT; m++)
+        if (sec->explicit_derived[m]) {
+            v[m] = keep_v[m];
+            has[m] = keep_h[m];
+        }
+}
+
+static void sections_free(struct section *secs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < secs[i].ncol; c++)
+            promseries_free(&secs[i].col[c]);
+    free(secs);
+}
+
+/* Sections ordered by series (family, label set), then position. */
+static int cmp_section_ptr(const void *a, const void *b)
+{
+    const struct section *x = *(const struct section *const *)a;
+    const struct section *y = *(const struct section *const *)b;
+    if (x->fam != y->fam)
+        return x->fam < y->fam ? -1 : 1;
+    if (x->ls != y->ls)
+        return (uintptr_t)x->ls < (uintptr_t)y->ls ? -1 : 1;
+    return x < y ? -1 : x > y;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -277,10 +335,9 @@ static int parse_time_opt(cfg_t *sec, const char *opt, double dflt, double *out,
     return 0;
 }
 
-/* Build the samples of one series section. */
-static int load_series(cfg_t *ser, double start, double interval,
-                       struct label_pool *pool, struct pending_sample **samples,
-                       size_t *nsamples, size_t *cap, struct strbuf *errs)
+/* Read one series section into *sec. */
+static int load_series(cfg_t *ser, double interval, struct label_pool *pool,
+                       struct section *sec, struct strbuf *errs)
 {
     /* The title starts with the family; more words may follow to keep
      * titles unique ("usage web"), since libconfuse merges sections that
@@ -294,15 +351,11 @@ static int load_series(cfg_t *ser, double start, double interval,
                     "source or usage)\n", cur_file, ser->line, fam_name);
         return -1;
     }
-    const struct labelset *ls;
-    if (parse_labels(ser, "labels", pool, &ls, errs) != 0)
+    sec->fam = (enum family)fam;
+    if (parse_labels(ser, "labels", pool, &sec->ls, errs) != 0)
         return -1;
-    double step;
-    if (parse_time_opt(ser, "interval", interval, &step, errs) != 0)
+    if (parse_time_opt(ser, "interval", interval, &sec->step, errs) != 0)
         return -1;
-    size_t first = *nsamples;
-    size_t longest = 0;
-    bool explicit_derived[M__COUNT] = { false };
     for (int m = 0; m < M__COUNT; m++) {
         const char *text = cfg_getstr(ser, metric_table[m].name);
         if (!text)
@@ -312,47 +365,66 @@ static int load_series(cfg_t *ser, double start, double interval,
                         cur_file, ser->line, metric_table[m].name, fam_name);
             return -1;
         }
-        struct promseries ps;
+        struct promseries *ps = &sec->col[sec->ncol];
         char err[200];
-        if (promseries_parse(text, &ps, err, sizeof(err)) != 0) {
+        if (promseries_parse(text, ps, err, sizeof(err)) != 0) {
             strbuf_addf(errs, "    %s:%d: series %s: %s\n", cur_file, ser->line,
                         metric_table[m].name, err);
             return -1;
         }
+        sec->col_metric[sec->ncol++] = (enum metric_id)m;
         if (metric_table[m].derived)
-            explicit_derived[m] = true;
-        /* Grow the per-index sample rows for this series. */
-        while (longest < ps.n) {
-            XGROW(*samples, *nsamples + 1, *cap);
-            struct pending_sample *p = &(*samples)[(*nsamples)++];
-            memset(p, 0, sizeof(*p));
-            p->t = start + (double)longest * step;
-            p->fam = (enum family)fam;
-            p->ls = ls;
-            longest++;
-        }
-        for (size_t i = 0; i < ps.n; i++) {
-            (*samples)[first + i].v[m] = ps.values[i];
-            (*samples)[first + i].has[m] = ps.present[i];
-        }
-        promseries_free(&ps);
-    }
-    if (fam == FAM_CONNECTION) {
-        for (size_t i = first; i < *nsamples; i++) {
-            struct pending_sample *p = &(*samples)[i];
-            double keep_v[M__COUNT];
-            bool keep_h[M__COUNT];
-            memcpy(keep_v, p->v, sizeof(keep_v));
-            memcpy(keep_h, p->has, sizeof(keep_h));
-            metrics_derive(p->v, p->has);
-            for (int m = 0; m < M__COUNT; m++)
-                if (explicit_derived[m]) {
-                    p->v[m] = keep_v[m];
-                    p->has[m] = keep_h[m];
-                }
-        }
+            sec->explicit_derived[m] = true;
+        if (ps->n > sec->n)
+            sec->n = ps->n;
     }
     return 0;
+}
+
+/*
+ * A series goes stale (no data) two of its intervals after its last
+ * value, so '_' gaps in a test mean what they say: per family, twice the
+ * longest gap between consecutive rows of one series (sections with the
+ * same labels make one series); 2 * interval when no series has two rows.
+ */
+static void stale_limits(struct section *secs, size_t n, double interval,
+                         double stale_after_s[FAM__COUNT])
+{
+    struct section **by = xcalloc(n ? n : 1, sizeof(*by));
+    for (size_t i = 0; i < n; i++)
+        by[i] = &secs[i];
+    qsort(by, n, sizeof(*by), cmp_section_ptr);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && by[j]->fam == by[i]->fam && by[j]->ls == by[i]->ls)
+            j++;
+        double gap = 0;
+        if (j == i + 1) {
+            if (by[i]->n >= 2)
+                gap = by[i]->step;
+        } else {
+            size_t nt = 0;
+            for (size_t k = i; k < j; k++)
+                nt += by[k]->n;
+            double *t = xcalloc(nt ? nt : 1, sizeof(*t));
+            nt = 0;
+            for (size_t k = i; k < j; k++)
+                for (size_t r = 0; r < by[k]->n; r++)
+                    t[nt++] = section_t(by[k], r);
+            qsort(t, nt, sizeof(*t), cmp_double);
+            for (size_t k = 1; k < nt; k++)
+                if (t[k] - t[k - 1] > gap)
+                    gap = t[k] - t[k - 1];
+            free(t);
+        }
+        if (2 * gap > stale_after_s[by[i]->fam])
+            stale_after_s[by[i]->fam] = 2 * gap;
+        i = j;
+    }
+    free(by);
+    for (int f = 0; f < FAM__COUNT; f++)
+        if (stale_after_s[f] == 0)
+            stale_after_s[f] = 2 * interval;
 }
 
 static bool run_test(cfg_t *t, const char *dir, FILE *out)
@@ -363,8 +435,8 @@ static bool run_test(cfg_t *t, const char *dir, FILE *out)
     struct ruleset *rs = NULL;
     struct store *st = NULL;
     struct evaluator *ev = NULL;
-    struct pending_sample *samples = NULL;
-    size_t nsamples = 0, scap = 0;
+    struct section *secs = NULL;
+    size_t nsecs = 0;
     struct expectation *ex = NULL;
     size_t nex = 0;
     double *times = NULL;
@@ -403,15 +475,24 @@ static bool run_test(cfg_t *t, const char *dir, FILE *out)
     struct test_vars tv = { cfg_getfloat(t, "mtu_limit"),
                             cfg_getfloat(t, "api_calls_limit") };
 
-    for (unsigned i = 0; i < cfg_size(t, "series"); i++)
-        if (load_series(cfg_getnsec(t, "series", i), start, interval, pool,
-                        &samples, &nsamples, &scap, &errs) != 0)
+    secs = xcalloc(cfg_size(t, "series") + 1, sizeof(*secs));
+    for (unsigned i = 0; i < cfg_size(t, "series"); i++) {
+        struct section *sec = &secs[nsecs++];
+        sec->start = start;
+        if (load_series(cfg_getnsec(t, "series", i), interval, pool, sec,
+                        &errs) != 0)
             goto done;
-    qsort(samples, nsamples, sizeof(*samples), cmp_sample);
+    }
 
     nex = cfg_size(t, "expect");
     ex = xcalloc(nex ? nex : 1, sizeof(*ex));
-    double end = nsamples ? samples[nsamples - 1].t : start;
+    /* the newest sample, or start when there is none */
+    double end = -INFINITY;
+    for (size_t i = 0; i < nsecs; i++)
+        if (secs[i].n && section_t(&secs[i], secs[i].n - 1) > end)
+            end = section_t(&secs[i], secs[i].n - 1);
+    if (end == -INFINITY)
+        end = start;
     for (size_t i = 0; i < nex; i++) {
         cfg_t *e = cfg_getnsec(t, "expect", (unsigned)i);
         struct expectation *x = &ex[i];
@@ -469,40 +550,42 @@ static bool run_test(cfg_t *t, const char *dir, FILE *out)
         times[ntimes++] = ex[i].at;
     qsort(times, ntimes, sizeof(double), cmp_double);
 
+    /* The store keeps the history the rules read (samples are never newer
+     * than the evaluation, so window + offset is enough; the slack is for
+     * good measure) and of every other metric only its newest value,
+     * which templates read. */
     struct store_limits lim = { 0 };
     for (int f = 0; f < FAM__COUNT; f++) {
         lim.retention_s[f] = rs->lookback_s[f] + 2 * interval + 86400;
         lim.spacing_s[f] = interval;
     }
+    double slack[FAM__COUNT];
+    for (int f = 0; f < FAM__COUNT; f++)
+        slack[f] = 2 * interval;
+    ruleset_store_history(rs, slack, 0, &lim);
     st = store_new(&lim);
     ev = evaluator_new(rs, cfg, pool);
     struct eval_hooks hooks = { NULL, test_vars_fn, &tv, { 0 } };
-    /* A series goes stale (no data) two of its intervals after its last
-     * value, so '_' gaps in a test mean what they say. */
-    for (size_t i = 1; i < nsamples; i++) {
-        enum family f = samples[i].fam;
-        for (size_t j = i; j-- > 0;) {
-            if (samples[j].ls == samples[i].ls && samples[j].fam == f) {
-                double gap = 2 * (samples[i].t - samples[j].t);
-                if (gap > hooks.stale_after_s[f])
-                    hooks.stale_after_s[f] = gap;
-                break;
-            }
-        }
-    }
-    for (int f = 0; f < FAM__COUNT; f++)
-        if (hooks.stale_after_s[f] == 0)
-            hooks.stale_after_s[f] = 2 * interval;
-    size_t next_sample = 0;
+    stale_limits(secs, nsecs, interval, hooks.stale_after_s);
     ok = true;
     for (size_t i = 0; i < ntimes; i++) {
         if (i > 0 && times[i] == times[i - 1])
             continue;
         double now = times[i];
-        while (next_sample < nsamples && samples[next_sample].t <= now) {
-            struct pending_sample *p = &samples[next_sample++];
-            struct series *s = store_get_or_add(st, p->fam, p->ls);
-            store_add(st, s, p->t, p->v, p->has);
+        /* feed what is due, section by section (rows of one section are
+         * in time order; the store orders rows of one series) */
+        for (size_t k = 0; k < nsecs; k++) {
+            struct section *sec = &secs[k];
+            if (sec->next >= sec->n || section_t(sec, sec->next) > now)
+                continue;
+            struct series *s = store_get_or_add(st, sec->fam, sec->ls);
+            for (; sec->next < sec->n && section_t(sec, sec->next) <= now;
+                 sec->next++) {
+                double v[M__COUNT];
+                bool has[M__COUNT];
+                section_row(sec, sec->next, v, has);
+                store_add(st, s, section_t(sec, sec->next), v, has);
+            }
         }
         const struct eval_event *evs;
         evaluator_run(ev, st, now, &hooks, &evs);
@@ -522,7 +605,7 @@ done:
     evaluator_free(ev);
     store_free(st);
     ruleset_free(rs);
-    free(samples);
+    sections_free(secs, nsecs);
     free(ex);
     free(times);
     label_pool_free(pool);

@@ -1,12 +1,17 @@
 /*
  * bench_packs.c - evaluation of the shipped rule packs (rules/ (every .conf)) at
- * scale, through the real evaluator (expressions + alert state machine):
- * 10,000 connections with 2 h of 5-minute delivery samples, 1,000 sources
- * with 7 days + 2 h of hourly volume, usage for the month so far (1,000
- * per-source series and the workspace total).
+ * scale, through the real evaluator (expressions + alert state machine),
+ * with the store kept as the daemon keeps it (history per metric from the
+ * rules, a sparkline window for value metrics, volume rolled up into
+ * hours) and holding all the history the packs read: N connections
+ * (default 10,000) with 6 h 15 min of 5-minute delivery samples, N / 10
+ * sources with 7 days of hourly volume and 2 h of minutes, usage for the
+ * month so far (per source and the workspace total).  A warm loop: the
+ * running daemon's figures are tests/bench/daemon_eval.sh's.
  *
- * Prints: ns per (rule, series) evaluation, ms per full pass, RSS.
- * Usage: bench_packs RULES_DIR
+ * Prints: ns per (rule, series) evaluation, ms per full pass, store size,
+ * RSS.
+ * Usage: bench_packs RULES_DIR [CONNECTIONS]
  */
 #include <glob.h>
 #include <math.h>
@@ -16,15 +21,15 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "daemon/daemon_int.h"
 #include "engine/eval.h"
 #include "engine/labels.h"
 #include "core/log.h"
 #include "engine/rules.h"
 #include "engine/store.h"
 
-#define NCONN 10000
-#define NSRC 1000
 #define PASSES 20
+#define POLL_S 300.0
 
 static double mono(void)
 {
@@ -50,6 +55,10 @@ static long rss_kib(void)
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "rules";
+    int NCONN = argc > 2 ? atoi(argv[2]) : 10000;
+    if (NCONN < 10)
+        NCONN = 10;
+    int NSRC = NCONN / 10;
     log_set_level(LOG_ERR);
     long rss0 = rss_kib();
     struct config *cfg = config_new_defaults();
@@ -72,12 +81,23 @@ int main(int argc, char **argv)
     diag_list_free(&diags);
 
     double now = 1795687200;   /* 2026-11-26T10:00:00Z */
+    /* as daemon_store_limits() (src/daemon/reload.c) at a 5-minute poll */
     struct store_limits lim = { 0 };
-    for (int f = 0; f < FAM__COUNT; f++)
-        lim.retention_s[f] = rs->lookback_s[f] + 7200;
-    lim.spacing_s[FAM_CONNECTION] = 300;
+    double slack[FAM__COUNT] = { [FAM_CONNECTION] = 2 * POLL_S,
+                                 [FAM_SOURCE] = 7200,
+                                 [FAM_USAGE] = 2 * 86400.0 };
+    lim.retention_s[FAM_CONNECTION] =
+        fmax(rs->lookback_s[FAM_CONNECTION], 3600) + slack[FAM_CONNECTION];
+    lim.retention_s[FAM_SOURCE] =
+        fmax(rs->lookback_s[FAM_SOURCE], 3600) + slack[FAM_SOURCE];
+    lim.retention_s[FAM_USAGE] = fmax(rs->lookback_s[FAM_USAGE], 35 * 86400.0);
+    lim.spacing_s[FAM_CONNECTION] = POLL_S;
     lim.spacing_s[FAM_SOURCE] = 3600;
     lim.spacing_s[FAM_USAGE] = 86400;
+    ruleset_store_history(rs, slack, DAEMON_SPARK_WINDOW_S, &lim);
+    lim.rollup_after_s[FAM_SOURCE] = 7200;
+    lim.rollup_step_s[FAM_SOURCE] = 3600;
+    int conn_rows = (int)ceil(lim.retention_s[FAM_CONNECTION] / POLL_S);
     struct store *st = store_new(&lim);
     struct label_pool *pool = label_pool_new();
     struct labels_builder b;
@@ -97,7 +117,7 @@ int main(int argc, char **argv)
         labels_builder_add(&b, "destination_type", i % 2 ? "amplitude" : "webhooks");
         struct series *s = store_get_or_add(st, FAM_CONNECTION,
                                             labels_builder_finish(&b));
-        for (int k = 24; k >= 0; k--) {
+        for (int k = conn_rows - 1; k >= 0; k--) {
             double v[M__COUNT] = { 0 };
             bool has[M__COUNT] = { 0 };
             v[M_SUCCESSES] = 10000 + i % 97;
@@ -122,12 +142,20 @@ int main(int argc, char **argv)
         labels_builder_add(&b, "source_id", id);
         const struct labelset *ls = labels_builder_finish(&b);
         struct series *s = store_get_or_add(st, FAM_SOURCE, ls);
-        for (int k = 7 * 24 + 2; k >= 1; k--) {
+        /* the back-fill: hours up to 2 h ago, then minutes */
+        for (int k = 7 * 24 + 2; k >= 3; k--) {
             double v[M__COUNT] = { 0 };
             bool has[M__COUNT] = { 0 };
             v[M_EVENT_VOLUME] = 5000 + 1000 * sin(k / 24.0 * 6.283);
             has[M_EVENT_VOLUME] = true;
             store_add(st, s, now - k * 3600, v, has);
+        }
+        for (int k = 120; k >= 1; k--) {
+            double v[M__COUNT] = { 0 };
+            bool has[M__COUNT] = { 0 };
+            v[M_EVENT_VOLUME] = 80 + k % 7;
+            has[M_EVENT_VOLUME] = true;
+            store_add(st, s, now - k * 60, v, has);
         }
         struct series *u = store_get_or_add(st, FAM_USAGE, ls);
         for (int d = 0; d < 26; d++) {

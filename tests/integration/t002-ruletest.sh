@@ -42,4 +42,37 @@ CONF
 "$SEGALERT" test "$T/badseries.conf" >"$T/out" 2>&1
 check "bad series value fails the test" [ $? -eq 1 ]
 check "bad series value explained" contains "$T/out" "invalid series value 'abc'"
+# Two sections with the same labels are one series; a template reads the
+# newest value of a metric no rule reads (the store keeps no history of
+# it); a gap ('_') longer than two intervals is no data.
+cat >"$T/merge-rules.conf" <<'CONF'
+rule "merge-discards" {
+  expr    = "sum(discarded, 15m) > 10"
+  for     = "0s"
+  summary = "{{retried}} retries, {{successes}} delivered"
+}
+CONF
+cat >"$T/merge.conf" <<CONF
+test "sections merge" {
+  rule_files = {"$T/merge-rules.conf"}
+  interval = "5m"
+  series "connection a" {
+    labels    = {"source=web", "destination=Amplitude"}
+    successes = "1000x8"
+    retried   = "3x8"
+  }
+  series "connection b" {
+    labels    = {"source=web", "destination=Amplitude"}
+    discarded = "0 0 20x6"
+  }
+  expect { at = "5m"   rule = "merge-discards"  state = "inactive" }
+  expect { at = "10m"  rule = "merge-discards"  state = "firing"
+           summary = "3 retries, 1000 delivered" }
+  expect { at = "40m"  rule = "merge-discards"  state = "firing"
+           value = 60 }
+}
+CONF
+"$SEGALERT" test "$T/merge.conf" >"$T/out" 2>&1
+check "sections with the same labels make one series" [ $? -eq 0 ]
+check "template reads a newest-only metric" contains "$T/out" "ok   sections merge"
 finish

@@ -154,7 +154,8 @@ EOF
 } >"$T/scenario.conf"
 start_sim "$T/scenario.conf" || { notok "sim starts (incident)"; finish; }
 start_sink hook || { notok "webhook sink starts"; finish; }
-write_daemon_config "$T/segalert.conf" "$T/state" "" "$hook_URL"
+PORT2=$(free_port)
+write_daemon_config "$T/segalert.conf" "$T/state" "127.0.0.1:$PORT2" "$hook_URL"
 SIM_TOKEN=test-token "$SEGALERT" run -c "$T/segalert.conf" >"$T/d.out" 2>"$T/d.err" &
 DPID=$!
 bg_pid $DPID
@@ -166,6 +167,13 @@ else
     notok "firing notification received (incident at $INC_AT for ${INC_DUR}s, minute ends at $EDGE)"
     tail -n 20 "$T/d.err"
 fi
+# The status page draws the firing alert's value metric (discard_ratio, a
+# bare name no window reads: the store keeps its history for the sparkline
+# alone) over the polls so far, not just the newest one.
+curl -s "http://127.0.0.1:$PORT2/" >"$T/page.html"
+check "status page: the sparkline of the firing alert has its history" "$PY" -c "import re, sys
+m = re.search(r'<title>discard_ratio: ([0-9]+) points', open(sys.argv[1]).read())
+sys.exit(0 if m and int(m.group(1)) >= 2 else 1)" "$T/page.html"
 # The daemon's view of the same minute, through `segalert fetch`.
 SIM_TOKEN=test-token "$SEGALERT" fetch -c "$T/segalert.conf" >"$T/fetch.out" 2>"$T/fetch.err"
 sinkq hook "[r['j'] for r in A if r['j'].get('status') == 'firing'][0]" >/dev/null 2>&1 &&

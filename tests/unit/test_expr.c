@@ -79,7 +79,7 @@ static void add_conn(struct series *s, double t, double succ, double disc,
 
 static int setup(void **state)
 {
-    struct store_limits lim = { { 0 }, { 0 }, 0 };
+    struct store_limits lim = { 0 };
     lim.retention_s[FAM_CONNECTION] = 2 * HOUR;
     lim.retention_s[FAM_SOURCE] = 8 * DAY + HOUR;
     lim.retention_s[FAM_USAGE] = 40 * DAY;

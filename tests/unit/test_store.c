@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/labels.h"
 #include "engine/store.h"
@@ -43,7 +44,8 @@ static struct fixture *fx_new(double ret_conn, double ret_src,
                               size_t max_samples)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    struct store_limits lim = { { 0 }, { 0 }, 0 };
+    struct store_limits lim;
+    memset(&lim, 0, sizeof(lim));
     lim.retention_s[FAM_CONNECTION] = ret_conn;
     lim.retention_s[FAM_SOURCE] = ret_src;
     lim.spacing_s[FAM_CONNECTION] = 300;
@@ -493,13 +495,523 @@ static void test_stats_and_growth(void **state)
     store_stats(f->st, &ns, &nr, &bytes2);
     assert_int_equal(nr, 25);           /* 7200 / 300 + 1 */
     /* ring stayed at the target: 26 rows of 1 time + one column per
-     * connection metric */
+     * connection metric, in their narrowest cells (whole seconds: 32-bit
+     * offsets; small counts and no-data: 16 bits) */
     size_t ncol = 0;
     for (int m = 0; m < M__COUNT; m++)
         ncol += metric_table[m].family == FAM_CONNECTION;
-    assert_true(bytes2 - bytes0 == 26 * (1 + ncol) * sizeof(double));
+    assert_true(bytes2 - bytes0 == 26 * (sizeof(uint32_t) +
+                                         ncol * sizeof(uint16_t)));
     store_stats(f->st, NULL, NULL, NULL);
     store_free(NULL);
+    fx_free(f);
+}
+
+/* ---- narrow cells, per-metric history, roll-up, new limits, ids ------ */
+
+/* Bit for bit: the double read back is the one added (-0.0 included). */
+#define assert_same(a, b) same_impl((a), (b), __LINE__)
+static void same_impl(double a, double b, int line)
+{
+    if (memcmp(&a, &b, sizeof(a)) != 0)
+        fail_msg("line %d: %.17g is not bit for bit %.17g", line, a, b);
+}
+
+static size_t store_bytes(const struct store *st)
+{
+    size_t b;
+    store_stats(st, NULL, NULL, &b);
+    return b;
+}
+
+static size_t store_rows(const struct store *st)
+{
+    size_t n;
+    store_stats(st, NULL, &n, NULL);
+    return n;
+}
+
+static void test_width_promotion(void **state)
+{
+    /* 2h at 5m spacing: rings settle at 26 rows */
+    struct fixture *f = fx_new(7200, 0, 0);
+    struct series *s = store_get_or_add(f->st, FAM_CONNECTION, f->conn);
+    double vals[M__COUNT] = { 0 };
+    bool has[M__COUNT] = { false };
+    has[M_SUCCESSES] = has[M_DISCARDED] = true;
+    for (int i = 0; i < 30; i++) {
+        vals[M_SUCCESSES] = i == 29 ? 65534 : i;    /* the widest count */
+        vals[M_DISCARDED] = 1;
+        store_add(f->st, s, i * 300, vals, has);
+    }
+    size_t b16 = store_bytes(f->st);
+    /* values that need a float, then a double, in successes only: the
+     * column widens for every row it holds, discarded stays 16-bit */
+    double wide[] = { 65535, -1, 0.5, -0.0, INFINITY, -INFINITY, 1e10,
+                      16777217.0, 0.1, 1e300, 4.9406564584124654e-324,
+                      -123456.789 };
+    double t0 = 30 * 300;
+    for (size_t k = 0; k < ARRAY_SIZE(wide); k++) {
+        vals[M_SUCCESSES] = wide[k];
+        store_add(f->st, s, t0 + (double)k * 300, vals, has);
+        if (k == 0)     /* 65535 is not a 16-bit count: float cells */
+            assert_int_equal(store_bytes(f->st) - b16, 26 * 2);
+        if (k == 6)     /* up to 1e10 every value is a float */
+            assert_int_equal(store_bytes(f->st) - b16, 26 * 2);
+        /* every value kept reads back bit for bit */
+        double tt[32], vv[32];
+        size_t n = series_points(s, M_SUCCESSES, -1, 1e9, tt, vv, 32);
+        assert_int_equal(n, 25);
+        for (size_t i = 0; i < n; i++) {
+            size_t j = (size_t)llround(tt[i] / 300);
+            double want = j < 30 ? (j == 29 ? 65534 : (double)j)
+                                 : wide[j - 30];
+            assert_same(vv[i], want);
+        }
+        assert_same(latest(s, M_SUCCESSES), wide[k]);
+    }
+    /* 16777217 needs a double: 6 more bytes per row than 16 bits */
+    assert_int_equal(store_bytes(f->st) - b16, 26 * 6);
+    assert_true(win(s, M_DISCARDED, AGG_SUM, -1, 1e9) == 25);
+    assert_true(win(s, M_SUCCESSES, AGG_MIN, t0 + 4 * 300, t0 + 6 * 300) ==
+                -INFINITY);
+
+    /* widths are per series: a second series starts narrow */
+    const struct labelset *other = mk(f->pool, "web", "Mixpanel");
+    struct series *s2 = store_get_or_add(f->st, FAM_CONNECTION, other);
+    size_t before = store_bytes(f->st);
+    add1(f->st, s2, 0, M_SUCCESSES, 7);
+    size_t ncol = 0;
+    for (int m = 0; m < M__COUNT; m++)
+        ncol += metric_table[m].family == FAM_CONNECTION;
+    /* first ring: 4 rows of a 32-bit time and 16-bit columns */
+    assert_int_equal(store_bytes(f->st) - before,
+                     4 * (sizeof(uint32_t) + ncol * sizeof(uint16_t)));
+    assert_same(latest(s2, M_SUCCESSES), 7);
+    fx_free(f);
+}
+
+static void test_widen_wrapped_ring(void **state)
+{
+    /* the ring wraps (head moves); widening a column while merging into an
+     * older row must write the value at that row */
+    struct fixture *f = fx_new(1200, 1200, 0);
+    struct series *s = store_get_or_add(f->st, FAM_CONNECTION, f->conn);
+    for (int i = 0; i <= 40; i++)
+        add1(f->st, s, i * 300, M_SUCCESSES, i);
+    add1(f->st, s, 39 * 300, M_SUCCESSES, 0.25);        /* float */
+    add1(f->st, s, 37 * 300, M_SUCCESSES, 0.1);         /* double */
+    double tt[8], vv[8];
+    size_t n = series_points(s, M_SUCCESSES, -1, 1e9, tt, vv, 8);
+    double want_v[] = { 36, 0.1, 38, 0.25, 40 };
+    assert_int_equal(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(tt[i] == (36 + i) * 300.0);
+        assert_same(vv[i], want_v[i]);
+    }
+    /* a time that is not whole seconds, in the wrapped ring */
+    add1(f->st, s, 40 * 300 + 0.5, M_SUCCESSES, 41);
+    add1(f->st, s, 39 * 300 + 0.25, M_SUCCESSES, 42);
+    n = series_points(s, M_SUCCESSES, -1, 1e9, tt, vv, 8);
+    /* 10800 is now older than 12000.5 - 1200: gone */
+    double want_t[] = { 11100, 11400, 11700, 11700.25, 12000, 12000.5 };
+    double want_w[] = { 0.1, 38, 0.25, 42, 40, 41 };
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < n; i++) {
+        assert_same(tt[i], want_t[i]);
+        assert_same(vv[i], want_w[i]);
+    }
+    fx_free(f);
+}
+
+static void test_no_data_cells(void **state)
+{
+    struct fixture *f = fx_new(1e6, 1e6, 0);
+    struct series *s = store_get_or_add(f->st, FAM_CONNECTION, f->conn);
+    /* a NaN added as present is no data, in every width */
+    double col[][4] = {
+        { 1, NAN, 2, NAN },             /* 16-bit */
+        { 0.5, NAN, 1.5, NAN },         /* float */
+        { 0.1, NAN, 0.2, NAN },         /* double */
+    };
+    enum metric_id m[] = { M_SUCCESSES, M_DISCARDED, M_EXPIRED };
+    for (int i = 0; i < 4; i++) {
+        double vals[M__COUNT] = { 0 };
+        bool has[M__COUNT] = { false };
+        for (int c = 0; c < 3; c++) {
+            vals[m[c]] = col[c][i];
+            has[m[c]] = true;
+        }
+        has[M_RETRIED] = i == 0;        /* absent after the first row */
+        vals[M_RETRIED] = 3;
+        store_add(f->st, s, 100 * (i + 1), vals, has);
+        for (int c = 0; c < 3; c++)
+            if (isnan(col[c][i]))
+                assert_true(isnan(latest(s, m[c])));
+            else
+                assert_same(latest(s, m[c]), col[c][i]);
+    }
+    for (int c = 0; c < 3; c++) {
+        assert_true(win(s, m[c], AGG_COUNT, 0, 1e9) == 2);
+        assert_same(win(s, m[c], AGG_SUM, 0, 1e9), col[c][0] + col[c][2]);
+        assert_same(win(s, m[c], AGG_LAST, 0, 1e9), col[c][2]);
+        assert_true(isnan(win(s, m[c], AGG_SUM, 350, 1e9)));
+        double tt[8], vv[8];
+        assert_int_equal(series_points(s, m[c], 0, 1e9, tt, vv, 8), 2);
+        assert_true(tt[0] == 100 && tt[1] == 300);
+    }
+    assert_true(win(s, M_RETRIED, AGG_COUNT, 0, 1e9) == 1);
+    assert_true(isnan(latest(s, M_RETRIED)));
+    /* a column widened by a later row keeps its no-data cells */
+    add1(f->st, s, 500, M_SUCCESSES, 1e300);
+    assert_true(win(s, M_SUCCESSES, AGG_COUNT, 0, 1e9) == 3);
+    fx_free(f);
+}
+
+static void test_fractional_and_far_times(void **state)
+{
+    struct fixture *f = fx_new(1e12, 1e12, 0);
+    struct series *s = store_get_or_add(f->st, FAM_SOURCE, f->src);
+    double t0 = 1767225600;            /* 2026-01-01 */
+    double ts[] = { t0, t0 + 60, t0 + 120.5, t0 + 180, t0 + 3e9,
+                    t0 - 3e9, t0 + 0.001, 1e-3 };
+    for (size_t i = 0; i < ARRAY_SIZE(ts); i++)
+        add1(f->st, s, ts[i], M_EVENT_VOLUME, (double)i);
+    double tt[16], vv[16];
+    size_t n = series_points(s, M_EVENT_VOLUME, -INFINITY, INFINITY, tt, vv,
+                             16);
+    assert_int_equal(n, ARRAY_SIZE(ts));
+    double want_t[] = { t0 - 3e9, 1e-3, t0, t0 + 0.001, t0 + 60, t0 + 120.5,
+                        t0 + 180, t0 + 3e9 };
+    double want_v[] = { 5, 7, 0, 6, 1, 2, 3, 4 };
+    for (size_t i = 0; i < n; i++) {
+        assert_same(tt[i], want_t[i]);
+        assert_same(vv[i], want_v[i]);
+    }
+    double t;
+    double v;
+    assert_true(series_latest(s, M_EVENT_VOLUME, &v, &t));
+    assert_same(t, t0 + 3e9);
+    /* windows are (from, to] on the exact times */
+    assert_true(win(s, M_EVENT_VOLUME, AGG_COUNT, t0 + 120, t0 + 120.5) == 1);
+    assert_true(win(s, M_EVENT_VOLUME, AGG_COUNT, t0 + 120.5, t0 + 180) == 1);
+    assert_true(win(s, M_EVENT_VOLUME, AGG_SUM, t0, t0 + 0.001) == 6);
+
+    /* a fractional first time: doubles from the start */
+    struct series *c = store_get_or_add(f->st, FAM_CONNECTION, f->conn);
+    add1(f->st, c, 100.25, M_SUCCESSES, 1);
+    add1(f->st, c, 200, M_SUCCESSES, 2);
+    assert_int_equal(series_points(c, M_SUCCESSES, 0, 1e9, tt, vv, 16), 2);
+    assert_same(tt[0], 100.25);
+    assert_same(tt[1], 200);
+    fx_free(f);
+}
+
+static void test_history_per_metric(void **state)
+{
+    struct store_limits lim;
+    memset(&lim, 0, sizeof(lim));
+    lim.retention_s[FAM_CONNECTION] = 3600;
+    lim.spacing_s[FAM_CONNECTION] = 300;
+    for (int m = 0; m < M__COUNT; m++)
+        lim.history_s[m] = STORE_LATEST_ONLY;
+    lim.history_s[M_SUCCESSES] = 3600;
+    lim.history_s[M_DISCARDED] = 2400;      /* within 2x: shares that ring */
+    lim.history_s[M_EXPIRED] = 600;         /* its own ring */
+    struct label_pool *pool = label_pool_new();
+    struct store *st = store_new(&lim);
+    const struct labelset *ls = mk(pool, "web", "Amplitude");
+    struct series *s = store_get_or_add(st, FAM_CONNECTION, ls);
+    assert_true(store_keeps_history(st, M_SUCCESSES));
+    assert_true(store_keeps_history(st, M_EXPIRED));
+    assert_false(store_keeps_history(st, M_RETRIED));
+    for (int i = 0; i <= 40; i++) {
+        double vals[M__COUNT] = { 0 };
+        bool has[M__COUNT] = { false };
+        vals[M_SUCCESSES] = vals[M_DISCARDED] = vals[M_EXPIRED] =
+            vals[M_RETRIED] = i;
+        has[M_SUCCESSES] = has[M_DISCARDED] = has[M_EXPIRED] =
+            has[M_RETRIED] = true;
+        store_add(st, s, i * 300, vals, has);
+    }
+    double now = 40 * 300;
+    /* rows t >= now - history: 13 of the long ring, 3 of the short one */
+    assert_int_equal(store_rows(st), 13 + 3);
+    assert_int_equal(series_len(s), 13);
+    assert_true(win(s, M_SUCCESSES, AGG_COUNT, -1, now) == 13);
+    assert_true(win(s, M_DISCARDED, AGG_COUNT, -1, now) == 13);
+    assert_true(win(s, M_EXPIRED, AGG_COUNT, -1, now) == 3);
+    assert_true(win(s, M_EXPIRED, AGG_SUM, -1, now) == 38 + 39 + 40);
+    /* newest only: the latest value, no window, no points */
+    assert_true(latest(s, M_RETRIED) == 40);
+    assert_true(win(s, M_RETRIED, AGG_COUNT, -1, now) == 0);
+    assert_true(isnan(win(s, M_RETRIED, AGG_LAST, -1, now)));
+    double tt[4], vv[4];
+    assert_int_equal(series_points(s, M_RETRIED, -1, now, tt, vv, 4), 0);
+    /* a late row within retention goes to the rings that still reach it */
+    double vals[M__COUNT] = { 0 };
+    bool has[M__COUNT] = { false };
+    vals[M_SUCCESSES] = vals[M_EXPIRED] = 99;
+    has[M_SUCCESSES] = has[M_EXPIRED] = true;
+    store_add(st, s, now - 450, vals, has);
+    assert_true(win(s, M_SUCCESSES, AGG_COUNT, -1, now) == 14);
+    assert_true(win(s, M_EXPIRED, AGG_COUNT, -1, now) == 4);
+    store_add(st, s, now - 1550, vals, has);
+    assert_true(win(s, M_SUCCESSES, AGG_COUNT, -1, now) == 15);
+    assert_true(win(s, M_EXPIRED, AGG_COUNT, -1, now) == 4);
+    assert_true(latest(s, M_SUCCESSES) == 40);
+    store_free(st);
+    label_pool_free(pool);
+}
+
+static void test_rollup(void **state)
+{
+    struct store_limits lim;
+    memset(&lim, 0, sizeof(lim));
+    lim.retention_s[FAM_SOURCE] = 8 * 86400;
+    lim.spacing_s[FAM_SOURCE] = 3600;
+    lim.rollup_after_s[FAM_SOURCE] = 7200;
+    lim.rollup_step_s[FAM_SOURCE] = 3600;
+    struct label_pool *pool = label_pool_new();
+    struct store *st = store_new(&lim);
+    struct series *s = store_get_or_add(st, FAM_SOURCE, mk(pool, "web", NULL));
+    /* minute rows from 60 s to 4 h: value 1, except 2000 per minute in
+     * the second hour (the sum outgrows 16 bits) and no data in minutes
+     * 121..130 */
+    double sum_h[5] = { 0 };
+    for (int i = 1; i <= 240; i++) {
+        double v = i > 60 && i <= 120 ? 2000 : 1;
+        double vals[M__COUNT] = { 0 };
+        bool has[M__COUNT] = { false };
+        vals[M_EVENT_VOLUME] = v;
+        has[M_EVENT_VOLUME] = !(i > 120 && i <= 130);
+        store_add(st, s, i * 60, vals, has);
+        if (has[M_EVENT_VOLUME])
+            sum_h[(i - 1) / 60 + 1] += v;
+    }
+    /* newest 4h: rows up to 2h became one row per hour, at the hour's
+     * end; the last 2h are still minutes */
+    double tt[256], vv[256];
+    size_t n = series_points(s, M_EVENT_VOLUME, -1, 1e9, tt, vv, 256);
+    assert_int_equal(n, 2 + 110);
+    assert_true(tt[0] == 3600 && vv[0] == sum_h[1]);
+    assert_true(tt[1] == 7200 && vv[1] == sum_h[2]);
+    assert_true(vv[1] == 120000);
+    assert_true(tt[2] == 7800 + 60);            /* minutes after the gap */
+    /* window sums over whole hours are unchanged */
+    assert_true(win(s, M_EVENT_VOLUME, AGG_SUM, 0, 7200) ==
+                sum_h[1] + sum_h[2]);
+    assert_true(win(s, M_EVENT_VOLUME, AGG_SUM, 7200, 14400) ==
+                sum_h[3] + sum_h[4]);
+    assert_true(win(s, M_EVENT_VOLUME, AGG_COUNT, 0, 7200) == 2);
+    assert_true(win(s, M_EVENT_VOLUME, AGG_COUNT, 7200, 14400) == 110);
+    /* a late minute inside a rolled-up hour is already counted: dropped */
+    add1(st, s, 1800, M_EVENT_VOLUME, 500);
+    assert_true(win(s, M_EVENT_VOLUME, AGG_SUM, 0, 3600) == sum_h[1]);
+    /* an hourly row (a back-fill) on a bucket end replaces the bucket */
+    add1(st, s, 3600, M_EVENT_VOLUME, 61);
+    assert_true(win(s, M_EVENT_VOLUME, AGG_SUM, 0, 3600) == 61);
+    /* the hour with no data in its first minutes sums what is there */
+    double more[M__COUNT] = { 0 };
+    bool mh[M__COUNT] = { false };
+    mh[M_EVENT_VOLUME] = true;
+    more[M_EVENT_VOLUME] = 1;
+    for (int i = 241; i <= 300; i++)
+        store_add(st, s, i * 60, more, mh);
+    n = series_points(s, M_EVENT_VOLUME, -1, 1e9, tt, vv, 256);
+    assert_true(tt[2] == 10800 && vv[2] == sum_h[3] && vv[2] == 50);
+    assert_true(tt[3] == 10800 + 60);
+    /* an hour with no data at all stays no data */
+    struct series *z = store_get_or_add(st, FAM_SOURCE, mk(pool, "ios", NULL));
+    bool none[M__COUNT] = { false };
+    for (int i = 1; i <= 300; i++)
+        store_add(st, z, i * 60, more, i <= 60 ? none : mh);
+    assert_true(win(z, M_EVENT_VOLUME, AGG_COUNT, 0, 3600) == 0);
+    assert_true(win(z, M_EVENT_VOLUME, AGG_SUM, 3600, 7200) == 60);
+    n = series_points(z, M_EVENT_VOLUME, -1, 1e9, tt, vv, 256);
+    assert_true(tt[0] == 7200 && vv[0] == 60);
+    store_free(st);
+    label_pool_free(pool);
+}
+
+static void fill_conn(struct store *st, struct series *s, int from, int to)
+{
+    for (int i = from; i <= to; i++) {
+        double vals[M__COUNT] = { 0 };
+        bool has[M__COUNT] = { false };
+        vals[M_SUCCESSES] = i;
+        vals[M_DISCARDED] = 100 + i;
+        vals[M_EXPIRED] = 0.1 * i;
+        vals[M_RETRIED] = i % 3 ? i : NAN;
+        has[M_SUCCESSES] = has[M_DISCARDED] = has[M_EXPIRED] =
+            has[M_RETRIED] = true;
+        store_add(st, s, i * 300, vals, has);
+    }
+}
+
+static void test_set_limits_moves_series(void **state)
+{
+    struct store_limits lim;
+    memset(&lim, 0, sizeof(lim));
+    lim.retention_s[FAM_CONNECTION] = 3600;
+    lim.spacing_s[FAM_CONNECTION] = 300;
+    for (int m = 0; m < M__COUNT; m++)
+        lim.history_s[m] = STORE_LATEST_ONLY;
+    lim.history_s[M_SUCCESSES] = 3600;
+    lim.history_s[M_EXPIRED] = 600;
+    lim.history_s[M_RETRIED] = 3600;
+    struct label_pool *pool = label_pool_new();
+    struct store *st = store_new(&lim);
+    enum { N = 100 };
+    const struct labelset *ls[N];
+    size_t ids[N];
+    char name[32];
+    for (int k = 0; k < N; k++) {
+        snprintf(name, sizeof(name), "dest-%d", k);
+        ls[k] = mk(pool, "web", name);
+        struct series *s = store_get_or_add(st, FAM_CONNECTION, ls[k]);
+        ids[k] = series_id(s);
+        fill_conn(st, s, 0, 12 + k % 3);
+        series_touch(s, 5000 + k);
+    }
+    /* source series: their family's layout does not change, they stay */
+    struct series *src = store_get_or_add(st, FAM_SOURCE,
+                                          mk(pool, "web", NULL));
+    add1(st, src, 100, M_EVENT_VOLUME, 5);
+
+    /* successes loses part of its history, discarded gains some (it had
+     * only its newest value), expired gets longer than it had, retried
+     * loses all of it */
+    lim.history_s[M_SUCCESSES] = 1200;
+    lim.history_s[M_DISCARDED] = 3600;
+    lim.history_s[M_EXPIRED] = 3600;
+    lim.history_s[M_RETRIED] = STORE_LATEST_ONLY;
+    store_set_limits(st, &lim);
+    assert_ptr_equal(store_find(st, FAM_SOURCE, series_labels(src)), src);
+    assert_false(store_keeps_history(st, M_RETRIED));
+    assert_true(store_keeps_history(st, M_DISCARDED));
+    for (int k = 0; k < N; k++) {
+        int last = 12 + k % 3;
+        double now = last * 300;
+        struct series *s = store_find(st, FAM_CONNECTION, ls[k]);
+        assert_non_null(s);
+        assert_ptr_equal(store_at(st, FAM_CONNECTION, (size_t)k), s);
+        assert_ptr_equal(series_labels(s), ls[k]);
+        assert_int_equal(series_id(s), ids[k]);
+        assert_true(series_last_update(s) == 5000 + k);
+        /* newest values all kept */
+        assert_true(latest(s, M_SUCCESSES) == last);
+        assert_true(latest(s, M_DISCARDED) == 100 + last);
+        assert_same(latest(s, M_EXPIRED), 0.1 * last);
+        if (last % 3)
+            assert_true(latest(s, M_RETRIED) == last);
+        else
+            assert_true(isnan(latest(s, M_RETRIED)));
+        double tt[32], vv[32];
+        /* successes: the last 1200 s, values as they were */
+        size_t n = series_points(s, M_SUCCESSES, -1, 1e9, tt, vv, 32);
+        assert_int_equal(n, 5);
+        for (size_t i = 0; i < n; i++)
+            assert_true(tt[i] == now - 1200 + 300.0 * (double)i &&
+                        vv[i] == tt[i] / 300);
+        /* discarded: its newest value starts its history */
+        n = series_points(s, M_DISCARDED, -1, 1e9, tt, vv, 32);
+        assert_int_equal(n, 1);
+        assert_true(tt[0] == now && vv[0] == 100 + last);
+        /* expired: its old 600 s, then no data further back */
+        n = series_points(s, M_EXPIRED, -1, 1e9, tt, vv, 32);
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(tt[i] == now - 600 + 300.0 * (double)i);
+            assert_same(vv[i], 0.1 * (tt[i] / 300));
+        }
+        assert_true(win(s, M_RETRIED, AGG_COUNT, -1, 1e9) == 0);
+        /* and the series goes on */
+        fill_conn(st, s, last + 1, last + 2);
+        assert_true(win(s, M_DISCARDED, AGG_COUNT, -1, 1e9) == 3);
+        assert_true(win(s, M_SUCCESSES, AGG_COUNT, -1, 1e9) == 5);
+    }
+
+    /* every metric newest only, then history again: it starts from the
+     * newest row */
+    for (int m = 0; m < M__COUNT; m++)
+        lim.history_s[m] = STORE_LATEST_ONLY;
+    store_set_limits(st, &lim);
+    struct series *s = store_find(st, FAM_CONNECTION, ls[0]);
+    assert_int_equal(series_len(s), 1);
+    assert_true(latest(s, M_SUCCESSES) == 14);
+    lim.history_s[M_SUCCESSES] = 0;         /* the family's retention */
+    store_set_limits(st, &lim);
+    s = store_find(st, FAM_CONNECTION, ls[0]);
+    double tt[4], vv[4];
+    assert_int_equal(series_points(s, M_SUCCESSES, -1, 1e9, tt, vv, 4), 1);
+    assert_true(tt[0] == 14 * 300 && vv[0] == 14);
+    /* the same limits again: nothing moves */
+    store_set_limits(st, &lim);
+    assert_ptr_equal(store_find(st, FAM_CONNECTION, ls[0]), s);
+    assert_int_equal(store_count(st, FAM_CONNECTION), N);
+    store_free(st);
+    label_pool_free(pool);
+}
+
+static void test_ids_reused(void **state)
+{
+    struct fixture *f = fx_new(3600, 3600, 0);
+    enum { N = 8 };
+    const struct labelset *ls[N];
+    struct series *s[N];
+    char name[32];
+    /* 6 connection series, 2 source series: ids count per family */
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "dest-%d", i);
+        ls[i] = mk(f->pool, "web", name);
+        s[i] = store_get_or_add(f->st, i < 6 ? FAM_CONNECTION : FAM_SOURCE,
+                                ls[i]);
+        add1(f->st, s[i], i < 4 ? 100 : 1000, i < 6 ? M_SUCCESSES
+                                                    : M_EVENT_VOLUME, 1);
+    }
+    /* ids are small, distinct within their family, below its bound */
+    bool seen[6] = { false };
+    for (int i = 0; i < 6; i++) {
+        assert_true(series_id(s[i]) < 6);
+        assert_false(seen[series_id(s[i])]);
+        seen[series_id(s[i])] = true;
+    }
+    assert_true(series_id(s[6]) < 2 && series_id(s[7]) < 2 &&
+                series_id(s[6]) != series_id(s[7]));
+    assert_int_equal(store_id_bound(f->st, FAM_CONNECTION), 6);
+    assert_int_equal(store_id_bound(f->st, FAM_SOURCE), 2);
+    assert_int_equal(store_id_bound(f->st, FAM_USAGE), 0);
+    size_t gone[4];
+    for (int i = 0; i < 4; i++)
+        gone[i] = series_id(s[i]);
+    assert_int_equal(store_expire(f->st, 1000, 500), 4);
+    /* new series of the family take the freed ids; the bound stays */
+    bool reused[6] = { false };
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "new-%d", i);
+        struct series *n = store_get_or_add(f->st, FAM_CONNECTION,
+                                            mk(f->pool, "web", name));
+        size_t id = series_id(n);
+        bool was_gone = false;
+        for (int k = 0; k < 4; k++)
+            was_gone |= gone[k] == id;
+        assert_true(was_gone);
+        assert_false(reused[id]);
+        reused[id] = true;
+    }
+    assert_int_equal(store_id_bound(f->st, FAM_CONNECTION), 6);
+    /* survivors keep theirs */
+    for (int i = 4; i < N; i++)
+        assert_int_equal(series_id(store_find(f->st, i < 6 ? FAM_CONNECTION
+                                                            : FAM_SOURCE,
+                                              ls[i])),
+                         series_id(s[i]));
+    /* one more than ever: a new id */
+    struct series *x = store_get_or_add(f->st, FAM_CONNECTION, ls[0]);
+    assert_int_equal(series_id(x), 6);
+    assert_int_equal(store_id_bound(f->st, FAM_CONNECTION), 7);
+    assert_int_equal(series_id(store_get_or_add(f->st, FAM_USAGE, ls[0])), 0);
     fx_free(f);
 }
 
@@ -518,6 +1030,14 @@ int main(void)
         cmocka_unit_test(test_expire),
         cmocka_unit_test(test_many_series_expire_half),
         cmocka_unit_test(test_stats_and_growth),
+        cmocka_unit_test(test_width_promotion),
+        cmocka_unit_test(test_widen_wrapped_ring),
+        cmocka_unit_test(test_no_data_cells),
+        cmocka_unit_test(test_fractional_and_far_times),
+        cmocka_unit_test(test_history_per_metric),
+        cmocka_unit_test(test_rollup),
+        cmocka_unit_test(test_set_limits_moves_series),
+        cmocka_unit_test(test_ids_reused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
