@@ -53,6 +53,7 @@
 
 #include "config/config.h"
 #include "api/http.h"
+#include "engine/discard_reasons.h"
 #include "engine/metrics.h"
 #include "api/segment.h"
 
@@ -136,6 +137,9 @@ struct poll_health {
                                            destinations were a 404 */
     unsigned long sources_skipped;      /* the same, over all discoveries */
     unsigned long samples;              /* samples handed to the sink */
+    /* Discard reasons (poller_fetch_reasons): requests answered, refused
+     * for the overview budget, failed. */
+    unsigned long reasons_fetched, reasons_over_budget, reasons_failed;
     unsigned long implausible;          /* values refused as implausible
                                            (segment_parse.h), over all
                                            polls; each poll that has some
@@ -218,6 +222,36 @@ bool poller_period(const struct poller *p, double *start, double *end);
  * (core/util.h billing_cycle_utc).  [*start, *end), unix seconds. */
 void poller_usage_period(const struct poller *p, double now, double *start,
                          double *end);
+
+/*
+ * Discard reasons of one connection (README.md "Discard reasons"): one
+ * GET /delivery-overview/failed-delivery?groupBy=discardReason over
+ * [now - window_s, now) (window_s clamped to [60 s, 4 h]: MINUTE
+ * granularity, whose range limit is 4 hours), paged.  Its calls are
+ * queued at POLL_PRIORITY_OVERVIEW, below every regular poll, in the
+ * client's SEGRC_OVERVIEW class (at most overview_budget a minute, inside
+ * request_budget).  At most ceil(overview_budget) of them wait or run at
+ * once: beyond that the fetch is refused (POLL_REASONS_BUDGET), so a
+ * burst of alerts never builds a queue that would answer late; the
+ * caller asks again later.  fn is called once with the finished reasons
+ * (shares computed, from/to/fetched_at set), or with NULL when the call
+ * failed; never when it was cancelled (reload, shutdown).  The ids are
+ * copied.
+ */
+#define POLL_PRIORITY_OVERVIEW (-10)
+enum poll_reasons_result {
+    POLL_REASONS_QUEUED = 0,
+    POLL_REASONS_BUDGET,        /* overview_budget in use: not queued */
+    POLL_REASONS_OFF            /* overview_budget = 0 */
+};
+typedef void (*poll_reasons_fn)(void *ud, const char *source_id,
+                                const char *dest_id,
+                                const struct discard_reasons *reasons);
+enum poll_reasons_result poller_fetch_reasons(struct poller *p,
+                                              const char *source_id,
+                                              const char *dest_id,
+                                              double now, double window_s,
+                                              poll_reasons_fn fn, void *ud);
 
 /* Cancel queued calls (reload, shutdown); calls in flight finish. */
 void poller_cancel(struct poller *p);

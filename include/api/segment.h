@@ -37,8 +37,13 @@
  * count in the workspace's log, so the two together never exceed the
  * budget.  The queue is served by priority across classes, so volume
  * (polled at a higher priority than delivery metrics) gets what it needs,
- * up to its 60/min, and the other endpoints get the rest.  A budget <= 0
- * means no limit at all (unlimited), for either class.
+ * up to its 60/min, and the other endpoints get the rest.  SEGRC_OVERVIEW
+ * (Delivery Overview, read for discard reasons) may use up to
+ * min(overview_budget, budget) per minute; its calls are queued at a
+ * priority below every regular poll (POLL_PRIORITY_OVERVIEW in
+ * api/poll.c), so they only take what the polls leave, and never more
+ * than their cap.  A budget <= 0 means no limit at all (unlimited), for
+ * every class; overview_budget <= 0 means only the workspace's.
  *
  * The queue is a heap per rate class (priority, then FIFO) plus one of
  * the calls backing off (by the time they may retry): queuing, picking
@@ -112,6 +117,7 @@ enum seg_endpoint {
     SEGEP_USAGE_MTU,
     SEGEP_USAGE_API_CALLS_SOURCES,
     SEGEP_USAGE_API_CALLS,
+    SEGEP_DELIVERY_OVERVIEW,    /* /delivery-overview/failed-delivery */
     SEGEP__COUNT
 };
 const char *seg_endpoint_name(enum seg_endpoint ep);  /* "delivery_metrics" */
@@ -120,6 +126,8 @@ const char *seg_endpoint_name(enum seg_endpoint ep);  /* "delivery_metrics" */
 enum seg_rate_class {
     SEGRC_GENERAL = 0,  /* everything but /events/volume */
     SEGRC_VOLUME,       /* /events/volume */
+    SEGRC_OVERVIEW,     /* Delivery Overview: segalert's own cap
+                           (overview_budget), not Segment's */
     SEGRC__COUNT
 };
 /* Segment's own limit of /events/volume, requests per minute. */
@@ -136,6 +144,9 @@ struct seg_client_opts {
     const char *base_url;       /* e.g. https://api.segmentapis.com */
     const char *token;          /* bearer token (secret) */
     double request_budget;      /* requests per minute; <= 0 = unlimited */
+    double overview_budget;     /* Delivery Overview requests per minute,
+                                   inside request_budget; <= 0 = no cap of
+                                   its own */
     int max_concurrency;        /* >= 1 */
     double connect_timeout_s;   /* default 10 */
     double request_timeout_s;   /* default 30 */

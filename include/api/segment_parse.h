@@ -45,6 +45,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine/discard_reasons.h"
 #include "engine/metrics.h"
 
 #define SEGPARSE_MAX_BODY (8u * 1024 * 1024)
@@ -216,6 +217,27 @@ int segparse_usage(enum seg_usage_kind kind, const char *body, size_t len,
                    struct seg_usage *out, char *err, size_t errlen);
 void seg_usage_free(struct seg_usage *u);
 const char *seg_usage_path(enum seg_usage_kind kind);   /* "/usage/mtu/daily" */
+
+/* ---- GET /delivery-overview/failed-delivery?groupBy=discardReason ------ */
+
+/* One page of the failed deliveries of a connection grouped by
+ * discardReason: each dataset's total (the sum of its series when total
+ * is absent) is added to reasons (discard_reasons_add: call
+ * discard_reasons_finish() after the last page).  A dataset without a
+ * string discardReason, or without any usable count, is skipped. */
+struct seg_overview {
+    char *next;
+    size_t datasets;        /* datasets read */
+    size_t skipped;
+    char warning[256];
+    struct seg_implausible implausible;
+};
+
+int segparse_failed_delivery(const char *body, size_t len,
+                             struct discard_reasons *reasons,
+                             struct seg_overview *out, char *err,
+                             size_t errlen);
+void seg_overview_free(struct seg_overview *o);
 
 /* ---- error envelope ---------------------------------------------------- */
 

@@ -60,6 +60,10 @@ struct workspace_cfg {
     double volume_interval_s;       /* default 60 */
     double usage_interval_s;        /* default 21600 */
     double request_budget;          /* requests per minute, default 60 */
+    double overview_budget;         /* Delivery Overview requests per
+                                       minute for discard reasons, inside
+                                       request_budget, default 10; 0 =
+                                       never read them */
     int max_concurrency;            /* default 4 */
     double latency_scale;           /* multiply API latency to get seconds:
                                        1 for "s", 0.001 for "ms" */
@@ -151,6 +155,9 @@ struct rule_cfg {
     enum no_data_mode no_data;      /* default keep */
     double no_data_after_s;         /* default 1800 */
     bool flap_detection;            /* default false */
+    int reasons;                    /* discard reasons: -1 = default (on
+                                       when the rule reads discarded or
+                                       discard_ratio), 0 off, 1 on */
     char *severity;                 /* default "critical" */
     struct str_list sources;        /* default {"*"} */
     struct str_list destinations;   /* default {"*"} */

@@ -31,6 +31,7 @@
 #include "daemon/schedule.h"
 #include "daemon/state.h"
 #include "daemon/timefix.h"
+#include "engine/discard_reasons.h"
 #include "engine/eval.h"
 #include "engine/labels.h"
 #include "engine/rules.h"
@@ -113,12 +114,32 @@ struct daemon {
      * sets, compared by pointer) */
     const struct labelset **latency_warned;
     size_t nlatency_warned, latency_warned_cap;
+    struct reasons_cache *reasons;  /* reasons.c */
 };
 
 static inline double daemon_now(const struct daemon *d)
 {
     return clock_wall(d->clock);
 }
+
+/* reasons.c: discard reasons of connections with discard alerts
+ * (README.md "Discard reasons").  daemon_reasons_request() runs after
+ * each evaluation and asks the pollers for the reasons of every pending
+ * or firing instance whose rule wants them and whose cached reasons are
+ * older than the rule's window; nothing waits for the answers: the next
+ * evaluation attaches what has arrived.  The cache is keyed by
+ * (workspace, source id, destination id) and lives as long as the
+ * daemon (pollers replaced by a reload cancel their calls, which then
+ * leave the entry to be asked again). */
+struct reasons_cache;
+void daemon_reasons_request(struct daemon *d, double now);
+/* Whether in's rule wants discard reasons (the rule's `reasons`, by
+ * default on for rules that read discarded or discard_ratio). */
+bool daemon_reasons_wanted(const struct eval_instance *in);
+/* The cached reasons of in's connection, or NULL. */
+const struct discard_reasons *daemon_reasons_get(struct daemon *d,
+                                                 const struct eval_instance *in);
+void daemon_reasons_free(struct daemon *d);
 
 /* alerts.c */
 void daemon_evaluate(struct daemon *d, double now);

@@ -19,6 +19,7 @@
 
 #include "config/config.h"
 #include "core/util.h"
+#include "engine/discard_reasons.h"
 #include "engine/metrics.h"
 
 /* Why a notification is sent (carried in every payload). */
@@ -51,7 +52,14 @@ struct notify_alert {
     char *runbook_url;      /* may be NULL */
     double starts_at;       /* when it became active (pending) */
     double ends_at;         /* resolved time, 0 while firing */
+    struct discard_reasons *reasons;    /* discard reasons of a connection
+                                           alert, NULL when none (README.md
+                                           "Discard reasons"); owned */
 };
+
+/* The label naming an alert's top discard reason: a notification label,
+ * not part of the identity (fingerprint). */
+#define NOTIFY_LABEL_DISCARD_REASON "discard_reason"
 
 struct notification {
     char *id;               /* unique id: "<group hash>-<seq>", stable across

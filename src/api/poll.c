@@ -132,6 +132,8 @@ struct poller {
     double period_start, period_end;
     double period_logged;               /* period_start last logged */
     struct log_complaint implausible_log;   /* rate-limits its warning */
+    size_t overview_outstanding;        /* reasons calls queued or running */
+    struct log_complaint reasons_log;   /* rate-limits their failures */
 };
 
 /* Count the implausible values a parse refused and say so, at most once a
@@ -228,6 +230,7 @@ struct poller *poller_new_transport(const struct workspace_cfg *ws,
         .base_url = ws->api_url,
         .token = ws->token,
         .request_budget = ws->request_budget,
+        .overview_budget = ws->overview_budget,
         .max_concurrency = ws->max_concurrency,
         .connect_timeout_s = ws->connect_timeout_s,
         .request_timeout_s = ws->request_timeout_s,
@@ -1000,6 +1003,100 @@ void poller_poll_delivery_range(struct poller *p, double start, double end,
              delivery_page, delivery_done, dc);
         strbuf_free(&pq);
     }
+}
+
+/* ---- discard reasons (Delivery Overview) ---------------------------------- */
+
+struct reasons_ctx {
+    struct poller *p;
+    char *source_id, *dest_id;
+    struct discard_reasons r;
+    poll_reasons_fn fn;
+    void *ud;
+};
+
+static int reasons_page(void *ud, const char *body, size_t len, char **next,
+                        char *err, size_t errlen)
+{
+    struct reasons_ctx *rc = ud;
+    struct seg_overview o;
+    /* a retried page must not count twice: parse into a copy */
+    struct discard_reasons r = rc->r;
+    *next = NULL;
+    if (segparse_failed_delivery(body, len, &r, &o, err, errlen) != 0)
+        return -1;
+    rc->r = r;
+    note_implausible(rc->p, "delivery overview", &o.implausible);
+    *next = o.next;
+    o.next = NULL;
+    seg_overview_free(&o);
+    return 0;
+}
+
+static void reasons_done(void *ud, enum seg_status st, const char *msg)
+{
+    struct reasons_ctx *rc = ud;
+    struct poller *p = rc->p;
+    if (p->overview_outstanding > 0)
+        p->overview_outstanding--;
+    note_endpoint(p, SEGEP_DELIVERY_OVERVIEW, st, msg);
+    if (st == SEG_OK) {
+        p->health.reasons_fetched++;
+        rc->r.fetched_at = clock_wall(p->clock);
+        discard_reasons_finish(&rc->r);
+        rc->fn(rc->ud, rc->source_id, rc->dest_id, &rc->r);
+    } else if (st != SEG_CANCELLED) {
+        p->health.reasons_failed++;
+        log_complain(&p->reasons_log, LOG_WARN, "poll: ws=%s discard reasons "
+                     "of '%s' <- '%s': %s: %s (alerts go out without them)",
+                     p->ws->name, rc->dest_id, rc->source_id,
+                     seg_status_name(st), msg);
+        rc->fn(rc->ud, rc->source_id, rc->dest_id, NULL);
+    }
+    free(rc->source_id);
+    free(rc->dest_id);
+    free(rc);
+}
+
+enum poll_reasons_result poller_fetch_reasons(struct poller *p,
+                                              const char *source_id,
+                                              const char *dest_id,
+                                              double now, double window_s,
+                                              poll_reasons_fn fn, void *ud)
+{
+    double cap = p->ws->overview_budget;
+    if (cap <= 0)
+        return POLL_REASONS_OFF;
+    if ((double)p->overview_outstanding >= ceil(cap)) {
+        p->health.reasons_over_budget++;
+        return POLL_REASONS_BUDGET;
+    }
+    if (window_s < POLL_DELIVERY_GRANULARITY_S)
+        window_s = POLL_DELIVERY_GRANULARITY_S;
+    if (window_s > POLL_DELIVERY_WINDOW_MAX_S)
+        window_s = POLL_DELIVERY_WINDOW_MAX_S;
+    struct reasons_ctx *rc = xcalloc(1, sizeof(*rc));
+    rc->p = p;
+    rc->source_id = xstrdup(source_id);
+    rc->dest_id = xstrdup(dest_id);
+    rc->fn = fn;
+    rc->ud = ud;
+    discard_reasons_init(&rc->r);
+    rc->r.from = now - window_s;
+    rc->r.to = now;
+    struct strbuf pq = STRBUF_INIT;
+    strbuf_adds(&pq, "/delivery-overview/failed-delivery");
+    seg_query_add(&pq, "sourceId", source_id);
+    seg_query_add(&pq, "destinationConfigId", dest_id);
+    seg_query_add_time(&pq, "startTime", now - window_s);
+    seg_query_add_time(&pq, "endTime", now);
+    seg_query_add(&pq, "granularity", "MINUTE");
+    seg_query_add(&pq, "groupBy.0", "discardReason");
+    p->overview_outstanding++;
+    seg_call(p->client, SEGEP_DELIVERY_OVERVIEW, strbuf_str(&pq), true,
+             POLL_PRIORITY_OVERVIEW, reasons_page, reasons_done, rc);
+    strbuf_free(&pq);
+    return POLL_REASONS_QUEUED;
 }
 
 /* ---- event volume ------------------------------------------------------------- */

@@ -85,6 +85,7 @@ struct seg_client {
 static const char *endpoint_names[SEGEP__COUNT] = {
     "sources", "connected_destinations", "delivery_metrics", "events_volume",
     "usage_mtu_sources", "usage_mtu", "usage_api_calls_sources", "usage_api_calls",
+    "delivery_overview",
 };
 
 const char *seg_endpoint_name(enum seg_endpoint ep)
@@ -94,12 +95,14 @@ const char *seg_endpoint_name(enum seg_endpoint ep)
 
 enum seg_rate_class seg_endpoint_rate_class(enum seg_endpoint ep)
 {
-    return ep == SEGEP_EVENTS_VOLUME ? SEGRC_VOLUME : SEGRC_GENERAL;
+    return ep == SEGEP_EVENTS_VOLUME ? SEGRC_VOLUME
+         : ep == SEGEP_DELIVERY_OVERVIEW ? SEGRC_OVERVIEW : SEGRC_GENERAL;
 }
 
 const char *seg_rate_class_name(enum seg_rate_class rc)
 {
-    static const char *const names[SEGRC__COUNT] = { "general", "volume" };
+    static const char *const names[SEGRC__COUNT] = { "general", "volume",
+                                                      "overview" };
     return (unsigned)rc < SEGRC__COUNT ? names[rc] : "?";
 }
 
@@ -163,8 +166,12 @@ struct seg_client *seg_client_new(const struct seg_client_opts *opts,
     c->total = init;
     c->cls[SEGRC_GENERAL] = init;
     c->cls[SEGRC_VOLUME] = init;
+    c->cls[SEGRC_OVERVIEW] = init;
     if (b > 0 && b > SEG_VOLUME_LIMIT_PER_MIN)
         c->cls[SEGRC_VOLUME].per_min = SEG_VOLUME_LIMIT_PER_MIN;
+    double ob = opts->overview_budget;
+    if (ob > 0 && (b <= 0 || ob < b))
+        c->cls[SEGRC_OVERVIEW].per_min = ob;
     c->delayed.by_time = true;
     rng_seed(&c->rng, opts->rng_seed ? opts->rng_seed
                                      : (uint64_t)now_mono_ms() ^ (uintptr_t)c);
@@ -594,8 +601,9 @@ retry:
 static const char *accept_for(enum seg_endpoint ep)
 {
     /* Delivery metrics has no stable (v1) version: ask for beta. */
-    return ep == SEGEP_DELIVERY_METRICS ? "application/vnd.segment.v1beta+json"
-                                        : "application/vnd.segment.v1+json";
+    return ep == SEGEP_DELIVERY_METRICS || ep == SEGEP_DELIVERY_OVERVIEW
+               ? "application/vnd.segment.v1beta+json"
+               : "application/vnd.segment.v1+json";
 }
 
 static void start_job(struct seg_client *c, struct seg_job *j)

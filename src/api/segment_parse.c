@@ -874,6 +874,79 @@ void seg_volume_free(struct seg_volume *v)
     memset(v, 0, sizeof(*v));
 }
 
+/* ---- delivery overview ------------------------------------------------- */
+
+/* A dataset's count: its total, else the sum of its series' counts. */
+static bool dataset_count(const cJSON *ds, size_t di, struct seg_overview *out,
+                          double *count)
+{
+    if (take_count(get(ds, "total"), "total", &out->implausible, count))
+        return true;
+    const cJSON *series = get(ds, "series");
+    if (!cJSON_IsArray(series))
+        return false;
+    double sum = 0;
+    bool any = false;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, series) {
+        double c;
+        if (take_count(get(p, "count"), "count", &out->implausible, &c)) {
+            sum += c;
+            any = true;
+        } else {
+            warn(out->warning, "dataset[%zu]: a point without a count", di);
+        }
+    }
+    *count = sum;
+    return any;
+}
+
+int segparse_failed_delivery(const char *body, size_t len,
+                             struct discard_reasons *reasons,
+                             struct seg_overview *out, char *err,
+                             size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    cJSON *root = parse_root(body, len, err, errlen);
+    const cJSON *data = root ? get_data(root, err, errlen) : NULL;
+    const cJSON *arr = data ? get_array(data, "data", "dataset", err, errlen)
+                            : NULL;
+    if (!arr) {
+        cJSON_Delete(root);
+        return -1;
+    }
+    size_t di = 0;
+    const cJSON *ds;
+    cJSON_ArrayForEach(ds, arr) {
+        const char *code = get_str(ds, "discardReason");
+        double count;
+        if (!cJSON_IsObject(ds) || !code || !code[0]) {
+            out->skipped++;
+            warn(out->warning, "dataset[%zu]: no discardReason", di);
+        } else if (!dataset_count(ds, di, out, &count)) {
+            out->skipped++;
+            warn(out->warning, "dataset[%zu]: no total", di);
+        } else {
+            char clean[DISCARD_REASON_CODE_MAX];
+            copy_str(clean, sizeof(clean), code);
+            discard_reasons_add(reasons, clean, count);
+            out->datasets++;
+        }
+        di++;
+    }
+    out->next = get_next(data, out->warning);
+    cJSON_Delete(root);
+    return 0;
+}
+
+void seg_overview_free(struct seg_overview *o)
+{
+    if (!o)
+        return;
+    free(o->next);
+    memset(o, 0, sizeof(*o));
+}
+
 /* ---- usage --------------------------------------------------------------- */
 
 struct usage_kind_info {

@@ -39,6 +39,7 @@ static void workspace_defaults(struct workspace_cfg *w)
     w->usage_interval_s = 21600;
     w->billing_cycle_day = 1;
     w->request_budget = 60;
+    w->overview_budget = 10;
     w->max_concurrency = 4;
     w->latency_scale = 1;
     w->connect_timeout_s = 10;
@@ -51,6 +52,7 @@ static void rule_defaults(struct rule_cfg *r)
     r->no_data = NODATA_KEEP;
     r->no_data_after_s = 1800;
     r->severity = xstrdup("critical");
+    r->reasons = -1;
     str_list_add(&r->sources, "*");
     str_list_add(&r->destinations, "*");
     str_list_add(&r->workspaces, "*");
@@ -238,6 +240,21 @@ void sections_load_workspace(const struct cfg_file *file, struct cfg_t *sec,
         else
             w->request_budget = budget;
     }
+    double ob = w->overview_budget;
+    if (section_get_number(s, "overview_budget", &ob)) {
+        if (ob < 0)
+            section_error(s, "overview_budget", "overview_budget must be 0 "
+                          "(never read discard reasons) or more (requests "
+                          "per minute)");
+        else if (ob > w->request_budget)
+            section_error(s, "overview_budget", "overview_budget (%g) must "
+                          "not exceed request_budget (%g): it is a share "
+                          "of it", ob, w->request_budget);
+        else
+            w->overview_budget = ob;
+    } else if (w->overview_budget > w->request_budget) {
+        w->overview_budget = w->request_budget / 6;
+    }
     section_get_int(s, "max_concurrency", &w->max_concurrency, 1, 64);
     int unit = section_get_enum(s, "latency_unit", units, ARRAY_SIZE(units),
                                 0);
@@ -365,6 +382,11 @@ void sections_load_rule(const struct cfg_file *file, struct cfg_t *sec,
     if (nd >= 0)
         r->no_data = (enum no_data_mode)nd;
     section_get_bool(s, "flap_detection", &r->flap_detection);
+    if (section_is_set(s, "reasons")) {
+        bool on = false;
+        section_get_bool(s, "reasons", &on);
+        r->reasons = on;
+    }
     if (section_get_enum(s, "severity", sev, ARRAY_SIZE(sev), 0) >= 0)
         section_get_string(s, "severity", &r->severity);
     section_get_list(s, "sources", &r->sources);

@@ -253,6 +253,43 @@ void daemon_vars(void *ud, const char *workspace, double now,
     vals[EXPR_VAR_PERIOD_REMAINING] = end - now;
 }
 
+/* The discard reasons of a connection alert: the top one as the label
+ * discard_reason (routes match it; added after the fingerprint, which is
+ * the identity labels' hash, so a change of top reason is the same
+ * alert), all of them in a->reasons and as a line of the description,
+ * which every receiver carries. */
+static void attach_reasons(struct notify_alert *a,
+                           const struct discard_reasons *r)
+{
+    const struct discard_reason *top = discard_reasons_top(r);
+    if (!top)
+        return;
+    a->reasons = xmalloc(sizeof(*a->reasons));
+    *a->reasons = *r;
+    size_t pos = 0;
+    while (pos < a->nlabels &&
+           strcmp(a->labels[pos].key, NOTIFY_LABEL_DISCARD_REASON) < 0)
+        pos++;
+    if (pos < a->nlabels &&
+        streq(a->labels[pos].key, NOTIFY_LABEL_DISCARD_REASON)) {
+        free(a->labels[pos].value);     /* a rule label of that name */
+    } else {
+        a->labels = xrealloc(a->labels, (a->nlabels + 1) * sizeof(*a->labels));
+        memmove(&a->labels[pos + 1], &a->labels[pos],
+                (a->nlabels - pos) * sizeof(*a->labels));
+        a->nlabels++;
+        a->labels[pos].key = xstrdup(NOTIFY_LABEL_DISCARD_REASON);
+    }
+    a->labels[pos].value = xstrdup(top->code);
+    struct strbuf sb = STRBUF_INIT;
+    if (a->description)
+        strbuf_addf(&sb, "%s\n", a->description);
+    strbuf_adds(&sb, "Discard reasons: ");
+    discard_reasons_format(r, &sb);
+    free(a->description);
+    a->description = strbuf_detach(&sb);
+}
+
 static void notify_alert_from(struct daemon *d, struct eval_instance *in,
                               const char *status, bool flapping, double at,
                               struct notify_alert *a)
@@ -283,6 +320,8 @@ static void notify_alert_from(struct daemon *d, struct eval_instance *in,
     a->ends_at = streq(status, "resolved") ? at : 0;
     strbuf_free(&sum);
     strbuf_free(&desc);
+    if (daemon_reasons_wanted(in))
+        attach_reasons(a, daemon_reasons_get(d, in));
 }
 
 void daemon_resolve_instance(struct daemon *d, struct eval_instance *in,
@@ -442,6 +481,7 @@ void daemon_evaluate(struct daemon *d, double now)
         dispatch_alert(d->disp, &a, now);
         notify_alert_free_fields(&a);
     }
+    daemon_reasons_request(d, now);
     daemon_state_meta(d, now);
     for (size_t i = 0; i < d->nws; i++) {
         if (d->ws[i].down)

@@ -273,6 +273,7 @@ static void teardown(struct daemon *d)
     deliverer_free(d->dl);          /* before the client it watches */
     http_client_free(d->http);
     daemon_workspaces_stop(d);
+    daemon_reasons_free(d);         /* after the pollers (their calls) */
     daemon_export_free(d);      /* after the client (its callbacks ran) */
     outbox_free(d->ob);
     dispatch_free(d->disp);

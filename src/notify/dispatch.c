@@ -178,6 +178,11 @@ static void alert_copy(struct notify_alert *dst, const struct notify_alert *a)
     dst->summary = xstrdup(a->summary);
     dst->description = xstrdup(a->description);
     dst->runbook_url = xstrdup(a->runbook_url);
+    dst->reasons = NULL;
+    if (a->reasons) {
+        dst->reasons = xmalloc(sizeof(*dst->reasons));
+        *dst->reasons = *a->reasons;
+    }
 }
 
 static void str_array_free(char **v, size_t n)

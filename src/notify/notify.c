@@ -102,6 +102,7 @@ void notify_alert_free_fields(struct notify_alert *a)
     free(a->summary);
     free(a->description);
     free(a->runbook_url);
+    free(a->reasons);
     memset(a, 0, sizeof(*a));
 }
 
@@ -136,6 +137,10 @@ void notify_alert_copy(struct notify_alert *dst, const struct notify_alert *a)
     dst->summary = xstrdup(a->summary);
     dst->description = xstrdup(a->description);
     dst->runbook_url = xstrdup(a->runbook_url);
+    if (a->reasons) {
+        dst->reasons = xmalloc(sizeof(*dst->reasons));
+        *dst->reasons = *a->reasons;
+    }
 }
 
 void notification_free(struct notification *n)

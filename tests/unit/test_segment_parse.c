@@ -354,6 +354,70 @@ static void test_fixture_overview_failed(void **state)
     check_overview_refused("delivery-overview-failed-delivery.json");
 }
 
+/* failed-delivery grouped by discardReason: the reasons and their shares. */
+static void test_fixture_failed_delivery_reasons(void **state)
+{
+    struct body b = fixture("delivery-overview-failed-delivery.json");
+    char err[ERRLEN] = "";
+    struct discard_reasons r;
+    struct seg_overview o;
+    discard_reasons_init(&r);
+    assert_int_equal(segparse_failed_delivery(b.p, b.len, &r, &o, err,
+                                              sizeof(err)), 0);
+    discard_reasons_finish(&r);
+    assert_int_equal(o.datasets, 3);
+    assert_int_equal(o.skipped, 0);
+    assert_null(o.next);                /* pagination without next */
+    assert_int_equal(r.n, 3);
+    assert_true(r.total == 112);
+    assert_string_equal(r.top[0].code, "400");
+    assert_true(r.top[0].count == 97);
+    assert_true(fabs(r.top[0].share - 97.0 / 112) < 1e-9);
+    assert_string_equal(r.top[1].code, "INVALID_SETTINGS");
+    assert_string_equal(r.top[2].code, "expires");
+    assert_true(r.top[2].count == 4);
+    seg_overview_free(&o);
+    body_free(&b);
+}
+
+/* Datasets without a reason or a count are skipped; a missing total is
+ * the sum of the series; an error envelope fails. */
+static void test_failed_delivery_hostile(void **state)
+{
+    struct body b = exact("{\"data\":{\"total\":9,\"dataset\":["
+        "{\"total\":3,\"series\":[]},"
+        "{\"discardReason\":\"401\",\"series\":[{\"time\":\"x\","
+        "\"count\":2},{\"count\":\"4\"}]},"
+        "{\"discardReason\":\"429\",\"total\":-1},"
+        "{\"discardReason\":7,\"total\":1}],"
+        "\"pagination\":{\"next\":\"MQ==\"}}}");
+    char err[ERRLEN] = "";
+    struct discard_reasons r;
+    struct seg_overview o;
+    discard_reasons_init(&r);
+    assert_int_equal(segparse_failed_delivery(b.p, b.len, &r, &o, err,
+                                              sizeof(err)), 0);
+    discard_reasons_finish(&r);
+    assert_int_equal(o.datasets, 1);
+    assert_int_equal(o.skipped, 3);
+    assert_int_equal(o.implausible.n, 1);
+    assert_string_equal(o.next, "MQ==");
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.top[0].code, "401");
+    assert_true(r.top[0].count == 6);
+    assert_true(r.top[0].share == 1);
+    seg_overview_free(&o);
+    body_free(&b);
+
+    b = exact("{\"errors\":[{\"type\":\"NotFound\",\"message\":\"x\"}]}");
+    discard_reasons_init(&r);
+    assert_int_equal(segparse_failed_delivery(b.p, b.len, &r, &o, err,
+                                              sizeof(err)), -1);
+    assert_string_equal(err, "API error NotFound: x");
+    assert_int_equal(r.n, 0);
+    body_free(&b);
+}
+
 static void test_fixture_overview_successful(void **state)
 {
     check_overview_refused("delivery-overview-successful-delivery.json");
@@ -1947,6 +2011,8 @@ int main(void)
         cmocka_unit_test(test_hostile_volume_wrong_types),
         cmocka_unit_test(test_hostile_usage_mixed_types),
         cmocka_unit_test(test_every_hostile_fixture_covered),
+        cmocka_unit_test(test_fixture_failed_delivery_reasons),
+        cmocka_unit_test(test_failed_delivery_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
