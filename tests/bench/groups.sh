@@ -20,7 +20,7 @@
 # connections (N/10 sources x 10 destinations), one rule is true for every
 # connection at the first evaluation, the route groups by every label (one
 # group per alert) with group_wait 1s and posts webhooks to the sink.
-#   trigger = the moment the daemon logs its first "alert: firing" line
+#   trigger = the moment the daemon logs its first FIRING line
 #             (the evaluation that fires every alert; the line is
 #             timestamped by this script as it arrives).
 # Alertmanager 0.25 (/usr/bin/prometheus-alertmanager, skipped when not
@@ -167,7 +167,7 @@ route "each" {
   repeat_interval = "24h"
 }
 CONF
-    # The launcher timestamps the daemon's first "alert: firing" line as it
+    # The launcher timestamps the daemon's first FIRING line as it
     # arrives and keeps the rest of the log.
     "$PY" - "$T" "$nofile" "$SEGALERT" "$T/seg.conf" <<'EOF' &
 import os, resource, subprocess, sys, time
@@ -183,7 +183,7 @@ open(t + "/seg.pid", "w").write("%d\n" % p.pid)
 log = open(t + "/seg.log", "wb")
 seen = False
 for line in p.stderr:
-    if not seen and b"alert: firing" in line:
+    if not seen and b"msg=\"FIRING " in line:
         open(t + "/seg.trigger", "w").write("%.3f\n" % time.time())
         seen = True
     log.write(line)
@@ -290,7 +290,7 @@ EOF
 
 echo "## Alert groups at once: trigger -> last notification, segalert vs Alertmanager 0.25"
 echo "(one alert per group, group_wait $GROUP_WAIT, webhooks to one local C sink; trigger = segalert's"
-echo "first \"alert: firing\" log line / the first POST of the alerts to Alertmanager; time = the"
+echo "first FIRING log line / the first POST of the alerts to Alertmanager; time = the"
 echo "last request at the sink; duplicates counted per notification; peak RSS = VmHWM; connections"
 echo "= TCP connections that carried notifications; \"+\" = cut ${DEADLINE_S} s after the trigger."
 echo "Targets: segalert <= AM, 0 duplicates)"
