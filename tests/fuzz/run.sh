@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.." || exit 1
 SECS=${FUZZ_SECONDS:-20}
 O=build/fuzz
 mkdir -p "$O"
-PKG="libcurl libcjson libconfuse libesmtp-1.0 libmicrohttpd openssl"
+PKG="libcurl libcjson libconfuse libesmtp-1.0 libmicrohttpd openssl zlib"
 CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Iinclude $(pkg-config --cflags $PKG)"
 LIBS="$(pkg-config --libs $PKG) -lpthread -lm"
 SRCS=$(ls src/*/*.c | grep -v -e 'src/cmd/main.c' -e '^src/sim/')
