@@ -895,26 +895,68 @@ int expr_value_metric(const struct expr *e)
     return -1;
 }
 
-/* A unit for every stack slot while the code runs, up to the rule value.
- * UNITLESS is a literal or a variable: it takes the unit of what it is
- * combined with, so "x / 60" keeps x's unit and "a / b" of one unit is a
- * ratio. */
+/* A unit for every stack slot while the code runs, up to the rule value,
+ * as a base unit and a power (count^1, seconds^1; a ratio is any base to
+ * the power 0), so that products and quotients come out right:
+ * "a / b" of one unit is a ratio, and "volume * sum(attempted) /
+ * sum(volume)" is a count again, not a ratio.  UNITLESS is a literal or a
+ * variable: it takes the unit of what it is combined with, so "x / 60"
+ * keeps x's unit. */
 #define UNITLESS (-1)
+#define U_POW0 8                /* power p is stored as p + U_POW0 */
+#define U_MAKE(base, pow) ((int)(base) * 16 + (pow) + U_POW0)
+#define U_BASE(u) ((u) / 16)
+#define U_POW(u) ((u) % 16 - U_POW0)
+
+static int unit_of_metric(enum metric_unit mu)
+{
+    return mu == UNIT_RATIO ? U_MAKE(UNIT_COUNT, 0) : U_MAKE(mu, 1);
+}
+
+static int unit_scale(int a, int b, int sign)
+{
+    int pa = U_POW(a), pb = U_POW(b);
+    if (pb == 0)
+        return a;
+    if (pa == 0)
+        return sign > 0 ? b : U_MAKE(U_BASE(b), -pb);
+    if (U_BASE(a) != U_BASE(b))
+        return a;           /* seconds x count and the like: the left one */
+    int p = pa + sign * pb;
+    if (p < -7 || p > 7)
+        return a;
+    return U_MAKE(U_BASE(a), p);
+}
 
 static int unit_combine(enum op op, int a, int b)
 {
     switch (op) {
-    case OP_ADD: case OP_SUB: case OP_MUL:
+    case OP_ADD: case OP_SUB:
         return a == UNITLESS ? b : a;
+    case OP_MUL:
+        if (a == UNITLESS || b == UNITLESS)
+            return a == UNITLESS ? b : a;
+        return unit_scale(a, b, 1);
     case OP_DIV:
         if (b == UNITLESS)
             return a;
         if (a == UNITLESS)
             return UNITLESS;
-        return a == b ? (int)UNIT_RATIO : a;
+        return unit_scale(a, b, -1);
     default:
         return UNITLESS;    /* comparisons and logic: a truth value */
     }
+}
+
+static enum metric_unit unit_final(int u)
+{
+    if (u == UNITLESS)
+        return UNIT_COUNT;
+    if (U_POW(u) == 0)
+        return UNIT_RATIO;
+    if (U_POW(u) == 1)
+        return (enum metric_unit)U_BASE(u);
+    return UNIT_COUNT;
 }
 
 enum metric_unit expr_value_unit(const struct expr *e)
@@ -930,19 +972,20 @@ enum metric_unit expr_value_unit(const struct expr *e)
             st[sp++] = UNITLESS;
             break;
         case OP_LATEST:
-            st[sp++] = (int)metric_table[in->idx].unit;
+            st[sp++] = unit_of_metric(metric_table[in->idx].unit);
             break;
         case OP_WINDOW:
-            st[sp++] = in->agg == AGG_COUNT ? (int)UNIT_COUNT
-                                            : (int)metric_table[in->idx].unit;
+            st[sp++] = in->agg == AGG_COUNT
+                           ? U_MAKE(UNIT_COUNT, 1)
+                           : unit_of_metric(metric_table[in->idx].unit);
             break;
         case OP_FORECAST:
             if (sp)
-                st[sp - 1] = (int)metric_table[in->idx].unit;
+                st[sp - 1] = unit_of_metric(metric_table[in->idx].unit);
             break;
         case OP_TIMELEFT:
             if (sp)
-                st[sp - 1] = (int)UNIT_SECONDS;
+                st[sp - 1] = U_MAKE(UNIT_SECONDS, 1);
             break;
         case OP_CAPTURE:
             value = sp ? st[sp - 1] : UNITLESS;
@@ -966,7 +1009,7 @@ enum metric_unit expr_value_unit(const struct expr *e)
     if (!captured && sp)
         value = st[sp - 1];
     free(st);
-    return value == UNITLESS ? UNIT_COUNT : (enum metric_unit)value;
+    return unit_final(value);
 }
 
 const char *expr_source(const struct expr *e)

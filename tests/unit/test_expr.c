@@ -715,6 +715,13 @@ static void test_value_unit(void **state)
     expect_unit("forecast(mtu, 3d, $period_remaining) > $mtu_limit",
                 UNIT_COUNT);
     expect_unit("$mtu_limit > 0", UNIT_COUNT);
+    /* a count times a ratio of counts is a count (the stall rule's value:
+     * the events due to the connection), not a ratio */
+    expect_unit("last(source_volume) * sum(attempted, 6h, 5m) / "
+                "sum(source_volume, 6h, 5m) >= 50", UNIT_COUNT);
+    expect_unit("sum(successes, 15m) * discard_ratio > 10", UNIT_COUNT);
+    expect_unit("avg(time_to_success_p95, 15m) / avg(time_to_success_p95, "
+                "1h, 1d) > 2", UNIT_RATIO);
     /* one rule for every metric: the table follows the names */
     for (int m = 0; m < M__COUNT; m++)
         assert_int_equal(metric_table[m].unit,
