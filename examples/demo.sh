@@ -81,17 +81,20 @@ cat <<MSG
 
   Status page:  http://127.0.0.1:9477/      Metrics: http://127.0.0.1:9477/metrics
 
-  Notifications print below as 'notify receiver=console ...' lines; the
-  daemon's log goes to $DIR/segalert.log.  Ctrl-C stops both.
+  Alert changes print below, one line each (FIRING / RESOLVED ...); the
+  notifications the 'console' log receiver writes go to
+  $DIR/notifications.log, the daemon's log to $DIR/segalert.log.
+  Ctrl-C stops both.
 
 MSG
-./segalert run -c "$DIR/demo.conf" 2>"$DIR/segalert.log" &
+./segalert run -c "$DIR/demo.conf" >"$DIR/notifications.log" 2>"$DIR/segalert.log" &
 SEG=$!
-# Show alert transitions from the log as they happen.
+# Show the alert lines (one per change) and errors from the log as they
+# happen, without the logfmt around them.
 # (tail --pid ends with the daemon, so nothing lingers after Ctrl-C.)
 tail -n +1 --pid="$SEG" -F "$DIR/segalert.log" 2>/dev/null |
-    grep --line-buffered -E 'msg="alert: |level=error' |
-    sed -u 's/.*msg="alert: \([a-z_]*\) /  alert \1: /; s/\\"/"/g; s/"$//' &
+    grep --line-buffered -E 'msg="(FIRING|RESOLVED|SEVERITY|FLAPPING|STEADY) |level=error' |
+    sed -u 's/^ts=[^ ]*T\([0-9:]*\)Z level=[a-z]* msg="/  \1  /; s/\\"/"/g; s/"$//' &
 TAIL=$!
 wait $SEG
 kill $TAIL 2>/dev/null
