@@ -380,8 +380,8 @@ static int parse_time_opt(cfg_t *sec, const char *opt, double dflt, double *out,
         return 0;
     }
     if (parse_duration(s, out) != 0) {
-        strbuf_addf(errs, "    %s:%d: invalid duration '%s' for %s\n", cur_file,
-                    sec->line, s, opt);
+        strbuf_addf(errs, "    %s:%d: invalid duration '%s' for %s%s\n",
+                    cur_file, sec->line, s, opt, DURATION_FORMAT_HINT);
         return -1;
     }
     return 0;
