@@ -70,6 +70,11 @@ const char *cli_config_path(const struct cli_common *common);
  */
 struct config *cli_load_config(const struct cli_common *common);
 
+/* cli_load_config(), except that when no -c was given and no default
+ * configuration file exists, the defaults are used quietly: for commands
+ * told a daemon's URL (--url), which need no configuration. */
+struct config *cli_load_config_optional(const struct cli_common *common);
+
 /* Apply -v / --log-format to the logger. */
 void cli_apply_logging(const struct cli_common *common, const char *cfg_level,
                        const char *cfg_format);

@@ -1,7 +1,8 @@
 /*
  * client.h - the CLI's blocking HTTP client for a running daemon's API
- * (segalert status, segalert silence): where the daemon listens, and one
- * request at a time with libcurl.
+ * (segalert status, segalert silence): where the daemon listens (the
+ * configuration's listen, or a URL given with --url / SEGALERT_URL), and
+ * one request at a time with libcurl.
  *
  * Errors: client_request() says whether anything answered (a response
  * of any status is CLIENT_OK; the caller reads the status), so a command
@@ -25,6 +26,19 @@
  * Returns 0, or -1 when listen is "" (HTTP disabled) or malformed.
  */
 int client_listen_url(const char *listen, char *url, size_t len);
+
+/* The environment variable that names a daemon's URL, as --url does. */
+#define CLIENT_URL_ENV "SEGALERT_URL"
+
+/*
+ * The daemon URL the user gave: flag (--url) when not NULL, else
+ * $SEGALERT_URL when set and not empty, into url without trailing '/'.
+ * Returns 1 when one was given, 0 when none (use the configuration's
+ * listen), -1 when it is not an http:// or https:// URL or does not fit
+ * (err says which).
+ */
+int client_explicit_url(const char *flag, char *url, size_t len, char *err,
+                        size_t errlen);
 
 enum client_result {
     CLIENT_OK = 0,              /* got an HTTP response (any status) */

@@ -11,19 +11,24 @@
 #ifndef SEGALERT_TABLE_H
 #define SEGALERT_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/util.h"
 
-/* A cell longer than this many characters is cut with "...". */
+/* A cell longer than this many characters is cut with "..." (unless the
+ * table is wide). */
 #define TABLE_CELL_MAX 64
 
 struct table {
     size_t ncols, nrows, cap;
     char **cells;               /* nrows * ncols */
+    bool wide;                  /* cells are never cut (--wide) */
 };
 
 void table_init(struct table *t, size_t ncols);
+/* Cells of rows added from now on are kept whole when wide is true. */
+void table_set_wide(struct table *t, bool wide);
 /* Append a row of exactly ncols const char * (NULL or "" prints as "-"). */
 void table_row(struct table *t, ...);
 /* Write the table (the first row is the header) to out. */

@@ -131,6 +131,9 @@ bool section_is_http_url(const char *url);
  * 127.x mapped in IPv6).  A name that merely resolves to loopback is not:
  * what the name resolves to can change. */
 bool section_url_is_loopback(const char *url);
+/* The host of url (no userinfo, port or IPv6 brackets; a trailing '.'
+ * dropped) into host[len]: 0, or -1 when url has none or it is longer. */
+int section_url_host(const char *url, char *host, size_t len);
 /* Drop trailing '/' in place (NULL is a no-op). */
 void section_strip_trailing_slashes(char *url);
 /* An error (at the section, without quoting url: receiver URLs often

@@ -98,6 +98,9 @@ int parse_rfc5322_date(const char *s, double *out);
 /* Durations: "30s", "5m", "1h30m", "7d", "1w", "250ms", "0", "0s".
  * Returns 0 and *out_s (seconds), or -1 for anything else. */
 int parse_duration(const char *s, double *out_s);
+/* Appended to "invalid duration" messages: the format, no blanks. */
+#define DURATION_FORMAT_HINT \
+    " (use a number and a unit, no space: 90s, 10m, 2h, 1d)"
 /* Human form: "5m", "1h30m", "2d", "250ms" into buf. */
 void format_duration(double s, char *buf, size_t len);
 /* A coarse age for people, read at a glance: "12s", "4m", "2h 5m",

@@ -9,8 +9,9 @@
  *     start      = "2026-11-01T00:00:00Z"   # optional time of value 0
  *     mtu_limit  = 1000000         # optional $mtu_limit / $api_calls_limit
  *     series "connection" {        # family: connection | source | usage;
- *                                  # more words may follow ("usage web") to
- *                                  # keep titles unique within a test
+ *                                  # more words may follow ("usage web");
+ *                                  # titles need not be unique: a test may
+ *                                  # hold many series of one family
  *       labels    = {"source=web", "destination=Amplitude"}
  *       interval  = "5m"           # optional, overrides the test's
  *       successes = "1000x5"       # promtool notation, one option per metric
@@ -36,7 +37,10 @@
 
 /* Run every test of one file, printing "ok   NAME" or "FAIL NAME" and the
  * differences to out.  Adds to *passed / *failed.  Returns 0, or 2 when
- * the file itself is unusable (reported on err_out as FILE:LINE: ...). */
+ * the file itself is unusable or malformed (reported as FILE:LINE: ...,
+ * on err_out, or in the FAIL text of the test holding the problem).  An
+ * unknown key or section fails its own test (with a did-you-mean) and the
+ * other tests of the file still run; 2 is returned after them. */
 int ruletest_run_file(const char *path, FILE *out, FILE *err_out,
                       int *passed, int *failed);
 

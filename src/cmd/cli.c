@@ -37,6 +37,15 @@ const char *cli_config_path(const struct cli_common *common)
     return NULL;
 }
 
+struct config *cli_load_config_optional(const struct cli_common *common)
+{
+    if (common->config_path || access(config_default_path(), F_OK) == 0)
+        return cli_load_config(common);
+    struct config *cfg = config_new_defaults();
+    cli_apply_logging(common, cfg->log_level, cfg->log_format);
+    return cfg;
+}
+
 struct config *cli_load_config(const struct cli_common *common)
 {
     const char *path = cli_config_path(common);

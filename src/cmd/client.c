@@ -20,6 +20,34 @@
  * did not answer" reaches us rather than our timeout. */
 #define CLIENT_TIMEOUT_MS ((long)(HTTPD_CONTROL_TIMEOUT_S * 1000) + 10000L)
 
+int client_explicit_url(const char *flag, char *url, size_t len, char *err,
+                        size_t errlen)
+{
+    const char *u = flag;
+    const char *from = "--url";
+    if (!u) {
+        u = getenv(CLIENT_URL_ENV);
+        from = CLIENT_URL_ENV;
+        if (!u || !*u)
+            return 0;
+    }
+    if (!str_has_prefix(u, "http://") && !str_has_prefix(u, "https://")) {
+        snprintf(err, errlen, "%s '%s' is not an http:// or https:// URL",
+                 from, u);
+        return -1;
+    }
+    size_t n = strlen(u);
+    while (n > 0 && u[n - 1] == '/')
+        n--;
+    if (n >= len) {
+        snprintf(err, errlen, "%s is longer than %zu bytes", from, len - 1);
+        return -1;
+    }
+    memcpy(url, u, n);
+    url[n] = '\0';
+    return 1;
+}
+
 int client_listen_url(const char *listen, char *url, size_t len)
 {
     char host[HTTPD_HOST_SIZE];

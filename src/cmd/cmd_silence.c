@@ -33,9 +33,9 @@ static void silence_usage(FILE *out)
     fprintf(out,
             "usage: segalert silence add --match LABEL=GLOB [--match ...]\n"
             "              (--for DURATION | --until TIME)\n"
-            "              --comment TEXT [--author NAME] [-c FILE]\n"
-            "       segalert silence list [--all] [-c FILE]\n"
-            "       segalert silence expire ID [-c FILE]\n"
+            "              --comment TEXT [--author NAME] [-c FILE] [--url URL]\n"
+            "       segalert silence list [--all] [-c FILE] [--url URL]\n"
+            "       segalert silence expire ID [-c FILE] [--url URL]\n"
             "\n"
             "Alerts matched by an active silence are not notified.  Every\n"
             "--match must hold: the label (or severity) matches the glob:\n"
@@ -46,7 +46,9 @@ static void silence_usage(FILE *out)
             "silences (--all: expired ones too).  The running daemon is asked\n"
             "through its HTTP API (listen), with admin_token when the\n"
             "configuration sets one; when it is not running, the state file\n"
-            "in state_dir is edited.\n");
+            "in state_dir is edited.  --url URL (or $" CLIENT_URL_ENV ")\n"
+            "asks the daemon there instead (no configuration needed, no\n"
+            "fallback to a state file).\n");
 }
 
 struct opts {
@@ -55,6 +57,9 @@ struct opts {
     size_t nmatchers;
     const char *duration, *until, *comment, *author;
     bool all;
+    const char *url;            /* --url */
+    bool url_given;             /* --url or SEGALERT_URL: no fallback to
+                                   the state file */
 };
 
 /* ---- the state file (daemon not running) ------------------------------- */
@@ -343,15 +348,19 @@ static int do_add(const struct opts *o, const struct config *cfg,
     if (time_range(o, now, &ends) != 0)
         goto done;
     rc = url ? add_online(o, cfg, url, ends) : -1;
-    if (rc < 0)
+    if (rc < 0 && o->url_given) {
+        fprintf(stderr, "segalert silence add: nothing listens on %s\n", url);
+        rc = 1;
+    } else if (rc < 0) {
         rc = add_offline(o, cfg, m, n, now, ends);
+    }
 done:
     kv_array_free(m, n);
     return rc;
 }
 
-static int do_expire(const char *id, const struct config *cfg,
-                     const char *url)
+static int do_expire(const struct opts *o, const char *id,
+                     const struct config *cfg, const char *url)
 {
     char err[1024];
     if (!silence_id_valid(id, strlen(id))) {
@@ -381,6 +390,11 @@ static int do_expire(const char *id, const struct config *cfg,
         strbuf_free(&out);
         if (r == CLIENT_ERROR) {
             fprintf(stderr, "segalert silence expire: %s\n", err);
+            return 1;
+        }
+        if (o->url_given) {
+            fprintf(stderr, "segalert silence expire: nothing listens on "
+                            "%s\n", url);
             return 1;
         }
     }
@@ -509,8 +523,12 @@ static int do_list(const struct opts *o, const struct config *cfg,
     table_row(&t, "ID", "STATUS", "MATCHERS", "ENDS", "CREATED BY",
               "COMMENT");
     int rc = url ? list_online(o, url, now, &t) : -1;
-    if (rc < 0)
+    if (rc < 0 && o->url_given) {
+        fprintf(stderr, "segalert silence list: nothing listens on %s\n", url);
+        rc = 1;
+    } else if (rc < 0) {
         rc = list_offline(o, cfg, now, &t);
+    }
     if (rc == 0 && t.nrows == 1) {
         printf("no %ssilences\n", o->all ? "" : "active or pending ");
     } else if (rc == 0) {
@@ -561,6 +579,12 @@ static int set_author(void *ud, const char *arg)
     return 0;
 }
 
+static int set_url(void *ud, const char *arg)
+{
+    ((struct opts *)ud)->url = arg;
+    return 0;
+}
+
 static int set_all(void *ud, const char *arg)
 {
     (void)arg;
@@ -580,6 +604,7 @@ static int parse_sub(int argc, char **argv, const char *sub, struct opts *o,
         { "comment", true, set_comment },
         { "author", true, set_author },
         { "all", false, set_all },
+        { "url", true, set_url },
     };
     bool is_expire = streq(sub, "expire");
     /* Under the name "silence SUB", so that messages say which command. */
@@ -630,19 +655,28 @@ int cmd_silence(int argc, char **argv)
     int prc = parse_sub(argc, argv, sub, &o, &id);
     if (prc >= 0)
         return prc;
+    char url[CLIENT_URL_SIZE], err[1024];
+    int explicit_url = client_explicit_url(o.url, url, sizeof(url), err,
+                                           sizeof(err));
+    if (explicit_url < 0) {
+        fprintf(stderr, "segalert silence %s: %s\n", sub, err);
+        return 2;
+    }
+    o.url_given = explicit_url > 0;
     config_set_secrets_optional(true);
-    struct config *cfg = cli_load_config(&o.common);
+    struct config *cfg = o.url_given ? cli_load_config_optional(&o.common)
+                                     : cli_load_config(&o.common);
     if (!cfg)
         return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    char url[CLIENT_URL_SIZE];
-    const char *base = client_listen_url(cfg->listen, url, sizeof(url)) == 0
-                           ? url : NULL;
+    const char *base =
+        o.url_given || client_listen_url(cfg->listen, url, sizeof(url)) == 0
+            ? url : NULL;
     int rc;
     if (streq(sub, "add"))
         rc = do_add(&o, cfg, base);
     else if (id)
-        rc = do_expire(id, cfg, base);
+        rc = do_expire(&o, id, cfg, base);
     else
         rc = do_list(&o, cfg, base);
     curl_global_cleanup();

@@ -1,8 +1,9 @@
 /*
- * cmd_status.c - `segalert status [-c FILE] [--json]`: what the running
- * daemon sees (its /api/v1/status, /alerts and /rules), as terminal tables;
- * when no daemon answers, what the state file says (alert instances and
- * queued notifications).
+ * cmd_status.c - `segalert status [-c FILE] [--url URL] [--wide] [--json]`:
+ * what the running daemon sees (its /api/v1/status, /alerts and /rules),
+ * as terminal tables; when no daemon answers at the configuration's
+ * listen, what the state file says (alert instances and queued
+ * notifications).
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,19 +25,33 @@
 static void status_usage(FILE *out)
 {
     fprintf(out,
-            "usage: segalert status [-c FILE] [--json]\n"
+            "usage: segalert status [-c FILE] [--url URL] [--wide] [--json]\n"
             "\n"
             "Show workspaces (poll health, budget, staleness), alert\n"
             "instances, rules and receivers of the running daemon, read from\n"
             "its HTTP API (listen in the configuration).  When the daemon is\n"
             "not running, show the alert instances and queued notifications\n"
             "of the state file.  --json prints the API documents (or the\n"
-            "state file) as JSON.\n"
+            "state file) as JSON.  --wide prints long cells (labels,\n"
+            "errors) whole instead of cutting them at %d characters.\n"
+            "--url URL (or $" CLIENT_URL_ENV ") reaches the daemon there\n"
+            "instead of at the configuration's listen; no configuration is\n"
+            "needed then, and nothing falls back to the state file.\n"
             "Exit status: 0 ok, 1 neither the daemon nor a state file could\n"
-            "be read, 2 usage or configuration error.\n");
+            "be read, 2 usage or configuration error.\n", TABLE_CELL_MAX);
 }
 
 /* ---- formatting ---------------------------------------------------------- */
+
+/* --wide: cells are printed whole (labels, errors), however wide the
+ * table gets.  Set once, before anything is printed. */
+static bool wide_cells;
+
+static void status_table_init(struct table *t, size_t ncols)
+{
+    table_init(t, ncols);
+    table_set_wide(t, wide_cells);
+}
 
 /* "k=v,k=v" from a labels object, without the labels shown elsewhere. */
 static void labels_text(const cJSON *labels, struct strbuf *out)
@@ -92,7 +107,7 @@ static void fmt_since(double t, double now, char *buf, size_t len)
 static void print_workspaces(const cJSON *data, struct strbuf *o)
 {
     struct table t;
-    table_init(&t, 9);
+    status_table_init(&t, 9);
     table_row(&t, "WORKSPACE", "UP", "CONNECTIONS", "BUDGET", "DELIVERY",
               "VOLUME", "USAGE", "DISCOVERY", "LAST ERROR");
     const cJSON *w;
@@ -169,7 +184,7 @@ static void print_alerts(const cJSON *alerts, double now, bool blind,
     }
     strbuf_adds(o, "\n");
     struct table t;
-    table_init(&t, 7);
+    status_table_init(&t, 7);
     table_row(&t, "STATE", "SEVERITY", "RULE", "LABELS", "VALUE", "SINCE",
               "NOTE");
     cJSON_ArrayForEach(a, alerts) {
@@ -203,7 +218,7 @@ static void print_rules(const cJSON *rules, struct strbuf *o)
     if (cJSON_GetArraySize(rules) == 0)
         return;
     struct table t;
-    table_init(&t, 6);
+    status_table_init(&t, 6);
     table_row(&t, "RULE", "FAMILY", "FOR", "FIRING", "PENDING",
               "INACTIVE");
     const cJSON *r;
@@ -234,7 +249,7 @@ static void print_receivers(const cJSON *data, struct strbuf *o)
     if (cJSON_GetArraySize(recv) == 0)
         return;
     struct table t;
-    table_init(&t, 7);
+    status_table_init(&t, 7);
     table_row(&t, "RECEIVER", "TYPE", "DELIVERED", "FAILED",
               "RETRYING", "FAILURES", "LAST ERROR");
     const cJSON *r;
@@ -265,7 +280,7 @@ static void print_exporters(const cJSON *data, struct strbuf *o)
         return;
     strbuf_addf(o, "\nEXPORTERS: %d\n", cJSON_GetArraySize(ex));
     struct table t;
-    table_init(&t, 8);
+    status_table_init(&t, 8);
     table_row(&t, "EXPORTER", "TYPE", "STATE", "SENT", "FAILED", "DROPPED",
               "BUFFERED", "LAG / LAST ERROR");
     const cJSON *e;
@@ -409,7 +424,7 @@ static void print_instances(const cJSON *insts, const struct ruleset *rs,
                             double now, struct strbuf *o)
 {
     struct table t;
-    table_init(&t, 6);
+    status_table_init(&t, 6);
     table_row(&t, "STATE", "SEVERITY", "RULE", "LABELS", "VALUE",
               "SINCE");
     size_t shown = 0, quiet = 0;
@@ -459,7 +474,7 @@ static void print_outbox(const cJSON *outbox, double now, struct strbuf *o)
     if (cJSON_GetArraySize(entries) == 0)
         return;
     struct table t;
-    table_init(&t, 7);
+    status_table_init(&t, 7);
     table_row(&t, "ID", "RECEIVER", "REASON", "ALERTS",
               "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR");
     const cJSON *e;
@@ -481,7 +496,7 @@ static void print_outbox(const cJSON *outbox, double now, struct strbuf *o)
 static void print_silences(const cJSON *sil, double now, struct strbuf *o)
 {
     struct table t;
-    table_init(&t, 4);
+    status_table_init(&t, 4);
     table_row(&t, "SILENCE", "MATCHERS", "ENDS", "COMMENT");
     size_t n = 0;
     const cJSON *s;
@@ -587,25 +602,61 @@ static int from_state_rules(const struct config *cfg, const char *why,
     return rc;
 }
 
+struct status_opts {
+    bool json;
+    const char *url;
+};
+
+static int set_json(void *ud, const char *arg)
+{
+    (void)arg;
+    ((struct status_opts *)ud)->json = true;
+    return 0;
+}
+
+static int set_wide(void *ud, const char *arg)
+{
+    (void)ud;
+    (void)arg;
+    wide_cells = true;
+    return 0;
+}
+
+static int set_url(void *ud, const char *arg)
+{
+    ((struct status_opts *)ud)->url = arg;
+    return 0;
+}
+
 int cmd_status(int argc, char **argv)
 {
     struct cli_common common = { 0 };
-    bool json = false;
+    struct status_opts so = { 0 };
     static const struct cli_flag flags[] = {
-        { "json", false, cli_set_true },
+        { "json", false, set_json },
+        { "wide", false, set_wide },
+        { "url", true, set_url },
     };
-    int prc = cli_parse(argc, argv, &common, flags, ARRAY_SIZE(flags), &json,
+    int prc = cli_parse(argc, argv, &common, flags, ARRAY_SIZE(flags), &so,
                         status_usage, 0, 0, NULL);
     if (prc >= 0)
         return prc;
+    bool json = so.json;
+    char url[CLIENT_URL_SIZE], err[1024], why[320];
+    int explicit_url = client_explicit_url(so.url, url, sizeof(url), err,
+                                           sizeof(err));
+    if (explicit_url < 0) {
+        fprintf(stderr, "segalert status: %s\n", err);
+        return 2;
+    }
     config_set_secrets_optional(true);
-    struct config *cfg = cli_load_config(&common);
+    struct config *cfg = explicit_url ? cli_load_config_optional(&common)
+                                      : cli_load_config(&common);
     if (!cfg)
         return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    char url[CLIENT_URL_SIZE], err[1024], why[320];
     int rc;
-    if (client_listen_url(cfg->listen, url, sizeof(url)) != 0) {
+    if (!explicit_url && client_listen_url(cfg->listen, url, sizeof(url)) != 0) {
         snprintf(why, sizeof(why), "the HTTP API is disabled (listen = \"%s\")",
                  cfg->listen ? cfg->listen : "");
         rc = 1;
@@ -617,6 +668,10 @@ int cmd_status(int argc, char **argv)
     int exit_code = 0;
     if (rc < 0) {
         fprintf(stderr, "segalert status: %s\n", err);
+        exit_code = 1;
+    } else if (rc == 1 && explicit_url) {
+        /* the state file here may be another daemon's */
+        fprintf(stderr, "segalert status: %s\n", why);
         exit_code = 1;
     } else if (rc == 1 &&
                from_state_rules(cfg, why, json, err, sizeof(err)) != 0) {

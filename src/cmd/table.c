@@ -13,6 +13,11 @@ void table_init(struct table *t, size_t ncols)
     t->ncols = ncols;
 }
 
+void table_set_wide(struct table *t, bool wide)
+{
+    t->wide = wide;
+}
+
 /* UTF-8 characters in s (continuation bytes do not count). */
 static size_t u8_width(const char *s)
 {
@@ -27,7 +32,7 @@ static size_t u8_width(const char *s)
  * error message with a newline must not break the table, a name from the
  * API must not drive the terminal), long cells are cut at a character
  * boundary. */
-static char *cell_copy(const char *s)
+static char *cell_copy(const char *s, bool wide)
 {
     struct strbuf sb = STRBUF_INIT;
     size_t chars = 0;
@@ -36,7 +41,7 @@ static char *cell_copy(const char *s)
     for (const char *p = s; *p; p++) {
         unsigned char ch = (unsigned char)*p;
         if ((ch & 0xC0) != 0x80) {
-            if (chars == TABLE_CELL_MAX - 3 && u8_width(p) > 3) {
+            if (!wide && chars == TABLE_CELL_MAX - 3 && u8_width(p) > 3) {
                 strbuf_adds(&sb, "...");
                 break;
             }
@@ -60,7 +65,7 @@ void table_row(struct table *t, ...)
     va_start(ap, t);
     for (size_t i = 0; i < t->ncols; i++)
         t->cells[t->nrows * t->ncols + i] =
-            cell_copy(va_arg(ap, const char *));
+            cell_copy(va_arg(ap, const char *), t->wide);
     va_end(ap);
     t->nrows++;
 }

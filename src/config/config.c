@@ -510,6 +510,78 @@ static void load_main_sections(struct file_ctx *fc, cfg_t *c)
     load_rules_from(fc, c);
 }
 
+/* Severities a rule's alerts can carry: its own, the warn tier's, and a
+ * severity label it sets. */
+static bool rule_may_have_severity(const struct rule_cfg *r, const char *glob)
+{
+    const char *label = kv_list_get(&r->labels, "severity");
+    return glob_match(glob, r->severity ? r->severity : "critical") ||
+           (r->warn && glob_match(glob, "warning")) ||
+           (label && glob_match(glob, label));
+}
+
+/*
+ * A warning for a route that no rule's alerts can match: a 'rule' matcher
+ * that names no rule, a 'severity' matcher no rule produces (a typo such
+ * as severity=critcal), or both together that no one rule satisfies.
+ * Other labels come from series and workspaces too, so they are not
+ * judged here.
+ */
+static void check_route(struct loader *ld, const struct route_cfg *rt)
+{
+    const struct config *cfg = ld->cfg;
+    const char *rule_glob = kv_list_get(&rt->match, "rule");
+    const char *sev_glob = kv_list_get(&rt->match, "severity");
+    if ((!rule_glob && !sev_glob) || cfg->nrules == 0)
+        return;
+    bool rule_hit = false, sev_hit = false;
+    for (size_t i = 0; i < cfg->nrules; i++) {
+        const struct rule_cfg *r = &cfg->rules[i];
+        bool name_ok = !rule_glob || glob_match(rule_glob, r->name);
+        bool sev_ok = !sev_glob || rule_may_have_severity(r, sev_glob);
+        if (name_ok && sev_ok)
+            return;
+        rule_hit |= rule_glob && name_ok;
+        sev_hit |= sev_glob && sev_ok;
+    }
+    if (rule_glob && !rule_hit) {
+        const char **names = xcalloc(cfg->nrules, sizeof(*names));
+        for (size_t i = 0; i < cfg->nrules; i++)
+            names[i] = cfg->rules[i].name;
+        const char *dym = schema_closest(rule_glob, names, cfg->nrules);
+        diag_warning(ld->diags, rt->loc.file, rt->loc.line, 0,
+                     "route \"%s\": match 'rule=%s' names no rule: the "
+                     "route can never match%s%s%s", rt->name, rule_glob,
+                     dym ? " (did you mean '" : "", dym ? dym : "",
+                     dym ? "'?)" : "");
+        free(names);
+    } else if (sev_glob && !sev_hit) {
+        static const char *const sevs[] = { "critical", "error", "warning",
+                                            "info" };
+        bool valid = false;
+        for (size_t i = 0; i < ARRAY_SIZE(sevs) && !valid; i++)
+            valid = glob_match(sev_glob, sevs[i]);
+        const char *dym = valid ? NULL
+                                : schema_closest(sev_glob, sevs, ARRAY_SIZE(sevs));
+        if (valid)
+            diag_warning(ld->diags, rt->loc.file, rt->loc.line, 0,
+                         "route \"%s\": no rule has severity '%s': the "
+                         "route can never match", rt->name, sev_glob);
+        else
+            diag_warning(ld->diags, rt->loc.file, rt->loc.line, 0,
+                         "route \"%s\": match 'severity=%s' is not a "
+                         "severity (critical, error, warning or info): the "
+                         "route can never match%s%s%s", rt->name, sev_glob,
+                         dym ? " (did you mean '" : "", dym ? dym : "",
+                         dym ? "'?)" : "");
+    } else {
+        diag_warning(ld->diags, rt->loc.file, rt->loc.line, 0,
+                     "route \"%s\": no rule matching 'rule=%s' has "
+                     "severity '%s': the route can never match", rt->name,
+                     rule_glob, sev_glob);
+    }
+}
+
 /* Whole-config checks that need every file loaded. */
 static void check_config(struct loader *ld, const char *main_file)
 {
@@ -521,6 +593,8 @@ static void check_config(struct loader *ld, const char *main_file)
         diag_warning(ld->diags, main_file, 0, 0,
                      "no route is configured: alerts will not be sent to "
                      "any receiver");
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        check_route(ld, &cfg->routes[i]);
     if (cfg->nworkspaces == 0)
         return;
     for (size_t i = 0; i < cfg->nexports; i++) {

@@ -156,7 +156,8 @@ static bool get_parsed(const struct cfg_section *s, const char *name,
         return true;
     double d;
     if (parse(v, &d) != 0) {
-        section_error(s, name, "invalid %s '%s' for %s", what, v, name);
+        section_error(s, name, "invalid %s '%s' for %s%s", what, v, name,
+                      parse == parse_duration ? DURATION_FORMAT_HINT : "");
         return false;
     }
     *out = d;
@@ -313,11 +314,11 @@ bool section_is_http_url(const char *u)
     return str_has_prefix(u, "http://") || str_has_prefix(u, "https://");
 }
 
-bool section_url_is_loopback(const char *url)
+int section_url_host(const char *url, char *host, size_t len)
 {
     const char *p = strstr(url ? url : "", "://");
     if (!p)
-        return false;
+        return -1;
     p += 3;
     size_t auth = strcspn(p, "/?#");            /* [userinfo@]host[:port] */
     const char *at = memchr(p, '@', auth);
@@ -329,24 +330,31 @@ bool section_url_is_loopback(const char *url)
         auth -= (size_t)(at + 1 - p);
         p = at + 1;
     }
-    char host[256];
     size_t hl;
     if (*p == '[') {
         const char *close = memchr(p, ']', auth);
         if (!close)
-            return false;
+            return -1;
         hl = (size_t)(close - p - 1);
         p++;
     } else {
         const char *colon = memchr(p, ':', auth);
         hl = colon ? (size_t)(colon - p) : auth;
     }
-    if (hl == 0 || hl >= sizeof(host))
-        return false;
+    if (hl == 0 || hl >= len)
+        return -1;
     memcpy(host, p, hl);
     host[hl] = '\0';
     if (host[hl - 1] == '.')
         host[hl - 1] = '\0';                  /* "localhost." */
+    return 0;
+}
+
+bool section_url_is_loopback(const char *url)
+{
+    char host[256];
+    if (section_url_host(url, host, sizeof(host)) != 0)
+        return false;
     if (strcasecmp(host, "localhost") == 0)
         return true;
     struct in_addr a4;

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/schema.h"
 #include "config/secrets.h"
@@ -173,6 +174,31 @@ void sections_load_globals(const struct cfg_section *s, struct config *cfg)
 
 /* ---- workspace ----------------------------------------------------------- */
 
+/* The Segment Public API's regional hosts (docs/segment-api.md). */
+static const char *const segment_hosts[] = {
+    "api.segmentapis.com", "eu1.api.segmentapis.com",
+};
+
+/* A warning when api_url's host is neither a Segment region nor loopback
+ * (segalert-sim, a local proxy): a plausible typo such as
+ * api.eu1.segmentapis.com would otherwise only show as failed polls. */
+static void warn_unknown_region(const struct cfg_section *s, const char *url)
+{
+    char host[256];
+    if (section_url_host(url, host, sizeof(host)) != 0 ||
+        section_url_is_loopback(url))
+        return;
+    for (size_t i = 0; i < ARRAY_SIZE(segment_hosts); i++)
+        if (strcasecmp(host, segment_hosts[i]) == 0)
+            return;
+    const char *dym = schema_closest(host, segment_hosts,
+                                     ARRAY_SIZE(segment_hosts));
+    section_warning(s, "api_url", "api_url host '%s' is not a Segment "
+                    "region (api.segmentapis.com, eu1.api.segmentapis.com)"
+                    "%s%s%s", host, dym ? "; did you mean '" : "",
+                    dym ? dym : "", dym ? "'?" : "");
+}
+
 void sections_load_workspace(const struct cfg_file *file, struct cfg_t *sec,
                              struct workspace_cfg *w)
 {
@@ -197,6 +223,8 @@ void sections_load_workspace(const struct cfg_file *file, struct cfg_t *sec,
                       "network in cleartext (use https://, or set "
                       "allow_insecure_http = true in this workspace)",
                       w->api_url);
+    else
+        warn_unknown_region(s, w->api_url);
     secret_require(s, "token", true, &w->token);
     section_get_list(s, "sources", &w->sources);
     section_get_list(s, "exclude_sources", &w->exclude_sources);

@@ -7,12 +7,15 @@
 #include <errno.h>
 #include <glob.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/annotate.h"
 #include "config/config.h"
+#include "config/scan.h"
+#include "config/schema.h"
 #include "core/diag.h"
 #include "engine/eval.h"
 #include "engine/labels.h"
@@ -21,6 +24,11 @@
 #include "engine/store.h"
 
 #define DEFAULT_START 1767225600.0     /* 2026-01-01T00:00:00Z */
+#define TEST_FILE_MAX (64u << 20)      /* bytes of one test file */
+
+/* Ends the family word of a series title; followed by the section's
+ * position, it makes every series title unique (see series_done). */
+#define SERIES_SEP '\x1f'
 
 /* ---- schema ------------------------------------------------------------ */
 
@@ -56,6 +64,31 @@ static cfg_opt_t expect_opts[] = {
     CFG_END()
 };
 
+static const char *const test_opt_names[] = {
+    "rule_files", "interval", "eval_interval", "start", "mtu_limit",
+    "api_calls_limit",
+};
+
+/*
+ * Called by libconfuse at the end of each series section: libconfuse
+ * merges sections that share a title, and a test may hold many series of
+ * one family (`series "connection"` twice, one per label set), so each
+ * title is made unique by appending SERIES_SEP and the section's position.
+ * load_series reads the family up to the first blank or SERIES_SEP.
+ */
+static int series_done(cfg_t *parent, cfg_opt_t *opt)
+{
+    (void)parent;
+    unsigned n = cfg_opt_size(opt);
+    if (n == 0)
+        return 0;
+    cfg_t *sec = cfg_opt_getnsec(opt, n - 1);
+    char *t = xasprintf("%s%c%u", sec->title ? sec->title : "", SERIES_SEP, n);
+    free(sec->title);
+    sec->title = t;
+    return 0;
+}
+
 /* ---- reporting --------------------------------------------------------- */
 
 static const char *cur_file;
@@ -64,8 +97,8 @@ static void cfg_err(cfg_t *cfg, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    fprintf(stderr, "%s:%d: %s\n", cfg && cfg->filename ? cfg->filename : cur_file,
-            cfg ? cfg->line : 0, msg);
+    /* parsed from a buffer: libconfuse knows no file name */
+    fprintf(stderr, "%s:%d: %s\n", cur_file, cfg ? cfg->line : 0, msg);
 }
 
 /* ---- one test ------------------------------------------------------------ */
@@ -211,6 +244,25 @@ struct expectation {
     int line;
 };
 
+/*
+ * s as written in a test ("10206m", "90s", "2h"): the largest unit that
+ * divides it exactly, so that times a few minutes apart never print alike
+ * (format_duration rounds for humans: 10206m is "7d2h").
+ */
+static void format_exact_duration(double s, char *buf, size_t len)
+{
+    static const struct { double s; char unit; } units[] = {
+        { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
+    };
+    if (s != 0 && s == floor(s))
+        for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+            if (fmod(s, units[i].s) == 0) {
+                snprintf(buf, len, "%.0f%c", s / units[i].s, units[i].unit);
+                return;
+            }
+    snprintf(buf, len, "%gs", s);
+}
+
 /* Check one expectation against the evaluator; append differences. */
 static bool check_expect(struct evaluator *ev, struct store *st,
                          const struct expectation *x, double start,
@@ -223,7 +275,7 @@ static bool check_expect(struct evaluator *ev, struct store *st,
     bool ok = want_inactive;
     size_t matching = 0;
     char at[32];
-    format_duration(x->at - start, at, sizeof(at));
+    format_exact_duration(x->at - start, at, sizeof(at));
 
     for (size_t i = 0; i < n; i++) {
         struct eval_instance *in = all[i];
@@ -328,8 +380,8 @@ static int parse_time_opt(cfg_t *sec, const char *opt, double dflt, double *out,
         return 0;
     }
     if (parse_duration(s, out) != 0) {
-        strbuf_addf(errs, "    %s:%d: invalid duration '%s' for %s\n", cur_file,
-                    sec->line, s, opt);
+        strbuf_addf(errs, "    %s:%d: invalid duration '%s' for %s%s\n",
+                    cur_file, sec->line, s, opt, DURATION_FORMAT_HINT);
         return -1;
     }
     return 0;
@@ -344,7 +396,7 @@ static int load_series(cfg_t *ser, double interval, struct label_pool *pool,
      * share a title. */
     char fam_name[32];
     snprintf(fam_name, sizeof(fam_name), "%s", cfg_title(ser));
-    fam_name[strcspn(fam_name, " \t")] = '\0';
+    fam_name[strcspn(fam_name, " \t\x1f")] = '\0';
     int fam = family_lookup(fam_name);
     if (fam < 0) {
         strbuf_addf(errs, "    %s:%d: unknown series family '%s' (connection, "
@@ -427,7 +479,9 @@ static void stale_limits(struct section *secs, size_t n, double interval,
             stale_after_s[f] = 2 * interval;
 }
 
-static bool run_test(cfg_t *t, const char *dir, FILE *out)
+/* Run one test; pre: problems found before the parse (unknown keys),
+ * which fail the test after it has run. */
+static bool run_test(cfg_t *t, const char *dir, const char *pre, FILE *out)
 {
     struct strbuf errs = STRBUF_INIT;
     struct config *cfg = config_new_defaults();
@@ -598,7 +652,11 @@ static bool run_test(cfg_t *t, const char *dir, FILE *out)
     }
 
 done:
+    if (*pre)
+        ok = false;
     fprintf(out, "%s %s\n", ok ? "ok  " : "FAIL", name);
+    if (*pre)
+        fputs(pre, out);
     if (!ok)
         fputs(strbuf_str(&errs), out);
     strbuf_free(&errs);
@@ -611,6 +669,131 @@ done:
     label_pool_free(pool);
     config_free(cfg);
     return ok;
+}
+
+/* ---- unknown keys -------------------------------------------------------- */
+
+/* The options section kind sec accepts (NULL-terminated into names). */
+static size_t known_opts(const char *sec, const char **names, size_t cap)
+{
+    size_t n = 0;
+    if (streq(sec, "test")) {
+        for (size_t i = 0; i < ARRAY_SIZE(test_opt_names) && n < cap; i++)
+            names[n++] = test_opt_names[i];
+    } else if (streq(sec, "series")) {
+        for (int m = 0; m < M__COUNT && n < cap; m++)
+            names[n++] = metric_table[m].name;
+        if (n + 2 <= cap) {
+            names[n++] = "labels";
+            names[n++] = "interval";
+        }
+    } else if (streq(sec, "expect")) {
+        for (size_t i = 0; expect_opts[i].name && n < cap; i++)
+            names[n++] = expect_opts[i].name;
+    }
+    return n;
+}
+
+/* The sections a section kind (NULL: the top level) may hold. */
+static bool section_allowed(const char *parent, const char *name)
+{
+    if (!parent)
+        return streq(name, "test");
+    return streq(parent, "test") &&
+           (streq(name, "series") || streq(name, "expect"));
+}
+
+/* The top-level section holding section i (i itself at top level). */
+static int top_of(const struct scan *sc, int i)
+{
+    while (i >= 0 && sc->secs[i].parent >= 0)
+        i = sc->secs[i].parent;
+    return i;
+}
+
+static void note(struct strbuf *msgs, FILE *err_out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A problem with a key: into the FAIL text of its test, or to err_out
+ * when it is outside every test. */
+static void note(struct strbuf *msgs, FILE *err_out, const char *fmt, ...)
+{
+    struct strbuf line = STRBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_vaddf(&line, fmt, ap);
+    va_end(ap);
+    if (msgs)
+        strbuf_addf(msgs, "    %s\n", strbuf_str(&line));
+    else
+        fprintf(err_out, "%s\n", strbuf_str(&line));
+    strbuf_free(&line);
+}
+
+/*
+ * Report unknown options and misplaced sections of a test file with
+ * FILE:LINE and a did-you-mean, and blank them out of text so that
+ * libconfuse parses the rest: one misspelled key fails its own test, not
+ * the file.  msgs[i] collects the problems of top-level section i.
+ * Returns the number of problems.
+ */
+static int check_keys(struct scan *sc, char *text, const char *path,
+                      FILE *err_out, struct strbuf *msgs)
+{
+    int nbad = 0;
+    for (size_t i = 0; i < sc->nsecs; i++) {
+        struct scan_sec *s = &sc->secs[i];
+        const char *parent = s->parent >= 0 ? sc->secs[s->parent].name : NULL;
+        if (s->parent >= 0 && sc->secs[s->parent].blanked) {
+            s->blanked = true;
+            continue;
+        }
+        if (section_allowed(parent, s->name))
+            continue;
+        const char *cands[] = { "test", "series", "expect" };
+        const char *sugg = schema_closest(s->name, cands, ARRAY_SIZE(cands));
+        int top = top_of(sc, (int)i);
+        bool hint = sugg && !streq(sugg, s->name);
+        note(top >= 0 && top != (int)i ? &msgs[top] : NULL, err_out,
+             "%s:%d: unknown section '%s' in %s%s%s%s", path, s->line,
+             s->name, parent ? parent : "the file",
+             hint ? "; did you mean '" : "", hint ? sugg : "",
+             hint ? "'?" : "");
+        scan_blank(text, s->off, s->end);
+        s->blanked = true;
+        nbad++;
+    }
+    for (size_t i = 0; i < sc->nopts; i++) {
+        const struct scan_opt *o = &sc->opts[i];
+        if (o->sec >= 0 && sc->secs[o->sec].blanked)
+            continue;
+        const char *names[M__COUNT + ARRAY_SIZE(test_opt_names) + 8];
+        size_t n = o->sec >= 0
+                       ? known_opts(sc->secs[o->sec].name, names, ARRAY_SIZE(names))
+                       : 0;
+        bool known = false;
+        for (size_t k = 0; k < n && !known; k++)
+            known = streq(names[k], o->name);
+        if (known)
+            continue;
+        const char *sugg = schema_closest(o->name, names, n);
+        int top = o->sec >= 0 ? top_of(sc, o->sec) : -1;
+        char *where = o->sec >= 0 ? scan_label(sc->secs[o->sec].name,
+                                               sc->secs[o->sec].title)
+                                  : xstrdup("the file (outside any test)");
+        if (sugg)
+            note(top >= 0 ? &msgs[top] : NULL, err_out,
+                 "%s:%d: unknown option '%s' in %s; did you mean '%s'?", path,
+                 o->line, o->name, where, sugg);
+        else
+            note(top >= 0 ? &msgs[top] : NULL, err_out,
+                 "%s:%d: unknown option '%s' in %s", path, o->line, o->name,
+                 where);
+        free(where);
+        scan_blank(text, o->off, o->end);
+        nbad++;
+    }
+    return nbad;
 }
 
 int ruletest_run_file(const char *path, FILE *out, FILE *err_out, int *passed,
@@ -632,31 +815,52 @@ int ruletest_run_file(const char *path, FILE *out, FILE *err_out, int *passed,
         CFG_SEC("test", test_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
         CFG_END()
     };
-    (void)err_out;
     cur_file = path;
-    cfg_t *cfg = cfg_init(file_opts, CFGF_NONE);
-    cfg_set_error_function(cfg, cfg_err);
-    int rc = cfg_parse(cfg, path);
-    if (rc == CFG_FILE_ERROR) {
-        fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
-        cfg_free(cfg);
+    size_t len;
+    char *text = read_file(path, TEST_FILE_MAX, &len);
+    if (!text) {
+        fprintf(err_out, "%s: cannot read: %s\n", path, strerror(errno));
         return 2;
     }
+    struct scan sc = { 0 };
+    scan_text(&sc, text, len);
+    struct strbuf *msgs = xcalloc(sc.nsecs + 1, sizeof(*msgs));
+    int nbad = check_keys(&sc, text, path, err_out, msgs);
+
+    int ret = 0;
+    cfg_t *cfg = cfg_init(file_opts, CFGF_NONE);
+    cfg_set_error_function(cfg, cfg_err);
+    cfg_set_validate_func(cfg, "test|series", series_done);
+    int rc = cfg_parse_buf(cfg, text);
     if (rc != CFG_SUCCESS) {
-        cfg_free(cfg);
-        return 2;
+        ret = 2;
+        goto out;
     }
     char dir[4096];
     dir_of(path, dir, sizeof(dir));
     unsigned n = cfg_size(cfg, "test");
     if (n == 0)
-        fprintf(stderr, "%s: warning: no test sections\n", path);
+        fprintf(err_out, "%s: warning: no test sections\n", path);
     for (unsigned i = 0; i < n; i++) {
-        if (run_test(cfg_getnsec(cfg, "test", i), dir, out))
+        cfg_t *t = cfg_getnsec(cfg, "test", i);
+        const char *pre = "";
+        for (size_t k = 0; k < sc.nsecs; k++)
+            if (sc.secs[k].parent < 0 && streq(sc.secs[k].name, "test") &&
+                streq(sc.secs[k].title, cfg_title(t)))
+                pre = strbuf_str(&msgs[k]);
+        if (run_test(t, dir, pre, out))
             (*passed)++;
         else
             (*failed)++;
     }
+    if (nbad)
+        ret = 2;
+out:
     cfg_free(cfg);
-    return 0;
+    for (size_t k = 0; k < sc.nsecs; k++)
+        strbuf_free(&msgs[k]);
+    free(msgs);
+    scan_free(&sc);
+    free(text);
+    return ret;
 }

@@ -86,6 +86,37 @@ sed -i '/^rule_files/d' "$T/norules.conf"
 check "no rule_files at all: exit 2" [ $? -eq 2 ]
 check "  says so" contains "$T/err" "norules.conf: no rule is configured"
 
+# lacks FILE TEXT: the fixed string is not in the file
+lacks() { ! grep -qF -- "$2" "$1"; }
+
+# Warnings (exit 0): routes no rule's alerts can match, an api_url host
+# that is not a Segment region; a duration error shows the format.
+cat >"$T/warn.conf" <<CONF
+state_dir = "$T/state"
+rule_files = {"$SRC/rules/*.conf"}
+workspace "eu" {
+  token = "tok-123456"
+  api_url = "https://api.eu1.segmentapis.com"
+}
+receiver "hook" { type = "webhook" url = "http://127.0.0.1:1/x" }
+route "typo" { match = {"severity=critcal"} receiver = "hook" }
+route "old"  { match = {"rule=discard-ratio"} receiver = "hook" }
+route "good" { match = {"rule=delivery-*", "severity=critical"} receiver = "hook" }
+CONF
+"$SEGALERT" check -c "$T/warn.conf" >"$T/out" 2>"$T/err"
+check "warnings alone exit 0" [ $? -eq 0 ]
+check "unknown Segment host warned" contains "$T/err" "warn.conf:5: warning: workspace \"eu\": api_url host 'api.eu1.segmentapis.com' is not a Segment region (api.segmentapis.com, eu1.api.segmentapis.com)"
+check "misspelled severity warned" contains "$T/err" "warn.conf:8: warning: route \"typo\": match 'severity=critcal' is not a severity (critical, error, warning or info): the route can never match (did you mean 'critical'?)"
+check "rule no rule has warned" contains "$T/err" "warn.conf:9: warning: route \"old\": match 'rule=discard-ratio' names no rule: the route can never match"
+check "a route that can match is quiet" lacks "$T/err" 'route "good"'
+
+sed 's/"https:\/\/api.eu1.segmentapis.com"/"http:\/\/127.0.0.1:1"\n  poll_interval = "10 m"/' \
+    "$T/warn.conf" >"$T/dur.conf"
+"$SEGALERT" check -c "$T/dur.conf" >"$T/out" 2>"$T/err"
+check "bad duration exits 2" [ $? -eq 2 ]
+check "bad duration shows the format" contains "$T/err" "invalid duration '10 m' for poll_interval (use a number and a unit, no space: 90s, 10m, 2h, 1d)"
+check "loopback api_url is not warned" lacks "$T/err" "not a Segment region"
+
 "$SEGALERT" check -c "$T/does-not-exist.conf" >"$T/out" 2>"$T/err"
 check "missing file exits 2" [ $? -eq 2 ]
 check "missing file named" contains "$T/err" "does-not-exist.conf"

@@ -75,4 +75,60 @@ CONF
 "$SEGALERT" test "$T/merge.conf" >"$T/out" 2>&1
 check "sections with the same labels make one series" [ $? -eq 0 ]
 check "template reads a newest-only metric" contains "$T/out" "ok   sections merge"
+# Many series of one family in one test: one connection fires, the other
+# stays quiet (libconfuse once merged or refused sections of one title).
+cat >"$T/two.conf" <<CONF
+test "one connection fires, the other stays quiet" {
+  rule_files = {"$SRC/rules/delivery.conf"}
+  interval = "5m"
+  series "connection" {
+    labels    = {"source=web", "destination=Amplitude"}
+    successes = "1000x14"
+    discarded = "2x6 110x8"
+    expired   = "0x14"
+  }
+  series "connection" {
+    labels    = {"source=ios", "destination=Braze"}
+    successes = "996x14"
+    discarded = "4x14"
+    expired   = "0x14"
+  }
+  expect { at = "40m"  rule = "delivery-discard-ratio"  state = "firing"
+           labels = {"source=web", "destination=Amplitude"} }
+  expect { at = "40m"  rule = "delivery-discard-ratio"  state = "inactive"
+           labels = {"source=ios", "destination=Braze"} }
+  expect { at = "40m"  rule = "delivery-discard-ratio"  state = "inactive"
+           labels = {"destination=Braze"} }
+}
+CONF
+"$SEGALERT" test "$T/two.conf" >"$T/out" 2>&1
+check "two series of one family: one fires, one quiet" [ $? -eq 0 ]
+check "two series of one family: ok line" contains "$T/out" "ok   one connection fires, the other stays quiet"
+
+# A misspelled key fails its own test with file:line and a did-you-mean;
+# the file's other tests still run; times print as written.
+cat >"$T/typo.conf" <<CONF
+test "typo" {
+  rule_files = {"$SRC/rules/delivery.conf"}
+  interval = "5m"
+  series "connection" {
+    labels   = {"source=web", "destination=Amplitude"}
+    discardd = "1x3"
+  }
+  expect { at = "10m"  rule = "delivery-discard-ratio"  state = "inactive" }
+}
+test "after the typo" {
+  rule_files = {"$SRC/rules/delivery.conf"}
+  series "connection" { successes = "1x3" }
+  expect { at = "10206m"  rule = "delivery-discard-ratio"  state = "firing" }
+}
+CONF
+"$SEGALERT" test "$T/typo.conf" >"$T/out" 2>&1
+check "unknown key: the file is malformed (exit 2)" [ $? -eq 2 ]
+check "unknown key: file:line and did-you-mean" contains "$T/out" \
+    "typo.conf:6: unknown option 'discardd' in series \"connection\"; did you mean 'discarded'?"
+check "unknown key: its test fails" contains "$T/out" "FAIL typo"
+check "unknown key: the next test still runs" contains "$T/out" "FAIL after the typo"
+check "exact times in the output" contains "$T/out" 'at 10206m rule'
+check "unknown key: counts" contains "$T/out" "0 passed, 2 failed"
 finish

@@ -186,6 +186,17 @@ check "segalert status works without the token in the environment" \
 check "segalert status --json" \
     json 'd["source"] == "daemon" and d["status"]["workspaces"][0]["name"] == "sim"' <"$T/status.json"
 
+# --url / SEGALERT_URL reach the daemon without any configuration file.
+mkdir -p "$T/noconf"
+(cd "$T/noconf" && "$SEGALERT" status --url "$BASE/" --wide) >"$T/status-url.out" 2>"$T/status-url.err"
+check "status --url without a configuration exits 0" [ $? -eq 0 ]
+check "status --url prints the workspace line" grep -qE '^sim +up +3 ' "$T/status-url.out"
+(cd "$T/noconf" && SEGALERT_URL="$BASE" "$SEGALERT" silence list) >"$T/sil-url.out" 2>&1
+check "SEGALERT_URL: silence list reaches the daemon" contains "$T/sil-url.out" "$SID"
+"$SEGALERT" status --url "ftp://x" >/dev/null 2>"$T/status-badurl.err"
+check "status --url that is not http exits 2" [ $? -eq 2 ]
+check "status --url that is not http says so" contains "$T/status-badurl.err" "--url 'ftp://x' is not an http:// or https:// URL"
+
 # --- after the daemon stops: from the state file ---------------------------------
 kill -TERM $RUN_PID 2>/dev/null
 gone() { ! kill -0 $RUN_PID 2>/dev/null; }
@@ -206,6 +217,13 @@ check "silence list without a daemon shows both" \
     sh -c "grep -q '$OID' '$T/sil2.out' && grep -q '$SID' '$T/sil2.out'"
 "$SEGALERT" silence expire -c "$T/segalert.conf" "$OID" >/dev/null 2>&1
 check "silence expire without a daemon" [ $? -eq 0 ]
+
+# a URL given: nothing falls back to a state file (it may be another's)
+(cd "$T/noconf" && "$SEGALERT" status --url "$BASE") >/dev/null 2>"$T/status-url2.err"
+check "status --url with nothing listening exits 1" [ $? -eq 1 ]
+check "status --url with nothing listening says so" contains "$T/status-url2.err" "nothing listens on $BASE"
+"$SEGALERT" silence list -c "$T/segalert.conf" --url "$BASE" >/dev/null 2>"$T/sil-url2.err"
+check "silence list --url does not fall back to the state file" [ $? -eq 1 ]
 
 # nothing at all: no daemon, no state file
 rm -rf "$T/state"

@@ -103,13 +103,18 @@ static void test_status_options(void **state)
 {
     (void)state;
     expect(run_cmd(cmd_status, "status", "--help", NULL), 0,
-           "usage: segalert status [-c FILE] [--json]", NULL);
+           "usage: segalert status [-c FILE] [--url URL] [--wide] [--json]",
+           NULL);
     expect(run_cmd(cmd_status, "status", "-h", NULL), 0, "--json prints",
            NULL);
     expect(run_cmd(cmd_status, "status", "--bogus", NULL), 2, NULL,
            "usage: segalert status");
     expect(run_cmd(cmd_status, "status", "extra", NULL), 2, NULL,
            "segalert status: unexpected argument 'extra'");
+    /* --url is checked before anything is read or asked */
+    expect(run_cmd(cmd_status, "status", "--url", "127.0.0.1:9477", NULL), 2,
+           NULL, "segalert status: --url '127.0.0.1:9477' is not an http:// "
+           "or https:// URL");
     /* checked before the configuration is read or a daemon asked (the
      * private getopt loop took any value and went on: exit 1 here) */
     expect(run_cmd(cmd_status, "status", "-c", conf, "--log-format", "xml",

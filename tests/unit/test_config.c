@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "config/receiver_type.h"
+#include "config/section.h"
 #include "core/diag.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -157,7 +158,11 @@ static void test_full(void **state)
     struct diag_list dl = DIAG_LIST_INIT;
     struct config *cfg = config_load("config/full.conf", &dl);
     assert_non_null(cfg);
-    expect_no_diags(&dl);
+    /* its billing route is for rules/billing.conf, not loaded here */
+    EXPECT_DIAGS(&dl,
+        "config/full.conf:73: warning: route \"billing\": match "
+        "'rule=mtu-*' names no rule: the route can never match");
+    assert_int_equal(dl.nerrors, 0);
 
     assert_string_equal(cfg->path, "config/full.conf");
     assert_list(&cfg->files, 3, "config/full.conf",
@@ -481,7 +486,7 @@ static void test_bad_duration(void **state)
     assert_non_null(cfg);
     EXPECT_DIAGS(&dl,
         "config/err-duration.conf:3: workspace \"prod\": invalid duration "
-        "'five minutes' for poll_interval",
+        "'five minutes' for poll_interval" DURATION_FORMAT_HINT,
         "config/err-duration.conf:4: workspace \"prod\": delivery_window "
         "must be at most 4h (the API's MINUTE granularity limit), got 5h");
     assert_int_equal(dl.nerrors, 2);
@@ -678,7 +683,7 @@ static void test_many_mistakes(void **state)
         "config/multi.conf:3: workspace \"prod\": environment variable "
         "'SEGALERT_TEST_MISSING_TOKEN' (token_env) is not set",
         "config/multi.conf:4: workspace \"prod\": invalid duration 'five "
-        "minutes' for poll_interval",
+        "minutes' for poll_interval" DURATION_FORMAT_HINT,
         "config/multi.conf:5: workspace \"prod\": invalid value 'minutes' for "
         "latency_unit (expected s or ms)",
         "config/multi.conf:12: receiver \"billing-mail\": no such option "
@@ -984,7 +989,7 @@ static void test_load_rule_file(void **state)
                                            &dl), -1);
     EXPECT_DIAGS(&dl,
         "config/rulefile-bad.conf:3: rule \"ok\": invalid duration '1 minute' "
-        "for for",
+        "for for" DURATION_FORMAT_HINT,
         "config/rulefile-bad.conf:5: section 'workspace' is not allowed in a "
         "rule file (rule files hold only rule sections)",
         "config/rulefile-bad.conf:6: no such option 'state_dir' (rule files "
@@ -1046,7 +1051,7 @@ static void test_many_rules(void **state)
     EXPECT_DIAGS(&dl,
         "main.conf: warning: no workspace is configured: nothing will be "
         "polled",
-        "r/gen.conf:6003: rule \"r01500\": invalid duration 'soon' for for",
+        "r/gen.conf:6003: rule \"r01500\": invalid duration 'soon' for for" DURATION_FORMAT_HINT,
         "r/gen.conf:7997: duplicate rule \"r01999\" (first defined at "
         "main.conf:2)",
         "r/gen.conf:8001: duplicate rule \"r00100\" (first defined at "
@@ -1202,6 +1207,72 @@ static void test_secret_env_plain_name_shown(void **state)
     free(conf);
 }
 
+/* check warns (file:line) about a route no rule's alerts can match and an
+ * api_url host that is not a Segment region; a route that can match and a
+ * known region pass quietly. */
+static void test_never_matching_route_and_region(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/segalert-cfg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *conf = xasprintf("%s/s.conf", dir);
+    write_text(conf,
+        "workspace \"p\" {\n"
+        "  token = \"t0k3n\"\n"
+        "  api_url = \"https://api.eu1.segmentapis.com\"\n"
+        "}\n"
+        "workspace \"q\" {\n"
+        "  token = \"t0k3n\"\n"
+        "  api_url = \"https://eu1.api.segmentapis.com/\"\n"
+        "}\n"
+        "receiver \"hook\" { type = \"webhook\" url = \"http://127.0.0.1:1/\" }\n"
+        "route \"typo\"  { match = {\"severity=critcal\"} receiver = \"hook\" }\n"
+        "route \"none\"  { match = {\"rule=discard-ratio\"} receiver = \"hook\" }\n"
+        "route \"both\"  { match = {\"rule=vol*\", \"severity=critical\"}\n"
+        "                  receiver = \"hook\" }\n"
+        "route \"warn\"  { match = {\"rule=disc*\", \"severity=warn*\"}\n"
+        "                  receiver = \"hook\" }\n"
+        "route \"label\" { match = {\"rule=vol*\", \"severity=page\"}\n"
+        "                  receiver = \"hook\" }\n"
+        "route \"ok\"    { match = {\"severity=crit*\", \"team=data\"}\n"
+        "                  receiver = \"hook\" }\n"
+        "route \"info\"  { match = {\"severity=info\"} receiver = \"hook\" }\n"
+        "rule \"disc\" { expr = \"discard_ratio > 0.1\" warn = \"discard_ratio > 0.05\" }\n"
+        "rule \"vol\"  { expr = \"successes < 1\" severity = \"warning\"\n"
+        "              labels = {\"severity=page\"} }\n", 0600);
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct config *cfg = config_load(conf, &dl);
+    assert_non_null(cfg);
+    char *w1 = xasprintf("%s:3: warning: workspace \"p\": api_url host "
+                         "'api.eu1.segmentapis.com' is not a Segment region "
+                         "(api.segmentapis.com, eu1.api.segmentapis.com)",
+                         conf);
+    char *w2 = xasprintf("%s:10: warning: route \"typo\": match "
+                         "'severity=critcal' is not a severity (critical, "
+                         "error, warning or info): the route can never match "
+                         "(did you mean 'critical'?)", conf);
+    char *w3 = xasprintf("%s:11: warning: route \"none\": match "
+                         "'rule=discard-ratio' names no rule: the route can "
+                         "never match", conf);
+    char *w4 = xasprintf("%s:12: warning: route \"both\": no rule matching "
+                         "'rule=vol*' has severity 'critical': the route can "
+                         "never match", conf);
+    char *w5 = xasprintf("%s:20: warning: route \"info\": no rule has "
+                         "severity 'info': the route can never match", conf);
+    EXPECT_DIAGS(&dl, w1, w2, w3, w4, w5);
+    assert_int_equal(dl.nerrors, 0);
+    free(w5);
+    free(w1);
+    free(w2);
+    free(w3);
+    free(w4);
+    config_free(cfg);
+    diag_list_free(&dl);
+    unlink(conf);
+    rmdir(dir);
+    free(conf);
+}
+
 /* A remote plain-http api_url would send the bearer token in cleartext:
  * refused, naming file:line, unless the workspace says
  * allow_insecure_http = true; loopback is fine. */
@@ -1244,6 +1315,18 @@ static void test_api_url_insecure_http(void **state)
                     url);
                 EXPECT_DIAGS(&dl, want);
                 free(want);
+            } else if (!section_url_is_loopback(url) &&
+                       !strstr(url, "api.segmentapis.com")) {
+                /* accepted, with a warning: not a Segment region */
+                char host[256];
+                assert_int_equal(section_url_host(url, host, sizeof(host)), 0);
+                char *want = xasprintf(
+                    "%s:3: warning: workspace \"p\": api_url host '%s' is "
+                    "not a Segment region (api.segmentapis.com, "
+                    "eu1.api.segmentapis.com)", conf, host);
+                EXPECT_DIAGS(&dl, want);
+                free(want);
+                assert_int_equal(dl.nerrors, 0);
             } else {
                 expect_no_diags(&dl);
                 assert_int_equal(cfg->workspaces[0].allow_insecure_http,
@@ -1358,6 +1441,7 @@ int main(void)
         cmocka_unit_test(test_secret_env_never_echoed),
         cmocka_unit_test(test_secret_env_plain_name_shown),
         cmocka_unit_test(test_api_url_insecure_http),
+        cmocka_unit_test(test_never_matching_route_and_region),
         cmocka_unit_test(test_inline_secret_readable_file),
     };
     fixture_register_receivers(NULL, 0);

@@ -59,6 +59,28 @@ static void test_long_cells(void **state)
     table_free(&t);
 }
 
+/* A wide table (status --wide) keeps long cells whole; control
+ * characters still print as spaces. */
+static void test_wide(void **state)
+{
+    (void)state;
+    char longer[3 * TABLE_CELL_MAX + 1];
+    memset(longer, 'y', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    longer[5] = '\033';
+    struct table t;
+    table_init(&t, 1);
+    table_set_wide(&t, true);
+    table_row(&t, longer);
+    struct strbuf out = STRBUF_INIT;
+    table_write(&t, &out);
+    assert_int_equal(out.len, sizeof(longer));     /* the cell and '\n' */
+    assert_null(strstr(strbuf_str(&out), "..."));
+    assert_int_equal(strbuf_str(&out)[5], ' ');
+    strbuf_free(&out);
+    table_free(&t);
+}
+
 /* Terminal escapes from a name (ESC, BEL, DEL, the C1 CSI) print as
  * spaces: a table of alerts cannot recolour or retitle the terminal. */
 static void test_escapes(void **state)
@@ -79,6 +101,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_long_cells),
+        cmocka_unit_test(test_wide),
         cmocka_unit_test(test_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
