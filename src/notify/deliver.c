@@ -221,6 +221,18 @@ static void on_post_done(struct http_request *r, void *ud)
     h->active--;
     a->classify(r->status, r->curl_code, strbuf_str(&r->body), r->body.len,
                 r->retry_after, clock_wall(a->owner->clock), &v);
+    if (v.outcome != DELIVERY_OK) {
+        /* say which server: a receiver may post to several (the host,
+         * never the path, which may be the secret part of the URL) */
+        const char *host = strstr(h->key, "://");
+        struct strbuf why = STRBUF_INIT;
+        strbuf_addf(&why, "%s: %s", host ? host + 3 : h->key, v.reason);
+        size_t n = why.len < sizeof(v.reason) - 1 ? why.len
+                                                  : sizeof(v.reason) - 1;
+        memcpy(v.reason, why.buf, n);
+        v.reason[n] = '\0';
+        strbuf_free(&why);
+    }
     record(a, &v);
     http_request_free(r);
     free(p);

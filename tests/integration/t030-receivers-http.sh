@@ -182,7 +182,8 @@ check "slack: ... and is temporary" out_has chat-200 "temporary: segalert would 
 sink_mode slack 400-invalid-payload
 notify chat-400 chat
 check "slack: 400 invalid_payload exits 1" rc_is chat-400 1
-check "slack: says NOT delivered with Slack's error token" out_has chat-400 'NOT delivered: invalid_payload'
+check "slack: says NOT delivered, naming the server and Slack's error token" out_has chat-400 "NOT delivered: 127.0.0.1:$(cat "$T/slack.port")"
+check "slack: ... Slack's error token" out_has chat-400 ': invalid_payload'
 check "slack: ... permanent" out_has chat-400 "permanent: segalert would not retry"
 check "slack: one request per notify-test (3 so far)" [ "$(sink_count slack)" = 3 ]
 
@@ -191,7 +192,7 @@ check "slack: one request per notify-test (3 so far)" [ "$(sink_count slack)" = 
 sink_mode slack 400-echo
 notify chat-echo chat
 check "slack: an answer quoting the request exits 1" rc_is chat-echo 1
-check "slack: ... and notify-test prints it" out_has chat-echo 'NOT delivered: HTTP 400: refused'
+check "slack: ... and notify-test prints it" out_has chat-echo ': HTTP 400: refused'
 check "slack: ... with the secret webhook path redacted" sh -c "! grep -qF SlackS3cretPath '$T/nt-chat-echo.out'"
 check "slack: ... as <redacted>" out_has chat-echo '<redacted>'
 

@@ -286,7 +286,8 @@ static void test_slack_and_pagerduty_posts(void **state)
     fake_reply_with(&g.fake, 0, 404, "channel_not_found");
     assert_int_equal(o.calls, 1);
     assert_int_equal(o.v.outcome, DELIVERY_PERMANENT);
-    assert_string_equal(o.v.reason, "channel_not_found");
+    /* the failing server is named (its host, never the path) */
+    assert_string_equal(o.v.reason, "hooks.slack.example:443: channel_not_found");
     notification_free(n);
 
     /* PagerDuty without a url: its Events API */
@@ -302,7 +303,8 @@ static void test_slack_and_pagerduty_posts(void **state)
     assert_int_equal(o.calls, 1);
     assert_int_equal(o.v.outcome, DELIVERY_PERMANENT);
     assert_string_equal(o.v.reason,
-                        "HTTP 400: Event object is invalid: bad key");
+                        "events.pagerduty.com:443: HTTP 400: Event object is "
+                        "invalid: bad key");
     strbuf_free(&body);
     notification_free(n);
     rig_free(&g);
@@ -342,7 +344,7 @@ static void test_alertmanager_fan_out(void **state)
     fake_reply_with(&g.fake, 0, 503, "down");
     assert_int_equal(o.calls, 1);
     assert_int_equal(o.v.outcome, DELIVERY_PERMANENT);
-    assert_string_equal(o.v.reason, "HTTP 400: bad alerts");
+    assert_string_equal(o.v.reason, "am1.example:9093: HTTP 400: bad alerts");
 
     /* a post the transport refuses counts as a retryable failure */
     memset(&o, 0, sizeof(o));

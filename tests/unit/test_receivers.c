@@ -293,7 +293,7 @@ static void test_deliver_beacon(void **state)
     fake_reply_with(&fake, 0, 200, "");
     assert_int_equal(o.calls, 1);
     assert_int_equal(o.v.outcome, DELIVERY_RETRY);
-    assert_string_equal(o.v.reason, "HTTP 200: not taken");
+    assert_string_equal(o.v.reason, "b.example:80: HTTP 200: not taken");
 
     notification_free(n);
     deliverer_free(dl_);
