@@ -253,6 +253,11 @@ enum poll_reasons_result poller_fetch_reasons(struct poller *p,
                                               double now, double window_s,
                                               poll_reasons_fn fn, void *ud);
 
+/* The wall clock jumped by step_s while running (daemon/timefix.h): the
+ * health times and every connection's last poll move with it, so ages
+ * ("last poll 3 s ago", the coverage check) stay what they were.  Sample
+ * times and the delivery windows are the API's times and stay. */
+void poller_shift_times(struct poller *p, double step_s);
 /* Cancel queued calls (reload, shutdown); calls in flight finish. */
 void poller_cancel(struct poller *p);
 /* Calls in flight. */

@@ -133,6 +133,9 @@ static inline double daemon_now(const struct daemon *d)
  * leave the entry to be asked again). */
 struct reasons_cache;
 void daemon_reasons_request(struct daemon *d, double now);
+/* The wall clock jumped by step_s: the cached answers' and the requests'
+ * times move with it (a clock set back must not keep them for a day). */
+void daemon_reasons_shift_times(struct daemon *d, double step_s);
 /* Whether in's rule wants discard reasons (the rule's `reasons`, by
  * default on for rules that read discarded or discard_ratio). */
 bool daemon_reasons_wanted(const struct eval_instance *in);

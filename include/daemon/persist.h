@@ -108,7 +108,10 @@ void persist_set_compact_bound(struct persist *p, uint64_t min_bytes,
  * outbox_max and seed).  A section that does not decode is logged and
  * left as it was.  With parts->now set, a state whose times lie ahead
  * of it (the clock went back since the save) is moved back first
- * (timefix_state_doc, one warning).  Returns 0 (also after a corrupt snapshot was moved
+ * (timefix_state_doc, one warning); and a restored connection instance
+ * then judges only data newer than parts->now (its data_through is raised
+ * to it: the first windows after a start end before it, and from an old
+ * state they would be judged as news).  Returns 0 (also after a corrupt snapshot was moved
  * aside: a clean start), or -1 with err when the state exists but cannot
  * be read: the caller must not start (it would be overwritten).  Does not
  * write: the caller compacts next (persist_save PERSIST_COMPACT).

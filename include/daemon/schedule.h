@@ -165,6 +165,14 @@ void ws_schedule_free(struct ws_schedule *w);
 void ws_schedule_carry_over(struct ws_schedule *w,
                             const struct ws_schedule *old);
 
+/* The wall clock jumped by step_s while running (daemon/timefix.h): the
+ * next polls, the running sweeps' starts, the down and blind times, the
+ * request-rate samples and the poller's own times (poller_shift_times)
+ * move with it, so each poll keeps the monotonic time it had left: a
+ * clock set back a day does not stop polling for a day.  How far volume
+ * was read is the API's time and stays. */
+void ws_schedule_shift_times(struct ws_schedule *w, double step_s);
+
 /* Queue whatever is due at now. */
 void ws_schedule_tick(struct ws_schedule *w, double now,
                       const struct schedule_needs *needs);

@@ -17,8 +17,9 @@
  *     at the save is due now and what was waiting waits what it had left;
  *   - while running, a clock_watch compares the wall clock with the
  *     monotonic one once per loop pass; a difference that moved by more
- *     than the tolerance is a step, and the daemon moves its timers and
- *     its alert times by the step (daemon.c), so that nothing waits
+ *     than the tolerance is a step, and the daemon moves its timers, its
+ *     pollers' schedules and its alert times by the step (daemon.c,
+ *     ws_schedule_shift_times), so that nothing waits
  *     "until tomorrow" and nothing fires early: every timer keeps the
  *     monotonic time it had left.
  *

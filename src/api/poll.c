@@ -1208,6 +1208,24 @@ static void volume_done(void *ud, enum seg_status st, const char *msg)
     note_result(p, POLL_VOLUME, st, msg);
 }
 
+static void shift_time(double *t, double step_s)
+{
+    if (*t > 0)
+        *t += step_s;
+}
+
+void poller_shift_times(struct poller *p, double step_s)
+{
+    for (int k = 0; k < POLL__COUNT; k++) {
+        shift_time(&p->health.last_ok[k], step_s);
+        shift_time(&p->health.last_attempt[k], step_s);
+    }
+    for (int ep = 0; ep < SEGEP__COUNT; ep++)
+        shift_time(&p->health.forbidden_since[ep], step_s);
+    for (size_t i = 0; i < p->topo.nconns; i++)
+        shift_time(&p->topo.conns[i].last_polled, step_s);
+}
+
 void poller_cancel(struct poller *p)
 {
     seg_client_cancel_queued(p->client);

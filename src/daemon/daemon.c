@@ -296,7 +296,7 @@ static void clock_stepped(struct daemon *d, double step_s, double now)
 {
     char by[32];
     format_duration(fabs(step_s), by, sizeof(by));
-    log_warn("daemon: the wall clock jumped %s by %s (%.0f s): timers, "
+    log_warn("daemon: the wall clock jumped %s by %s (%.0f s): timers, polls, "
              "notification groups, queued deliveries and alert times move "
              "with it", step_s > 0 ? "forward" : "back", by, fabs(step_s));
     struct eval_instance *const *all;
@@ -305,6 +305,9 @@ static void clock_stepped(struct daemon *d, double step_s, double now)
         timefix_instance(&all[i]->st, step_s, now);
     dispatch_shift_times(d->disp, step_s);
     outbox_shift_times(d->ob, step_s);
+    for (size_t i = 0; i < d->nws; i++)
+        ws_schedule_shift_times(&d->ws[i], step_s);
+    daemon_reasons_shift_times(d, step_s);
     d->next_eval += step_s;
     d->started_at += step_s;
     if (d->unwritable_since_wall > 0)

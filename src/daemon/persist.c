@@ -15,6 +15,7 @@
 #include "daemon/persist.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,6 +573,23 @@ int persist_save(struct persist *p, const struct persist_parts *parts,
 
 /* ---- restoring ------------------------------------------------------------------- */
 
+/*
+ * A restored connection instance judges only data newer than the restart:
+ * its state already stands for what was seen before it.  The first
+ * delivery window after a start ends where the source's volume is known
+ * (up to a few minutes back), and data_through only guards against it
+ * when the state was saved moments ago: from a state a day old (or a
+ * wall clock that moved ahead between the runs) that older window was
+ * news, and a minute before an incident that is still going on resolved
+ * the alert, which the next window fired again.
+ */
+static void judge_from(struct eval_instance *in, double now)
+{
+    if (now > 0 && in->rule->family == FAM_CONNECTION &&
+        in->st.data_through < floor(now))
+        in->st.data_through = floor(now);
+}
+
 static void restore_instances(struct persist_parts *parts, const cJSON *insts,
                               size_t *restored, size_t *dropped)
 {
@@ -595,10 +613,14 @@ static void restore_instances(struct persist_parts *parts, const cJSON *insts,
                 labels_builder_add(&b, kv->string, kv->valuestring);
         const struct labelset *ls = labels_builder_finish(&b);
         labels_builder_free(&b);
-        if (evaluator_restore(parts->ev, rule, ls, &st))
+        struct eval_instance *in = evaluator_restore(parts->ev, rule, ls,
+                                                     &st);
+        if (in) {
+            judge_from(in, parts->now);
             (*restored)++;
-        else
+        } else {
             (*dropped)++;
+        }
     }
 }
 

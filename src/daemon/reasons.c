@@ -186,6 +186,20 @@ void daemon_reasons_request(struct daemon *d, double now)
     }
 }
 
+void daemon_reasons_shift_times(struct daemon *d, double step_s)
+{
+    struct reasons_cache *c = d->reasons;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        struct reasons_entry *e = &c->v[i];
+        if (e->asked_at > 0)
+            e->asked_at += step_s;
+        if (e->have && e->r.fetched_at > 0)
+            e->r.fetched_at += step_s;
+    }
+}
+
 void daemon_reasons_free(struct daemon *d)
 {
     struct reasons_cache *c = d->reasons;

@@ -35,6 +35,31 @@ void ws_schedule_init(struct ws_schedule *w, const struct workspace_cfg *cfg,
     w->next_delivery = w->next_volume = w->next_usage = now;
 }
 
+static void shift_time(double *t, double step_s)
+{
+    if (*t > 0)
+        *t += step_s;
+}
+
+void ws_schedule_shift_times(struct ws_schedule *w, double step_s)
+{
+    shift_time(&w->next_discovery, step_s);
+    shift_time(&w->next_delivery, step_s);
+    shift_time(&w->next_volume, step_s);
+    shift_time(&w->next_usage, step_s);
+    for (int k = 0; k < POLL__COUNT; k++) {
+        shift_time(&w->sweep_started[k], step_s);
+        shift_time(&w->coverage[k].since, step_s);
+    }
+    shift_time(&w->down_since, step_s);
+    for (size_t i = 0; i < WS_RATE_SAMPLES; i++)
+        shift_time(&w->rates[i].t, step_s);
+    shift_time(&w->last_rate_sample, step_s);
+    w->oldest_valid = false;        /* recomputed from the moved polls */
+    if (w->poller)
+        poller_shift_times(w->poller, step_s);
+}
+
 void ws_schedule_free(struct ws_schedule *w)
 {
     poller_free(w->poller);

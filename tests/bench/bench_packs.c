@@ -11,22 +11,39 @@
  *
  * Prints: ns per (rule, series) evaluation, ms per full pass, store size,
  * RSS.
- * Usage: bench_packs RULES_DIR [CONNECTIONS]
+ *
+ * With "state", the same world with every connection healthy (no alert
+ * firing: the instances exist, inactive, with an evaluation history) is
+ * saved as the daemon saves it (daemon/persist.h, a compaction) and the
+ * row printed is state.json's size and its records, beside what saving
+ * every (rule, series) instance would write.
+ *
+ * Usage: bench_packs RULES_DIR [CONNECTIONS] [state]
  */
 #include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "config/config.h"
+#include "core/util.h"
 #include "daemon/daemon_int.h"
+#include "daemon/persist.h"
+#include "engine/alert_json.h"
 #include "engine/eval.h"
 #include "engine/labels.h"
 #include "core/log.h"
 #include "engine/rules.h"
 #include "engine/store.h"
+#include "notify/dispatch.h"
+#include "notify/outbox.h"
+#include "notify/receiver.h"
 
 #define PASSES 20
 #define POLL_S 300.0
@@ -52,12 +69,101 @@ static long rss_kib(void)
     return kib;
 }
 
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_packs: %s\n", what);
+    exit(1);
+}
+
+static size_t json_array_len(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b)
+        x = cJSON_GetObjectItemCaseSensitive(x, b);
+    return cJSON_IsArray(x) ? (size_t)cJSON_GetArraySize(x) : 0;
+}
+
+/* The state a compaction writes for this world, and what it would be if
+ * every (rule, series) instance were saved (as before quiet instances
+ * were left out). */
+static void state_row(struct config *cfg, struct evaluator *ev,
+                      struct label_pool *pool, double now, int nconn)
+{
+    char err[512];
+    if (receivers_register(NULL, 0, err, sizeof(err)) != 0)
+        die(err);
+    char tmpl[] = "/tmp/bench_packs.XXXXXX";
+    if (!mkdtemp(tmpl))
+        die("mkdtemp");
+    struct dispatcher *disp = dispatch_new(cfg);
+    struct outbox *ob = outbox_new(0, 42);
+    struct persist *p = persist_new(tmpl);
+    struct persist_parts parts = { ev, pool, disp, ob, 0 };
+    struct persist_save_stats pst;
+    if (persist_save(p, &parts, now, PERSIST_COMPACT, &pst, err,
+                     sizeof(err)) != 0)
+        die(err);
+    char *path = xasprintf("%s/state.json", tmpl);
+    size_t len = 0;
+    char *text = read_file(path, (size_t)1 << 30, &len);
+    if (!text)
+        die("cannot read state.json");
+    cJSON *doc = cJSON_ParseWithLength(text, len);
+    if (!doc)
+        die("state.json does not parse");
+    size_t ninst = json_array_len(doc, "instances", NULL);
+    size_t ngroups = json_array_len(doc, "dispatch", "groups");
+    size_t nqueued = json_array_len(doc, "outbox", "entries");
+    cJSON_Delete(doc);
+    free(text);
+
+    /* every instance, as the state held them before */
+    struct eval_instance *const *all;
+    size_t ni = evaluator_instances(ev, &all);
+    size_t every = 0;
+    for (size_t i = 0; i < ni; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "rule", all[i]->rule->cfg->name);
+        cJSON_AddItemToObject(o, "state", alert_instance_to_json(&all[i]->st));
+        struct strbuf k = STRBUF_INIT;
+        labelset_format(all[i]->series_labels, &k);
+        char *t = cJSON_PrintUnformatted(o);
+        /* the key and the series object each carry the labels once */
+        every += strlen(t) + 2 * k.len + 16;
+        free(t);
+        strbuf_free(&k);
+        cJSON_Delete(o);
+    }
+    struct eval_stats es;
+    evaluator_stats(ev, &es);
+    printf("| connections | alert instances / firing | state.json after a "
+           "compaction | records (instances, groups, queued) "
+           "| every instance saved (before, estimate) |\n");
+    printf("|---|---|---|---|---|\n");
+    printf("| %d | %zu / %zu | %zu B | %zu, %zu, %zu | %.1f MiB |\n", nconn,
+           es.instances, es.firing, len, ninst, ngroups, nqueued,
+           (double)every / 1048576.0);
+
+    persist_free(p);
+    outbox_free(ob);
+    dispatch_free(disp);
+    char *files[] = { "state.json", "state.journal", "segalert.lock", NULL };
+    for (char **f = files; *f; f++) {
+        char *fp = xasprintf("%s/%s", tmpl, *f);
+        unlink(fp);
+        free(fp);
+    }
+    rmdir(tmpl);
+    free(path);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "rules";
     int NCONN = argc > 2 ? atoi(argv[2]) : 10000;
     if (NCONN < 10)
         NCONN = 10;
+    bool state_mode = argc > 3 && strcmp(argv[3], "state") == 0;
     int NSRC = NCONN / 10;
     log_set_level(LOG_ERR);
     long rss0 = rss_kib();
@@ -122,7 +228,7 @@ int main(int argc, char **argv)
             bool has[M__COUNT] = { 0 };
             v[M_SUCCESSES] = 10000 + i % 97;
             v[M_SUCCESSES_AFTER_RETRY] = 50 + i % 13;
-            v[M_DISCARDED] = i % 50 == 0 ? 400 : 3;
+            v[M_DISCARDED] = i % 50 == 0 && !state_mode ? 400 : 3;
             v[M_EXPIRED] = 1;
             v[M_TIME_TO_SUCCESS_P95] = 2 + i % 5;
             v[M_TIME_TO_SUCCESS_AVG] = 0.5;
@@ -206,6 +312,10 @@ int main(int argc, char **argv)
     size_t nseries, nsamples, bytes;
     store_stats(st, &nseries, &nsamples, &bytes);
     long rss_end = rss_kib();
+    if (state_mode) {
+        state_row(cfg, ev, pool, now + PASSES * 15, NCONN);
+        goto out;
+    }
 
     printf("| rule packs | %zu rules, %zu series, %zu samples |\n", rs->n,
            nseries, nsamples);
@@ -218,6 +328,7 @@ int main(int argc, char **argv)
     printf("| RSS: start / data loaded / after passes | %.1f / %.1f / %.1f MiB |\n",
            rss0 / 1024.0, rss_loaded / 1024.0, rss_end / 1024.0);
     (void)nevents;
+out:
     evaluator_free(ev);
     store_free(st);
     label_pool_free(pool);

@@ -75,6 +75,9 @@ echo
 echo "## State saves: journal of what changed vs rewriting the whole file (2,000 and 20,000 alerts)"
 "$O/bench/bench_state" 2000 20000
 echo
+echo "## State size at 10,000 connections with no alert firing (shipped packs; quiet instances are rebuilt from data, not saved)"
+"$O/bench/bench_packs" rules 10000 state
+echo
 
 # ---- silences -------------------------------------------------------------------
 echo "## Loading silences from the state file (linear: no id compared with every other)"

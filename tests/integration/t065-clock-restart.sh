@@ -224,11 +224,15 @@ for dn in a b; do
 done
 check "A: one firing and one resolved answered, nothing else" [ "$(sinkq hookA "(st('firing'), st('resolved'), len(A))")" = "(1, 1, 2)" ]
 # B's state is a day old: the group's last notification was a day ago, so
-# a repeat (repeat_interval 1h) is right; the restored instance judges the
-# start-up history window too (eval.c), which may resolve and fire it once
-# more.  What must hold: the queued notification went out once, the last
-# word is "resolved".
+# a repeat of the firing (repeat_interval 1h) is right.  The restored
+# instance judges only data newer than the restart (daemon/persist.c
+# judge_from): the first window, which ends where the volume is known
+# (a minute or more back, before the incident), must not resolve an
+# incident that is still going on and fire it again.  What must hold: the
+# queued notification went out once; one firing episode (every firing
+# names the restored startsAt), one resolved, and it is the last word.
 check "B: the queued firing answered once, the last notification is a resolved" [ "$(sinkq hookB "(len([r for r in A if r['j']['segalert']['notificationId'] == [x for x in R if x['mode'] == '500'][0]['j']['segalert']['notificationId']]), A[-1]['j']['status'])")" = "(1, 'resolved')" ]
+check "B: 1 firing episode, 1 resolved: no resolve and fire again after the restart" [ "$(sinkq hookB "(len(set(r['j']['alerts'][0]['startsAt'] for r in A if r['j']['status'] == 'firing')), st('resolved'))")" = "(1, 1)" ]
 
 # ---- kill -9: the counters survive ----------------------------------------------------------
 kill -9 "$PID_a" 2>/dev/null

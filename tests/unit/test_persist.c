@@ -809,6 +809,46 @@ static void test_only_what_matters_is_saved(void **state)
     env_close(&e);
 }
 
+/* A restored connection instance judges only data newer than the restart
+ * (persist.c judge_from): from a state a day old, the first window after
+ * the start (ending a minute or more back) would otherwise be news, and a
+ * quiet minute before a running incident resolved it. */
+static void test_restored_judges_from_restart(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e);
+    struct world w;
+    struct persist_restore_stats st;
+    restore(&w, &e, &st);
+    double then = T0 - 86400;
+    struct alert_instance *a = instance(&w, "r", 1, then);
+    fire(a, 0.5, then);
+    a->data_through = then - 30;
+    save(&w, then, PERSIST_COMPACT);
+    world_close(&w);
+
+    /* no clock given (tests, tools): the saved value */
+    restore(&w, &e, &st);
+    assert_int_equal(st.instances, 1);
+    assert_true(instance(&w, "r", 1, T0)->data_through == then - 30);
+    world_close(&w);
+
+    /* the daemon's restart: from the restart's second on */
+    world_open(&w, &e);
+    struct persist_parts parts = parts_of(&w);
+    parts.now = T0 + 0.5;
+    char err[512] = "";
+    if (persist_restore(w.p, &parts, 0, 42, &st, err, sizeof(err)) != 0)
+        fail_msg("persist_restore: %s", err);
+    w.ob = parts.ob;
+    struct alert_instance *r = instance(&w, "r", 1, T0);
+    assert_true(r->data_through == T0);
+    assert_int_equal(r->state, ALERT_FIRING);
+    world_close(&w);
+    env_close(&e);
+}
+
 static void test_digests_cover_every_field(void **state)
 {
     struct alert_instance a;
@@ -920,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_many_appends),
         cmocka_unit_test(test_restart_chain),
         cmocka_unit_test(test_only_what_matters_is_saved),
+        cmocka_unit_test(test_restored_judges_from_restart),
     };
     fixture_register_receivers(NULL, 0);
     log_set_level(LOG_ERR);

@@ -248,6 +248,40 @@ static void test_intervals(void **state)
     env_free(&e);
 }
 
+/* The last poll of the first connection. */
+static double first_conn_last_polled(const struct senv *e)
+{
+    struct poll_connection *conns;
+    size_t n = poller_connections(e->sched.poller, &conns);
+    assert_true(n > 0);
+    return conns[0].last_polled;
+}
+
+/* The wall clock set back a day while running: with the schedule's and
+ * the poller's times moved by the step (ws_schedule_shift_times), the next
+ * delivery poll comes when it was due, not a day later; ages stay. */
+static void test_clock_step_back(void **state)
+{
+    struct senv e;
+    env_init(&e);
+    env_start(&e);
+    start_up(&e);
+    double polled = first_conn_last_polled(&e);
+    clock_fake_set_wall(e.clock, now(&e) - 86400);
+    ws_schedule_shift_times(&e.sched, -86400);
+    assert_true(first_conn_last_polled(&e) == polled - 86400);
+    assert_true(poller_health(e.sched.poller)->last_ok[POLL_DELIVERY] <=
+                now(&e));
+    size_t mark = e.fake.nsent;
+    clock_fake_advance(e.clock, 299);
+    run_cycle(&e);
+    assert_int_equal(count_sent(&e, "/delivery-metrics?", mark), 0);
+    clock_fake_advance(e.clock, 1);
+    run_cycle(&e);
+    assert_int_equal(count_sent(&e, "/delivery-metrics?", mark), 1);
+    env_free(&e);
+}
+
 /* Minute volume polls fall just after each whole minute, whenever the
  * daemon started: the minute that ended a minute before is then read at
  * once (a poll at hh:mm:59 would leave it for almost another minute). */
@@ -611,6 +645,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_cycle),
         cmocka_unit_test(test_intervals),
+        cmocka_unit_test(test_clock_step_back),
         cmocka_unit_test(test_volume_polls_on_the_minute),
         cmocka_unit_test(test_no_overlap),
         cmocka_unit_test(test_active_connections_first),
