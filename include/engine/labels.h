@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/kv.h"
 #include "core/util.h"
 
 struct label_pool;
@@ -62,6 +63,10 @@ void labels_builder_add_set(struct labels_builder *b,
                             const struct labelset *ls);
 const struct labelset *labels_builder_finish(struct labels_builder *b);
 void labels_builder_free(struct labels_builder *b);
+/* The interned set of n key/value pairs (a poller's sample labels): the
+ * builder in one call. */
+const struct labelset *labels_from_kv(struct label_pool *pool,
+                                      const struct kv *kv, size_t n);
 
 /* Accessors.  Pairs are sorted by key (strcmp order); i < count. */
 size_t labelset_count(const struct labelset *ls);

@@ -87,12 +87,7 @@ void daemon_on_sample(void *ud, enum family fam, const struct kv *labels,
                       const bool has[M__COUNT])
 {
     struct daemon *d = ud;
-    struct labels_builder b;
-    labels_builder_init(&b, d->pool);
-    for (size_t i = 0; i < n; i++)
-        labels_builder_add(&b, labels[i].key, labels[i].value);
-    const struct labelset *ls = labels_builder_finish(&b);
-    labels_builder_free(&b);
+    const struct labelset *ls = labels_from_kv(d->pool, labels, n);
     if (fam == FAM_CONNECTION)
         check_latency_unit(d, ls, v, has);
     struct series *s = store_get_or_add(d->store, fam, ls);

@@ -55,15 +55,10 @@ static void on_sample(void *ud, enum family fam, const struct kv *labels,
                       const bool has[M__COUNT])
 {
     struct bt *b = ud;
-    struct labels_builder lb;
-    labels_builder_init(&lb, b->pool);
-    for (size_t i = 0; i < nlabels; i++)
-        labels_builder_add(&lb, labels[i].key, labels[i].value);
     XGROW(b->s, b->n + 1, b->cap);
     struct bt_sample *x = &b->s[b->n++];
     x->fam = fam;
-    x->ls = labels_builder_finish(&lb);
-    labels_builder_free(&lb);
+    x->ls = labels_from_kv(b->pool, labels, nlabels);
     x->t = t;
     memcpy(x->v, v, sizeof(x->v));
     memcpy(x->has, has, sizeof(x->has));

@@ -278,3 +278,15 @@ void labelset_format(const struct labelset *ls, struct strbuf *sb)
     }
     strbuf_addc(sb, '}');
 }
+
+const struct labelset *labels_from_kv(struct label_pool *pool,
+                                      const struct kv *kv, size_t n)
+{
+    struct labels_builder b;
+    labels_builder_init(&b, pool);
+    for (size_t i = 0; i < n; i++)
+        labels_builder_add(&b, kv[i].key, kv[i].value);
+    const struct labelset *ls = labels_builder_finish(&b);
+    labels_builder_free(&b);
+    return ls;
+}
